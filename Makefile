@@ -1,0 +1,147 @@
+# nib — non-recursive GNU Makefile.
+#
+# Each top-level folder is its own static archive; the link order below
+# (builder registry storage containerfile common) makes a dependency that
+# points the wrong way fail the link.
+#
+#   make            build/nib
+#   make deps       install the Debian packages needed to build and test
+#   make check      build and run the whole test suite
+#   make asan       the whole suite under ASan + UBSan (build/asan)
+#   make fuzz       libFuzzer targets (clang, build/fuzz)
+#   make format     reformat the sources with clang-format
+
+BUILD ?= build
+CC ?= gcc
+V ?= 0
+
+MODULES := common containerfile storage registry builder
+LINK_ORDER := builder registry storage containerfile common
+
+PKGS := libarchive libcurl openssl json-c fuse3 libselinux libcap libseccomp libzstd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsubid -lpthread
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+NIB_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(PKG_CFLAGS) \
+	-MMD -MP $(SAN_CFLAGS) $(EXTRA_CFLAGS)
+NIB_LDFLAGS := $(SAN_LDFLAGS) $(EXTRA_LDFLAGS)
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+# --- sources ---------------------------------------------------------------
+define module_vars
+$(1)_SRCS := $$(filter-out builder/main.c,$$(wildcard $(1)/*.c))
+$(1)_OBJS := $$(patsubst %.c,$$(BUILD)/%.o,$$($(1)_SRCS))
+$(1)_LIB := $$(BUILD)/lib$(1).a
+endef
+$(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
+
+LIBS := $(foreach m,$(LINK_ORDER),$($(m)_LIB))
+ALL_OBJS := $(foreach m,$(MODULES),$($(m)_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all check unit asan fuzz fuzz-run deps format format-check clean demo install
+
+all: $(BUILD)/nib
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@if [ "$(V)" = 0 ]; then echo "  CC      $<"; fi
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+define module_lib
+$$($(1)_LIB): $$($(1)_OBJS)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(Q)ar rcs $$@ $$($(1)_OBJS) $$(if $$($(1)_OBJS),,$$(BUILD)/empty.o)
+endef
+$(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
+
+$(BUILD)/empty.o:
+	@mkdir -p $(dir $@)
+	$(Q)echo 'extern int nib_empty_archive_member; int nib_empty_archive_member;' | $(CC) -x c -c -o $@ -
+
+$(LIBS): | $(BUILD)/empty.o
+
+$(BUILD)/nib: $(BUILD)/builder/main.o $(LIBS)
+	@if [ "$(V)" = 0 ]; then echo "  LD      $@"; fi
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBS)
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBS)
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBS) $(PKG_LIBS)
+
+unit: $(UNIT_BINS) $(HELPER_BINS)
+
+# The whole suite: unit tests, then integration and end-to-end shell tests.
+# Ends with one line "N passed, N failed, N skipped".
+check: all unit
+	$(Q)tests/run.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="-O1 -g" \
+		SAN_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		SAN_LDFLAGS="-fsanitize=address,undefined" check
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
+		SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+		SAN_LDFLAGS="-fsanitize=address,undefined" fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+
+# Run every fuzz target for FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	$(Q)tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+demo: all
+	$(Q)$(BUILD)/nib build --example
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BUILD)/nib $(DESTDIR)$(PREFIX)/bin/nib
+
+# --- Debian packages ---------------------------------------------------------
+DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
+	libarchive-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libfuse3-dev \
+	libselinux1-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev
+DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
+	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
+	curl hyperfine file zstd xz-utils bzip2 gzip tar
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+deps:
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BUILD) $(DEB_TEST)
+
+# --- formatting ----------------------------------------------------------------
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(ALL_OBJS:.o=.d) $(BUILD)/builder/main.d
+-include $(patsubst %,%.d,$(UNIT_BINS) $(HELPER_BINS) $(FUZZ_BINS))

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * builder: the nib command line, build orchestration and the embedded
+ * runtime. Nothing outside builder/ includes this header.
+ */
+#ifndef NIB_BUILDER_H
+#define NIB_BUILDER_H
+
+#include "common/common.h"
+
+/* Options every command shares (given before the command name). */
+struct bld_globals {
+	char *root;		 /* --root, $NIB_ROOT, else NULL: storage picks its default */
+	enum nib_log_level log_level;
+	enum nib_log_format log_format;
+};
+
+struct bld_command;
+typedef int (*bld_command_fn)(const struct bld_command *self, int argc, char **argv,
+			      struct bld_globals *g, struct nib_error *err);
+
+struct bld_command {
+	const char *name;
+	bld_command_fn fn;
+	const char *summary; /* one line for `nib --help` */
+	const char *usage;   /* "nib parse [--json] FILE" */
+	const char *help;    /* option list for `nib COMMAND --help` */
+};
+
+/* Print `nib COMMAND --help` to stdout. */
+void bld_command_help(const struct bld_command *cmd);
+/* Fill a usage error (exit status 2) for `cmd`; main prints the usage line. */
+int bld_usage_error(const struct bld_command *cmd, struct nib_error *err, const char *fmt, ...)
+	_printf_(3, 4);
+/* Report an option getopt_long() refused ('?' or ':'); returns -1. */
+int bld_bad_option(const struct bld_command *cmd, char **argv, struct nib_error *err);
+
+/* The command implementations, one file each (builder/cmd_NAME.c). */
+int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		  struct nib_error *err);
+int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		 struct nib_error *err);
+int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		 struct nib_error *err);
+int bld_cmd_tag(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		struct nib_error *err);
+int bld_cmd_rmi(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		struct nib_error *err);
+int bld_cmd_images(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		   struct nib_error *err);
+int bld_cmd_inspect(const struct bld_command *self, int argc, char **argv,
+		    struct bld_globals *g, struct nib_error *err);
+int bld_cmd_login(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		  struct nib_error *err);
+int bld_cmd_logout(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		   struct nib_error *err);
+int bld_cmd_parse(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		  struct nib_error *err);
+int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		 struct nib_error *err);
+int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		struct nib_error *err);
+int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		  struct nib_error *err);
+
+/* The example Containerfile `nib build --example` uses. */
+extern const char bld_example_containerfile[];
+
+#endif

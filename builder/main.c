@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nib command line: global options, the command table, and the only place
+ * that prints errors and chooses the exit status.
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "builder/builder.h"
+
+static const struct bld_command commands[] = {
+	{"build", bld_cmd_build, "Build an image from a Containerfile",
+	 "nib build [OPTIONS] [CONTEXT]", NULL},
+	{"pull", bld_cmd_pull, "Pull an image from a registry into the store", "nib pull [OPTIONS] REF",
+	 NULL},
+	{"push", bld_cmd_push, "Push an image to a registry or another destination",
+	 "nib push [OPTIONS] SRC [DEST]", NULL},
+	{"tag", bld_cmd_tag, "Give an image in the store another name", "nib tag SRC DEST", NULL},
+	{"rmi", bld_cmd_rmi, "Remove images from the store", "nib rmi [OPTIONS] REF...", NULL},
+	{"images", bld_cmd_images, "List the images in the store", "nib images [--json]", NULL},
+	{"inspect", bld_cmd_inspect, "Show an image's manifest and config",
+	 "nib inspect [--json] REF", NULL},
+	{"login", bld_cmd_login, "Store credentials for a registry",
+	 "nib login [OPTIONS] REGISTRY", NULL},
+	{"logout", bld_cmd_logout, "Remove stored credentials for a registry",
+	 "nib logout [OPTIONS] REGISTRY", NULL},
+	{"parse", bld_cmd_parse, "Print the parsed instructions of a Containerfile",
+	 "nib parse [--json] [--build-arg K=V]... [--target NAME] FILE", NULL},
+	{"info", bld_cmd_info, "Show what this environment allows and what nib will use",
+	 "nib info [--json]", NULL},
+	{"run", bld_cmd_run, "Run one command through the embedded runtime",
+	 "nib run [OPTIONS] --rootfs DIR -- CMD [ARG...]", NULL},
+	{"prune", bld_cmd_prune, "Remove unused blobs, layers and cache entries",
+	 "nib prune [OPTIONS]", NULL},
+};
+
+static const char global_help[] =
+	"Global options (before COMMAND):\n"
+	"  --root DIR            storage root (default $NIB_ROOT, else $XDG_DATA_HOME/nib,\n"
+	"                        else ~/.local/share/nib)\n"
+	"  --log-level LEVEL     error, warn, info, debug or trace (default warn)\n"
+	"  --log-format FORMAT   text or json (default text)\n"
+	"  -h, --help            show this help\n"
+	"  -v, --version         show the version\n";
+
+static void main_help(void)
+{
+	printf("nib - the nested image builder: build OCI images from a Containerfile without "
+	       "privileges\n\n"
+	       "Usage: nib [GLOBAL OPTIONS] COMMAND [ARGS]...\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+	printf("\n%s\nRun 'nib COMMAND --help' for a command's options.\n", global_help);
+}
+
+void bld_command_help(const struct bld_command *cmd)
+{
+	printf("%s\n\nUsage: %s\n", cmd->summary, cmd->usage);
+	if (cmd->help)
+		printf("\n%s", cmd->help);
+}
+
+int bld_usage_error(const struct bld_command *cmd, struct nib_error *err, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	return nib_err(err, NIB_ERR_USAGE, 0, "%s\nUsage: %s\nTry 'nib %s --help' for more.", msg,
+		       cmd->usage, cmd->name);
+}
+
+int bld_bad_option(const struct bld_command *cmd, char **argv, struct nib_error *err)
+{
+	const char *arg = argv[optind - 1];
+	if (optopt && !(arg && arg[0] == '-' && arg[1] == '-'))
+		return bld_usage_error(cmd, err, "%s: invalid option -- '%c'", cmd->name, optopt);
+	return bld_usage_error(cmd, err, "%s: unknown or incomplete option '%s'", cmd->name,
+			       arg ? arg : "");
+}
+
+static int global_usage(const char *fmt, ...) _printf_(1, 2);
+static int global_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "nib: error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nUsage: nib [GLOBAL OPTIONS] COMMAND [ARGS]...\nTry 'nib --help' for "
+			"more.\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'r'},	 {"log-level", required_argument, NULL, 'l'},
+		{"log-format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'v'},	 {NULL, 0, NULL, 0},
+	};
+	struct bld_globals g = {.log_level = NIB_LOG_WARN, .log_format = NIB_LOG_TEXT};
+	struct nib_error err = {0};
+	const struct bld_command *cmd = NULL;
+	const char *env;
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			free(g.root);
+			g.root = xstrdup(optarg);
+			break;
+		case 'l':
+			ret = nib_log_level_parse(optarg);
+			if (ret < 0)
+				return global_usage("unknown log level '%s'", optarg);
+			g.log_level = (enum nib_log_level)ret;
+			break;
+		case 'f':
+			if (streq(optarg, "json"))
+				g.log_format = NIB_LOG_JSON;
+			else if (streq(optarg, "text"))
+				g.log_format = NIB_LOG_TEXT;
+			else
+				return global_usage("unknown log format '%s'", optarg);
+			break;
+		case 'h':
+			main_help();
+			return 0;
+		case 'v':
+			printf("nib version %s\n", NIB_VERSION);
+			return 0;
+		default:
+			return global_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (!g.root && (env = getenv("NIB_ROOT")) && *env)
+		g.root = xstrdup(env);
+	nib_log_setup(g.log_level, g.log_format);
+
+	if (optind >= argc)
+		return global_usage("%s", "no command given");
+	if (streq(argv[optind], "help")) {
+		if (optind + 1 >= argc) {
+			main_help();
+			return 0;
+		}
+		optind++;
+		for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+			if (streq(commands[i].name, argv[optind])) {
+				bld_command_help(&commands[i]);
+				return 0;
+			}
+		return global_usage("unknown command '%s'", argv[optind]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (streq(commands[i].name, argv[optind]))
+			cmd = &commands[i];
+	if (!cmd)
+		return global_usage("unknown command '%s'", argv[optind]);
+
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* full getopt reinitialisation for the command */
+	ret = cmd->fn(cmd, argc, argv, &g, &err);
+	free(g.root);
+	if (ret < 0) {
+		if (err.kind == NIB_ERR_NONE)
+			nib_err(&err, NIB_ERR_IO, 0, "%s failed", cmd->name);
+		if (nib_log_get_format() == NIB_LOG_JSON) {
+			_cleanup_buf_ struct nib_buf b = {0};
+			nib_buf_printf(&b, "\"kind\":\"%s\",\"msg\":", nib_err_kind_name(err.kind));
+			nib_buf_json_string(&b, err.msg);
+			nib_log_event("error", b.data, NULL);
+		}
+		fprintf(stderr, "nib: error: %s\n", err.msg);
+		ret = nib_err_exit_code(&err);
+		nib_err_clear(&err);
+		return ret;
+	}
+	return ret > 0 ? ret : 0;
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+
+int nib_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
+		     struct nib_error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	_cleanup_buf_ struct nib_buf b = {0};
+	char chunk[65536];
+	ssize_t n;
+
+	if (fd < 0)
+		return nib_err(err, errno == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO, errno,
+			       "open %s", path);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return nib_err(err, NIB_ERR_IO, errno, "read %s", path);
+		}
+		if (b.len + (size_t)n > max)
+			return nib_err(err, NIB_ERR_IO, EFBIG, "read %s (larger than %zu bytes)",
+				       path, max);
+		nib_buf_append(&b, chunk, (size_t)n);
+	}
+	if (len)
+		*len = b.len;
+	*out = nib_buf_steal(&b);
+	return 0;
+}
+
+int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
+			     mode_t mode, struct nib_error *err)
+{
+	static unsigned long counter;
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+
+	/* pid + counter is unique among live processes and threads; O_EXCL
+	 * refuses a leftover of a crashed process with the same pid. */
+	for (int tries = 0; tries < 100 && fd < 0; tries++) {
+		free(tmp);
+		tmp = xasprintf("%s.tmp-%d-%lu", path, (int)getpid(),
+				__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "create %s", tmp);
+	if (fchmod(fd, mode) < 0 || nib_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return nib_err(err, NIB_ERR_IO, e, "write %s", path);
+	}
+	if (renameat(dirfd, tmp, dirfd, path) < 0) {
+		int e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return nib_err(err, NIB_ERR_IO, e, "rename %s", path);
+	}
+	return 0;
+}
+
+int nib_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct nib_error *err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	size_t n = strlen(p);
+
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char saved = p[i];
+		p[i] = '\0';
+		if (mkdirat(dirfd, p, mode) < 0 && errno != EEXIST)
+			return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", p);
+		p[i] = saved;
+	}
+	return 0;
+}
+
+static int rm_rf_children(int dfd, const char *path, struct nib_error *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd = dup(dfd);
+
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "dup %s", path);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return nib_err(err, NIB_ERR_IO, errno, "opendir %s", path);
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR && errno != EPERM)
+			return nib_err(err, NIB_ERR_IO, errno, "remove %s/%s", path, de->d_name);
+		if (nib_rm_rf_at(dfd, de->d_name, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int nib_rm_rf_at(int dirfd, const char *path, struct nib_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return nib_err(err, NIB_ERR_IO, errno, "stat %s", path);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, path, 0) < 0 && errno != ENOENT)
+			return nib_err(err, NIB_ERR_IO, errno, "remove %s", path);
+		return 0;
+	}
+	/* Folders from image layers may be read-only (0555): make them
+	 * writable so their entries can go. */
+	if ((st.st_mode & 0700) != 0700)
+		(void)fchmodat(dirfd, path, (st.st_mode & 07777) | 0700, 0);
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", path);
+	if (rm_rf_children(fd, path, err) < 0)
+		return -1;
+	if (unlinkat(dirfd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return nib_err(err, NIB_ERR_IO, errno, "remove %s", path);
+	return 0;
+}

@@ -1,0 +1,54 @@
+# Test users for tests that drop privileges. Source after tests/lib.sh.
+#
+#   users_setup || skip_cases "needs root to create test users" ...
+#   as_user nibsub  CMD...   # ordinary user with a subuid/subgid range
+#   as_user nibplain CMD...  # ordinary user without one
+#
+# The users are created once per machine (idempotent); nib is copied to
+# $T/bin/nib so that it is reachable whatever the permissions of the
+# checkout. Inside as_user, $NIB points at that copy.
+
+NIB_SUBUID_START=${NIB_SUBUID_START:-400000}
+
+_users_ensure() { # NAME WITH_SUBUID
+	local name=$1 sub=$2
+	if ! id "$name" >/dev/null 2>&1; then
+		useradd --create-home --shell /bin/sh --user-group "$name" || return 1
+	fi
+	touch /etc/subuid /etc/subgid
+	sed -i "/^$name:/d" /etc/subuid /etc/subgid
+	if [ "$sub" = 1 ]; then
+		echo "$name:$NIB_SUBUID_START:65536" >>/etc/subuid
+		echo "$name:$NIB_SUBUID_START:65536" >>/etc/subgid
+	fi
+}
+
+users_setup() {
+	[ "$(id -u)" = 0 ] || return 1
+	command -v setpriv >/dev/null || return 1
+	(
+		flock 9
+		_users_ensure nibsub 1 && _users_ensure nibplain 0
+	) 9>/tmp/.nib-test-users.lock || return 1
+	mkdir -p "$T/bin"
+	cp "$NIB" "$T/bin/nib"
+	chmod 0755 "$T/bin" "$T/bin/nib"
+	return 0
+}
+
+# A folder under $T owned by USER.
+user_dir() { # USER NAME
+	mkdir -p "$T/$2"
+	chown "$1:" "$T/$2"
+	echo "$T/$2"
+}
+
+as_user() { # USER CMD...
+	local user=$1 home
+	shift
+	home=$(getent passwd "$user" | cut -d: -f6)
+	setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
+		env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$home" USER="$user" \
+		LOGNAME="$user" LANG=C.UTF-8 NIB="$T/bin/nib" NIB_SRC="$NIB_SRC" T="$T" \
+		${NIB_ROOT:+NIB_ROOT="$NIB_ROOT"} "$@"
+}
