@@ -10,7 +10,7 @@
 
 /* Options every command shares (given before the command name). */
 struct bld_globals {
-	char *root;		 /* --root, $NIB_ROOT, else NULL: storage picks its default */
+	char *root; /* --root, $NIB_ROOT, else NULL: storage picks its default */
 	enum nib_log_level log_level;
 	enum nib_log_format log_format;
 };
@@ -31,7 +31,7 @@ struct bld_command {
 void bld_command_help(const struct bld_command *cmd);
 /* Fill a usage error (exit status 2) for `cmd`; main prints the usage line. */
 int bld_usage_error(const struct bld_command *cmd, struct nib_error *err, const char *fmt, ...)
-	_printf_(3, 4);
+    _printf_(3, 4);
 /* Report an option getopt_long() refused ('?' or ':'); returns -1. */
 int bld_bad_option(const struct bld_command *cmd, char **argv, struct nib_error *err);
 
@@ -48,8 +48,8 @@ int bld_cmd_rmi(const struct bld_command *self, int argc, char **argv, struct bl
 		struct nib_error *err);
 int bld_cmd_images(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		   struct nib_error *err);
-int bld_cmd_inspect(const struct bld_command *self, int argc, char **argv,
-		    struct bld_globals *g, struct nib_error *err);
+int bld_cmd_inspect(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		    struct nib_error *err);
 int bld_cmd_login(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		  struct nib_error *err);
 int bld_cmd_logout(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,

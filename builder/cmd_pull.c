@@ -4,7 +4,7 @@
 #include "builder/builder.h"
 
 int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
-	       struct nib_error *err)
+		 struct nib_error *err)
 {
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c;

@@ -9,39 +9,39 @@
 #include "builder/builder.h"
 
 static const struct bld_command commands[] = {
-	{"build", bld_cmd_build, "Build an image from a Containerfile",
-	 "nib build [OPTIONS] [CONTEXT]", NULL},
-	{"pull", bld_cmd_pull, "Pull an image from a registry into the store", "nib pull [OPTIONS] REF",
-	 NULL},
-	{"push", bld_cmd_push, "Push an image to a registry or another destination",
-	 "nib push [OPTIONS] SRC [DEST]", NULL},
-	{"tag", bld_cmd_tag, "Give an image in the store another name", "nib tag SRC DEST", NULL},
-	{"rmi", bld_cmd_rmi, "Remove images from the store", "nib rmi [OPTIONS] REF...", NULL},
-	{"images", bld_cmd_images, "List the images in the store", "nib images [--json]", NULL},
-	{"inspect", bld_cmd_inspect, "Show an image's manifest and config",
-	 "nib inspect [--json] REF", NULL},
-	{"login", bld_cmd_login, "Store credentials for a registry",
-	 "nib login [OPTIONS] REGISTRY", NULL},
-	{"logout", bld_cmd_logout, "Remove stored credentials for a registry",
-	 "nib logout [OPTIONS] REGISTRY", NULL},
-	{"parse", bld_cmd_parse, "Print the parsed instructions of a Containerfile",
-	 "nib parse [--json] [--build-arg K=V]... [--target NAME] FILE", NULL},
-	{"info", bld_cmd_info, "Show what this environment allows and what nib will use",
-	 "nib info [--json]", NULL},
-	{"run", bld_cmd_run, "Run one command through the embedded runtime",
-	 "nib run [OPTIONS] --rootfs DIR -- CMD [ARG...]", NULL},
-	{"prune", bld_cmd_prune, "Remove unused blobs, layers and cache entries",
-	 "nib prune [OPTIONS]", NULL},
+    {"build", bld_cmd_build, "Build an image from a Containerfile", "nib build [OPTIONS] [CONTEXT]",
+     NULL},
+    {"pull", bld_cmd_pull, "Pull an image from a registry into the store", "nib pull [OPTIONS] REF",
+     NULL},
+    {"push", bld_cmd_push, "Push an image to a registry or another destination",
+     "nib push [OPTIONS] SRC [DEST]", NULL},
+    {"tag", bld_cmd_tag, "Give an image in the store another name", "nib tag SRC DEST", NULL},
+    {"rmi", bld_cmd_rmi, "Remove images from the store", "nib rmi [OPTIONS] REF...", NULL},
+    {"images", bld_cmd_images, "List the images in the store", "nib images [--json]", NULL},
+    {"inspect", bld_cmd_inspect, "Show an image's manifest and config", "nib inspect [--json] REF",
+     NULL},
+    {"login", bld_cmd_login, "Store credentials for a registry", "nib login [OPTIONS] REGISTRY",
+     NULL},
+    {"logout", bld_cmd_logout, "Remove stored credentials for a registry",
+     "nib logout [OPTIONS] REGISTRY", NULL},
+    {"parse", bld_cmd_parse, "Print the parsed instructions of a Containerfile",
+     "nib parse [--json] [--build-arg K=V]... [--target NAME] FILE", NULL},
+    {"info", bld_cmd_info, "Show what this environment allows and what nib will use",
+     "nib info [--json]", NULL},
+    {"run", bld_cmd_run, "Run one command through the embedded runtime",
+     "nib run [OPTIONS] --rootfs DIR -- CMD [ARG...]", NULL},
+    {"prune", bld_cmd_prune, "Remove unused blobs, layers and cache entries", "nib prune [OPTIONS]",
+     NULL},
 };
 
 static const char global_help[] =
-	"Global options (before COMMAND):\n"
-	"  --root DIR            storage root (default $NIB_ROOT, else $XDG_DATA_HOME/nib,\n"
-	"                        else ~/.local/share/nib)\n"
-	"  --log-level LEVEL     error, warn, info, debug or trace (default warn)\n"
-	"  --log-format FORMAT   text or json (default text)\n"
-	"  -h, --help            show this help\n"
-	"  -v, --version         show the version\n";
+    "Global options (before COMMAND):\n"
+    "  --root DIR            storage root (default $NIB_ROOT, else $XDG_DATA_HOME/nib,\n"
+    "                        else ~/.local/share/nib)\n"
+    "  --log-level LEVEL     error, warn, info, debug or trace (default warn)\n"
+    "  --log-format FORMAT   text or json (default text)\n"
+    "  -h, --help            show this help\n"
+    "  -v, --version         show the version\n";
 
 static void main_help(void)
 {
@@ -98,9 +98,12 @@ static int global_usage(const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"root", required_argument, NULL, 'r'},	 {"log-level", required_argument, NULL, 'l'},
-		{"log-format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'v'},	 {NULL, 0, NULL, 0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct bld_globals g = {.log_level = NIB_LOG_WARN, .log_format = NIB_LOG_TEXT};
 	struct nib_error err = {0};

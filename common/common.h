@@ -21,28 +21,28 @@
 #define NIB_VERSION "0.1.0"
 
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
-#define _unused_ __attribute__((unused))
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _noreturn_     __attribute__((noreturn))
+#define _unused_       __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define streq(a, b) (strcmp((a), (b)) == 0)
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define streq(a, b)   (strcmp((a), (b)) == 0)
 
 /* ---- errors ------------------------------------------------------------ */
 
 enum nib_err_kind {
 	NIB_ERR_NONE = 0,
-	NIB_ERR_USAGE,     /* bad command line: exit 2 */
-	NIB_ERR_SYNTAX,    /* bad Containerfile or other input syntax: exit 2 */
+	NIB_ERR_USAGE,	   /* bad command line: exit 2 */
+	NIB_ERR_SYNTAX,	   /* bad Containerfile or other input syntax: exit 2 */
 	NIB_ERR_NETWORK,   /* connection, DNS, TLS, HTTP failures */
-	NIB_ERR_AUTH,      /* credentials refused or missing */
+	NIB_ERR_AUTH,	   /* credentials refused or missing */
 	NIB_ERR_NOT_FOUND, /* image, blob, file, stage that does not exist */
 	NIB_ERR_CORRUPT,   /* digest mismatch, malformed document or layer */
-	NIB_ERR_ENV,       /* the environment does not allow it (namespaces, mounts) */
-	NIB_ERR_IO,        /* local file system errors */
-	NIB_ERR_RUN,       /* a command run in a container failed */
+	NIB_ERR_ENV,	   /* the environment does not allow it (namespaces, mounts) */
+	NIB_ERR_IO,	   /* local file system errors */
+	NIB_ERR_RUN,	   /* a command run in a container failed */
 };
 
 /*
@@ -52,15 +52,15 @@ enum nib_err_kind {
  */
 struct nib_error {
 	enum nib_err_kind kind;
-	int errnum;  /* errno that caused it, or 0 */
-	int status;  /* exit status of a failed command (NIB_ERR_RUN), else 0 */
+	int errnum; /* errno that caused it, or 0 */
+	int status; /* exit status of a failed command (NIB_ERR_RUN), else 0 */
 	char *msg;
 };
 
 /* Set `err` (replacing any earlier message); when errnum != 0 ": strerror"
  * is appended. Always returns -1 so callers can `return nib_err(...)`. */
 int nib_err(struct nib_error *err, enum nib_err_kind kind, int errnum, const char *fmt, ...)
-	_printf_(4, 5);
+    _printf_(4, 5);
 /* Prefix the current message with "context: ". Returns -1. */
 int nib_err_wrap(struct nib_error *err, const char *fmt, ...) _printf_(2, 3);
 /* Free the message and reset to NIB_ERR_NONE. */
@@ -110,9 +110,9 @@ static inline void closedirp(DIR **d)
 		closedir(*d);
 }
 
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
-#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_free_	   _cleanup_(freep)
+#define _cleanup_close_	   _cleanup_(closep)
+#define _cleanup_fclose_   _cleanup_(fclosep)
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Declare a pointer cleanup `funcp` that calls `func` on non-NULL. */
@@ -162,8 +162,8 @@ void nib_log(enum nib_log_level level, const char *fmt, ...) _printf_(2, 3);
 void nib_log_event(const char *event, const char *json_fields, const char *text);
 
 #define log_error(...) nib_log(NIB_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) nib_log(NIB_LOG_WARN, __VA_ARGS__)
-#define log_info(...) nib_log(NIB_LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  nib_log(NIB_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  nib_log(NIB_LOG_INFO, __VA_ARGS__)
 #define log_debug(...)                                                                             \
 	do {                                                                                       \
 		if (nib_log_enabled(NIB_LOG_DEBUG))                                                \
@@ -236,8 +236,8 @@ int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t
 		     struct nib_error *err);
 /* Write `data` to `path` atomically: temp file in the same folder, fsync,
  * rename. */
-int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
-			     mode_t mode, struct nib_error *err);
+int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+			     struct nib_error *err);
 /* write() all of it, retrying on EINTR / short writes. */
 int nib_write_all(int fd, const void *p, size_t n);
 /* mkdir -p relative to dirfd (no symlink checks: use nib_mkdir_in_root for
@@ -272,7 +272,7 @@ int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_erro
 /* ---- digests ------------------------------------------------------------ */
 
 #define NIB_SHA256_HEX_LEN 64
-#define NIB_DIGEST_LEN (7 + NIB_SHA256_HEX_LEN) /* "sha256:" + hex */
+#define NIB_DIGEST_LEN	   (7 + NIB_SHA256_HEX_LEN) /* "sha256:" + hex */
 
 struct nib_sha256; /* opaque streaming context */
 

@@ -76,11 +76,11 @@ int nib_err_exit_code(const struct nib_error *err)
 const char *nib_err_kind_name(enum nib_err_kind kind)
 {
 	static const char *const names[] = {
-		[NIB_ERR_NONE] = "none",		[NIB_ERR_USAGE] = "usage",
-		[NIB_ERR_SYNTAX] = "syntax",	[NIB_ERR_NETWORK] = "network",
-		[NIB_ERR_AUTH] = "auth",		[NIB_ERR_NOT_FOUND] = "not-found",
-		[NIB_ERR_CORRUPT] = "corrupt",	[NIB_ERR_ENV] = "environment",
-		[NIB_ERR_IO] = "io",		[NIB_ERR_RUN] = "run",
+	    [NIB_ERR_NONE] = "none",	   [NIB_ERR_USAGE] = "usage",
+	    [NIB_ERR_SYNTAX] = "syntax",   [NIB_ERR_NETWORK] = "network",
+	    [NIB_ERR_AUTH] = "auth",	   [NIB_ERR_NOT_FOUND] = "not-found",
+	    [NIB_ERR_CORRUPT] = "corrupt", [NIB_ERR_ENV] = "environment",
+	    [NIB_ERR_IO] = "io",	   [NIB_ERR_RUN] = "run",
 	};
 	if ((size_t)kind >= ARRAY_SIZE(names))
 		return "unknown";

@@ -49,8 +49,8 @@ int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t
 	return 0;
 }
 
-int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len,
-			     mode_t mode, struct nib_error *err)
+int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+			     struct nib_error *err)
 {
 	static unsigned long counter;
 	_cleanup_free_ char *tmp = NULL;

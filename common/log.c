@@ -68,7 +68,8 @@ void nib_log(enum nib_log_level level, const char *fmt, ...)
 	if (log_format == NIB_LOG_JSON) {
 		nib_buf_puts(&b, "{");
 		json_time(&b);
-		nib_buf_printf(&b, ",\"event\":\"log\",\"level\":\"%s\",\"msg\":", level_names[level]);
+		nib_buf_printf(&b,
+			       ",\"event\":\"log\",\"level\":\"%s\",\"msg\":", level_names[level]);
 		nib_buf_json_string(&b, msg);
 		nib_buf_puts(&b, "}\n");
 	} else if (level == NIB_LOG_ERROR) {

@@ -130,7 +130,8 @@ int nib_open_in_root_walk(int rootfd, const char *path, int flags, mode_t mode,
 			p++;
 		if (*p == '\0') {
 			/* the path names the current folder itself */
-			ret = openat(cur, ".", (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
+			ret = openat(cur, ".",
+				     (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
 			if (ret < 0)
 				nib_err(err, NIB_ERR_IO, errno, "open %s", path);
 			goto out;
@@ -203,8 +204,8 @@ int nib_open_in_root_walk(int rootfd, const char *path, int flags, mode_t mode,
 			if (ret < 0 && errno == ELOOP && (flags & O_PATH))
 				ret = openat(cur, comp, flags | O_CLOEXEC, mode);
 			if (ret < 0)
-				nib_err(err, errno == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO, errno,
-					"open %s", path);
+				nib_err(err, errno == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO,
+					errno, "open %s", path);
 			goto out;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -231,9 +232,9 @@ static int openat2_supported = -1;
 int nib_open_in_root(int rootfd, const char *path, int flags, mode_t mode, struct nib_error *err)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	const char *p = *path ? path : ".";
 

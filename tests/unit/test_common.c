@@ -107,10 +107,20 @@ static void test_strings(void)
 static void test_path_clean(void)
 {
 	static const char *const cases[][2] = {
-		{"", "."},	       {".", "."},	    {"/", "/"},		  {"//", "/"},
-		{"a/b/../c", "a/c"},   {"/../a", "/a"},	    {"../a", "../a"},	  {"a/../..", ".."},
-		{"a/./b/", "a/b"},     {"/a//b", "/a/b"},   {"../../x/..", "../.."}, {"a/..", "."},
-		{"/a/b/c/../../", "/a"}, {"abc/def/../../..", ".."},
+	    {"", "."},
+	    {".", "."},
+	    {"/", "/"},
+	    {"//", "/"},
+	    {"a/b/../c", "a/c"},
+	    {"/../a", "/a"},
+	    {"../a", "../a"},
+	    {"a/../..", ".."},
+	    {"a/./b/", "a/b"},
+	    {"/a//b", "/a/b"},
+	    {"../../x/..", "../.."},
+	    {"a/..", "."},
+	    {"/a/b/c/../../", "/a"},
+	    {"abc/def/../../..", ".."},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		_cleanup_free_ char *c = nib_path_clean(cases[i][0]);
@@ -293,7 +303,8 @@ static void test_digest(void)
 	CHECK(nib_digest_valid(d));
 	CHECK_STREQ(nib_digest_hex(d), d + 7);
 	CHECK(!nib_digest_valid("sha256:abc"));
-	CHECK(!nib_digest_valid("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
+	CHECK(!nib_digest_valid(
+	    "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
 	CHECK(!nib_digest_valid("md5:ba7816bf8f01cfea414140de5dae2223"));
 	CHECK(!nib_digest_valid(NULL));
 

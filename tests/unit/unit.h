@@ -19,7 +19,7 @@ static const char *unit_cur_name;
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			printf("  %s:%d: %s: check failed: %s\n", __FILE__, __LINE__,             \
+			printf("  %s:%d: %s: check failed: %s\n", __FILE__, __LINE__,              \
 			       unit_cur_name, #cond);                                              \
 			unit_cur_failed++;                                                         \
 		}                                                                                  \
