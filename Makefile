@@ -53,6 +53,8 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SR
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
 
+.SECONDARY:
+
 .PHONY: all check unit asan fuzz fuzz-run deps format format-check clean demo install
 
 all: $(BUILD)/nib

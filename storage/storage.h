@@ -12,15 +12,15 @@
 /* ==== storage root and blob store ======================================== */
 
 /* image-spec media types */
-#define STG_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define STG_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define STG_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define STG_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
-#define STG_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define STG_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-#define STG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define STG_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define STG_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define STG_MT_OCI_MANIFEST	 "application/vnd.oci.image.manifest.v1+json"
+#define STG_MT_OCI_INDEX	 "application/vnd.oci.image.index.v1+json"
+#define STG_MT_OCI_CONFIG	 "application/vnd.oci.image.config.v1+json"
+#define STG_MT_OCI_LAYER	 "application/vnd.oci.image.layer.v1.tar"
+#define STG_MT_OCI_LAYER_GZIP	 "application/vnd.oci.image.layer.v1.tar+gzip"
+#define STG_MT_OCI_LAYER_ZSTD	 "application/vnd.oci.image.layer.v1.tar+zstd"
+#define STG_MT_DOCKER_MANIFEST	 "application/vnd.docker.distribution.manifest.v2+json"
+#define STG_MT_DOCKER_LIST	 "application/vnd.docker.distribution.manifest.list.v2+json"
+#define STG_MT_DOCKER_CONFIG	 "application/vnd.docker.container.image.v1+json"
 #define STG_MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 /* The annotation that names a tag in index.json (image-spec
@@ -58,8 +58,7 @@ int stg_blob_put(struct stg_store *st, const void *data, size_t len, const char 
  * streaming; commit fsyncs, verifies and renames; free without commit
  * removes the temp file. */
 struct stg_blob_writer;
-int stg_blob_writer_new(struct stg_store *st, struct stg_blob_writer **out,
-			struct nib_error *err);
+int stg_blob_writer_new(struct stg_store *st, struct stg_blob_writer **out, struct nib_error *err);
 int stg_blob_writer_write(struct stg_blob_writer *w, const void *p, size_t n,
 			  struct nib_error *err);
 /* Bytes written so far. */
