@@ -70,4 +70,20 @@ int stg_blob_writer_commit(struct stg_blob_writer *w, const char *expect, int64_
 void stg_blob_writer_free(struct stg_blob_writer *w);
 NIB_DEFINE_CLEANUP(struct stg_blob_writer *, stg_blob_writer_free)
 
+/* Read a whole blob of at most `max` bytes (else NIB_ERR_CORRUPT) and check
+ * its digest again (for documents: manifests, configs, indexes). */
+int stg_blob_read(struct stg_store *st, const char *digest, size_t max, char **out, size_t *len,
+		  struct nib_error *err);
+
+/* nib's own folder inside the root (`nib/`: layers/ for extracted layers
+ * keyed by chain ID, cache/ for the build cache, tmp/ for work folders);
+ * an O_DIRECTORY fd owned by the store. */
+int stg_store_nib_dirfd(const struct stg_store *st);
+
+/* nib/lock: writers of index.json (and anything else that must not race
+ * between processes sharing the root) hold it exclusively; it is not
+ * needed for reading index.json, which is only ever replaced by rename. */
+int stg_store_lock(struct stg_store *st, bool exclusive, struct nib_error *err);
+void stg_store_unlock(struct stg_store *st);
+
 #endif
