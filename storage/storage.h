@@ -7,6 +7,8 @@
 #ifndef NIB_STORAGE_H
 #define NIB_STORAGE_H
 
+#include <json-c/json.h>
+
 #include "common/common.h"
 
 /* ==== storage root and blob store ======================================== */
@@ -85,5 +87,197 @@ int stg_store_nib_dirfd(const struct stg_store *st);
  * needed for reading index.json, which is only ever replaced by rename. */
 int stg_store_lock(struct stg_store *st, bool exclusive, struct nib_error *err);
 void stg_store_unlock(struct stg_store *st);
+
+/* ==== strict JSON (storage/json.c) ======================================== */
+
+NIB_DEFINE_CLEANUP(json_object *, json_object_put)
+
+/* Parse one JSON document strictly (RFC 8259): duplicate object keys,
+ * invalid UTF-8, NUL characters, trailing data, documents over `max_len`
+ * bytes and nesting deeper than `max_depth` are NIB_ERR_CORRUPT with the byte
+ * offset in the message. A JSON null yields *out == NULL. */
+int stg_json_parse(const char *data, size_t len, size_t max_len, int max_depth, json_object **out,
+		   struct nib_error *err);
+/* Append the canonical form of `o`: object keys sorted bytewise, no
+ * whitespace, strings escaped minimally; the same tree always gives the same
+ * bytes (and so the same digest). */
+void stg_json_canonical(json_object *o, struct nib_buf *out);
+
+/* ==== OCI and Docker documents (storage/oci*.c) =========================== */
+
+/* Limits on documents nib reads (distribution-spec: manifests up to 4 MiB). */
+#define STG_MANIFEST_MAX   (4u << 20)
+#define STG_CONFIG_MAX	   (8u << 20)
+#define STG_INDEX_JSON_MAX (64u << 20) /* the store's own index.json */
+#define STG_JSON_MAX_DEPTH 32
+#define STG_MAX_LAYERS	   1000
+#define STG_MAX_MANIFESTS  100000
+
+#define STG_MT_DOCKER_LAYER	 "application/vnd.docker.image.rootfs.diff.tar"
+#define STG_MT_DOCKER_FOREIGN	 "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+#define STG_MT_OCI_LAYOUT_HEADER "application/vnd.oci.layout.header.v1+json"
+#define STG_MT_OCI_ND_LAYER	 "application/vnd.oci.image.layer.nondistributable.v1.tar"
+#define STG_MT_OCI_ND_LAYER_GZIP "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+#define STG_MT_OCI_ND_LAYER_ZSTD "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+#define STG_MT_OCI_EMPTY	 "application/vnd.oci.empty.v1+json"
+
+/* The two manifest formats `--format` chooses between. */
+enum stg_format { STG_FORMAT_OCI = 0, STG_FORMAT_DOCKER };
+/* "oci" | "docker"; -1 when neither. */
+int stg_format_parse(const char *s);
+
+/* An ordered string map (annotations, labels): keys unique, kept sorted. */
+struct stg_map {
+	struct nib_strv keys;
+	struct nib_strv values; /* values.v[i] belongs to keys.v[i] */
+};
+void stg_map_set(struct stg_map *m, const char *key, const char *value);
+const char *stg_map_get(const struct stg_map *m, const char *key);
+bool stg_map_del(struct stg_map *m, const char *key);
+void stg_map_free(struct stg_map *m);
+void stg_map_copy(struct stg_map *dst, const struct stg_map *src);
+
+/* image-spec image-index.md: platform */
+struct stg_platform {
+	char *architecture; /* required */
+	char *os;	    /* required */
+	char *os_version;
+	char *variant;
+	struct nib_strv os_features;
+};
+
+/* image-spec descriptor.md */
+struct stg_descriptor {
+	char *media_type; /* required, RFC 6838 syntax */
+	char *digest;	  /* required, valid digest */
+	int64_t size;	  /* required, >= 0 */
+	struct nib_strv urls;
+	struct stg_map annotations;
+	char *artifact_type;
+	char *data;		       /* base64, kept as is */
+	struct stg_platform *platform; /* index entries only; may be NULL */
+};
+void stg_descriptor_clear(struct stg_descriptor *d);
+void stg_descriptor_copy(struct stg_descriptor *dst, const struct stg_descriptor *src);
+
+/* image-spec manifest.md, or a Docker schema2 manifest (media_type tells) */
+struct stg_manifest {
+	int schema_version;  /* 2 */
+	char *media_type;    /* STG_MT_OCI_MANIFEST or STG_MT_DOCKER_MANIFEST */
+	char *artifact_type; /* OCI only */
+	struct stg_descriptor config;
+	struct stg_descriptor *layers;
+	size_t n_layers;
+	struct stg_descriptor *subject; /* OCI only; may be NULL */
+	struct stg_map annotations;
+};
+
+/* image-spec image-index.md, or a Docker manifest list */
+struct stg_index {
+	int schema_version;
+	char *media_type; /* STG_MT_OCI_INDEX or STG_MT_DOCKER_LIST; may be NULL in an OCI index */
+	char *artifact_type;
+	struct stg_descriptor *manifests;
+	size_t n_manifests;
+	struct stg_descriptor *subject;
+	struct stg_map annotations;
+};
+
+/* image-spec config.md: config.Healthcheck (Docker's field; durations in ns) */
+struct stg_healthcheck {
+	struct nib_strv test; /* ["NONE"], ["CMD", ...], ["CMD-SHELL", cmd] */
+	int64_t interval, timeout, start_period, start_interval;
+	int64_t retries;
+};
+
+/* image-spec config.md: config (the runtime defaults) */
+struct stg_container_config {
+	char *user;
+	struct nib_strv exposed_ports; /* "80/tcp": a set, sorted */
+	struct nib_strv env;	       /* "K=V" in order */
+	struct nib_strv entrypoint;
+	bool has_entrypoint; /* present (possibly empty) vs absent/null */
+	struct nib_strv cmd;
+	bool has_cmd;
+	struct nib_strv volumes; /* a set, sorted */
+	char *working_dir;
+	struct stg_map labels;
+	char *stop_signal;
+	bool args_escaped;
+	struct stg_healthcheck *healthcheck; /* may be NULL */
+	struct nib_strv on_build;
+	struct nib_strv shell;
+};
+
+/* image-spec config.md: history entry */
+struct stg_history {
+	char *created; /* RFC 3339 */
+	char *created_by;
+	char *author;
+	char *comment;
+	bool empty_layer;
+};
+
+/* image-spec config.md (the Docker image config shares the same fields) */
+struct stg_image_config {
+	char *created;
+	char *author;
+	char *architecture; /* required */
+	char *os;	    /* required */
+	char *os_version;
+	struct nib_strv os_features;
+	char *variant;
+	struct stg_container_config config;
+	struct nib_strv diff_ids; /* rootfs.diff_ids; rootfs.type is "layers" */
+	struct stg_history *history;
+	size_t n_history;
+};
+
+/* Parse and validate (schemaVersion 2, media types, digests, sizes, required
+ * fields, limits above). The manifest parser accepts OCI and Docker schema2
+ * manifests; the index parser OCI indexes and Docker manifest lists. Errors
+ * are NIB_ERR_CORRUPT naming the field ("layers[2].digest: ..."); callers
+ * prefix the reference or path. */
+int stg_manifest_parse(const char *data, size_t len, struct stg_manifest **out,
+		       struct nib_error *err);
+int stg_index_parse(const char *data, size_t len, struct stg_index **out, struct nib_error *err);
+int stg_config_parse(const char *data, size_t len, struct stg_image_config **out,
+		     struct nib_error *err);
+/* Same, from an already parsed tree (used by the store for index.json). */
+int stg_index_from_json(json_object *o, size_t max_manifests, struct stg_index **out,
+			struct nib_error *err);
+
+/* Canonical JSON (sorted keys, no whitespace) appended to `out`. */
+void stg_manifest_generate(const struct stg_manifest *m, struct nib_buf *out);
+void stg_index_generate(const struct stg_index *ix, struct nib_buf *out);
+void stg_config_generate(const struct stg_image_config *c, struct nib_buf *out);
+
+void stg_manifest_free(struct stg_manifest *m);
+void stg_index_free(struct stg_index *ix);
+void stg_config_free(struct stg_image_config *c);
+NIB_DEFINE_CLEANUP(struct stg_manifest *, stg_manifest_free)
+NIB_DEFINE_CLEANUP(struct stg_index *, stg_index_free)
+NIB_DEFINE_CLEANUP(struct stg_image_config *, stg_config_free)
+
+/* Deep copies. */
+struct stg_manifest *stg_manifest_dup(const struct stg_manifest *m);
+struct stg_image_config *stg_config_dup(const struct stg_image_config *c);
+
+/* What a document is, from its mediaType field or, when it has none, its
+ * shape (an OCI manifest has "config", an index "manifests"): one of the
+ * STG_MT_* manifest/index types, or NULL when it is neither. */
+const char *stg_doc_media_type(const char *data, size_t len);
+bool stg_media_type_is_manifest(const char *mt);
+bool stg_media_type_is_index(const char *mt);
+/* RFC 6838 type/subtype syntax (image-spec descriptor.md: mediaType). */
+bool stg_media_type_valid(const char *mt);
+
+/* Convert a manifest to the other format in place: manifest, config and
+ * layer media types (OCI gzip/tar <-> Docker rootfs.diff.tar[.gzip]); the
+ * config blob itself is the same in both. zstd layers and OCI-only fields
+ * (subject, artifactType) have no Docker form: NIB_ERR_CORRUPT, `m` unchanged.
+ * Docker has no manifest annotations: they are dropped. */
+int stg_manifest_convert(struct stg_manifest *m, enum stg_format to, struct nib_error *err);
+int stg_index_convert(struct stg_index *ix, enum stg_format to, struct nib_error *err);
 
 #endif
