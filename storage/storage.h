@@ -280,4 +280,92 @@ bool stg_media_type_valid(const char *mt);
 int stg_manifest_convert(struct stg_manifest *m, enum stg_format to, struct nib_error *err);
 int stg_index_convert(struct stg_index *ix, enum stg_format to, struct nib_error *err);
 
+/* ==== images in the store (storage/image.c) ================================ */
+
+/* The store's index.json (read without a lock: it is only ever replaced by
+ * rename). A missing or corrupt file is an error naming the path. */
+int stg_store_index_load(struct stg_store *st, struct stg_index **out, struct nib_error *err);
+
+/* An image found in the store. */
+struct stg_image {
+	char *ref;		     /* the entry's ref.name annotation, or NULL */
+	struct stg_descriptor entry; /* the index.json entry (a manifest or an index) */
+	struct stg_descriptor desc;  /* the image manifest, after platform selection */
+	struct stg_manifest *manifest;
+	struct stg_image_config *config;
+	char *id;     /* the image ID: the config digest */
+	int64_t size; /* manifest + config + layers, as stored */
+};
+void stg_image_free(struct stg_image *img);
+NIB_DEFINE_CLEANUP(struct stg_image *, stg_image_free)
+
+/*
+ * Name the manifest (or index) `desc` as `ref` in index.json: the
+ * descriptor is stored with annotation org.opencontainers.image.ref.name =
+ * `ref`, replacing any entry with the same name. `ref` is a full normalised
+ * reference ("docker.io/library/busybox:latest"); the caller normalises
+ * (registry's reg_ref_parse), storage does not. `ref` NULL adds an untagged
+ * entry (kept until the next rmi/prune of that digest). The blob must be in
+ * the store. index.json is rewritten atomically under nib/lock.
+ */
+int stg_image_tag(struct stg_store *st, const char *ref, const struct stg_descriptor *desc,
+		  struct nib_error *err);
+/* Store a manifest document and tag it: validates it (an image manifest or
+ * an index), checks its config and layers are present, stores the blob and
+ * calls stg_image_tag for each of the `n_refs` references (none: untagged).
+ * `out` (may be NULL) receives the manifest digest. */
+int stg_image_put(struct stg_store *st, const char *manifest, size_t len, const char *const *refs,
+		  size_t n_refs, char out[NIB_DIGEST_LEN + 1], struct nib_error *err);
+/* Remove the entry named `ref` (exact ref.name match); NIB_ERR_NOT_FOUND
+ * when there is none. Blobs stay until stg_store_gc. */
+int stg_image_untag(struct stg_store *st, const char *ref, struct nib_error *err);
+/* Remove every index.json entry whose manifest digest or image ID is
+ * `digest` (a full digest); returns how many were removed. */
+int stg_image_remove_digest(struct stg_store *st, const char *digest, struct nib_error *err);
+
+/*
+ * Find an image by, in order: an exact ref.name match (nib writes full
+ * references; other tools such as `skopeo copy ... oci:ROOT:TAG` write a bare
+ * tag, which matches as written); a manifest digest ("sha256:<64 hex>"); an
+ * image ID (config digest) or a unique prefix of its hex of at least 3
+ * characters, with or without "sha256:". An entry that is an index resolves
+ * to the manifest for the host platform (os/arch/variant). Ambiguous prefixes
+ * are NIB_ERR_USAGE; nothing found is NIB_ERR_NOT_FOUND naming `name` and
+ * the root. The manifest and config are read, digest-checked and parsed.
+ */
+int stg_image_lookup(struct stg_store *st, const char *name, struct stg_image **out,
+		     struct nib_error *err);
+/* Load the image an index.json entry names (platform selection as above). */
+int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, struct stg_image **out,
+		   struct nib_error *err);
+/* Every entry of index.json, in index order; entries whose documents
+ * cannot be read are skipped with a warning logged. */
+int stg_image_list(struct stg_store *st, struct stg_image ***out, size_t *n, struct nib_error *err);
+void stg_image_list_free(struct stg_image **imgs, size_t n);
+
+/* The host platform in OCI terms ("amd64", "arm64" + variant "v8"...). */
+void stg_platform_host(const char **os, const char **arch, const char **variant);
+
+/* ==== garbage collection (storage/gc.c) ===================================== */
+
+/* Files in nib/gcroots/ keep blobs alive: each line a digest; a manifest or
+ * index named there keeps everything it references (for the build cache). */
+#define STG_GCROOTS_DIR "gcroots"
+
+struct stg_gc_stats {
+	size_t blobs_removed;
+	int64_t bytes_removed;
+	size_t temps_removed; /* leftovers of crashed writers */
+	size_t blobs_kept;
+};
+/*
+ * Remove every blob that index.json and nib/gcroots do not reach, stale
+ * temp files and nib/tmp work folders. Needs every other process to have
+ * closed the store (each open store holds nib/gc.lock shared): with `wait`
+ * it waits for them, else it returns 0 having done nothing when the root is
+ * busy (*stats zeroed, `busy` set when non-NULL).
+ */
+int stg_store_gc(struct stg_store *st, bool wait, struct stg_gc_stats *stats, bool *busy,
+		 struct nib_error *err);
+
 #endif

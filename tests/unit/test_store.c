@@ -293,6 +293,259 @@ static void test_concurrent_writers(void)
 	nib_err_clear(&err);
 }
 
+/* A small image: a config and one layer blob plus its manifest. `tag`
+ * varies the config so images get different IDs. */
+static void make_image(struct stg_store *st, const char *tag, const char *ref,
+		       char manifest_digest[NIB_DIGEST_LEN + 1], char id[NIB_DIGEST_LEN + 1])
+{
+	struct nib_error err = {0};
+	char layer[NIB_DIGEST_LEN + 1];
+	_cleanup_free_ char *cfg = NULL, *man = NULL, *ldata = xasprintf("layer-%s", tag);
+
+	CHECK(stg_blob_put(st, ldata, strlen(ldata), NULL, layer, &err) == 0);
+	cfg = xasprintf("{\"architecture\":\"amd64\",\"config\":{\"Env\":[\"T=%s\"]},"
+			"\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[\"%s\"],\"type\":\"layers\"}}",
+			tag, layer);
+	CHECK(stg_blob_put(st, cfg, strlen(cfg), NULL, id, &err) == 0);
+	man = xasprintf(
+	    "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" STG_MT_OCI_CONFIG
+	    "\",\"size\":%zu},\"layers\":[{\"digest\":\"%s\",\"mediaType\":\"" STG_MT_OCI_LAYER
+	    "\",\"size\":%zu}],\"mediaType\":\"" STG_MT_OCI_MANIFEST "\",\"schemaVersion\":2}",
+	    id, strlen(cfg), layer, strlen(ldata));
+	const char *refs[] = {ref};
+	CHECK(stg_image_put(st, man, strlen(man), refs, ref ? 1 : 0, manifest_digest, &err) == 0);
+	if (err.msg)
+		printf("  make_image: %s\n", err.msg);
+	nib_err_clear(&err);
+}
+
+static void test_images(void)
+{
+	_cleanup_free_ char *path = root_path("images");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	char m1[NIB_DIGEST_LEN + 1], id1[NIB_DIGEST_LEN + 1], m2[NIB_DIGEST_LEN + 1],
+	    id2[NIB_DIGEST_LEN + 1];
+	struct stg_image *img = NULL;
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	make_image(st, "one", "docker.io/library/one:latest", m1, id1);
+	make_image(st, "two", "localhost:5000/two:1", m2, id2);
+
+	CHECK(stg_image_lookup(st, "docker.io/library/one:latest", &img, &err) == 0);
+	if (img) {
+		CHECK_STREQ(img->ref, "docker.io/library/one:latest");
+		CHECK_STREQ(img->id, id1);
+		CHECK_STREQ(img->desc.digest, m1);
+		CHECK_STREQ(img->config->config.env.v[0], "T=one");
+		CHECK(img->size > 0);
+	}
+	stg_image_free(img);
+	img = NULL;
+	/* by manifest digest, image ID, prefixes */
+	CHECK(stg_image_lookup(st, m2, &img, &err) == 0 && img && streq(img->id, id2));
+	stg_image_free(img);
+	img = NULL;
+	CHECK(stg_image_lookup(st, id2, &img, &err) == 0 && img && streq(img->desc.digest, m2));
+	stg_image_free(img);
+	img = NULL;
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "%.12s", nib_digest_hex(id1));
+	CHECK(stg_image_lookup(st, prefix, &img, &err) == 0 && img && streq(img->id, id1));
+	stg_image_free(img);
+	img = NULL;
+	snprintf(prefix, sizeof(prefix), "%.2s", nib_digest_hex(id1));
+	CHECK(stg_image_lookup(st, prefix, &img, &err) < 0 && err.kind == NIB_ERR_NOT_FOUND);
+	CHECK(stg_image_lookup(st, "nothere:1", &img, &err) < 0 && err.kind == NIB_ERR_NOT_FOUND);
+	CHECK(err.msg && strstr(err.msg, "nothere:1") && strstr(err.msg, path));
+
+	/* a second tag, then untag */
+	CHECK(stg_image_lookup(st, "localhost:5000/two:1", &img, &err) == 0);
+	if (img)
+		CHECK(stg_image_tag(st, "localhost:5000/two:2", &img->entry, &err) == 0);
+	stg_image_free(img);
+	img = NULL;
+	{
+		struct stg_image **list = NULL;
+		size_t n = 0;
+		CHECK(stg_image_list(st, &list, &n, &err) == 0);
+		CHECK_INTEQ(n, 3);
+		stg_image_list_free(list, n);
+	}
+	/* retagging a name moves it */
+	{
+		_cleanup_(stg_image_freep) struct stg_image *one = NULL;
+		CHECK(stg_image_lookup(st, "docker.io/library/one:latest", &one, &err) == 0);
+		if (one)
+			CHECK(stg_image_tag(st, "localhost:5000/two:2", &one->entry, &err) == 0);
+		CHECK(stg_image_lookup(st, "localhost:5000/two:2", &img, &err) == 0 && img &&
+		      streq(img->id, id1));
+		stg_image_free(img);
+		img = NULL;
+	}
+	CHECK(stg_image_untag(st, "localhost:5000/two:2", &err) == 0);
+	CHECK(stg_image_untag(st, "localhost:5000/two:2", &err) < 0 &&
+	      err.kind == NIB_ERR_NOT_FOUND);
+	CHECK(stg_image_lookup(st, "localhost:5000/two:1", &img, &err) == 0);
+	stg_image_free(img);
+	img = NULL;
+
+	/* gc keeps what is named, then removes two's blobs after its removal */
+	struct stg_gc_stats gs;
+	bool busy = true;
+	CHECK(stg_store_gc(st, false, &gs, &busy, &err) == 0);
+	CHECK(!busy);
+	CHECK_INTEQ(gs.blobs_removed, 0);
+	CHECK_INTEQ(gs.blobs_kept, 6);
+	CHECK_INTEQ(stg_image_remove_digest(st, id2, &err), 1);
+	CHECK(stg_store_gc(st, false, &gs, &busy, &err) == 0);
+	CHECK(!busy);
+	CHECK_INTEQ(gs.blobs_removed, 3);
+	CHECK_INTEQ(gs.blobs_kept, 3);
+	CHECK(!stg_blob_exists(st, m2));
+	CHECK(stg_blob_exists(st, m1));
+	nib_err_clear(&err);
+}
+
+static void test_image_put_refused(void)
+{
+	_cleanup_free_ char *path = root_path("put");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	static const char D[] =
+	    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	_cleanup_free_ char *man = xasprintf(
+	    "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" STG_MT_OCI_CONFIG "\",\"size\":3},"
+	    "\"layers\":[],\"schemaVersion\":2}",
+	    D);
+	const char *ref = "x/y:z";
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	CHECK(stg_image_put(st, man, strlen(man), &ref, 1, NULL, &err) < 0);
+	CHECK(err.kind == NIB_ERR_NOT_FOUND && strstr(err.msg, D));
+	CHECK(stg_image_put(st, "{\"schemaVersion\":2,\"mediaType\":\"text/plain\"}", 44, &ref, 1,
+			    NULL, &err) < 0);
+	CHECK(err.kind == NIB_ERR_CORRUPT);
+	CHECK_INTEQ(count_blobs(st), 0);
+	nib_err_clear(&err);
+}
+
+/* An index.json entry that is an index pointing at itself (through a
+ * second index). */
+static void test_index_cycle(void)
+{
+	_cleanup_free_ char *path = root_path("cycle");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	char d[NIB_DIGEST_LEN + 1];
+	_cleanup_free_ char *ix = NULL;
+	struct stg_image *img = NULL;
+	struct stg_descriptor desc = {0};
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	/* an index whose only entry is an index with no platform that names
+	 * a missing blob: loading it must stop, not loop or crash */
+	static const char inner[] = "{\"manifests\":[],\"schemaVersion\":2}";
+	CHECK(stg_blob_put(st, inner, strlen(inner), NULL, d, &err) == 0);
+	ix = xasprintf("{\"manifests\":[{\"digest\":\"%s\",\"mediaType\":\"" STG_MT_OCI_INDEX
+		       "\",\"size\":%zu}],\"schemaVersion\":2}",
+		       d, strlen(inner));
+	CHECK(stg_blob_put(st, ix, strlen(ix), NULL, d, &err) == 0);
+	desc.media_type = xstrdup(STG_MT_OCI_INDEX);
+	desc.digest = xstrdup(d);
+	desc.size = (int64_t)strlen(ix);
+	CHECK(stg_image_tag(st, "x/cycle:1", &desc, &err) == 0);
+	CHECK(stg_image_lookup(st, "x/cycle:1", &img, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, "x/cycle:1"));
+	/* a hand-written index.json entry that names the index itself */
+	stg_descriptor_clear(&desc);
+	_cleanup_free_ char *self =
+	    xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" STG_MT_OCI_INDEX "\","
+		      "\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"" STG_ANNOTATION_REF_NAME
+		      "\":\"self\"}}]}",
+		      d, strlen(ix));
+	CHECK(nib_write_file_atomic_at(stg_store_dirfd(st), "index.json", self, strlen(self), 0644,
+				       &err) == 0);
+	CHECK(stg_image_lookup(st, "self", &img, &err) < 0);
+	CHECK(err.kind == NIB_ERR_NOT_FOUND || err.kind == NIB_ERR_CORRUPT);
+	nib_err_clear(&err);
+}
+
+static void test_corrupt_index(void)
+{
+	_cleanup_free_ char *path = root_path("corruptindex");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	struct stg_image *img = NULL;
+	_cleanup_free_ char *after = NULL;
+	char m[NIB_DIGEST_LEN + 1], id[NIB_DIGEST_LEN + 1];
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	make_image(st, "c", "x/c:1", m, id);
+	CHECK(nib_write_file_atomic_at(stg_store_dirfd(st), "index.json", "{\"schemaVersion\":2,",
+				       19, 0644, &err) == 0);
+	CHECK(stg_image_lookup(st, "x/c:1", &img, &err) < 0);
+	CHECK(err.kind == NIB_ERR_CORRUPT && strstr(err.msg, "index.json"));
+	CHECK(stg_image_untag(st, "x/c:1", &err) < 0);
+	struct stg_gc_stats gs;
+	CHECK(stg_store_gc(st, false, &gs, NULL, &err) < 0);
+	CHECK(stg_blob_exists(st, m)); /* nothing collected from a store it cannot read */
+	CHECK(nib_read_file_at(stg_store_dirfd(st), "index.json", 100, &after, NULL, &err) == 0);
+	CHECK_STREQ(after, "{\"schemaVersion\":2,");
+	nib_err_clear(&err);
+}
+
+/* gc does nothing while another process has the root open. */
+static void test_gc_busy(void)
+{
+	_cleanup_free_ char *path = root_path("gcbusy");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	int p[2], q[2];
+	char c;
+	bool busy = false;
+	struct stg_gc_stats gs;
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	CHECK(stg_blob_put(st, "orphan", 6, NULL, NULL, &err) == 0);
+	CHECK(pipe(p) == 0 && pipe(q) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct stg_store *c2 = NULL;
+		if (stg_store_open(path, &c2, NULL) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1 || read(q[0], &c, 1) != 1)
+			_exit(1);
+		stg_store_free(c2);
+		_exit(0);
+	}
+	CHECK(read(p[0], &c, 1) == 1);
+	CHECK(stg_store_gc(st, false, &gs, &busy, &err) == 0);
+	CHECK(busy);
+	CHECK_INTEQ(count_blobs(st), 1);
+	CHECK(write(q[1], "x", 1) == 1);
+	waitpid(pid, NULL, 0);
+	CHECK(stg_store_gc(st, false, &gs, &busy, &err) == 0);
+	CHECK(!busy);
+	CHECK_INTEQ(gs.blobs_removed, 1);
+	CHECK_INTEQ(count_blobs(st), 0);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	nib_err_clear(&err);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nib-test-store.XXXXXX");
@@ -305,6 +558,11 @@ int main(void)
 	RUN(test_blob_read_corrupt);
 	RUN(test_writer);
 	RUN(test_concurrent_writers);
+	RUN(test_images);
+	RUN(test_image_put_refused);
+	RUN(test_index_cycle);
+	RUN(test_corrupt_index);
+	RUN(test_gc_busy);
 	nib_rm_rf_at(AT_FDCWD, tmpdir, NULL);
 	return unit_done();
 }
