@@ -368,4 +368,134 @@ struct stg_gc_stats {
 int stg_store_gc(struct stg_store *st, bool wait, struct stg_gc_stats *stats, bool *busy,
 		 struct nib_error *err);
 
+/* ==== layers: ownership records ========================================== */
+
+/*
+ * Ownership records, the containers/storage and fuse-overlayfs convention
+ * (containers/storage pkg/idtools: FormatContainersOverrideXattrDevice):
+ *
+ *   xattr  user.containers.override_stat
+ *   value  "UID:GID:MODE[:TYPE]"
+ *          UID, GID  decimal container IDs
+ *          MODE      octal, at least 4 digits: permission bits plus setuid
+ *                    (4000), setgid (2000) and sticky (1000); never the
+ *                    file-type bits
+ *          TYPE      file | dir | symlink | pipe | socket
+ *                    | char-MAJOR-MINOR | block-MAJOR-MINOR (decimal)
+ *   e.g.   "0:42:0640:file", "0:0:4755:file", "1000:1000:0755:dir",
+ *          "0:0:0666:char-1-3"
+ *
+ * Readers accept three fields (no TYPE: the type of the file on disk) and
+ * ignore anything after a fourth. nib always writes four. A device node or
+ * fifo that cannot be created is an empty regular file carrying its record.
+ * Extended attributes that cannot be set (security.capability, trusted.*)
+ * are kept as "user.containers.override_" + name, e.g.
+ * user.containers.override_security.capability.
+ *
+ * Who reads which field on commit: UID and GID always come from the record;
+ * the permission bits come from the file on disk (a chmod in a RUN step
+ * changes the disk, not the record) unless the record's TYPE differs from
+ * the disk type (an emulated device or fifo), where the record's mode wins.
+ */
+#define STG_XATTR_OVERRIDE_STAT	  "user.containers.override_stat"
+#define STG_XATTR_OVERRIDE_PREFIX "user.containers.override_"
+#define STG_OVERRIDE_MAX	  80 /* buffer size for a formatted record */
+
+struct stg_override {
+	uint32_t uid, gid;
+	mode_t mode; /* S_IFMT type bits | 07777 permission bits */
+	dev_t rdev;  /* char and block devices */
+	bool has_type;
+};
+
+/* Parse a record; -1 (NIB_ERR_CORRUPT) when malformed. */
+int stg_override_parse(const char *s, size_t len, struct stg_override *out, struct nib_error *err);
+/* Format a record with its TYPE field into buf (STG_OVERRIDE_MAX bytes). */
+void stg_override_format(const struct stg_override *o, char *buf, size_t size);
+/* Read the record of an open file (regular file or folder): 1 when
+ * present, 0 when absent, -1 on error. */
+int stg_override_get(int fd, struct stg_override *out, struct nib_error *err);
+/* Write the record on an open file (regular file or folder). */
+int stg_override_set(int fd, const struct stg_override *o, struct nib_error *err);
+
+/* ID maps: container ID `inside` .. inside+count-1 is `outside` .. on
+ * disk, as the process doing the work sees it. A NULL map is the identity
+ * (real root, or inside a user namespace that maps every ID used). */
+struct stg_idmap_range {
+	uint32_t inside, outside, count;
+};
+struct stg_idmap {
+	const struct stg_idmap_range *uids;
+	size_t n_uids;
+	const struct stg_idmap_range *gids;
+	size_t n_gids;
+};
+/* Container ID -> disk ID; false when not mapped. */
+bool stg_idmap_to_disk(const struct stg_idmap_range *r, size_t n, uint32_t id, uint32_t *out);
+/* Disk ID -> container ID; false when not mapped. */
+bool stg_idmap_to_container(const struct stg_idmap_range *r, size_t n, uint32_t id, uint32_t *out);
+
+/* ==== layers: extraction ================================================= */
+
+/* What whiteouts (image-spec layer.md: whiteouts) become on disk. */
+enum stg_whiteout_mode {
+	/* one folder per layer for overlay and fuse-overlayfs: ".wh.NAME"
+	 * becomes a 0:0 character device NAME, ".wh..wh..opq" the
+	 * user.overlay.opaque="y" xattr on its folder */
+	STG_WHITEOUT_OVERLAY = 0,
+	/* the layer is applied over the tree of the layers below it (vfs):
+	 * deletions are carried out */
+	STG_WHITEOUT_APPLY,
+};
+
+/* Limits against decompression and tar bombs; 0 means "no limit". */
+struct stg_layer_limits {
+	uint64_t max_size;    /* uncompressed bytes, and sum of file sizes */
+	uint64_t max_entries; /* tar entries */
+	uint64_t max_header;  /* bytes of one name, link target or xattr set */
+	uint64_t max_ratio;   /* uncompressed / compressed, checked past 64 MiB */
+};
+/* Defaults (64 GiB, 4 M entries, 64 KiB, 2000), overridden by
+ * NIB_LAYER_MAX_SIZE, NIB_LAYER_MAX_ENTRIES, NIB_LAYER_MAX_HEADER and
+ * NIB_LAYER_MAX_RATIO when set. */
+void stg_layer_limits_default(struct stg_layer_limits *l);
+
+struct stg_extract_opts {
+	enum stg_whiteout_mode whiteouts;
+	/* How container IDs land on disk. Entries whose owner is not mapped,
+	 * or whose chown fails (EPERM/EINVAL: a single mapped UID), keep the
+	 * caller as owner and get an ownership record. */
+	const struct stg_idmap *idmap;
+	struct stg_layer_limits limits;
+	const char *digest;  /* expected digest of the stream as read, or NULL */
+	const char *diff_id; /* expected digest of the uncompressed tar, or NULL */
+	const char *name;    /* names the layer in messages (digest or file) */
+};
+
+struct stg_extract_result {
+	char digest[NIB_DIGEST_LEN + 1];  /* of the stream as read */
+	char diff_id[NIB_DIGEST_LEN + 1]; /* of the uncompressed tar */
+	uint64_t compressed, uncompressed, entries;
+	uint64_t records; /* ownership records written */
+};
+
+/*
+ * Extract the layer read from `fd` (tar, tar+gzip or tar+zstd, sniffed
+ * from its first bytes) into the folder `rootfd`. Every path is resolved
+ * as if `rootfd` were "/": "..", absolute names, and absolute or relative
+ * symlinks (also ones made earlier in the same layer or present from lower
+ * layers in STG_WHITEOUT_APPLY mode) never lead outside it; hardlink
+ * targets are resolved the same way. Malformed whiteouts (".wh.", ".wh..",
+ * a whiteout below a symlink) are refused. On failure the folder is left
+ * half-written: callers extract into a fresh folder and remove it (the
+ * layer cache does). Runs in the caller's process: the builder calls it
+ * inside its user namespace child when a subuid range is mapped.
+ */
+int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
+			 struct stg_extract_result *res, struct nib_error *err);
+
+/* ChainID (image-spec config.md: layer ChainID): for the first layer its
+ * DiffID, else sha256 of "PARENT_CHAIN DIFF_ID". */
+void stg_chain_id(const char *parent_chain, const char *diff_id, char out[NIB_DIGEST_LEN + 1]);
+
 #endif
