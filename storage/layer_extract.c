@@ -149,23 +149,70 @@ static int eerr(struct ex *x, struct nib_error *err, enum nib_err_kind kind, int
 	return nib_err(err, kind, errnum, "layer %s: /%s: %s", x->name, x->path, m);
 }
 
+/* mkdir -p inside the root, every component resolved as if the root were
+ * "/". Unlike nib_mkdir_in_root, a dangling symlink on the way is followed
+ * and its target created (inside the root), as docker and containerd do. */
+static int mkdir_follow(int rootfd, const char *path, int depth, struct nib_error *err)
+{
+	_cleanup_free_ char *rooted = xasprintf("/%s", path);
+	_cleanup_free_ char *clean = nib_path_clean(rooted);
+	char *p = clean + 1, *s = p;
+
+	if (depth > 40)
+		return nib_err(err, NIB_ERR_CORRUPT, ELOOP, "/%s", path);
+	for (;;) {
+		char *slash = strchr(s, '/');
+		_cleanup_close_ int fd = -1, ppfd = -1;
+		const char *base;
+		struct stat st;
+
+		if (slash)
+			*slash = '\0';
+		fd = nib_open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0, NULL);
+		if (fd < 0 && errno != ENOENT)
+			return nib_err(err, NIB_ERR_CORRUPT, errno, "/%s", p);
+		if (fd < 0) {
+			char *ls = strrchr(p, '/');
+			_cleanup_free_ char *pp = ls ? xstrndup(p, (size_t)(ls - p)) : xstrdup("");
+			base = ls ? ls + 1 : p;
+			ppfd = nib_open_in_root(rootfd, pp, O_PATH | O_DIRECTORY, 0, err);
+			if (ppfd < 0)
+				return -1;
+			if (fstatat(ppfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (mkdirat(ppfd, base, 0755) < 0 && errno != EEXIST)
+					return nib_err(err, NIB_ERR_IO, errno, "mkdir /%s", p);
+			} else if (S_ISLNK(st.st_mode)) {
+				char target[PATH_MAX];
+				ssize_t n = readlinkat(ppfd, base, target, sizeof(target) - 1);
+				if (n < 0)
+					return nib_err(err, NIB_ERR_IO, errno, "readlink /%s", p);
+				target[n] = '\0';
+				_cleanup_free_ char *next =
+				    target[0] == '/' ? xstrdup(target) : nib_path_join(pp, target);
+				if (mkdir_follow(rootfd, next, depth + 1, err) < 0)
+					return -1;
+			} else {
+				return nib_err(err, NIB_ERR_CORRUPT, ENOTDIR, "/%s", p);
+			}
+		}
+		if (!slash)
+			break;
+		*slash = '/';
+		s = slash + 1;
+	}
+	return nib_open_in_root(rootfd, p, O_RDONLY | O_DIRECTORY, 0, err);
+}
+
 /* The folder that holds an entry, created when missing, resolved inside
  * the root. Borrowed fd: valid until the cache is dropped. */
 static int parent_fd(struct ex *x, const char *parent, struct nib_error *err)
 {
-	int fd;
-
 	if (x->pcache && streq(x->pcache, parent))
 		return x->pcache_fd;
 	pcache_drop(x);
-	fd = nib_mkdir_in_root(x->rootfd, parent, 0755, err);
-	if (fd < 0)
-		return nib_err_wrap(err, "layer %s: /%s", x->name, x->path);
-	/* an O_PATH fd does for the *at calls; reopen to read */
-	x->pcache_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(fd);
+	x->pcache_fd = mkdir_follow(x->rootfd, parent, 0, err);
 	if (x->pcache_fd < 0)
-		return eerr(x, err, NIB_ERR_IO, errno, "open its folder");
+		return nib_err_wrap(err, "layer %s: /%s", x->name, x->path);
 	x->pcache = xstrdup(parent);
 	return x->pcache_fd;
 }
@@ -344,7 +391,8 @@ static int write_data(struct ex *x, struct archive *a, int fd, int64_t size, str
 		if (off < 0 || off > size || (int64_t)n > size - off)
 			return eerr(x, err, NIB_ERR_CORRUPT, 0, "data past the entry's size");
 		for (size_t done = 0; done < n;) {
-			ssize_t w = pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
+			ssize_t w =
+			    pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
@@ -384,8 +432,7 @@ static int make_special(struct ex *x, struct archive_entry *e, int pfd, const ch
 			const char *path, mode_t type, struct nib_error *err)
 {
 	dev_t rdev = type == S_IFIFO ? 0 : archive_entry_rdev(e);
-	uint32_t uid = (uint32_t)archive_entry_uid(e), gid = (uint32_t)archive_entry_gid(e), du,
-		 dg;
+	uint32_t uid = (uint32_t)archive_entry_uid(e), gid = (uint32_t)archive_entry_gid(e), du, dg;
 	mode_t perm = archive_entry_perm(e) & 07777;
 	int r;
 
@@ -431,8 +478,8 @@ static int make_symlink(struct ex *x, struct archive_entry *e, int pfd, const ch
 	if (r < 0)
 		return -1;
 	if (r == 1)
-		log_debug("layer %s: /%s: owner %lld:%lld of a symlink cannot be recorded",
-			  x->name, x->path, (long long)archive_entry_uid(e),
+		log_debug("layer %s: /%s: owner %lld:%lld of a symlink cannot be recorded", x->name,
+			  x->path, (long long)archive_entry_uid(e),
 			  (long long)archive_entry_gid(e));
 	struct timespec ts[2] = {entry_mtime(e), entry_mtime(e)};
 	utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
@@ -588,8 +635,8 @@ static int apply_entry(struct ex *x, struct archive *a, struct archive_entry *e,
 	int pfd;
 
 	if (!raw || !*raw)
-		return nib_err(err, NIB_ERR_CORRUPT, 0, "layer %s: entry %llu has no name",
-			       x->name, (unsigned long long)x->res->entries);
+		return nib_err(err, NIB_ERR_CORRUPT, 0, "layer %s: entry %llu has no name", x->name,
+			       (unsigned long long)x->res->entries);
 	if (strlen(raw) >= PATH_MAX ||
 	    (x->o->limits.max_header && strlen(raw) > x->o->limits.max_header))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,
@@ -627,11 +674,11 @@ static int apply_entry(struct ex *x, struct archive *a, struct archive_entry *e,
 			exists = true;
 		} else {
 			was_whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
-			if (S_ISDIR(st.st_mode))
-				pcache_drop(x);
 			if (nib_rm_rf_at(pfd, base, err) < 0)
 				return nib_err_wrap(err, "layer %s", x->name);
-			if (!x->pcache) {
+			if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) {
+				/* paths below may now resolve elsewhere */
+				pcache_drop(x);
 				pfd = parent_fd(x, parent, err);
 				if (pfd < 0)
 					return -1;

@@ -178,8 +178,7 @@ bool stg_idmap_to_disk(const struct stg_idmap_range *r, size_t n, uint32_t id, u
 	return false;
 }
 
-bool stg_idmap_to_container(const struct stg_idmap_range *r, size_t n, uint32_t id,
-			    uint32_t *out)
+bool stg_idmap_to_container(const struct stg_idmap_range *r, size_t n, uint32_t id, uint32_t *out)
 {
 	for (size_t i = 0; i < n; i++)
 		if (id >= r[i].outside && id - r[i].outside < r[i].count) {

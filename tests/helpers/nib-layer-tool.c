@@ -8,6 +8,7 @@
  *     --map-self            container 0:0 is the caller (single UID, no userns)
  *     --digest D --diff-id D   expected digests
  *     --max-size N --max-entries N --max-header N --max-ratio N
+ *     --remove-on-error     remove DIR when extraction fails (as the cache does)
  *   prints "diff_id digest entries records" on success
  */
 #include <fcntl.h>
@@ -42,6 +43,7 @@ static int cmd_extract(int argc, char **argv)
 	    {"max-entries", required_argument, NULL, 'e'},
 	    {"max-header", required_argument, NULL, 'h'},
 	    {"max-ratio", required_argument, NULL, 'r'},
+	    {"remove-on-error", no_argument, NULL, 'R'},
 	    {0},
 	};
 	struct stg_extract_opts o = {0};
@@ -50,6 +52,7 @@ static int cmd_extract(int argc, char **argv)
 	struct stg_idmap_range ur, gr;
 	struct stg_idmap map = {&ur, 1, &gr, 1};
 	_cleanup_close_ int rootfd = -1, fd = -1;
+	bool remove = false;
 	int c;
 
 	stg_layer_limits_default(&o.limits);
@@ -85,6 +88,9 @@ static int cmd_extract(int argc, char **argv)
 			if (u64_opt(optarg, &o.limits.max_ratio) < 0)
 				return 2;
 			break;
+		case 'R':
+			remove = true;
+			break;
 		default:
 			return usage();
 		}
@@ -105,6 +111,10 @@ static int cmd_extract(int argc, char **argv)
 	if (stg_layer_extract_fd(rootfd, fd, &o, &res, &err) < 0) {
 		fprintf(stderr, "nib-layer-tool: %s\n", err.msg);
 		nib_err_clear(&err);
+		if (remove && nib_rm_rf_at(AT_FDCWD, argv[optind], &err) < 0) {
+			fprintf(stderr, "nib-layer-tool: %s\n", err.msg);
+			nib_err_clear(&err);
+		}
 		return 1;
 	}
 	printf("%s %s %llu %llu\n", res.diff_id, res.digest, (unsigned long long)res.entries,

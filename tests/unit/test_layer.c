@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests: ownership records, ID maps, ChainIDs, layer extraction. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "storage/storage.h"
+#include "tests/unit/unit.h"
+
+static void test_override_parse(void)
+{
+	struct stg_override o;
+	char buf[STG_OVERRIDE_MAX];
+
+	CHECK(stg_override_parse("0:42:0640:file", 14, &o, NULL) == 0);
+	CHECK_INTEQ(o.uid, 0);
+	CHECK_INTEQ(o.gid, 42);
+	CHECK_INTEQ(o.mode, S_IFREG | 0640);
+	CHECK(stg_override_parse("1000:1000:755", 13, &o, NULL) == 0);
+	CHECK(!o.has_type);
+	CHECK_INTEQ(o.mode, 0755);
+	CHECK(stg_override_parse("0:0:04755:file", 14, &o, NULL) == 0);
+	CHECK_INTEQ(o.mode & 07777, 04755);
+	CHECK(stg_override_parse("0:0:0666:char-1-3", 17, &o, NULL) == 0);
+	CHECK_INTEQ(o.mode, S_IFCHR | 0666);
+	CHECK_INTEQ(major(o.rdev), 1);
+	CHECK_INTEQ(minor(o.rdev), 3);
+	/* a trailing NUL from C writers is accepted */
+	CHECK(stg_override_parse("0:0:0755:dir\0", 13, &o, NULL) == 0);
+	CHECK_INTEQ(o.mode, S_IFDIR | 0755);
+	/* forward compatible: parts after the device numbers are ignored */
+	CHECK(stg_override_parse("0:6:0660:block-8-1-x", 20, &o, NULL) == 0);
+	CHECK_INTEQ(o.mode, S_IFBLK | 0660);
+	static const char *bad[] = {"",	      "0:0",	    "a:0:0644",	   "0:0:0648",
+				    "0:0:0644:what", "0:0:0644:char-1", "-1:0:0644", "0:0:",
+				    "99999999999:0:0644"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct nib_error err = {0};
+		CHECK(stg_override_parse(bad[i], strlen(bad[i]), &o, &err) < 0);
+		CHECK(err.kind == NIB_ERR_CORRUPT);
+		nib_err_clear(&err);
+	}
+	o = (struct stg_override){.uid = 0, .gid = 5, .mode = S_IFBLK | 0660, .rdev = makedev(8, 1)};
+	stg_override_format(&o, buf, sizeof(buf));
+	CHECK_STREQ(buf, "0:5:0660:block-8-1");
+	o = (struct stg_override){.uid = 1000, .gid = 1000, .mode = S_IFDIR | 01777};
+	stg_override_format(&o, buf, sizeof(buf));
+	CHECK_STREQ(buf, "1000:1000:1777:dir");
+	o = (struct stg_override){.uid = 0, .gid = 0, .mode = S_IFREG | 04755};
+	stg_override_format(&o, buf, sizeof(buf));
+	CHECK_STREQ(buf, "0:0:4755:file");
+}
+
+static void test_idmap(void)
+{
+	struct stg_idmap_range r[] = {{0, 1000, 1}, {1, 100000, 65536}};
+	uint32_t v;
+
+	CHECK(stg_idmap_to_disk(r, 2, 0, &v) && v == 1000);
+	CHECK(stg_idmap_to_disk(r, 2, 1, &v) && v == 100000);
+	CHECK(stg_idmap_to_disk(r, 2, 65536, &v) && v == 165535);
+	CHECK(!stg_idmap_to_disk(r, 2, 65537, &v));
+	CHECK(stg_idmap_to_container(r, 2, 1000, &v) && v == 0);
+	CHECK(stg_idmap_to_container(r, 2, 100042, &v) && v == 43);
+	CHECK(!stg_idmap_to_container(r, 2, 999, &v));
+}
+
+static void test_chain_id(void)
+{
+	char out[NIB_DIGEST_LEN + 1], expect[NIB_DIGEST_LEN + 1];
+	const char *a = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	const char *b = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	_cleanup_free_ char *s = xasprintf("%s %s", a, b);
+
+	stg_chain_id(NULL, a, out);
+	CHECK_STREQ(out, a);
+	stg_chain_id(a, b, out);
+	nib_sha256_digest(s, strlen(s), expect);
+	CHECK_STREQ(out, expect);
+}
+
+/* ---- extraction of tars built in memory ---------------------------------- */
+
+struct tb {
+	struct archive *a;
+	struct nib_buf buf;
+};
+
+static la_ssize_t tb_write(struct archive *a, void *d, const void *p, size_t n)
+{
+	nib_buf_append(&((struct tb *)d)->buf, p, n);
+	return (la_ssize_t)n;
+}
+
+static void tb_open(struct tb *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->a = archive_write_new();
+	archive_write_set_format_pax_restricted(t->a);
+	archive_write_set_bytes_in_last_block(t->a, 1);
+	archive_write_open(t->a, t, NULL, tb_write, NULL);
+}
+
+static void tb_add(struct tb *t, const char *name, mode_t type, mode_t perm, const char *data,
+		   const char *link, int uid, int gid)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+	archive_entry_set_mtime(e, 1700000000, 0);
+	if (type == AE_IFLNK)
+		archive_entry_set_symlink(e, link);
+	else if (link)
+		archive_entry_set_hardlink(e, link);
+	if (type == AE_IFCHR)
+		archive_entry_set_rdev(e, makedev(1, 3));
+	archive_entry_set_size(e, data ? (la_int64_t)strlen(data) : 0);
+	archive_write_header(t->a, e);
+	if (data)
+		archive_write_data(t->a, data, strlen(data));
+	archive_entry_free(e);
+}
+
+/* Extract the tar into root (a folder fd); returns the result. */
+static int tb_extract(struct tb *t, int rootfd, enum stg_whiteout_mode wh,
+		      const struct stg_idmap *map, struct nib_error *err)
+{
+	struct stg_extract_opts o = {.whiteouts = wh, .idmap = map, .name = "unit"};
+	char path[] = "/tmp/nib-unit-layer.XXXXXX";
+	int fd, r;
+
+	archive_write_close(t->a);
+	archive_write_free(t->a);
+	stg_layer_limits_default(&o.limits);
+	fd = mkstemp(path);
+	unlink(path);
+	nib_write_all(fd, t->buf.data, t->buf.len);
+	lseek(fd, 0, SEEK_SET);
+	r = stg_layer_extract_fd(rootfd, fd, &o, NULL, err);
+	close(fd);
+	nib_buf_free(&t->buf);
+	return r;
+}
+
+static int mkroot(char *tmpl)
+{
+	if (!mkdtemp(tmpl))
+		return -1;
+	return open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void test_extract_basic(void)
+{
+	char dir[] = "/tmp/nib-unit-root.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	struct nib_error err = {0};
+	struct tb t;
+	struct stat st;
+	char buf[64];
+
+	tb_open(&t);
+	tb_add(&t, "./", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	tb_add(&t, "etc/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	tb_add(&t, "etc/hostname", AE_IFREG, 0644, "box\n", NULL, 0, 0);
+	tb_add(&t, "etc/link", AE_IFLNK, 0777, NULL, "../../../../etc/hostname", 0, 0);
+	tb_add(&t, "etc/hard", AE_IFREG, 0644, NULL, "etc/hostname", 0, 0);
+	tb_add(&t, "ro/", AE_IFDIR, 0555, NULL, NULL, 0, 0);
+	tb_add(&t, "ro/x", AE_IFREG, 0600, "x", NULL, 0, 0);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_OVERLAY, NULL, &err) == 0);
+	if (err.msg)
+		printf("  %s\n", err.msg);
+	CHECK(fstatat(root, "etc/hostname", &st, 0) == 0 && st.st_size == 4);
+	CHECK(st.st_nlink == 2);
+	CHECK(st.st_mtime == 1700000000);
+	CHECK(readlinkat(root, "etc/link", buf, sizeof(buf)) == 24);
+	CHECK(fstatat(root, "ro", &st, 0) == 0 && (st.st_mode & 07777) == 0555);
+	CHECK(fstatat(root, "ro/x", &st, 0) == 0);
+	nib_err_clear(&err);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+}
+
+static void test_extract_records(void)
+{
+	char dir[] = "/tmp/nib-unit-root.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	struct stg_idmap_range ur = {0, (uint32_t)geteuid(), 1}, gr = {0, (uint32_t)getegid(), 1};
+	struct stg_idmap map = {&ur, 1, &gr, 1};
+	struct nib_error err = {0};
+	struct stg_override o;
+	struct tb t;
+	struct stat st;
+	_cleanup_close_ int fd = -1;
+
+	/* with a map of one ID, every other owner becomes a record */
+	tb_open(&t);
+	tb_add(&t, "shadow", AE_IFREG, 0640, "s", NULL, 0, 42);
+	tb_add(&t, "suid", AE_IFREG, 04755, "s", NULL, 0, 0);
+	tb_add(&t, "null", AE_IFCHR, 0666, NULL, NULL, 0, 0);
+	tb_add(&t, "home/", AE_IFDIR, 0700, NULL, NULL, 1000, 1000);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_OVERLAY, &map, &err) == 0);
+	if (err.msg)
+		printf("  %s\n", err.msg);
+	fd = openat(root, "shadow", O_RDONLY);
+	CHECK(stg_override_get(fd, &o, NULL) == 1);
+	CHECK(o.uid == 0 && o.gid == 42 && o.mode == (S_IFREG | 0640));
+	close(fd);
+	fd = openat(root, "suid", O_RDONLY);
+	CHECK(stg_override_get(fd, &o, NULL) == 0);
+	CHECK(fstat(fd, &st) == 0 && (st.st_mode & 07777) == 04755);
+	close(fd);
+	fd = openat(root, "null", O_RDONLY);
+	CHECK(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0);
+	CHECK(stg_override_get(fd, &o, NULL) == 1);
+	CHECK(o.mode == (S_IFCHR | 0666) && o.rdev == makedev(1, 3));
+	close(fd);
+	fd = openat(root, "home", O_RDONLY | O_DIRECTORY);
+	CHECK(stg_override_get(fd, &o, NULL) == 1);
+	CHECK(o.uid == 1000 && o.gid == 1000 && o.mode == (S_IFDIR | 0700));
+	nib_err_clear(&err);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+}
+
+static void test_extract_whiteouts(void)
+{
+	char dir[] = "/tmp/nib-unit-root.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	struct nib_error err = {0};
+	struct tb t;
+	struct stat st;
+	char v[4];
+
+	/* overlay form */
+	tb_open(&t);
+	tb_add(&t, "a/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	tb_add(&t, "a/.wh..wh..opq", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	tb_add(&t, "a/keep", AE_IFREG, 0644, "k", NULL, 0, 0);
+	tb_add(&t, ".wh.gone", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	tb_add(&t, ".wh.dir", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	tb_add(&t, "dir/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_OVERLAY, NULL, &err) == 0);
+	if (err.msg)
+		printf("  %s\n", err.msg);
+	CHECK(fstatat(root, "gone", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+	      st.st_rdev == 0);
+	CHECK(getxattr(dir, "user.overlay.opaque", v, sizeof(v)) < 0);
+	_cleanup_free_ char *a = xasprintf("%s/a", dir), *d = xasprintf("%s/dir", dir);
+	CHECK(getxattr(a, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
+	/* a folder replacing the whiteout of a lower one hides its content */
+	CHECK(getxattr(d, "user.overlay.opaque", v, sizeof(v)) == 1);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+	nib_err_clear(&err);
+}
+
+static void test_extract_apply(void)
+{
+	char dir[] = "/tmp/nib-unit-root.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	struct nib_error err = {0};
+	struct tb t;
+	struct stat st;
+
+	tb_open(&t);
+	tb_add(&t, "bin/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	tb_add(&t, "bin/dash", AE_IFREG, 0755, "d", NULL, 0, 0);
+	tb_add(&t, "bin/sh", AE_IFLNK, 0777, NULL, "dash", 0, 0);
+	tb_add(&t, "a/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	tb_add(&t, "a/old", AE_IFREG, 0644, "o", NULL, 0, 0);
+	tb_add(&t, "a/b/", AE_IFDIR, 0755, NULL, NULL, 0, 0);
+	tb_add(&t, "a/b/old", AE_IFREG, 0644, "o", NULL, 0, 0);
+	tb_add(&t, "gone", AE_IFREG, 0644, "g", NULL, 0, 0);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_APPLY, NULL, &err) == 0);
+	/* the next layer: bin/sh replaced, a/ opaque with new content, gone deleted */
+	tb_open(&t);
+	tb_add(&t, "bin/sh", AE_IFLNK, 0777, NULL, "bash", 0, 0);
+	tb_add(&t, "a/b/new", AE_IFREG, 0644, "n", NULL, 0, 0);
+	tb_add(&t, "a/.wh..wh..opq", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	tb_add(&t, ".wh.gone", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	tb_add(&t, ".wh.never-there", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_APPLY, NULL, &err) == 0);
+	if (err.msg)
+		printf("  %s\n", err.msg);
+	char buf[16] = {0};
+	CHECK(readlinkat(root, "bin/sh", buf, sizeof(buf)) == 4 && streq(buf, "bash"));
+	CHECK(fstatat(root, "bin/dash", &st, 0) == 0);
+	CHECK(fstatat(root, "a/old", &st, 0) < 0);
+	CHECK(fstatat(root, "a/b/old", &st, 0) < 0);
+	CHECK(fstatat(root, "a/b/new", &st, 0) == 0);
+	CHECK(fstatat(root, "gone", &st, 0) < 0);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+	nib_err_clear(&err);
+}
+
+static void test_extract_refusals(void)
+{
+	char dir[] = "/tmp/nib-unit-root.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	struct nib_error err = {0};
+	struct tb t;
+
+	tb_open(&t);
+	tb_add(&t, "x/.wh..", AE_IFREG, 0644, NULL, NULL, 0, 0);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_APPLY, NULL, &err) < 0);
+	CHECK(err.kind == NIB_ERR_CORRUPT && strstr(err.msg, "/x/.wh..: malformed whiteout"));
+	nib_err_clear(&err);
+	tb_open(&t);
+	tb_add(&t, "h", AE_IFREG, 0644, NULL, "/etc/passwd", 0, 0);
+	CHECK(tb_extract(&t, root, STG_WHITEOUT_APPLY, NULL, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, "hardlink target /etc/passwd not found"));
+	nib_err_clear(&err);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+}
+
+int main(void)
+{
+	RUN(test_override_parse);
+	RUN(test_idmap);
+	RUN(test_chain_id);
+	RUN(test_extract_basic);
+	RUN(test_extract_records);
+	RUN(test_extract_whiteouts);
+	RUN(test_extract_apply);
+	RUN(test_extract_refusals);
+	return unit_done();
+}
