@@ -35,16 +35,17 @@ static void test_override_parse(void)
 	/* forward compatible: parts after the device numbers are ignored */
 	CHECK(stg_override_parse("0:6:0660:block-8-1-x", 20, &o, NULL) == 0);
 	CHECK_INTEQ(o.mode, S_IFBLK | 0660);
-	static const char *bad[] = {"",	      "0:0",	    "a:0:0644",	   "0:0:0648",
-				    "0:0:0644:what", "0:0:0644:char-1", "-1:0:0644", "0:0:",
-				    "99999999999:0:0644"};
+	static const char *bad[] = {"",		 "0:0",		  "a:0:0644",
+				    "0:0:0648",	 "0:0:0644:what", "0:0:0644:char-1",
+				    "-1:0:0644", "0:0:",	  "99999999999:0:0644"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct nib_error err = {0};
 		CHECK(stg_override_parse(bad[i], strlen(bad[i]), &o, &err) < 0);
 		CHECK(err.kind == NIB_ERR_CORRUPT);
 		nib_err_clear(&err);
 	}
-	o = (struct stg_override){.uid = 0, .gid = 5, .mode = S_IFBLK | 0660, .rdev = makedev(8, 1)};
+	o = (struct stg_override){
+	    .uid = 0, .gid = 5, .mode = S_IFBLK | 0660, .rdev = makedev(8, 1)};
 	stg_override_format(&o, buf, sizeof(buf));
 	CHECK_STREQ(buf, "0:5:0660:block-8-1");
 	o = (struct stg_override){.uid = 1000, .gid = 1000, .mode = S_IFDIR | 01777};
