@@ -66,4 +66,22 @@ int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct 
 /* The example Containerfile `nib build --example` uses. */
 extern const char bld_example_containerfile[];
 
+/* Helpers the image commands share (builder/cmd_images.c). */
+struct stg_store;
+struct stg_image;
+/* Open the storage root --root / $NIB_ROOT / the default names. */
+int bld_store_open(const struct bld_globals *g, struct stg_store **out, struct nib_error *err);
+/* Normalise a reference the way Docker does ("busybox" ->
+ * "docker.io/library/busybox:latest"); NULL and a usage error when it is
+ * malformed. */
+char *bld_ref_normalise(const char *s, struct nib_error *err);
+/* Find an image by what the user typed: as written first (full references,
+ * bare names other tools wrote, IDs, digests), then normalised. */
+int bld_image_find(struct stg_store *st, const char *name, struct stg_image **out,
+		   struct nib_error *err);
+/* "host/repo:tag" -> "host/repo" and "tag" ("<none>" for what is missing). */
+void bld_ref_split(const char *ref, char **repo, char **tag);
+/* "4.86 MB": decimal units, three significant digits, as buildah prints. */
+char *bld_human_size(int64_t n);
+
 #endif
