@@ -1,20 +1,61 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* nib pull REF: fetch an image from a registry into the store. */
 #include <getopt.h>
+#include <string.h>
 
 #include "builder/builder.h"
+#include "builder/regflags.h"
+#include "registry/registry.h"
+#include "storage/storage.h"
+
+static const char pull_help[] = "  --platform OS/ARCH[/VARIANT]  image to choose from an index "
+				"(default: this host)\n";
 
 int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		 struct nib_error *err)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	int c;
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"platform", required_argument, NULL, BLD_OPT_PLATFORM},
+	    BLD_REG_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0}};
+	struct bld_reg_flags f = BLD_REG_FLAGS_INIT;
+	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	_cleanup_ref_ struct reg_ref ref = {0};
+	struct reg_image img = {0};
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
 		if (c == 'h') {
 			bld_command_help(self);
+			printf("\n%s%s", pull_help, bld_reg_flags_help);
 			return 0;
 		}
-		return bld_bad_option(self, argv, err);
+		r = bld_reg_flag(self, c, optarg, &f, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return bld_bad_option(self, argv, err);
 	}
-	return nib_err(err, NIB_ERR_ENV, 0, "nib pull is not available in this version");
+	if (optind + 1 != argc)
+		return bld_usage_error(self, err, "pull: expected one image reference");
+	bld_reg_flags_finish(&f, "Copied");
+	if (reg_client_new(&f.o, &rc, err) < 0)
+		return -1;
+	if (reg_ref_resolve(reg_client_conf(rc), argv[optind], &ref, err) < 0)
+		return -1;
+	if (stg_store_open(g->root, &st, err) < 0)
+		return -1;
+	if (!f.quiet) {
+		_cleanup_free_ char *s = reg_ref_string(&ref);
+		fprintf(stderr, "Pulling %s\n", s);
+	}
+	if (reg_image_pull(rc, st, &ref, &img, err) < 0)
+		return -1;
+	if (!f.quiet)
+		fprintf(stderr, "Manifest %s\n", img.manifest.digest);
+	printf("%s\n", nib_digest_hex(img.config.digest));
+	reg_image_clear(&img);
+	return 0;
 }

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Options shared by the commands that talk to registries (pull, push,
+ * login, logout) and their progress output. */
+#include <string.h>
+
+#include "builder/builder.h"
+#include "builder/regflags.h"
+
+const char bld_reg_flags_help[] =
+    "  --authfile FILE        credentials file (default $REGISTRY_AUTH_FILE, else\n"
+    "                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n"
+    "  --creds USER:PASS      credentials for the registry\n"
+    "  --cert-dir DIR         CA certificates (*.crt) and client certificate (*.cert, *.key)\n"
+    "  --tls-verify=BOOL      verify TLS certificates; false also allows plain HTTP for this\n"
+    "                         registry (default true)\n"
+    "  --retry N              retries on network errors, 5xx and 429 (default 3)\n"
+    "  --retry-delay DURATION delay before the first retry, doubled each time (default 1s)\n"
+    "  -q, --quiet            no progress output\n";
+
+static int parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -1;
+	if (!*end || streq(end, "s"))
+		*out = v;
+	else if (streq(end, "ms"))
+		*out = v / 1000;
+	else if (streq(end, "m"))
+		*out = v * 60;
+	else
+		return -1;
+	return 0;
+}
+
+int bld_reg_flag(const struct bld_command *cmd, int c, const char *arg, struct bld_reg_flags *f,
+		 struct nib_error *err)
+{
+	uint64_t n;
+	int b;
+
+	switch (c) {
+	case BLD_OPT_AUTHFILE:
+		f->o.authfile = arg;
+		return 1;
+	case BLD_OPT_CREDS:
+		f->o.creds = arg;
+		return 1;
+	case BLD_OPT_CERT_DIR:
+		f->o.cert_dir = arg;
+		return 1;
+	case BLD_OPT_TLS_VERIFY:
+		b = arg ? nib_parse_bool(arg) : 1;
+		if (b < 0)
+			return bld_usage_error(cmd, err, "--tls-verify: '%s' is not a boolean",
+					       arg);
+		f->o.tls_verify = b;
+		return 1;
+	case BLD_OPT_RETRY:
+		if (nib_parse_u64(arg, &n) < 0 || n > 100)
+			return bld_usage_error(cmd, err,
+					       "--retry: '%s' is not a number from 0 to 100", arg);
+		f->o.retries = (int)n;
+		return 1;
+	case BLD_OPT_RETRY_DELAY:
+		if (parse_duration(arg, &f->o.retry_delay) < 0)
+			return bld_usage_error(
+			    cmd, err, "--retry-delay: '%s' is not a duration (2s, 500ms)", arg);
+		if (f->o.retry_delay == 0)
+			f->o.retry_delay = 0.001;
+		return 1;
+	case BLD_OPT_PLATFORM:
+		f->o.platform = arg;
+		return 1;
+	case BLD_OPT_REGISTRIES_CONF:
+		f->o.registries_conf = arg;
+		return 1;
+	case 'q':
+		f->quiet = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void human(char *buf, size_t n, int64_t v)
+{
+	if (v >= 1 << 20)
+		snprintf(buf, n, "%.1f MB", (double)v / 1e6);
+	else if (v >= 1000)
+		snprintf(buf, n, "%.1f kB", (double)v / 1e3);
+	else
+		snprintf(buf, n, "%lld B", (long long)v);
+}
+
+static void progress(void *data, const char *event, const char *digest, int64_t done, int64_t total)
+{
+	struct bld_reg_flags *f = data;
+	char a[32], b[32];
+	const char *hex = nib_digest_hex(digest);
+
+	human(a, sizeof(a), done);
+	human(b, sizeof(b), total);
+	if (streq(event, "progress")) {
+		if (f->tty)
+			fprintf(stderr, "\r%.12s  %s / %s\033[K", hex, a, b);
+		return;
+	}
+	if (f->tty)
+		fprintf(stderr, "\r\033[K");
+	if (streq(event, "done"))
+		fprintf(stderr, "%s blob %.12s done (%s)\n", f->verb, hex, b);
+	else if (streq(event, "exists"))
+		fprintf(stderr, "Blob %.12s already present (%s)\n", hex, b);
+	else if (streq(event, "mounted"))
+		fprintf(stderr, "Blob %.12s mounted from another repository\n", hex);
+	else if (streq(event, "skipped"))
+		fprintf(stderr, "Blob %.12s already in the registry (%s)\n", hex, b);
+	else
+		fprintf(stderr, "%s %.12s\n", event, hex);
+}
+
+void bld_reg_flags_finish(struct bld_reg_flags *f, const char *verb)
+{
+	f->verb = verb;
+	f->tty = isatty(STDERR_FILENO);
+	if (!f->quiet) {
+		f->o.progress = true;
+		f->o.progress_fn = progress;
+		f->o.progress_data = f;
+	}
+}

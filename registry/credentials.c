@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Credentials: containers-auth.json(5) files and Docker's config.json
+ * ("auths" with base64 "user:password", "credHelpers", "credsStore" through
+ * docker-credential-NAME programs), `--creds`, and writing auth.json for
+ * `nib login` / `nib logout`. Secrets are wiped from memory when freed and
+ * never logged.
+ */
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "registry/internal.h"
+
+#define AUTHFILE_MAX (4u << 20)
+
+extern char **environ;
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void reg_creds_clear(struct reg_creds *c)
+{
+	if (!c)
+		return;
+	wipe_free(c->username);
+	wipe_free(c->password);
+	c->username = c->password = NULL;
+}
+
+int reg_creds_parse(const char *s, struct reg_creds *out, struct nib_error *err)
+{
+	const char *colon = strchr(s, ':');
+
+	memset(out, 0, sizeof(*out));
+	if (!colon || colon == s)
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "--creds: expected USERNAME:PASSWORD (the value is not shown)");
+	out->username = xstrndup(s, (size_t)(colon - s));
+	out->password = xstrdup(colon + 1);
+	return 0;
+}
+
+char *reg_authfile_default(const char *authfile)
+{
+	const char *env = getenv("REGISTRY_AUTH_FILE"), *run = getenv("XDG_RUNTIME_DIR");
+	const char *home = getenv("HOME");
+
+	if (authfile && *authfile)
+		return xstrdup(authfile);
+	if (env && *env)
+		return xstrdup(env);
+	if (run && *run)
+		return xasprintf("%s/containers/auth.json", run);
+	return xasprintf("%s/.config/containers/auth.json", home && *home ? home : ".");
+}
+
+/* Normalise an "auths" key: no scheme, no trailing slash, Docker Hub's
+ * legacy names become docker.io. */
+static char *norm_key(const char *k)
+{
+	const char *p = k;
+	char *s;
+	size_t n;
+
+	if (nib_str_has_prefix(p, "https://"))
+		p += 8;
+	else if (nib_str_has_prefix(p, "http://"))
+		p += 7;
+	s = xstrdup(p);
+	n = strlen(s);
+	while (n && s[n - 1] == '/')
+		s[--n] = '\0';
+	if (nib_str_has_prefix(s, "index.docker.io") ||
+	    nib_str_has_prefix(s, "registry-1.docker.io")) {
+		/* "index.docker.io/v1" and friends: the whole of Docker Hub */
+		free(s);
+		s = xstrdup(REG_DOCKER_HUB);
+	}
+	return s;
+}
+
+static int decode_auth(const char *path, const char *key, const char *auth, struct reg_creds *out,
+		       struct nib_error *err)
+{
+	size_t n;
+	char *dec = b64_decode(auth, &n), *colon;
+
+	if (!dec || strlen(dec) != n || !(colon = strchr(dec, ':')) || colon == dec) {
+		wipe_free(dec);
+		return nib_err(err, NIB_ERR_CORRUPT, 0,
+			       "%s: the \"auth\" value for '%s' is not base64 of user:password",
+			       path, key);
+	}
+	out->username = xstrndup(dec, (size_t)(colon - dec));
+	out->password = xstrdup(colon + 1);
+	wipe_free(dec);
+	return 1;
+}
+
+/* docker-credential-HELPER get: server URL on stdin, JSON on stdout. */
+static int run_helper(const char *helper, const char *registry, struct reg_creds *out,
+		      struct nib_error *err)
+{
+	_cleanup_free_ char *prog = xasprintf("docker-credential-%s", helper);
+	_cleanup_buf_ struct nib_buf outb = {0};
+	_cleanup_json_ json_object *o = NULL;
+	posix_spawn_file_actions_t fa;
+	int in[2], outp[2], status = 0;
+	pid_t pid;
+	char *argv[] = {prog, "get", NULL};
+	const char *server =
+	    streq(registry, REG_DOCKER_HUB) ? "https://index.docker.io/v1/" : registry;
+
+	for (const char *q = helper; *q; q++)
+		if (*q == '/' || *q == ' ')
+			return nib_err(err, NIB_ERR_CORRUPT, 0,
+				       "credential helper name '%s' is not valid", helper);
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "pipe");
+	if (pipe2(outp, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return nib_err(err, NIB_ERR_IO, errno, "pipe");
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	int r = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(outp[1]);
+	if (r != 0) {
+		close(in[1]);
+		close(outp[0]);
+		return nib_err(err, NIB_ERR_AUTH, r, "credential helper %s for %s", prog, registry);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	(void)nib_write_all(in[1], server, strlen(server));
+	close(in[1]);
+	for (;;) {
+		char buf[4096];
+		ssize_t n = read(outp[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (outb.len < (1u << 20))
+			nib_buf_append(&outb, buf, (size_t)n);
+	}
+	close(outp[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (outb.data)
+			explicit_bzero(outb.data, outb.len);
+		/* "credentials not found in native keychain" */
+		log_debug("%s get %s: no credentials (exit status %d)", prog, registry,
+			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return 0;
+	}
+	o = outb.len ? json_tokener_parse(outb.data) : NULL;
+	explicit_bzero(outb.data, outb.len);
+	const char *u = json_get_string(o, "Username"), *s = json_get_string(o, "Secret");
+	if (!u || !s)
+		return nib_err(err, NIB_ERR_AUTH, 0,
+			       "credential helper %s returned a malformed answer for %s", prog,
+			       registry);
+	out->username = xstrdup(u);
+	out->password = xstrdup(s);
+	return 1;
+}
+
+static int lookup_file(const char *path, bool must_exist, const char *registry, const char *repo,
+		       struct reg_creds *out, struct nib_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_json_ json_object *o = NULL;
+	json_object *auths = NULL, *helpers = NULL, *v;
+	const char *store;
+	size_t len;
+
+	if (nib_read_file_at(AT_FDCWD, path, AUTHFILE_MAX, &text, &len, err) < 0) {
+		if (!must_exist && err && (err->errnum == ENOENT || err->errnum == ENOTDIR)) {
+			nib_err_clear(err);
+			return 0;
+		}
+		if (!err && !must_exist)
+			return 0;
+		return -1;
+	}
+	o = json_tokener_parse(text);
+	explicit_bzero(text, len);
+	if (!o || !json_object_is_type(o, json_type_object))
+		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: not a JSON object", path);
+	if (json_object_object_get_ex(o, "credHelpers", &helpers) &&
+	    json_object_is_type(helpers, json_type_object)) {
+		const char *hname = json_get_string(helpers, registry);
+		if (hname)
+			return run_helper(hname, registry, out, err);
+	}
+	if (json_object_object_get_ex(o, "auths", &auths) &&
+	    json_object_is_type(auths, json_type_object)) {
+		/* most specific key first: registry/ns/repo, registry/ns, registry */
+		_cleanup_free_ char *want =
+		    repo ? xasprintf("%s/%s", registry, repo) : xstrdup(registry);
+		for (;;) {
+			json_object_object_foreach(auths, key, val)
+			{
+				_cleanup_free_ char *nk = norm_key(key);
+				if (!streq(nk, want))
+					continue;
+				const char *a = json_get_string(val, "auth");
+				if (a && *a)
+					return decode_auth(path, key, a, out, err);
+			}
+			char *slash = strrchr(want, '/');
+			if (!slash || strlen(want) <= strlen(registry))
+				break;
+			*slash = '\0';
+		}
+	}
+	store = json_get_string(o, "credsStore");
+	if (store && *store)
+		return run_helper(store, registry, out, err);
+	(void)v;
+	return 0;
+}
+
+int reg_creds_lookup(const char *authfile, const char *registry, const char *repo,
+		     struct reg_creds *out, struct nib_error *err)
+{
+	const char *env = getenv("REGISTRY_AUTH_FILE"), *run = getenv("XDG_RUNTIME_DIR");
+	const char *home = getenv("HOME"), *dcfg = getenv("DOCKER_CONFIG");
+	struct nib_strv files = {0};
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (authfile && *authfile)
+		return lookup_file(authfile, true, registry, repo, out, err);
+	if (env && *env)
+		return lookup_file(env, false, registry, repo, out, err);
+	if (run && *run)
+		nib_strv_pushf(&files, "%s/containers/auth.json", run);
+	if (home && *home)
+		nib_strv_pushf(&files, "%s/.config/containers/auth.json", home);
+	if (dcfg && *dcfg)
+		nib_strv_pushf(&files, "%s/config.json", dcfg);
+	else if (home && *home)
+		nib_strv_pushf(&files, "%s/.docker/config.json", home);
+	for (size_t i = 0; i < files.len && r == 0; i++) {
+		r = lookup_file(files.v[i], false, registry, repo, out, err);
+		if (r > 0)
+			log_debug("credentials for %s from %s", registry, files.v[i]);
+	}
+	nib_strv_free(&files);
+	return r;
+}
+
+static int load_for_update(const char *path, json_object **out, struct nib_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	if (nib_read_file_at(AT_FDCWD, path, AUTHFILE_MAX, &text, &len, err) < 0) {
+		if (err && err->errnum == ENOENT) {
+			nib_err_clear(err);
+			*out = json_object_new_object();
+			return 0;
+		}
+		return -1;
+	}
+	*out = json_tokener_parse(text);
+	explicit_bzero(text, len);
+	if (!*out || !json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
+		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: not a JSON object", path);
+	}
+	return 0;
+}
+
+static int save(const char *path, json_object *o, struct nib_error *err)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *d = dirname(dir);
+
+	if (nib_mkdir_p_at(AT_FDCWD, d, 0700, err) < 0)
+		return -1;
+	_cleanup_free_ char *data = xasprintf("%s\n", s);
+	int r = nib_write_file_atomic_at(AT_FDCWD, path, data, strlen(data), 0600, err);
+	explicit_bzero(data, strlen(data));
+	return r;
+}
+
+int reg_creds_store(const char *authfile, const char *key, const struct reg_creds *c,
+		    struct nib_error *err)
+{
+	_cleanup_free_ char *path = reg_authfile_default(authfile);
+	_cleanup_json_ json_object *o = NULL;
+	json_object *auths, *entry;
+
+	if (load_for_update(path, &o, err) < 0)
+		return -1;
+	if (!json_object_object_get_ex(o, "auths", &auths) ||
+	    !json_object_is_type(auths, json_type_object)) {
+		auths = json_object_new_object();
+		json_object_object_add(o, "auths", auths);
+	}
+	_cleanup_free_ char *up = xasprintf("%s:%s", c->username, c->password);
+	_cleanup_free_ char *enc = b64_encode(up, strlen(up));
+	explicit_bzero(up, strlen(up));
+	entry = json_object_new_object();
+	json_object_object_add(entry, "auth", json_object_new_string(enc));
+	explicit_bzero(enc, strlen(enc));
+	json_object_object_add(auths, key, entry);
+	return save(path, o, err);
+}
+
+int reg_creds_remove(const char *authfile, const char *key, struct nib_error *err)
+{
+	_cleanup_free_ char *path = reg_authfile_default(authfile);
+	_cleanup_json_ json_object *o = NULL;
+	json_object *auths;
+	int removed = 0;
+
+	if (access(path, F_OK) != 0)
+		return 0;
+	if (load_for_update(path, &o, err) < 0)
+		return -1;
+	if (!json_object_object_get_ex(o, "auths", &auths) ||
+	    !json_object_is_type(auths, json_type_object))
+		return 0;
+	if (!key) {
+		removed = json_object_object_length(auths) > 0;
+		json_object_object_add(o, "auths", json_object_new_object());
+	} else {
+		struct nib_strv del = {0};
+		json_object_object_foreach(auths, k, val)
+		{
+			_cleanup_free_ char *nk = norm_key(k);
+			(void)val;
+			if (streq(nk, key))
+				nib_strv_push(&del, k);
+		}
+		for (size_t i = 0; i < del.len; i++)
+			json_object_object_del(auths, del.v[i]);
+		removed = del.len > 0;
+		nib_strv_free(&del);
+	}
+	if (!removed)
+		return 0;
+	if (save(path, o, err) < 0)
+		return -1;
+	return 1;
+}

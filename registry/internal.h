@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* registry: internal declarations shared by the files of this module. */
+#ifndef NIB_REGISTRY_INTERNAL_H
+#define NIB_REGISTRY_INTERNAL_H
+
+#ifndef NIB_REGISTRY_H
+#include "registry/registry.h"
+#endif
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+/* ---- registries.conf ---- */
+struct conf_mirror {
+	char *location;
+	bool insecure;
+};
+struct conf_registry {
+	char *prefix;
+	char *location;
+	bool insecure;
+	bool blocked;
+	struct conf_mirror *mirrors;
+	size_t n_mirrors;
+};
+struct conf_alias {
+	char *name;
+	char *value;
+};
+struct reg_conf {
+	char **search;
+	size_t n_search, cap_search;
+	bool search_set;
+	struct conf_registry *regs;
+	size_t n_regs, cap_regs;
+	struct conf_alias *aliases;
+	size_t n_aliases, cap_aliases;
+};
+const char *conf_alias(const struct reg_conf *conf, const char *name);
+int ref_parse_with(const char *s, const char *default_registry, struct reg_ref *out,
+		   struct nib_error *err);
+
+/* ---- json helpers ---- */
+#define _cleanup_json_ _cleanup_(json_object_putp)
+const char *json_get_string(json_object *o, const char *key);
+
+static inline void curl_easy_cleanupp(CURL **h)
+{
+	if (*h)
+		curl_easy_cleanup(*h);
+}
+static inline void curl_slist_free_allp(struct curl_slist **l)
+{
+	if (*l)
+		curl_slist_free_all(*l);
+}
+#define _cleanup_curl_	_cleanup_(curl_easy_cleanupp)
+#define _cleanup_slist_ _cleanup_(curl_slist_free_allp)
+
+/* ---- base64 ---- */
+char *b64_encode(const void *p, size_t n);
+/* Returns NULL when malformed. */
+char *b64_decode(const char *s, size_t *outlen);
+
+/* ---- client ---- */
+struct token_entry {
+	char *host;
+	char *scope;
+	char *token;
+	time_t expires;
+};
+
+struct host_state {
+	char *registry; /* host[:port] as in references */
+	char *scheme;	/* "https" or "http" once pinged */
+	bool insecure;	/* TLS verification off */
+	bool pinged;
+	struct reg_challenge chal; /* from GET /v2/ */
+	bool have_creds;
+	bool creds_looked_up;
+	struct reg_creds creds;
+	char *cert_dir; /* certs.d folder for this host, or NULL */
+};
+
+struct reg_client {
+	struct reg_options o;
+	struct reg_conf *conf;
+	struct host_state *hosts;
+	size_t n_hosts, cap_hosts;
+	struct token_entry *tokens;
+	size_t n_tokens, cap_tokens;
+	struct reg_creds cli_creds;
+	bool have_cli_creds;
+	char *platform;
+	CURLSH *share;
+	int retries;
+	double retry_delay;
+	int parallel;
+	long stall_seconds;
+	uint64_t chunk_size;
+};
+
+/* One HTTP request/response. */
+struct http_req {
+	const char *method;
+	const char *url; /* absolute URL */
+	struct curl_slist *headers;
+	/* body: memory or a file range */
+	const void *body;
+	size_t body_len;
+	int body_fd;
+	int64_t body_off;
+	int64_t body_len_fd;
+	/* response sinks: NULL write_fn collects into `resp` up to resp_max */
+	size_t (*write_fn)(char *p, size_t sz, size_t n, void *data);
+	void *write_data;
+	size_t resp_max;
+	bool no_body; /* HEAD */
+};
+
+struct http_resp {
+	long status;
+	struct nib_buf body;
+	char *content_type;
+	char *location;
+	char *www_auth;
+	char *docker_digest;
+	char *retry_after;
+	char *range;
+	int64_t content_length;
+	bool www_auth_too_long;
+	bool body_too_long;
+};
+void http_resp_clear(struct http_resp *r);
+
+struct host_state *client_host(struct reg_client *c, const char *registry);
+/* Base URL "scheme://host" for the registry (pinging it the first time). */
+int client_base(struct reg_client *c, struct host_state *h, struct nib_error *err);
+/* Set TLS, timeouts and common options on an easy handle. */
+void client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e);
+/* An Authorization header value for a request to `h` needing `scope`
+ * (NULL when anonymous access is used). */
+int client_auth_header(struct reg_client *c, struct host_state *h, const char *scope, bool refresh,
+		       char **out, struct nib_error *err);
+/*
+ * Perform a request to the registry `h` with authentication for `scope`,
+ * manual redirects (Authorization dropped on another host), and retries
+ * with backoff on network errors, 5xx and 429 (Retry-After). `what` names
+ * the reference in errors. Returns 0 with the final response (any status).
+ */
+int client_do(struct reg_client *c, struct host_state *h, const char *scope, struct http_req *rq,
+	      struct http_resp *rs, const char *what, struct nib_error *err);
+/* Sleep before retry `attempt` (0-based): Retry-After when given, else
+ * retry_delay * 2^attempt, capped at 60 s. */
+void client_backoff(struct reg_client *c, int attempt, const char *retry_after);
+bool http_status_retryable(long status);
+bool curl_code_retryable(CURLcode rc);
+/* Same host and port (default ports filled in). */
+bool url_same_origin(const char *a, const char *b);
+/* host part of an URL (no port), lower case. */
+char *url_host(const char *url);
+/* Error for an unexpected response: "REF: HTTP 500 (registry message)". */
+int http_error(struct nib_error *err, const char *what, const struct http_resp *rs,
+	       const char *doing);
+/* An absolute URL for a Location header relative to `base`. */
+char *url_resolve(const char *base, const char *loc);
+
+/* ---- blob download ---- */
+struct fetch_item {
+	struct reg_desc d;
+	bool skip;
+};
+int fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st,
+		const struct reg_ref *ref, const char *base, struct fetch_item *items, size_t n,
+		struct nib_error *err);
+
+/* ---- manifests ---- */
+#define MANIFEST_MAX (4u << 20)
+bool media_type_is_index(const char *mt);
+bool media_type_is_manifest(const char *mt);
+int manifest_parse(const char *data, size_t len, const char *what, struct reg_image *out,
+		   json_object **doc, struct nib_error *err);
+
+#endif
