@@ -473,3 +473,28 @@ int stg_image_put(struct stg_store *st, const char *manifest, size_t len, const 
 		memcpy(out, digest, NIB_DIGEST_LEN + 1);
 	return ret;
 }
+
+int stg_image_convert(struct stg_store *st, const struct stg_image *img, enum stg_format to,
+		      struct stg_descriptor *out, struct nib_error *err)
+{
+	_cleanup_(stg_manifest_freep) struct stg_manifest *m = stg_manifest_dup(img->manifest);
+	_cleanup_buf_ struct nib_buf b = {0};
+	char digest[NIB_DIGEST_LEN + 1];
+	const char *what = img->ref ? img->ref : img->desc.digest;
+
+	memset(out, 0, sizeof(*out));
+	if (streq(m->media_type,
+		  to == STG_FORMAT_OCI ? STG_MT_OCI_MANIFEST : STG_MT_DOCKER_MANIFEST)) {
+		stg_descriptor_copy(out, &img->desc);
+		return 0;
+	}
+	if (stg_manifest_convert(m, to, err) < 0)
+		return nib_err_wrap(err, "%s", what);
+	stg_manifest_generate(m, &b);
+	if (stg_blob_put(st, b.data, b.len, NULL, digest, err) < 0)
+		return -1;
+	out->media_type = xstrdup(m->media_type);
+	out->digest = xstrdup(digest);
+	out->size = (int64_t)b.len;
+	return 0;
+}

@@ -343,6 +343,13 @@ int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, str
 int stg_image_list(struct stg_store *st, struct stg_image ***out, size_t *n, struct nib_error *err);
 void stg_image_list_free(struct stg_image **imgs, size_t n);
 
+/* Store the image's manifest converted to `to` (OCI <-> Docker schema2:
+ * media types only; config and layer blobs are shared) and fill `out` with
+ * its descriptor (not tagged). Already in that format: `out` is the
+ * image's own descriptor. */
+int stg_image_convert(struct stg_store *st, const struct stg_image *img, enum stg_format to,
+		      struct stg_descriptor *out, struct nib_error *err);
+
 /* The host platform in OCI terms ("amd64", "arm64" + variant "v8"...). */
 void stg_platform_host(const char **os, const char **arch, const char **variant);
 
@@ -497,5 +504,25 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 /* ChainID (image-spec config.md: layer ChainID): for the first layer its
  * DiffID, else sha256 of "PARENT_CHAIN DIFF_ID". */
 void stg_chain_id(const char *parent_chain, const char *diff_id, char out[NIB_DIGEST_LEN + 1]);
+
+/* ==== export (storage/export.c) ============================================== */
+
+/*
+ * Write the image `ref` (anything stg_image_lookup accepts) into the OCI
+ * image layout `dir` (created when missing; other images in it are kept),
+ * named `tag` (the bare ref.name skopeo's oci:DIR:TAG uses; NULL or "": no
+ * name). The platform manifest is exported (not a whole index). Blobs are
+ * copied and hashed again; index.json is written last, atomically.
+ */
+int stg_export_oci_layout(struct stg_store *st, const char *ref, const char *dir, const char *tag,
+			  struct nib_error *err);
+/*
+ * Write the image `ref` as a docker-archive tarball `file` (the `docker
+ * save` format: manifest.json, <config hex>.json, <diff ID hex>.tar
+ * uncompressed layers, each checked against its diff ID), with RepoTags
+ * [`name`] (NULL: none). The file appears only when complete.
+ */
+int stg_export_docker_archive(struct stg_store *st, const char *ref, const char *file,
+			      const char *name, struct nib_error *err);
 
 #endif
