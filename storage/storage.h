@@ -524,5 +524,71 @@ int stg_export_oci_layout(struct stg_store *st, const char *ref, const char *dir
  */
 int stg_export_docker_archive(struct stg_store *st, const char *ref, const char *file,
 			      const char *name, struct nib_error *err);
+/* ==== layers: diff and commit ============================================ */
+
+enum stg_compression { STG_COMPRESS_GZIP = 0, STG_COMPRESS_ZSTD, STG_COMPRESS_NONE };
+/* "gzip" | "zstd" | "none"; -1 when unknown. */
+int stg_compression_parse(const char *s);
+/* The OCI layer media type for a compression. */
+const char *stg_compression_media_type(enum stg_compression c);
+
+enum stg_diff_kind {
+	/* the tree is an overlay upper folder: all of it is the change; 0:0
+	 * character devices are deletions (".wh.NAME"), folders with
+	 * user.overlay.opaque replace the lower ones (".wh..wh..opq") */
+	STG_DIFF_UPPER = 0,
+	/* the tree is the whole rootfs after the step, compared with `basefd`,
+	 * the rootfs before it (vfs): metadata first, content only when the
+	 * metadata is equal but the file was touched after `copied_at` */
+	STG_DIFF_COMPARE,
+};
+
+struct stg_commit_opts {
+	enum stg_diff_kind kind;
+	int basefd;		   /* STG_DIFF_COMPARE: tree before the step; -1: empty */
+	struct timespec copied_at; /* STG_DIFF_COMPARE: when the tree was copied
+				    * from base (files with an older ctime have
+				    * unchanged content); {0,0}: always compare */
+	/* NULL-terminated paths relative to the rootfs that never enter a
+	 * layer (what the runtime mounted: "proc", "etc/resolv.conf", RUN
+	 * --mount targets); "dev/" (trailing slash) excludes the folder's
+	 * content but not the folder. */
+	const char *const *exclude;
+	/* disk IDs -> container IDs for files without a record; NULL is the
+	 * identity; unmapped IDs become 65534 */
+	const struct stg_idmap *idmap;
+	int64_t timestamp; /* >= 0: mtimes clamped to it; -1: kept */
+	enum stg_compression compression;
+	int level; /* 0: the default (gzip 6, zstd 3) */
+};
+/* Defaults: STG_DIFF_UPPER, no base, gzip, timestamp from
+ * SOURCE_DATE_EPOCH when set (else -1). */
+void stg_commit_opts_init(struct stg_commit_opts *o);
+
+struct stg_layer_out {
+	char digest[NIB_DIGEST_LEN + 1];  /* the blob */
+	char diff_id[NIB_DIGEST_LEN + 1]; /* the uncompressed tar */
+	int64_t size;			  /* bytes of the blob */
+	const char *media_type;		  /* OCI layer media type */
+	uint64_t entries;		  /* 0: the step changed nothing */
+};
+
+/*
+ * The changes of `treefd` as an OCI changeset (image-spec layer.md): a PAX
+ * tar, entries sorted (folder before its entries, names bytewise), owner and
+ * device type from user.containers.override_stat when present, xattrs
+ * carried (user.containers.override_NAME as NAME; overlay and record xattrs
+ * never), empty uname/gname, hardlinks as hardlinks. A name starting with
+ * ".wh." made by the step is refused. In one streaming pass the tar is
+ * hashed (DiffID), compressed, hashed again and written as a blob into the
+ * store. Gzip output has no name and no timestamp: the same tree gives the
+ * same digests.
+ */
+int stg_layer_commit(struct stg_store *st, int treefd, const struct stg_commit_opts *o,
+		     struct stg_layer_out *out, struct nib_error *err);
+/* The same, writing the compressed stream to `outfd` instead of the store
+ * (out->digest and size still computed). */
+int stg_layer_commit_fd(int treefd, const struct stg_commit_opts *o, int outfd,
+			struct stg_layer_out *out, struct nib_error *err);
 
 #endif

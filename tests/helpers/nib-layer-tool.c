@@ -10,6 +10,15 @@
  *     --max-size N --max-entries N --max-header N --max-ratio N
  *     --remove-on-error     remove DIR when extraction fails (as the cache does)
  *   prints "diff_id digest entries records" on success
+ *
+ *   nib-layer-tool commit [OPTS] TREE OUT       write TREE's changes as a layer to OUT
+ *     --compare BASE        vfs: compare with BASE (default: TREE is an upper dir)
+ *     --copied-at SEC       content unchanged for files with an older ctime
+ *     --exclude PATH        (repeatable) never in the layer
+ *     --map-self            disk owner = caller is container 0:0
+ *     --timestamp N         clamp mtimes
+ *     --compression gzip|zstd|none  --level N
+ *   prints "diff_id digest size entries media_type"
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,7 +28,8 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: nib-layer-tool extract [OPTS] DIR LAYER\n");
+	fprintf(stderr, "usage: nib-layer-tool extract [OPTS] DIR LAYER\n"
+			"       nib-layer-tool commit [OPTS] TREE OUT\n");
 	return 2;
 }
 
@@ -122,6 +132,99 @@ static int cmd_extract(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_commit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"compare", required_argument, NULL, 'c'},
+	    {"copied-at", required_argument, NULL, 'C'},
+	    {"exclude", required_argument, NULL, 'x'},
+	    {"map-self", no_argument, NULL, 'm'},
+	    {"timestamp", required_argument, NULL, 't'},
+	    {"compression", required_argument, NULL, 'z'},
+	    {"level", required_argument, NULL, 'l'},
+	    {0},
+	};
+	struct stg_commit_opts o;
+	struct stg_layer_out out;
+	struct nib_error err = {0};
+	struct stg_idmap_range ur, gr;
+	struct stg_idmap map = {&ur, 1, &gr, 1};
+	_cleanup_strv_ struct nib_strv excl = {0};
+	_cleanup_close_ int treefd = -1, basefd = -1, outfd = -1;
+	uint64_t v;
+	int c;
+
+	stg_commit_opts_init(&o);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.kind = STG_DIFF_COMPARE;
+			basefd = open(optarg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (basefd < 0) {
+				fprintf(stderr, "nib-layer-tool: %s: %s\n", optarg,
+					strerror(errno));
+				return 1;
+			}
+			o.basefd = basefd;
+			break;
+		case 'C':
+			if (u64_opt(optarg, &v) < 0)
+				return 2;
+			o.copied_at.tv_sec = (time_t)v;
+			break;
+		case 'x':
+			nib_strv_push(&excl, optarg);
+			break;
+		case 'm':
+			ur = (struct stg_idmap_range){0, (uint32_t)geteuid(), 1};
+			gr = (struct stg_idmap_range){0, (uint32_t)getegid(), 1};
+			o.idmap = &map;
+			break;
+		case 't':
+			if (u64_opt(optarg, &v) < 0)
+				return 2;
+			o.timestamp = (int64_t)v;
+			break;
+		case 'z':
+			if (stg_compression_parse(optarg) < 0)
+				return usage();
+			o.compression = (enum stg_compression)stg_compression_parse(optarg);
+			break;
+		case 'l':
+			if (u64_opt(optarg, &v) < 0)
+				return 2;
+			o.level = (int)v;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (argc - optind != 2)
+		return usage();
+	if (excl.len)
+		o.exclude = (const char *const *)excl.v;
+	treefd = open(argv[optind], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (treefd < 0) {
+		fprintf(stderr, "nib-layer-tool: %s: %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
+	outfd = streq(argv[optind + 1], "-")
+		    ? dup(1)
+		    : open(argv[optind + 1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (outfd < 0) {
+		fprintf(stderr, "nib-layer-tool: %s: %s\n", argv[optind + 1], strerror(errno));
+		return 1;
+	}
+	if (stg_layer_commit_fd(treefd, &o, outfd, &out, &err) < 0) {
+		fprintf(stderr, "nib-layer-tool: %s\n", err.msg);
+		nib_err_clear(&err);
+		return 1;
+	}
+	fprintf(streq(argv[optind + 1], "-") ? stderr : stdout, "%s %s %lld %llu %s\n", out.diff_id,
+		out.digest, (long long)out.size, (unsigned long long)out.entries, out.media_type);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *lvl = getenv("NIB_LOG_LEVEL");
@@ -133,5 +236,7 @@ int main(int argc, char **argv)
 	optind = 2;
 	if (streq(argv[1], "extract"))
 		return cmd_extract(argc, argv);
+	if (streq(argv[1], "commit"))
+		return cmd_commit(argc, argv);
 	return usage();
 }

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Commit: a step's changes become a layer blob in one streaming pass:
+ * diff -> PAX tar -> sha256 (DiffID) -> gzip|zstd -> sha256 + blob writer.
+ * Compressors are a table of function pointers chosen by --compression.
+ */
+#define NIB_STORAGE_INTERNAL
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "storage/diff.h"
+#include "storage/layer_internal.h"
+
+#define CHUNK (256 * 1024)
+
+NIB_DEFINE_CLEANUP(struct archive_entry *, archive_entry_free)
+
+/* ---- sinks: where compressed bytes go ------------------------------------- */
+
+struct sink {
+	struct stg_blob_writer *w; /* the store, or */
+	int fd;			   /* a file */
+	struct nib_sha256 *h;
+	int64_t size;
+};
+
+static int sink_write(struct sink *s, const void *p, size_t n, struct nib_error *err)
+{
+	nib_sha256_update(s->h, p, n);
+	s->size += (int64_t)n;
+	if (s->w)
+		return stg_blob_writer_write(s->w, p, n, err);
+	if (nib_write_all(s->fd, p, n) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "write the layer");
+	return 0;
+}
+
+/* ---- compressors ------------------------------------------------------------- */
+
+struct compressor {
+	const char *name;
+	const char *media_type;
+	int default_level;
+	void *(*start)(int level);
+	/* compress `n` bytes (finish: flush the end of the stream) into the sink */
+	int (*write)(void *st, const void *p, size_t n, bool finish, struct sink *s,
+		     struct nib_error *err);
+	void (*free)(void *st);
+};
+
+static void *none_start(int level)
+{
+	return xmalloc(1);
+}
+
+static int none_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
+		      struct nib_error *err)
+{
+	return n ? sink_write(s, p, n, err) : 0;
+}
+
+struct gz {
+	z_stream z;
+	unsigned char out[CHUNK];
+};
+
+static void *gz_start(int level)
+{
+	struct gz *g = xcalloc(1, sizeof(*g));
+
+	/* windowBits 15 + 16: a gzip wrapper whose header zlib writes with
+	 * mtime 0, no name and OS "unix": reproducible */
+	if (deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+static int gz_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
+		    struct nib_error *err)
+{
+	struct gz *g = st;
+	int r;
+
+	g->z.next_in = (unsigned char *)p;
+	g->z.avail_in = (uInt)n;
+	do {
+		g->z.next_out = g->out;
+		g->z.avail_out = sizeof(g->out);
+		r = deflate(&g->z, finish ? Z_FINISH : Z_NO_FLUSH);
+		if (r == Z_STREAM_ERROR)
+			return nib_err(err, NIB_ERR_IO, 0, "gzip: deflate failed");
+		size_t have = sizeof(g->out) - g->z.avail_out;
+		if (have && sink_write(s, g->out, have, err) < 0)
+			return -1;
+	} while (g->z.avail_out == 0 || (finish && r != Z_STREAM_END));
+	return 0;
+}
+
+static void gz_free(void *st)
+{
+	struct gz *g = st;
+
+	deflateEnd(&g->z);
+	free(g);
+}
+
+struct zs {
+	ZSTD_CCtx *c;
+	unsigned char out[CHUNK];
+};
+
+static void *zs_start(int level)
+{
+	struct zs *z = xcalloc(1, sizeof(*z));
+
+	z->c = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(z->c, ZSTD_c_checksumFlag, 1);
+	return z;
+}
+
+static int zs_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
+		    struct nib_error *err)
+{
+	struct zs *z = st;
+	ZSTD_inBuffer in = {p, n, 0};
+	size_t left;
+
+	do {
+		ZSTD_outBuffer out = {z->out, sizeof(z->out), 0};
+		left = ZSTD_compressStream2(z->c, &out, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(left))
+			return nib_err(err, NIB_ERR_IO, 0, "zstd: %s", ZSTD_getErrorName(left));
+		if (out.pos && sink_write(s, z->out, out.pos, err) < 0)
+			return -1;
+	} while (finish ? left != 0 : in.pos < in.size);
+	return 0;
+}
+
+static void zs_free(void *st)
+{
+	struct zs *z = st;
+
+	ZSTD_freeCCtx(z->c);
+	free(z);
+}
+
+static const struct compressor compressors[] = {
+    [STG_COMPRESS_GZIP] = {"gzip", STG_MT_OCI_LAYER_GZIP, 6, gz_start, gz_write, gz_free},
+    [STG_COMPRESS_ZSTD] = {"zstd", STG_MT_OCI_LAYER_ZSTD, 3, zs_start, zs_write, zs_free},
+    [STG_COMPRESS_NONE] = {"none", STG_MT_OCI_LAYER, 0, none_start, none_write, free},
+};
+
+int stg_compression_parse(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(compressors); i++)
+		if (streq(s, compressors[i].name))
+			return (int)i;
+	return -1;
+}
+
+const char *stg_compression_media_type(enum stg_compression c)
+{
+	return (size_t)c < ARRAY_SIZE(compressors) ? compressors[c].media_type : NULL;
+}
+
+void stg_commit_opts_init(struct stg_commit_opts *o)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	uint64_t t;
+
+	memset(o, 0, sizeof(*o));
+	o->basefd = -1;
+	o->timestamp = -1;
+	if (sde && *sde && nib_parse_u64(sde, &t) == 0 && t <= INT64_MAX)
+		o->timestamp = (int64_t)t;
+}
+
+/* ---- the tar stream ---------------------------------------------------------- */
+
+struct pipe {
+	const struct compressor *c;
+	void *cst;
+	struct sink sink;
+	struct nib_sha256 *hu;
+	struct nib_error err;
+	bool failed;
+	uint8_t buf[CHUNK]; /* uncompressed bytes gathered before compressing */
+	size_t len;
+};
+
+static int pipe_flush(struct pipe *p, bool finish)
+{
+	if (p->failed)
+		return -1;
+	if (p->c->write(p->cst, p->buf, p->len, finish, &p->sink, &p->err) < 0) {
+		p->failed = true;
+		return -1;
+	}
+	p->len = 0;
+	return 0;
+}
+
+static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t n)
+{
+	struct pipe *p = data;
+	const uint8_t *b = buf;
+
+	nib_sha256_update(p->hu, buf, n);
+	for (size_t done = 0; done < n;) {
+		size_t k = MIN(n - done, sizeof(p->buf) - p->len);
+		memcpy(p->buf + p->len, b + done, k);
+		p->len += k;
+		done += k;
+		if (p->len == sizeof(p->buf) && pipe_flush(p, false) < 0) {
+			archive_set_error(a, EIO, "%s", p->err.msg);
+			return -1;
+		}
+	}
+	return (la_ssize_t)n;
+}
+
+/* hardlinks: inode -> first path written */
+struct ino_path {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct writer {
+	int treefd;
+	const struct stg_commit_opts *o;
+	struct archive *a;
+	struct ino_path *links;
+	size_t n_links, cap_links;
+	char *data;
+};
+
+static int tar_err(struct writer *w, const char *path, struct nib_error *err)
+{
+	return nib_err(err, NIB_ERR_IO, archive_errno(w->a), "write layer entry /%s: %s", path,
+		       archive_error_string(w->a));
+}
+
+static uint32_t to_container(const struct stg_idmap_range *r, size_t n, bool have, uint32_t id)
+{
+	uint32_t v;
+
+	if (!have)
+		return id;
+	return stg_idmap_to_container(r, n, id, &v) ? v : 65534;
+}
+
+static void add_xattrs(struct writer *w, int fd, struct archive_entry *e)
+{
+	char list[8192];
+	ssize_t n = fd >= 0 ? flistxattr(fd, list, sizeof(list)) : -1;
+	_cleanup_strv_ struct nib_strv names = {0};
+
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		nib_strv_push(&names, list + i);
+	nib_strv_sort(&names);
+	for (size_t i = 0; i < names.len; i++) {
+		const char *name = names.v[i], *tname = name;
+		char val[65536];
+		ssize_t vl;
+
+		if (streq(name, STG_XATTR_OVERRIDE_STAT))
+			continue;
+		if (nib_str_has_prefix(name, STG_XATTR_OVERRIDE_PREFIX))
+			tname = name + strlen(STG_XATTR_OVERRIDE_PREFIX);
+		else if (layer_xattr_reserved(name))
+			continue;
+		vl = fgetxattr(fd, name, val, sizeof(val));
+		if (vl < 0)
+			continue;
+		archive_entry_xattr_add_entry(e, tname, val, (size_t)vl);
+	}
+}
+
+static int write_entry(struct writer *w, const struct change *ch, struct nib_error *err)
+{
+	_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+	const struct stg_idmap *m = w->o->idmap;
+	int64_t mt;
+	struct stat st;
+	struct stg_override rec;
+	_cleanup_close_ int pfd = -1, fd = -1;
+	const char *slash = strrchr(ch->path, '/'), *base = slash ? slash + 1 : ch->path;
+	_cleanup_free_ char *parent = slash ? xstrndup(ch->path, (size_t)(slash - ch->path)) : NULL;
+	bool has_rec = false;
+
+	if (ch->kind == CH_WHITEOUT || ch->kind == CH_OPAQUE) {
+		/* image-spec layer.md: whiteouts are empty regular files */
+		archive_entry_set_pathname(e, ch->path);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 0);
+		archive_entry_set_mtime(e, w->o->timestamp >= 0 ? w->o->timestamp : 0, 0);
+		if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+			return tar_err(w, ch->path, err);
+		return 0;
+	}
+	pfd = parent ? layer_open_nosym(w->treefd, parent, O_PATH | O_DIRECTORY, 0)
+		     : openat(w->treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "stat /%s", ch->path);
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+		fd = openat(pfd, base,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		if (fd < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "open /%s", ch->path);
+		int r = stg_override_get(fd, &rec, err);
+		if (r < 0)
+			return nib_err_wrap(err, "/%s", ch->path);
+		has_rec = r == 1;
+	}
+
+	archive_entry_set_pathname(e, ch->path);
+	archive_entry_set_uid(e, has_rec ? rec.uid
+					 : to_container(m ? m->uids : NULL, m ? m->n_uids : 0, m,
+							(uint32_t)st.st_uid));
+	archive_entry_set_gid(e, has_rec ? rec.gid
+					 : to_container(m ? m->gids : NULL, m ? m->n_gids : 0, m,
+							(uint32_t)st.st_gid));
+	archive_entry_set_perm(e, st.st_mode & 07777);
+	mt = st.st_mtim.tv_sec;
+	if (w->o->timestamp >= 0 && mt > w->o->timestamp)
+		mt = w->o->timestamp;
+	archive_entry_set_mtime(e, mt, 0);
+
+	if (has_rec && rec.has_type && (rec.mode & S_IFMT) != (st.st_mode & S_IFMT) &&
+	    S_ISREG(st.st_mode)) {
+		/* an emulated device node or fifo */
+		archive_entry_set_filetype(e, rec.mode & S_IFMT);
+		archive_entry_set_perm(e, rec.mode & 07777);
+		archive_entry_set_rdev(e, rec.rdev);
+		archive_entry_set_size(e, 0);
+		add_xattrs(w, fd, e);
+		if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+			return tar_err(w, ch->path, err);
+		return 0;
+	}
+
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		for (size_t i = 0; i < w->n_links; i++)
+			if (w->links[i].dev == st.st_dev && w->links[i].ino == st.st_ino) {
+				archive_entry_set_filetype(e, AE_IFREG);
+				archive_entry_set_hardlink(e, w->links[i].path);
+				archive_entry_set_size(e, 0);
+				if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+					return tar_err(w, ch->path, err);
+				return 0;
+			}
+		w->links = xgrow(w->links, &w->cap_links, w->n_links + 1, sizeof(*w->links));
+		w->links[w->n_links++] =
+		    (struct ino_path){st.st_dev, st.st_ino, xstrdup(ch->path)};
+	}
+
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_size(e, st.st_size);
+		break;
+	case S_IFDIR:
+		archive_entry_set_filetype(e, AE_IFDIR);
+		break;
+	case S_IFLNK: {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+		if (n < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "readlink /%s", ch->path);
+		target[n] = '\0';
+		archive_entry_set_filetype(e, AE_IFLNK);
+		archive_entry_set_symlink(e, target);
+		break;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+		archive_entry_set_filetype(e, st.st_mode & S_IFMT);
+		archive_entry_set_rdev(e, st.st_rdev);
+		break;
+	case S_IFIFO:
+		archive_entry_set_filetype(e, AE_IFIFO);
+		break;
+	default:
+		return 0; /* sockets have no tar form */
+	}
+	add_xattrs(w, fd, e);
+	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+		return tar_err(w, ch->path, err);
+	if (S_ISREG(st.st_mode) && st.st_size > 0) {
+		int64_t left = st.st_size;
+		while (left > 0) {
+			ssize_t n = read(fd, w->data, (size_t)MIN(left, CHUNK));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return nib_err(err, NIB_ERR_IO, errno, "read /%s", ch->path);
+			if (n == 0)
+				return nib_err(err, NIB_ERR_IO, 0, "/%s shrank while committing",
+					       ch->path);
+			if (archive_write_data(w->a, w->data, (size_t)n) < 0)
+				return tar_err(w, ch->path, err);
+			left -= n;
+		}
+	}
+	return 0;
+}
+
+static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink,
+		  struct stg_layer_out *out, struct nib_error *err)
+{
+	struct changes ch = {0};
+	struct pipe *p = xcalloc(1, sizeof(*p));
+	struct writer w = {.treefd = treefd, .o = o};
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((size_t)o->compression >= ARRAY_SIZE(compressors)) {
+		free(p);
+		return nib_err(err, NIB_ERR_USAGE, 0, "unknown compression %d", o->compression);
+	}
+	p->c = &compressors[o->compression];
+	p->cst = p->c->start(o->level > 0 ? o->level : p->c->default_level);
+	p->sink = *sink;
+	p->hu = nib_sha256_new();
+	w.data = xmalloc(CHUNK);
+	if (!p->cst) {
+		nib_err(err, NIB_ERR_USAGE, 0, "%s: bad compression level %d", p->c->name,
+			o->level);
+		goto out;
+	}
+	if (diff_collect(treefd, o, &ch, err) < 0)
+		goto out;
+
+	w.a = archive_write_new();
+	archive_write_set_format_pax_restricted(w.a);
+	archive_write_set_format_option(w.a, "pax", "xattrheader", "SCHILY");
+	archive_write_set_bytes_per_block(w.a, 0);
+	if (archive_write_open(w.a, p, NULL, tar_out, NULL) != ARCHIVE_OK) {
+		nib_err(err, NIB_ERR_IO, 0, "tar: %s", archive_error_string(w.a));
+		goto out;
+	}
+	for (size_t i = 0; i < ch.len; i++) {
+		if (ch.v[i].kind == CH_SKIP)
+			continue;
+		if (write_entry(&w, &ch.v[i], err) < 0) {
+			if (p->failed)
+				nib_err_move(err, &p->err);
+			goto out;
+		}
+		out->entries++;
+	}
+	if (archive_write_close(w.a) != ARCHIVE_OK) {
+		if (p->failed)
+			nib_err_move(err, &p->err);
+		else
+			nib_err(err, NIB_ERR_IO, 0, "tar: %s", archive_error_string(w.a));
+		goto out;
+	}
+	if (pipe_flush(p, true) < 0) {
+		nib_err_move(err, &p->err);
+		goto out;
+	}
+	nib_sha256_final(p->hu, out->diff_id);
+	nib_sha256_final(p->sink.h, out->digest);
+	out->size = p->sink.size;
+	out->media_type = p->c->media_type;
+	*sink = p->sink;
+	ret = 0;
+out:
+	if (w.a)
+		archive_write_free(w.a);
+	for (size_t i = 0; i < w.n_links; i++)
+		free(w.links[i].path);
+	free(w.links);
+	free(w.data);
+	diff_changes_free(&ch);
+	if (p->cst)
+		p->c->free(p->cst);
+	nib_sha256_free(p->hu);
+	nib_err_clear(&p->err);
+	free(p);
+	return ret;
+}
+
+int stg_layer_commit_fd(int treefd, const struct stg_commit_opts *o, int outfd,
+			struct stg_layer_out *out, struct nib_error *err)
+{
+	struct sink s = {.fd = outfd, .h = nib_sha256_new()};
+	int r = commit(treefd, o, &s, out, err);
+
+	nib_sha256_free(s.h);
+	return r;
+}
+
+int stg_layer_commit(struct stg_store *st, int treefd, const struct stg_commit_opts *o,
+		     struct stg_layer_out *out, struct nib_error *err)
+{
+	_cleanup_(stg_blob_writer_freep) struct stg_blob_writer *w = NULL;
+	struct sink s = {.fd = -1, .h = nib_sha256_new()};
+	char digest[NIB_DIGEST_LEN + 1];
+	int r;
+
+	if (stg_blob_writer_new(st, &w, err) < 0) {
+		nib_sha256_free(s.h);
+		return -1;
+	}
+	s.w = w;
+	r = commit(treefd, o, &s, out, err);
+	nib_sha256_free(s.h);
+	if (r < 0)
+		return -1;
+	if (stg_blob_writer_commit(w, out->digest, out->size, digest, err) < 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Diff: the changes of a step as a sorted list of tar entries to write
+ * (image-spec layer.md: changesets). Two sources: an overlay upper folder,
+ * or a comparison of the rootfs after the step with a copy of it before.
+ * Within a folder, entries are sorted bytewise by the name they get in the
+ * tar (".wh.NAME" for deletions), and a folder comes before its entries.
+ */
+#define NIB_STORAGE_INTERNAL
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "storage/diff.h"
+#include "storage/layer_internal.h"
+
+struct kid {
+	char *name;  /* name on disk */
+	char *tname; /* name in the tar */
+	enum change_kind kind;
+	bool in_tree, in_base;
+};
+
+static int kid_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kid *)a)->tname, ((const struct kid *)b)->tname);
+}
+
+static void push(struct changes *c, char *path, enum change_kind kind)
+{
+	c->v = xgrow(c->v, &c->cap, c->len + 1, sizeof(*c->v));
+	c->v[c->len].path = path;
+	c->v[c->len].kind = kind;
+	c->len++;
+}
+
+void diff_changes_free(struct changes *c)
+{
+	for (size_t i = 0; i < c->len; i++)
+		free(c->v[i].path);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *join(const char *rel, const char *name)
+{
+	return *rel ? xasprintf("%s/%s", rel, name) : xstrdup(name);
+}
+
+static bool excluded(const struct stg_commit_opts *o, const char *p)
+{
+	if (!o->exclude)
+		return false;
+	for (const char *const *e = o->exclude; *e; e++) {
+		const char *x = *e;
+		size_t n;
+		while (*x == '/')
+			x++;
+		n = strlen(x);
+		if (n == 0)
+			continue;
+		if (x[n - 1] == '/') { /* content only */
+			if (strncmp(p, x, n) == 0 && p[n] != '\0')
+				return true;
+			continue;
+		}
+		if (strncmp(p, x, n) == 0 && (p[n] == '\0' || p[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/* Names in a folder (not "." and ".."); -1 on error. */
+static int list_dir(int dfd, const char *rel, struct nib_strv *out, struct nib_error *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (dfd < 0)
+		return 0;
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return nib_err(err, NIB_ERR_IO, errno, "read folder /%s", rel);
+	}
+	while ((errno = 0, de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			nib_strv_push(out, de->d_name);
+	if (errno)
+		return nib_err(err, NIB_ERR_IO, errno, "read folder /%s", rel);
+	nib_strv_sort(out);
+	return 0;
+}
+
+static int refuse_wh(const char *rel, const char *name, struct nib_error *err)
+{
+	return nib_err(err, NIB_ERR_CORRUPT, 0,
+		       "/%s%s%s: names starting with \".wh.\" are reserved for whiteouts "
+		       "(image-spec layer.md); the step may not create one",
+		       rel, *rel ? "/" : "", name);
+}
+
+static int opendir_at(int dfd, const char *name)
+{
+	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* ---- overlay upper folder ------------------------------------------------- */
+
+static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
+		      struct changes *c, struct nib_error *err)
+{
+	_cleanup_strv_ struct nib_strv names = {0};
+	struct kid *kids;
+	size_t n = 0;
+	int ret = 0;
+	char v[8];
+
+	if (list_dir(dfd, rel, &names, err) < 0)
+		return -1;
+	kids = xcalloc(names.len + 1, sizeof(*kids));
+	if (fgetxattr(dfd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y') {
+		kids[n].name = NULL;
+		kids[n].tname = xstrdup(".wh..wh..opq");
+		kids[n++].kind = CH_OPAQUE;
+	}
+	for (size_t i = 0; i < names.len; i++) {
+		struct stat st;
+		_cleanup_free_ char *p = join(rel, names.v[i]);
+
+		if (excluded(o, p))
+			continue;
+		if (nib_str_has_prefix(names.v[i], ".wh.")) {
+			ret = refuse_wh(rel, names.v[i], err);
+			goto out;
+		}
+		if (fstatat(dfd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = nib_err(err, NIB_ERR_IO, errno, "stat /%s", p);
+			goto out;
+		}
+		kids[n].name = xstrdup(names.v[i]);
+		if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
+			kids[n].tname = xasprintf(".wh.%s", names.v[i]);
+			kids[n].kind = CH_WHITEOUT;
+		} else {
+			kids[n].tname = xstrdup(names.v[i]);
+			kids[n].kind = S_ISDIR(st.st_mode) ? CH_DIR : CH_ADD;
+		}
+		n++;
+	}
+	qsort(kids, n, sizeof(*kids), kid_cmp);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		push(c, join(rel, kids[i].tname), kids[i].kind);
+		if (kids[i].kind == CH_DIR) {
+			_cleanup_close_ int cfd = opendir_at(dfd, kids[i].name);
+			_cleanup_free_ char *p = join(rel, kids[i].name);
+			if (cfd < 0)
+				ret = nib_err(err, NIB_ERR_IO, errno, "open /%s", p);
+			else
+				ret = walk_upper(cfd, p, o, c, err);
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(kids[i].name);
+		free(kids[i].tname);
+	}
+	free(kids);
+	return ret;
+}
+
+/* ---- comparison with the tree before --------------------------------------- */
+
+static int xattrs_equal(int tfd, int bfd)
+{
+	char lt[4096], lb[4096];
+	ssize_t nt = flistxattr(tfd, lt, sizeof(lt)), nb = flistxattr(bfd, lb, sizeof(lb));
+
+	if (nt < 0 || nb < 0)
+		return nt < 0 && nb < 0;
+	if (nt != nb || memcmp(lt, lb, (size_t)nt) != 0)
+		return 0;
+	for (ssize_t i = 0; i < nt; i += (ssize_t)strlen(lt + i) + 1) {
+		char vt[1024], vb[1024];
+		ssize_t a = fgetxattr(tfd, lt + i, vt, sizeof(vt)),
+			b = fgetxattr(bfd, lt + i, vb, sizeof(vb));
+		if (a != b || (a > 0 && memcmp(vt, vb, (size_t)a) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+static bool content_equal(int tfd, int bfd)
+{
+	static char a[65536], b[65536];
+
+	for (;;) {
+		ssize_t x = read(tfd, a, sizeof(a)), y;
+		if (x < 0)
+			return false;
+		for (ssize_t got = 0; got < x; got += y) {
+			y = read(bfd, b + got, (size_t)(x - got));
+			if (y <= 0)
+				return false;
+		}
+		if (x == 0)
+			return read(bfd, b, 1) == 0;
+		if (memcmp(a, b, (size_t)x) != 0)
+			return false;
+	}
+}
+
+/* Whether the entry `name` differs between the two folders (same type). */
+static bool entry_changed(int tdfd, int bdfd, const char *name, const struct stat *ts,
+			  const struct stat *bs, const struct stg_commit_opts *o)
+{
+	if (ts->st_mode != bs->st_mode || ts->st_uid != bs->st_uid || ts->st_gid != bs->st_gid)
+		return true;
+	if (!S_ISDIR(ts->st_mode) &&
+	    (ts->st_size != bs->st_size || ts->st_mtim.tv_sec != bs->st_mtim.tv_sec ||
+	     ts->st_mtim.tv_nsec != bs->st_mtim.tv_nsec))
+		return true;
+	if ((S_ISCHR(ts->st_mode) || S_ISBLK(ts->st_mode)) && ts->st_rdev != bs->st_rdev)
+		return true;
+	if (S_ISLNK(ts->st_mode)) {
+		char a[PATH_MAX], b[PATH_MAX];
+		ssize_t x = readlinkat(tdfd, name, a, sizeof(a)), y = readlinkat(bdfd, name, b, sizeof(b));
+		return x != y || x < 0 || memcmp(a, b, (size_t)x) != 0;
+	}
+	if (!S_ISREG(ts->st_mode) && !S_ISDIR(ts->st_mode))
+		return false;
+	int fl = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(ts->st_mode) ? O_DIRECTORY : 0);
+	_cleanup_close_ int tf = openat(tdfd, name, fl), bf = openat(bdfd, name, fl);
+	if (tf < 0 || bf < 0)
+		return true;
+	if (!xattrs_equal(tf, bf))
+		return true;
+	if (!S_ISREG(ts->st_mode))
+		return false;
+	/* same metadata: the content can only differ if the file was touched
+	 * after the copy was made */
+	if ((o->copied_at.tv_sec || o->copied_at.tv_nsec) &&
+	    (ts->st_ctim.tv_sec < o->copied_at.tv_sec ||
+	     (ts->st_ctim.tv_sec == o->copied_at.tv_sec &&
+	      ts->st_ctim.tv_nsec <= o->copied_at.tv_nsec)))
+		return false;
+	return !content_equal(tf, bf);
+}
+
+/* Returns 1 when something below changed, 0 when not, -1 on error. */
+static int walk_compare(int tfd, int bfd, const char *rel, const struct stg_commit_opts *o,
+			struct changes *c, struct nib_error *err)
+{
+	_cleanup_strv_ struct nib_strv tn = {0}, bn = {0};
+	struct kid *kids;
+	size_t n = 0, i = 0, j = 0;
+	int ret = 0, any = 0;
+
+	if (list_dir(tfd, rel, &tn, err) < 0 || list_dir(bfd, rel, &bn, err) < 0)
+		return -1;
+	kids = xcalloc(tn.len + bn.len + 1, sizeof(*kids));
+	while (i < tn.len || j < bn.len) {
+		int cmp = i == tn.len ? 1 : j == bn.len ? -1 : strcmp(tn.v[i], bn.v[j]);
+		const char *name = cmp <= 0 ? tn.v[i] : bn.v[j];
+		_cleanup_free_ char *p = join(rel, name);
+
+		if (!excluded(o, p)) {
+			kids[n].name = xstrdup(name);
+			kids[n].in_tree = cmp <= 0;
+			kids[n].in_base = cmp >= 0;
+			if (!kids[n].in_tree)
+				kids[n].tname = xasprintf(".wh.%s", name);
+			else
+				kids[n].tname = xstrdup(name);
+			n++;
+			if (cmp <= 0 && nib_str_has_prefix(name, ".wh.") &&
+			    (cmp < 0 || bfd < 0)) {
+				ret = refuse_wh(rel, name, err);
+				goto out;
+			}
+		}
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+	qsort(kids, n, sizeof(*kids), kid_cmp);
+	for (size_t k = 0; k < n && ret >= 0; k++) {
+		struct kid *kd = &kids[k];
+		struct stat ts, bs;
+		_cleanup_free_ char *p = join(rel, kd->name);
+
+		if (!kd->in_tree) {
+			push(c, join(rel, kd->tname), CH_WHITEOUT);
+			any = 1;
+			continue;
+		}
+		if (fstatat(tfd, kd->name, &ts, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = nib_err(err, NIB_ERR_IO, errno, "stat /%s", p);
+			break;
+		}
+		bool same_type = kd->in_base &&
+				 fstatat(bfd, kd->name, &bs, AT_SYMLINK_NOFOLLOW) == 0 &&
+				 (bs.st_mode & S_IFMT) == (ts.st_mode & S_IFMT);
+		if (!S_ISDIR(ts.st_mode)) {
+			if (!same_type || entry_changed(tfd, bfd, kd->name, &ts, &bs, o)) {
+				push(c, xstrdup(p), CH_ADD);
+				any = 1;
+			}
+			continue;
+		}
+		/* a folder: its entry is written when it or anything below changed */
+		size_t at = c->len;
+		bool changed = !same_type || entry_changed(tfd, bfd, kd->name, &ts, &bs, o);
+		push(c, xstrdup(p), changed ? CH_DIR : CH_SKIP);
+		_cleanup_close_ int ct = opendir_at(tfd, kd->name);
+		_cleanup_close_ int cb = same_type ? opendir_at(bfd, kd->name) : -1;
+		if (ct < 0) {
+			ret = nib_err(err, NIB_ERR_IO, errno, "open /%s", p);
+			break;
+		}
+		int sub = walk_compare(ct, cb, p, o, c, err);
+		if (sub < 0) {
+			ret = -1;
+			break;
+		}
+		if (sub || changed) {
+			c->v[at].kind = CH_DIR;
+			any = 1;
+		}
+	}
+out:
+	for (size_t k = 0; k < n; k++) {
+		free(kids[k].name);
+		free(kids[k].tname);
+	}
+	free(kids);
+	return ret < 0 ? -1 : any;
+}
+
+int diff_collect(int treefd, const struct stg_commit_opts *o, struct changes *c,
+		 struct nib_error *err)
+{
+	_cleanup_close_ int t = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int b = -1;
+
+	if (t < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open the rootfs");
+	if (o->kind == STG_DIFF_UPPER)
+		return walk_upper(t, "", o, c, err);
+	if (o->basefd >= 0) {
+		b = openat(o->basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (b < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "open the base rootfs");
+	}
+	return walk_compare(t, b, "", o, c, err) < 0 ? -1 : 0;
+}
