@@ -317,7 +317,8 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 		return nib_err(err, NIB_ERR_IO, errno, "stat /%s", ch->path);
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		fd = openat(pfd, base,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+				(S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open /%s", ch->path);
 		int r = stg_override_get(fd, &rec, err);
@@ -363,8 +364,7 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 				return 0;
 			}
 		w->links = xgrow(w->links, &w->cap_links, w->n_links + 1, sizeof(*w->links));
-		w->links[w->n_links++] =
-		    (struct ino_path){st.st_dev, st.st_ino, xstrdup(ch->path)};
+		w->links[w->n_links++] = (struct ino_path){st.st_dev, st.st_ino, xstrdup(ch->path)};
 	}
 
 	switch (st.st_mode & S_IFMT) {

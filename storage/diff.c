@@ -111,8 +111,8 @@ static int opendir_at(int dfd, const char *name)
 
 /* ---- overlay upper folder ------------------------------------------------- */
 
-static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
-		      struct changes *c, struct nib_error *err)
+static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o, struct changes *c,
+		      struct nib_error *err)
 {
 	_cleanup_strv_ struct nib_strv names = {0};
 	struct kid *kids;
@@ -228,7 +228,8 @@ static bool entry_changed(int tdfd, int bdfd, const char *name, const struct sta
 		return true;
 	if (S_ISLNK(ts->st_mode)) {
 		char a[PATH_MAX], b[PATH_MAX];
-		ssize_t x = readlinkat(tdfd, name, a, sizeof(a)), y = readlinkat(bdfd, name, b, sizeof(b));
+		ssize_t x = readlinkat(tdfd, name, a, sizeof(a)),
+			y = readlinkat(bdfd, name, b, sizeof(b));
 		return x != y || x < 0 || memcmp(a, b, (size_t)x) != 0;
 	}
 	if (!S_ISREG(ts->st_mode) && !S_ISDIR(ts->st_mode))
@@ -277,8 +278,7 @@ static int walk_compare(int tfd, int bfd, const char *rel, const struct stg_comm
 			else
 				kids[n].tname = xstrdup(name);
 			n++;
-			if (cmp <= 0 && nib_str_has_prefix(name, ".wh.") &&
-			    (cmp < 0 || bfd < 0)) {
+			if (cmp <= 0 && nib_str_has_prefix(name, ".wh.") && (cmp < 0 || bfd < 0)) {
 				ret = refuse_wh(rel, name, err);
 				goto out;
 			}
