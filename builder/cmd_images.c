@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "builder/builder.h"
+#include "registry/registry.h"
 #include "storage/storage.h"
 
 /* ---- shared helpers ----------------------------------------------------------- */
@@ -18,94 +19,18 @@ int bld_store_open(const struct bld_globals *g, struct stg_store **out, struct n
 	return stg_store_open(g->root, out, err);
 }
 
-static bool ref_component_ok(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			continue;
-		if ((c == '.' || c == '_' || c == '-') && i > 0 && i + 1 < n)
-			continue;
-		return false;
-	}
-	return true;
-}
-
-/*
- * Docker's normalisation (distribution/reference): a first component with
- * '.' or ':' or "localhost" names the registry, else docker.io (and
- * "library/" for one-component names); no tag and no digest means
- * ":latest".
- * TODO: switch to registry's reg_ref_parse() once it is on main, so nib
- * has one parser.
- */
+/* Docker's normalisation through registry's parser, so nib has one. */
 char *bld_ref_normalise(const char *s, struct nib_error *err)
 {
-	_cleanup_free_ char *name = NULL, *tag = NULL, *digest = NULL;
-	const char *at = strchr(s, '@'), *slash, *colon, *domain = "docker.io", *rest;
-	_cleanup_free_ char *dom = NULL;
+	_cleanup_ref_ struct reg_ref r = {0};
 
-	if (!*s || strlen(s) > 4096)
-		return nib_err(err, NIB_ERR_USAGE, 0, "invalid image reference '%s'", s), NULL;
-	name = at ? xstrndup(s, (size_t)(at - s)) : xstrdup(s);
-	if (at) {
-		digest = xstrdup(at + 1);
-		if (!nib_digest_valid(digest))
-			return nib_err(err, NIB_ERR_USAGE, 0,
-				       "invalid image reference '%s': bad digest", s),
-			       NULL;
+	if (reg_ref_parse(s, &r, err) < 0) {
+		/* a name typed on the command line: a usage error (exit 2) */
+		if (err)
+			err->kind = NIB_ERR_USAGE;
+		return NULL;
 	}
-	slash = strrchr(name, '/');
-	colon = strrchr(name, ':');
-	if (colon && (!slash || colon > slash)) {
-		tag = xstrdup(colon + 1);
-		name[colon - name] = '\0';
-		size_t n = strlen(tag);
-		bool ok = n > 0 && n <= 128 && tag[0] != '.' && tag[0] != '-';
-		for (size_t i = 0; ok && i < n; i++)
-			ok =
-			    strchr(
-				"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
-				tag[i]) != NULL;
-		if (!ok)
-			return nib_err(err, NIB_ERR_USAGE, 0,
-				       "invalid image reference '%s': bad tag", s),
-			       NULL;
-	}
-	slash = strchr(name, '/');
-	rest = name;
-	if (slash) {
-		size_t n = (size_t)(slash - name);
-		if (memchr(name, '.', n) || memchr(name, ':', n) ||
-		    (n == 9 && !strncmp(name, "localhost", 9))) {
-			dom = xstrndup(name, n);
-			domain = dom;
-			rest = slash + 1;
-		}
-	}
-	if (!*rest)
-		return nib_err(err, NIB_ERR_USAGE, 0, "invalid image reference '%s'", s), NULL;
-	for (const char *p = rest;;) {
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (!ref_component_ok(p, n))
-			return nib_err(
-				   err, NIB_ERR_USAGE, 0,
-				   "invalid image reference '%s': repository names are lowercase "
-				   "letters, digits and separators",
-				   s),
-			       NULL;
-		if (!e)
-			break;
-		p = e + 1;
-	}
-	bool library = streq(domain, "docker.io") && !strchr(rest, '/');
-	if (!tag && !digest)
-		tag = xstrdup("latest");
-	return xasprintf("%s/%s%s%s%s%s%s", domain, library ? "library/" : "", rest, tag ? ":" : "",
-			 tag ? tag : "", digest ? "@" : "", digest ? digest : "");
+	return reg_ref_string(&r);
 }
 
 int bld_image_find(struct stg_store *st, const char *name, struct stg_image **out,
