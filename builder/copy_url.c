@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ADD of an http(s) URL: downloaded with libcurl into an unlinked temp
+ * file, hashed while it streams (--checksum), mtime from Last-Modified.
+ * Remote archives are never extracted (Dockerfile reference: ADD).
+ */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "builder/copy.h"
+
+static void curl_easy_cleanupp(CURL **c)
+{
+	if (*c)
+		curl_easy_cleanup(*c);
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct sink {
+	int fd;
+	struct nib_sha256 *sha;
+	int errnum;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *data)
+{
+	struct sink *s = data;
+	size_t len = size * n;
+
+	if (nib_write_all(s->fd, p, len) < 0) {
+		s->errnum = errno;
+		return 0;
+	}
+	nib_sha256_update(s->sha, p, len);
+	return len;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* BuildKit: path.Base of the URL's (decoded) path, "__unnamed__" when it
+ * has none. */
+static char *url_file_name(const char *url)
+{
+	const char *p = strstr(url, "://");
+	const char *end;
+	struct nib_buf b = {0};
+	_cleanup_free_ char *clean = NULL;
+	const char *base;
+
+	p = p ? p + 3 : url;
+	p = strchr(p, '/');
+	if (!p)
+		return xstrdup("__unnamed__");
+	end = p + strcspn(p, "?#");
+	for (const char *q = p; q < end; q++) {
+		if (*q == '%' && q + 2 < end && hexval(q[1]) >= 0 && hexval(q[2]) >= 0) {
+			nib_buf_putc(&b, (char)(hexval(q[1]) * 16 + hexval(q[2])));
+			q += 2;
+		} else {
+			nib_buf_putc(&b, *q);
+		}
+	}
+	clean = nib_path_clean(b.data ? b.data : "/");
+	nib_buf_free(&b);
+	base = strrchr(clean, '/');
+	base = base ? base + 1 : clean;
+	if (!*base || streq(base, "."))
+		return xstrdup("__unnamed__");
+	return xstrdup(base);
+}
+
+static int tmp_file(struct nib_error *err)
+{
+	const char *dir = getenv("TMPDIR");
+	_cleanup_free_ char *tmpl = NULL;
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	tmpl = xasprintf("%s/nib-download-XXXXXX", dir);
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "create a temp file in %s", dir);
+	unlink(tmpl);
+	return fd;
+}
+
+int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, char **name,
+		      struct nib_error *err)
+{
+	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
+	_cleanup_(nib_sha256_freep) struct nib_sha256 *sha = NULL;
+	_cleanup_close_ int fd = -1;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char got[NIB_DIGEST_LEN + 1];
+	struct sink s;
+	curl_off_t ft = -1;
+	long status = 0;
+	CURLcode rc;
+
+	if (checksum && !(nib_str_has_prefix(checksum, "sha256:") && nib_digest_valid(checksum)))
+		return nib_err(err, NIB_ERR_SYNTAX, 0,
+			       "invalid --checksum=%s: expected sha256:<64 hex digits>", checksum);
+	pthread_once(&curl_once, curl_init);
+	fd = tmp_file(err);
+	if (fd < 0)
+		return -1;
+	sha = nib_sha256_new();
+	s = (struct sink){.fd = fd, .sha = sha};
+	c = curl_easy_init();
+	if (!c)
+		return nib_err(err, NIB_ERR_ENV, 0, "ADD %s: cannot start libcurl", url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "nib/" NIB_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_WRITE_ERROR && s.errnum)
+		return nib_err(err, NIB_ERR_IO, s.errnum, "ADD %s: write the download", url);
+	if (rc != CURLE_OK)
+		return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url,
+			       *errbuf ? errbuf : curl_easy_strerror(rc));
+	if (status >= 400)
+		return nib_err(err, status == 404 ? NIB_ERR_NOT_FOUND : NIB_ERR_NETWORK, 0,
+			       "ADD %s: HTTP status %ld", url, status);
+	nib_sha256_final(sha, got);
+	if (checksum && !streq(checksum, got))
+		return nib_err(err, NIB_ERR_CORRUPT, 0,
+			       "ADD %s: checksum mismatch: expected %s, got %s", url, checksum,
+			       got);
+	curl_easy_getinfo(c, CURLINFO_FILETIME_T, &ft);
+	*mtime = ft > 0 ? (int64_t)ft : 0;
+	*name = url_file_name(url);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "ADD %s: seek the download", url);
+	return take_fd(&fd);
+}
