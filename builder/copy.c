@@ -50,7 +50,8 @@ static bool is_url(const char *s)
 	return nib_str_has_prefix(s, "http://") || nib_str_has_prefix(s, "https://");
 }
 
-static struct bld_copy_item *add_item(struct bld_copy_plan *p, enum bld_copy_item_kind kind, const char *src)
+static struct bld_copy_item *add_item(struct bld_copy_plan *p, enum bld_copy_item_kind kind,
+				      const char *src)
 {
 	struct bld_copy_item *it;
 	p->items = xgrow(p->items, &p->cap, p->n + 1, sizeof(*p->items));
@@ -273,7 +274,8 @@ int bld_copy_plan_new(const struct bld_copy_opts *o, struct bld_copy_plan **out,
 	if (o->checksum) {
 		/* BuildKit's checks, in its words */
 		if (!o->add)
-			return nib_err(err, NIB_ERR_SYNTAX, 0, "checksum can't be specified for COPY");
+			return nib_err(err, NIB_ERR_SYNTAX, 0,
+				       "checksum can't be specified for COPY");
 		if (o->n_srcs != 1)
 			return nib_err(err, NIB_ERR_SYNTAX, 0,
 				       "checksum can't be specified for multiple sources");
@@ -335,8 +337,8 @@ void bld_copy_plan_free(struct bld_copy_plan *p)
 
 /* Where a file named `name` goes for destination `dest`: inside it when it
  * is a folder, else `dest` itself. Returns the folder fd. */
-static int dest_target(struct bld_copy_writer *w, const char *dest, const char *name,
-		       char **tname, char **what, struct nib_error *err)
+static int dest_target(struct bld_copy_writer *w, const char *dest, const char *name, char **tname,
+		       char **what, struct nib_error *err)
 {
 	struct bld_copy_resolved r;
 	int fd;
@@ -631,10 +633,11 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 		ok = r.exists && S_ISDIR(r.st.st_mode);
 		bld_copy_resolved_free(&r);
 		if (!ok)
-			return nib_err(err, NIB_ERR_SYNTAX, 0,
-				       "%s %s ...: with more than one source (%zu), the destination "
-				       "%s must be a folder and end with /",
-				       cmd_name(o), p->items[0].src, p->n, o->dest);
+			return nib_err(
+			    err, NIB_ERR_SYNTAX, 0,
+			    "%s %s ...: with more than one source (%zu), the destination "
+			    "%s must be a folder and end with /",
+			    cmd_name(o), p->items[0].src, p->n, o->dest);
 	}
 	if (dir_syntax || o->parents) {
 		if (bld_copy_mkdir_all(&w, dest, err) < 0)
@@ -643,7 +646,7 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 	for (size_t i = 0; i < p->n; i++) {
 		struct bld_copy_item *it = &p->items[i];
 		int r = it->kind == BLD_COPY_ITEM_PATH ? apply_path(&w, it, dest, err)
-					      : apply_file(&w, it, dest, err);
+						       : apply_file(&w, it, dest, err);
 		if (r < 0)
 			goto out;
 	}
@@ -653,8 +656,8 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 		struct timespec ts[2] = {{.tv_sec = (time_t)o->timestamp},
 					 {.tv_sec = (time_t)o->timestamp}};
 		for (size_t i = w.created.len; i > 0; i--) {
-			_cleanup_close_ int fd = nib_open_in_root(
-			    dest_root_fd, w.created.v[i - 1], O_RDONLY | O_DIRECTORY, 0, NULL);
+			_cleanup_close_ int fd = nib_open_in_root(dest_root_fd, w.created.v[i - 1],
+								  O_RDONLY | O_DIRECTORY, 0, NULL);
 			if (fd >= 0)
 				(void)futimens(fd, ts);
 		}

@@ -41,15 +41,14 @@
 enum bld_copy_chown_mode {
 	/* fchownat() for real (root, or a user namespace with a full map) */
 	BLD_COPY_CHOWN_REAL = 0,
-	/* single UID: files stay owned by the caller; the intended
-	 * "uid:gid:mode" is recorded in the user.containers.override_stat
-	 * xattr that layer creation reads */
+	/* single UID: files stay owned by the caller; the intended owner is
+	 * recorded in the user.containers.override_stat xattr that layer
+	 * creation reads (format: storage/storage.h, "ownership records") */
 	BLD_COPY_CHOWN_XATTR,
+	/* fchownat(), and a record where the kernel refuses the ID (EPERM,
+	 * EINVAL: an ID outside the user namespace's map) */
+	BLD_COPY_CHOWN_AUTO,
 };
-
-/* The xattr that carries the intended owner and mode in a single-UID tree
- * (containers/storage and fuse-overlayfs convention; see DESIGN.md). */
-#define BLD_COPY_OVERRIDE_XATTR "user.containers.override_stat"
 
 /* A matcher for ignore rules: `path` is relative to the source root,
  * clean, without a leading slash; true when the entry is excluded. */
@@ -178,10 +177,6 @@ mode_t bld_copy_chmod_apply(const struct bld_copy_chmod *c, mode_t mode, bool is
 int bld_copy_chown_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 			   struct nib_error *err);
 
-/* Format and parse the override xattr value ("uid:gid:0mode[:type]"). */
-char *bld_copy_override_format(uid_t uid, gid_t gid, mode_t mode);
-int bld_copy_override_parse(const char *s, uid_t *uid, gid_t *gid, mode_t *mode);
-
 /* A plan: the resolved sources. */
 enum bld_copy_item_kind { BLD_COPY_ITEM_PATH, BLD_COPY_ITEM_HEREDOC, BLD_COPY_ITEM_URL };
 
@@ -219,7 +214,7 @@ struct bld_copy_writer {
 	size_t n_links, cap_links;
 	int link_root; /* the folder hardlink paths are relative to, or -1 */
 	struct timespec now;
-	struct nib_strv created; /* folders made by mkdir_all (times fixed last) */
+	struct nib_strv created;    /* folders made by mkdir_all (times fixed last) */
 	const char *root_prefix;    /* dest_root's path in the rootfs (extraction) */
 	const char *extract_prefix; /* the extraction folder, while extracting */
 };
@@ -250,15 +245,17 @@ void bld_copy_meta_for(const struct bld_copy_writer *w, const struct stat *st, b
 		       bool apply_chmod, struct bld_copy_meta *m);
 /* Write owner and mode (real chown or override xattr), then times. `fd` is
  * an fd of the entry (-1 for symlinks: then dirfd/name are used). */
-int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char *name,
-			mode_t type, const struct bld_copy_meta *m, dev_t rdev, const char *what,
+int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char *name, mode_t type,
+			const struct bld_copy_meta *m, dev_t rdev, const char *what,
 			struct nib_error *err);
 /* mkdir -p of `path` in the destination root; created folders are 0755 and
  * owned like copied files (--chown, else 0:0). */
 int bld_copy_mkdir_all(struct bld_copy_writer *w, const char *path, struct nib_error *err);
 /* Copy a regular file's data from `in` (at offset 0) to the new file `out`. */
 int bld_copy_data(int in, int out, const char *what, struct nib_error *err);
-/* Read the override xattr of an open source entry into st (if present). */
+/* Read the ownership record of an open source entry into st (if present):
+ * owner from the record, mode from disk unless the record's type differs
+ * (storage/storage.h). */
 void bld_copy_src_override(int fd, struct stat *st);
 
 /* Copy the entry `sname` of source folder `sdir` as `dname` in destination

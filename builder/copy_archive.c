@@ -135,7 +135,8 @@ static int write_data(struct archive *a, int out, const char *what, struct nib_e
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return nib_err(err, NIB_ERR_CORRUPT, 0, "read %s: %s", what, archive_error_string(a));
+		return nib_err(err, NIB_ERR_CORRUPT, 0, "read %s: %s", what,
+			       archive_error_string(a));
 	/* a sparse file may end in a hole */
 	if (ftruncate(out, (off_t)lseek(out, 0, SEEK_END)) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "write %s", what);
@@ -186,8 +187,7 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 		tfd = nib_open_in_root(rootfd, tparent, O_PATH | O_DIRECTORY, 0, err);
 		if (tfd < 0 || linkat(tfd, base_name(r.path), pfd, base, 0) < 0) {
 			bld_copy_resolved_free(&r);
-			return tfd < 0 ? -1
-				       : nib_err(err, NIB_ERR_IO, errno, "hardlink %s", what);
+			return tfd < 0 ? -1 : nib_err(err, NIB_ERR_IO, errno, "hardlink %s", what);
 		}
 		bld_copy_resolved_free(&r);
 		w->stats.hardlinks++;

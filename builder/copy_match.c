@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * COPY/ADD helpers without I/O on the trees: Go filepath.Match for source
- * wildcards, the --exclude matcher, --chmod parsing, and the override xattr
- * value.
+ * wildcards, the --exclude matcher and --chmod parsing.
  */
 #include <string.h>
 #include <sys/stat.h>
@@ -133,7 +132,8 @@ static int match_here(const char *p, const char *s)
 			size_t n = utf8_len(s);
 			int r;
 			p++;
-			r = *s == '/' ? (match_class(&p, 0) < 0 ? -1 : 0) : match_class(&p, decode(s, n));
+			r = *s == '/' ? (match_class(&p, 0) < 0 ? -1 : 0)
+				      : match_class(&p, decode(s, n));
 			if (r <= 0)
 				return r < 0 || !pattern_valid(p) ? -1 : 0;
 			s += n;
@@ -240,7 +240,8 @@ int bld_copy_excludes_new(const char *const *patterns, size_t n, struct bld_copy
 			continue;
 		}
 		for (size_t c = 0; c < ep->comps.len; c++) {
-			if (!streq(ep->comps.v[c], "**") && bld_copy_match(ep->comps.v[c], "") < 0) {
+			if (!streq(ep->comps.v[c], "**") &&
+			    bld_copy_match(ep->comps.v[c], "") < 0) {
 				bld_copy_excludes_free(ex);
 				return nib_err(err, NIB_ERR_SYNTAX, 0, "bad --exclude pattern: %s",
 					       patterns[i]);
@@ -325,7 +326,7 @@ static int symbolic_apply(const char *s, mode_t mode, bool is_dir, mode_t *out)
 			mode_t bits = 0;
 
 			if (*p && strchr("ugo", *p)) {
-				mode_t src = *p == 'u' ? (mode >> 6) & 7
+				mode_t src = *p == 'u'	 ? (mode >> 6) & 7
 					     : *p == 'g' ? (mode >> 3) & 7
 							 : mode & 7;
 				bits = (src << 6) | (src << 3) | src;
@@ -386,16 +387,16 @@ int bld_copy_chmod_parse(const char *s, struct bld_copy_chmod *out, struct nib_e
 		errno = 0;
 		v = strtoul(s, &end, 8);
 		if (errno || *end || v > 07777)
-			return nib_err(err, NIB_ERR_SYNTAX, 0,
-				       "invalid --chmod=%s: it should be octal and between 0 and 07777",
-				       s);
+			return nib_err(
+			    err, NIB_ERR_SYNTAX, 0,
+			    "invalid --chmod=%s: it should be octal and between 0 and 07777", s);
 		out->set = true;
 		out->mode = (mode_t)v;
 		return 0;
 	}
 	if (symbolic_apply(s, 0, false, &m) < 0)
-		return nib_err(err, NIB_ERR_SYNTAX, 0, "invalid --chmod=%s: not an octal or symbolic mode",
-			       s);
+		return nib_err(err, NIB_ERR_SYNTAX, 0,
+			       "invalid --chmod=%s: not an octal or symbolic mode", s);
 	out->set = true;
 	out->symbolic = true;
 	out->clauses = xstrdup(s);
@@ -413,34 +414,4 @@ mode_t bld_copy_chmod_apply(const struct bld_copy_chmod *c, mode_t mode, bool is
 	if (symbolic_apply(c->clauses, m, is_dir, &m) < 0)
 		return mode & 07777;
 	return m;
-}
-
-/* ---- override xattr ---------------------------------------------------------- */
-
-char *bld_copy_override_format(uid_t uid, gid_t gid, mode_t mode)
-{
-	return xasprintf("%u:%u:0%o", (unsigned)uid, (unsigned)gid, (unsigned)(mode & 07777));
-}
-
-int bld_copy_override_parse(const char *s, uid_t *uid, gid_t *gid, mode_t *mode)
-{
-	unsigned long u, g, m;
-	char *end;
-
-	errno = 0;
-	u = strtoul(s, &end, 10);
-	if (errno || end == s || *end != ':')
-		return -1;
-	s = end + 1;
-	g = strtoul(s, &end, 10);
-	if (errno || end == s || *end != ':')
-		return -1;
-	s = end + 1;
-	m = strtoul(s, &end, 8);
-	if (errno || end == s || (*end != '\0' && *end != ':'))
-		return -1;
-	*uid = (uid_t)u;
-	*gid = (gid_t)g;
-	*mode = (mode_t)(m & 07777);
-	return 0;
 }

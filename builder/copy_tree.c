@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 
 #include "builder/copy.h"
+#include "storage/storage.h"
 
 struct bld_copy_hardlink {
 	dev_t dev;
@@ -157,20 +158,16 @@ int bld_copy_resolve(int rootfd, const char *path, bool follow_last, struct bld_
 
 void bld_copy_src_override(int fd, struct stat *st)
 {
-	char buf[128];
-	ssize_t n = fgetxattr(fd, BLD_COPY_OVERRIDE_XATTR, buf, sizeof(buf) - 1);
-	uid_t u;
-	gid_t g;
-	mode_t m;
+	struct stg_override rec;
 
-	if (n <= 0)
+	if (stg_override_get(fd, &rec, NULL) != 1)
 		return;
-	buf[n] = '\0';
-	if (bld_copy_override_parse(buf, &u, &g, &m) < 0)
-		return;
-	st->st_uid = u;
-	st->st_gid = g;
-	st->st_mode = (st->st_mode & S_IFMT) | m;
+	st->st_uid = rec.uid;
+	st->st_gid = rec.gid;
+	if (rec.has_type && (rec.mode & S_IFMT) != (st->st_mode & S_IFMT)) {
+		st->st_mode = rec.mode;
+		st->st_rdev = rec.rdev;
+	}
 }
 
 void bld_copy_meta_for(const struct bld_copy_writer *w, const struct stat *st, bool keep_owner,
@@ -201,44 +198,46 @@ void bld_copy_meta_for(const struct bld_copy_writer *w, const struct stat *st, b
 	}
 }
 
-int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char *name,
-			mode_t type, const struct bld_copy_meta *m, dev_t rdev, const char *what,
+int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char *name, mode_t type,
+			const struct bld_copy_meta *m, dev_t rdev, const char *what,
 			struct nib_error *err)
 {
 	struct timespec ts[2] = {m->atime, m->mtime};
 	bool is_link = S_ISLNK(type);
 
-	if (w->o->chown_mode == BLD_COPY_CHOWN_REAL) {
+	bool record = w->o->chown_mode == BLD_COPY_CHOWN_XATTR;
+
+	if (!record) {
 		int r = fd >= 0 ? fchown(fd, m->uid, m->gid)
 				: fchownat(dirfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW);
-		if (r < 0)
+		if (r < 0 && w->o->chown_mode == BLD_COPY_CHOWN_AUTO &&
+		    (errno == EPERM || errno == EINVAL))
+			record = true;
+		else if (r < 0)
 			return nib_err(err, NIB_ERR_ENV, errno,
 				       "chown %s to %u:%u (single-UID environments need the "
-				       "override xattr mode)",
+				       "ownership-record mode)",
 				       what, (unsigned)m->uid, (unsigned)m->gid);
-		if (!is_link) {
-			r = fd >= 0 ? fchmod(fd, m->mode) : fchmodat(dirfd, name, m->mode, 0);
-			if (r < 0)
-				return nib_err(err, NIB_ERR_IO, errno, "chmod %s", what);
-		}
-	} else if (!is_link) {
-		/* Single UID: the file stays ours, readable and (folders)
-		 * writable by us; the intended owner and mode go into the
-		 * override xattr that layer creation reads. Set-id bits are
-		 * kept only there. */
-		mode_t disk = (m->mode & 01777) | (S_ISDIR(type) ? 0700 : 0600);
-		_cleanup_free_ char *val = bld_copy_override_format(m->uid, m->gid, m->mode);
-		_cleanup_free_ char *full = NULL;
-
-		if (S_ISCHR(type) || S_ISBLK(type))
-			full = xasprintf("%s:%s-%u-%u", val, S_ISCHR(type) ? "char" : "block",
-					 major(rdev), minor(rdev));
-		if (fchmod(fd, disk) < 0)
+	}
+	if (!is_link) {
+		/* chmod after chown (chown clears set-id bits); the disk keeps
+		 * the true mode, which layer creation reads */
+		int r = fd >= 0 ? fchmod(fd, m->mode) : fchmodat(dirfd, name, m->mode, 0);
+		if (r < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "chmod %s", what);
-		if (fsetxattr(fd, BLD_COPY_OVERRIDE_XATTR, full ? full : val,
-			      strlen(full ? full : val), 0) < 0)
-			return nib_err(err, NIB_ERR_ENV, errno, "set %s on %s",
-				       BLD_COPY_OVERRIDE_XATTR, what);
+	}
+	if (record && !is_link) {
+		/* Single UID: the file stays ours; the intended owner (and an
+		 * emulated device's type) goes into the ownership record. */
+		struct stg_override rec = {.uid = m->uid,
+					   .gid = m->gid,
+					   .mode = (type & S_IFMT) | (m->mode & 07777),
+					   .rdev = rdev,
+					   .has_type = true};
+		if (fd < 0)
+			return nib_err(err, NIB_ERR_IO, EBADF, "record the owner of %s", what);
+		if (stg_override_set(fd, &rec, err) < 0)
+			return nib_err_wrap(err, "%s", what);
 	}
 	/* (symlinks in override mode: user xattrs cannot be set on them;
 	 * they keep the mapped owner, as in containers/storage) */
@@ -414,8 +413,8 @@ static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
 	w->stats.bytes += (uint64_t)st->st_size;
 	if (st->st_nlink > 1 && w->link_root >= 0 && rel && *rel) {
 		w->links = xgrow(w->links, &w->cap_links, w->n_links + 1, sizeof(*w->links));
-		w->links[w->n_links++] =
-		    (struct bld_copy_hardlink){.dev = st->st_dev, .ino = st->st_ino, .rel = xstrdup(rel)};
+		w->links[w->n_links++] = (struct bld_copy_hardlink){
+		    .dev = st->st_dev, .ino = st->st_ino, .rel = xstrdup(rel)};
 	}
 	return 0;
 }
@@ -450,8 +449,8 @@ static int copy_special(struct bld_copy_writer *w, int sdir, const char *sname,
 		if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR) {
 			/* device nodes cannot be made: an empty file carries
 			 * the type and numbers in the override xattr */
-			fd = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				    0600);
+			fd = openat(ddir, dname,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		} else {
 			if (mknodat(ddir, dname, type | 0600, st->st_rdev) < 0)
 				return nib_err(err, NIB_ERR_ENV, errno, "mknod %s", what);
@@ -662,8 +661,8 @@ int bld_copy_chown_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 			return -1;
 		if (r == 0)
 			return nib_err(err, NIB_ERR_NOT_FOUND, 0,
-				       "--chown=%s: no user \"%s\" in the image's /etc/passwd", spec,
-				       user);
+				       "--chown=%s: no user \"%s\" in the image's /etc/passwd",
+				       spec, user);
 	}
 	if (group && *group) {
 		if (all_digits(group)) {
@@ -673,9 +672,10 @@ int bld_copy_chown_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 			if (r < 0)
 				return -1;
 			if (r == 0)
-				return nib_err(err, NIB_ERR_NOT_FOUND, 0,
-					       "--chown=%s: no group \"%s\" in the image's /etc/group",
-					       spec, group);
+				return nib_err(
+				    err, NIB_ERR_NOT_FOUND, 0,
+				    "--chown=%s: no group \"%s\" in the image's /etc/group", spec,
+				    group);
 		}
 	}
 	if (u > UINT32_MAX - 1 || g > UINT32_MAX - 1)

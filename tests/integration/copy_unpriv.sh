@@ -26,6 +26,19 @@ else
 	[ "$n" -ge 40 ] || fail "only $n cases passed"
 fi
 
+t "COPY/ADD case table passes as nibplain with chown_mode=auto (chown refused, records)"
+if [ ! -x "$BIN" ]; then
+	skip "tests/unit/test_copy is not built (make unit)"
+elif ! users_setup; then
+	skip "needs root and setpriv to create and switch to the test users"
+else
+	run as_user nibplain env NIB_COPY_TEST_MODE=auto TMPDIR=/tmp "$T/test_copy"
+	assert_status 0
+	assert_match "$out" '^chown mode: auto'
+	assert_match "$out" '^[0-9]+ passed, 0 failed, [0-9]+ skipped$'
+	echo "$out" | grep '^FAIL' | sed 's/^/    | /'
+fi
+
 t "a file written as nibplain carries the override xattr"
 if ! users_setup; then
 	skip "needs root and setpriv to create and switch to the test users"

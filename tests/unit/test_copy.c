@@ -24,12 +24,14 @@
 #include <arpa/inet.h>
 
 #include "builder/copy.h"
+#include "storage/storage.h"
 #include "tests/unit/unit.h"
 
 extern char **environ;
 
 static char top[256];
 static bool xattr_mode;
+static enum bld_copy_chown_mode chown_mode;
 
 enum {
 	F_ADD = 1 << 0,
@@ -85,8 +87,15 @@ static void set_owner(const char *path, unsigned uid, unsigned gid, mode_t mode)
 			die(path);
 		return;
 	}
-	_cleanup_free_ char *v = bld_copy_override_format(uid, gid, mode);
-	if (lsetxattr(path, BLD_COPY_OVERRIDE_XATTR, v, strlen(v), 0) < 0)
+	struct stg_override rec = {.uid = uid, .gid = gid, .mode = mode};
+	char v[STG_OVERRIDE_MAX];
+	struct stat st;
+
+	lstat(path, &st);
+	rec.mode = (st.st_mode & S_IFMT) | (mode & 07777);
+	rec.has_type = true;
+	stg_override_format(&rec, v, sizeof(v));
+	if (lsetxattr(path, STG_XATTR_OVERRIDE_STAT, v, strlen(v), 0) < 0)
 		die(path);
 }
 
@@ -204,19 +213,22 @@ static void list_tree(const char *root, const char *rel, bool mtimes, struct nib
 		mode = st.st_mode & 07777;
 		if (xattr_mode && st.st_uid == geteuid())
 			uid = gid = 0; /* the single mapped ID is root inside */
-		n = lgetxattr(cp, BLD_COPY_OVERRIDE_XATTR, ov, sizeof(ov) - 1);
+		/* storage/storage.h: owner from the record, mode from disk
+		 * unless the record's type differs */
+		n = lgetxattr(cp, STG_XATTR_OVERRIDE_STAT, ov, sizeof(ov) - 1);
 		if (n > 0) {
-			uid_t u;
-			gid_t g;
-			mode_t m;
-			ov[n] = '\0';
-			if (bld_copy_override_parse(ov, &u, &g, &m) == 0) {
-				uid = u;
-				gid = g;
-				mode = m;
+			struct stg_override rec;
+			if (stg_override_parse(ov, (size_t)n, &rec, NULL) == 0) {
+				uid = rec.uid;
+				gid = rec.gid;
+				if (rec.has_type && (rec.mode & S_IFMT) != (st.st_mode & S_IFMT))
+					mode = rec.mode & 07777;
 			}
 		}
-		t = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : S_ISREG(st.st_mode) ? 'f' : 'o';
+		t = S_ISDIR(st.st_mode)	  ? 'd'
+		    : S_ISLNK(st.st_mode) ? 'l'
+		    : S_ISREG(st.st_mode) ? 'f'
+					  : 'o';
 		if (t == 'l') {
 			char target[4096];
 			ssize_t tl = readlink(cp, target, sizeof(target) - 1);
@@ -315,8 +327,8 @@ static char *symlinks_as_mapped(const char *want)
 static void run_case(const struct tcase *tc)
 {
 	char ctx[300], root[300], outside[300], cmd[1200];
-	_cleanup_strv_ struct nib_strv srcs = {0}, excl = {0}, ign = {0}, before = {0},
-				      after = {0}, changed = {0};
+	_cleanup_strv_ struct nib_strv srcs = {0}, excl = {0}, ign = {0}, before = {0}, after = {0},
+				       changed = {0};
 	struct bld_copy_excludes *ig = NULL;
 	struct bld_copy_matcher matcher;
 	struct bld_copy_heredoc hd = {.name = "EOF", .data = "hello\n", .len = 6};
@@ -377,7 +389,7 @@ static void run_case(const struct tcase *tc)
 	o.parents = tc->flags & F_PARENTS;
 	o.link = tc->flags & F_LINK;
 	o.no_unpack = tc->flags & F_NOUNPACK;
-	o.chown_mode = xattr_mode ? BLD_COPY_CHOWN_XATTR : BLD_COPY_CHOWN_REAL;
+	o.chown_mode = chown_mode;
 	o.timestamp = (tc->flags & F_TS) ? 1234 : -1;
 	if (tc->flags & F_LINK) {
 		/* the caller resolves --chown names in the stage's rootfs */
@@ -417,8 +429,8 @@ static void run_case(const struct tcase *tc)
 			 r < 0 ? "error: " : "success", r < 0 ? err.msg : "");
 	} else {
 		ok = r == 0 && fnmatch(want ? want : tc->want, got, 0) == 0;
-		snprintf(why, sizeof(why), "%s%s\n--- got:\n%s\n--- want:\n%s", r < 0 ? "error: " : "",
-			 r < 0 ? err.msg : "", got, want ? want : tc->want);
+		snprintf(why, sizeof(why), "%s%s\n--- got:\n%s\n--- want:\n%s",
+			 r < 0 ? "error: " : "", r < 0 ? err.msg : "", got, want ? want : tc->want);
 	}
 	if (!dir_empty(outside)) {
 		ok = false;
@@ -609,16 +621,6 @@ static void test_match(void)
 	CHECK_INTEQ(bld_copy_chmod_apply(&c, 0600, false), 0444);
 	free(c.clauses);
 	CHECK(bld_copy_chmod_parse("u+q", &c, NULL) < 0);
-
-	/* override xattr values */
-	uid_t u;
-	gid_t g;
-	mode_t m;
-	_cleanup_free_ char *v = bld_copy_override_format(1000, 50, 04755);
-	CHECK_STREQ(v, "1000:50:04755");
-	CHECK(bld_copy_override_parse(v, &u, &g, &m) == 0 && u == 1000 && g == 50 && m == 04755);
-	CHECK(bld_copy_override_parse("1:2:0644:char-1-3", &u, &g, &m) == 0 && m == 0644);
-	CHECK(bld_copy_override_parse("1:2", &u, &g, &m) < 0);
 }
 
 /* ADD of a URL against python3 -m http.server on loopback. */
@@ -639,7 +641,8 @@ static void test_add_url(void)
 	/* a free port */
 	{
 		int s = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(0x7f000001)};
 		socklen_t l = sizeof(a);
 		bind(s, (struct sockaddr *)&a, sizeof(a));
 		getsockname(s, (struct sockaddr *)&a, &l);
@@ -647,8 +650,8 @@ static void test_add_url(void)
 		close(s);
 	}
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	char *argv[] = {"python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir,
-			portbuf, NULL};
+	char *argv[] = {"python3",     "-m", "http.server", "--bind", "127.0.0.1",
+			"--directory", dir,  portbuf,	    NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -682,7 +685,7 @@ static void test_add_url(void)
 		o.n_srcs = 2;
 		o.dest = "/dl/";
 		o.src_fd = fd;
-		o.chown_mode = xattr_mode ? BLD_COPY_CHOWN_XATTR : BLD_COPY_CHOWN_REAL;
+		o.chown_mode = chown_mode;
 		CHECK(bld_copy_run(&o, fd, NULL, &err) == 0);
 		if (err.msg)
 			printf("  %s\n", err.msg);
@@ -711,7 +714,8 @@ static void test_add_url(void)
 		CHECK(bld_copy_run(&o, fd, NULL, &err) == 0);
 		snprintf(p, sizeof(p), "%s/named", root);
 		CHECK(lstat(p, &st) == 0 && st.st_size == 7);
-		o.checksum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+		o.checksum =
+		    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 		CHECK(bld_copy_run(&o, fd, NULL, &err) < 0);
 		CHECK(err.msg && strstr(err.msg, "checksum mismatch"));
 		nib_err_clear(&err);
@@ -736,8 +740,15 @@ int main(void)
 {
 	const char *mode = getenv("NIB_COPY_TEST_MODE");
 
+	/* as root: real chown (or auto); as anyone else: ownership records,
+	 * written directly (xattr) or after a refused chown (auto) */
 	xattr_mode = (mode && streq(mode, "xattr")) || geteuid() != 0;
-	printf("chown mode: %s\n", xattr_mode ? "xattr (single UID)" : "real");
+	chown_mode = xattr_mode ? BLD_COPY_CHOWN_XATTR : BLD_COPY_CHOWN_REAL;
+	if (mode && streq(mode, "auto"))
+		chown_mode = BLD_COPY_CHOWN_AUTO;
+	printf("chown mode: %s\n", chown_mode == BLD_COPY_CHOWN_AUTO ? "auto"
+				   : xattr_mode			     ? "xattr (single UID)"
+								     : "real");
 	snprintf(top, sizeof(top), "/tmp/nib-copy-test.XXXXXX");
 	if (!mkdtemp(top))
 		die("mkdtemp");
