@@ -47,7 +47,8 @@ int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct 
 			return -1;
 	}
 	size = bld_human_size(gs.bytes_removed);
-	printf("removed %zu blobs (%s), %zu leftover temp files; kept %zu blobs\n",
-	       gs.blobs_removed, size, gs.temps_removed, gs.blobs_kept);
+	printf("removed %zu blobs (%s), %zu extracted layers, %zu leftover temp files; kept %zu "
+	       "blobs\n",
+	       gs.blobs_removed, size, gs.layers_removed, gs.temps_removed, gs.blobs_kept);
 	return 0;
 }

@@ -14,8 +14,29 @@
 #include "storage/store_internal.h"
 
 struct mark {
-	struct nib_strv live; /* sorted after marking */
+	struct nib_strv live;	/* sorted after marking */
+	struct nib_strv chains; /* chain IDs (hex) of every reachable config */
 };
+
+/* Chain IDs of a config blob's layers (image-spec config.md: ChainID). */
+static void mark_chains(struct stg_store *st, struct mark *m, const char *config_digest)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(stg_config_freep) struct stg_image_config *c = NULL;
+	char chain[NIB_DIGEST_LEN + 1] = "";
+	size_t len = 0;
+
+	if (stg_blob_read(st, config_digest, STG_CONFIG_MAX, &data, &len, NULL) < 0 ||
+	    stg_config_parse(data, len, &c, NULL) < 0)
+		return;
+	for (size_t i = 0; i < c->diff_ids.len; i++) {
+		char next[NIB_DIGEST_LEN + 1];
+		stg_chain_id(i ? chain : NULL, c->diff_ids.v[i], next);
+		memcpy(chain, next, sizeof(chain));
+		if (nib_strv_find(&m->chains, nib_digest_hex(chain)) < 0)
+			nib_strv_push(&m->chains, nib_digest_hex(chain));
+	}
+}
 
 static void mark_digest(struct stg_store *st, struct mark *m, const char *digest,
 			const char *media_type, int depth);
@@ -52,6 +73,7 @@ static void mark_digest(struct stg_store *st, struct mark *m, const char *digest
 		if (stg_manifest_parse(data, len, &man, NULL) < 0)
 			return;
 		mark_descriptor(st, m, &man->config, depth + 1);
+		mark_chains(st, m, man->config.digest);
 		for (size_t i = 0; i < man->n_layers; i++)
 			mark_descriptor(st, m, &man->layers[i], depth + 1);
 		if (man->subject)
@@ -141,6 +163,43 @@ static int sweep(struct stg_store *st, struct mark *m, struct stg_gc_stats *stat
 	return 0;
 }
 
+static bool hex64(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == NIB_SHA256_HEX_LEN;
+}
+
+/* Extracted layers whose chain ID no reachable image has. */
+static int sweep_layers(struct stg_store *st, struct mark *m, struct stg_gc_stats *stats,
+			struct nib_error *err)
+{
+	int fd = openat(st->nib_fd, "layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_ struct nib_strv dead = {0};
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : nib_err(err, NIB_ERR_IO, errno, "%s/nib/layers", st->path);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return nib_err(err, NIB_ERR_IO, errno, "%s/nib/layers", st->path);
+	}
+	while ((de = readdir(d)))
+		if (hex64(de->d_name) && nib_strv_find(&m->chains, de->d_name) < 0)
+			nib_strv_push(&dead, de->d_name);
+	for (size_t i = 0; i < dead.len; i++) {
+		if (nib_rm_rf_at(dirfd(d), dead.v[i], err) < 0)
+			return nib_err_wrap(err, "%s/nib/layers", st->path);
+		stats->layers_removed++;
+	}
+	return 0;
+}
+
 /* Leftovers of writers that died: index.json temp files and work folders. */
 static int sweep_tmp(struct stg_store *st, struct stg_gc_stats *stats, struct nib_error *err)
 {
@@ -198,11 +257,13 @@ int stg_store_gc(struct stg_store *st, bool wait, struct stg_gc_stats *stats, bo
 	if (mark_gcroots(st, &m, err) < 0)
 		goto out;
 	nib_strv_sort(&m.live);
-	if (sweep(st, &m, stats, err) < 0 || sweep_tmp(st, stats, err) < 0)
+	if (sweep(st, &m, stats, err) < 0 || sweep_tmp(st, stats, err) < 0 ||
+	    sweep_layers(st, &m, stats, err) < 0)
 		goto out;
 	ret = 0;
 out:
 	nib_strv_free(&m.live);
+	nib_strv_free(&m.chains);
 	(void)flock(st->gc_fd, LOCK_SH);
 	return ret;
 }

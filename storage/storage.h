@@ -364,13 +364,16 @@ struct stg_gc_stats {
 	int64_t bytes_removed;
 	size_t temps_removed; /* leftovers of crashed writers */
 	size_t blobs_kept;
+	size_t layers_removed; /* nib/layers/<chain ID hex> no live image uses */
 };
 /*
  * Remove every blob that index.json and nib/gcroots do not reach, stale
- * temp files and nib/tmp work folders. Needs every other process to have
- * closed the store (each open store holds nib/gc.lock shared): with `wait`
- * it waits for them, else it returns 0 having done nothing when the root is
- * busy (*stats zeroed, `busy` set when non-NULL).
+ * temp files, nib/tmp work folders, and extracted layers
+ * nib/layers/<chain ID hex> (entries named by exactly 64 hex digits; other
+ * names are left alone) whose chain ID no reachable image config has. Needs every other process to
+ * have closed the store (each open store holds nib/gc.lock shared): with `wait` it waits for them,
+ * else it returns 0 having done nothing when the root is busy (*stats zeroed, `busy` set when
+ * non-NULL).
  */
 int stg_store_gc(struct stg_store *st, bool wait, struct stg_gc_stats *stats, bool *busy,
 		 struct nib_error *err);

@@ -406,6 +406,26 @@ static void test_images(void)
 	CHECK_INTEQ(gs.blobs_kept, 3);
 	CHECK(!stg_blob_exists(st, m2));
 	CHECK(stg_blob_exists(st, m1));
+
+	/* extracted layers: kept when a live image has the chain ID */
+	{
+		char live[NIB_DIGEST_LEN + 1], dead[NIB_DIGEST_LEN + 1];
+		int nfd = stg_store_nib_dirfd(st);
+		_cleanup_free_ char *lp = NULL, *dp = NULL;
+		struct stat sb;
+		nib_sha256_digest("layer-one", 9, live); /* its only diff ID */
+		nib_sha256_digest("layer-two", 9, dead);
+		lp = xasprintf("layers/%s/etc", nib_digest_hex(live));
+		dp = xasprintf("layers/%s/etc", nib_digest_hex(dead));
+		CHECK(nib_mkdir_p_at(nfd, lp, 0755, &err) == 0);
+		CHECK(nib_mkdir_p_at(nfd, dp, 0755, &err) == 0);
+		CHECK(nib_mkdir_p_at(nfd, "layers/not-a-chain", 0755, &err) == 0);
+		CHECK(stg_store_gc(st, false, &gs, &busy, &err) == 0);
+		CHECK_INTEQ(gs.layers_removed, 1);
+		CHECK(fstatat(nfd, lp, &sb, 0) == 0);
+		CHECK(fstatat(nfd, dp, &sb, 0) < 0);
+		CHECK(fstatat(nfd, "layers/not-a-chain", &sb, 0) == 0);
+	}
 	nib_err_clear(&err);
 }
 
@@ -546,6 +566,44 @@ static void test_gc_busy(void)
 	nib_err_clear(&err);
 }
 
+/* Indexes nested in indexes: a few levels resolve, too many are refused. */
+static void test_index_nesting(void)
+{
+	_cleanup_free_ char *path = root_path("nesting");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	char m[NIB_DIGEST_LEN + 1], id[NIB_DIGEST_LEN + 1], cur[NIB_DIGEST_LEN + 1];
+	const char *mt = STG_MT_OCI_MANIFEST;
+	size_t size;
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	make_image(st, "n", NULL, m, id);
+	memcpy(cur, m, sizeof(cur));
+	size = (size_t)stg_blob_size(st, m);
+	for (int level = 1; level <= 7; level++) {
+		_cleanup_free_ char *ix = xasprintf(
+		    "{\"manifests\":[{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%zu}],"
+		    "\"mediaType\":\"" STG_MT_OCI_INDEX "\",\"schemaVersion\":2}",
+		    cur, mt, size);
+		const char *ref = "x/nest:1";
+		struct stg_image *img = NULL;
+		CHECK(stg_image_put(st, ix, strlen(ix), &ref, 1, cur, &err) == 0);
+		mt = STG_MT_OCI_INDEX;
+		size = strlen(ix);
+		int r = stg_image_lookup(st, ref, &img, &err);
+		if (level <= 4) {
+			CHECK(r == 0 && img && streq(img->id, id));
+		} else {
+			CHECK(r < 0 && err.kind == NIB_ERR_CORRUPT &&
+			      strstr(err.msg, "too deeply"));
+		}
+		stg_image_free(img);
+	}
+	nib_err_clear(&err);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nib-test-store.XXXXXX");
@@ -561,6 +619,7 @@ int main(void)
 	RUN(test_images);
 	RUN(test_image_put_refused);
 	RUN(test_index_cycle);
+	RUN(test_index_nesting);
 	RUN(test_corrupt_index);
 	RUN(test_gc_busy);
 	nib_rm_rf_at(AT_FDCWD, tmpdir, NULL);
