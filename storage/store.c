@@ -61,6 +61,16 @@ static int check_layout(struct stg_store *st, struct nib_error *err)
 	return 0;
 }
 
+/* A lock file; read-only when the root is not ours to write (listing and
+ * inspecting a shared root still work; flock needs no write access). */
+static int open_lock(int nibfd, const char *name)
+{
+	int fd = openat(nibfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+		fd = openat(nibfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd;
+}
+
 int stg_store_open(const char *path, struct stg_store **out, struct nib_error *err)
 {
 	_cleanup_(stg_store_freep) struct stg_store *st = xcalloc(1, sizeof(*st));
@@ -82,10 +92,10 @@ int stg_store_open(const char *path, struct stg_store **out, struct nib_error *e
 	st->nib_fd = openat(st->dirfd, "nib", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (st->nib_fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "%s/nib", path);
-	st->lock_fd = openat(st->nib_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	st->lock_fd = open_lock(st->nib_fd, "lock");
 	if (st->lock_fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "%s/nib/lock", path);
-	st->gc_fd = openat(st->nib_fd, "gc.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	st->gc_fd = open_lock(st->nib_fd, "gc.lock");
 	if (st->gc_fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "%s/nib/gc.lock", path);
 	/* Every open store holds gc.lock shared for its whole life: a blob

@@ -217,15 +217,45 @@ done
 run skopeo inspect --raw oci:"$ROOT":localhost/c7:x
 assert_status 0
 
+t "prune running beside writers never removes what they name"
+echo stray >"$T/stray"
+cp "$T/stray" "$ROOT/blobs/sha256/$(sha256sum "$T/stray" | cut -d' ' -f1)"
+pids=()
+for i in $(seq 1 6); do
+	skopeo copy --quiet oci:"$T/fixture2":other oci:"$T/tmp$i":t &&
+		"$NIB" tag mytag "localhost/p$i:x" &
+	pids+=($!)
+	"$NIB" prune >/dev/null 2>>"$T/prune.err" &
+	pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+assert_eq "$rc" 0 "every process succeeded: $(cat "$T/prune.err")"
+for i in $(seq 1 6); do
+	run "$NIB" inspect "localhost/p$i:x"
+	assert_status 0 "p$i"
+done
+run "$NIB" prune
+assert_status 0
+assert_match "$out" "kept $(ls "$ROOT/blobs/sha256" | wc -l) blobs"
+run skopeo copy --quiet oci:"$ROOT":localhost/p3:x oci:"$T/p3copy":t
+assert_status 0
+
 t "an unprivileged user gets a root of its own"
 if users_setup; then
 	d=$(user_dir nibplain uroot)
 	run as_user nibplain env NIB_ROOT="$d/r" "$NIB" images
 	assert_status 0
 	assert_file "$d/r/index.json"
+	run as_user nibplain env NIB_ROOT="$ROOT" "$NIB" images
+	assert_status 0 "another user's root can be listed"
+	assert_match "$out" 'mytag'
 	run as_user nibplain env NIB_ROOT="$ROOT" "$NIB" tag mytag x/y:z
 	assert_status 1 "root owned by another user"
+	assert_lines "$err" 1
 	assert_match "$err" "$ROOT"
+	run "$NIB" inspect x/y:z
+	assert_status 1 "nothing was tagged"
 else
 	skip "needs root to create test users"
 fi
