@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ID-map modes as a table of backends (STYLE.md: backends as tables):
+ * host (real root, 0 -> 0 over the full range), subuid (newuidmap and
+ * newgidmap with the caller's /etc/subuid and /etc/subgid ranges) and
+ * single (only 0 -> caller, setgroups denied).
+ */
+#define BLD_RUNTIME_INTERNAL 1
+#include <fcntl.h>
+#include <pwd.h>
+#include <shadow/subid.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "builder/runtime.h"
+
+static const char *const idmap_names[] = {
+    [BLD_IDMAP_AUTO] = "auto",
+    [BLD_IDMAP_SUBUID] = "subuid",
+    [BLD_IDMAP_SINGLE] = "single",
+    [BLD_IDMAP_HOST] = "host",
+};
+
+int bld_idmap_parse(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(idmap_names); i++)
+		if (streq(s, idmap_names[i]))
+			return (int)i;
+	return -1;
+}
+
+const char *bld_idmap_name(enum bld_idmap m)
+{
+	return (size_t)m < ARRAY_SIZE(idmap_names) ? idmap_names[m] : "?";
+}
+
+static bool range_has(const struct bld_idmap_range *r, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (id >= r[i].inside && id - r[i].inside < r[i].count)
+			return true;
+	return false;
+}
+
+bool bld_idmap_uid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id)
+{
+	return range_has(ctx->uids, ctx->n_uids, id);
+}
+
+bool bld_idmap_gid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id)
+{
+	return range_has(ctx->gids, ctx->n_gids, id);
+}
+
+/* Write `data` to /proc/PID/NAME. */
+static int proc_write(pid_t pid, const char *name, const char *data, struct nib_error *err)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, data, strlen(data)) != (ssize_t)strlen(data))
+		return nib_err(err, NIB_ERR_ENV, errno, "write %s", path);
+	return 0;
+}
+
+static char *map_text(const struct bld_idmap_range *r, size_t n)
+{
+	struct nib_buf b = {0};
+	for (size_t i = 0; i < n; i++)
+		nib_buf_printf(&b, "%u %u %u\n", r[i].inside, r[i].outside, r[i].count);
+	return nib_buf_steal(&b);
+}
+
+/* ---- host: real root ------------------------------------------------------ */
+
+static int host_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
+{
+	_cleanup_free_ char *map = NULL;
+	unsigned a, b, c;
+
+	if (geteuid() != 0)
+		return nib_err(why, NIB_ERR_ENV, 0, "not running as root");
+	if (nib_read_file_at(AT_FDCWD, "/proc/self/uid_map", 4096, &map, NULL, NULL) < 0 ||
+	    sscanf(map, "%u %u %u", &a, &b, &c) != 3 || a != 0 || b != 0 || c != 4294967295U)
+		return nib_err(why, NIB_ERR_ENV, 0, "root of a user namespace, not of the host");
+	ctx->uids[0] = ctx->gids[0] = (struct bld_idmap_range){0, 0, 4294967295U};
+	ctx->n_uids = ctx->n_gids = 1;
+	ctx->setgroups = true;
+	return 0;
+}
+
+static int host_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err)
+{
+	_cleanup_free_ char *u = map_text(ctx->uids, ctx->n_uids);
+	_cleanup_free_ char *g = map_text(ctx->gids, ctx->n_gids);
+	if (proc_write(pid, "uid_map", u, err) < 0 || proc_write(pid, "gid_map", g, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- subuid: newuidmap/newgidmap ------------------------------------------ */
+
+static bool no_new_privs(void)
+{
+	_cleanup_free_ char *st = NULL;
+	const char *p;
+	if (nib_read_file_at(AT_FDCWD, "/proc/self/status", 1 << 16, &st, NULL, NULL) < 0)
+		return false;
+	p = strstr(st, "\nNoNewPrivs:");
+	return p && atoi(p + 12) != 0;
+}
+
+/* Read ranges for `user` (or its uid as a string) from an /etc/subuid-style
+ * file, when libsubid cannot. */
+static size_t subid_file(const char *file, const char *user, uid_t uid, struct bld_idmap_range *r,
+			 size_t max)
+{
+	_cleanup_fclose_ FILE *f = fopen(file, "re");
+	char line[512], uidstr[32];
+	size_t n = 0;
+
+	if (!f)
+		return 0;
+	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)uid);
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char *name = strtok(line, ":\n"), *start = strtok(NULL, ":\n"),
+		     *count = strtok(NULL, ":\n");
+		uint64_t s, c;
+		if (!name || !start || !count || (!streq(name, user) && !streq(name, uidstr)))
+			continue;
+		if (nib_parse_u64(start, &s) < 0 || nib_parse_u64(count, &c) < 0 || c == 0 ||
+		    s > UINT32_MAX || c > UINT32_MAX)
+			continue;
+		r[n++] = (struct bld_idmap_range){0, (uint32_t)s, (uint32_t)c};
+	}
+	return n;
+}
+
+static size_t subid_ranges(bool gid, const char *user, uid_t uid, struct bld_idmap_range *r,
+			   size_t max)
+{
+	struct subid_range *ranges = NULL;
+	int n;
+	size_t out = 0;
+	static bool inited;
+
+	if (!inited) {
+		subid_init("nib", NULL); /* messages to /dev/null: nib reports itself */
+		inited = true;
+	}
+	n = gid ? subid_get_gid_ranges(user, &ranges) : subid_get_uid_ranges(user, &ranges);
+	if (n < 0) {
+		free(ranges);
+		return subid_file(gid ? "/etc/subgid" : "/etc/subuid", user, uid, r, max);
+	}
+	for (int i = 0; i < n && out < max; i++) {
+		if (ranges[i].count == 0 || ranges[i].start > UINT32_MAX ||
+		    ranges[i].count > UINT32_MAX)
+			continue;
+		r[out++] = (struct bld_idmap_range){0, (uint32_t)ranges[i].start,
+						    (uint32_t)ranges[i].count};
+	}
+	free(ranges);
+	return out;
+}
+
+static char *user_name(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid); /* the caller's own name, on the host */
+	return pw ? xstrdup(pw->pw_name) : NULL;
+}
+
+static bool helper_usable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static const char *find_helper(const char *name)
+{
+	static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin",
+					   "/usr/local/bin"};
+	static char buf[256];
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
+		if (helper_usable(buf))
+			return buf;
+	}
+	return NULL;
+}
+
+char *bld_idmap_subuid_describe(void)
+{
+	struct bld_idmap_range r[BLD_IDMAP_MAX_RANGES];
+	_cleanup_free_ char *name = user_name(geteuid());
+	struct nib_buf b = {0};
+	size_t n;
+
+	if (!name)
+		return NULL;
+	n = subid_ranges(false, name, geteuid(), r, ARRAY_SIZE(r));
+	for (size_t i = 0; i < n; i++)
+		nib_buf_printf(&b, "%s%u:%u", i ? "," : "", r[i].outside, r[i].count);
+	if (n == 0)
+		return NULL;
+	return nib_buf_steal(&b);
+}
+
+static int subuid_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
+{
+	struct bld_idmap_range r[BLD_IDMAP_MAX_RANGES - 1];
+	_cleanup_free_ char *name = user_name(ctx->uid);
+	uint32_t next;
+	size_t n;
+
+	if (!name)
+		return nib_err(why, NIB_ERR_ENV, 0,
+			       "UID %u has no name in the host's user database, so it has no "
+			       "/etc/subuid entry",
+			       (unsigned)ctx->uid);
+	for (int pass = 0; pass < 2; pass++) {
+		bool gid = pass == 1;
+		struct bld_idmap_range *out = gid ? ctx->gids : ctx->uids;
+		n = subid_ranges(gid, name, ctx->uid, r, ARRAY_SIZE(r));
+		if (n == 0)
+			return nib_err(why, NIB_ERR_ENV, 0, "no range for %s in %s", name,
+				       gid ? "/etc/subgid" : "/etc/subuid");
+		out[0] = (struct bld_idmap_range){0, gid ? ctx->gid : ctx->uid, 1};
+		next = 1;
+		for (size_t i = 0; i < n; i++) {
+			out[i + 1] = r[i];
+			out[i + 1].inside = next;
+			next += r[i].count;
+		}
+		if (gid)
+			ctx->n_gids = n + 1;
+		else
+			ctx->n_uids = n + 1;
+	}
+	if (!find_helper("newuidmap") || !find_helper("newgidmap"))
+		return nib_err(why, NIB_ERR_ENV, 0,
+			       "newuidmap/newgidmap not found (Debian package uidmap)");
+	if (no_new_privs())
+		return nib_err(why, NIB_ERR_ENV, 0,
+			       "no_new_privs is set, so the setuid newuidmap cannot work");
+	ctx->setgroups = true;
+	return 0;
+}
+
+static int run_helper(const char *helper, pid_t pid, const struct bld_idmap_range *r, size_t n,
+		      struct nib_error *err)
+{
+	_cleanup_strv_ struct nib_strv argv = {0};
+	_cleanup_close_ int errfd = -1;
+	char msg[512] = "";
+	const char *path = find_helper(helper);
+	pid_t child;
+	int status;
+	ssize_t got;
+	int pipefd[2];
+
+	if (!path)
+		return nib_err(err, NIB_ERR_ENV, ENOENT, "%s", helper);
+	nib_strv_push(&argv, path);
+	nib_strv_pushf(&argv, "%d", (int)pid);
+	for (size_t i = 0; i < n; i++) {
+		nib_strv_pushf(&argv, "%u", r[i].inside);
+		nib_strv_pushf(&argv, "%u", r[i].outside);
+		nib_strv_pushf(&argv, "%u", r[i].count);
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "pipe");
+	child = fork();
+	if (child < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return nib_err(err, NIB_ERR_ENV, errno, "fork %s", helper);
+	}
+	if (child == 0) {
+		int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nullfd >= 0) {
+			dup2(nullfd, 0);
+			dup2(nullfd, 1);
+		}
+		dup2(pipefd[1], 2);
+		execv(path, argv.v);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	errfd = pipefd[0];
+	got = read(errfd, msg, sizeof(msg) - 1);
+	msg[got > 0 ? got : 0] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return nib_err(err, NIB_ERR_ENV, 0, "%s failed%s%s", helper, *msg ? ": " : "",
+			       msg);
+	return 0;
+}
+
+static int subuid_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err)
+{
+	if (run_helper("newuidmap", pid, ctx->uids, ctx->n_uids, err) < 0 ||
+	    run_helper("newgidmap", pid, ctx->gids, ctx->n_gids, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- single: only 0 -> caller ------------------------------------------ */
+
+static int single_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
+{
+	ctx->uids[0] = (struct bld_idmap_range){0, ctx->uid, 1};
+	ctx->gids[0] = (struct bld_idmap_range){0, ctx->gid, 1};
+	ctx->n_uids = ctx->n_gids = 1;
+	ctx->setgroups = false;
+	return 0;
+}
+
+static int single_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err)
+{
+	_cleanup_free_ char *u = map_text(ctx->uids, ctx->n_uids);
+	_cleanup_free_ char *g = map_text(ctx->gids, ctx->n_gids);
+	/* user_namespaces(7): an unprivileged gid_map needs setgroups denied;
+	 * nib never calls setgroups in this mode. */
+	if (proc_write(pid, "setgroups", "deny", err) < 0 ||
+	    proc_write(pid, "uid_map", u, err) < 0 || proc_write(pid, "gid_map", g, err) < 0)
+		return -1;
+	return 0;
+}
+
+static const struct bld_idmap_backend backends[] = {
+    {BLD_IDMAP_HOST, "host", host_probe, host_apply},
+    {BLD_IDMAP_SUBUID, "subuid", subuid_probe, subuid_apply},
+    {BLD_IDMAP_SINGLE, "single", single_probe, single_apply},
+};
+
+const struct bld_idmap_backend *bld_idmap_backend_get(enum bld_idmap mode)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+		if (backends[i].mode == mode)
+			return &backends[i];
+	return NULL;
+}
+
+int bld_idmap_choose(enum bld_idmap want, struct bld_idmap_ctx *ctx, char **why,
+		     struct nib_error *err)
+{
+	struct nib_error e = {0};
+	struct nib_buf reasons = {0};
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->uid = geteuid();
+	ctx->gid = getegid();
+	if (why)
+		*why = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+		const struct bld_idmap_backend *b = &backends[i];
+		if (want != BLD_IDMAP_AUTO && want != b->mode)
+			continue;
+		ctx->n_uids = ctx->n_gids = 0;
+		if (b->probe(ctx, &e) == 0) {
+			ctx->mode = b->mode;
+			if (why && reasons.len)
+				*why = nib_buf_steal(&reasons);
+			nib_buf_free(&reasons);
+			return 0;
+		}
+		if (want != BLD_IDMAP_AUTO) {
+			nib_err_move(err, &e);
+			nib_buf_free(&reasons);
+			return nib_err_wrap(err, "--idmap %s", b->name);
+		}
+		if (b->mode != BLD_IDMAP_HOST)
+			nib_buf_printf(&reasons, "%s%s: %s", reasons.len ? "; " : "", b->name,
+				       e.msg);
+		nib_err_clear(&e);
+	}
+	nib_buf_free(&reasons);
+	return nib_err(err, NIB_ERR_ENV, 0, "no ID map mode works here");
+}

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The runtime, parent side: choose the ID map, generate /etc files, clone
+ * the container's pid 1 into new namespaces, write its ID maps, then
+ * supervise it (output, single-UID ownership emulation, timeout, signals)
+ * until it is gone, and remove the mount targets it had to create. The
+ * container side, in order, is runtime_setup.c.
+ */
+#define BLD_RUNTIME_INTERNAL 1
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "builder/runtime.h"
+
+void bld_run_spec_init(struct bld_run_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->stdin_fd = spec->stdout_fd = spec->stderr_fd = -1;
+}
+
+void bld_run_result_free(struct bld_run_result *r)
+{
+	nib_strv_free(&r->created);
+}
+
+int bld_mount_parse(char *spec, struct bld_mount *m, struct nib_error *err)
+{
+	bool have_type = false;
+	char *save = NULL;
+
+	memset(m, 0, sizeof(*m));
+	for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : NULL;
+		if (eq)
+			*eq = '\0';
+		if (streq(tok, "type") && val) {
+			if (streq(val, "bind"))
+				m->type = BLD_MOUNT_BIND;
+			else if (streq(val, "tmpfs"))
+				m->type = BLD_MOUNT_TMPFS;
+			else
+				return nib_err(err, NIB_ERR_USAGE, 0,
+					       "--mount: unknown type '%s' (bind or tmpfs)", val);
+			have_type = true;
+		} else if ((streq(tok, "src") || streq(tok, "source")) && val) {
+			m->src = val;
+		} else if ((streq(tok, "dst") || streq(tok, "target") ||
+			    streq(tok, "destination")) &&
+			   val) {
+			m->dst = val;
+		} else if ((streq(tok, "ro") || streq(tok, "readonly")) &&
+			   (!val || nib_parse_bool(val) >= 0)) {
+			m->ro = !val || nib_parse_bool(val) == 1;
+		} else if (streq(tok, "rw") && !val) {
+			m->ro = false;
+		} else {
+			return nib_err(err, NIB_ERR_USAGE, 0, "--mount: unknown option '%s'", tok);
+		}
+	}
+	if (!have_type)
+		m->type = BLD_MOUNT_BIND;
+	if (!m->dst || m->dst[0] != '/')
+		return nib_err(err, NIB_ERR_USAGE, 0, "--mount: dst= must be an absolute path");
+	if (m->type == BLD_MOUNT_BIND && (!m->src || !*m->src))
+		return nib_err(err, NIB_ERR_USAGE, 0, "--mount: type=bind needs src=");
+	return 0;
+}
+
+int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov[2] = {{&type, 1}, {(void *)data, len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+
+	if (type == BLD_MSG_CREATED) {
+		/* the struct carries its own type byte */
+		iov[0] = (struct iovec){(void *)data, len};
+		mh.msg_iovlen = 1;
+	}
+	if (passfd >= 0) {
+		struct cmsghdr *c;
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* ---- generated /etc files ---------------------------------------------- */
+
+static int write_small(const char *dir, const char *name, const char *data,
+		       struct nib_error *err)
+{
+	_cleanup_free_ char *path = nib_path_join(dir, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || nib_write_all(fd, data, strlen(data)) < 0 || fchmod(fd, 0644) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "write %s", path);
+	return 0;
+}
+
+static char *make_files(const struct bld_run_spec *spec, const char *hostname,
+			struct nib_error *err)
+{
+	const char *tmp = getenv("XDG_RUNTIME_DIR");
+	_cleanup_free_ char *dir = NULL, *resolv = NULL, *hosts = NULL, *hn = NULL;
+	struct stat st;
+
+	if (!tmp || !*tmp || stat(tmp, &st) < 0 || access(tmp, W_OK | X_OK) < 0)
+		tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp || access(tmp, W_OK | X_OK) < 0)
+		tmp = "/tmp";
+	dir = xasprintf("%s/nib-run-XXXXXX", tmp);
+	if (!mkdtemp(dir)) {
+		nib_err(err, NIB_ERR_IO, errno, "mkdtemp %s", dir);
+		return NULL;
+	}
+	chmod(dir, 0755);
+	if (nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) < 0)
+		resolv = xstrdup("");
+	if (spec->network == BLD_NET_NONE) {
+		free(resolv);
+		resolv = xstrdup("");
+	}
+	hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+			  "127.0.1.1\t%s\n",
+			  hostname);
+	hn = xasprintf("%s\n", hostname);
+	if (write_small(dir, "resolv.conf", resolv, err) < 0 ||
+	    write_small(dir, "hosts", hosts, err) < 0 || write_small(dir, "hostname", hn, err) < 0) {
+		nib_rm_rf_at(AT_FDCWD, dir, NULL);
+		return NULL;
+	}
+	return steal_pointer(&dir);
+}
+
+/* ---- after the run: remove the mount targets the runtime created -------- */
+
+static void remove_created(const char *rootfs, struct bld_msg_created *c, size_t n,
+			   struct nib_strv *out)
+{
+	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	for (size_t i = 0; i < n; i++)
+		nib_strv_push(out, c[i].path);
+	if (rootfd < 0)
+		return;
+	for (size_t i = n; i-- > 0;) {
+		_cleanup_free_ char *dir = NULL;
+		_cleanup_close_ int dfd = -1;
+		const char *slash = strrchr(c[i].path, '/'), *name;
+		struct stat st;
+
+		dir = slash ? xstrndup(c[i].path, (size_t)(slash - c[i].path)) : xstrdup("");
+		name = slash ? slash + 1 : c[i].path;
+		dfd = nib_open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY, 0, NULL);
+		if (dfd < 0 || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode) && st.st_size == 0) {
+			if (unlinkat(dfd, name, 0) < 0)
+				continue;
+		} else if (S_ISDIR(st.st_mode)) {
+			if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+				continue; /* the run left something in it */
+		} else {
+			continue;
+		}
+		futimens(dfd, c[i].times);
+	}
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+struct linebuf {
+	struct nib_buf b;
+	int fd;
+	enum bld_stream stream;
+};
+
+static void lines_flush(const struct bld_run_spec *spec, struct linebuf *lb, bool all)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < lb->b.len; i++)
+		if (lb->b.data[i] == '\n') {
+			spec->on_line(spec->line_ctx, lb->stream, lb->b.data + start, i - start);
+			start = i + 1;
+		}
+	if (all && start < lb->b.len) {
+		spec->on_line(spec->line_ctx, lb->stream, lb->b.data + start, lb->b.len - start);
+		start = lb->b.len;
+	}
+	if (start) {
+		memmove(lb->b.data, lb->b.data + start, lb->b.len - start);
+		lb->b.len -= start;
+		lb->b.data[lb->b.len] = '\0';
+	}
+}
+
+struct run_state {
+	pid_t pid;
+	int sync_fd;
+	int notify_fd;
+	int sig_fd;
+	int timer_fd;
+	struct linebuf out[2];
+	bool reaped, sync_eof, got_status;
+	int status;
+	char *error;
+	struct bld_msg_created *created;
+	size_t n_created, cap_created;
+	bool timed_out, interrupted;
+};
+
+static void read_sync(struct run_state *st)
+{
+	struct bld_msg_created msg;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&msg, sizeof(msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(st->sync_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	char *p = (char *)&msg;
+	int passed = -1;
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			st->sync_eof = true;
+		return;
+	}
+	if (n == 0) {
+		st->sync_eof = true;
+		return;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&passed, CMSG_DATA(c), sizeof(int));
+	switch (p[0]) {
+	case BLD_MSG_ERROR:
+		if (!st->error)
+			st->error = xstrndup(p + 1, (size_t)n - 1);
+		break;
+	case BLD_MSG_CREATED:
+		if ((size_t)n == sizeof(msg)) {
+			msg.path[sizeof(msg.path) - 1] = '\0';
+			st->created = xgrow(st->created, &st->cap_created, st->n_created + 1,
+					    sizeof(*st->created));
+			st->created[st->n_created++] = msg;
+		}
+		break;
+	case BLD_MSG_NOTIFY:
+		if (passed >= 0 && st->notify_fd < 0) {
+			st->notify_fd = passed;
+			passed = -1;
+		}
+		break;
+	case BLD_MSG_STATUS:
+		if ((size_t)n >= 1 + sizeof(int) && !st->got_status) {
+			memcpy(&st->status, p + 1, sizeof(int));
+			st->got_status = true;
+		}
+		break;
+	}
+	if (passed >= 0)
+		close(passed);
+}
+
+static void kill_container(struct run_state *st)
+{
+	/* SIGKILL to pid 1 of the namespace kills every process in it */
+	if (!st->reaped)
+		kill(st->pid, SIGKILL);
+}
+
+static void handle_signal(struct run_state *st)
+{
+	struct signalfd_siginfo si;
+	int status;
+
+	while (read(st->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			if (!st->reaped && waitpid(st->pid, &status, WNOHANG) == st->pid) {
+				st->reaped = true;
+				if (!st->got_status && WIFSIGNALED(status)) {
+					st->status = status;
+				}
+			}
+		} else {
+			log_info("got signal %d: stopping the container", (int)si.ssi_signo);
+			st->interrupted = true;
+			kill_container(st);
+		}
+	}
+}
+
+static void pump(const struct bld_run_spec *spec, struct run_state *st)
+{
+	for (;;) {
+		struct pollfd pfd[6];
+		int idx[6], n = 0;
+		struct nib_error e = {0};
+		bool done = st->reaped && st->sync_eof && st->out[0].fd < 0 && st->out[1].fd < 0;
+
+		if (done)
+			break;
+		pfd[n] = (struct pollfd){st->sig_fd, POLLIN, 0};
+		idx[n++] = 0;
+		if (!st->sync_eof) {
+			pfd[n] = (struct pollfd){st->sync_fd, POLLIN, 0};
+			idx[n++] = 1;
+		}
+		if (st->notify_fd >= 0) {
+			pfd[n] = (struct pollfd){st->notify_fd, POLLIN, 0};
+			idx[n++] = 2;
+		}
+		if (st->timer_fd >= 0) {
+			pfd[n] = (struct pollfd){st->timer_fd, POLLIN, 0};
+			idx[n++] = 3;
+		}
+		for (int i = 0; i < 2; i++)
+			if (st->out[i].fd >= 0) {
+				pfd[n] = (struct pollfd){st->out[i].fd, POLLIN, 0};
+				idx[n++] = 4 + i;
+			}
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			kill_container(st);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			switch (idx[i]) {
+			case 0:
+				handle_signal(st);
+				break;
+			case 1:
+				read_sync(st);
+				break;
+			case 2:
+				if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+					close(st->notify_fd);
+					st->notify_fd = -1;
+				} else if (bld_seccomp_supervise_one(st->notify_fd, &e) < 0) {
+					log_warn("%s", e.msg);
+					nib_err_clear(&e);
+					close(st->notify_fd);
+					st->notify_fd = -1;
+				}
+				break;
+			case 3: {
+				uint64_t ticks;
+				if (read(st->timer_fd, &ticks, sizeof(ticks)) > 0) {
+					st->timed_out = true;
+					kill_container(st);
+				}
+				close(st->timer_fd);
+				st->timer_fd = -1;
+				break;
+			}
+			default: {
+				struct linebuf *lb = &st->out[idx[i] - 4];
+				char buf[8192];
+				ssize_t got = read(lb->fd, buf, sizeof(buf));
+				if (got > 0) {
+					nib_buf_append(&lb->b, buf, (size_t)got);
+					lines_flush(spec, lb, false);
+				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+					lines_flush(spec, lb, true);
+					close(lb->fd);
+					lb->fd = -1;
+				}
+			}
+			}
+		}
+	}
+}
+
+/* One attempt with the ID map in rt->idmap. Returns 0 when the container
+ * ran, -1 with err set, -2 when writing the ID map failed (err set) so
+ * that auto can try the next mode. */
+static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
+{
+	const struct bld_run_spec *spec = rt->spec;
+	struct run_state st = {.pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1,
+			       .timer_fd = -1};
+	int sv[2], outp[2][2] = {{-1, -1}, {-1, -1}};
+	sigset_t mask, old;
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+			      CLONE_NEWUTS | CLONE_NEWCGROUP;
+	const struct bld_idmap_backend *backend = bld_idmap_backend_get(rt->idmap.mode);
+	int ret = -1;
+
+	st.out[0].fd = st.out[1].fd = -1;
+	if (rt->netns)
+		flags |= CLONE_NEWNET;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "socketpair");
+	st.sync_fd = sv[0];
+	rt->sync_fd = sv[1];
+	rt->out_fd = spec->stdout_fd;
+	rt->err_fd = spec->stderr_fd;
+	if (spec->on_line) {
+		for (int i = 0; i < 2; i++) {
+			if (pipe2(outp[i], O_CLOEXEC) < 0) {
+				nib_err(err, NIB_ERR_ENV, errno, "pipe");
+				goto out;
+			}
+			st.out[i].fd = outp[i][0];
+			st.out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
+		}
+		rt->out_fd = outp[0][1];
+		rt->err_fd = outp[1][1];
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	st.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (st.sig_fd < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
+		goto out_mask;
+	}
+
+	for (;;) {
+		st.pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+		if (st.pid == 0)
+			bld_runtime_child(rt);
+		if (st.pid > 0 || !(flags & CLONE_NEWCGROUP) || (errno != EINVAL && errno != EPERM))
+			break;
+		flags &= ~(unsigned long)CLONE_NEWCGROUP; /* not allowed here: go without */
+	}
+	if (st.pid < 0) {
+		nib_err(err, NIB_ERR_ENV, errno,
+			"cannot create the container's namespaces (clone)%s",
+			errno == EPERM || errno == ENOSPC || errno == EUSERS
+			    ? "; user namespaces may be disabled: see 'nib info'"
+			    : "");
+		goto out_mask;
+	}
+	close(sv[1]);
+	rt->sync_fd = -1;
+	for (int i = 0; i < 2; i++)
+		if (outp[i][1] >= 0) {
+			close(outp[i][1]);
+			outp[i][1] = -1;
+		}
+
+	if (backend->apply(&rt->idmap, st.pid, err) < 0) {
+		kill(st.pid, SIGKILL);
+		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		st.reaped = true;
+		ret = -2;
+		goto out_mask;
+	}
+	if (bld_rt_send(st.sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "container setup");
+		kill_container(&st);
+	}
+	if (spec->timeout > 0) {
+		struct itimerspec its = {.it_value = {.tv_sec = (time_t)spec->timeout}};
+		st.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (st.timer_fd >= 0)
+			timerfd_settime(st.timer_fd, 0, &its, NULL);
+	}
+	pump(spec, &st);
+	if (!st.reaped) {
+		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		st.reaped = true;
+	}
+	res->idmap = rt->idmap.mode;
+	remove_created(spec->rootfs, st.created, st.n_created, &res->created);
+	if (st.error && !st.timed_out && !st.interrupted) {
+		nib_err(err, NIB_ERR_RUN, 0, "%s", st.error);
+		goto out_mask;
+	}
+	res->timed_out = st.timed_out;
+	res->interrupted = st.interrupted;
+	if (st.got_status && WIFEXITED(st.status)) {
+		res->exit_code = WEXITSTATUS(st.status);
+	} else if (st.got_status && WIFSIGNALED(st.status)) {
+		res->signal = WTERMSIG(st.status);
+		res->exit_code = 128 + res->signal;
+	} else {
+		/* pid 1 was killed (timeout, interrupt) before the command ended */
+		res->signal = SIGKILL;
+		res->exit_code = 128 + SIGKILL;
+	}
+	ret = 0;
+
+out_mask:
+	if (st.sig_fd >= 0)
+		close(st.sig_fd);
+	if (!st.reaped && st.pid > 0) {
+		kill(st.pid, SIGKILL);
+		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i][1] >= 0)
+			close(outp[i][1]);
+		if (st.out[i].fd >= 0)
+			close(st.out[i].fd);
+		nib_buf_free(&st.out[i].b);
+	}
+	if (rt->sync_fd >= 0)
+		close(rt->sync_fd);
+	if (st.sync_fd >= 0)
+		close(st.sync_fd);
+	if (st.notify_fd >= 0)
+		close(st.notify_fd);
+	if (st.timer_fd >= 0)
+		close(st.timer_fd);
+	free(st.error);
+	free(st.created);
+	return ret;
+}
+
+int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
+		    struct nib_error *err)
+{
+	struct bld_rt rt = {.spec = spec, .sync_fd = -1, .out_fd = -1, .err_fd = -1};
+	_cleanup_free_ char *why = NULL;
+	struct stat st;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!spec->rootfs || stat(spec->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return nib_err(err, NIB_ERR_NOT_FOUND, spec->rootfs ? errno ? errno : ENOTDIR : 0,
+			       "rootfs %s", spec->rootfs ? spec->rootfs : "(none)");
+	if (!spec->argv || !spec->argv[0])
+		return nib_err(err, NIB_ERR_USAGE, 0, "no command to run");
+	if (bld_caps_mask(spec->cap_add, spec->cap_drop, &rt.caps, err) < 0)
+		return -1;
+	if (bld_idmap_choose(spec->idmap, &rt.idmap, &why, err) < 0)
+		return -1;
+	if (why)
+		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
+	rt.netns = spec->network == BLD_NET_NONE;
+	rt.files_dir = make_files(spec, spec->hostname ? spec->hostname : "nib", err);
+	if (!rt.files_dir)
+		return -1;
+
+	ret = run_once(&rt, res, err);
+	if (ret == -2 && spec->idmap == BLD_IDMAP_AUTO && rt.idmap.mode == BLD_IDMAP_SUBUID) {
+		log_info("ID map: single (subuid: %s)", err->msg);
+		nib_err_clear(err);
+		if (bld_idmap_choose(BLD_IDMAP_SINGLE, &rt.idmap, NULL, err) == 0)
+			ret = run_once(&rt, res, err);
+	}
+	nib_rm_rf_at(AT_FDCWD, rt.files_dir, NULL);
+	free(rt.files_dir);
+	free(rt.selinux_label);
+	free(rt.selinux_mount);
+	return ret < 0 ? -1 : 0;
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * builder runtime: the embedded container runtime every RUN step goes
+ * through (user, mount, pid, ipc, uts and optionally network and cgroup
+ * namespaces, ID maps, mounts, pivot_root, capabilities, seccomp, SELinux
+ * labels, reaping, signals), and the environment probe `nib info` prints.
+ *
+ * Ownership records in single-UID mode
+ * ------------------------------------
+ * With one mapped UID the kernel refuses chown to any other ID and mknod of
+ * devices. Under --idmap single the runtime makes those calls succeed
+ * without effect and a supervisor in nib records what was asked in the
+ * extended attribute
+ *
+ *	user.containers.override_stat = "UID:GID:MODE:TYPE"
+ *
+ *	UID, GID  decimal IDs as seen inside the container
+ *	MODE      permission bits (st_mode & 07777) in octal, zero-padded to at
+ *	          least 4 digits: "0644", "0755", "4755"
+ *	TYPE      file | dir | symlink | pipe | socket |
+ *	          char-MAJOR-MINOR | block-MAJOR-MINOR   (decimal numbers)
+ *
+ *	e.g. "1000:1000:0644:file", "0:0:0755:dir", "0:0:0644:char-1-3"
+ *
+ * This is containers/storage's format (pkg/idtools FormatContainersOverride-
+ * XattrDevice); fuse-overlayfs reads the first three fields ("%d:%d:%o") and
+ * ignores the rest, and a reader must accept a value with three fields only
+ * (then the type is the file's own). A record of type char-* or block-* sits
+ * on an empty regular file standing in for the device node (mknod of a device
+ * in single-UID mode creates that placeholder). The record's MODE is kept in
+ * step with later chmod calls, so a reader takes owner, mode and type from
+ * the record when there is one and from the inode otherwise. Symlinks cannot
+ * carry user.* xattrs: a chown of a symlink is accepted and not recorded.
+ */
+#ifndef NIB_BUILDER_RUNTIME_H
+#define NIB_BUILDER_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/common.h"
+
+#define BLD_OVERRIDE_XATTR "user.containers.override_stat"
+
+/* How container IDs map to host IDs. */
+enum bld_idmap {
+	BLD_IDMAP_AUTO = 0, /* subuid when it works, else single (host when root) */
+	BLD_IDMAP_SUBUID,   /* 0 -> caller, 1..N -> the caller's /etc/subuid ranges */
+	BLD_IDMAP_SINGLE,   /* only 0 -> caller; setgroups denied; ownership emulated */
+	BLD_IDMAP_HOST,	    /* real root: 0 -> 0 over the full range */
+};
+/* "auto", "subuid", "single", "host" -> enum; -1 when unknown. */
+int bld_idmap_parse(const char *s);
+const char *bld_idmap_name(enum bld_idmap m);
+
+enum bld_network {
+	BLD_NET_HOST = 0, /* the caller's network namespace */
+	BLD_NET_NONE,	  /* a new network namespace with only lo, up */
+};
+
+enum bld_mount_type { BLD_MOUNT_BIND = 0, BLD_MOUNT_TMPFS };
+
+/* One extra mount requested by the caller (nib run --mount, RUN --mount). */
+struct bld_mount {
+	enum bld_mount_type type;
+	const char *src; /* host path (bind only) */
+	const char *dst; /* path inside the container, resolved inside the rootfs */
+	bool ro;
+};
+/* Parse "type=bind,src=S,dst=D[,ro]" or "type=tmpfs,dst=D" (also source=,
+ * target=, destination=, readonly). The strings point into `spec`, which
+ * is modified. */
+int bld_mount_parse(char *spec, struct bld_mount *m, struct nib_error *err);
+
+enum bld_stream { BLD_STREAM_STDOUT = 1, BLD_STREAM_STDERR = 2 };
+/* Called with each complete output line (without its newline; a last
+ * unterminated line is passed too). */
+typedef void (*bld_line_fn)(void *ctx, enum bld_stream stream, const char *line, size_t len);
+
+/* One container run. Fill with bld_run_spec_init() then set fields. */
+struct bld_run_spec {
+	const char *rootfs;  /* the root folder; writes land in it */
+	char *const *argv;   /* command and arguments (argv[0] searched in PATH) */
+	char *const *env;    /* NULL-terminated "K=V" list, or NULL */
+	const char *user;    /* "name", "uid", "name:group", "uid:gid"; NULL = root */
+	const char *workdir; /* created when missing; NULL = "/" */
+	const char *hostname; /* NULL = "nib" */
+	const struct bld_mount *mounts;
+	size_t n_mounts;
+	enum bld_network network;
+	enum bld_idmap idmap;
+	char *const *cap_add;  /* NULL-terminated names ("NET_ADMIN", "CAP_NET_RAW", "ALL") */
+	char *const *cap_drop; /* NULL-terminated names */
+	unsigned timeout;      /* seconds; 0 = none */
+	int stdin_fd;	       /* -1: /dev/null */
+	int stdout_fd;	       /* -1: nib's stdout; ignored when on_line is set */
+	int stderr_fd;	       /* -1: nib's stderr; ignored when on_line is set */
+	bld_line_fn on_line;   /* stream output line by line instead of through fds */
+	void *line_ctx;
+};
+void bld_run_spec_init(struct bld_run_spec *spec);
+
+struct bld_run_result {
+	int exit_code;	      /* the command's exit status (0..255) when it exited */
+	int signal;	      /* the signal that ended it, else 0 */
+	bool timed_out;	      /* killed because spec->timeout passed */
+	bool interrupted;     /* killed because nib got SIGINT/SIGTERM/SIGHUP */
+	enum bld_idmap idmap; /* the ID map actually used */
+	/* Paths (relative to the rootfs, cleaned, no leading "/") the runtime
+	 * created as mount targets because the image lacked them. They are
+	 * removed again after the run when still empty (and their folder's
+	 * times restored); the layer diff must ignore them either way. */
+	struct nib_strv created;
+};
+void bld_run_result_free(struct bld_run_result *r);
+
+/*
+ * Run spec->argv in a new container over spec->rootfs and wait for it.
+ * Returns 0 when the command ran (whatever its status: see `res`), -1 with
+ * `err` set when the container could not be set up; an error in the
+ * container before exec arrives as one line naming the step
+ * ("mount /proc: Operation not permitted", "exec foo: No such file or
+ * directory"). When it returns, nothing of the run is left running or
+ * mounted.
+ */
+int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
+		    struct nib_error *err);
+
+/* ---- environment probe (nib info) --------------------------------------- */
+
+/* One probed capability: a key, whether it is available, what was seen,
+ * and an actionable sentence when it is missing. */
+struct bld_probe_item {
+	const char *key;
+	bool ok;
+	char *detail;
+	char *advice; /* NULL when ok or nothing to do */
+};
+
+struct bld_probe {
+	struct bld_probe_item items[24];
+	size_t n;
+	/* What nib will use here. */
+	enum bld_idmap idmap;
+	char *idmap_why;      /* why auto picks that map */
+	const char *proc;     /* "fresh" or "bind" */
+	const char *sys;      /* "fresh" (with --network none) / "bind" */
+	const char *storage;  /* "overlay", "fuse-overlayfs" or "vfs" */
+	const char *network;  /* default network mode */
+	char *storage_root;   /* where the overlay probe ran */
+};
+
+/* Probe this environment. `root` is the storage root (NULL: $NIB_ROOT,
+ * $XDG_DATA_HOME/nib, ~/.local/share/nib). Never fails: what cannot be
+ * probed is reported as missing with the reason. */
+void bld_runtime_probe(const char *root, struct bld_probe *p);
+void bld_probe_free(struct bld_probe *p);
+
+/* ---- internal: shared by builder/runtime*.c, idmap*.c, seccomp*.c ------- */
+#ifdef BLD_RUNTIME_INTERNAL
+
+#include <stdint.h>
+#include <time.h>
+
+#define BLD_IDMAP_MAX_RANGES 16
+
+struct bld_idmap_range {
+	uint32_t inside, outside, count;
+};
+
+/* An ID map chosen for one run. */
+struct bld_idmap_ctx {
+	enum bld_idmap mode;
+	uid_t uid; /* the caller's effective IDs */
+	gid_t gid;
+	struct bld_idmap_range uids[BLD_IDMAP_MAX_RANGES], gids[BLD_IDMAP_MAX_RANGES];
+	size_t n_uids, n_gids;
+	bool setgroups; /* setgroups(2) allowed inside */
+};
+
+/* An ID-map mode: probe says whether this environment allows it (and fills
+ * the ranges), apply writes the maps of the child `pid` from the parent. */
+struct bld_idmap_backend {
+	enum bld_idmap mode;
+	const char *name;
+	int (*probe)(struct bld_idmap_ctx *ctx, struct nib_error *why);
+	int (*apply)(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err);
+};
+
+const struct bld_idmap_backend *bld_idmap_backend_get(enum bld_idmap mode);
+/* Resolve `want` (auto included) to a working backend; for auto, `why`
+ * (may be NULL) gets the reason a better mode was not taken. */
+int bld_idmap_choose(enum bld_idmap want, struct bld_idmap_ctx *ctx, char **why,
+		     struct nib_error *err);
+bool bld_idmap_uid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
+bool bld_idmap_gid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
+/* "400000:65536,500000:10" of the caller's subordinate UIDs, or NULL. */
+char *bld_idmap_subuid_describe(void);
+
+/* Build and load the container seccomp filter into the calling process
+ * (no_new_privs must be set). With `emulate_owner`, chown/mknod-of-device
+ * /chmod go to a user-notification listener returned in *notify_fd, and
+ * set*id/setgroups/capset succeed without effect. */
+int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err);
+/* Whether the kernel and libseccomp support user notification. */
+bool bld_seccomp_notify_supported(void);
+/* Receive and answer one notification on `notify_fd` (the supervisor side
+ * of single-UID ownership emulation). Returns -1 only when the listener is
+ * gone. */
+int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err);
+
+/* Messages on the sync socket (SOCK_SEQPACKET; first byte is the type). */
+enum {
+	BLD_MSG_GO = 'G',      /* parent -> child: ID maps written */
+	BLD_MSG_ERROR = 'E',   /* child -> parent: one-line setup error */
+	BLD_MSG_CREATED = 'C', /* child -> parent: struct bld_msg_created */
+	BLD_MSG_NOTIFY = 'F',  /* child -> parent: seccomp listener (SCM_RIGHTS) */
+	BLD_MSG_STATUS = 'S',  /* pid 1 -> parent: the command's wait status */
+};
+
+/* A mount target the runtime created, and its folder's times before. */
+struct bld_msg_created {
+	char type;
+	struct timespec times[2];
+	char path[4096];
+};
+
+/* Everything the container side needs, prepared by the parent. */
+struct bld_rt {
+	const struct bld_run_spec *spec;
+	struct bld_idmap_ctx idmap;
+	int sync_fd;		/* child end of the sync socket */
+	int out_fd, err_fd;	/* -1: inherited */
+	char *files_dir;	/* host folder with resolv.conf, hosts, hostname */
+	bool netns;
+	uint64_t caps;		/* capability mask of the command */
+	char *selinux_label;	/* exec label, or NULL */
+	char *selinux_mount;	/* context= mount option value, or NULL */
+};
+
+/* Send one message (with `passfd` as SCM_RIGHTS when >= 0). */
+int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd);
+/* The container side: pid 1 of the new namespaces. Never returns. */
+_noreturn_ void bld_runtime_child(struct bld_rt *rt);
+/* Capability mask from the default set plus adds minus drops. */
+int bld_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct nib_error *err);
+/* Resolve "user[:group]" from the current root's /etc/passwd and
+ * /etc/group (never the host's NSS). */
+int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups,
+		     char **home, struct nib_error *err);
+
+#endif /* BLD_RUNTIME_INTERNAL */
+
+#endif

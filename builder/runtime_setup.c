@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The runtime, container side, in the order it happens (bubblewrap-style):
+ * pid 1 of the new user, mount, pid, ipc, uts (and network, cgroup)
+ * namespaces waits for its ID maps, builds the mount tree over the rootfs
+ * (every target resolved inside the rootfs), pivots into it, then forks the
+ * command: credentials, capabilities, no_new_privs, seccomp, exec. pid 1
+ * stays to reap and forward signals and reports the command's wait status.
+ * Any error before exec goes to nib as one line on the sync socket.
+ */
+#define BLD_RUNTIME_INTERNAL 1
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <selinux/selinux.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "builder/runtime.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* OCI runtime-spec defaults (config-linux.md: maskedPaths, readonlyPaths),
+ * as containers/common uses them. */
+static const char *const masked_paths[] = {
+    "proc/acpi",	 "proc/asound",	     "proc/kcore",  "proc/keys",
+    "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
+    "proc/scsi",	 "proc/interrupts",   "sys/firmware", "sys/devices/virtual/powercap",
+    "sys/fs/selinux",
+};
+static const char *const readonly_paths[] = {
+    "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+struct setup {
+	struct bld_rt *rt;
+	int rootfd; /* O_PATH of the rootfs bind mount */
+	char err[1024];
+};
+
+_noreturn_ static void die(struct bld_rt *rt, const char *fmt, ...) _printf_(2, 3);
+_noreturn_ static void die(struct bld_rt *rt, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	bld_rt_send(rt->sync_fd, BLD_MSG_ERROR, msg, strlen(msg), -1);
+	_exit(127);
+}
+
+static const char *fdpath(int fd, char buf[static 32])
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+static void created(struct setup *s, const char *path, int parentfd)
+{
+	struct bld_msg_created m = {.type = BLD_MSG_CREATED};
+	struct stat st;
+
+	if (fstat(parentfd, &st) == 0) {
+		m.times[0] = st.st_atim;
+		m.times[1] = st.st_mtim;
+	} else {
+		m.times[0].tv_nsec = m.times[1].tv_nsec = UTIME_OMIT;
+	}
+	snprintf(m.path, sizeof(m.path), "%s", path);
+	bld_rt_send(s->rt->sync_fd, BLD_MSG_CREATED, &m, sizeof(m), -1);
+}
+
+/* mkdir -p `path` inside the rootfs, reporting each folder it creates;
+ * returns an O_PATH fd of it, or -1 (errno set). */
+static int ensure_dir(struct setup *s, const char *path)
+{
+	_cleanup_free_ char *clean = nib_path_clean(path[0] == '/' ? path + 1 : path);
+	_cleanup_close_ int cur = -1;
+	char *p = clean;
+
+	cur = nib_open_in_root(s->rootfd, "", O_PATH | O_DIRECTORY, 0, NULL);
+	if (cur < 0 || streq(clean, "."))
+		return cur < 0 ? -1 : take_fd(&cur);
+	for (;;) {
+		char *slash = strchr(p, '/');
+		int fd;
+		if (slash)
+			*slash = '\0';
+		fd = nib_open_in_root(s->rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
+		if (fd < 0 && errno == ENOENT) {
+			const char *name = strrchr(clean, '/');
+			struct stat st;
+			name = name ? name + 1 : clean;
+			/* a dangling symlink stays as it is */
+			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				errno = ENOTDIR;
+				return -1;
+			}
+			_cleanup_close_ int real = -1;
+			char b[32];
+			real = open(fdpath(cur, b), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (real < 0)
+				return -1;
+			if (mkdirat(real, name, 0755) < 0)
+				return -1;
+			created(s, clean, real);
+			fd = nib_open_in_root(s->rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
+		}
+		if (fd < 0)
+			return -1;
+		close(cur);
+		cur = fd;
+		if (!slash)
+			break;
+		*slash = '/';
+		p = slash + 1;
+	}
+	return take_fd(&cur);
+}
+
+/* An O_PATH fd of the file `path` inside the rootfs, created empty (and
+ * reported) when missing; -1 when it cannot be a file mount target. */
+static int ensure_file(struct setup *s, const char *path)
+{
+	_cleanup_free_ char *clean = nib_path_clean(path[0] == '/' ? path + 1 : path);
+	_cleanup_close_ int dfd = -1, real = -1;
+	char *slash = strrchr(clean, '/'), b[32];
+	const char *name = slash ? slash + 1 : clean;
+	struct stat st;
+	int fd;
+
+	fd = nib_open_in_root(s->rootfd, clean, O_PATH, 0, NULL);
+	if (fd >= 0) {
+		if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+			close(fd);
+			errno = EISDIR;
+			return -1;
+		}
+		return fd;
+	}
+	if (errno != ENOENT)
+		return -1;
+	if (slash)
+		*slash = '\0';
+	dfd = slash ? ensure_dir(s, clean) : nib_open_in_root(s->rootfd, "", O_PATH, 0, NULL);
+	if (slash)
+		*slash = '/';
+	if (dfd < 0)
+		return -1;
+	/* a dangling symlink (maybe pointing out of the rootfs) is left alone */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = ELOOP;
+		return -1;
+	}
+	real = open(fdpath(dfd, b), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (real < 0)
+		return -1;
+	fd = openat(real, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	created(s, clean, real);
+	return openat(real, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void make_ro(struct setup *s, int fd, bool recursive, const char *what)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	struct statvfs sv;
+	unsigned long keep = 0;
+	char b[32];
+
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+		    &attr, sizeof(attr)) == 0)
+		return;
+	/* kernels before 5.12: the top mount only, keeping locked flags */
+	if (fstatvfs(fd, &sv) == 0) {
+		if (sv.f_flag & ST_NOSUID)
+			keep |= MS_NOSUID;
+		if (sv.f_flag & ST_NODEV)
+			keep |= MS_NODEV;
+		if (sv.f_flag & ST_NOEXEC)
+			keep |= MS_NOEXEC;
+	}
+	if (mount(NULL, fdpath(fd, b), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
+		die(s->rt, "remount %s read-only: %s", what, strerror(errno));
+}
+
+/* Reopen `path` inside the rootfs (after a mount, to reach the new top). */
+static int reopen(struct setup *s, const char *path, int flags)
+{
+	return nib_open_in_root(s->rootfd, path, flags, 0, NULL);
+}
+
+static void mount_proc(struct setup *s)
+{
+	_cleanup_close_ int fd = ensure_dir(s, "proc");
+	char b[32];
+
+	if (fd < 0)
+		die(s->rt, "mount /proc: %s", strerror(errno));
+	if (mount("proc", fdpath(fd, b), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+		return;
+	/* a pod's masked /proc makes the kernel refuse a fresh one */
+	log_info("a fresh /proc is refused (%s): binding the outer /proc", strerror(errno));
+	if (mount("/proc", fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
+		die(s->rt, "mount /proc: %s", strerror(errno));
+}
+
+static void mount_dev(struct setup *s)
+{
+	_cleanup_close_ int fd = ensure_dir(s, "dev"), dev = -1;
+	_cleanup_free_ char *opts = NULL;
+	char b[32], path[64];
+	const struct bld_rt *rt = s->rt;
+
+	if (fd < 0)
+		die(s->rt, "mount /dev: %s", strerror(errno));
+	opts = rt->selinux_mount ? xasprintf("mode=755,size=65536k,context=\"%s\"", rt->selinux_mount)
+				 : xstrdup("mode=755,size=65536k");
+	if (mount("tmpfs", fdpath(fd, b), "tmpfs", MS_NOSUID | MS_STRICTATIME, opts) < 0)
+		die(s->rt, "mount /dev: %s", strerror(errno));
+	dev = reopen(s, "dev", O_RDONLY | O_DIRECTORY);
+	if (dev < 0)
+		die(s->rt, "open /dev: %s", strerror(errno));
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+		char src[64];
+		int f;
+		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+		if (access(src, F_OK) < 0)
+			continue;
+		f = openat(dev, dev_nodes[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (f < 0)
+			die(s->rt, "create /dev/%s: %s", dev_nodes[i], strerror(errno));
+		close(f);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dev, dev_nodes[i]);
+		if (mount(src, path, NULL, MS_BIND, NULL) < 0)
+			die(s->rt, "mount /dev/%s: %s", dev_nodes[i], strerror(errno));
+	}
+	if (mkdirat(dev, "pts", 0755) == 0) {
+		/* gid=5 (tty) only when that group is mapped */
+		const char *o = bld_idmap_gid_mapped(&rt->idmap, 5)
+				    ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
+				    : "newinstance,ptmxmode=0666,mode=0620";
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/pts", dev);
+		if (mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, o) < 0)
+			die(s->rt, "mount /dev/pts: %s", strerror(errno));
+		symlinkat("pts/ptmx", dev, "ptmx");
+	}
+	if (mkdirat(dev, "shm", 01777) == 0) {
+		_cleanup_free_ char *so =
+		    rt->selinux_mount ? xasprintf("mode=1777,size=65536k,context=\"%s\"",
+						  rt->selinux_mount)
+				      : xstrdup("mode=1777,size=65536k");
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/shm", dev);
+		if (mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, so) < 0)
+			die(s->rt, "mount /dev/shm: %s", strerror(errno));
+	}
+	if (mkdirat(dev, "mqueue", 0755) == 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/mqueue", dev);
+		if (mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			log_debug("mount /dev/mqueue: %s", strerror(errno));
+	}
+	symlinkat("/proc/self/fd", dev, "fd");
+	symlinkat("/proc/self/fd/0", dev, "stdin");
+	symlinkat("/proc/self/fd/1", dev, "stdout");
+	symlinkat("/proc/self/fd/2", dev, "stderr");
+}
+
+static void mount_sys(struct setup *s)
+{
+	_cleanup_close_ int fd = ensure_dir(s, "sys"), top = -1;
+	char b[32];
+
+	if (fd < 0)
+		die(s->rt, "mount /sys: %s", strerror(errno));
+	/* sysfs needs a network namespace of one's own */
+	if (s->rt->netns && mount("sysfs", fdpath(fd, b), "sysfs",
+				  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+		return;
+	if (mount("/sys", fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
+		die(s->rt, "mount /sys: %s", strerror(errno));
+	top = reopen(s, "sys", O_PATH | O_DIRECTORY);
+	if (top < 0)
+		die(s->rt, "open /sys: %s", strerror(errno));
+	make_ro(s, top, true, "/sys");
+}
+
+static void mask_paths(struct setup *s)
+{
+	char b[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++) {
+		_cleanup_close_ int fd = reopen(s, masked_paths[i], O_PATH | O_NOFOLLOW);
+		struct stat st;
+		int r;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			r = mount("tmpfs", fdpath(fd, b), "tmpfs",
+				  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555");
+		else
+			r = mount("/dev/null", fdpath(fd, b), NULL, MS_BIND, NULL);
+		if (r < 0)
+			die(s->rt, "mask /%s: %s", masked_paths[i], strerror(errno));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++) {
+		_cleanup_close_ int fd = reopen(s, readonly_paths[i], O_PATH | O_NOFOLLOW), top = -1;
+		if (fd < 0)
+			continue;
+		if (mount(fdpath(fd, b), fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
+			die(s->rt, "mount /%s read-only: %s", readonly_paths[i], strerror(errno));
+		top = reopen(s, readonly_paths[i], O_PATH | O_NOFOLLOW);
+		if (top < 0)
+			die(s->rt, "open /%s: %s", readonly_paths[i], strerror(errno));
+		make_ro(s, top, true, readonly_paths[i]);
+	}
+}
+
+static void mount_etc_files(struct setup *s)
+{
+	static const char *const files[] = {"resolv.conf", "hosts", "hostname"};
+	char b[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *src = nib_path_join(s->rt->files_dir, files[i]);
+		_cleanup_free_ char *dst = xasprintf("etc/%s", files[i]);
+		_cleanup_close_ int fd = ensure_file(s, dst);
+		if (fd < 0) {
+			log_info("not mounting /%s: %s", dst, strerror(errno));
+			continue;
+		}
+		if (mount(src, fdpath(fd, b), NULL, MS_BIND, NULL) < 0)
+			die(s->rt, "mount /%s: %s", dst, strerror(errno));
+	}
+}
+
+static void mount_extra(struct setup *s)
+{
+	const struct bld_run_spec *spec = s->rt->spec;
+	char b[32];
+
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct bld_mount *m = &spec->mounts[i];
+		_cleanup_close_ int fd = -1, top = -1;
+		struct stat st;
+
+		if (m->type == BLD_MOUNT_TMPFS) {
+			fd = ensure_dir(s, m->dst);
+			if (fd < 0)
+				die(s->rt, "mount %s: %s", m->dst, strerror(errno));
+			if (mount("tmpfs", fdpath(fd, b), "tmpfs",
+				  MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0), "mode=755") < 0)
+				die(s->rt, "mount tmpfs on %s: %s", m->dst, strerror(errno));
+			continue;
+		}
+		if (stat(m->src, &st) < 0)
+			die(s->rt, "mount %s: %s: %s", m->dst, m->src, strerror(errno));
+		fd = S_ISDIR(st.st_mode) ? ensure_dir(s, m->dst) : ensure_file(s, m->dst);
+		if (fd < 0)
+			die(s->rt, "mount %s: %s", m->dst, strerror(errno));
+		if (mount(m->src, fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
+			die(s->rt, "mount %s on %s: %s", m->src, m->dst, strerror(errno));
+		if (m->ro) {
+			top = reopen(s, m->dst, O_PATH);
+			if (top < 0)
+				die(s->rt, "open %s: %s", m->dst, strerror(errno));
+			make_ro(s, top, true, m->dst);
+		}
+	}
+}
+
+static void loopback_up(struct bld_rt *rt)
+{
+	struct ifreq ifr = {0};
+	_cleanup_close_ int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+		die(rt, "loopback: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
+		die(rt, "loopback up: %s", strerror(errno));
+}
+
+static void setup_root(struct bld_rt *rt)
+{
+	struct setup s = {.rt = rt, .rootfd = -1};
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die(rt, "make / private: %s", strerror(errno));
+	if (mount(rt->spec->rootfs, rt->spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		die(rt, "bind %s: %s", rt->spec->rootfs, strerror(errno));
+	s.rootfd = open(rt->spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s.rootfd < 0)
+		die(rt, "open %s: %s", rt->spec->rootfs, strerror(errno));
+
+	mount_proc(&s);
+	mount_dev(&s);
+	mount_sys(&s);
+	mask_paths(&s);
+	mount_etc_files(&s);
+	mount_extra(&s);
+
+	if (fchdir(s.rootfd) < 0)
+		die(rt, "chdir %s: %s", rt->spec->rootfs, strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		die(rt, "pivot_root %s: %s", rt->spec->rootfs, strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		die(rt, "detach the old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		die(rt, "chdir /: %s", strerror(errno));
+	close(s.rootfd);
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+static void set_rlimits(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)1048576);
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rl.rlim_cur = rl.rlim_max = 0;
+	setrlimit(RLIMIT_CORE, &rl);
+}
+
+static void set_caps(struct bld_rt *rt, bool root)
+{
+	int last = (int)cap_max_bits();
+	cap_t caps;
+
+	for (int c = 0; c < last; c++)
+		if (!(rt->caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+		    errno != EINVAL)
+			die(rt, "drop capability %d from the bounding set: %s", c, strerror(errno));
+	if (!root)
+		return;
+	caps = cap_init();
+	for (int c = 0; c < last; c++) {
+		cap_value_t v = c;
+		if (!(rt->caps & (1ULL << c)))
+			continue;
+		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
+		cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
+		cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET);
+	}
+	if (cap_set_proc(caps) < 0)
+		die(rt, "set capabilities: %s", strerror(errno));
+	cap_free(caps);
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=')
+			return env[i] + kl + 1;
+	return NULL;
+}
+
+_noreturn_ static void exec_command(struct bld_rt *rt)
+{
+	const struct bld_run_spec *spec = rt->spec;
+	_cleanup_strv_ struct nib_strv env = {0};
+	_cleanup_free_ char *home = NULL;
+	gid_t groups[64];
+	size_t n_groups = ARRAY_SIZE(groups);
+	uid_t uid = 0;
+	gid_t gid = 0;
+	struct nib_error e = {0};
+	const char *path, *cmd = spec->argv[0];
+	int notify_fd = -1, in, saved = ENOENT;
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* stdio, then nothing else of nib: the sync socket moves to fd 3 and
+	 * every other fd is closed before anything looks at a path the
+	 * image chose (a WORKDIR of /proc/self/fd/N reaches nothing) */
+	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in < 0 || dup2(in, 0) < 0)
+		die(rt, "stdin: %s", strerror(errno));
+	if (rt->out_fd >= 0 && dup2(rt->out_fd, 1) < 0)
+		die(rt, "stdout: %s", strerror(errno));
+	if (rt->err_fd >= 0 && dup2(rt->err_fd, 2) < 0)
+		die(rt, "stderr: %s", strerror(errno));
+	if (rt->sync_fd != 3) {
+		if (dup3(rt->sync_fd, 3, O_CLOEXEC) < 0)
+			_exit(127);
+		rt->sync_fd = 3;
+	}
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
+		for (int fd = 4; fd < 1024; fd++)
+			close(fd);
+
+	if (bld_user_resolve(spec->user, &uid, &gid, groups, &n_groups, &home, &e) < 0)
+		die(rt, "%s", e.msg);
+	if (!bld_idmap_uid_mapped(&rt->idmap, uid) || !bld_idmap_gid_mapped(&rt->idmap, gid)) {
+		log_info("user %u:%u is not mapped with the %s ID map: running as 0:0",
+			 (unsigned)uid, (unsigned)gid, bld_idmap_name(rt->idmap.mode));
+		uid = 0;
+		gid = 0;
+	}
+	{
+		size_t k = 0;
+		for (size_t i = 0; i < n_groups; i++)
+			if (bld_idmap_gid_mapped(&rt->idmap, groups[i]))
+				groups[k++] = groups[i];
+		n_groups = k;
+	}
+
+	{
+		const char *wd = spec->workdir && *spec->workdir ? spec->workdir : "/";
+		_cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int wfd = -1;
+		if (wd[0] != '/')
+			die(rt, "workdir %s: not an absolute path", wd);
+		wfd = nib_mkdir_in_root(rootfd, wd, 0755, &e);
+		if (wfd < 0)
+			die(rt, "workdir %s", e.msg);
+		if (fchdir(wfd) < 0)
+			die(rt, "workdir %s: %s", wd, strerror(errno));
+	}
+	set_rlimits();
+	umask(022);
+
+	set_caps(rt, false); /* bounding set while CAP_SETPCAP is there */
+	if (rt->idmap.setgroups && setgroups(n_groups, groups) < 0)
+		die(rt, "setgroups: %s", strerror(errno));
+	if (setresgid(gid, gid, gid) < 0)
+		die(rt, "setgid %u: %s", (unsigned)gid, strerror(errno));
+	if (setresuid(uid, uid, uid) < 0)
+		die(rt, "setuid %u: %s", (unsigned)uid, strerror(errno));
+	if (uid == 0)
+		set_caps(rt, true);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die(rt, "no_new_privs: %s", strerror(errno));
+	if (rt->selinux_label && setexeccon(rt->selinux_label) < 0)
+		log_warn("SELinux: cannot set the exec label %s: %s", rt->selinux_label,
+			 strerror(errno));
+
+	/* the environment: the caller's, plus PATH and HOME when missing */
+	for (size_t i = 0; spec->env && spec->env[i]; i++)
+		nib_strv_push(&env, spec->env[i]);
+	if (!env_get(env.v, "PATH"))
+		nib_strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+				    "/sbin:/bin");
+	if (!env_get(env.v, "HOSTNAME"))
+		nib_strv_pushf(&env, "HOSTNAME=%s", spec->hostname ? spec->hostname : "nib");
+	if (!env_get(env.v, "HOME"))
+		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
+
+	if (bld_seccomp_load(rt->idmap.mode == BLD_IDMAP_SINGLE, &notify_fd, &e) < 0)
+		die(rt, "%s", e.msg);
+	if (notify_fd >= 0) {
+		bld_rt_send(rt->sync_fd, BLD_MSG_NOTIFY, NULL, 0, notify_fd);
+		close(notify_fd);
+	}
+
+	path = env_get(env.v, "PATH");
+	if (strchr(cmd, '/')) {
+		execve(cmd, spec->argv, env.v);
+		saved = errno;
+	} else {
+		const char *p = path;
+		while (p && *p) {
+			const char *colon = strchr(p, ':');
+			size_t n = colon ? (size_t)(colon - p) : strlen(p);
+			char full[PATH_MAX];
+			snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? p : ".", cmd);
+			execve(full, spec->argv, env.v);
+			if (errno != ENOENT && errno != ENOTDIR)
+				saved = errno;
+			p = colon ? colon + 1 : NULL;
+		}
+	}
+	die(rt, "exec %s: %s", cmd, strerror(saved));
+}
+
+/* ---- pid 1 ------------------------------------------------------------------ */
+
+_noreturn_ void bld_runtime_child(struct bld_rt *rt)
+{
+	char go = 0;
+	sigset_t all;
+	pid_t cmd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read(rt->sync_fd, &go, 1) != 1 || go != BLD_MSG_GO)
+		_exit(1); /* nib went away or could not map IDs */
+	/* the maps are written: this process is root of the new namespaces
+	 * from now on, and not dumpable, so the command cannot reach nib's
+	 * socket through /proc/1/fd */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		die(rt, "become root in the user namespace: %s", strerror(errno));
+	if (rt->idmap.setgroups && setgroups(0, NULL) < 0)
+		die(rt, "setgroups: %s", strerror(errno));
+
+	setup_root(rt);
+	if (sethostname(rt->spec->hostname ? rt->spec->hostname : "nib",
+			strlen(rt->spec->hostname ? rt->spec->hostname : "nib")) < 0)
+		die(rt, "sethostname: %s", strerror(errno));
+	if (rt->netns)
+		loopback_up(rt);
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	cmd = fork();
+	if (cmd < 0)
+		die(rt, "fork: %s", strerror(errno));
+	if (cmd == 0)
+		exec_command(rt);
+	/* pid 1: reap everything, forward signals, report the command; it
+	 * keeps no fd but stdio and the sync socket */
+	if (rt->sync_fd > 3)
+		syscall(SYS_close_range, 3U, (unsigned)rt->sync_fd - 1, 0U);
+	syscall(SYS_close_range, (unsigned)rt->sync_fd + 1, ~0U, 0U);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si), status;
+		pid_t p;
+
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(cmd, sig);
+			continue;
+		}
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (p != cmd)
+				continue;
+			bld_rt_send(rt->sync_fd, BLD_MSG_STATUS, &status, sizeof(status), -1);
+			_exit(0);
+		}
+	}
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The container seccomp filter: refuses (EPERM) the system calls the
+ * containers default profile (containers/common seccomp.json) does not
+ * allow to an unprivileged container, and in single-UID mode routes the
+ * ownership calls to nib's supervisor (seccomp user notification; see
+ * seccomp_notify.c) and lets the set*id family succeed without effect.
+ */
+#define BLD_RUNTIME_INTERNAL 1
+#include <sched.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/runtime.h"
+
+NIB_DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
+
+/* Not in the default profile's allow list (kernel module, clock, swap,
+ * keyring, accounting, BPF, perf, handle, reboot, mount API and namespace
+ * calls: a RUN step has no CAP_SYS_ADMIN in its user namespace). */
+static const char *const refused[] = {
+    "acct",	     "add_key",	       "bpf",		 "clock_adjtime",   "clock_settime",
+    "create_module", "delete_module",  "finit_module",	 "get_kernel_syms", "init_module",
+    "ioperm",	     "iopl",	       "kexec_file_load", "kexec_load",	    "keyctl",
+    "lookup_dcookie", "nfsservctl",    "open_by_handle_at", "perf_event_open", "query_module",
+    "quotactl",	     "reboot",	       "request_key",	 "settimeofday",    "stime",
+    "swapon",	     "swapoff",	       "sysfs",		 "_sysctl",	    "uselib",
+    "userfaultfd",   "ustat",	       "vm86",		 "vm86old",	    "mount",
+    "umount",	     "umount2",	       "pivot_root",	 "setns",	    "unshare",
+    "fsopen",	     "fsconfig",       "fsmount",	 "fspick",	    "move_mount",
+    "open_tree",     "mount_setattr",  "name_to_handle_at", "syslog",	    "kcmp",
+    "lsm_set_self_attr",
+};
+
+/* Succeed without effect in single-UID mode: the IDs cannot be mapped. */
+static const char *const faked[] = {
+    "setuid",	"setgid",   "setreuid",	  "setregid",	"setresuid", "setresgid", "setfsuid",
+    "setfsgid", "setuid32", "setgid32",	  "setreuid32", "setregid32", "setresuid32",
+    "setresgid32", "setfsuid32", "setfsgid32", "setgroups", "setgroups32", "capset",
+};
+
+/* Sent to the supervisor in single-UID mode. */
+static const char *const notified[] = {
+    "chown", "fchown", "lchown", "fchownat", "chown32", "fchown32", "lchown32",
+    "chmod", "fchmod", "fchmodat", "fchmodat2",
+};
+
+static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+		const struct scmp_arg_cmp *args)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	if (nr == __NR_SCMP_ERROR)
+		return 0; /* unknown to this libseccomp */
+	int ret = seccomp_rule_add_array(ctx, action, nr, n, args);
+	/* EDOM/EEXIST: not on this architecture or already covered */
+	return ret == 0 || ret == -EDOM || ret == -EEXIST || ret == -EINVAL ? 0 : ret;
+}
+
+bool bld_seccomp_notify_supported(void)
+{
+	return seccomp_api_get() >= 5;
+}
+
+int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int ret = 0;
+
+	*notify_fd = -1;
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return nib_err(err, NIB_ERR_ENV, 0, "seccomp: cannot create a filter");
+#if defined(__x86_64__)
+	seccomp_arch_add(ctx, SCMP_ARCH_X86);
+	seccomp_arch_add(ctx, SCMP_ARCH_X32);
+#elif defined(__aarch64__)
+	seccomp_arch_add(ctx, SCMP_ARCH_ARM);
+#endif
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* nib sets it itself */
+
+	for (size_t i = 0; i < ARRAY_SIZE(refused) && ret == 0; i++)
+		ret = rule(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL);
+	/* clone with a namespace flag, like unshare(2); clone3 cannot be
+	 * inspected, so it reports ENOSYS and libc falls back to clone. */
+	if (ret == 0) {
+		static const unsigned long nsflags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
+							CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
+							CLONE_NEWCGROUP};
+		for (size_t i = 0; i < ARRAY_SIZE(nsflags) && ret == 0; i++) {
+			struct scmp_arg_cmp a =
+			    SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)nsflags[i],
+				    (scmp_datum_t)nsflags[i]);
+			ret = rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &a);
+		}
+	}
+	if (ret == 0)
+		ret = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+
+	if (emulate_owner && ret == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(faked) && ret == 0; i++)
+			ret = rule(ctx, SCMP_ACT_ERRNO(0), faked[i], 0, NULL);
+		for (size_t i = 0; i < ARRAY_SIZE(notified) && ret == 0; i++)
+			ret = rule(ctx, SCMP_ACT_NOTIFY, notified[i], 0, NULL);
+		/* mknod/mknodat of a character or block device */
+		static const unsigned types[] = {S_IFCHR, S_IFBLK};
+		for (size_t i = 0; i < ARRAY_SIZE(types) && ret == 0; i++) {
+			struct scmp_arg_cmp a1 = SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]);
+			struct scmp_arg_cmp a2 = SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]);
+			ret = rule(ctx, SCMP_ACT_NOTIFY, "mknod", 1, &a1);
+			if (ret == 0)
+				ret = rule(ctx, SCMP_ACT_NOTIFY, "mknodat", 1, &a2);
+		}
+	}
+	if (ret < 0)
+		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: building the filter");
+	ret = seccomp_load(ctx);
+	if (ret < 0)
+		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: loading the filter");
+	if (emulate_owner) {
+		*notify_fd = seccomp_notify_fd(ctx);
+		if (*notify_fd < 0)
+			return nib_err(err, NIB_ERR_ENV, 0,
+				       "seccomp: no user-notification listener");
+	}
+	return 0;
+}

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Single-UID root emulation, supervisor side. The container's seccomp
+ * filter sends chown-family, chmod-family and device mknod calls here
+ * (SECCOMP_RET_USER_NOTIF). nib resolves the target path inside the
+ * container's root (/proc/PID/root, and /proc/PID/cwd or /proc/PID/fd/N for
+ * relative paths, with RESOLVE_IN_ROOT), records the intended owner, mode
+ * and device in user.containers.override_stat (format: builder/runtime.h),
+ * checks that the request is still alive (SECCOMP_IOCTL_NOTIF_ID_VALID) and
+ * answers:
+ *	chown family   success without effect (the record holds the owner)
+ *	chmod family   record updated when there is one, then the call
+ *	               continues in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+ *	mknod device   an empty regular file carrying the record
+ */
+#define BLD_RUNTIME_INTERNAL 1
+#include <fcntl.h>
+#include <limits.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "builder/runtime.h"
+
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
+
+/* The request being answered: checked again once its files are open, so
+ * a recycled PID never gets someone else's files recorded. */
+static struct {
+	int fd;
+	uint64_t id;
+} cur;
+
+static int still_valid(int fd)
+{
+	if (seccomp_notify_id_valid(cur.fd, cur.id) == 0)
+		return fd;
+	close(fd);
+	return -ESRCH;
+}
+
+struct owner_rec {
+	uint32_t uid, gid, mode;
+	char type[48];
+};
+
+/* Read a NUL-terminated string of the notifying process at `addr`. */
+static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	size_t got = 0;
+
+	if (addr == 0)
+		return -EFAULT;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (got < size) {
+		/* read up to the end of the page so an unmapped next page does
+		 * not fail a short string */
+		size_t page = 4096 - ((addr + got) & 4095);
+		size_t want = MIN(page, size - got);
+		ssize_t n = pread(fd, out + got, want, (off_t)(addr + got));
+		if (n <= 0)
+			return -EFAULT;
+		if (memchr(out + got, '\0', (size_t)n))
+			return 0;
+		got += (size_t)n;
+	}
+	return -ENAMETOOLONG;
+}
+
+/* The path of the notifying process's folder `link` ("cwd" or "fd/N"),
+ * as seen inside its root. */
+static char *proc_link(pid_t pid, const char *link)
+{
+	char path[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, link);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0 || target[0] != '/')
+		return NULL;
+	target[n] = '\0';
+	return xstrdup(target);
+}
+
+/*
+ * Open (O_PATH) what the call names: `fd` alone (fd-based calls), or `path`
+ * relative to `dirfd` (AT_FDCWD: the cwd) inside the process's root.
+ * Returns an fd or -errno.
+ */
+static int open_target(pid_t pid, int dirfd, const char *path, bool nofollow, bool empty_path)
+{
+	char buf[64];
+	_cleanup_close_ int rootfd = -1;
+	_cleanup_free_ char *base = NULL, *full = NULL;
+	struct nib_error e = {0};
+	int fd;
+
+	if (!path || (empty_path && *path == '\0')) {
+		if (dirfd < 0)
+			return -EBADF;
+		snprintf(buf, sizeof(buf), "/proc/%d/fd/%d", (int)pid, dirfd);
+		fd = open(buf, O_PATH | O_CLOEXEC);
+		return fd < 0 ? (errno == ENOENT ? -EBADF : -errno) : still_valid(fd);
+	}
+	if (*path == '\0')
+		return -ENOENT;
+	snprintf(buf, sizeof(buf), "/proc/%d/root", (int)pid);
+	rootfd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -errno;
+	if (path[0] != '/') {
+		if (dirfd == AT_FDCWD) {
+			base = proc_link(pid, "cwd");
+		} else {
+			snprintf(buf, sizeof(buf), "fd/%d", dirfd);
+			base = proc_link(pid, buf);
+		}
+		if (!base)
+			return -EBADF;
+		full = nib_path_join(base, path);
+		path = full;
+	}
+	fd = nib_open_in_root(rootfd, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0, &e);
+	if (fd < 0) {
+		int r = e.errnum ? -e.errnum : -EIO;
+		nib_err_clear(&e);
+		return r;
+	}
+	return still_valid(fd);
+}
+
+static void type_of(const struct stat *st, char *out, size_t size)
+{
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		snprintf(out, size, "dir");
+		break;
+	case S_IFLNK:
+		snprintf(out, size, "symlink");
+		break;
+	case S_IFIFO:
+		snprintf(out, size, "pipe");
+		break;
+	case S_IFSOCK:
+		snprintf(out, size, "socket");
+		break;
+	case S_IFCHR:
+		snprintf(out, size, "char-%u-%u", major(st->st_rdev), minor(st->st_rdev));
+		break;
+	case S_IFBLK:
+		snprintf(out, size, "block-%u-%u", major(st->st_rdev), minor(st->st_rdev));
+		break;
+	default:
+		snprintf(out, size, "file");
+	}
+}
+
+/* The record of the file behind `fd`, or one made from its inode. */
+static bool rec_get(int fd, const struct stat *st, struct owner_rec *r)
+{
+	char path[64], val[128], type[48] = "";
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = getxattr(path, BLD_OVERRIDE_XATTR, val, sizeof(val) - 1);
+	if (n > 0) {
+		val[n] = '\0';
+		if (sscanf(val, "%u:%u:%o:%47s", &r->uid, &r->gid, &r->mode, type) >= 3) {
+			r->mode &= 07777;
+			if (*type)
+				snprintf(r->type, sizeof(r->type), "%s", type);
+			else
+				type_of(st, r->type, sizeof(r->type));
+			return true;
+		}
+	}
+	/* single-UID: the one mapped host ID is 0 inside, anything else is
+	 * the overflow ID */
+	r->uid = st->st_uid == geteuid() ? 0 : 65534;
+	r->gid = st->st_gid == getegid() ? 0 : 65534;
+	r->mode = st->st_mode & 07777;
+	type_of(st, r->type, sizeof(r->type));
+	return false;
+}
+
+static int rec_set(int fd, const struct stat *st, const struct owner_rec *r)
+{
+	char path[64], val[128];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = snprintf(val, sizeof(val), "%u:%u:%04o:%s", r->uid, r->gid, r->mode, r->type);
+	if (setxattr(path, BLD_OVERRIDE_XATTR, val, (size_t)n, 0) == 0)
+		return 0;
+	if (errno == EACCES && (st->st_mode & S_IWUSR) == 0) {
+		/* user.* xattrs need write permission: lend it for a moment */
+		int ret = 0;
+		if (chmod(path, (st->st_mode & 07777) | S_IWUSR) < 0)
+			return -errno;
+		if (setxattr(path, BLD_OVERRIDE_XATTR, val, (size_t)n, 0) < 0)
+			ret = -errno;
+		chmod(path, st->st_mode & 07777);
+		return ret;
+	}
+	return -errno;
+}
+
+static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32_t gid,
+		    bool nofollow, bool empty_path)
+{
+	_cleanup_close_ int fd = open_target(pid, dirfd, path, nofollow, empty_path);
+	struct owner_rec r;
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return 0; /* no user.* xattrs on symlinks: accepted, not recorded */
+	rec_get(fd, &st, &r);
+	if (uid != UINT32_MAX)
+		r.uid = uid;
+	if (gid != UINT32_MAX)
+		r.gid = gid;
+	/* chown(2): a changed owner clears set-user-ID, and set-group-ID when
+	 * group-executable, on everything but folders */
+	if ((uid != UINT32_MAX || gid != UINT32_MAX) && !S_ISDIR(st.st_mode)) {
+		r.mode &= ~(uint32_t)S_ISUID;
+		if (r.mode & S_IXGRP)
+			r.mode &= ~(uint32_t)S_ISGID;
+	}
+	return rec_set(fd, &st, &r);
+}
+
+/* Returns 1 when the kernel should go on with the call itself. */
+static int do_chmod(pid_t pid, int dirfd, const char *path, uint32_t mode, bool nofollow,
+		    bool empty_path)
+{
+	_cleanup_close_ int fd = open_target(pid, dirfd, path, nofollow, empty_path);
+	struct owner_rec r;
+	struct stat st;
+
+	if (fd < 0)
+		return 1; /* let the kernel report its own error */
+	if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) || !rec_get(fd, &st, &r))
+		return 1;
+	r.mode = mode & 07777;
+	rec_set(fd, &st, &r);
+	return 1;
+}
+
+static mode_t proc_umask(pid_t pid)
+{
+	char path[64];
+	_cleanup_free_ char *st = NULL;
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (nib_read_file_at(AT_FDCWD, path, 1 << 16, &st, NULL, NULL) < 0)
+		return 022;
+	p = strstr(st, "\nUmask:");
+	return p ? (mode_t)strtoul(p + 7, NULL, 8) & 0777 : 022;
+}
+
+static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint64_t dev)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int dfd = -1, fd = -1;
+	const char *slash = strrchr(path, '/'), *name;
+	struct owner_rec r = {0};
+	struct stat st;
+	int ret;
+
+	if (slash) {
+		dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+		name = slash + 1;
+	} else {
+		dir = xstrdup(".");
+		name = path;
+	}
+	if (!*name || streq(name, ".") || streq(name, ".."))
+		return -EEXIST;
+	dfd = open_target(pid, dirfd, dir, false, false);
+	if (dfd < 0)
+		return dfd;
+	{
+		/* reopen the folder for real (O_PATH cannot create) */
+		char p[64];
+		int d;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
+		d = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return -errno;
+		close(dfd);
+		dfd = d;
+	}
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r.uid = 0;
+	r.gid = 0;
+	r.mode = mode & 07777 & ~(uint32_t)proc_umask(pid);
+	snprintf(r.type, sizeof(r.type), "%s-%u-%u", S_ISBLK(mode) ? "block" : "char",
+		 major((dev_t)dev), minor((dev_t)dev));
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	ret = rec_set(fd, &st, &r);
+	if (ret < 0) {
+		unlinkat(dfd, name, 0);
+		return ret;
+	}
+	if (fchmod(fd, r.mode) < 0)
+		return -errno;
+	return 0;
+}
+
+static int64_t as_int(uint64_t v)
+{
+	return (int64_t)(int32_t)(uint32_t)v;
+}
+
+int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
+{
+	struct seccomp_notif *req = NULL;
+	struct seccomp_notif_resp *resp = NULL;
+	char path[PATH_MAX];
+	_cleanup_free_ char *name = NULL;
+	int ret = 0, r;
+	pid_t pid;
+	const __u64 *a;
+
+	if (seccomp_notify_alloc(&req, &resp) < 0)
+		return nib_err(err, NIB_ERR_ENV, ENOMEM, "seccomp notification");
+	r = seccomp_notify_receive(notify_fd, req);
+	if (r < 0) {
+		seccomp_notify_free(req, resp);
+		/* ENOENT: the caller went away meanwhile */
+		if (r == -ENOENT || r == -EINTR)
+			return 0;
+		return nib_err(err, NIB_ERR_ENV, -r, "seccomp notification");
+	}
+	pid = (pid_t)req->pid;
+	a = req->data.args;
+	cur.fd = notify_fd;
+	cur.id = req->id;
+	name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
+	resp->id = req->id;
+	resp->val = 0;
+	resp->error = 0;
+	resp->flags = 0;
+
+	if (!name) {
+		r = -ENOSYS;
+	} else if (streq(name, "fchown") || streq(name, "fchown32")) {
+		r = do_chown(pid, (int)a[0], NULL, (uint32_t)a[1], (uint32_t)a[2], false, true);
+	} else if (streq(name, "chown") || streq(name, "lchown") || streq(name, "chown32") ||
+		   streq(name, "lchown32")) {
+		r = read_string(pid, a[0], path, sizeof(path));
+		if (r == 0)
+			r = do_chown(pid, AT_FDCWD, path, (uint32_t)a[1], (uint32_t)a[2],
+				     name[0] == 'l', false);
+	} else if (streq(name, "fchownat")) {
+		r = read_string(pid, a[1], path, sizeof(path));
+		if (r == 0)
+			r = do_chown(pid, (int)as_int(a[0]), path, (uint32_t)a[2], (uint32_t)a[3],
+				     (a[4] & AT_SYMLINK_NOFOLLOW) != 0, (a[4] & AT_EMPTY_PATH) != 0);
+	} else if (streq(name, "fchmod")) {
+		r = do_chmod(pid, (int)a[0], NULL, (uint32_t)a[1], false, true);
+	} else if (streq(name, "chmod")) {
+		r = read_string(pid, a[0], path, sizeof(path));
+		r = r == 0 ? do_chmod(pid, AT_FDCWD, path, (uint32_t)a[1], false, false) : 1;
+	} else if (streq(name, "fchmodat") || streq(name, "fchmodat2")) {
+		bool two = streq(name, "fchmodat2");
+		r = read_string(pid, a[1], path, sizeof(path));
+		r = r == 0 ? do_chmod(pid, (int)as_int(a[0]), path, (uint32_t)a[2],
+				      two && (a[3] & AT_SYMLINK_NOFOLLOW),
+				      two && (a[3] & AT_EMPTY_PATH))
+			   : 1;
+	} else if (streq(name, "mknod")) {
+		r = read_string(pid, a[0], path, sizeof(path));
+		if (r == 0)
+			r = do_mknod(pid, AT_FDCWD, path, (uint32_t)a[1], a[2]);
+	} else if (streq(name, "mknodat")) {
+		r = read_string(pid, a[1], path, sizeof(path));
+		if (r == 0)
+			r = do_mknod(pid, (int)as_int(a[0]), path, (uint32_t)a[2], a[3]);
+	} else {
+		r = -ENOSYS;
+	}
+	if (r == 1)
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else
+		resp->error = r < 0 ? r : 0;
+	log_debug("seccomp: %s by pid %d -> %s", name ? name : "?", (int)pid,
+		  r == 1 ? "continue" : r < 0 ? strerror(-r) : "emulated");
+	/* the pid may have been reused if the caller died meanwhile */
+	if (seccomp_notify_id_valid(notify_fd, req->id) == 0) {
+		r = seccomp_notify_respond(notify_fd, resp);
+		if (r < 0 && r != -ENOENT)
+			ret = nib_err(err, NIB_ERR_ENV, -r, "seccomp notification answer");
+	}
+	seccomp_notify_free(req, resp);
+	return ret;
+}

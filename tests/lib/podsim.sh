@@ -1,0 +1,86 @@
+# Restricted-pod simulation, reusable by every end-to-end test. Source after
+# tests/lib.sh (and tests/lib/users.sh when nib must be reachable: podsim
+# uses $T/bin/nib like as_user does when it exists).
+#
+#   podsim_available || skip_cases "needs root, unshare and setpriv" ...
+#   podsim CMD...        # CMD as an OpenShift restricted-v2 pod would run it
+#   podsim_dir NAME      # a folder under $T the pod user owns
+#
+# What CMD gets, as in OpenShift's restricted-v2 SCC with CRI-O:
+#   - UID 1000590000, GID 0, no supplementary groups, no /etc/passwd entry
+#     and so no /etc/subuid entry;
+#   - no capabilities (effective, permitted, inheritable, ambient and
+#     bounding sets empty) and no_new_privs;
+#   - its own mount and pid namespaces whose /proc carries CRI-O's masks
+#     (/dev/null over kcore, keys, timer_list, sched_debug...; read-only
+#     tmpfs over acpi, scsi; read-only binds over sys, sysrq-trigger, irq,
+#     bus, fs), so that the kernel refuses a fresh /proc mount (EPERM)
+#     while a recursive bind of /proc works;
+#   - a tmpfs /dev with only null zero full random urandom tty, pts, shm:
+#     no /dev/fuse, no /dev/net/tun;
+#   - HOME=$T/podhome, and NIB (=$T/bin/nib when present), NIB_SRC, T and
+#     NIB_ROOT passed through.
+# Processes CMD leaves behind are killed when it ends (pid namespace).
+
+PODSIM_UID=${PODSIM_UID:-1000590000}
+PODSIM_GID=${PODSIM_GID:-0}
+
+podsim_available() {
+	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v setpriv >/dev/null
+}
+
+podsim_dir() { # NAME
+	mkdir -p "$T/$1"
+	chown "$PODSIM_UID:$PODSIM_GID" "$T/$1"
+	chmod 0775 "$T/$1"
+	echo "$T/$1"
+}
+
+# The part that runs as root inside the new mount and pid namespaces.
+_podsim_inner='
+set -e
+mount --make-rprivate /
+mount -t proc -o nosuid,nodev,noexec proc /proc
+for f in kcore keys timer_list timer_stats sched_debug latency_stats interrupts; do
+	[ -e /proc/$f ] && mount --bind /dev/null /proc/$f
+done
+for d in acpi scsi asound; do
+	[ -d /proc/$d ] && mount -t tmpfs -o ro,nosuid,nodev,noexec tmpfs /proc/$d
+done
+for p in sys sysrq-trigger irq bus fs; do
+	if [ -e /proc/$p ]; then
+		mount --bind /proc/$p /proc/$p
+		mount -o remount,bind,ro /proc/$p
+	fi
+done
+# /dev as CRI-O makes it: a tmpfs with a few bound nodes, no fuse, no tun
+exec 8</dev/
+mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs /dev
+for n in null zero full random urandom tty; do
+	if [ -e /proc/self/fd/8/$n ]; then
+		: >/dev/$n
+		mount -c --bind /proc/self/fd/8/$n /dev/$n
+	fi
+done
+exec 8<&-
+mkdir /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+ln -s pts/ptmx /dev/ptmx
+mount -t tmpfs -o nosuid,nodev,noexec,mode=1777 shm /dev/shm
+ln -s /proc/self/fd /dev/fd
+mkdir -p "$PODSIM_HOME"
+chown "$PODSIM_UID:$PODSIM_GID" "$PODSIM_HOME"
+exec setpriv --reuid="$PODSIM_UID" --regid="$PODSIM_GID" --clear-groups \
+	--inh-caps=-all --ambient-caps=-all --bounding-set=-all --no-new-privs -- \
+	env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$PODSIM_HOME" \
+	LANG=C.UTF-8 NIB="$PODSIM_NIB" NIB_SRC="$NIB_SRC" T="$T" \
+	${NIB_ROOT:+NIB_ROOT="$NIB_ROOT"} "$@"
+'
+
+podsim() { # CMD...
+	local nib=$NIB
+	[ -x "$T/bin/nib" ] && nib=$T/bin/nib
+	PODSIM_UID=$PODSIM_UID PODSIM_GID=$PODSIM_GID PODSIM_HOME="$T/podhome" \
+		PODSIM_NIB="$nib" NIB_SRC="$NIB_SRC" T="$T" \
+		unshare --mount --pid --fork --kill-child -- bash -c "$_podsim_inner" podsim "$@"
+}
