@@ -297,8 +297,7 @@ static int run_helper(const char *helper, pid_t pid, const struct bld_idmap_rang
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return nib_err(err, NIB_ERR_ENV, 0, "%s failed%s%s", helper, *msg ? ": " : "",
-			       msg);
+		return nib_err(err, NIB_ERR_ENV, 0, "%s failed%s%s", helper, *msg ? ": " : "", msg);
 	return 0;
 }
 

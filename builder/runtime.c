@@ -107,8 +107,7 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 
 /* ---- generated /etc files ---------------------------------------------- */
 
-static int write_small(const char *dir, const char *name, const char *data,
-		       struct nib_error *err)
+static int write_small(const char *dir, const char *name, const char *data, struct nib_error *err)
 {
 	_cleanup_free_ char *path = nib_path_join(dir, name);
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -145,7 +144,8 @@ static char *make_files(const struct bld_run_spec *spec, const char *hostname,
 			  hostname);
 	hn = xasprintf("%s\n", hostname);
 	if (write_small(dir, "resolv.conf", resolv, err) < 0 ||
-	    write_small(dir, "hosts", hosts, err) < 0 || write_small(dir, "hostname", hn, err) < 0) {
+	    write_small(dir, "hosts", hosts, err) < 0 ||
+	    write_small(dir, "hostname", hn, err) < 0) {
 		nib_rm_rf_at(AT_FDCWD, dir, NULL);
 		return NULL;
 	}
@@ -234,8 +234,8 @@ static void read_sync(struct run_state *st)
 	struct bld_msg_created msg;
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {&msg, sizeof(msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	ssize_t n = recvmsg(st->sync_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	char *p = (char *)&msg;
 	int passed = -1;
@@ -400,8 +400,8 @@ static void pump(const struct bld_run_spec *spec, struct run_state *st)
 static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
 {
 	const struct bld_run_spec *spec = rt->spec;
-	struct run_state st = {.pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1,
-			       .timer_fd = -1};
+	struct run_state st = {
+	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
 	int sv[2], outp[2][2] = {{-1, -1}, {-1, -1}};
 	sigset_t mask, old;
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |

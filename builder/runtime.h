@@ -80,11 +80,11 @@ typedef void (*bld_line_fn)(void *ctx, enum bld_stream stream, const char *line,
 
 /* One container run. Fill with bld_run_spec_init() then set fields. */
 struct bld_run_spec {
-	const char *rootfs;  /* the root folder; writes land in it */
-	char *const *argv;   /* command and arguments (argv[0] searched in PATH) */
-	char *const *env;    /* NULL-terminated "K=V" list, or NULL */
-	const char *user;    /* "name", "uid", "name:group", "uid:gid"; NULL = root */
-	const char *workdir; /* created when missing; NULL = "/" */
+	const char *rootfs;   /* the root folder; writes land in it */
+	char *const *argv;    /* command and arguments (argv[0] searched in PATH) */
+	char *const *env;     /* NULL-terminated "K=V" list, or NULL */
+	const char *user;     /* "name", "uid", "name:group", "uid:gid"; NULL = root */
+	const char *workdir;  /* created when missing; NULL = "/" */
 	const char *hostname; /* NULL = "nib" */
 	const struct bld_mount *mounts;
 	size_t n_mounts;
@@ -143,12 +143,12 @@ struct bld_probe {
 	size_t n;
 	/* What nib will use here. */
 	enum bld_idmap idmap;
-	char *idmap_why;      /* why auto picks that map */
-	const char *proc;     /* "fresh" or "bind" */
-	const char *sys;      /* "fresh" (with --network none) / "bind" */
-	const char *storage;  /* "overlay", "fuse-overlayfs" or "vfs" */
-	const char *network;  /* default network mode */
-	char *storage_root;   /* where the overlay probe ran */
+	char *idmap_why;     /* why auto picks that map */
+	const char *proc;    /* "fresh" or "bind" */
+	const char *sys;     /* "fresh" (with --network none) / "bind" */
+	const char *storage; /* "overlay", "fuse-overlayfs" or "vfs" */
+	const char *network; /* default network mode */
+	char *storage_root;  /* where the overlay probe ran */
 };
 
 /* Probe this environment. `root` is the storage root (NULL: $NIB_ROOT,
@@ -230,13 +230,13 @@ struct bld_msg_created {
 struct bld_rt {
 	const struct bld_run_spec *spec;
 	struct bld_idmap_ctx idmap;
-	int sync_fd;		/* child end of the sync socket */
-	int out_fd, err_fd;	/* -1: inherited */
-	char *files_dir;	/* host folder with resolv.conf, hosts, hostname */
+	int sync_fd;	    /* child end of the sync socket */
+	int out_fd, err_fd; /* -1: inherited */
+	char *files_dir;    /* host folder with resolv.conf, hosts, hostname */
 	bool netns;
-	uint64_t caps;		/* capability mask of the command */
-	char *selinux_label;	/* exec label, or NULL */
-	char *selinux_mount;	/* context= mount option value, or NULL */
+	uint64_t caps;	     /* capability mask of the command */
+	char *selinux_label; /* exec label, or NULL */
+	char *selinux_mount; /* context= mount option value, or NULL */
 };
 
 /* Send one message (with `passfd` as SCM_RIGHTS when >= 0). */

@@ -37,9 +37,9 @@
 /* OCI runtime-spec defaults (config-linux.md: maskedPaths, readonlyPaths),
  * as containers/common uses them. */
 static const char *const masked_paths[] = {
-    "proc/acpi",	 "proc/asound",	     "proc/kcore",  "proc/keys",
+    "proc/acpi",	  "proc/asound",     "proc/kcore",	 "proc/keys",
     "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
-    "proc/scsi",	 "proc/interrupts",   "sys/firmware", "sys/devices/virtual/powercap",
+    "proc/scsi",	  "proc/interrupts", "sys/firmware",	 "sys/devices/virtual/powercap",
     "sys/fs/selinux",
 };
 static const char *const readonly_paths[] = {
@@ -233,8 +233,9 @@ static void mount_dev(struct setup *s)
 
 	if (fd < 0)
 		die(s->rt, "mount /dev: %s", strerror(errno));
-	opts = rt->selinux_mount ? xasprintf("mode=755,size=65536k,context=\"%s\"", rt->selinux_mount)
-				 : xstrdup("mode=755,size=65536k");
+	opts = rt->selinux_mount
+		   ? xasprintf("mode=755,size=65536k,context=\"%s\"", rt->selinux_mount)
+		   : xstrdup("mode=755,size=65536k");
 	if (mount("tmpfs", fdpath(fd, b), "tmpfs", MS_NOSUID | MS_STRICTATIME, opts) < 0)
 		die(s->rt, "mount /dev: %s", strerror(errno));
 	dev = reopen(s, "dev", O_RDONLY | O_DIRECTORY);
@@ -266,9 +267,9 @@ static void mount_dev(struct setup *s)
 	}
 	if (mkdirat(dev, "shm", 01777) == 0) {
 		_cleanup_free_ char *so =
-		    rt->selinux_mount ? xasprintf("mode=1777,size=65536k,context=\"%s\"",
-						  rt->selinux_mount)
-				      : xstrdup("mode=1777,size=65536k");
+		    rt->selinux_mount
+			? xasprintf("mode=1777,size=65536k,context=\"%s\"", rt->selinux_mount)
+			: xstrdup("mode=1777,size=65536k");
 		snprintf(path, sizeof(path), "/proc/self/fd/%d/shm", dev);
 		if (mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, so) < 0)
 			die(s->rt, "mount /dev/shm: %s", strerror(errno));
@@ -322,7 +323,8 @@ static void mask_paths(struct setup *s)
 			die(s->rt, "mask /%s: %s", masked_paths[i], strerror(errno));
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++) {
-		_cleanup_close_ int fd = reopen(s, readonly_paths[i], O_PATH | O_NOFOLLOW), top = -1;
+		_cleanup_close_ int fd = reopen(s, readonly_paths[i], O_PATH | O_NOFOLLOW),
+				    top = -1;
 		if (fd < 0)
 			continue;
 		if (mount(fdpath(fd, b), fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)

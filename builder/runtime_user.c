@@ -13,7 +13,7 @@
 
 /* containers.conf default_capabilities */
 static const cap_value_t default_caps[] = {
-    CAP_CHOWN,	 CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,	  CAP_KILL,  CAP_NET_BIND_SERVICE,
+    CAP_CHOWN,	 CAP_DAC_OVERRIDE, CAP_FOWNER,	CAP_FSETID, CAP_KILL,	    CAP_NET_BIND_SERVICE,
     CAP_SETFCAP, CAP_SETGID,	   CAP_SETPCAP, CAP_SETUID, CAP_SYS_CHROOT,
 };
 
@@ -151,7 +151,8 @@ int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, si
 			char *save = NULL;
 			if (fields(line, f, 4) < 4 || !is_number(f[2], &num))
 				continue;
-			for (char *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save))
+			for (char *m = strtok_r(f[3], ",", &save); m;
+			     m = strtok_r(NULL, ",", &save))
 				if (streq(m, user_name) && num != *gid) {
 					groups[ng++] = num;
 					break;

@@ -20,30 +20,71 @@ NIB_DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
  * keyring, accounting, BPF, perf, handle, reboot, mount API and namespace
  * calls: a RUN step has no CAP_SYS_ADMIN in its user namespace). */
 static const char *const refused[] = {
-    "acct",	     "add_key",	       "bpf",		 "clock_adjtime",   "clock_settime",
-    "create_module", "delete_module",  "finit_module",	 "get_kernel_syms", "init_module",
-    "ioperm",	     "iopl",	       "kexec_file_load", "kexec_load",	    "keyctl",
-    "lookup_dcookie", "nfsservctl",    "open_by_handle_at", "perf_event_open", "query_module",
-    "quotactl",	     "reboot",	       "request_key",	 "settimeofday",    "stime",
-    "swapon",	     "swapoff",	       "sysfs",		 "_sysctl",	    "uselib",
-    "userfaultfd",   "ustat",	       "vm86",		 "vm86old",	    "mount",
-    "umount",	     "umount2",	       "pivot_root",	 "setns",	    "unshare",
-    "fsopen",	     "fsconfig",       "fsmount",	 "fspick",	    "move_mount",
-    "open_tree",     "mount_setattr",  "name_to_handle_at", "syslog",	    "kcmp",
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "get_kernel_syms",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "nfsservctl",
+    "open_by_handle_at",
+    "perf_event_open",
+    "query_module",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "settimeofday",
+    "stime",
+    "swapon",
+    "swapoff",
+    "sysfs",
+    "_sysctl",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "setns",
+    "unshare",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "name_to_handle_at",
+    "syslog",
+    "kcmp",
     "lsm_set_self_attr",
 };
 
 /* Succeed without effect in single-UID mode: the IDs cannot be mapped. */
 static const char *const faked[] = {
-    "setuid",	"setgid",   "setreuid",	  "setregid",	"setresuid", "setresgid", "setfsuid",
-    "setfsgid", "setuid32", "setgid32",	  "setreuid32", "setregid32", "setresuid32",
-    "setresgid32", "setfsuid32", "setfsgid32", "setgroups", "setgroups32", "capset",
+    "setuid",	  "setgid",	"setreuid",    "setregid",    "setresuid",
+    "setresgid",  "setfsuid",	"setfsgid",    "setuid32",    "setgid32",
+    "setreuid32", "setregid32", "setresuid32", "setresgid32", "setfsuid32",
+    "setfsgid32", "setgroups",	"setgroups32", "capset",
 };
 
 /* Sent to the supervisor in single-UID mode. */
 static const char *const notified[] = {
-    "chown", "fchown", "lchown", "fchownat", "chown32", "fchown32", "lchown32",
-    "chmod", "fchmod", "fchmodat", "fchmodat2",
+    "chown",	"fchown", "lchown", "fchownat", "chown32",   "fchown32",
+    "lchown32", "chmod",  "fchmod", "fchmodat", "fchmodat2",
 };
 
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
@@ -84,13 +125,12 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 	/* clone with a namespace flag, like unshare(2); clone3 cannot be
 	 * inspected, so it reports ENOSYS and libc falls back to clone. */
 	if (ret == 0) {
-		static const unsigned long nsflags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
-							CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
+		static const unsigned long nsflags[] = {CLONE_NEWNS,	CLONE_NEWUTS, CLONE_NEWIPC,
+							CLONE_NEWUSER,	CLONE_NEWPID, CLONE_NEWNET,
 							CLONE_NEWCGROUP};
 		for (size_t i = 0; i < ARRAY_SIZE(nsflags) && ret == 0; i++) {
-			struct scmp_arg_cmp a =
-			    SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)nsflags[i],
-				    (scmp_datum_t)nsflags[i]);
+			struct scmp_arg_cmp a = SCMP_A0(
+			    SCMP_CMP_MASKED_EQ, (scmp_datum_t)nsflags[i], (scmp_datum_t)nsflags[i]);
 			ret = rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &a);
 		}
 	}

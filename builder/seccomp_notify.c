@@ -373,7 +373,8 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 		r = read_string(pid, a[1], path, sizeof(path));
 		if (r == 0)
 			r = do_chown(pid, (int)as_int(a[0]), path, (uint32_t)a[2], (uint32_t)a[3],
-				     (a[4] & AT_SYMLINK_NOFOLLOW) != 0, (a[4] & AT_EMPTY_PATH) != 0);
+				     (a[4] & AT_SYMLINK_NOFOLLOW) != 0,
+				     (a[4] & AT_EMPTY_PATH) != 0);
 	} else if (streq(name, "fchmod")) {
 		r = do_chmod(pid, (int)a[0], NULL, (uint32_t)a[1], false, true);
 	} else if (streq(name, "chmod")) {
@@ -402,7 +403,9 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 	else
 		resp->error = r < 0 ? r : 0;
 	log_debug("seccomp: %s by pid %d -> %s", name ? name : "?", (int)pid,
-		  r == 1 ? "continue" : r < 0 ? strerror(-r) : "emulated");
+		  r == 1  ? "continue"
+		  : r < 0 ? strerror(-r)
+			  : "emulated");
 	/* the pid may have been reused if the caller died meanwhile */
 	if (seccomp_notify_id_valid(notify_fd, req->id) == 0) {
 		r = seccomp_notify_respond(notify_fd, resp);
