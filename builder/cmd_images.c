@@ -47,7 +47,9 @@ int bld_image_find(struct stg_store *st, const char *name, struct stg_image **ou
 	nib_err_clear(&e2);
 	if (!norm || streq(norm, name))
 		return -1;
-	if (stg_image_lookup(st, norm, out, &e2) == 0) {
+	/* NAME@DIGEST: the manifest digest decides */
+	const char *at = strchr(norm, '@');
+	if (stg_image_lookup(st, at ? at + 1 : norm, out, &e2) == 0) {
 		nib_err_clear(err);
 		return 0;
 	}
@@ -180,11 +182,13 @@ static void images_json(struct stg_image **imgs, size_t n)
 			json_object_object_add(o, "created",
 					       json_object_new_string(imgs[i]->config->created));
 		json_object_object_add(o, "size", json_object_new_int64(imgs[i]->size));
-		json_object_object_add(
-		    o, "platform",
-		    json_object_new_string(imgs[i]->config->os && imgs[i]->config->architecture
-					       ? imgs[i]->config->architecture
-					       : ""));
+		{
+			const struct stg_image_config *c = imgs[i]->config;
+			_cleanup_free_ char *plat =
+			    xasprintf("%s/%s%s%s", c->os, c->architecture, c->variant ? "/" : "",
+				      c->variant ? c->variant : "");
+			json_object_object_add(o, "platform", json_object_new_string(plat));
+		}
 		json_object_array_add(arr, o);
 	}
 	free(done);

@@ -41,6 +41,10 @@ assert_eq "$(echo "$out" | jq -r .Name)" docker.io/library/busybox:latest
 assert_eq "$(echo "$out" | jq -r .ImageID)" "$id"
 assert_eq "$(echo "$out" | jq -r '.Config.config.Cmd[0]')" /bin/sh
 assert_eq "$(echo "$out" | jq -r '.Manifest.layers | length')" 1
+mdig=$(echo "$out" | jq -r .ManifestDigest)
+run "$NIB" inspect --json "busybox@$mdig"
+assert_status 0
+assert_eq "$(echo "$out" | jq -r .ImageID)" "$id" "inspect by NAME@DIGEST"
 run "$NIB" inspect "${id:0:5}"
 assert_status 0
 assert_eq "$(echo "$out" | jq -r .ImageID)" "$id" "inspect by ID prefix"
