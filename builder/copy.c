@@ -415,7 +415,7 @@ static int apply_parents(struct bld_copy_writer *w, struct bld_copy_item *it, in
 				return nib_err(err, NIB_ERR_IO, errno, "open %s", nwhat);
 			sfd = nib_open_in_root(o->src_fd, nsrc, O_RDONLY | O_DIRECTORY, 0, NULL);
 			if (sfd >= 0 && o->from_rootfs)
-				bld_copy_src_override(sfd, &st);
+				bld_copy_src_owner(o, sfd, &st);
 			bld_copy_meta_for(w, &st, o->from_rootfs, true, &m);
 			if (bld_copy_meta_write(w, nfd, -1, NULL, S_IFDIR, &m, 0, nwhat, err) < 0) {
 				close(nfd);

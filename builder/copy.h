@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "common/common.h"
+#include "storage/storage.h"
 
 /* How owners other than the caller's own are written. */
 enum bld_copy_chown_mode {
@@ -101,6 +102,11 @@ struct bld_copy_opts {
 	/* Where --chown names are looked up (/etc/passwd, /etc/group inside
 	 * it); -1: the destination root. */
 	int user_root_fd;
+	/* --from sources: disk IDs -> container IDs for entries without an
+	 * ownership record (unmapped IDs become 65534, as layer commit does).
+	 * NULL: the identity, except in BLD_COPY_CHOWN_XATTR mode where the
+	 * caller's own UID and GID are container 0 (a single-UID tree). */
+	const struct stg_idmap *src_idmap;
 };
 
 /* Defaults: src_fd/user_root_fd -1, timestamp -1, everything else 0. */
@@ -251,12 +257,17 @@ int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char
 /* mkdir -p of `path` in the destination root; created folders are 0755 and
  * owned like copied files (--chown, else 0:0). */
 int bld_copy_mkdir_all(struct bld_copy_writer *w, const char *path, struct nib_error *err);
+/* Set an xattr carried from a source: "user.containers.override_NAME" is
+ * NAME; what cannot be set is kept as user.containers.override_NAME in the
+ * record modes, skipped with a warning in real mode (as BuildKit). */
+int bld_copy_xattr_set(struct bld_copy_writer *w, int fd, const char *name, const void *value,
+		       size_t len, const char *what, struct nib_error *err);
 /* Copy a regular file's data from `in` (at offset 0) to the new file `out`. */
 int bld_copy_data(int in, int out, const char *what, struct nib_error *err);
-/* Read the ownership record of an open source entry into st (if present):
- * owner from the record, mode from disk unless the record's type differs
- * (storage/storage.h). */
-void bld_copy_src_override(int fd, struct stat *st);
+/* The container owner of a --from source entry (fd -1 for symlinks): from
+ * its ownership record when it has one (mode from disk unless the record's
+ * type differs, storage/storage.h), else the disk IDs through src_idmap. */
+void bld_copy_src_owner(const struct bld_copy_opts *o, int fd, struct stat *st);
 
 /* Copy the entry `sname` of source folder `sdir` as `dname` in destination
  * folder `ddir`, recursively. `rel` is its path below the source item (for

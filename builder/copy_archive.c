@@ -143,6 +143,21 @@ static int write_data(struct archive *a, int out, const char *what, struct nib_e
 	return 0;
 }
 
+/* PAX xattrs of the entry (SCHILY.xattr.*) on the written file. */
+static int entry_xattrs(struct bld_copy_writer *w, struct archive_entry *e, int fd,
+			const char *what, struct nib_error *err)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+		if (bld_copy_xattr_set(w, fd, name, value, size, what, err) < 0)
+			return -1;
+	return 0;
+}
+
 static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct archive_entry *e,
 			 int rootfd, const char *name, const char *what, struct dir_time **dirs,
 			 size_t *n_dirs, size_t *cap_dirs, struct nib_error *err)
@@ -200,7 +215,8 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open %s", what);
-		if (bld_copy_meta_write(w, fd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0)
+		if (bld_copy_meta_write(w, fd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0 ||
+		    entry_xattrs(w, e, fd, what, err) < 0)
 			return -1;
 		*dirs = xgrow(*dirs, cap_dirs, *n_dirs + 1, sizeof(**dirs));
 		(*dirs)[(*n_dirs)++] = (struct dir_time){xstrdup(name), m.mtime};
@@ -212,7 +228,8 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 			return nib_err(err, NIB_ERR_IO, errno, "create %s", what);
 		if (write_data(a, fd, what, err) < 0)
 			return -1;
-		if (bld_copy_meta_write(w, fd, -1, NULL, S_IFREG, &m, 0, what, err) < 0)
+		if (bld_copy_meta_write(w, fd, -1, NULL, S_IFREG, &m, 0, what, err) < 0 ||
+		    entry_xattrs(w, e, fd, what, err) < 0)
 			return -1;
 		w->stats.files++;
 		w->stats.bytes += (uint64_t)archive_entry_size(e);

@@ -99,8 +99,10 @@ static int hash_node(struct hasher *h, int sdir, const char *sname, const char *
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open %s", ctx_rel);
 		if (o->from_rootfs)
-			bld_copy_src_override(fd, &st);
+			bld_copy_src_owner(o, fd, &st);
 	}
+	if (o->from_rootfs && fd < 0)
+		bld_copy_src_owner(o, -1, &st);
 	rec_field(h, rel);
 	rec_field(h, type_name(st.st_mode));
 	snprintf(tmp, sizeof(tmp), "%o", (unsigned)(st.st_mode & 07777));

@@ -156,17 +156,29 @@ int bld_copy_resolve(int rootfd, const char *path, bool follow_last, struct bld_
 
 /* ---- metadata ------------------------------------------------------------------ */
 
-void bld_copy_src_override(int fd, struct stat *st)
+void bld_copy_src_owner(const struct bld_copy_opts *o, int fd, struct stat *st)
 {
 	struct stg_override rec;
+	uint32_t u, g;
 
-	if (stg_override_get(fd, &rec, NULL) != 1)
+	if (fd >= 0 && stg_override_get(fd, &rec, NULL) == 1) {
+		st->st_uid = rec.uid;
+		st->st_gid = rec.gid;
+		if (rec.has_type && (rec.mode & S_IFMT) != (st->st_mode & S_IFMT)) {
+			st->st_mode = rec.mode;
+			st->st_rdev = rec.rdev;
+		}
 		return;
-	st->st_uid = rec.uid;
-	st->st_gid = rec.gid;
-	if (rec.has_type && (rec.mode & S_IFMT) != (st->st_mode & S_IFMT)) {
-		st->st_mode = rec.mode;
-		st->st_rdev = rec.rdev;
+	}
+	if (o->src_idmap) {
+		const struct stg_idmap *m = o->src_idmap;
+		st->st_uid = stg_idmap_to_container(m->uids, m->n_uids, st->st_uid, &u) ? u : 65534;
+		st->st_gid = stg_idmap_to_container(m->gids, m->n_gids, st->st_gid, &g) ? g : 65534;
+	} else if (o->chown_mode == BLD_COPY_CHOWN_XATTR) {
+		if (st->st_uid == geteuid())
+			st->st_uid = 0;
+		if (st->st_gid == getegid())
+			st->st_gid = 0;
 	}
 }
 
@@ -323,6 +335,80 @@ out:
 	return ret;
 }
 
+/* ---- extended attributes ---------------------------------------------------------- */
+
+/* Never carried: SELinux labels (the target's policy decides), overlay
+ * internals, and the ownership record (written from the options). */
+static bool xattr_skipped(const char *name)
+{
+	return streq(name, "security.selinux") || streq(name, STG_XATTR_OVERRIDE_STAT) ||
+	       nib_str_has_prefix(name, "user.overlay.") ||
+	       nib_str_has_prefix(name, "trusted.overlay.");
+}
+
+int bld_copy_xattr_set(struct bld_copy_writer *w, int fd, const char *name, const void *value,
+		       size_t len, const char *what, struct nib_error *err)
+{
+	const char *real = name;
+	_cleanup_free_ char *kept = NULL;
+
+	if (xattr_skipped(name))
+		return 0;
+	/* a carried xattr ("user.containers.override_NAME") is NAME */
+	if (nib_str_has_prefix(name, STG_XATTR_OVERRIDE_PREFIX))
+		real = name + strlen(STG_XATTR_OVERRIDE_PREFIX);
+	if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR || nib_str_has_prefix(real, "user.")) {
+		if (fsetxattr(fd, real, value, len, 0) == 0)
+			return 0;
+		if (nib_str_has_prefix(real, "user."))
+			return nib_err(err, NIB_ERR_IO, errno, "set xattr %s on %s", real, what);
+	}
+	if (w->o->chown_mode == BLD_COPY_CHOWN_REAL) {
+		/* BuildKit logs and skips xattrs it cannot set */
+		log_warn("%s: xattr %s not set: %s", what, real, strerror(errno));
+		return 0;
+	}
+	/* single UID: kept for layer creation (storage/storage.h) */
+	kept = xasprintf("%s%s", STG_XATTR_OVERRIDE_PREFIX, real);
+	if (fsetxattr(fd, kept, value, len, 0) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "set xattr %s on %s", kept, what);
+	return 0;
+}
+
+static int copy_xattrs(struct bld_copy_writer *w, int in, int out, const char *what,
+		       struct nib_error *err)
+{
+	_cleanup_free_ char *names = NULL, *value = NULL;
+	ssize_t n = flistxattr(in, NULL, 0), vcap = 0;
+
+	if (n <= 0)
+		return 0; /* none, or not supported */
+	names = xmalloc((size_t)n + 1);
+	n = flistxattr(in, names, (size_t)n);
+	if (n < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "list xattrs of the source of %s", what);
+	for (char *p = names; p < names + n; p += strlen(p) + 1) {
+		ssize_t vl;
+
+		if (xattr_skipped(p))
+			continue;
+		vl = fgetxattr(in, p, NULL, 0);
+		if (vl < 0)
+			continue;
+		if (vl + 1 > vcap) {
+			free(value);
+			vcap = vl + 1;
+			value = xmalloc((size_t)vcap);
+		}
+		vl = fgetxattr(in, p, value, (size_t)vcap);
+		if (vl < 0)
+			continue;
+		if (bld_copy_xattr_set(w, out, p, value, (size_t)vl, what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* ---- data ----------------------------------------------------------------------- */
 
 int bld_copy_data(int in, int out, const char *what, struct nib_error *err)
@@ -400,7 +486,7 @@ static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
 	if (in < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open source of %s", what);
 	if (w->o->from_rootfs)
-		bld_copy_src_override(in, &sst);
+		bld_copy_src_owner(w->o, in, &sst);
 	out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "create %s", what);
@@ -408,6 +494,9 @@ static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
 		return -1;
 	bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
 	if (bld_copy_meta_write(w, out, -1, NULL, S_IFREG, &m, 0, what, err) < 0)
+		return -1;
+	/* after chown, which clears security.capability */
+	if (copy_xattrs(w, in, out, what, err) < 0)
 		return -1;
 	w->stats.files++;
 	w->stats.bytes += (uint64_t)st->st_size;
@@ -426,6 +515,10 @@ static int copy_special(struct bld_copy_writer *w, int sdir, const char *sname,
 	_cleanup_close_ int fd = -1;
 	struct bld_copy_meta m;
 	mode_t type = st->st_mode & S_IFMT;
+	struct stat sst = *st;
+
+	if (w->o->from_rootfs)
+		bld_copy_src_owner(w->o, -1, &sst);
 
 	if (S_ISLNK(st->st_mode)) {
 		char target[4096];
@@ -435,7 +528,7 @@ static int copy_special(struct bld_copy_writer *w, int sdir, const char *sname,
 		target[n] = '\0';
 		if (symlinkat(target, ddir, dname) < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "symlink %s", what);
-		bld_copy_meta_for(w, st, w->o->from_rootfs, false, &m);
+		bld_copy_meta_for(w, &sst, w->o->from_rootfs, false, &m);
 		if (bld_copy_meta_write(w, -1, ddir, dname, S_IFLNK, &m, 0, what, err) < 0)
 			return -1;
 		w->stats.symlinks++;
@@ -454,7 +547,7 @@ static int copy_special(struct bld_copy_writer *w, int sdir, const char *sname,
 		} else {
 			if (mknodat(ddir, dname, type | 0600, st->st_rdev) < 0)
 				return nib_err(err, NIB_ERR_ENV, errno, "mknod %s", what);
-			bld_copy_meta_for(w, st, w->o->from_rootfs, true, &m);
+			bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
 			if (bld_copy_meta_write(w, -1, ddir, dname, type, &m, 0, what, err) < 0)
 				return -1;
 			w->stats.other++;
@@ -466,7 +559,7 @@ static int copy_special(struct bld_copy_writer *w, int sdir, const char *sname,
 	}
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", what);
-	bld_copy_meta_for(w, st, w->o->from_rootfs, true, &m);
+	bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
 	if (bld_copy_meta_write(w, fd, -1, NULL, type, &m, st->st_rdev, what, err) < 0)
 		return -1;
 	w->stats.other++;
@@ -504,9 +597,11 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 		if (bld_copy_tree_contents(w, sfd, dfd, rel, ctx_rel, what, err) < 0)
 			return -1;
 		if (w->o->from_rootfs)
-			bld_copy_src_override(sfd, &sst);
+			bld_copy_src_owner(w->o, sfd, &sst);
 		bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
 		if (bld_copy_meta_write(w, dfd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0)
+			return -1;
+		if (copy_xattrs(w, sfd, dfd, what, err) < 0)
 			return -1;
 		w->stats.dirs++;
 		return 0;

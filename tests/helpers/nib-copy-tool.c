@@ -37,17 +37,25 @@ static int fail(struct nib_error *err)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"add", no_argument, NULL, 'a'},	      {"from", no_argument, NULL, 'f'},
-	    {"chown", required_argument, NULL, 'o'},  {"chmod", required_argument, NULL, 'm'},
-	    {"exclude", required_argument, NULL, 'x'}, {"parents", no_argument, NULL, 'p'},
-	    {"link", no_argument, NULL, 'l'},	      {"user-root", required_argument, NULL, 'u'},
-	    {"workdir", required_argument, NULL, 'w'}, {"ignore-file", required_argument, NULL, 'i'},
-	    {"checksum", required_argument, NULL, 'c'}, {"no-unpack", no_argument, NULL, 'n'},
-	    {"timestamp", required_argument, NULL, 't'}, {"heredoc", required_argument, NULL, 'h'},
-	    {"chown-mode", required_argument, NULL, 'M'}, {"digest", no_argument, NULL, 'd'},
-	    {"context", required_argument, NULL, 'C'}, {"root", required_argument, NULL, 'R'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"add", no_argument, NULL, 'a'},
+					     {"from", no_argument, NULL, 'f'},
+					     {"chown", required_argument, NULL, 'o'},
+					     {"chmod", required_argument, NULL, 'm'},
+					     {"exclude", required_argument, NULL, 'x'},
+					     {"parents", no_argument, NULL, 'p'},
+					     {"link", no_argument, NULL, 'l'},
+					     {"user-root", required_argument, NULL, 'u'},
+					     {"workdir", required_argument, NULL, 'w'},
+					     {"ignore-file", required_argument, NULL, 'i'},
+					     {"checksum", required_argument, NULL, 'c'},
+					     {"no-unpack", no_argument, NULL, 'n'},
+					     {"timestamp", required_argument, NULL, 't'},
+					     {"heredoc", required_argument, NULL, 'h'},
+					     {"chown-mode", required_argument, NULL, 'M'},
+					     {"digest", no_argument, NULL, 'd'},
+					     {"context", required_argument, NULL, 'C'},
+					     {"root", required_argument, NULL, 'R'},
+					     {NULL, 0, NULL, 0}};
 	_cleanup_strv_ struct nib_strv excludes = {0}, ignores = {0};
 	struct bld_copy_heredoc hds[16];
 	size_t n_hd = 0;
@@ -113,7 +121,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'M':
-			o.chown_mode = streq(optarg, "real")	? BLD_COPY_CHOWN_REAL
+			o.chown_mode = streq(optarg, "real")   ? BLD_COPY_CHOWN_REAL
 				       : streq(optarg, "auto") ? BLD_COPY_CHOWN_AUTO
 							       : BLD_COPY_CHOWN_XATTR;
 			break;
@@ -131,7 +139,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!context || !root || argc - optind < 1) {
-		fprintf(stderr, "usage: nib-copy-tool [OPTS] --context DIR --root DIR SRC... DEST\n");
+		fprintf(stderr,
+			"usage: nib-copy-tool [OPTS] --context DIR --root DIR SRC... DEST\n");
 		return 2;
 	}
 	o.srcs = (const char *const *)argv + optind;

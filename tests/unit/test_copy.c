@@ -44,7 +44,12 @@ enum {
 	F_EMPTY_BASE = 1 << 7,
 	F_ROOT = 1 << 8, /* needs real root (skipped in xattr mode) */
 	F_NOUNPACK = 1 << 9,
+	F_XATTRS = 1 << 10, /* list xattr names and value sizes */
 };
+
+/* A VFS_CAP_REVISION_2 security.capability value: cap_net_bind_service
+ * permitted and effective. */
+static const unsigned char cap_v2[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x04};
 
 struct tcase {
 	const char *name;
@@ -173,6 +178,14 @@ static void build_tree(const char *root, const char *spec)
 		case 'a':
 			make_archive(p, b);
 			break;
+		case 'x': /* x PATH NAME VALUE ("cap": a file capability) */
+			if (streq(c, "cap")) {
+				if (lsetxattr(p, b, cap_v2, sizeof(cap_v2), 0) < 0)
+					die(p);
+			} else if (lsetxattr(p, b, c, strlen(c), 0) < 0) {
+				die(p);
+			}
+			break;
 		}
 	}
 	free(copy);
@@ -184,6 +197,31 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* One line per entry below `dir`: "/path t uid:gid mode size [-> target]". */
+/* " x:NAME=SIZE" for each xattr but the ownership record; a carried
+ * "user.containers.override_NAME" is listed as NAME (as layers carry it). */
+static void list_xattrs(const char *path, char *line, size_t size)
+{
+	char names[4096];
+	ssize_t n = llistxattr(path, names, sizeof(names));
+	_cleanup_strv_ struct nib_strv v = {0};
+
+	for (char *p = names; n > 0 && p < names + n; p += strlen(p) + 1) {
+		const char *shown = p;
+		if (streq(p, STG_XATTR_OVERRIDE_STAT))
+			continue;
+		if (nib_str_has_prefix(p, STG_XATTR_OVERRIDE_PREFIX))
+			shown = p + strlen(STG_XATTR_OVERRIDE_PREFIX);
+		nib_strv_pushf(&v, " x:%s=%zd", shown, lgetxattr(path, p, NULL, 0));
+	}
+	nib_strv_sort(&v);
+	for (size_t i = 0; i < v.len; i++) {
+		size_t l = strlen(line);
+		snprintf(line + l, size - l, "%s", v.v[i]);
+	}
+}
+
+static bool list_x;
+
 static void list_tree(const char *root, const char *rel, bool mtimes, struct nib_strv *out)
 {
 	char p[4096];
@@ -240,6 +278,8 @@ static void list_tree(const char *root, const char *rel, bool mtimes, struct nib
 		} else {
 			snprintf(line, sizeof(line), "%s %c %u:%u %o", crel, t, uid, gid, mode);
 		}
+		if (list_x && t != 'l')
+			list_xattrs(cp, line, sizeof(line));
 		if (mtimes && t != 'l') {
 			size_t l = strlen(line);
 			snprintf(line + l, sizeof(line) - l, " m%lld", (long long)st.st_mtime);
@@ -357,6 +397,7 @@ static void run_case(const struct tcase *tc)
 	if (!(tc->flags & F_EMPTY_BASE))
 		write_base(root);
 	build_tree(root, tc->base);
+	list_x = tc->flags & F_XATTRS;
 	list_tree(root, "", tc->flags & F_MTIME, &before);
 
 	split_words(tc->srcs, &srcs);
@@ -480,7 +521,18 @@ static void make_archive(const char *path, const char *kind)
 		archive_write_add_filter_zstd(a);
 	if (archive_write_open_filename(a, path) != ARCHIVE_OK)
 		die(path);
-	if (streq(kind, "evil")) {
+	if (streq(kind, "xattr")) {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, "ping");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0755);
+		archive_entry_set_size(e, 1);
+		archive_entry_xattr_add_entry(e, "security.capability", cap_v2, sizeof(cap_v2));
+		archive_entry_xattr_add_entry(e, "user.a", "1", 1);
+		archive_write_header(a, e);
+		archive_write_data(a, "x", 1);
+		archive_entry_free(e);
+	} else if (streq(kind, "evil")) {
 		add_entry(a, "../../escape", AE_IFREG, 0644, 0, 0, "x", NULL);
 	} else if (streq(kind, "evillink")) {
 		add_entry(a, "l", AE_IFLNK, 0777, 0, 0, NULL, "/");

@@ -509,6 +509,26 @@ static const struct tcase cases[] = {
      .want = "/opt d 0:0 755\n/opt/inroot f 0:0 644 1\n/opt/inroot2 f 0:0 644 1\n/opt/l l 0:0 "
 	     "-> /\n/opt/up l 0:0 -> ../../../../.."},
 
+    /* ---- extended attributes ---- */
+    {.name = "xattrs of context files are copied",
+     .ctx = "d s/sub 0755; f s/a 0644 1; x s/a user.mime text/plain; x s/sub user.dir yes",
+     .srcs = "s",
+     .dest = "/d",
+     .flags = F_XATTRS,
+     .want = "/d d 0:0 755\n/d/a f 0:0 644 1 x:user.mime=10\n/d/sub d 0:0 755 x:user.dir=3"},
+    {.name = "a carried file capability from a --from rootfs",
+     .ctx = "f ping 0755 x; x ping user.containers.override_security.capability cap",
+     .srcs = "ping",
+     .dest = "/bin/",
+     .flags = F_XATTRS | F_FROM,
+     .want = "/bin d 0:0 755\n/bin/ping f 0:0 755 1 x:security.capability=20"},
+    {.name = "ADD keeps archive xattrs",
+     .ctx = "a x.tar xattr",
+     .srcs = "x.tar",
+     .dest = "/o/",
+     .flags = F_XATTRS | F_ADD,
+     .want = "/o d 0:0 755\n/o/ping f 0:0 755 1 x:security.capability=20 x:user.a=1"},
+
     /* ---- --link ---- */
     {.name = "--link copies into an empty folder",
      .ctx = CTX,
