@@ -132,7 +132,8 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 /* One probed capability: a key, whether it is available, what was seen,
  * and an actionable sentence when it is missing. */
 struct bld_probe_item {
-	const char *key;
+	const char *key;   /* JSON key: "user_namespaces" */
+	const char *label; /* text label: "user namespaces" */
 	bool ok;
 	char *detail;
 	char *advice; /* NULL when ok or nothing to do */

@@ -239,6 +239,16 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 		if (r.mode & S_IXGRP)
 			r.mode &= ~(uint32_t)S_ISGID;
 	}
+	/* the disk keeps the permission bits in step (storage.h: the commit
+	 * takes them from the inode unless the record's type differs) */
+	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != r.mode &&
+	    (st.st_mode & (S_ISUID | S_ISGID))) {
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if (chmod(p, r.mode & (st.st_mode & 07777)) == 0)
+			st.st_mode =
+			    (st.st_mode & ~(mode_t)07777) | (r.mode & (st.st_mode & 07777));
+	}
 	return rec_set(fd, &st, &r);
 }
 

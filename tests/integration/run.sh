@@ -74,6 +74,8 @@ owner_of() {
 }
 
 echo "host-only" >"$T/host-marker-7f3a"
+# sleep lengths unique to this test run: other suites may run at once
+S1=$((100000 + RANDOM * 8 + 1)) S2=$((100000 + RANDOM * 8 + 2)) S3=$((100000 + RANDOM * 8 + 3))
 mkdir -p "$T/share"
 echo "shared content" >"$T/share/f"
 chmod -R a+rX "$T/share"
@@ -145,21 +147,21 @@ for MODE in "${MODES[@]}"; do
 
 	t "[$MODE] a command that forks and exits leaves no process"
 	start=$(date +%s)
-	nibrun run --rootfs "$R" -- sh -c 'sleep 4171 & sleep 4172 </dev/null >/dev/null 2>&1 & echo started'
+	nibrun run --rootfs "$R" -- sh -c "sleep $S1 & sleep $S2 </dev/null >/dev/null 2>&1 & echo started"
 	assert_status 0
 	assert_eq "$out" started
 	[ $(($(date +%s) - start)) -lt 10 ] || fail "nib waited for the background processes"
 	sleep 0.2
-	pgrep -f 'sleep 417[12]' >/dev/null && fail "a background process survived: $(pgrep -af 'sleep 417')"
+	pgrep -f "sleep ($S1|$S2)" >/dev/null && fail "a background process survived: $(pgrep -af "sleep ($S1|$S2)")"
 
 	t "[$MODE] --timeout kills a command ignoring SIGTERM"
 	start=$(date +%s)
-	nibrun run --timeout 1 --rootfs "$R" -- sh -c 'trap "" TERM INT HUP; sleep 4173; echo never'
+	nibrun run --timeout 1 --rootfs "$R" -- sh -c "trap '' TERM INT HUP; sleep $S3; echo never"
 	assert_status 1
 	assert_match "$err" 'timed out after 1 s'
 	assert_no_match "$out" never
 	[ $(($(date +%s) - start)) -lt 10 ] || fail "the timeout did not kill in time"
-	pgrep -f 'sleep 4173' >/dev/null && fail "a process survived the timeout"
+	pgrep -f "sleep $S3" >/dev/null && fail "a process survived the timeout"
 
 	t "[$MODE] errors before exec come back as one line"
 	nibrun run --rootfs "$R" -- /no/such/program
@@ -254,6 +256,7 @@ for MODE in "${MODES[@]}"; do
 	assert_eq "$(x d/e/g)" "7:8:0644:file"
 	assert_eq "$(x f2)" "1000:1000:4750:file" "chmod after chown keeps the record in step"
 	assert_eq "$(x f3)" "5:0:0755:file" "chown clears set-user-ID"
+	assert_eq "$(stat -c %a "$R/f3")" 755 "on disk too"
 	assert_eq "$(x tmp/null2)" "0:0:0644:char-1-3"
 	assert_eq "$(x tmp/sda9)" "0:0:0644:block-8-9"
 	[ -f "$R/tmp/null2" ] && [ ! -s "$R/tmp/null2" ] || fail "the device placeholder is not an empty file"

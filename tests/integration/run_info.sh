@@ -1,0 +1,73 @@
+#!/bin/bash
+# nib info: what the environment allows and what nib picks, in each mode
+# (root, a user with a subuid range, one without, the restricted pod).
+. "$(dirname "$0")/../lib.sh"
+. "$NIB_SRC/tests/lib/users.sh"
+. "$NIB_SRC/tests/lib/podsim.sh"
+
+CASES=("[root] host ID map" "[nibsub] subuid ID map, working newuidmap"
+	"[nibplain] single ID map, with the reason" "[pod] single ID map, bound /proc, advice"
+	"--json is one document with advice for every missing check" "usage errors")
+
+t "usage errors"
+run "$NIB" info extra
+assert_status 2
+assert_match "$err" "unexpected argument 'extra'"
+
+if [ "$(id -u)" != 0 ] || ! users_setup; then
+	skip_cases "needs root to create the test users" "${CASES[@]:0:5}"
+	finish
+	exit
+fi
+
+line() { printf '%s\n' "$out" | grep -E "^$1 " | head -n 1; }
+
+t "[root] host ID map"
+run "$T/bin/nib" info
+assert_status 0
+assert_match "$(line 'user namespaces')" ' yes allowed \(max_user_namespaces=[0-9]+\)'
+assert_match "$(line 'ID map')" 'host'
+assert_match "$(line 'fresh /proc')" ' yes '
+assert_match "$out" '^nib [0-9.]+, storage root '
+assert_lines "$out" 16
+
+t "[nibsub] subuid ID map, working newuidmap"
+run as_user nibsub "$T/bin/nib" info
+assert_status 0
+assert_match "$(line 'subuid ranges')" " yes $NIB_SUBUID_START:65536; newuidmap works"
+assert_match "$(line 'ID map')" 'subuid'
+
+t "[nibplain] single ID map, with the reason"
+run as_user nibplain "$T/bin/nib" info
+assert_status 0
+assert_match "$(line 'subuid ranges')" ' no .*To do: .*/etc/subuid'
+assert_match "$(line 'ID map')" 'single \(subuid: no range for nibplain in /etc/subuid\)'
+
+t "[pod] single ID map, bound /proc, advice"
+if ! podsim_available; then
+	skip "the pod simulation needs unshare and setpriv"
+else
+	run podsim "$T/bin/nib" info
+	assert_status 0
+	assert_match "$(line 'fresh /proc')" ' no  refused \(Operation not permitted\)\. To do: '
+	assert_match "$(line '/proc')" 'bind'
+	assert_match "$(line 'ID map')" 'single'
+	assert_match "$(line '/dev/fuse')" ' no  missing'
+	assert_match "$(line 'seccomp')" 'no_new_privs set'
+	assert_match "$(line 'subuid ranges')" 'nothing to do in a restricted pod'
+fi
+
+t "--json is one document with advice for every missing check"
+if ! command -v jq >/dev/null || ! podsim_available; then
+	skip "needs jq and the pod simulation"
+else
+	run podsim "$T/bin/nib" info --json
+	assert_status 0
+	assert_eq "$(printf '%s' "$out" | jq -r '.chosen.proc')" bind
+	assert_eq "$(printf '%s' "$out" | jq -r '.chosen.idmap')" single
+	assert_eq "$(printf '%s' "$out" | jq -r '.checks.fresh_proc.ok')" false
+	assert_eq "$(printf '%s' "$out" | jq -r '[.checks[] | select(.ok == false and .advice == null)] | length')" 0
+	assert_eq "$(printf '%s' "$out" | jq -r '.checks | length')" 10
+fi
+
+finish
