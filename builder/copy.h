@@ -223,6 +223,8 @@ struct bld_copy_writer {
 	struct nib_strv created;    /* folders made by mkdir_all (times fixed last) */
 	const char *root_prefix;    /* dest_root's path in the rootfs (extraction) */
 	const char *extract_prefix; /* the extraction folder, while extracting */
+	bool fresh;		    /* the folder being filled was made by this copy */
+	bool no_clone;		    /* FICLONE failed once: the fs has no reflinks */
 };
 
 /* Where a path leads inside a root, every symlink resolved inside it. */
@@ -263,7 +265,8 @@ int bld_copy_mkdir_all(struct bld_copy_writer *w, const char *path, struct nib_e
 int bld_copy_xattr_set(struct bld_copy_writer *w, int fd, const char *name, const void *value,
 		       size_t len, const char *what, struct nib_error *err);
 /* Copy a regular file's data from `in` (at offset 0) to the new file `out`. */
-int bld_copy_data(int in, int out, const char *what, struct nib_error *err);
+int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
+		  struct nib_error *err);
 /* The container owner of a --from source entry (fd -1 for symlinks): from
  * its ownership record when it has one (mode from disk unless the record's
  * type differs, storage/storage.h), else the disk IDs through src_idmap. */

@@ -411,14 +411,20 @@ static int copy_xattrs(struct bld_copy_writer *w, int in, int out, const char *w
 
 /* ---- data ----------------------------------------------------------------------- */
 
-int bld_copy_data(int in, int out, const char *what, struct nib_error *err)
+int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
+		  struct nib_error *err)
 {
 	static char buf[1 << 17];
 
 	/* a reflink where the file system has them (btrfs, xfs), else an
 	 * in-kernel copy, else read/write */
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
+	if (!w || !w->no_clone) {
+		if (ioctl(out, FICLONE, in) == 0)
+			return 0;
+		if (w && (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL ||
+			  errno == ENOTTY || errno == ENOSYS))
+			w->no_clone = true;
+	}
 	for (;;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
 		if (n > 0)
@@ -490,7 +496,7 @@ static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
 	out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "create %s", what);
-	if (bld_copy_data(in, out, what, err) < 0)
+	if (bld_copy_data(w, in, out, what, err) < 0)
 		return -1;
 	bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
 	if (bld_copy_meta_write(w, out, -1, NULL, S_IFREG, &m, 0, what, err) < 0)
@@ -577,7 +583,8 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 		return nib_err(err, NIB_ERR_IO, errno, "stat %s", ctx_rel);
 	if (!top && skipped(w, rel, ctx_rel, S_ISDIR(st.st_mode)))
 		return 0;
-	dexists = fstatat(ddir, dname, &dst, AT_SYMLINK_NOFOLLOW) == 0;
+	/* nothing to look for in a folder this copy just made */
+	dexists = !w->fresh && fstatat(ddir, dname, &dst, AT_SYMLINK_NOFOLLOW) == 0;
 	if (S_ISDIR(st.st_mode)) {
 		_cleanup_close_ int sfd = -1, dfd = -1;
 		struct stat sst = st;
@@ -594,8 +601,15 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 		dfd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open %s", what);
-		if (bld_copy_tree_contents(w, sfd, dfd, rel, ctx_rel, what, err) < 0)
-			return -1;
+		{
+			bool saved = w->fresh;
+			int r;
+			w->fresh = !dexists;
+			r = bld_copy_tree_contents(w, sfd, dfd, rel, ctx_rel, what, err);
+			w->fresh = saved;
+			if (r < 0)
+				return -1;
+		}
 		if (w->o->from_rootfs)
 			bld_copy_src_owner(w->o, sfd, &sst);
 		bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
@@ -635,7 +649,7 @@ int bld_copy_tree_file_fd(struct bld_copy_writer *w, int in, const struct stat *
 	out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "create %s", what);
-	if (lseek(in, 0, SEEK_SET) < 0 || bld_copy_data(in, out, what, err) < 0)
+	if (lseek(in, 0, SEEK_SET) < 0 || bld_copy_data(w, in, out, what, err) < 0)
 		return err && err->msg ? -1 : nib_err(err, NIB_ERR_IO, errno, "copy %s", what);
 	bld_copy_meta_for(w, st, false, true, &m);
 	if (bld_copy_meta_write(w, out, -1, NULL, S_IFREG, &m, 0, what, err) < 0)
