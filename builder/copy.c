@@ -63,11 +63,17 @@ static struct bld_copy_item *add_item(struct bld_copy_plan *p, enum bld_copy_ite
 	return it;
 }
 
+/* Whether the ignore rules hide the entry `path` of the source root. */
 static bool ctx_ignored(const struct bld_copy_opts *o, const char *path, bool is_dir)
 {
+	_cleanup_close_ int fd = -1;
+
 	if (!o->ignore || o->from_rootfs || !*path)
 		return false;
-	return o->ignore->ignored(o->ignore->data, path, is_dir);
+	if (is_dir)
+		fd =
+		    nib_open_in_root(o->src_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, NULL);
+	return bld_copy_ignore_check(o, fd, path, is_dir) == BLD_COPY_SKIP;
 }
 
 /* ---- wildcard expansion -------------------------------------------------------- */

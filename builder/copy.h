@@ -51,10 +51,21 @@ enum bld_copy_chown_mode {
 	BLD_COPY_CHOWN_AUTO,
 };
 
+/* What an ignore file says of one context entry. */
+enum bld_copy_ignore {
+	BLD_COPY_KEEP = 0, /* not excluded */
+	BLD_COPY_SKIP,	   /* excluded with everything below it */
+	/* a folder excluded by a pattern that "!" patterns may reach into
+	 * (cf_ignore_has_exclusions): its entries are looked at one by one
+	 * and the folder is copied only when one of them is kept, as
+	 * BuildKit's context walker creates such parents lazily */
+	BLD_COPY_DESCEND,
+};
+
 /* A matcher for ignore rules: `path` is relative to the source root,
- * clean, without a leading slash; true when the entry is excluded. */
+ * clean, without a leading slash. */
 struct bld_copy_matcher {
-	bool (*ignored)(void *data, const char *path, bool is_dir);
+	enum bld_copy_ignore (*match)(void *data, const char *path, bool is_dir);
 	void *data;
 };
 
@@ -166,6 +177,8 @@ int bld_copy_excludes_new(const char *const *patterns, size_t n, struct bld_copy
 			  struct nib_error *err);
 bool bld_copy_excludes_match(const struct bld_copy_excludes *ex, const char *path, bool is_dir);
 void bld_copy_excludes_free(struct bld_copy_excludes *ex);
+/* Whether some pattern starts with "!". */
+bool bld_copy_excludes_has_exceptions(const struct bld_copy_excludes *ex);
 
 /* --chmod: parse octal or symbolic; apply to a source mode. */
 struct bld_copy_chmod {
@@ -259,6 +272,12 @@ int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char
 /* mkdir -p of `path` in the destination root; created folders are 0755 and
  * owned like copied files (--chown, else 0:0). */
 int bld_copy_mkdir_all(struct bld_copy_writer *w, const char *path, struct nib_error *err);
+/* The ignore rules' verdict on an entry of the source root (always KEEP for
+ * --from sources); DESCEND is turned into KEEP or SKIP by looking below
+ * the folder open at `fd` for a kept entry. */
+enum bld_copy_ignore bld_copy_ignore_check(const struct bld_copy_opts *o, int fd, const char *path,
+					   bool is_dir);
+
 /* Set an xattr carried from a source: "user.containers.override_NAME" is
  * NAME; what cannot be set is kept as user.containers.override_NAME in the
  * record modes, skipped with a warning in real mode (as BuildKit). */

@@ -86,11 +86,16 @@ static int hash_node(struct hasher *h, int sdir, const char *sname, const char *
 		return nib_err(err, NIB_ERR_IO, errno, "stat %s", ctx_rel);
 	if (!top) {
 		bool is_dir = S_ISDIR(st.st_mode);
-		if (o->ignore && !o->from_rootfs &&
-		    o->ignore->ignored(o->ignore->data, ctx_rel, is_dir))
-			return 0;
 		if (bld_copy_excludes_match(h->p->excludes, rel, is_dir))
 			return 0;
+		if (o->ignore && !o->from_rootfs) {
+			_cleanup_close_ int dfd =
+			    is_dir ? openat(sdir, sname,
+					    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				   : -1;
+			if (bld_copy_ignore_check(o, dfd, ctx_rel, is_dir) == BLD_COPY_SKIP)
+				return 0;
+		}
 	}
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		fd = openat(sdir, sname,

@@ -292,6 +292,14 @@ bool bld_copy_excludes_match(const struct bld_copy_excludes *ex, const char *pat
 	return matched;
 }
 
+bool bld_copy_excludes_has_exceptions(const struct bld_copy_excludes *ex)
+{
+	for (size_t i = 0; ex && i < ex->n; i++)
+		if (ex->v[i].negate)
+			return true;
+	return false;
+}
+
 void bld_copy_excludes_free(struct bld_copy_excludes *ex)
 {
 	if (!ex)

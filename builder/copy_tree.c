@@ -453,13 +453,69 @@ int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
 
 /* ---- trees ------------------------------------------------------------------------ */
 
-static bool skipped(struct bld_copy_writer *w, const char *rel, const char *ctx_rel, bool is_dir)
+/* Whether anything below the folder `fd` (at `path`) is kept. */
+static bool any_kept(const struct bld_copy_opts *o, int fd, const char *path, int depth)
 {
-	const struct bld_copy_matcher *ig = w->o->ignore;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (ig && !w->o->from_rootfs && ig->ignored(ig->data, ctx_rel, is_dir))
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return false;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *cp = NULL;
+		struct stat st;
+		enum bld_copy_ignore v;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		cp = *path ? nib_path_join(path, de->d_name) : xstrdup(de->d_name);
+		v = o->ignore->match(o->ignore->data, cp, S_ISDIR(st.st_mode));
+		if (v == BLD_COPY_KEEP)
+			return true;
+		if (v == BLD_COPY_DESCEND && S_ISDIR(st.st_mode) && depth < 256) {
+			_cleanup_close_ int cfd = openat(
+			    dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd >= 0 && any_kept(o, cfd, cp, depth + 1))
+				return true;
+		}
+	}
+	return false;
+}
+
+enum bld_copy_ignore bld_copy_ignore_check(const struct bld_copy_opts *o, int fd, const char *path,
+					   bool is_dir)
+{
+	enum bld_copy_ignore v;
+
+	if (!o->ignore || o->from_rootfs || !*path)
+		return BLD_COPY_KEEP;
+	v = o->ignore->match(o->ignore->data, path, is_dir);
+	if (v != BLD_COPY_DESCEND)
+		return v;
+	if (!is_dir || fd < 0)
+		return BLD_COPY_SKIP;
+	return any_kept(o, fd, path, 0) ? BLD_COPY_KEEP : BLD_COPY_SKIP;
+}
+
+static bool skipped(struct bld_copy_writer *w, int sdir, const char *sname, const char *rel,
+		    const char *ctx_rel, bool is_dir)
+{
+	if (bld_copy_excludes_match(w->excludes, rel, is_dir))
 		return true;
-	return bld_copy_excludes_match(w->excludes, rel, is_dir);
+	if (!w->o->ignore || w->o->from_rootfs)
+		return false;
+	if (is_dir) {
+		_cleanup_close_ int fd =
+		    openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return bld_copy_ignore_check(w->o, fd, ctx_rel, true) == BLD_COPY_SKIP;
+	}
+	return bld_copy_ignore_check(w->o, -1, ctx_rel, false) == BLD_COPY_SKIP;
 }
 
 static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
@@ -581,7 +637,7 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 
 	if (fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "stat %s", ctx_rel);
-	if (!top && skipped(w, rel, ctx_rel, S_ISDIR(st.st_mode)))
+	if (!top && skipped(w, sdir, sname, rel, ctx_rel, S_ISDIR(st.st_mode)))
 		return 0;
 	/* nothing to look for in a folder this copy just made */
 	dexists = !w->fresh && fstatat(ddir, dname, &dst, AT_SYMLINK_NOFOLLOW) == 0;

@@ -24,9 +24,14 @@
 
 #include "builder/copy.h"
 
-static bool ignored(void *data, const char *path, bool is_dir)
+/* .dockerignore semantics over the --exclude matcher (until the builder
+ * passes containerfile's cf_ignore): a folder matched while "!" patterns
+ * exist is walked entry by entry. */
+static enum bld_copy_ignore ignored(void *data, const char *path, bool is_dir)
 {
-	return bld_copy_excludes_match(data, path, is_dir);
+	if (!bld_copy_excludes_match(data, path, false))
+		return BLD_COPY_KEEP;
+	return is_dir && bld_copy_excludes_has_exceptions(data) ? BLD_COPY_DESCEND : BLD_COPY_SKIP;
 }
 
 static int fail(struct nib_error *err)
@@ -176,7 +181,7 @@ int main(int argc, char **argv)
 		if (bld_copy_excludes_new((const char *const *)ignores.v, ignores.len, &ig, &err) <
 		    0)
 			return fail(&err);
-		matcher = (struct bld_copy_matcher){.ignored = ignored, .data = ig};
+		matcher = (struct bld_copy_matcher){.match = ignored, .data = ig};
 		o.ignore = &matcher;
 	}
 	if (bld_copy_plan_new(&o, &plan, &err) < 0)

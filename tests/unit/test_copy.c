@@ -302,9 +302,14 @@ static void split_words(const char *s, struct nib_strv *out)
 		nib_strv_push(out, w);
 }
 
-static bool test_ignored(void *data, const char *path, bool is_dir)
+/* .dockerignore semantics over the --exclude matcher (until the builder
+ * passes containerfile's cf_ignore): a folder matched while "!" patterns
+ * exist is walked entry by entry. */
+static enum bld_copy_ignore test_ignored(void *data, const char *path, bool is_dir)
 {
-	return bld_copy_excludes_match(data, path, is_dir);
+	if (!bld_copy_excludes_match(data, path, false))
+		return BLD_COPY_KEEP;
+	return is_dir && bld_copy_excludes_has_exceptions(data) ? BLD_COPY_DESCEND : BLD_COPY_SKIP;
 }
 
 static bool dir_empty(const char *p)
@@ -420,7 +425,7 @@ static void run_case(const struct tcase *tc)
 	if (ign.len) {
 		if (bld_copy_excludes_new((const char *const *)ign.v, ign.len, &ig, NULL) < 0)
 			die("ignore");
-		matcher = (struct bld_copy_matcher){.ignored = test_ignored, .data = ig};
+		matcher = (struct bld_copy_matcher){.match = test_ignored, .data = ig};
 		o.ignore = &matcher;
 	}
 	o.excludes = (const char *const *)excl.v;
