@@ -1,20 +1,103 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nib push SRC [DEST]: send an image from the store to a registry
+ * (docker://REF or a bare reference), an OCI layout (oci:DIR[:TAG]) or a
+ * docker-archive (docker-archive:FILE[:REF]).
+ */
+#include <fcntl.h>
 #include <getopt.h>
+#include <string.h>
 
 #include "builder/builder.h"
+#include "builder/regflags.h"
+#include "registry/registry.h"
+#include "storage/storage.h"
+
+enum { OPT_DIGESTFILE = BLD_OPT_LOCAL };
+
+static const char push_help[] =
+    "DEST is docker://REF or REF (a registry), oci:DIR[:TAG] or docker-archive:FILE[:REF];\n"
+    "without DEST the image goes to the registry its name says.\n\n"
+    "  --digestfile FILE      write the pushed manifest digest to FILE\n";
+
+/* The repository to mount blobs from: the source's own repository when it
+ * lives on the destination registry. */
+static char *mount_source(const struct stg_image *img, const struct reg_ref *dest)
+{
+	_cleanup_ref_ struct reg_ref src = {0};
+
+	if (!img->ref || reg_ref_parse(img->ref, &src, NULL) < 0)
+		return NULL;
+	if (!streq(src.registry, dest->registry) || streq(src.repo, dest->repo))
+		return NULL;
+	return xstrdup(src.repo);
+}
 
 int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		 struct nib_error *err)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	int c;
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+	    BLD_REG_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0}};
+	struct bld_reg_flags f = BLD_REG_FLAGS_INIT;
+	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	_cleanup_ref_ struct reg_ref dest = {0};
+	_cleanup_free_ char *from = NULL, *deststr = NULL;
+	const char *digestfile = NULL, *src, *dst;
+	char digest[NIB_DIGEST_LEN + 1];
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
 		if (c == 'h') {
 			bld_command_help(self);
+			printf("\n%s%s", push_help, bld_reg_flags_help);
 			return 0;
 		}
-		return bld_bad_option(self, argv, err);
+		if (c == OPT_DIGESTFILE) {
+			digestfile = optarg;
+			continue;
+		}
+		r = bld_reg_flag(self, c, optarg, &f, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return bld_bad_option(self, argv, err);
 	}
-	return nib_err(err, NIB_ERR_ENV, 0, "nib push is not available in this version");
+	if (argc - optind < 1 || argc - optind > 2)
+		return bld_usage_error(self, err, "push: expected SRC and optionally DEST");
+	src = argv[optind];
+	dst = argc - optind == 2 ? argv[optind + 1] : src;
+	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "docker-archive:"))
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "push: destination '%s': this transport is not available yet", dst);
+	if (nib_str_has_prefix(dst, "docker://"))
+		dst += 9;
+	else if (strstr(dst, "://") || (strchr(dst, ':') && !strchr(dst, '/') &&
+					nib_str_has_prefix(dst, "containers-storage:")))
+		return nib_err(err, NIB_ERR_USAGE, 0, "push: unknown destination transport in '%s'",
+			       dst);
+	bld_reg_flags_finish(&f, "Wrote");
+	if (reg_client_new(&f.o, &rc, err) < 0)
+		return -1;
+	if (reg_ref_resolve(reg_client_conf(rc), dst, &dest, err) < 0)
+		return -1;
+	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, src, &img, err) < 0)
+		return -1;
+	from = mount_source(img, &dest);
+	deststr = reg_ref_string(&dest);
+	if (!f.quiet)
+		fprintf(stderr, "Pushing %s\n", deststr);
+	struct reg_desc md = {.media_type = img->desc.media_type, .size = img->desc.size};
+	snprintf(md.digest, sizeof(md.digest), "%s", img->desc.digest);
+	if (reg_image_push(rc, st, &md, &dest, from, digest, err) < 0)
+		return -1;
+	if (digestfile &&
+	    nib_write_file_atomic_at(AT_FDCWD, digestfile, digest, strlen(digest), 0644, err) < 0)
+		return nib_err_wrap(err, "--digestfile");
+	printf("%s\n", digest);
+	return 0;
 }

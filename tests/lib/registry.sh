@@ -10,7 +10,8 @@
 #       Everything started is stopped at exit.
 #   make_image DIR TAG [LAYERS] [SALT]   an OCI layout at DIR with image TAG:
 #       a busybox-static rootfs layer, then LAYERS-1 small layers whose
-#       content depends on SALT.
+#       content depends on SALT (plus $IMAGE_BIG_KB kB of random data each).
+#       Sets IMAGE_MANIFEST, IMAGE_CONFIG, IMAGE_LAYERS (digests).
 #   free_port                            print a free TCP port on 127.0.0.1
 
 REG_USER=nibtest
@@ -93,12 +94,14 @@ YAML
 		pid=$!
 		at_exit "kill $pid"
 		TOKEN_URL=http://127.0.0.1:$tport/token
+		# TOKEN_REALM_HOST: name the token server by another host name
+		TOKEN_REALM=http://${TOKEN_REALM_HOST:-127.0.0.1}:$tport/token
 		_reg_wait "http://127.0.0.1:$tport/token" || return 1
 		: >"$TOKEN_DIR/requests.log"
 		cat >>"$dir/config.yml" <<YAML
 auth:
   token:
-    realm: ${TOKEN_REALM:-$TOKEN_URL}
+    realm: $TOKEN_REALM
     service: nib-test-registry
     issuer: nib-test-issuer
     rootcertbundle: $TOKEN_DIR/cert.pem
@@ -142,6 +145,7 @@ _sha() { sha256sum "$1" | cut -d' ' -f1; }
 make_image() { # DIR TAG [LAYERS] [SALT]
 	local dir=$1 tag=$2 layers=${3:-1} salt=${4:-}
 	local work i d cfg man ldesc="" diffs="" sep=""
+	IMAGE_LAYERS=""
 	work=$(mktemp -d "$T/img.XXXXXX")
 	mkdir -p "$dir/blobs/sha256" "$work/l1/bin" "$work/l1/etc" "$work/l1/tmp"
 	cp /bin/busybox "$work/l1/bin/busybox"
@@ -151,12 +155,17 @@ make_image() { # DIR TAG [LAYERS] [SALT]
 	for ((i = 2; i <= layers; i++)); do
 		mkdir -p "$work/l$i/data"
 		echo "layer $i $salt" >"$work/l$i/data/layer$i.txt"
+		# IMAGE_BIG_KB: incompressible data in every layer after the first
+		if [ -n "${IMAGE_BIG_KB:-}" ]; then
+			head -c "$((IMAGE_BIG_KB * 1024))" /dev/urandom >"$work/l$i/data/big$i.bin"
+		fi
 	done
 	for ((i = 1; i <= layers; i++)); do
 		_tar_gz "$work/l$i" "$work/l$i.tgz"
 		gzip -dc "$work/l$i.tgz" >"$work/l$i.tar"
 		d=$(_sha "$work/l$i.tgz")
 		cp "$work/l$i.tgz" "$dir/blobs/sha256/$d"
+		IMAGE_LAYERS+=" sha256:$d"
 		ldesc+="$sep{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$d\",\"size\":$(stat -c %s "$work/l$i.tgz")}"
 		diffs+="$sep\"sha256:$(_sha "$work/l$i.tar")\""
 		sep=,
@@ -206,4 +215,19 @@ skopeo_push() { # OCI_DIR:TAG REPO:TAG [skopeo args]
 	local src=$1 dst=$2
 	shift 2
 	skopeo copy -q --dest-tls-verify=false "$@" "oci:$src" "docker://$REG/$dst" >/dev/null
+}
+
+# proxy_start UPSTREAM: the fault-injecting proxy (tests/lib/fault_proxy.py)
+# in front of UPSTREAM (host:port); sets PROXY (host:port) and PROXY_DIR
+# (rules, log).
+proxy_start() {
+	local up=$1 port pid
+	PROXY_DIR=$(mktemp -d "$T/proxy.XXXXXX")
+	port=$(free_port)
+	python3 "$NIB_SRC/tests/lib/fault_proxy.py" "$PROXY_DIR" "$port" "$up" >"$PROXY_DIR/out" 2>&1 &
+	pid=$!
+	at_exit "kill $pid"
+	PROXY=127.0.0.1:$port
+	export PROXY PROXY_DIR
+	_reg_wait "http://$PROXY/v2/"
 }
