@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "builder/copy.h"
+#include "containerfile/containerfile.h"
 
 void bld_copy_opts_init(struct bld_copy_opts *o)
 {
@@ -133,7 +134,7 @@ static int expand_at(struct expand *x, const char *dir, const char *shown, const
 		_cleanup_free_ char *spath = *shown ? nib_path_join(shown, n) : xstrdup(n);
 		_cleanup_free_ char *crel = *mrel ? nib_path_join(mrel, n) : xstrdup(n);
 		struct stat st;
-		int m = bld_copy_match(x->comps.v[i], n);
+		int m = cf_path_match(x->comps.v[i], n);
 
 		if (m < 0)
 			return nib_err(err, NIB_ERR_SYNTAX, 0, "%s source %s: bad pattern",

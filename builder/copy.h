@@ -165,13 +165,12 @@ int bld_copy_run(const struct bld_copy_opts *o, int dest_root_fd, struct bld_cop
 
 /* ---- pieces shared by the copy*.c files (internal) ---------------------- */
 
-/* Go filepath.Match of one name against one pattern component ('*', '?',
- * '[...]', '\\' escapes; '*' never matches '/'). -1 on a bad pattern. */
-int bld_copy_match(const char *pattern, const char *name);
-/* Whether `s` holds wildcard characters (*, ?, [). */
+/* Whether `s` holds wildcard characters (*, ?, [) (BuildKit's
+ * containsWildcards); wildcards match with Go filepath.Match semantics,
+ * one path component at a time (containerfile's cf_path_match). */
 bool bld_copy_has_wildcards(const char *s);
 
-/* An --exclude matcher built from ignore-file patterns. */
+/* An --exclude matcher built from ignore-file patterns (cf_ignore). */
 struct bld_copy_excludes;
 int bld_copy_excludes_new(const char *const *patterns, size_t n, struct bld_copy_excludes **out,
 			  struct nib_error *err);
@@ -179,6 +178,11 @@ bool bld_copy_excludes_match(const struct bld_copy_excludes *ex, const char *pat
 void bld_copy_excludes_free(struct bld_copy_excludes *ex);
 /* Whether some pattern starts with "!". */
 bool bld_copy_excludes_has_exceptions(const struct bld_copy_excludes *ex);
+
+/* The matcher for a context's ignore file parsed by containerfile
+ * (cf_ignore_load / cf_ignore_parse); `ig` must outlive the copy. */
+struct cf_ignore;
+void bld_copy_matcher_cf(struct bld_copy_matcher *m, const struct cf_ignore *ig);
 
 /* --chmod: parse octal or symbolic; apply to a source mode. */
 struct bld_copy_chmod {

@@ -10,7 +10,7 @@
  *     --link                DEST root is an empty folder (names from --user-root)
  *     --user-root DIR       where --chown names are looked up
  *     --workdir DIR         WORKDIR for a relative DEST
- *     --ignore-file FILE    .dockerignore syntax, applied to the context
+ *     --ignore-file FILE    a .dockerignore, applied to the context (cf_ignore)
  *     --checksum D --no-unpack --timestamp N
  *     --heredoc NAME=TEXT   a heredoc source (repeatable)
  *     --chown-mode real|xattr|auto
@@ -23,16 +23,7 @@
 #include <string.h>
 
 #include "builder/copy.h"
-
-/* .dockerignore semantics over the --exclude matcher (until the builder
- * passes containerfile's cf_ignore): a folder matched while "!" patterns
- * exist is walked entry by entry. */
-static enum bld_copy_ignore ignored(void *data, const char *path, bool is_dir)
-{
-	if (!bld_copy_excludes_match(data, path, false))
-		return BLD_COPY_KEEP;
-	return is_dir && bld_copy_excludes_has_exceptions(data) ? BLD_COPY_DESCEND : BLD_COPY_SKIP;
-}
+#include "containerfile/containerfile.h"
 
 static int fail(struct nib_error *err)
 {
@@ -61,12 +52,12 @@ int main(int argc, char **argv)
 					     {"context", required_argument, NULL, 'C'},
 					     {"root", required_argument, NULL, 'R'},
 					     {NULL, 0, NULL, 0}};
-	_cleanup_strv_ struct nib_strv excludes = {0}, ignores = {0};
+	_cleanup_strv_ struct nib_strv excludes = {0};
 	struct bld_copy_heredoc hds[16];
 	size_t n_hd = 0;
 	struct bld_copy_opts o;
 	struct bld_copy_matcher matcher;
-	struct bld_copy_excludes *ig = NULL;
+	struct cf_ignore *ig = NULL;
 	struct bld_copy_plan *plan = NULL;
 	struct bld_copy_stats stats;
 	struct nib_error err = {0};
@@ -168,20 +159,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ignore_file) {
-		_cleanup_free_ char *data = NULL;
-		char *save = NULL;
-		if (nib_read_file_at(AT_FDCWD, ignore_file, 1 << 20, &data, NULL, &err) < 0)
+		ig = cf_ignore_load(ignore_file, &err);
+		if (!ig)
 			return fail(&err);
-		for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-			while (*l == ' ' || *l == '\t')
-				l++;
-			if (*l && *l != '#')
-				nib_strv_push(&ignores, l);
-		}
-		if (bld_copy_excludes_new((const char *const *)ignores.v, ignores.len, &ig, &err) <
-		    0)
-			return fail(&err);
-		matcher = (struct bld_copy_matcher){.match = ignored, .data = ig};
+		bld_copy_matcher_cf(&matcher, ig);
 		o.ignore = &matcher;
 	}
 	if (bld_copy_plan_new(&o, &plan, &err) < 0)
@@ -206,6 +187,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)stats.hardlinks, (unsigned long long)stats.other,
 	       (unsigned long long)stats.bytes);
 	bld_copy_plan_free(plan);
-	bld_copy_excludes_free(ig);
+	cf_ignore_free(ig);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 
 #include "builder/copy.h"
+#include "containerfile/containerfile.h"
 #include "storage/storage.h"
 #include "tests/unit/unit.h"
 
@@ -302,16 +303,6 @@ static void split_words(const char *s, struct nib_strv *out)
 		nib_strv_push(out, w);
 }
 
-/* .dockerignore semantics over the --exclude matcher (until the builder
- * passes containerfile's cf_ignore): a folder matched while "!" patterns
- * exist is walked entry by entry. */
-static enum bld_copy_ignore test_ignored(void *data, const char *path, bool is_dir)
-{
-	if (!bld_copy_excludes_match(data, path, false))
-		return BLD_COPY_KEEP;
-	return is_dir && bld_copy_excludes_has_exceptions(data) ? BLD_COPY_DESCEND : BLD_COPY_SKIP;
-}
-
 static bool dir_empty(const char *p)
 {
 	_cleanup_closedir_ DIR *d = opendir(p);
@@ -374,7 +365,7 @@ static void run_case(const struct tcase *tc)
 	char ctx[300], root[300], outside[300], cmd[1200];
 	_cleanup_strv_ struct nib_strv srcs = {0}, excl = {0}, ign = {0}, before = {0}, after = {0},
 				       changed = {0};
-	struct bld_copy_excludes *ig = NULL;
+	struct cf_ignore *ig = NULL;
 	struct bld_copy_matcher matcher;
 	struct bld_copy_heredoc hd = {.name = "EOF", .data = "hello\n", .len = 6};
 	struct bld_copy_opts o;
@@ -423,9 +414,10 @@ static void run_case(const struct tcase *tc)
 	o.src_fd = ctxfd;
 	o.from_rootfs = tc->flags & F_FROM;
 	if (ign.len) {
-		if (bld_copy_excludes_new((const char *const *)ign.v, ign.len, &ig, NULL) < 0)
+		ig = cf_ignore_new((const char *const *)ign.v, ign.len, NULL);
+		if (!ig)
 			die("ignore");
-		matcher = (struct bld_copy_matcher){.match = test_ignored, .data = ig};
+		bld_copy_matcher_cf(&matcher, ig);
 		o.ignore = &matcher;
 	}
 	o.excludes = (const char *const *)excl.v;
@@ -461,7 +453,7 @@ static void run_case(const struct tcase *tc)
 		list_tree(root, "", tc->flags & F_MTIME, &after);
 	close(ctxfd);
 	close(rootfd);
-	bld_copy_excludes_free(ig);
+	cf_ignore_free(ig);
 
 	for (size_t i = 0; i < after.len; i++)
 		if (nib_strv_find(&before, after.v[i]) < 0)
@@ -643,24 +635,25 @@ static void test_digest(void)
 
 static void test_match(void)
 {
-	/* Go filepath.Match semantics */
-	CHECK(bld_copy_match("*.txt", "a.txt") == 1);
-	CHECK(bld_copy_match("*.txt", ".hidden.txt") == 1);
-	CHECK(bld_copy_match("*", "a/b") == 0);
-	CHECK(bld_copy_match("a?c", "abc") == 1);
-	CHECK(bld_copy_match("a?c", "a/c") == 0);
-	CHECK(bld_copy_match("[a-c]x", "bx") == 1);
-	CHECK(bld_copy_match("[^a-c]x", "bx") == 0);
-	CHECK(bld_copy_match("[!a]x", "!x") == 1); /* Go: '!' is not negation */
-	CHECK(bld_copy_match("\\*", "*") == 1);
-	CHECK(bld_copy_match("\\*", "a") == 0);
-	CHECK(bld_copy_match("[", "a") == -1);
-	CHECK(bld_copy_match("a[", "a") == -1);
-	CHECK(bld_copy_match("*x", "yyx") == 1);
-	CHECK(bld_copy_match("a*b*c", "aXbYc") == 1);
-	CHECK(bld_copy_match("a*b*c", "aXbY") == 0);
-	CHECK(bld_copy_match("é?", "éa") == 1);
-	CHECK(bld_copy_match("?", "é") == 1);
+	/* the wildcard semantics the engine relies on (Go filepath.Match,
+	 * containerfile's cf_path_match) */
+	CHECK(cf_path_match("*.txt", "a.txt") == 1);
+	CHECK(cf_path_match("*.txt", ".hidden.txt") == 1);
+	CHECK(cf_path_match("*", "a/b") == 0);
+	CHECK(cf_path_match("a?c", "abc") == 1);
+	CHECK(cf_path_match("a?c", "a/c") == 0);
+	CHECK(cf_path_match("[a-c]x", "bx") == 1);
+	CHECK(cf_path_match("[^a-c]x", "bx") == 0);
+	CHECK(cf_path_match("[!a]x", "!x") == 1); /* Go: '!' is not negation */
+	CHECK(cf_path_match("\\*", "*") == 1);
+	CHECK(cf_path_match("\\*", "a") == 0);
+	CHECK(cf_path_match("[", "a") == -1);
+	CHECK(cf_path_match("a[", "a") == -1);
+	CHECK(cf_path_match("*x", "yyx") == 1);
+	CHECK(cf_path_match("a*b*c", "aXbYc") == 1);
+	CHECK(cf_path_match("a*b*c", "aXbY") == 0);
+	CHECK(cf_path_match("é?", "éa") == 1);
+	CHECK(cf_path_match("?", "é") == 1);
 	CHECK(bld_copy_has_wildcards("a/b*"));
 	CHECK(!bld_copy_has_wildcards("a/b\\*"));
 
