@@ -562,6 +562,7 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	if (why)
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
 	rt.netns = spec->network == BLD_NET_NONE;
+	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
 	rt.files_dir = make_files(spec, spec->hostname ? spec->hostname : "nib", err);
 	if (!rt.files_dir)
 		return -1;

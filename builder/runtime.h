@@ -246,6 +246,9 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd);
 _noreturn_ void bld_runtime_child(struct bld_rt *rt);
 /* Capability mask from the default set plus adds minus drops. */
 int bld_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct nib_error *err);
+/* SELinux exec and file labels (container_t / container_file_t with two
+ * random MCS categories) when SELinux is enabled, else both NULL. */
+void bld_selinux_labels(char **exec_label, char **mount_label);
 /* Resolve "user[:group]" from the current root's /etc/passwd and
  * /etc/group (never the host's NSS). */
 int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups,

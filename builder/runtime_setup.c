@@ -236,7 +236,9 @@ static void mount_dev(struct setup *s)
 	opts = rt->selinux_mount
 		   ? xasprintf("mode=755,size=65536k,context=\"%s\"", rt->selinux_mount)
 		   : xstrdup("mode=755,size=65536k");
-	if (mount("tmpfs", fdpath(fd, b), "tmpfs", MS_NOSUID | MS_STRICTATIME, opts) < 0)
+	if (mount("tmpfs", fdpath(fd, b), "tmpfs", MS_NOSUID | MS_STRICTATIME, opts) < 0 &&
+	    (!rt->selinux_mount || mount("tmpfs", fdpath(fd, b), "tmpfs",
+					 MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0))
 		die(s->rt, "mount /dev: %s", strerror(errno));
 	dev = reopen(s, "dev", O_RDONLY | O_DIRECTORY);
 	if (dev < 0)
@@ -271,7 +273,10 @@ static void mount_dev(struct setup *s)
 			? xasprintf("mode=1777,size=65536k,context=\"%s\"", rt->selinux_mount)
 			: xstrdup("mode=1777,size=65536k");
 		snprintf(path, sizeof(path), "/proc/self/fd/%d/shm", dev);
-		if (mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, so) < 0)
+		if (mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, so) < 0 &&
+		    (!rt->selinux_mount ||
+		     mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			   "mode=1777,size=65536k") < 0))
 			die(s->rt, "mount /dev/shm: %s", strerror(errno));
 	}
 	if (mkdirat(dev, "mqueue", 0755) == 0) {

@@ -6,8 +6,12 @@
  */
 #define BLD_RUNTIME_INTERNAL 1
 #include <ctype.h>
+#include <fcntl.h>
+#include <selinux/selinux.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "builder/runtime.h"
 
@@ -162,4 +166,69 @@ int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, si
 	}
 	*n_groups = ng;
 	return 0;
+}
+
+/* ---- SELinux ----------------------------------------------------------- */
+
+/* The context in `line` after "key =", quotes removed, with its level cut
+ * off ("system_u:system_r:container_t"). */
+static char *lxc_context(const char *text, const char *key)
+{
+	const char *p = text;
+	size_t kl = strlen(key);
+
+	while (p && *p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, key, kl) == 0) {
+			const char *q = p + kl;
+			while (*q == ' ' || *q == '\t' || *q == '=' || *q == '"')
+				q++;
+			size_t n = strcspn(q, "\"\n");
+			_cleanup_free_ char *ctx = xstrndup(q, n);
+			/* user:role:type[:level] */
+			char *c = strchr(ctx, ':');
+			c = c ? strchr(c + 1, ':') : NULL;
+			c = c ? strchr(c + 1, ':') : NULL;
+			if (c)
+				*c = '\0';
+			return steal_pointer(&ctx);
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+void bld_selinux_labels(char **exec_label, char **mount_label)
+{
+	_cleanup_free_ char *text = NULL, *proc = NULL, *file = NULL;
+	unsigned c1, c2;
+
+	*exec_label = *mount_label = NULL;
+	if (is_selinux_enabled() <= 0)
+		return;
+	if (nib_read_file_at(AT_FDCWD, selinux_lxc_contexts_path(), 1 << 16, &text, NULL, NULL) ==
+	    0) {
+		proc = lxc_context(text, "process");
+		file = lxc_context(text, "file");
+	}
+	/* two distinct MCS categories, as container engines pick them */
+	do {
+		unsigned r[2] = {0, 0};
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r[0] = (unsigned)getpid(), r[1] = (unsigned)time(NULL);
+		c1 = r[0] % 1024;
+		c2 = r[1] % 1024;
+	} while (c1 == c2);
+	if (c1 > c2) {
+		unsigned t = c1;
+		c1 = c2;
+		c2 = t;
+	}
+	*exec_label =
+	    xasprintf("%s:s0:c%u,c%u", proc ? proc : "system_u:system_r:container_t", c1, c2);
+	*mount_label =
+	    xasprintf("%s:s0:c%u,c%u", file ? file : "system_u:object_r:container_file_t", c1, c2);
 }

@@ -21,6 +21,7 @@ CASES=(
 	"a signal ending the command is reported"
 	"a command that forks and exits leaves no process"
 	"--timeout kills a command ignoring SIGTERM"
+	"SIGTERM to nib kills the whole container"
 	"errors before exec come back as one line"
 	"--user and --workdir"
 	"WORKDIR /proc/self/fd/N reaches no nib fd"
@@ -76,6 +77,7 @@ owner_of() {
 echo "host-only" >"$T/host-marker-7f3a"
 # sleep lengths unique to this test run: other suites may run at once
 S1=$((100000 + RANDOM * 8 + 1)) S2=$((100000 + RANDOM * 8 + 2)) S3=$((100000 + RANDOM * 8 + 3))
+S4=$((100000 + RANDOM * 8 + 4))
 mkdir -p "$T/share"
 echo "shared content" >"$T/share/f"
 chmod -R a+rX "$T/share"
@@ -99,6 +101,10 @@ for MODE in "${MODES[@]}"; do
 	t "[$MODE] own pid namespace: only the container's processes"
 	nibrun --log-level info run --rootfs "$R" -- sh -c 'echo /proc/[0-9]*'
 	assert_status 0
+	if [ "$single" = 1 ]; then
+		# auto says why it did not take subuid
+		assert_match "$err" 'ID map: single \(subuid: '
+	fi
 	if [ "$MODE" = pod ]; then
 		# the pod's masked /proc makes the kernel refuse a fresh one
 		assert_match "$err" 'fresh /proc is refused.*binding the outer /proc'
@@ -162,6 +168,40 @@ for MODE in "${MODES[@]}"; do
 	assert_no_match "$out" never
 	[ $(($(date +%s) - start)) -lt 10 ] || fail "the timeout did not kill in time"
 	pgrep -f "sleep $S3" >/dev/null && fail "a process survived the timeout"
+
+	t "[$MODE] SIGTERM to nib kills the whole container"
+	if [ "$MODE" = pod ]; then
+		skip "the pod simulation wraps nib in unshare"
+	else
+		case $MODE in
+		root) "$T/bin/nib" run --rootfs "$R" -- sh -c "trap '' INT TERM; sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
+		*) as_user "$MODE" "$T/bin/nib" run --rootfs "$R" -- sh -c "trap '' INT TERM; sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
+		esac
+		bg=$!
+		for _ in $(seq 25); do
+			pgrep -f "^sleep $S4" >/dev/null && break
+			sleep 0.2
+		done
+		# nib itself: the oldest process with this command line (its
+		# container's pid 1 is a copy of it)
+		pid=$(pgrep -o -f "nib run --rootfs $R -- sh -c trap '' INT TERM; sleep $S4")
+		[ -n "$pid" ] || pid=$bg
+		# (a background job of a script ignores SIGINT; SIGTERM takes the
+		# same path in nib)
+		kill -TERM "$pid"
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			fail "nib did not stop on SIGTERM"
+			kill -KILL "$pid"
+		fi
+		wait "$bg"
+		assert_eq "$?" 1
+		assert_match "$(cat "$T/int.err")" 'interrupted: killed'
+		pgrep -f "sleep $S4" >/dev/null && fail "a process survived SIGTERM"
+	fi
 
 	t "[$MODE] errors before exec come back as one line"
 	nibrun run --rootfs "$R" -- /no/such/program
