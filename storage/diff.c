@@ -111,6 +111,20 @@ static int opendir_at(int dfd, const char *name)
 
 /* ---- overlay upper folder ------------------------------------------------- */
 
+/* Whether a folder `rel` exists in a lower layer (true when unknown). */
+static bool in_lowers(const struct stg_commit_opts *o, const char *rel)
+{
+	if (!o->fuse_upper || !o->lowers)
+		return true;
+	for (const char *const *l = o->lowers; *l; l++) {
+		_cleanup_close_ int lfd = open(*l, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int fd = lfd < 0 ? -1 : layer_open_nosym(lfd, rel, O_PATH | O_DIRECTORY, 0);
+		if (lfd < 0 || fd >= 0)
+			return true;
+	}
+	return false;
+}
+
 static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o, struct changes *c,
 		      struct nib_error *err)
 {
@@ -123,7 +137,11 @@ static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
 	if (list_dir(dfd, rel, &names, err) < 0)
 		return -1;
 	kids = xcalloc(names.len + 1, sizeof(*kids));
-	if (fgetxattr(dfd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y') {
+	if (((fgetxattr(dfd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y') ||
+	     (o->fuse_upper && ((fgetxattr(dfd, "user.fuseoverlayfs.opaque", v, sizeof(v)) == 1 &&
+				 v[0] == 'y') ||
+				(faccessat(dfd, ".wh..wh..opq", F_OK, AT_SYMLINK_NOFOLLOW) == 0)))) &&
+	    *rel && in_lowers(o, rel)) {
 		kids[n].name = NULL;
 		kids[n].tname = xstrdup(".wh..wh..opq");
 		kids[n++].kind = CH_OPAQUE;
@@ -134,6 +152,20 @@ static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
 
 		if (excluded(o, p))
 			continue;
+		if (o->fuse_upper && nib_str_has_prefix(names.v[i], ".wh.")) {
+			/* fuse-overlayfs' own markers: ".wh..wh..opq" files (and a
+			 * whiteout hiding them), ".wh.NAME" files when mknod 0:0
+			 * was refused */
+			struct stat ws;
+			if (streq(names.v[i], ".wh..wh..opq") || !names.v[i][4] ||
+			    fstatat(dfd, names.v[i], &ws, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(ws.st_mode))
+				continue;
+			kids[n].name = xstrdup(names.v[i]);
+			kids[n].tname = xstrdup(names.v[i]);
+			kids[n++].kind = CH_WHITEOUT;
+			continue;
+		}
 		if (nib_str_has_prefix(names.v[i], ".wh.")) {
 			ret = refuse_wh(rel, names.v[i], err);
 			goto out;

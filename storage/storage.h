@@ -561,6 +561,13 @@ struct stg_commit_opts {
 	 * identity; unmapped IDs become 65534 */
 	const struct stg_idmap *idmap;
 	int64_t timestamp; /* >= 0: mtimes clamped to it; -1: kept */
+	/* STG_DIFF_UPPER from fuse-overlayfs: empty ".wh.NAME" files and
+	 * user.fuseoverlayfs.opaque are its whiteouts, not the step's files */
+	bool fuse_upper;
+	/* with fuse_upper: the lower folders (NULL-terminated); fuse-overlayfs
+	 * marks every new folder opaque, which only matters where a lower
+	 * folder of that path exists */
+	const char *const *lowers;
 	enum stg_compression compression;
 	int level; /* 0: the default (gzip 6, zstd 3) */
 };
@@ -593,5 +600,113 @@ int stg_layer_commit(struct stg_store *st, int treefd, const struct stg_commit_o
  * (out->digest and size still computed). */
 int stg_layer_commit_fd(int treefd, const struct stg_commit_opts *o, int outfd,
 			struct stg_layer_out *out, struct nib_error *err);
+
+/* ==== layers: cache of extracted layers, rootfs drivers =================== */
+
+/* Work that must run in the process owning the extracted files. */
+typedef int (*stg_work_fn)(void *arg, struct nib_error *err);
+/* How the builder runs such work: with a subuid range, in a child inside
+ * the build's user namespace, copying `result_size` bytes at `result` back
+ * from the child and its error too. NULL hook: in this process. */
+typedef int (*stg_exec_fn)(void *ctx, stg_work_fn work, void *arg, void *result,
+			   size_t result_size, struct nib_error *err);
+
+struct stg_rootfs_driver;
+
+struct stg_unpack_opts {
+	const struct stg_rootfs_driver *driver; /* picks the layer form; NULL: vfs */
+	const struct stg_idmap *idmap;		/* as in stg_extract_opts */
+	/* names the ID map in cache folder names (the same layer extracted
+	 * under another map is another folder): "id" when NULL */
+	const char *idmap_tag;
+	struct stg_layer_limits limits;
+	stg_exec_fn exec;
+	void *exec_ctx;
+};
+void stg_unpack_opts_init(struct stg_unpack_opts *o);
+
+/* A layer of an image: its blob and its DiffID (from the config). */
+struct stg_layer_ref {
+	const char *digest;
+	const char *diff_id;
+};
+
+/*
+ * Make sure every layer of the stack is extracted and push one folder per
+ * layer, bottom first, onto `dirs`: nib/layers/FORM-TAG/CHAINHEX where FORM
+ * is "ovl" (each layer alone, overlay whiteouts) or "vfs" (the whole tree
+ * up to that layer). Each is extracted once (blob digest and DiffID
+ * verified), into a temp folder renamed into place: processes sharing the
+ * root share the result and a failure leaves nothing behind.
+ */
+int stg_layers_unpack(struct stg_store *st, const struct stg_layer_ref *layers, size_t n,
+		      const struct stg_unpack_opts *o, struct nib_strv *dirs,
+		      struct nib_error *err);
+
+/* A step's root filesystem. */
+struct stg_rootfs {
+	const struct stg_rootfs_driver *driver;
+	char *dir;		/* the step's folder under nib/tmp */
+	char *target;		/* what the step sees as "/" */
+	char *upper, *work;	/* overlay and fuse-overlayfs */
+	struct nib_strv lowers; /* layer folders, bottom first */
+	char *base;		/* vfs: the folder the copy was made from, or NULL */
+	struct timespec copied_at;
+};
+
+/* Rootfs drivers: a table, each with a probe (DESIGN.md: the environment
+ * ladder). */
+struct stg_rootfs_driver {
+	const char *name;
+	enum stg_whiteout_mode layer_form;
+	enum stg_diff_kind diff;
+	/* 0 when this environment allows the driver; otherwise -1 with the
+	 * reason (NIB_ERR_ENV) */
+	int (*probe)(struct stg_store *st, struct nib_error *err);
+	/* Make r->target show the stack; called in the step's user and mount
+	 * namespaces (the runtime's child), before pivot_root. */
+	int (*mount)(struct stg_rootfs *r, struct nib_error *err);
+	int (*umount)(struct stg_rootfs *r, struct nib_error *err);
+};
+extern const struct stg_rootfs_driver stg_driver_overlay;
+extern const struct stg_rootfs_driver stg_driver_fuse_overlayfs;
+extern const struct stg_rootfs_driver stg_driver_vfs;
+
+/* "overlay" | "fuse-overlayfs" | "vfs"; NULL when unknown. */
+const struct stg_rootfs_driver *stg_rootfs_driver_find(const char *name);
+/* --storage-driver: `name` NULL or "auto" picks the first driver whose
+ * probe passes; each refusal ("overlay: ...") is pushed onto `why` (may be
+ * NULL) for nib info. A named driver that fails its probe is an error. */
+int stg_rootfs_driver_pick(struct stg_store *st, const char *name,
+			   const struct stg_rootfs_driver **out, struct nib_strv *why,
+			   struct nib_error *err);
+
+/* Prepare a step over `layer_dirs` (from stg_layers_unpack, bottom first):
+ * a folder under nib/tmp with upper/work/merged (overlay, fuse-overlayfs)
+ * or a copy of the top layer's tree (vfs, reflinks where possible). The
+ * copy runs through uo->exec. */
+int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
+		       const struct nib_strv *layer_dirs, const struct stg_unpack_opts *uo,
+		       struct stg_rootfs **out, struct nib_error *err);
+/* Commit the step's changes as a layer blob (the driver sets the diff kind,
+ * the base and copied_at in a copy of `o`); runs through uo->exec. */
+int stg_rootfs_commit(struct stg_store *st, struct stg_rootfs *r, const struct stg_commit_opts *o,
+		      const struct stg_unpack_opts *uo, struct stg_layer_out *out,
+		      struct nib_error *err);
+/* Move the step's result into the layer cache as the extracted form of
+ * `layer` (just committed from this rootfs) on top of `parent_chain` (NULL
+ * for the first layer), so the next step needs no extraction; `exclude`
+ * paths (as in stg_commit_opts) are removed first. fuse-overlayfs upper
+ * folders are not adopted: the blob is extracted instead. Pushes the
+ * folder onto `dirs`. */
+int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *parent_chain,
+		     const struct stg_layer_out *layer, const char *const *exclude,
+		     const struct stg_unpack_opts *uo, struct nib_strv *dirs,
+		     struct nib_error *err);
+/* Remove the step's folder (through uo->exec) and free `r`. */
+int stg_rootfs_remove(struct stg_rootfs *r, const struct stg_unpack_opts *uo,
+		      struct nib_error *err);
+void stg_rootfs_free(struct stg_rootfs *r);
+NIB_DEFINE_CLEANUP(struct stg_rootfs *, stg_rootfs_free)
 
 #endif

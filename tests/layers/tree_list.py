@@ -96,6 +96,9 @@ def tar(path):
     import io
     with tarfile.open(fileobj=io.BytesIO(data)) as t:
         for m in t:
+            name = m.name[2:] if m.name.startswith("./") else m.name
+            if name.rstrip("/") in ("", "."):
+                continue
             kind = {tarfile.REGTYPE: "f", tarfile.AREGTYPE: "f", tarfile.DIRTYPE: "d", tarfile.SYMTYPE: "l",
                     tarfile.LNKTYPE: "h", tarfile.CHRTYPE: "c", tarfile.BLKTYPE: "b",
                     tarfile.FIFOTYPE: "p"}.get(m.type, "?")
@@ -107,7 +110,9 @@ def tar(path):
             elif kind in "cb":
                 extra = "%d,%d" % (m.devmajor, m.devminor)
             xa = {k[len("SCHILY.xattr."):]: v for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}
-            print(m.name.rstrip("/"), kind, m.uid, m.gid, "%04o" % m.mode, m.size, extra, fmt_xattrs(xa),
+            if kind == "h" and extra.startswith("./"):
+                extra = extra[2:]
+            print(name.rstrip("/"), kind, m.uid, m.gid, "%04o" % m.mode, m.size, extra, fmt_xattrs(xa),
                   "uname=%s" % m.uname, "gname=%s" % m.gname, "mtime=%d" % m.mtime if "--mtime" in sys.argv else "")
 
 

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The cache of extracted layers: nib/layers/FORM-TAG/CHAINHEX, each made
+ * once in a temp folder and renamed into place (DESIGN.md: storage root).
+ */
+#define NIB_STORAGE_INTERNAL
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "storage/layer_internal.h"
+
+void stg_unpack_opts_init(struct stg_unpack_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	stg_layer_limits_default(&o->limits);
+}
+
+int layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
+	       size_t result_size, struct nib_error *err)
+{
+	if (o && o->exec)
+		return o->exec(o->exec_ctx, work, arg, result, result_size, err);
+	return work(arg, err);
+}
+
+const char *layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size)
+{
+	bool ovl = o->driver && o->driver->layer_form == STG_WHITEOUT_OVERLAY;
+
+	snprintf(buf, size, "layers/%s-%s", ovl ? "ovl" : "vfs",
+		 o->idmap_tag && *o->idmap_tag ? o->idmap_tag : "id");
+	return buf;
+}
+
+struct rm_work {
+	int dirfd;
+	const char *path;
+};
+
+static int rm_work(void *arg, struct nib_error *err)
+{
+	struct rm_work *w = arg;
+	return nib_rm_rf_at(w->dirfd, w->path, err);
+}
+
+int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path)
+{
+	struct rm_work w = {dirfd, path};
+	struct nib_error e = {0};
+	int r = layer_exec(o, rm_work, &w, NULL, 0, &e);
+
+	if (r < 0)
+		log_warn("%s", e.msg);
+	nib_err_clear(&e);
+	return r;
+}
+
+struct unpack_work {
+	struct stg_store *st;
+	int nibfd;
+	const char *tmp;
+	const char *prev; /* vfs: the folder of the layers below, or NULL */
+	const struct stg_layer_ref *layer;
+	const struct stg_unpack_opts *o;
+};
+
+static int unpack_work(void *arg, struct nib_error *err)
+{
+	struct unpack_work *w = arg;
+	struct stg_extract_opts eo = {0};
+	_cleanup_close_ int tfd = -1, bfd = -1;
+
+	tfd = openat(w->nibfd, w->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->tmp);
+	if (w->prev) {
+		_cleanup_close_ int pfd =
+		    openat(w->nibfd, w->prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "open %s", w->prev);
+		if (layer_copy_tree(pfd, tfd, err) < 0)
+			return -1;
+	}
+	bfd = stg_blob_open(w->st, w->layer->digest, err);
+	if (bfd < 0)
+		return -1;
+	eo.whiteouts = !w->o->driver || w->o->driver->layer_form == STG_WHITEOUT_APPLY
+			   ? STG_WHITEOUT_APPLY
+			   : STG_WHITEOUT_OVERLAY;
+	eo.idmap = w->o->idmap;
+	eo.limits = w->o->limits;
+	eo.digest = w->layer->digest;
+	eo.diff_id = w->layer->diff_id;
+	eo.name = w->layer->digest;
+	return stg_layer_extract_fd(tfd, bfd, &eo, NULL, err);
+}
+
+int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
+		     const char *rel, const struct stg_unpack_opts *o, struct nib_error *err)
+{
+	int nibfd = stg_store_nib_dirfd(st);
+	const char *slash = strrchr(rel, '/');
+	_cleanup_free_ char *form = xstrndup(rel, (size_t)(slash - rel));
+	_cleanup_free_ char *tmp = xasprintf("%s/.tmp-%.16s-%d-%lx", form, slash + 1, (int)getpid(),
+					     (unsigned long)random());
+	struct unpack_work w = {st, nibfd, tmp, prev, layer, o};
+
+	if (nib_mkdir_p_at(nibfd, form, 0755, err) < 0)
+		return -1;
+	if (mkdirat(nibfd, tmp, 0755) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", tmp);
+	log_debug("extracting layer %s into %s", layer->digest, rel);
+	if (layer_exec(o, unpack_work, &w, NULL, 0, err) < 0) {
+		layer_remove(o, nibfd, tmp);
+		return -1;
+	}
+	if (renameat(nibfd, tmp, nibfd, rel) < 0) {
+		int e = errno;
+		layer_remove(o, nibfd, tmp);
+		/* another process won the race: use its folder */
+		if (e != EEXIST && e != ENOTEMPTY)
+			return nib_err(err, NIB_ERR_IO, e, "rename %s", rel);
+	}
+	return 0;
+}
+
+int stg_layers_unpack(struct stg_store *st, const struct stg_layer_ref *layers, size_t n,
+		      const struct stg_unpack_opts *o, struct nib_strv *dirs,
+		      struct nib_error *err)
+{
+	int nibfd = stg_store_nib_dirfd(st);
+	char form[128], chain[NIB_DIGEST_LEN + 1] = "";
+	_cleanup_free_ char *prev = NULL;
+	bool vfs = !o->driver || o->driver->layer_form == STG_WHITEOUT_APPLY;
+
+	layer_form_dir(o, form, sizeof(form));
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *rel = NULL;
+		struct stat sb;
+
+		if (!layers[i].diff_id || !nib_digest_valid(layers[i].diff_id) ||
+		    !layers[i].digest || !nib_digest_valid(layers[i].digest))
+			return nib_err(err, NIB_ERR_CORRUPT, 0, "layer %zu: invalid digest or DiffID",
+				       i);
+		stg_chain_id(i ? chain : NULL, layers[i].diff_id, chain);
+		rel = xasprintf("%s/%s", form, nib_digest_hex(chain));
+		if ((fstatat(nibfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode)) &&
+		    layer_extract_to(st, &layers[i], vfs && i ? prev : NULL, rel, o, err) < 0)
+			return -1;
+		nib_strv_push_take(dirs, xasprintf("%s/nib/%s", stg_store_path(st), rel));
+		free(prev);
+		prev = steal_pointer(&rel);
+	}
+	return 0;
+}
