@@ -118,7 +118,8 @@ static bool in_lowers(const struct stg_commit_opts *o, const char *rel)
 		return true;
 	for (const char *const *l = o->lowers; *l; l++) {
 		_cleanup_close_ int lfd = open(*l, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		_cleanup_close_ int fd = lfd < 0 ? -1 : layer_open_nosym(lfd, rel, O_PATH | O_DIRECTORY, 0);
+		_cleanup_close_ int fd =
+		    lfd < 0 ? -1 : layer_open_nosym(lfd, rel, O_PATH | O_DIRECTORY, 0);
 		if (lfd < 0 || fd >= 0)
 			return true;
 	}
@@ -138,9 +139,9 @@ static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
 		return -1;
 	kids = xcalloc(names.len + 1, sizeof(*kids));
 	if (((fgetxattr(dfd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y') ||
-	     (o->fuse_upper && ((fgetxattr(dfd, "user.fuseoverlayfs.opaque", v, sizeof(v)) == 1 &&
-				 v[0] == 'y') ||
-				(faccessat(dfd, ".wh..wh..opq", F_OK, AT_SYMLINK_NOFOLLOW) == 0)))) &&
+	     (o->fuse_upper &&
+	      ((fgetxattr(dfd, "user.fuseoverlayfs.opaque", v, sizeof(v)) == 1 && v[0] == 'y') ||
+	       (faccessat(dfd, ".wh..wh..opq", F_OK, AT_SYMLINK_NOFOLLOW) == 0)))) &&
 	    *rel && in_lowers(o, rel)) {
 		kids[n].name = NULL;
 		kids[n].tname = xstrdup(".wh..wh..opq");

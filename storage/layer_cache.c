@@ -126,8 +126,7 @@ int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, co
 }
 
 int stg_layers_unpack(struct stg_store *st, const struct stg_layer_ref *layers, size_t n,
-		      const struct stg_unpack_opts *o, struct nib_strv *dirs,
-		      struct nib_error *err)
+		      const struct stg_unpack_opts *o, struct nib_strv *dirs, struct nib_error *err)
 {
 	int nibfd = stg_store_nib_dirfd(st);
 	char form[128], chain[NIB_DIGEST_LEN + 1] = "";
@@ -141,8 +140,8 @@ int stg_layers_unpack(struct stg_store *st, const struct stg_layer_ref *layers, 
 
 		if (!layers[i].diff_id || !nib_digest_valid(layers[i].diff_id) ||
 		    !layers[i].digest || !nib_digest_valid(layers[i].digest))
-			return nib_err(err, NIB_ERR_CORRUPT, 0, "layer %zu: invalid digest or DiffID",
-				       i);
+			return nib_err(err, NIB_ERR_CORRUPT, 0,
+				       "layer %zu: invalid digest or DiffID", i);
 		stg_chain_id(i ? chain : NULL, layers[i].diff_id, chain);
 		rel = xasprintf("%s/%s", form, nib_digest_hex(chain));
 		if ((fstatat(nibfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode)) &&

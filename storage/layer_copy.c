@@ -20,7 +20,7 @@ struct copy {
 		dev_t dev;
 		ino_t ino;
 		char *path;
-	} *links;
+	} * links;
 	size_t n_links, cap_links;
 	int droot;
 	bool reflink_failed;
@@ -38,7 +38,8 @@ static int copy_xattrs(int sfd, int dfd, const char *path, struct nib_error *err
 			continue;
 		if (fsetxattr(dfd, list + i, val, (size_t)vl, 0) < 0 &&
 		    nib_str_has_prefix(list + i, "user."))
-			return nib_err(err, NIB_ERR_IO, errno, "copy xattr %s of /%s", list + i, path);
+			return nib_err(err, NIB_ERR_IO, errno, "copy xattr %s of /%s", list + i,
+				       path);
 	}
 	return 0;
 }
@@ -125,14 +126,16 @@ static int copy_dir(struct copy *c, int sfd, int dfd, const char *rel, struct ni
 				if (c->links[i].dev == st.st_dev && c->links[i].ino == st.st_ino) {
 					/* the first copy, relative to the top */
 					if (linkat(c->droot, c->links[i].path, dfd, name, 0) < 0)
-						return nib_err(err, NIB_ERR_IO, errno, "link /%s", p);
+						return nib_err(err, NIB_ERR_IO, errno, "link /%s",
+							       p);
 					linked = true;
 				}
 			if (linked)
 				continue;
 		}
 		if (S_ISREG(st.st_mode)) {
-			_cleanup_close_ int s2 = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int s2 =
+			    openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			_cleanup_close_ int d2 = openat(
 			    dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (s2 < 0 || d2 < 0)
@@ -161,7 +164,8 @@ static int copy_dir(struct copy *c, int sfd, int dfd, const char *rel, struct ni
 			(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
 		}
 		if (st.st_nlink > 1) {
-			c->links = xgrow(c->links, &c->cap_links, c->n_links + 1, sizeof(*c->links));
+			c->links =
+			    xgrow(c->links, &c->cap_links, c->n_links + 1, sizeof(*c->links));
 			c->links[c->n_links].dev = st.st_dev;
 			c->links[c->n_links].ino = st.st_ino;
 			c->links[c->n_links].path = xstrdup(p);

@@ -32,9 +32,9 @@ int stg_rootfs_driver_pick(struct stg_store *st, const char *name,
 	if (name && *name && !streq(name, "auto")) {
 		const struct stg_rootfs_driver *d = stg_rootfs_driver_find(name);
 		if (!d)
-			return nib_err(err, NIB_ERR_USAGE, 0,
-				       "unknown storage driver \"%s\" (overlay, fuse-overlayfs, vfs)",
-				       name);
+			return nib_err(
+			    err, NIB_ERR_USAGE, 0,
+			    "unknown storage driver \"%s\" (overlay, fuse-overlayfs, vfs)", name);
 		if (d->probe(st, err) < 0)
 			return nib_err_wrap(err, "storage driver %s", name);
 		*out = d;
@@ -222,8 +222,7 @@ static int prune_work(void *arg, struct nib_error *err)
 
 int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *parent_chain,
 		     const struct stg_layer_out *layer, const char *const *exclude,
-		     const struct stg_unpack_opts *uo, struct nib_strv *dirs,
-		     struct nib_error *err)
+		     const struct stg_unpack_opts *uo, struct nib_strv *dirs, struct nib_error *err)
 {
 	char chain[NIB_DIGEST_LEN + 1], form[128];
 	int nibfd = stg_store_nib_dirfd(st);
@@ -257,8 +256,7 @@ int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *par
 	return 0;
 }
 
-int stg_rootfs_remove(struct stg_rootfs *r, const struct stg_unpack_opts *uo,
-		      struct nib_error *err)
+int stg_rootfs_remove(struct stg_rootfs *r, const struct stg_unpack_opts *uo, struct nib_error *err)
 {
 	int ret = 0;
 

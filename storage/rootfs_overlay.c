@@ -82,7 +82,8 @@ static int ovl_mount_fsconfig(struct stg_rootfs *r, struct nib_error *err)
 	for (size_t i = r->lowers.len; i-- > 0 || empty;) {
 		const char *p = empty ? empty : r->lowers.v[i];
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", p, 0) < 0)
-			return errno == EINVAL ? -2 : nib_err(err, NIB_ERR_ENV, errno, "overlay %s", p);
+			return errno == EINVAL ? -2
+					       : nib_err(err, NIB_ERR_ENV, errno, "overlay %s", p);
 		if (empty)
 			break;
 	}

@@ -608,8 +608,8 @@ typedef int (*stg_work_fn)(void *arg, struct nib_error *err);
 /* How the builder runs such work: with a subuid range, in a child inside
  * the build's user namespace, copying `result_size` bytes at `result` back
  * from the child and its error too. NULL hook: in this process. */
-typedef int (*stg_exec_fn)(void *ctx, stg_work_fn work, void *arg, void *result,
-			   size_t result_size, struct nib_error *err);
+typedef int (*stg_exec_fn)(void *ctx, stg_work_fn work, void *arg, void *result, size_t result_size,
+			   struct nib_error *err);
 
 struct stg_rootfs_driver;
 
