@@ -40,7 +40,7 @@ map=""
 [ "$mode" = single ] && map=--map-self
 mkdir -p "$W/base" "$W/empty"
 "$TOOL" extract --vfs $map "$W/base" "$W/../base.tar" >/dev/null
-"$TOOL" commit --compare "$W/empty" $map --timestamp "$TS" "$W/base" "$W/base-again.tar" >/dev/null
+"$TOOL" commit --compare "$W/empty" $map --timestamp "$TS" --compression none "$W/base" "$W/base-again.tar" >/dev/null
 cp -a "$W/base" "$W/tree"
 cd "$W/tree"
 mkdir -p home/user opt/bin

@@ -1,0 +1,115 @@
+#!/bin/bash
+# Layer performance (not part of make check):
+#  1. extracting the Debian base layer: nib vs skopeo copy + umoci unpack
+#  2. committing a 20,000-file, ~300 MB change: nib vs buildah commit
+#  3. gzip commit throughput vs gzip -6 alone on the same tar; zstd vs gzip
+#  4. peak RSS of a commit as the change grows
+# Prints each figure and the ratios (nib / reference; below 1: nib faster).
+#   tests/bench/layers.sh [BUILD_DIR] [FILES] [FILE_KB]     (as root)
+set -eu
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:-$SRC/build}" && pwd)
+FILES=${2:-20000}
+KB=${3:-15}
+TOOL=$BUILD/tests/helpers/nib-layer-tool
+T=$(mktemp -d /var/tmp/nib-bench.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+rss() { # CMD...: peak RSS in MB
+	/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'
+}
+oci_layout() { # DIR LAYER.tar.gz DIFFID
+	local O=$1 l=$2 d=$3 b c m
+	mkdir -p "$O/blobs/sha256"
+	b=$(sha256sum "$l" | cut -d' ' -f1)
+	cp "$l" "$O/blobs/sha256/$b"
+	printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["%s"]}}' "$d" >"$T/config"
+	c=$(sha256sum <"$T/config" | cut -d' ' -f1)
+	cp "$T/config" "$O/blobs/sha256/$c"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
+		"$c" "$(stat -c %s "$T/config")" "$b" "$(stat -c %s "$l")" >"$T/manifest"
+	m=$(sha256sum <"$T/manifest" | cut -d' ' -f1)
+	cp "$T/manifest" "$O/blobs/sha256/$m"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$O/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"t"}}]}' \
+		"$m" "$(stat -c %s "$T/manifest")" >"$O/index.json"
+}
+
+echo "=== 1. Debian base extraction"
+BASE=$("$SRC/tests/layers/debian_base.sh")
+gzip -6 -n -c "$BASE" >"$T/debian.tar.gz"
+did=sha256:$(sha256sum "$BASE" | cut -d' ' -f1)
+oci_layout "$T/src" "$T/debian.tar.gz" "$did"
+sync
+s=$(now)
+mkdir "$T/nib-x"
+"$TOOL" extract --vfs --diff-id "$did" "$T/nib-x" "$T/debian.tar.gz" >/dev/null
+nib_x=$(elapsed "$s")
+s=$(now)
+skopeo copy --quiet oci:"$T/src":t oci:"$T/copy":t
+umoci unpack --image "$T/copy":t "$T/bundle" >/dev/null
+ref_x=$(elapsed "$s")
+echo "nib extract: ${nib_x}s   skopeo copy + umoci unpack: ${ref_x}s   ratio $(ratio "$nib_x" "$ref_x")"
+
+echo "=== 2. committing $FILES files of ${KB} KB"
+python3 - "$T/change" "$FILES" "$KB" <<'PY'
+import os, random, sys
+root, n, kb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+random.seed(1)
+words = [("w%05d" % i).encode() for i in range(5000)]
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i % 200), "e%02d" % (i % 17))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%06d" % i), "wb") as f:
+        # text-like: compresses about 3:1, like binaries and libraries
+        b = bytearray()
+        while len(b) < kb * 1024:
+            b += random.choice(words) + (os.urandom(2) if random.random() < 0.3 else b" ")
+        f.write(b[: kb * 1024])
+PY
+du -sm "$T/change" | awk '{print "change size: " $1 " MB"}'
+sync
+s=$(now)
+"$TOOL" commit --timestamp 0 "$T/change" "$T/nib.tar.gz" >/dev/null
+nib_c=$(elapsed "$s")
+if command -v buildah >/dev/null; then
+	B="buildah --root $T/broot --runroot $T/brun --storage-driver vfs"
+	ctr=$($B from scratch)
+	$B copy "$ctr" "$T/change" / >/dev/null
+	s=$(now)
+	$B commit --quiet "$ctr" oci:"$T/bout":t >/dev/null
+	ref_c=$(elapsed "$s")
+	echo "nib commit (gzip): ${nib_c}s   buildah commit (gzip, oci:): ${ref_c}s   ratio $(ratio "$nib_c" "$ref_c")"
+	$B rm -a >/dev/null 2>&1 || true
+	rm -rf "$T/broot" "$T/brun" "$T/bout" 2>/dev/null || true
+fi
+
+echo "=== 3. compression throughput on the same tar"
+"$TOOL" commit --compression none --timestamp 0 "$T/change" "$T/nib.tar" >/dev/null
+mb=$(( $(stat -c %s "$T/nib.tar") >> 20 ))
+s=$(now)
+"$TOOL" commit --compression none --timestamp 0 "$T/change" /dev/null >/dev/null
+tar_only=$(elapsed "$s")
+s=$(now)
+gzip -6 -n -c "$T/nib.tar" >/dev/null
+gz=$(elapsed "$s")
+s=$(now)
+"$TOOL" commit --timestamp 0 "$T/change" /dev/null >/dev/null
+nib_gz=$(elapsed "$s")
+s=$(now)
+"$TOOL" commit --compression zstd --timestamp 0 "$T/change" "$T/nib.tar.zst" >/dev/null
+nib_zs=$(elapsed "$s")
+echo "tar: $mb MB; nib tar only ${tar_only}s; gzip -6 alone ${gz}s ($(echo "scale=1; $mb / $gz" | bc) MB/s)"
+echo "nib gzip commit ${nib_gz}s ($(echo "scale=1; $mb / $nib_gz" | bc) MB/s) = $(ratio "$gz" "$nib_gz") of gzip -6 throughput"
+echo "nib zstd commit ${nib_zs}s: $(ratio "$nib_gz" "$nib_zs")x faster than gzip; sizes gzip $(( $(stat -c %s "$T/nib.tar.gz") >> 20 )) MB, zstd $(( $(stat -c %s "$T/nib.tar.zst") >> 20 )) MB"
+
+echo "=== 4. peak RSS as the change grows"
+for n in 2000 $((FILES / 2)) "$FILES"; do
+	mkdir -p "$T/part$n"
+	ls -d "$T/change"/d* | head -n $(( n * 200 / FILES )) | xargs -I{} cp -a {} "$T/part$n/"
+	echo "$(find "$T/part$n" -type f | wc -l) files: extract+commit peak RSS: commit $(rss "$TOOL" commit "$T/part$n" /dev/null) MB"
+done
+echo "debian extraction peak RSS: $(mkdir "$T/x2" && rss "$TOOL" extract --vfs "$T/x2" "$T/debian.tar.gz") MB"
