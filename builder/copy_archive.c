@@ -247,15 +247,18 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 		break;
 	case AE_IFCHR:
 	case AE_IFBLK:
-		if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR) {
-			fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				    0600);
-			break;
+		if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR) {
+			if (mknodat(pfd, base, type | 0600, st.st_rdev) == 0) {
+				w->stats.other++;
+				return bld_copy_meta_write(w, -1, pfd, base, type, &m, 0, what,
+							   err);
+			}
+			if (w->o->chown_mode == BLD_COPY_CHOWN_REAL || errno != EPERM)
+				return nib_err(err, NIB_ERR_ENV, errno, "mknod %s", what);
 		}
-		if (mknodat(pfd, base, type | 0600, st.st_rdev) < 0)
-			return nib_err(err, NIB_ERR_ENV, errno, "mknod %s", what);
-		w->stats.other++;
-		return bld_copy_meta_write(w, -1, pfd, base, type, &m, 0, what, err);
+		/* emulated: an empty file with the device in its record */
+		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		break;
 	default:
 		return nib_err(err, NIB_ERR_CORRUPT, 0, "unsupported archive entry type for %s",
 			       what);

@@ -217,7 +217,9 @@ int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char
 	struct timespec ts[2] = {m->atime, m->mtime};
 	bool is_link = S_ISLNK(type);
 
-	bool record = w->o->chown_mode == BLD_COPY_CHOWN_XATTR;
+	/* an fd with a device type is an emulated device: always recorded */
+	bool record = w->o->chown_mode == BLD_COPY_CHOWN_XATTR ||
+		      ((S_ISCHR(type) || S_ISBLK(type)) && fd >= 0);
 
 	if (!record) {
 		int r = fd >= 0 ? fchown(fd, m->uid, m->gid)
@@ -601,20 +603,22 @@ static int copy_special(struct bld_copy_writer *w, int sdir, const char *sname,
 			return nib_err(err, NIB_ERR_IO, errno, "mkfifo %s", what);
 		fd = openat(ddir, dname, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
-		if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR) {
-			/* device nodes cannot be made: an empty file carries
-			 * the type and numbers in the override xattr */
-			fd = openat(ddir, dname,
-				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		} else {
-			if (mknodat(ddir, dname, type | 0600, st->st_rdev) < 0)
+		if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR) {
+			if (mknodat(ddir, dname, type | 0600, st->st_rdev) == 0) {
+				bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
+				if (bld_copy_meta_write(w, -1, ddir, dname, type, &m, 0, what,
+							err) < 0)
+					return -1;
+				w->stats.other++;
+				return 0;
+			}
+			if (w->o->chown_mode == BLD_COPY_CHOWN_REAL || errno != EPERM)
 				return nib_err(err, NIB_ERR_ENV, errno, "mknod %s", what);
-			bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
-			if (bld_copy_meta_write(w, -1, ddir, dname, type, &m, 0, what, err) < 0)
-				return -1;
-			w->stats.other++;
-			return 0;
 		}
+		/* a device node cannot be made: an empty file carries the type
+		 * and numbers in its ownership record */
+		fd =
+		    openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	} else {
 		log_debug("skipping socket %s", what);
 		return 0;

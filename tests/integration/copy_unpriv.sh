@@ -39,6 +39,20 @@ else
 	echo "$out" | grep '^FAIL' | sed 's/^/    | /'
 fi
 
+t "COPY/ADD case table as root in ownership-record mode (emulated device nodes)"
+if [ ! -x "$BIN" ]; then
+	skip "tests/unit/test_copy is not built (make unit)"
+elif [ "$(id -u)" != 0 ]; then
+	skip "needs root to make the device nodes of the context"
+else
+	run env NIB_COPY_TEST_MODE=xattr "$BIN"
+	assert_status 0
+	assert_match "$out" '^chown mode: xattr'
+	assert_match "$out" '^PASS device nodes and fifos'
+	assert_match "$out" '^[0-9]+ passed, 0 failed, 0 skipped$'
+	echo "$out" | grep '^FAIL' | sed 's/^/    | /'
+fi
+
 t "a file written as nibplain carries the override xattr"
 if ! users_setup; then
 	skip "needs root and setpriv to create and switch to the test users"

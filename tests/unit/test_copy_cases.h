@@ -469,6 +469,14 @@ static const struct tcase cases[] = {
      .dest = "/h",
      .want = "/h d 0:0 755\n/h/a f 0:0 644 4 n2\n/h/b f 0:0 644 4 n2"},
 
+    /* ---- special files ---- */
+    {.name = "device nodes and fifos (emulated with records in single-UID mode)",
+     .ctx = "d dev 0755; n dev/null c 1:3; n dev/sda b 8:0; o dev/sda 0:6",
+     .srcs = "dev",
+     .dest = "/dev",
+     .flags = F_ROOT | F_FROM,
+     .want = "/dev d 0:0 755\n/dev/null c 0:0 620 1:3\n/dev/sda b 0:6 620 8:0"},
+
     /* ---- heredocs ---- */
     {.name = "heredoc to a file name",
      .srcs = NULL,
