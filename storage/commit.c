@@ -244,6 +244,7 @@ struct writer {
 	struct ino_path *links;
 	size_t n_links, cap_links;
 	char *data;
+	struct perm_fixes fx;
 };
 
 static int tar_err(struct writer *w, const char *path, struct nib_error *err)
@@ -315,10 +316,11 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 		     : openat(w->treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "stat /%s", ch->path);
+	perm_fixes_lookup(&w->fx, &st);
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-		fd = openat(pfd, base,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-				(S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		fd = layer_openat(pfd, base,
+				  O_RDONLY | O_NOFOLLOW | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0),
+				  &w->fx);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open /%s", ch->path);
 		int r = stg_override_get(fd, &rec, err);
@@ -441,6 +443,7 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 			o->level);
 		goto out;
 	}
+	ch.fx = &w.fx;
 	if (diff_collect(treefd, o, &ch, err) < 0)
 		goto out;
 
@@ -486,6 +489,7 @@ out:
 		free(w.links[i].path);
 	free(w.links);
 	free(w.data);
+	perm_fixes_restore(&w.fx);
 	diff_changes_free(&ch);
 	if (p->cst)
 		p->c->free(p->cst);

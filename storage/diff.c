@@ -104,9 +104,9 @@ static int refuse_wh(const char *rel, const char *name, struct nib_error *err)
 		       rel, *rel ? "/" : "", name);
 }
 
-static int opendir_at(int dfd, const char *name)
+static int opendir_at(int dfd, const char *name, struct perm_fixes *fx)
 {
-	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return layer_openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, fx);
 }
 
 /* ---- overlay upper folder ------------------------------------------------- */
@@ -189,7 +189,7 @@ static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		push(c, join(rel, kids[i].tname), kids[i].kind);
 		if (kids[i].kind == CH_DIR) {
-			_cleanup_close_ int cfd = opendir_at(dfd, kids[i].name);
+			_cleanup_close_ int cfd = opendir_at(dfd, kids[i].name, c->fx);
 			_cleanup_free_ char *p = join(rel, kids[i].name);
 			if (cfd < 0)
 				ret = nib_err(err, NIB_ERR_IO, errno, "open /%s", p);
@@ -249,7 +249,8 @@ static bool content_equal(int tfd, int bfd)
 
 /* Whether the entry `name` differs between the two folders (same type). */
 static bool entry_changed(int tdfd, int bdfd, const char *name, const struct stat *ts,
-			  const struct stat *bs, const struct stg_commit_opts *o)
+			  const struct stat *bs, const struct stg_commit_opts *o,
+			  struct perm_fixes *fx)
 {
 	if (ts->st_mode != bs->st_mode || ts->st_uid != bs->st_uid || ts->st_gid != bs->st_gid)
 		return true;
@@ -267,8 +268,9 @@ static bool entry_changed(int tdfd, int bdfd, const char *name, const struct sta
 	}
 	if (!S_ISREG(ts->st_mode) && !S_ISDIR(ts->st_mode))
 		return false;
-	int fl = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(ts->st_mode) ? O_DIRECTORY : 0);
-	_cleanup_close_ int tf = openat(tdfd, name, fl), bf = openat(bdfd, name, fl);
+	int fl = O_RDONLY | O_NOFOLLOW | (S_ISDIR(ts->st_mode) ? O_DIRECTORY : 0);
+	_cleanup_close_ int tf = layer_openat(tdfd, name, fl, fx);
+	_cleanup_close_ int bf = layer_openat(bdfd, name, fl, fx);
 	if (tf < 0 || bf < 0)
 		return true;
 	if (!xattrs_equal(tf, bf))
@@ -340,7 +342,7 @@ static int walk_compare(int tfd, int bfd, const char *rel, const struct stg_comm
 				 fstatat(bfd, kd->name, &bs, AT_SYMLINK_NOFOLLOW) == 0 &&
 				 (bs.st_mode & S_IFMT) == (ts.st_mode & S_IFMT);
 		if (!S_ISDIR(ts.st_mode)) {
-			if (!same_type || entry_changed(tfd, bfd, kd->name, &ts, &bs, o)) {
+			if (!same_type || entry_changed(tfd, bfd, kd->name, &ts, &bs, o, c->fx)) {
 				push(c, xstrdup(p), CH_ADD);
 				any = 1;
 			}
@@ -348,10 +350,10 @@ static int walk_compare(int tfd, int bfd, const char *rel, const struct stg_comm
 		}
 		/* a folder: its entry is written when it or anything below changed */
 		size_t at = c->len;
-		bool changed = !same_type || entry_changed(tfd, bfd, kd->name, &ts, &bs, o);
+		bool changed = !same_type || entry_changed(tfd, bfd, kd->name, &ts, &bs, o, c->fx);
 		push(c, xstrdup(p), changed ? CH_DIR : CH_SKIP);
-		_cleanup_close_ int ct = opendir_at(tfd, kd->name);
-		_cleanup_close_ int cb = same_type ? opendir_at(bfd, kd->name) : -1;
+		_cleanup_close_ int ct = opendir_at(tfd, kd->name, c->fx);
+		_cleanup_close_ int cb = same_type ? opendir_at(bfd, kd->name, c->fx) : -1;
 		if (ct < 0) {
 			ret = nib_err(err, NIB_ERR_IO, errno, "open /%s", p);
 			break;

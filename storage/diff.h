@@ -7,7 +7,7 @@
 #error "storage/diff.h is internal to storage/"
 #endif
 
-#include "storage/storage.h"
+#include "storage/layer_internal.h"
 
 enum change_kind {
 	CH_ADD,	     /* write the tree's entry at path */
@@ -25,6 +25,7 @@ struct change {
 struct changes {
 	struct change *v;
 	size_t len, cap;
+	struct perm_fixes *fx; /* folders widened to be read (may be NULL) */
 };
 
 /* Collect the changes of the tree at `treefd` in tar order. */

@@ -122,6 +122,7 @@ struct ex {
 	struct pathset made;
 	struct dirfix *dirs;
 	size_t n_dirs, cap_dirs;
+	struct perm_fixes fx; /* lower folders widened to write into */
 	uint64_t file_bytes;
 	const char *path; /* the entry being applied, for messages */
 };
@@ -152,7 +153,10 @@ static int eerr(struct ex *x, struct nib_error *err, enum nib_err_kind kind, int
 /* mkdir -p inside the root, every component resolved as if the root were
  * "/". Unlike nib_mkdir_in_root, a dangling symlink on the way is followed
  * and its target created (inside the root), as docker and containerd do. */
-static int mkdir_follow(int rootfd, const char *path, int depth, struct nib_error *err)
+static int widen(struct perm_fixes *fx, int pathfd);
+
+static int mkdir_follow(int rootfd, const char *path, int depth, struct perm_fixes *fx,
+			struct nib_error *err)
 {
 	_cleanup_free_ char *rooted = xasprintf("/%s", path);
 	_cleanup_free_ char *clean = nib_path_clean(rooted);
@@ -179,7 +183,10 @@ static int mkdir_follow(int rootfd, const char *path, int depth, struct nib_erro
 			if (ppfd < 0)
 				return -1;
 			if (fstatat(ppfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				if (mkdirat(ppfd, base, 0755) < 0 && errno != EEXIST)
+				int r = mkdirat(ppfd, base, 0755);
+				if (r < 0 && errno == EACCES && widen(fx, ppfd) == 0)
+					r = mkdirat(ppfd, base, 0755);
+				if (r < 0 && errno != EEXIST)
 					return nib_err(err, NIB_ERR_IO, errno, "mkdir /%s", p);
 			} else if (S_ISLNK(st.st_mode)) {
 				char target[PATH_MAX];
@@ -189,7 +196,7 @@ static int mkdir_follow(int rootfd, const char *path, int depth, struct nib_erro
 				target[n] = '\0';
 				_cleanup_free_ char *next =
 				    target[0] == '/' ? xstrdup(target) : nib_path_join(pp, target);
-				if (mkdir_follow(rootfd, next, depth + 1, err) < 0)
+				if (mkdir_follow(rootfd, next, depth + 1, fx, err) < 0)
 					return -1;
 			} else {
 				return nib_err(err, NIB_ERR_CORRUPT, ENOTDIR, "/%s", p);
@@ -200,7 +207,48 @@ static int mkdir_follow(int rootfd, const char *path, int depth, struct nib_erro
 		*slash = '/';
 		s = slash + 1;
 	}
-	return nib_open_in_root(rootfd, p, O_RDONLY | O_DIRECTORY, 0, err);
+	return nib_open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0, err);
+}
+
+/* A single UID (not root) cannot write into its own folders that lack
+ * u+wx (a lower layer's 0555 /proc, a 0000 folder): add the permission for
+ * the extraction and give the mode back at the end. */
+static int widen(struct perm_fixes *fx, int pathfd)
+{
+	struct stat st;
+	char p[64];
+	int fd;
+
+	if (geteuid() == 0 || fstat(pathfd, &st) < 0 || st.st_uid != geteuid() ||
+	    !S_ISDIR(st.st_mode) || (st.st_mode & 0700) == 0700) {
+		errno = EACCES;
+		return -1;
+	}
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", pathfd);
+	if (chmod(p, (st.st_mode & 07777) | 0700) < 0)
+		return -1;
+	fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	fx->fd = xgrow(fx->fd, &fx->cap, fx->n + 1, sizeof(*fx->fd));
+	fx->mode = xrealloc(fx->mode, fx->cap * sizeof(*fx->mode));
+	fx->fd[fx->n] = fd;
+	fx->mode[fx->n++] = st.st_mode & 07777;
+	return 0;
+}
+
+/* An O_RDONLY fd of the folder at `pathfd` that entries can be made in. */
+static int writable_dir(struct perm_fixes *fx, int pathfd)
+{
+	struct stat st;
+	int fd;
+
+	if (fstat(pathfd, &st) == 0 && (st.st_mode & 0300) != 0300)
+		(void)widen(fx, pathfd);
+	fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && widen(fx, pathfd) == 0)
+		fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd;
 }
 
 /* The folder that holds an entry, created when missing, resolved inside
@@ -209,10 +257,15 @@ static int parent_fd(struct ex *x, const char *parent, struct nib_error *err)
 {
 	if (x->pcache && streq(x->pcache, parent))
 		return x->pcache_fd;
+	_cleanup_close_ int pathfd = -1;
+
 	pcache_drop(x);
-	x->pcache_fd = mkdir_follow(x->rootfd, parent, 0, err);
-	if (x->pcache_fd < 0)
+	pathfd = mkdir_follow(x->rootfd, parent, 0, &x->fx, err);
+	if (pathfd < 0)
 		return nib_err_wrap(err, "layer %s: /%s", x->name, x->path);
+	x->pcache_fd = writable_dir(&x->fx, pathfd);
+	if (x->pcache_fd < 0)
+		return eerr(x, err, NIB_ERR_IO, errno, "open its folder");
 	x->pcache = xstrdup(parent);
 	return x->pcache_fd;
 }
@@ -520,7 +573,14 @@ static int make_dir(struct ex *x, struct archive_entry *e, int pfd, const char *
 
 	if (!exists && mkdirat(pfd, base, 0700) < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "mkdir");
-	fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (exists) {
+		/* a lower layer's folder: it may lack u+rwx for a single UID */
+		_cleanup_close_ int pathfd =
+		    openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = pathfd < 0 ? -1 : writable_dir(&x->fx, pathfd);
+	} else {
+		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "open");
 	/* a folder made where this layer (overlay) just whited out the lower
@@ -531,6 +591,13 @@ static int make_dir(struct ex *x, struct archive_entry *e, int pfd, const char *
 }
 
 /* ---- whiteouts (image-spec layer.md: whiteouts) ------------------------- */
+
+static int open_nosym_writable(struct ex *x, const char *path)
+{
+	_cleanup_close_ int pathfd = layer_open_nosym(x->rootfd, path, O_PATH | O_DIRECTORY, 0);
+
+	return pathfd < 0 ? -1 : writable_dir(&x->fx, pathfd);
+}
 
 /* vfs: remove what lower layers put below `dfd` and this layer did not. */
 static int opaque_apply(struct ex *x, int dfd, const char *dpath, struct nib_error *err)
@@ -554,8 +621,9 @@ static int opaque_apply(struct ex *x, int dfd, const char *dpath, struct nib_err
 				return -1;
 			continue;
 		}
-		_cleanup_close_ int cfd =
-		    openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int cpath =
+		    openat(dfd, de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int cfd = cpath < 0 ? -1 : writable_dir(&x->fx, cpath);
 		if (cfd >= 0 && opaque_apply(x, cfd, p, err) < 0)
 			return -1;
 	}
@@ -577,7 +645,7 @@ static int whiteout(struct ex *x, const char *parent, const char *base, struct n
 				return eerr(x, err, NIB_ERR_IO, errno, "set %s", OVL_OPAQUE_XATTR);
 			return 0;
 		}
-		pfd = layer_open_nosym(x->rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
+		pfd = open_nosym_writable(x, parent);
 		if (pfd < 0 && errno == ENOENT)
 			return 0;
 		if (pfd < 0)
@@ -607,7 +675,7 @@ static int whiteout(struct ex *x, const char *parent, const char *base, struct n
 				    "cannot create the overlay whiteout (a 0:0 character device)");
 		return 0;
 	}
-	pfd = layer_open_nosym(x->rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
+	pfd = open_nosym_writable(x, parent);
 	if (pfd < 0 && errno == ENOENT)
 		return 0;
 	if (pfd < 0)
@@ -820,6 +888,7 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 	}
 	if (layer_stream_drain(s, err) < 0)
 		goto out;
+	perm_fixes_restore(&x.fx);
 	fix_dirs(&x);
 	layer_stream_digests(s, res->digest, res->diff_id, &res->compressed, &res->uncompressed);
 	if (o->digest && !streq(o->digest, res->digest)) {
@@ -836,6 +905,7 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 	ret = 0;
 out:
 	pcache_drop(&x);
+	perm_fixes_restore(&x.fx);
 	pathset_free(&x.made);
 	for (size_t i = 0; i < x.n_dirs; i++)
 		free(x.dirs[i].path);

@@ -40,6 +40,23 @@ int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path);
  * O_NOFOLLOW). ELOOP/ENOTDIR when a component is a symlink. */
 int layer_open_nosym(int rootfd, const char *path, int flags, mode_t mode);
 
+/* Folders opened by widening their mode (owner without r or x), with the
+ * mode to give back when the work is done. */
+struct perm_fixes {
+	int *fd;
+	mode_t *mode;
+	size_t n, cap;
+};
+/* openat() that, when refused with EACCES on a file or folder the caller
+ * owns (a step may chmod 000 its own files), adds the owner's permission
+ * for the open; the mode comes back when perm_fixes_restore() runs (user
+ * xattrs and lookups below a folder need the permission until then), or at
+ * once when `fx` is NULL. */
+int layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx);
+void perm_fixes_restore(struct perm_fixes *fx);
+/* Give `st` the mode its file had before it was widened. */
+void perm_fixes_lookup(const struct perm_fixes *fx, struct stat *st);
+
 /* Map a record's type field for a stat mode; returns "file", "dir"... */
 const char *layer_type_name(mode_t mode);
 

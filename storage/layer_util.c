@@ -291,3 +291,65 @@ int layer_open_nosym(int rootfd, const char *path, int flags, mode_t mode)
 		s = slash + 1;
 	}
 }
+
+/* ---- opening one's own unreadable files ----------------------------------- */
+
+int layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx)
+{
+	struct stat st;
+	int fd = openat(dfd, name, flags | O_CLOEXEC);
+	mode_t want;
+
+	if (fd >= 0 || errno != EACCES)
+		return fd;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != geteuid() ||
+	    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+		errno = EACCES;
+		return -1;
+	}
+	want = (st.st_mode & 07777) | (S_ISDIR(st.st_mode) ? 0700 : 0600);
+	if (fchmodat(dfd, name, want, 0) < 0) {
+		errno = EACCES;
+		return -1;
+	}
+	fd = openat(dfd, name, flags | O_CLOEXEC);
+	if (fd < 0 || !fx) {
+		int e = errno;
+		if (fd >= 0)
+			(void)fchmod(fd, st.st_mode & 07777);
+		else
+			(void)fchmodat(dfd, name, st.st_mode & 07777, 0);
+		errno = e;
+		return fd;
+	}
+	fx->fd = xgrow(fx->fd, &fx->cap, fx->n + 1, sizeof(*fx->fd));
+	fx->mode = xrealloc(fx->mode, fx->cap * sizeof(*fx->mode));
+	fx->fd[fx->n] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	fx->mode[fx->n++] = st.st_mode & 07777;
+	return fd;
+}
+
+void perm_fixes_restore(struct perm_fixes *fx)
+{
+	for (size_t i = fx->n; i-- > 0;) {
+		if (fx->fd[i] >= 0) {
+			(void)fchmod(fx->fd[i], fx->mode[i]);
+			close(fx->fd[i]);
+		}
+	}
+	free(fx->fd);
+	free(fx->mode);
+	memset(fx, 0, sizeof(*fx));
+}
+
+void perm_fixes_lookup(const struct perm_fixes *fx, struct stat *st)
+{
+	for (size_t i = 0; i < fx->n; i++) {
+		struct stat fs;
+		if (fx->fd[i] >= 0 && fstat(fx->fd[i], &fs) == 0 && fs.st_dev == st->st_dev &&
+		    fs.st_ino == st->st_ino) {
+			st->st_mode = (st->st_mode & S_IFMT) | fx->mode[i];
+			return;
+		}
+	}
+}

@@ -5,7 +5,6 @@
  * may crash, leak, or land outside the folder (checked: the folder's
  * parent holds nothing but the folder).
  */
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -111,6 +111,25 @@ for legacy in "" 1; do
 	fi
 done
 
+t "single UID, vfs form: layers write into and delete from 0555 and 0000 folders below"
+mkdir -p "$T/ro/l1/ro" "$T/ro/l1/zero" "$T/ro/l2/ro" "$T/ro/l2/zero" "$T/ro/e"
+echo x >"$T/ro/l1/ro/x" && echo z >"$T/ro/l1/zero/z" && chmod 0555 "$T/ro/l1/ro" && chmod 0000 "$T/ro/l1/zero"
+echo n >"$T/ro/l2/ro/new" && echo f >"$T/ro/l2/zero/f2" && : >"$T/ro/l2/ro/.wh.x" && : >"$T/ro/l2/zero/.wh.z"
+chmod 0555 "$T/ro/l2/ro" && chmod 0000 "$T/ro/l2/zero"
+tar --numeric-owner -C "$T/ro/l1" -cf "$T/ro/1.tar" . && tar --numeric-owner -C "$T/ro/l2" -cf "$T/ro/2.tar" .
+chmod 0644 "$T/ro/"*.tar
+d=$(user_dir nibplain ro-x)
+run as_user nibplain sh -c "'$TOOL' extract --vfs --map-self '$d' '$T/ro/1.tar' && '$TOOL' extract --vfs --map-self '$d' '$T/ro/2.tar'"
+assert_status 0
+assert_eq "$(stat -c %a "$d/ro" "$d/zero" | tr '\n' ' ')" "555 0 "
+assert_eq "$(ls -A "$d/ro" | tr '\n' ' ')" "new "
+assert_eq "$(ls -A "$d/zero" | tr '\n' ' ')" "f2 "
+d=$(user_dir nibplain ro-c)
+run as_user nibplain sh -c "mkdir '$d/e' && '$TOOL' commit --compare '$d/e' --map-self '$T/r-single/../ro-x' '$d/l.tar'"
+assert_status 0
+assert_match "$(python3 "$LIST" tar "$d/l.tar" | sort)" 'zero d 0 0 0000'
+assert_eq "$(stat -c %a "$T/ro-x/zero")" 0 "mode given back after the commit"
+
 t "a storage root on overlayfs: kernel overlay refused with advice, auto picks another driver"
 mkdir -p "$T/ofs/l" "$T/ofs/u" "$T/ofs/w" "$T/ofs/m"
 if ! mount -t overlay overlay -o "lowerdir=$T/ofs/l,upperdir=$T/ofs/u,workdir=$T/ofs/w" "$T/ofs/m" 2>/dev/null; then
