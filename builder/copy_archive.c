@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "builder/copy.h"
+#include "storage/storage.h"
 
 static void archive_freep(struct archive **a)
 {
@@ -278,6 +279,8 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
 	struct archive_entry *e;
 	struct dir_time *dirs = NULL;
 	size_t n_dirs = 0, cap_dirs = 0;
+	struct stg_layer_limits lim;
+	uint64_t entries = 0, bytes = 0;
 	int ret = -1, r;
 
 	if (bld_copy_mkdir_all(w, dest, err) < 0)
@@ -292,6 +295,8 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
 		prefix = steal_pointer(&rd.path);
 	}
 	w->extract_prefix = prefix;
+	/* the layer limits (NIB_LAYER_MAX_SIZE, ...) hold archive bombs too */
+	stg_layer_limits_default(&lim);
 	a = open_reader(fd);
 	if (!a)
 		return nib_err(err, NIB_ERR_IO, errno, "open archive %s", src);
@@ -306,6 +311,18 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
 		}
 		if (!name)
 			continue;
+		entries++;
+		if (archive_entry_size(e) > 0)
+			bytes += (uint64_t)archive_entry_size(e);
+		if ((lim.max_entries && entries > lim.max_entries) ||
+		    (lim.max_size && bytes > lim.max_size)) {
+			nib_err(
+			    err, NIB_ERR_CORRUPT, 0,
+			    "archive %s: more than %llu entries or %llu bytes (NIB_LAYER_MAX_*)",
+			    src, (unsigned long long)lim.max_entries,
+			    (unsigned long long)lim.max_size);
+			goto out;
+		}
 		what = xasprintf("/%s%s%s (from %s)", prefix, *prefix ? "/" : "", name, src);
 		if (extract_entry(w, a, e, rootfd, name, what, &dirs, &n_dirs, &cap_dirs, err) < 0)
 			goto out;
