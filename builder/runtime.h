@@ -98,6 +98,12 @@ struct bld_run_spec {
 	int stderr_fd;	       /* -1: nib's stderr; ignored when on_line is set */
 	bld_line_fn on_line;   /* stream output line by line instead of through fds */
 	void *line_ctx;
+	/* Called in the container's user and mount namespaces before the
+	 * rootfs is bound and pivoted into (the builder mounts an overlay on
+	 * `rootfs` here); NULL: nothing. An error ends the run like any other
+	 * setup error. */
+	int (*rootfs_setup)(void *ctx, struct nib_error *err);
+	void *rootfs_setup_ctx;
 };
 void bld_run_spec_init(struct bld_run_spec *spec);
 

@@ -413,6 +413,11 @@ static void setup_root(struct bld_rt *rt)
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		die(rt, "make / private: %s", strerror(errno));
+	if (rt->spec->rootfs_setup) {
+		struct nib_error e = {0};
+		if (rt->spec->rootfs_setup(rt->spec->rootfs_setup_ctx, &e) < 0)
+			die(rt, "%s", e.msg ? e.msg : "rootfs setup failed");
+	}
 	if (mount(rt->spec->rootfs, rt->spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		die(rt, "bind %s: %s", rt->spec->rootfs, strerror(errno));
 	s.rootfd = open(rt->spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `nib build`: parse and plan the Containerfile, execute the stages the
+ * target needs (each after the stages it names), write the image (config,
+ * manifest, tags) and the requested outputs.
+ */
+#define BLD_BUILD_INTERNAL
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "builder/build.h"
+#include "builder/builder.h"
+#include "registry/registry.h"
+
+void bld_build_opts_init(struct bld_build_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->layers = true;
+	o->timestamp = -1;
+	o->jobs = 1;
+	o->tls_verify = -1;
+	o->idmap = BLD_IDMAP_AUTO;
+	o->network = BLD_NET_HOST;
+	o->compression = STG_COMPRESS_GZIP;
+}
+
+void bld_build_opts_free(struct bld_build_opts *o)
+{
+	nib_strv_free(&o->tags);
+	nib_strv_free(&o->build_args);
+	nib_strv_free(&o->labels);
+	nib_strv_free(&o->annotations);
+	nib_strv_free(&o->cache_from);
+	for (size_t i = 0; i < o->n_outputs; i++)
+		free(o->outputs[i].dest);
+	free(o->outputs);
+	for (size_t i = 0; i < o->n_secrets; i++) {
+		free(o->secrets[i].id);
+		free(o->secrets[i].src);
+		free(o->secrets[i].env);
+	}
+	free(o->secrets);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ---- bases ------------------------------------------------------------------ */
+
+static void platform_split(const char *platform, char **os, char **arch, char **variant)
+{
+	const char *hos, *harch, *hvar;
+
+	stg_platform_host(&hos, &harch, &hvar);
+	*os = xstrdup(hos);
+	*arch = xstrdup(harch);
+	*variant = hvar ? xstrdup(hvar) : NULL;
+	if (!platform || !*platform)
+		return;
+	_cleanup_free_ char *p = xstrdup(platform);
+	char *save = NULL, *a = strtok_r(p, "/", &save), *b = strtok_r(NULL, "/", &save),
+	     *c = strtok_r(NULL, "/", &save);
+	if (a) {
+		free(*os);
+		*os = xstrdup(a);
+	}
+	if (b) {
+		free(*arch);
+		*arch = xstrdup(b);
+		free(*variant);
+		*variant = c ? xstrdup(c) : NULL;
+	}
+}
+
+static int pull_image(struct bld_build *b, const char *name, const char *platform,
+		      struct nib_error *err)
+{
+	struct reg_options ro = {.tls_verify = b->o->tls_verify, .retries = -1};
+	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	_cleanup_ref_ struct reg_ref ref = {0};
+	struct reg_image img = {0};
+
+	ro.authfile = b->o->authfile;
+	ro.creds = b->o->creds;
+	ro.cert_dir = b->o->cert_dir;
+	ro.platform = platform;
+	if (reg_client_new(&ro, &rc, err) < 0 ||
+	    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0)
+		return -1;
+	if (!b->o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
+		_cleanup_free_ char *s = reg_ref_string(&ref);
+		printf("Pulling %s\n", s);
+		fflush(stdout);
+	}
+	if (reg_image_pull(rc, b->st, &ref, &img, err) < 0)
+		return -1;
+	reg_image_clear(&img);
+	return 0;
+}
+
+/* The image `name` from the store, pulled per --pull. */
+static int base_image(struct bld_build *b, const char *name, const char *platform,
+		      struct stg_image **out, struct nib_error *err)
+{
+	struct nib_error e = {0};
+
+	if (b->o->pull != BLD_PULL_ALWAYS && bld_image_find(b->st, name, out, &e) == 0)
+		return 0;
+	if (e.kind != NIB_ERR_NONE && e.kind != NIB_ERR_NOT_FOUND) {
+		nib_err_move(err, &e);
+		return -1;
+	}
+	nib_err_clear(&e);
+	if (b->o->pull == BLD_PULL_NEVER)
+		return nib_err(err, NIB_ERR_NOT_FOUND, 0,
+			       "image %s is not in the store and --pull=never", name);
+	if (pull_image(b, name, platform, err) < 0)
+		return -1;
+	return bld_image_find(b->st, name, out, err);
+}
+
+static int stage_from_image(struct bld_stage *s, struct stg_image *img, struct nib_error *err)
+{
+	const struct stg_manifest *m = img->manifest;
+
+	if (m->n_layers != img->config->diff_ids.len)
+		return nib_err(err, NIB_ERR_CORRUPT, 0,
+			       "image %s: %zu layers but %zu diff IDs in its config", img->id,
+			       m->n_layers, img->config->diff_ids.len);
+	s->cfg = stg_config_dup(img->config);
+	nib_strv_free(&s->cfg->diff_ids);
+	for (size_t i = 0; i < m->n_layers; i++) {
+		struct bld_layer l = {.size = m->layers[i].size};
+		snprintf(l.digest, sizeof(l.digest), "%s", m->layers[i].digest);
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", img->config->diff_ids.v[i]);
+		/* stored as OCI media types (Docker ones are converted on output) */
+		struct stg_layer_out lo = {.size = l.size};
+		memcpy(lo.digest, l.digest, sizeof(lo.digest));
+		memcpy(lo.diff_id, l.diff_id, sizeof(lo.diff_id));
+		lo.media_type = m->layers[i].media_type;
+		bld_stage_add_layer(s, &lo);
+	}
+	snprintf(s->key, sizeof(s->key), "%s", img->id);
+	free(s->last_created);
+	s->last_created = img->config->created ? xstrdup(img->config->created) : NULL;
+	return 0;
+}
+
+static int build_stage(struct bld_build *b, int index, struct nib_error *err);
+
+static int stage_from(struct bld_stage *s, struct nib_error *err)
+{
+	struct bld_build *b = s->b;
+	const struct cf_stage *cs = s->cs;
+	const char *platform = cs->platform && *cs->platform ? cs->platform : b->o->platform;
+
+	if (cs->base_stage >= 0) {
+		struct bld_stage *p = &b->stages[cs->base_stage];
+		if (build_stage(b, cs->base_stage, err) < 0)
+			return -1;
+		s->cfg = stg_config_dup(p->cfg);
+		nib_strv_free(&s->cfg->diff_ids);
+		for (size_t i = 0; i < p->n_layers; i++) {
+			struct stg_layer_out lo = {.size = p->layers[i].size};
+			memcpy(lo.digest, p->layers[i].digest, sizeof(lo.digest));
+			memcpy(lo.diff_id, p->layers[i].diff_id, sizeof(lo.diff_id));
+			lo.media_type = p->layers[i].media_type;
+			bld_stage_add_layer(s, &lo);
+		}
+		memcpy(s->key, p->key, sizeof(s->key));
+		s->last_created = p->last_created ? xstrdup(p->last_created) : NULL;
+		return 0;
+	}
+	if (strcasecmp(cs->base, "scratch") == 0) {
+		_cleanup_free_ char *os = NULL, *arch = NULL, *variant = NULL;
+		platform_split(platform, &os, &arch, &variant);
+		s->cfg = xcalloc(1, sizeof(*s->cfg));
+		s->cfg->os = steal_pointer(&os);
+		s->cfg->architecture = steal_pointer(&arch);
+		s->cfg->variant = steal_pointer(&variant);
+		snprintf(s->key, sizeof(s->key), "scratch");
+		bld_cache_chain(s->key, s->cfg->architecture);
+		return 0;
+	}
+	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	if (base_image(b, cs->base, platform, &img, err) < 0)
+		return nib_err_wrap(err, "%s:%d: FROM %s", b->f->path, cs->from->line, cs->base);
+	return stage_from_image(s, img, err);
+}
+
+/* ONBUILD triggers of the base image run right after FROM (Docker). */
+static int run_triggers(struct bld_stage *s, struct nib_error *err)
+{
+	struct nib_strv triggers = s->cfg->config.on_build;
+
+	memset(&s->cfg->config.on_build, 0, sizeof(s->cfg->config.on_build));
+	for (size_t i = 0; i < triggers.len; i++) {
+		_cleanup_free_ char *text = xasprintf("FROM scratch\n%s\n", triggers.v[i]);
+		_cleanup_(cf_file_freep) struct cf_file *tf =
+		    cf_parse_buffer("ONBUILD", text, strlen(text), err);
+		if (!tf || tf->n_stages != 1 || tf->stages[0].n_instrs != 1) {
+			nib_strv_free(&triggers);
+			return nib_err_wrap(err, "%s:%d: ONBUILD trigger of the base image",
+					    s->b->f->path, s->cs->from->line);
+		}
+		struct cf_instr *in = tf->stages[0].instrs[0];
+		in->line = s->cs->from->line;
+		if (bld_step_exec(s, in, err) < 0) {
+			nib_strv_free(&triggers);
+			return -1;
+		}
+	}
+	nib_strv_free(&triggers);
+	return 0;
+}
+
+static int build_stage(struct bld_build *b, int index, struct nib_error *err)
+{
+	struct bld_stage *s = &b->stages[index];
+	const struct cf_stage *cs = s->cs;
+
+	if (s->done)
+		return 0;
+	/* stages this one names (COPY --from, RUN --mount from=) first */
+	for (size_t i = 0; i < cs->n_deps; i++)
+		if (build_stage(b, cs->deps[i], err) < 0)
+			return -1;
+	b->step++;
+	bld_log_step(b, s, cs->from);
+	double t0 = bld_now();
+	if (stage_from(s, err) < 0)
+		return -1;
+	bld_log_step_end(b, cs->from, bld_now() - t0, false, NULL);
+	if (s->cfg->config.on_build.len && run_triggers(s, err) < 0)
+		return -1;
+	for (size_t i = 0; i < cs->n_instrs; i++) {
+		struct cf_instr *in = cs->instrs[i];
+		b->step++;
+		bld_log_step(b, s, in);
+		if (bld_step_exec(s, in, err) < 0)
+			return -1;
+		if (in->kind != CF_RUN && in->kind != CF_COPY && in->kind != CF_ADD)
+			bld_log_step_end(b, in, 0, false, NULL);
+	}
+	s->done = true;
+	return 0;
+}
+
+int bld_build_from_rootfs(struct bld_build *b, const char *name, char **dir, struct nib_error *err)
+{
+	const struct cf_stage *cs = cf_file_stage(b->f, name);
+
+	if (cs) {
+		if (build_stage(b, cs->index, err) < 0)
+			return -1;
+		return bld_stage_materialise(&b->stages[cs->index], dir, err);
+	}
+	/* an image: a throwaway stage over it */
+	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	struct bld_stage tmp = {.b = b};
+	int ret;
+	if (base_image(b, name, b->o->platform, &img, err) < 0)
+		return -1;
+	ret = stage_from_image(&tmp, img, err);
+	if (ret == 0)
+		ret = bld_stage_materialise(&tmp, dir, err);
+	for (size_t i = 0; i < tmp.n_layers; i++)
+		free(tmp.layers[i].media_type);
+	free(tmp.layers);
+	free(tmp.rootfs_dir);
+	free(tmp.last_created);
+	stg_config_free(tmp.cfg);
+	return ret;
+}
+
+/* ---- the image ------------------------------------------------------------------ */
+
+static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_build_result *res,
+		       struct nib_error *err)
+{
+	struct stg_image_config *c = s->cfg;
+	_cleanup_buf_ struct nib_buf cj = {0}, mj = {0};
+	struct stg_manifest m = {0};
+	char cdigest[NIB_DIGEST_LEN + 1];
+	_cleanup_strv_ struct nib_strv refs = {0};
+	int ret = -1;
+
+	for (size_t i = 0; i < b->o->labels.len; i++) {
+		const char *eq = strchr(b->o->labels.v[i], '=');
+		_cleanup_free_ char *k =
+		    eq ? xstrndup(b->o->labels.v[i], (size_t)(eq - b->o->labels.v[i]))
+		       : xstrdup(b->o->labels.v[i]);
+		stg_map_set(&c->config.labels, k, eq ? eq + 1 : "");
+	}
+	free(c->created);
+	c->created =
+	    b->ts >= 0 ? bld_rfc3339(b->ts) : xstrdup(s->last_created ? s->last_created : b->now);
+	stg_config_generate(c, &cj);
+	if (stg_blob_put(b->st, cj.data, cj.len, NULL, cdigest, err) < 0)
+		return -1;
+
+	m.schema_version = 2;
+	m.media_type =
+	    b->o->format == STG_FORMAT_DOCKER ? STG_MT_DOCKER_MANIFEST : STG_MT_OCI_MANIFEST;
+	m.config.media_type =
+	    (char *)(b->o->format == STG_FORMAT_DOCKER ? STG_MT_DOCKER_CONFIG : STG_MT_OCI_CONFIG);
+	m.config.digest = cdigest;
+	m.config.size = (int64_t)cj.len;
+	m.layers = xcalloc(s->n_layers + 1, sizeof(*m.layers));
+	m.n_layers = s->n_layers;
+	for (size_t i = 0; i < s->n_layers; i++) {
+		m.layers[i].media_type = s->layers[i].media_type;
+		m.layers[i].digest = s->layers[i].digest;
+		m.layers[i].size = s->layers[i].size;
+	}
+	if (b->o->format == STG_FORMAT_DOCKER) {
+		/* converting needs owned strings: work on a copy */
+		struct stg_manifest *dm = stg_manifest_dup(&m);
+		free(m.layers);
+		m.layers = NULL;
+		dm->media_type = dm->media_type;
+		free(dm->media_type);
+		dm->media_type = xstrdup(STG_MT_OCI_MANIFEST);
+		free(dm->config.media_type);
+		dm->config.media_type = xstrdup(STG_MT_OCI_CONFIG);
+		if (stg_manifest_convert(dm, STG_FORMAT_DOCKER, err) < 0) {
+			stg_manifest_free(dm);
+			return -1;
+		}
+		stg_manifest_generate(dm, &mj);
+		stg_manifest_free(dm);
+	} else {
+		for (size_t i = 0; i < b->o->annotations.len; i++) {
+			const char *eq = strchr(b->o->annotations.v[i], '=');
+			_cleanup_free_ char *k =
+			    eq ? xstrndup(b->o->annotations.v[i],
+					  (size_t)(eq - b->o->annotations.v[i]))
+			       : xstrdup(b->o->annotations.v[i]);
+			stg_map_set(&m.annotations, k, eq ? eq + 1 : "");
+		}
+		stg_manifest_generate(&m, &mj);
+		stg_map_free(&m.annotations);
+		free(m.layers);
+	}
+
+	for (size_t i = 0; i < b->o->tags.len; i++) {
+		char *r = bld_ref_normalise(b->o->tags.v[i], err);
+		if (!r)
+			return -1;
+		nib_strv_push_take(&refs, r);
+	}
+	if (stg_image_put(b->st, mj.data, mj.len, (const char *const *)refs.v, refs.len,
+			  res->manifest_digest, err) < 0)
+		return -1;
+	snprintf(res->image_id, sizeof(res->image_id), "%s", cdigest);
+	ret = 0;
+	return ret;
+}
+
+/* ---- outputs --------------------------------------------------------------------- */
+
+/* type=local: the final rootfs, every layer applied in order. */
+static int output_local(struct bld_build *b, struct bld_stage *s, const char *dest,
+			struct nib_error *err)
+{
+	_cleanup_close_ int dfd = -1;
+	struct stg_extract_opts eo = {0};
+
+	if (nib_mkdir_p_at(AT_FDCWD, dest, 0755, err) < 0)
+		return -1;
+	dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", dest);
+	eo.whiteouts = STG_WHITEOUT_APPLY;
+	stg_layer_limits_default(&eo.limits);
+	for (size_t i = 0; i < s->n_layers; i++) {
+		struct stg_extract_result r;
+		_cleanup_close_ int fd = stg_blob_open(b->st, s->layers[i].digest, err);
+		if (fd < 0)
+			return -1;
+		eo.digest = s->layers[i].digest;
+		eo.diff_id = s->layers[i].diff_id;
+		eo.name = s->layers[i].digest;
+		if (stg_layer_extract_fd(dfd, fd, &eo, &r, err) < 0)
+			return nib_err_wrap(err, "--output type=local,dest=%s", dest);
+	}
+	return 0;
+}
+
+static int outputs(struct bld_build *b, struct bld_stage *s, const struct bld_build_result *res,
+		   struct nib_error *err)
+{
+	const struct bld_build_opts *o = b->o;
+	_cleanup_free_ char *name = o->tags.len ? bld_ref_normalise(o->tags.v[0], NULL) : NULL;
+
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		const struct bld_output *out = &o->outputs[i];
+		int r = 0;
+		switch (out->type) {
+		case BLD_OUT_OCI:
+			r = stg_export_oci_layout(b->st, res->manifest_digest, out->dest, NULL,
+						  err);
+			break;
+		case BLD_OUT_DOCKER_ARCHIVE:
+			r = stg_export_docker_archive(b->st, res->manifest_digest, out->dest, name,
+						      err);
+			break;
+		case BLD_OUT_LOCAL:
+			r = output_local(b, s, out->dest, err);
+			break;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* PUSH_PENDING: registry push lands separately */
+static int bld_push_image(struct reg_client *rc, struct stg_store *st, const struct reg_desc *md,
+			  const struct reg_ref *ref, char out[NIB_DIGEST_LEN + 1],
+			  struct nib_error *err)
+{
+	return nib_err(err, NIB_ERR_ENV, 0, "pushing is not available in this version");
+}
+
+static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
+{
+	const struct bld_build_opts *o = b->o;
+	struct reg_options ro = {.tls_verify = o->tls_verify, .retries = -1};
+	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+
+	ro.authfile = o->authfile;
+	ro.creds = o->creds;
+	ro.cert_dir = o->cert_dir;
+	if (reg_client_new(&ro, &rc, err) < 0 ||
+	    stg_image_lookup(b->st, res->manifest_digest, &img, err) < 0)
+		return -1;
+	for (size_t i = 0; i < o->tags.len; i++) {
+		_cleanup_ref_ struct reg_ref ref = {0};
+		struct reg_desc md = {.media_type = img->desc.media_type, .size = img->desc.size};
+		char out[NIB_DIGEST_LEN + 1];
+		snprintf(md.digest, sizeof(md.digest), "%s", res->manifest_digest);
+		if (reg_ref_resolve(reg_client_conf(rc), o->tags.v[i], &ref, err) < 0)
+			return -1;
+		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
+			_cleanup_free_ char *s = reg_ref_string(&ref);
+			printf("Pushing %s\n", s);
+			fflush(stdout);
+		}
+		if (bld_push_image(rc, b->st, &md, &ref, out, err) < 0)
+			return -1;
+		if (nib_log_get_format() == NIB_LOG_JSON) {
+			_cleanup_buf_ struct nib_buf f = {0};
+			_cleanup_free_ char *s = reg_ref_string(&ref);
+			nib_buf_puts(&f, "\"ref\":");
+			nib_buf_json_string(&f, s);
+			nib_buf_printf(&f, ",\"digest\":\"%s\"", out);
+			nib_log_event("push", f.data, NULL);
+		}
+	}
+	return 0;
+}
+
+/* ---- setup ---------------------------------------------------------------------- */
+
+int bld_build_env(struct bld_build *b, struct nib_error *err)
+{
+	if (b->driver)
+		return 0;
+	/* probed only when a step has to run: a fully cached build needs
+	 * neither a driver nor an ID map */
+	if (stg_rootfs_driver_pick(b->st, b->o->storage_driver, &b->driver, NULL, err) < 0)
+		return -1;
+	if (bld_ns_init(&b->ns, b->o->idmap, err) < 0) {
+		b->driver = NULL;
+		return -1;
+	}
+	stg_unpack_opts_init(&b->uo);
+	b->uo.driver = b->driver;
+	b->uo.idmap_tag = b->ns.idmap_tag;
+	b->uo.exec = bld_ns_exec;
+	b->uo.exec_ctx = &b->ns;
+	log_info("storage driver %s, ID map %s", b->driver->name, bld_idmap_name(b->ns.mode));
+	return 0;
+}
+
+static char *find_containerfile(const char *context, const char *file)
+{
+	if (file)
+		return xstrdup(file);
+	_cleanup_free_ char *a = nib_path_join(context, "Containerfile");
+	if (access(a, F_OK) == 0)
+		return steal_pointer(&a);
+	return nib_path_join(context, "Dockerfile");
+}
+
+static void count_steps(struct bld_build *b)
+{
+	b->n_steps = 0;
+	for (size_t i = 0; i < b->f->n_stages; i++)
+		if (b->f->stages[i].needed)
+			b->n_steps += 1 + (int)b->f->stages[i].n_instrs;
+}
+
+static int64_t timestamp_of(const struct bld_build_opts *o)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	uint64_t v;
+
+	if (o->timestamp >= 0)
+		return o->timestamp;
+	if (sde && *sde && nib_parse_u64(sde, &v) == 0)
+		return (int64_t)v;
+	return -1;
+}
+
+static void build_free(struct bld_build *b)
+{
+	for (size_t i = 0; i < b->n_stages; i++) {
+		struct bld_stage *s = &b->stages[i];
+		for (size_t k = 0; k < s->n_layers; k++)
+			free(s->layers[k].media_type);
+		free(s->layers);
+		stg_config_free(s->cfg);
+		nib_strv_free(&s->args);
+		nib_strv_free(&s->used_args);
+		free(s->image_id);
+		free(s->rootfs_dir);
+		free(s->last_created);
+	}
+	free(b->stages);
+	for (size_t i = 0; i < b->tmp_dirs.len; i++)
+		nib_rm_rf_at(AT_FDCWD, b->tmp_dirs.v[i], NULL);
+	nib_strv_free(&b->tmp_dirs);
+	cf_ignore_free(b->ignore);
+	cf_file_free(b->f);
+	if (b->ctx_fd >= 0)
+		close(b->ctx_fd);
+	bld_ns_free(&b->ns);
+	free(b->now);
+}
+
+int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
+		  struct bld_build_result *res, struct nib_error *err)
+{
+	struct bld_build b = {.st = st, .o = o, .ctx_fd = -1};
+	struct cf_plan_opts po = {0};
+	_cleanup_free_ char *file = NULL, *ignfile = NULL;
+	struct stat sb;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (stat(o->context, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR, "build context %s",
+			       o->context);
+	file = find_containerfile(o->context, o->file);
+	b.ctx_fd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b.ctx_fd < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "build context %s", o->context);
+		goto out;
+	}
+	b.f = cf_parse_file(file, err);
+	if (!b.f)
+		goto out;
+	po.build_args = (const char *const *)o->build_args.v;
+	po.target = o->target;
+	po.target_platform = o->platform;
+	if (cf_file_plan(b.f, &po, err) < 0)
+		goto out;
+	for (size_t i = 0; i < b.f->unused_args.len; i++)
+		log_warn("build argument \"%s\" was not consumed by any ARG (%s)",
+			 b.f->unused_args.v[i], file);
+	ignfile = cf_ignore_file_for(file, o->context);
+	if (ignfile) {
+		b.ignore = cf_ignore_load(ignfile, err);
+		if (!b.ignore)
+			goto out;
+	}
+
+	b.ts = timestamp_of(o);
+	b.now = bld_rfc3339(b.ts >= 0 ? b.ts : (int64_t)time(NULL));
+	b.n_stages = b.f->n_stages;
+	b.stages = xcalloc(b.n_stages + 1, sizeof(*b.stages));
+	for (size_t i = 0; i < b.n_stages; i++) {
+		b.stages[i].b = &b;
+		b.stages[i].cs = &b.f->stages[i];
+	}
+	count_steps(&b);
+
+	if (build_stage(&b, b.f->target, err) < 0)
+		goto out;
+	if (write_image(&b, &b.stages[b.f->target], res, err) < 0)
+		goto out;
+	if (outputs(&b, &b.stages[b.f->target], res, err) < 0)
+		goto out;
+	if (o->push && push(&b, res, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	build_free(&b);
+	return ret;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * builder/build: `nib build` orchestration. Internal to builder/.
+ *
+ * Parse, then plan, then execute: the Containerfile is parsed and planned by
+ * containerfile/ (stages, build args, the target's closure); each needed
+ * stage is then executed step by step over a state (the image config being
+ * edited, the layer stack, the cache key chain). A step that changes files
+ * (RUN, COPY, ADD, WORKDIR's folder) first looks its cache key up; only a
+ * miss assembles a rootfs through the storage driver, runs the step and
+ * commits the change as a layer blob.
+ */
+#ifndef NIB_BUILDER_BUILD_H
+#define NIB_BUILDER_BUILD_H
+
+#include "builder/runtime.h"
+#include "common/common.h"
+#include "containerfile/containerfile.h"
+#include "storage/storage.h"
+
+enum bld_pull_policy { BLD_PULL_MISSING = 0, BLD_PULL_ALWAYS, BLD_PULL_NEVER };
+
+enum bld_output_type { BLD_OUT_OCI = 0, BLD_OUT_DOCKER_ARCHIVE, BLD_OUT_LOCAL };
+
+struct bld_output {
+	enum bld_output_type type;
+	char *dest;
+};
+
+struct bld_secret {
+	char *id;
+	char *src; /* a file */
+	char *env; /* or an environment variable */
+};
+
+/* What `nib build` was asked to do. */
+struct bld_build_opts {
+	const char *context;	    /* the context folder */
+	const char *file;	    /* the Containerfile (NULL: CONTEXT/Containerfile|Dockerfile) */
+	struct nib_strv tags;	    /* -t, as given */
+	struct nib_strv build_args; /* "K=V" (K alone already resolved from the environment) */
+	struct nib_strv labels;	    /* --label K=V */
+	struct nib_strv annotations; /* --annotation K=V */
+	const char *target;
+	const char *platform; /* --platform */
+	bool no_cache;
+	bool layers; /* --layers (default true) */
+	enum bld_pull_policy pull;
+	enum stg_format format;
+	const char *storage_driver; /* NULL: auto */
+	enum bld_idmap idmap;
+	enum bld_network network;
+	const char *iidfile, *digestfile;
+	int64_t timestamp; /* -1: none */
+	bool squash;
+	bool quiet;
+	int jobs;
+	bool push;
+	struct bld_output *outputs;
+	size_t n_outputs;
+	struct bld_secret *secrets;
+	size_t n_secrets;
+	struct nib_strv cache_from;
+	const char *cache_to;
+	const char *authfile, *creds, *cert_dir;
+	int tls_verify;
+	enum stg_compression compression;
+};
+void bld_build_opts_init(struct bld_build_opts *o);
+void bld_build_opts_free(struct bld_build_opts *o);
+
+/* The build's result. */
+struct bld_build_result {
+	char image_id[NIB_DIGEST_LEN + 1];	  /* config digest */
+	char manifest_digest[NIB_DIGEST_LEN + 1]; /* as stored */
+};
+
+/* Run the whole build into `st`. Errors name the Containerfile line, the
+ * reference or the path; a failed RUN is NIB_ERR_RUN with its status. */
+int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
+		  struct bld_build_result *res, struct nib_error *err);
+
+/* ---- internal: shared by builder/build*.c -------------------------------- */
+#ifdef BLD_BUILD_INTERNAL
+
+/* A layer of the image being built. */
+struct bld_layer {
+	char digest[NIB_DIGEST_LEN + 1];
+	char diff_id[NIB_DIGEST_LEN + 1];
+	int64_t size;
+	char *media_type;
+};
+
+/* Where storage work runs: in this process (root), or in a child in a user
+ * namespace with the build's ID map (stg_exec_fn). */
+struct bld_ns {
+	enum bld_idmap mode; /* resolved: host, subuid or single */
+	void *idmap_ctx;     /* struct bld_idmap_ctx (runtime internal) */
+	char *idmap_tag;     /* layer cache form tag */
+	/* mount this rootfs (its driver) in the child before the work */
+	struct stg_rootfs *mount;
+};
+int bld_ns_init(struct bld_ns *ns, enum bld_idmap want, struct nib_error *err);
+void bld_ns_free(struct bld_ns *ns);
+/* stg_exec_fn over a struct bld_ns. */
+int bld_ns_exec(void *ctx, stg_work_fn work, void *arg, void *result, size_t result_size,
+		struct nib_error *err);
+
+struct bld_build;
+
+/* One stage being executed. */
+struct bld_stage {
+	struct bld_build *b;
+	const struct cf_stage *cs;
+	struct stg_image_config *cfg;
+	struct bld_layer *layers;
+	size_t n_layers, cap_layers;
+	char key[NIB_DIGEST_LEN + 1]; /* cache chain: identity of the state so far */
+	struct nib_strv args;	      /* build args in scope: "K=V" */
+	struct nib_strv used_args;    /* "K=V" of args a RUN could see */
+	bool cmd_set;		      /* CMD given in this stage (ENTRYPOINT keeps it) */
+	bool done;
+	char *image_id;	  /* when complete: the config digest of the stage's image */
+	char *rootfs_dir; /* for COPY --from / local output: a materialised tree */
+	int step_base;	  /* numbering of this stage's first step */
+	char *last_created;
+};
+
+struct bld_build {
+	struct stg_store *st;
+	const struct bld_build_opts *o;
+	struct cf_file *f;
+	const struct stg_rootfs_driver *driver;
+	struct bld_ns ns;
+	struct stg_unpack_opts uo;
+	int ctx_fd; /* the context folder */
+	struct cf_ignore *ignore;
+	struct bld_stage *stages;
+	size_t n_stages;
+	int step;		  /* current step number (1-based) */
+	int n_steps;		  /* steps in all needed stages */
+	char *now;		  /* RFC 3339 creation time of new history entries */
+	int64_t ts;		  /* --timestamp / SOURCE_DATE_EPOCH, or -1 */
+	struct nib_strv tmp_dirs; /* removed at the end */
+	const char *cur_line_file;
+};
+
+/* builder/build.c: the rootfs of a stage (built first when needed) or of
+ * an image (pulled when missing) for COPY --from and RUN --mount from=. */
+int bld_build_from_rootfs(struct bld_build *b, const char *name, char **dir, struct nib_error *err);
+
+/* Pick the storage driver and the ID map (once, when first needed). */
+int bld_build_env(struct bld_build *b, struct nib_error *err);
+
+/* builder/build_step.c */
+int bld_step_exec(struct bld_stage *s, struct cf_instr *in, struct nib_error *err);
+/* Expansion lookup over the stage's args and ENV. */
+const char *bld_stage_lookup(void *userdata, const char *name);
+/* Make the stage's rootfs (all its layers) as one folder tree under
+ * nib/tmp, for COPY --from and --output type=local. */
+int bld_stage_materialise(struct bld_stage *s, char **out, struct nib_error *err);
+void bld_stage_history(struct bld_stage *s, const char *created_by, bool empty,
+		       const char *created);
+void bld_stage_add_layer(struct bld_stage *s, const struct stg_layer_out *l);
+
+/* builder/build_cache.c: the local build cache, nib/cache/KEYHEX */
+struct bld_cache_entry {
+	bool has_layer;
+	struct bld_layer layer;
+	char created[64];
+};
+/* Extend `key` with the given text: key = sha256(key "\n" text). */
+void bld_cache_chain(char key[NIB_DIGEST_LEN + 1], const char *text);
+/* 1 hit (`e` filled, the layer's blob present), 0 miss. */
+int bld_cache_get(struct bld_build *b, const char *key, struct bld_cache_entry *e);
+void bld_cache_put(struct bld_build *b, const char *key, const struct bld_cache_entry *e);
+
+/* builder/build_log.c */
+void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_instr *in);
+void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double secs, bool cached,
+		      const char *key);
+void bld_log_layer(struct bld_build *b, const struct stg_layer_out *l);
+void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t len);
+double bld_now(void);
+/* An RFC 3339 UTC time for `t` seconds since the epoch. */
+char *bld_rfc3339(int64_t t);
+
+#endif /* BLD_BUILD_INTERNAL */
+
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Build progress: "STEP n/m: INSTRUCTION" lines, RUN output, each step's
+ * duration and cache result on stdout; with --log-format json one event per
+ * line instead (nib_log_event); nothing with --quiet.
+ */
+#define BLD_BUILD_INTERNAL
+#include <string.h>
+#include <time.h>
+
+#include "builder/build.h"
+
+double bld_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *bld_rfc3339(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[64];
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xstrdup(buf);
+}
+
+static bool json(void)
+{
+	return nib_log_get_format() == NIB_LOG_JSON;
+}
+
+void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_instr *in)
+{
+	if (b->o->quiet && !json())
+		return;
+	if (json()) {
+		_cleanup_buf_ struct nib_buf f = {0};
+		nib_buf_printf(&f, "\"step\":%d,\"steps\":%d,\"stage\":%d,\"line\":%d,", b->step,
+			       b->n_steps, s->cs->index, in->line);
+		nib_buf_puts(&f, "\"instruction\":");
+		nib_buf_json_string(&f, in->original);
+		nib_log_event("step_start", f.data, NULL);
+		return;
+	}
+	printf("STEP %d/%d: %s\n", b->step, b->n_steps, in->original);
+	fflush(stdout);
+}
+
+void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double secs, bool cached,
+		      const char *key)
+{
+	if (json()) {
+		_cleanup_buf_ struct nib_buf f = {0};
+		nib_buf_printf(&f, "\"step\":%d,\"line\":%d,\"seconds\":%.3f,\"cache\":\"%s\"",
+			       b->step, in->line, secs, key ? (cached ? "hit" : "miss") : "none");
+		if (key)
+			nib_buf_printf(&f, ",\"key\":\"%s\"", key);
+		if (key)
+			nib_log_event(cached ? "cache_hit" : "cache_miss", f.data, NULL);
+		nib_log_event("step_end", f.data, NULL);
+		return;
+	}
+	if (b->o->quiet)
+		return;
+	if (key)
+		printf("--> %s (%.3fs)\n", cached ? "Using cache" : "Done", secs);
+	fflush(stdout);
+}
+
+void bld_log_layer(struct bld_build *b, const struct stg_layer_out *l)
+{
+	if (json()) {
+		_cleanup_buf_ struct nib_buf f = {0};
+		nib_buf_printf(&f, "\"step\":%d,\"digest\":\"%s\",\"diff_id\":\"%s\",\"size\":%lld",
+			       b->step, l->digest, l->diff_id, (long long)l->size);
+		nib_log_event("layer", f.data, NULL);
+	}
+}
+
+void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t len)
+{
+	struct bld_build *b = ctx;
+
+	if (json()) {
+		_cleanup_buf_ struct nib_buf f = {0};
+		_cleanup_free_ char *s = xstrndup(line, len);
+		nib_buf_printf(&f, "\"step\":%d,\"stream\":\"%s\",\"line\":", b->step,
+			       stream == BLD_STREAM_STDERR ? "stderr" : "stdout");
+		nib_buf_json_string(&f, s);
+		nib_log_event("run_output", f.data, NULL);
+		return;
+	}
+	if (b->o->quiet)
+		return;
+	FILE *out = stream == BLD_STREAM_STDERR ? stderr : stdout;
+	fwrite(line, 1, len, out);
+	fputc('\n', out);
+	fflush(out);
+}

@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One step of a stage: metadata instructions edit the config and add a
+ * history entry (no layer); RUN, COPY and ADD look their cache key up and,
+ * on a miss, run over a rootfs assembled by the storage driver and commit
+ * the change as a layer.
+ */
+#define BLD_BUILD_INTERNAL
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/build.h"
+#include "builder/copy.h"
+
+/* ---- expansion ------------------------------------------------------------- */
+
+static const char *strv_lookup(const struct nib_strv *sv, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = sv->len; i > 0; i--) {
+		const char *s = sv->v[i - 1];
+		if (strncmp(s, name, n) == 0 && s[n] == '=')
+			return s + n + 1;
+	}
+	return NULL;
+}
+
+static void strv_setkv(struct nib_strv *sv, const char *key, const char *value)
+{
+	size_t n = strlen(key);
+	for (size_t i = 0; i < sv->len; i++)
+		if (strncmp(sv->v[i], key, n) == 0 && sv->v[i][n] == '=') {
+			free(sv->v[i]);
+			sv->v[i] = xasprintf("%s=%s", key, value);
+			return;
+		}
+	nib_strv_pushf(sv, "%s=%s", key, value);
+}
+
+const char *bld_stage_lookup(void *userdata, const char *name)
+{
+	struct bld_stage *s = userdata;
+	const char *v = strv_lookup(&s->cfg->config.env, name); /* ENV wins over ARG */
+	return v ? v : strv_lookup(&s->args, name);
+}
+
+/* ---- history and layers ------------------------------------------------------ */
+
+void bld_stage_history(struct bld_stage *s, const char *created_by, bool empty, const char *created)
+{
+	struct stg_image_config *c = s->cfg;
+	struct stg_history *h;
+
+	c->history = xrealloc(c->history, (c->n_history + 1) * sizeof(*c->history));
+	h = &c->history[c->n_history++];
+	memset(h, 0, sizeof(*h));
+	h->created = xstrdup(created ? created : s->b->now);
+	h->created_by = xstrdup(created_by);
+	h->comment = xstrdup("nib");
+	h->empty_layer = empty;
+	free(s->last_created);
+	s->last_created = xstrdup(h->created);
+}
+
+static void add_layer(struct bld_stage *s, const struct bld_layer *l)
+{
+	struct bld_layer *d;
+
+	s->layers = xgrow(s->layers, &s->cap_layers, s->n_layers + 1, sizeof(*s->layers));
+	d = &s->layers[s->n_layers++];
+	*d = *l;
+	d->media_type = xstrdup(l->media_type);
+	nib_strv_push(&s->cfg->diff_ids, l->diff_id);
+}
+
+void bld_stage_add_layer(struct bld_stage *s, const struct stg_layer_out *l)
+{
+	struct bld_layer bl = {.size = l->size, .media_type = (char *)l->media_type};
+	snprintf(bl.digest, sizeof(bl.digest), "%s", l->digest);
+	snprintf(bl.diff_id, sizeof(bl.diff_id), "%s", l->diff_id);
+	add_layer(s, &bl);
+}
+
+static void chain_of(const struct bld_stage *s, char out[NIB_DIGEST_LEN + 1])
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < s->n_layers; i++) {
+		char c[NIB_DIGEST_LEN + 1];
+		stg_chain_id(i ? out : NULL, s->layers[i].diff_id, c);
+		memcpy(out, c, sizeof(c));
+	}
+}
+
+/* The extracted folders of the stage's layers, bottom first. */
+static int unpack(struct bld_stage *s, const struct stg_unpack_opts *uo, struct nib_strv *dirs,
+		  struct nib_error *err)
+{
+	_cleanup_free_ struct stg_layer_ref *refs = xcalloc(s->n_layers + 1, sizeof(*refs));
+
+	for (size_t i = 0; i < s->n_layers; i++) {
+		refs[i].digest = s->layers[i].digest;
+		refs[i].diff_id = s->layers[i].diff_id;
+	}
+	return stg_layers_unpack(s->b->st, refs, s->n_layers, uo, dirs, err);
+}
+
+int bld_stage_materialise(struct bld_stage *s, char **out, struct nib_error *err)
+{
+	struct stg_unpack_opts uo = s->b->uo;
+	_cleanup_strv_ struct nib_strv dirs = {0};
+
+	if (s->rootfs_dir) {
+		*out = xstrdup(s->rootfs_dir);
+		return 0;
+	}
+	if (bld_build_env(s->b, err) < 0)
+		return -1;
+	uo = s->b->uo;
+	uo.driver = &stg_driver_vfs; /* the vfs form: one folder holds the whole tree */
+	if (unpack(s, &uo, &dirs, err) < 0)
+		return -1;
+	if (dirs.len == 0) {
+		/* scratch: an empty folder */
+		_cleanup_free_ char *tmpl =
+		    xasprintf("%s/nib/tmp/empty-XXXXXX", stg_store_path(s->b->st));
+		if (!mkdtemp(tmpl))
+			return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", tmpl);
+		nib_strv_push(&s->b->tmp_dirs, tmpl);
+		s->rootfs_dir = xstrdup(tmpl);
+	} else {
+		s->rootfs_dir = xstrdup(dirs.v[dirs.len - 1]);
+	}
+	*out = xstrdup(s->rootfs_dir);
+	return 0;
+}
+
+/* ---- metadata ------------------------------------------------------------------- */
+
+static void shell_wrap(struct bld_stage *s, const struct cf_instr *in, struct nib_strv *out)
+{
+	if (in->exec_form) {
+		for (size_t i = 0; i < in->xargs.len; i++)
+			nib_strv_push(out, in->xargs.v[i]);
+		return;
+	}
+	if (s->cfg->config.shell.len) {
+		for (size_t i = 0; i < s->cfg->config.shell.len; i++)
+			nib_strv_push(out, s->cfg->config.shell.v[i]);
+	} else {
+		nib_strv_push(out, "/bin/sh");
+		nib_strv_push(out, "-c");
+	}
+	_cleanup_free_ char *j = nib_strv_join(&in->xargs, " ");
+	nib_strv_push(out, j);
+}
+
+static int parse_duration(const struct cf_instr *in, const char *name, int64_t *out,
+			  struct nib_error *err)
+{
+	const struct cf_flag *f = cf_instr_flag(in, name);
+	double v = 0, total = 0;
+	const char *p;
+	char *end;
+
+	*out = 0;
+	if (!f || !*f->xvalue)
+		return 0;
+	for (p = f->xvalue; *p;) {
+		v = strtod(p, &end);
+		if (end == p)
+			goto bad;
+		p = end;
+		if (nib_str_has_prefix(p, "ms"))
+			total += v * 1e6, p += 2;
+		else if (nib_str_has_prefix(p, "us"))
+			total += v * 1e3, p += 2;
+		else if (nib_str_has_prefix(p, "ns"))
+			total += v, p += 2;
+		else if (*p == 'h')
+			total += v * 3600e9, p++;
+		else if (*p == 'm')
+			total += v * 60e9, p++;
+		else if (*p == 's')
+			total += v * 1e9, p++;
+		else
+			goto bad;
+	}
+	*out = (int64_t)total;
+	return 0;
+bad:
+	return cf_file_error(in->file, err, f->line, f->col, "invalid duration --%s=%s", name,
+			     f->xvalue);
+}
+
+static int healthcheck(struct bld_stage *s, const struct cf_instr *in, struct nib_error *err)
+{
+	struct stg_container_config *c = &s->cfg->config;
+	struct stg_healthcheck *h = xcalloc(1, sizeof(*h));
+
+	if (c->healthcheck) {
+		nib_strv_free(&c->healthcheck->test);
+		free(c->healthcheck);
+	}
+	c->healthcheck = h;
+	if (in->xargs.len && strcasecmp(in->xargs.v[0], "NONE") == 0) {
+		nib_strv_push(&h->test, "NONE");
+		return 0;
+	}
+	if (in->exec_form) {
+		nib_strv_push(&h->test, "CMD");
+		for (size_t i = 1; i < in->xargs.len; i++)
+			nib_strv_push(&h->test, in->xargs.v[i]);
+	} else {
+		nib_strv_push(&h->test, "CMD-SHELL");
+		struct nib_strv rest = {0};
+		for (size_t i = 1; i < in->xargs.len; i++)
+			nib_strv_push(&rest, in->xargs.v[i]);
+		_cleanup_free_ char *j = nib_strv_join(&rest, " ");
+		nib_strv_free(&rest);
+		nib_strv_push(&h->test, j ? j : "");
+	}
+	if (parse_duration(in, "interval", &h->interval, err) < 0 ||
+	    parse_duration(in, "timeout", &h->timeout, err) < 0 ||
+	    parse_duration(in, "start-period", &h->start_period, err) < 0 ||
+	    parse_duration(in, "start-interval", &h->start_interval, err) < 0)
+		return -1;
+	const struct cf_flag *r = cf_instr_flag(in, "retries");
+	uint64_t n;
+	if (r && *r->xvalue) {
+		if (nib_parse_u64(r->xvalue, &n) < 0)
+			return cf_file_error(in->file, err, r->line, r->col, "invalid --retries=%s",
+					     r->xvalue);
+		h->retries = (int64_t)n;
+	}
+	return 0;
+}
+
+static void set_add_sorted(struct nib_strv *sv, const char *s)
+{
+	if (nib_strv_find(sv, s) >= 0)
+		return;
+	nib_strv_push(sv, s);
+	nib_strv_sort(sv);
+}
+
+static char *workdir_join(const char *cur, const char *w)
+{
+	if (w[0] == '/')
+		return nib_path_clean(w);
+	_cleanup_free_ char *j = nib_path_join(cur && *cur ? cur : "/", w);
+	return nib_path_clean(j);
+}
+
+static int metadata(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
+{
+	struct stg_container_config *c = &s->cfg->config;
+	_cleanup_buf_ struct nib_buf by = {0};
+
+	switch (in->kind) {
+	case CF_ENV:
+		for (size_t i = 0; i < in->n_xkvs; i++)
+			strv_setkv(&c->env, in->xkvs[i].key,
+				   in->xkvs[i].value ? in->xkvs[i].value : "");
+		break;
+	case CF_LABEL:
+		for (size_t i = 0; i < in->n_xkvs; i++)
+			stg_map_set(&c->labels, in->xkvs[i].key,
+				    in->xkvs[i].value ? in->xkvs[i].value : "");
+		break;
+	case CF_EXPOSE:
+		for (size_t i = 0; i < in->xargs.len; i++) {
+			_cleanup_free_ char *p = strchr(in->xargs.v[i], '/')
+						     ? xstrdup(in->xargs.v[i])
+						     : xasprintf("%s/tcp", in->xargs.v[i]);
+			for (char *q = p; *q; q++)
+				if (*q >= 'A' && *q <= 'Z')
+					*q = (char)(*q - 'A' + 'a');
+			set_add_sorted(&c->exposed_ports, p);
+		}
+		break;
+	case CF_USER:
+		free(c->user);
+		c->user = xstrdup(in->xargs.len ? in->xargs.v[0] : "");
+		break;
+	case CF_WORKDIR: {
+		char *w = workdir_join(c->working_dir, in->xargs.len ? in->xargs.v[0] : "/");
+		free(c->working_dir);
+		c->working_dir = w;
+		break;
+	}
+	case CF_VOLUME:
+		for (size_t i = 0; i < in->xargs.len; i++)
+			if (*in->xargs.v[i])
+				set_add_sorted(&c->volumes, in->xargs.v[i]);
+		break;
+	case CF_ENTRYPOINT:
+		nib_strv_free(&c->entrypoint);
+		shell_wrap(s, in, &c->entrypoint);
+		c->has_entrypoint = true;
+		/* Docker: a new ENTRYPOINT clears a CMD inherited from the base */
+		if (!s->cmd_set) {
+			nib_strv_free(&c->cmd);
+			c->has_cmd = false;
+		}
+		break;
+	case CF_CMD:
+		nib_strv_free(&c->cmd);
+		shell_wrap(s, in, &c->cmd);
+		c->has_cmd = true;
+		s->cmd_set = true;
+		break;
+	case CF_SHELL:
+		nib_strv_free(&c->shell);
+		for (size_t i = 0; i < in->xargs.len; i++)
+			nib_strv_push(&c->shell, in->xargs.v[i]);
+		break;
+	case CF_STOPSIGNAL:
+		free(c->stop_signal);
+		c->stop_signal = xstrdup(in->xargs.len ? in->xargs.v[0] : "");
+		break;
+	case CF_HEALTHCHECK:
+		if (healthcheck(s, in, err) < 0)
+			return -1;
+		break;
+	case CF_MAINTAINER:
+		free(s->cfg->author);
+		s->cfg->author = nib_strv_join(&in->xargs, " ");
+		break;
+	case CF_ONBUILD:
+		nib_strv_push(&c->on_build, in->args.len ? in->args.v[0] : "");
+		break;
+	default:
+		break;
+	}
+	/* BuildKit's history text: the instruction after expansion */
+	nib_buf_printf(&by, "%s ", cf_kind_name(in->kind));
+	if (in->kind == CF_ENV || in->kind == CF_LABEL) {
+		for (size_t i = 0; i < in->n_xkvs; i++)
+			nib_buf_printf(&by, "%s%s=%s", i ? " " : "", in->xkvs[i].key,
+				       in->xkvs[i].value ? in->xkvs[i].value : "");
+	} else if (in->kind == CF_CMD || in->kind == CF_ENTRYPOINT) {
+		struct nib_strv v = {0};
+		shell_wrap(s, in, &v);
+		nib_buf_puts(&by, "[");
+		for (size_t i = 0; i < v.len; i++) {
+			if (i)
+				nib_buf_puts(&by, " ");
+			nib_buf_json_string(&by, v.v[i]);
+		}
+		nib_buf_puts(&by, "]");
+		nib_strv_free(&v);
+	} else if (in->kind == CF_ONBUILD) {
+		nib_buf_puts(&by, in->args.len ? in->args.v[0] : "");
+	} else {
+		_cleanup_free_ char *j = nib_strv_join(&in->xargs, " ");
+		nib_buf_puts(&by, j ? j : "");
+	}
+
+	/* the step's identity for the steps after it; a cached step keeps its
+	 * first creation time so a rebuild gives the same image ID */
+	struct bld_cache_entry e;
+	bld_cache_chain(s->key, by.data);
+	bool hit = s->b->o->layers && !s->b->o->no_cache && bld_cache_get(s->b, s->key, &e) == 1;
+	const char *created = hit && s->b->ts < 0 ? e.created : NULL;
+	bld_stage_history(s, by.data, true, created);
+	if (!hit && s->b->o->layers) {
+		memset(&e, 0, sizeof(e));
+		snprintf(e.created, sizeof(e.created), "%s", s->last_created);
+		bld_cache_put(s->b, s->key, &e);
+	}
+	if (hit)
+		free(e.layer.media_type);
+	return 0;
+}
+
+/* ---- steps with a layer -------------------------------------------------------- */
+
+/* What a layer step does over the assembled rootfs. */
+struct layer_step {
+	struct bld_stage *s;
+	struct cf_instr *in;
+	struct stg_rootfs *r;
+	struct nib_strv exclude; /* paths kept out of the layer */
+	/* RUN */
+	struct nib_strv argv, env;
+	struct bld_mount *mounts;
+	size_t n_mounts;
+	/* COPY/ADD */
+	struct bld_copy_opts co;
+	struct nib_strv srcs;
+	struct nib_strv excludes;
+	struct bld_copy_heredoc *hds;
+	int from_fd;
+	char digest[NIB_DIGEST_LEN + 1];
+	int (*run)(struct layer_step *ls, struct nib_error *err);
+};
+
+static void layer_step_free(struct layer_step *ls)
+{
+	nib_strv_free(&ls->exclude);
+	nib_strv_free(&ls->argv);
+	nib_strv_free(&ls->env);
+	nib_strv_free(&ls->srcs);
+	nib_strv_free(&ls->excludes);
+	free(ls->hds);
+	free(ls->mounts);
+	if (ls->from_fd >= 0)
+		close(ls->from_fd);
+}
+
+static int layer_step_exec(struct layer_step *ls, const char *key_text, const char *created_by,
+			   struct nib_error *err)
+{
+	struct bld_stage *s = ls->s;
+	struct bld_build *b = s->b;
+	struct bld_cache_entry e;
+	_cleanup_strv_ struct nib_strv dirs = {0};
+	struct stg_rootfs *r = NULL;
+	struct stg_layer_out out;
+	struct stg_commit_opts co;
+	char parent_chain[NIB_DIGEST_LEN + 1];
+	bool use_cache = b->o->layers && !b->o->no_cache;
+	double t0 = bld_now();
+
+	bld_cache_chain(s->key, key_text);
+	if (use_cache && bld_cache_get(b, s->key, &e) == 1) {
+		if (e.has_layer)
+			add_layer(s, &e.layer);
+		bld_stage_history(s, created_by, !e.has_layer, b->ts < 0 ? e.created : NULL);
+		free(e.layer.media_type);
+		bld_log_step_end(b, ls->in, bld_now() - t0, true, s->key);
+		return 0;
+	}
+
+	if (bld_build_env(b, err) < 0 || unpack(s, &b->uo, &dirs, err) < 0 ||
+	    stg_rootfs_prepare(b->st, b->driver, &dirs, &b->uo, &r, err) < 0)
+		return -1;
+	ls->r = r;
+	if (ls->run(ls, err) < 0)
+		goto fail;
+
+	stg_commit_opts_init(&co);
+	co.timestamp = b->ts;
+	co.compression = b->o->compression;
+	nib_strv_push(&ls->exclude, "proc/");
+	nib_strv_push(&ls->exclude, "sys/");
+	nib_strv_push(&ls->exclude, "dev/");
+	co.exclude = (const char *const *)ls->exclude.v;
+	if (stg_rootfs_commit(b->st, r, &co, &b->uo, &out, err) < 0)
+		goto fail;
+	memset(&e, 0, sizeof(e));
+	if (out.entries > 0) {
+		chain_of(s, parent_chain);
+		bld_log_layer(b, &out);
+		if (stg_rootfs_adopt(b->st, r, s->n_layers ? parent_chain : NULL, &out, co.exclude,
+				     &b->uo, &dirs, err) < 0)
+			goto fail;
+		bld_stage_add_layer(s, &out);
+		e.has_layer = true;
+		e.layer = s->layers[s->n_layers - 1];
+	}
+	stg_rootfs_remove(r, &b->uo, NULL);
+	ls->r = NULL;
+	bld_stage_history(s, created_by, out.entries == 0, NULL);
+	if (b->o->layers) {
+		snprintf(e.created, sizeof(e.created), "%s", s->last_created);
+		bld_cache_put(b, s->key, &e);
+	}
+	bld_log_step_end(b, ls->in, bld_now() - t0, false, s->key);
+	return 0;
+fail:
+	stg_rootfs_remove(r, &b->uo, NULL);
+	ls->r = NULL;
+	return -1;
+}
+
+/* ---- RUN ------------------------------------------------------------------------- */
+
+/* Runs in the RUN container's namespaces: the overlay gets one more lower
+ * folder on top holding the runtime's mount targets (etc/resolv.conf,
+ * etc/hosts, etc/hostname, proc, sys, dev), so binding them never copies a
+ * folder of the image up into the step's layer. This is the child's copy of
+ * `r`: the parent's list of lowers is unchanged. */
+static int rootfs_setup(void *ctx, struct nib_error *err)
+{
+	struct stg_rootfs *r = ctx;
+	nib_strv_push_take(&r->lowers, xasprintf("%s/targets", r->dir));
+	return r->driver->mount(r, err);
+}
+
+static int make_targets(const char *dir, struct nib_error *err)
+{
+	static const char *const dirs[] = {"targets", "targets/etc", "targets/proc", "targets/sys",
+					   "targets/dev"};
+	static const char *const files[] = {"targets/etc/resolv.conf", "targets/etc/hosts",
+					    "targets/etc/hostname"};
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (mkdirat(dfd, dirs[i], 0755) < 0 && errno != EEXIST)
+			return nib_err(err, NIB_ERR_IO, errno, "mkdir %s/%s", dir, dirs[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		int fd = openat(dfd, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "create %s/%s", dir, files[i]);
+		close(fd);
+	}
+	return 0;
+}
+
+static int run_run(struct layer_step *ls, struct nib_error *err)
+{
+	struct bld_stage *s = ls->s;
+	struct bld_build *b = s->b;
+	struct bld_run_spec spec;
+	struct bld_run_result res;
+
+	bld_run_spec_init(&spec);
+	spec.rootfs = ls->r->target;
+	spec.argv = ls->argv.v;
+	spec.env = ls->env.v;
+	spec.user = s->cfg->config.user && *s->cfg->config.user ? s->cfg->config.user : NULL;
+	spec.workdir = s->cfg->config.working_dir && *s->cfg->config.working_dir
+			   ? s->cfg->config.working_dir
+			   : NULL;
+	spec.mounts = ls->mounts;
+	spec.n_mounts = ls->n_mounts;
+	spec.network = b->o->network;
+	const struct cf_flag *nf = cf_instr_flag(ls->in, "network");
+	if (nf && streq(nf->xvalue, "none"))
+		spec.network = BLD_NET_NONE;
+	else if (nf && streq(nf->xvalue, "host"))
+		spec.network = BLD_NET_HOST;
+	spec.idmap = b->ns.mode;
+	spec.on_line = bld_log_line;
+	spec.line_ctx = b;
+	if (b->driver->layer_form == STG_WHITEOUT_OVERLAY) {
+		if (make_targets(ls->r->dir, err) < 0)
+			return -1;
+		spec.rootfs_setup = rootfs_setup;
+		spec.rootfs_setup_ctx = ls->r;
+	}
+	if (bld_runtime_run(&spec, &res, err) < 0)
+		return nib_err_wrap(err, "%s:%d: %s", b->f->path, ls->in->line, ls->in->original);
+	for (size_t i = 0; i < res.created.len; i++)
+		nib_strv_push(&ls->exclude, res.created.v[i]);
+	bld_run_result_free(&res);
+	if (res.interrupted)
+		return nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path,
+			       ls->in->line);
+	if (res.signal || res.exit_code != 0) {
+		nib_err(err, NIB_ERR_RUN, 0, "%s:%d: %s: %s %d", b->f->path, ls->in->line,
+			ls->in->original, res.signal ? "killed by signal" : "exit status",
+			res.signal ? res.signal : res.exit_code);
+		err->status = res.exit_code;
+		return -1;
+	}
+	return 0;
+}
+
+static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
+{
+	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_run};
+	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
+	const struct nib_strv *env = &s->cfg->config.env;
+	int ret;
+
+	if (in->exec_form) {
+		for (size_t i = 0; i < in->xargs.len; i++)
+			nib_strv_push(&ls.argv, in->xargs.v[i]);
+	} else {
+		const char *cmd = in->xargs.len ? in->xargs.v[0] : "";
+		_cleanup_free_ char *script = NULL;
+		char *name = NULL;
+		bool chomp, expand;
+		if (in->n_heredocs && cf_heredoc_marker(cmd, &name, &chomp, &expand) &&
+		    in->heredocs[0].fd == 0) {
+			/* RUN <<EOF: the heredoc is the script */
+			script = xstrdup(in->heredocs[0].content);
+		} else if (in->n_heredocs) {
+			/* the shell reads the heredocs itself */
+			struct nib_buf sb = {0};
+			nib_buf_puts(&sb, cmd);
+			nib_buf_putc(&sb, '\n');
+			for (size_t i = 0; i < in->n_heredocs; i++)
+				nib_buf_printf(&sb, "%s%s\n", in->heredocs[i].content,
+					       in->heredocs[i].name);
+			script = nib_buf_steal(&sb);
+		}
+		free(name);
+		if (s->cfg->config.shell.len) {
+			for (size_t i = 0; i < s->cfg->config.shell.len; i++)
+				nib_strv_push(&ls.argv, s->cfg->config.shell.v[i]);
+		} else {
+			nib_strv_push(&ls.argv, "/bin/sh");
+			nib_strv_push(&ls.argv, "-c");
+		}
+		nib_strv_push(&ls.argv, script ? script : cmd);
+	}
+	/* the environment: the image's ENV, then build args in scope that ENV
+	 * does not set (Docker: visible to RUN, never in the config) */
+	for (size_t i = 0; i < env->len; i++)
+		nib_strv_push(&ls.env, env->v[i]);
+	if (!strv_lookup(env, "PATH"))
+		nib_strv_push(&ls.env,
+			      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	for (size_t i = 0; i < s->args.len; i++) {
+		const char *eq = strchr(s->args.v[i], '=');
+		_cleanup_free_ char *k = xstrndup(s->args.v[i], (size_t)(eq - s->args.v[i]));
+		if (!strv_lookup(env, k))
+			nib_strv_push(&ls.env, s->args.v[i]);
+	}
+
+	nib_buf_puts(&key, "RUN\n");
+	for (size_t i = 0; i < ls.argv.len; i++)
+		nib_buf_printf(&key, "%s%c", ls.argv.v[i], 0 + '\x1f');
+	nib_buf_puts(&key, "\nargs\n");
+	for (size_t i = 0; i < s->args.len; i++)
+		nib_buf_printf(&key, "%s\x1f", s->args.v[i]);
+	for (size_t i = 0; i < in->n_flags; i++)
+		nib_buf_printf(&key, "\n--%s=%s", in->flags[i].name, in->flags[i].xvalue);
+
+	nib_buf_puts(&by, "RUN ");
+	if (in->exec_form) {
+		_cleanup_free_ char *j = nib_strv_join(&ls.argv, " ");
+		nib_buf_puts(&by, j);
+	} else {
+		nib_buf_printf(&by, "%s %s", ls.argv.v[0], ls.argv.len > 2 ? ls.argv.v[1] : "");
+		nib_buf_printf(&by, " %s", in->xargs.len ? in->xargs.v[0] : "");
+	}
+	nib_buf_puts(&by, " # buildkit");
+	ret = layer_step_exec(&ls, key.data, by.data, err);
+	layer_step_free(&ls);
+	return ret;
+}
+
+/* ---- COPY / ADD -------------------------------------------------------------- */
+
+struct copy_work {
+	struct layer_step *ls;
+	char digest[NIB_DIGEST_LEN + 1];
+	struct bld_copy_stats stats;
+};
+
+static int copy_digest_work(void *arg, struct nib_error *err)
+{
+	struct copy_work *w = arg;
+	_cleanup_(bld_copy_plan_freep) struct bld_copy_plan *p = NULL;
+
+	if (bld_copy_plan_new(&w->ls->co, &p, err) < 0 ||
+	    bld_copy_plan_digest(p, w->digest, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int copy_apply_work(void *arg, struct nib_error *err)
+{
+	struct copy_work *w = arg;
+	_cleanup_close_ int fd = open(w->ls->r->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->ls->r->target);
+	return bld_copy_run(&w->ls->co, fd, &w->stats, err);
+}
+
+static int run_copy(struct layer_step *ls, struct nib_error *err)
+{
+	struct bld_build *b = ls->s->b;
+	struct copy_work w = {.ls = ls};
+	int ret;
+
+	b->ns.mount = b->driver->layer_form == STG_WHITEOUT_OVERLAY ? ls->r : NULL;
+	ret = bld_ns_exec(&b->ns, copy_apply_work, &w, &w, sizeof(w), err);
+	b->ns.mount = NULL;
+	if (ret < 0)
+		return nib_err_wrap(err, "%s:%d", b->f->path, ls->in->line);
+	return 0;
+}
+
+static bool ignore_match(void *data, const char *path, bool is_dir)
+{
+	return cf_ignore_match(data, path);
+}
+
+static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
+{
+	struct bld_build *b = s->b;
+	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_copy};
+	struct bld_copy_matcher matcher = {ignore_match, b->ignore};
+	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
+	const struct cf_flag *f;
+	struct copy_work w = {.ls = &ls};
+	_cleanup_free_ char *j = NULL;
+	int ret = -1;
+
+	bld_copy_opts_init(&ls.co);
+	ls.co.add = in->kind == CF_ADD;
+	if (in->xargs.len < 2) {
+		cf_file_error(b->f, err, in->line, in->col, "%s requires at least two arguments",
+			      cf_kind_name(in->kind));
+		goto out;
+	}
+	ls.hds = xcalloc(in->n_heredocs + 1, sizeof(*ls.hds));
+	for (size_t i = 0; i + 1 < in->xargs.len; i++) {
+		char *name = NULL;
+		bool chomp, expand;
+		if (in->n_heredocs && cf_heredoc_marker(in->xargs.v[i], &name, &chomp, &expand)) {
+			for (size_t h = 0; h < in->n_heredocs; h++)
+				if (streq(in->heredocs[h].name, name)) {
+					struct bld_copy_heredoc *hd = &ls.hds[ls.co.n_heredocs++];
+					hd->name = in->heredocs[h].name;
+					hd->data = in->heredocs[h].xcontent;
+					hd->len = strlen(hd->data);
+				}
+			free(name);
+			continue;
+		}
+		free(name);
+		nib_strv_push(&ls.srcs, in->xargs.v[i]);
+	}
+	ls.co.srcs = (const char *const *)ls.srcs.v;
+	ls.co.n_srcs = ls.srcs.len;
+	ls.co.heredocs = ls.hds;
+	ls.co.dest = in->xargs.v[in->xargs.len - 1];
+	ls.co.workdir = s->cfg->config.working_dir;
+	ls.co.src_fd = b->ctx_fd;
+	ls.co.ignore = b->ignore ? &matcher : NULL;
+	ls.co.timestamp = b->ts;
+	ls.co.chown_mode = b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
+	for (size_t i = 0; i < in->n_flags; i++)
+		if (streq(in->flags[i].name, "exclude"))
+			nib_strv_push(&ls.excludes, in->flags[i].xvalue);
+	ls.co.excludes = (const char *const *)ls.excludes.v;
+	ls.co.n_excludes = ls.excludes.len;
+	if ((f = cf_instr_flag(in, "chown")) && *f->xvalue)
+		ls.co.chown = f->xvalue;
+	if ((f = cf_instr_flag(in, "chmod")) && *f->xvalue)
+		ls.co.chmod = f->xvalue;
+	if ((f = cf_instr_flag(in, "parents")))
+		ls.co.parents = nib_parse_bool(f->xvalue) != 0;
+	if ((f = cf_instr_flag(in, "link")))
+		ls.co.link = false; /* a --link copy is applied like a plain one */
+	if ((f = cf_instr_flag(in, "checksum")))
+		ls.co.checksum = f->xvalue;
+	if ((f = cf_instr_flag(in, "unpack")))
+		ls.co.no_unpack = nib_parse_bool(f->xvalue) == 0;
+	if ((f = cf_instr_flag(in, "from")) && *f->xvalue) {
+		_cleanup_free_ char *dir = NULL;
+		if (bld_build_from_rootfs(b, f->xvalue, &dir, err) < 0) {
+			nib_err_wrap(err, "%s:%d", b->f->path, in->line);
+			goto out;
+		}
+		ls.from_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ls.from_fd < 0) {
+			nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
+			goto out;
+		}
+		ls.co.src_fd = ls.from_fd;
+		ls.co.from_rootfs = true;
+		ls.co.ignore = NULL;
+	}
+
+	/* the context is the caller's: read in this process; a stage's rootfs
+	 * may hold files of subordinate IDs: read in the build's namespace */
+	if (ls.co.from_rootfs ? bld_build_env(b, err) < 0 || bld_ns_exec(&b->ns, copy_digest_work,
+									 &w, &w, sizeof(w), err) < 0
+			      : copy_digest_work(&w, err) < 0) {
+		nib_err_wrap(err, "%s:%d", b->f->path, in->line);
+		goto out;
+	}
+	nib_buf_printf(&key, "%s\n", cf_kind_name(in->kind));
+	for (size_t i = 0; i < in->n_flags; i++)
+		nib_buf_printf(&key, "--%s=%s\n", in->flags[i].name, in->flags[i].xvalue);
+	for (size_t i = 0; i < in->xargs.len; i++)
+		nib_buf_printf(&key, "%s\x1f", in->xargs.v[i]);
+	nib_buf_printf(&key, "\nworkdir %s\nsources %s",
+		       s->cfg->config.working_dir ? s->cfg->config.working_dir : "/", w.digest);
+
+	nib_buf_printf(&by, "%s ", cf_kind_name(in->kind));
+	for (size_t i = 0; i < in->n_flags; i++)
+		if (!streq(in->flags[i].name, "checksum"))
+			nib_buf_printf(&by, "--%s=%s ", in->flags[i].name, in->flags[i].xvalue);
+	j = nib_strv_join(&in->xargs, " ");
+	nib_buf_printf(&by, "%s # buildkit", j);
+	ret = layer_step_exec(&ls, key.data, by.data, err);
+out:
+	layer_step_free(&ls);
+	return ret;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+int bld_step_exec(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
+{
+	if (in->kind == CF_ARG) {
+		/* planned already: build args and global defaults applied */
+		for (size_t i = 0; i < in->n_xkvs; i++) {
+			if (!in->xkvs[i].value)
+				continue;
+			strv_setkv(&s->args, in->xkvs[i].key, in->xkvs[i].value);
+		}
+		return 0;
+	}
+	if (in->kind != CF_ONBUILD && cf_instr_expand(in, bld_stage_lookup, s, err) < 0)
+		return -1;
+	switch (in->kind) {
+	case CF_RUN:
+		return step_run(s, in, err);
+	case CF_COPY:
+	case CF_ADD:
+		return step_copy(s, in, err);
+	default:
+		return metadata(s, in, err);
+	}
+}
