@@ -215,6 +215,28 @@ static int run_triggers(struct bld_stage *s, struct nib_error *err)
 	return 0;
 }
 
+/* BuildKit: an image without PATH gets the default one in its config. */
+static void default_path(struct stg_image_config *c)
+{
+	for (size_t i = 0; i < c->config.env.len; i++)
+		if (nib_str_has_prefix(c->config.env.v[i], "PATH="))
+			return;
+	nib_strv_push(&c->config.env,
+		      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+bool bld_interrupted(void)
+{
+	return interrupted != 0;
+}
+
 static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 {
 	struct bld_stage *s = &b->stages[index];
@@ -226,16 +248,23 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 	for (size_t i = 0; i < cs->n_deps; i++)
 		if (build_stage(b, cs->deps[i], err) < 0)
 			return -1;
+	if (bld_interrupted())
+		return nib_err(err, NIB_ERR_RUN, EINTR, "interrupted");
 	b->step++;
 	bld_log_step(b, s, cs->from);
 	double t0 = bld_now();
 	if (stage_from(s, err) < 0)
 		return -1;
+	default_path(s->cfg);
+	s->n_base_layers = s->n_layers;
 	bld_log_step_end(b, cs->from, bld_now() - t0, false, NULL);
 	if (s->cfg->config.on_build.len && run_triggers(s, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cs->n_instrs; i++) {
 		struct cf_instr *in = cs->instrs[i];
+		if (bld_interrupted())
+			return nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path,
+				       in->line);
 		b->step++;
 		bld_log_step(b, s, in);
 		if (bld_step_exec(s, in, err) < 0)
@@ -244,6 +273,15 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 			bld_log_step_end(b, in, 0, false, NULL);
 	}
 	s->done = true;
+	return 0;
+}
+
+int bld_build_from_stage_key(struct bld_build *b, int index, struct nib_buf *key,
+			     struct nib_error *err)
+{
+	if (build_stage(b, index, err) < 0)
+		return -1;
+	nib_buf_printf(key, " stage %s", b->stages[index].key);
 	return 0;
 }
 
@@ -356,6 +394,87 @@ static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_buil
 	snprintf(res->image_id, sizeof(res->image_id), "%s", cdigest);
 	ret = 0;
 	return ret;
+}
+
+/* ---- --squash ------------------------------------------------------------------- */
+
+struct squash_work {
+	struct stg_store *st;
+	const char *top, *base;
+	struct stg_commit_opts co;
+	struct stg_layer_out out;
+};
+
+static int squash_work(void *arg, struct nib_error *err)
+{
+	struct squash_work *w = arg;
+	_cleanup_close_ int tfd = open(w->top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int bfd = -1;
+
+	if (tfd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->top);
+	if (w->base && (bfd = open(w->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->base);
+	w->co.basefd = bfd;
+	return stg_layer_commit(w->st, tfd, &w->co, &w->out, err);
+}
+
+/* The stage's own layers as one (Docker's --squash: the base's layers
+ * stay; history entries stay, all but the last marked empty). */
+static int squash(struct bld_build *b, struct bld_stage *s, struct nib_error *err)
+{
+	size_t nb = s->n_base_layers;
+	struct stg_unpack_opts uo;
+	_cleanup_strv_ struct nib_strv dirs = {0};
+	_cleanup_free_ struct stg_layer_ref *refs = NULL;
+	struct squash_work w = {.st = b->st};
+
+	if (s->n_layers <= nb + 1)
+		return 0;
+	if (bld_build_env(b, err) < 0)
+		return -1;
+	uo = b->uo;
+	uo.driver = &stg_driver_vfs;
+	refs = xcalloc(s->n_layers + 1, sizeof(*refs));
+	for (size_t i = 0; i < s->n_layers; i++) {
+		refs[i].digest = s->layers[i].digest;
+		refs[i].diff_id = s->layers[i].diff_id;
+	}
+	if (stg_layers_unpack(b->st, refs, s->n_layers, &uo, &dirs, err) < 0)
+		return nib_err_wrap(err, "--squash");
+	stg_commit_opts_init(&w.co);
+	w.co.kind = STG_DIFF_COMPARE;
+	w.co.timestamp = b->ts;
+	w.co.compression = b->o->compression;
+	w.top = dirs.v[dirs.len - 1];
+	w.base = nb ? dirs.v[nb - 1] : NULL;
+	if (bld_ns_exec(&b->ns, squash_work, &w, &w, sizeof(w), err) < 0)
+		return nib_err_wrap(err, "--squash");
+	for (size_t i = nb; i < s->n_layers; i++)
+		free(s->layers[i].media_type);
+	s->n_layers = nb;
+	while (s->cfg->diff_ids.len > nb)
+		free(s->cfg->diff_ids.v[--s->cfg->diff_ids.len]);
+	s->cfg->diff_ids.v[s->cfg->diff_ids.len] = NULL;
+	bld_stage_add_layer(s, &w.out);
+	/* history: the last non-empty entry keeps the layer */
+	size_t non_empty = 0;
+	for (size_t i = 0; i < s->cfg->n_history; i++)
+		if (!s->cfg->history[i].empty_layer)
+			non_empty++;
+	bool last = true;
+	for (size_t i = s->cfg->n_history; i-- > 0 && non_empty > nb + 1;) {
+		struct stg_history *h = &s->cfg->history[i];
+		if (h->empty_layer)
+			continue;
+		if (last) {
+			last = false;
+			continue;
+		}
+		h->empty_layer = true;
+		non_empty--;
+	}
+	return 0;
 }
 
 /* ---- outputs --------------------------------------------------------------------- */
@@ -552,6 +671,18 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
+	/* Ctrl-C or kill: the step in progress ends (the runtime stops a RUN
+	 * container itself), then every work folder is removed */
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	interrupted = 0;
+	for (size_t i = 0; i < o->n_secrets; i++)
+		if (o->secrets[i].src && access(o->secrets[i].src, R_OK) < 0)
+			return nib_err(err, NIB_ERR_NOT_FOUND, errno, "--secret id=%s: %s",
+				       o->secrets[i].id, o->secrets[i].src);
 	if (stat(o->context, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR, "build context %s",
 			       o->context);
@@ -590,6 +721,8 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	count_steps(&b);
 
 	if (build_stage(&b, b.f->target, err) < 0)
+		goto out;
+	if (o->squash && squash(&b, &b.stages[b.f->target], err) < 0)
 		goto out;
 	if (write_image(&b, &b.stages[b.f->target], res, err) < 0)
 		goto out;

@@ -115,6 +115,7 @@ struct bld_stage {
 	struct stg_image_config *cfg;
 	struct bld_layer *layers;
 	size_t n_layers, cap_layers;
+	size_t n_base_layers;	      /* layers FROM gave (--squash keeps them) */
 	char key[NIB_DIGEST_LEN + 1]; /* cache chain: identity of the state so far */
 	struct nib_strv args;	      /* build args in scope: "K=V" */
 	struct nib_strv used_args;    /* "K=V" of args a RUN could see */
@@ -148,6 +149,25 @@ struct bld_build {
 /* builder/build.c: the rootfs of a stage (built first when needed) or of
  * an image (pulled when missing) for COPY --from and RUN --mount from=. */
 int bld_build_from_rootfs(struct bld_build *b, const char *name, char **dir, struct nib_error *err);
+
+/* Build stage `index` and append its identity (cache key) to `key`. */
+int bld_build_from_stage_key(struct bld_build *b, int index, struct nib_buf *key,
+			     struct nib_error *err);
+
+/* builder/build_mount.c: RUN --mount */
+struct bld_run_mounts;
+/* Parse the --mount flags of a RUN; append their cache-key material. */
+int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_run_mounts **out,
+		     struct nib_buf *key, struct nib_error *err);
+/* Make the host side of each mount (folders, secrets, copies, locks);
+ * `out` and `n` receive the runtime's mount list. */
+int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const struct bld_mount **out,
+		       size_t *n, struct nib_error *err);
+/* Release locks, remove temporary folders (secrets included), free. */
+void bld_mounts_free(struct bld_run_mounts *rm);
+
+/* SIGINT, SIGTERM or SIGHUP arrived during the build. */
+bool bld_interrupted(void);
 
 /* Pick the storage driver and the ID map (once, when first needed). */
 int bld_build_env(struct bld_build *b, struct nib_error *err);

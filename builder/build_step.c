@@ -384,8 +384,7 @@ struct layer_step {
 	struct nib_strv exclude; /* paths kept out of the layer */
 	/* RUN */
 	struct nib_strv argv, env;
-	struct bld_mount *mounts;
-	size_t n_mounts;
+	struct bld_run_mounts *mounts;
 	/* COPY/ADD */
 	struct bld_copy_opts co;
 	struct nib_strv srcs;
@@ -404,7 +403,7 @@ static void layer_step_free(struct layer_step *ls)
 	nib_strv_free(&ls->srcs);
 	nib_strv_free(&ls->excludes);
 	free(ls->hds);
-	free(ls->mounts);
+	bld_mounts_free(ls->mounts);
 	if (ls->from_fd >= 0)
 		close(ls->from_fd);
 }
@@ -526,8 +525,8 @@ static int run_run(struct layer_step *ls, struct nib_error *err)
 	spec.workdir = s->cfg->config.working_dir && *s->cfg->config.working_dir
 			   ? s->cfg->config.working_dir
 			   : NULL;
-	spec.mounts = ls->mounts;
-	spec.n_mounts = ls->n_mounts;
+	if (ls->mounts && bld_mounts_realise(s, ls->mounts, &spec.mounts, &spec.n_mounts, err) < 0)
+		return nib_err_wrap(err, "%s:%d", b->f->path, ls->in->line);
 	spec.network = b->o->network;
 	const struct cf_flag *nf = cf_instr_flag(ls->in, "network");
 	if (nf && streq(nf->xvalue, "none"))
@@ -617,11 +616,16 @@ static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 	nib_buf_puts(&key, "RUN\n");
 	for (size_t i = 0; i < ls.argv.len; i++)
 		nib_buf_printf(&key, "%s%c", ls.argv.v[i], 0 + '\x1f');
-	nib_buf_puts(&key, "\nargs\n");
+	nib_buf_printf(&key, "\nnetwork %d\nargs\n", (int)s->b->o->network);
 	for (size_t i = 0; i < s->args.len; i++)
 		nib_buf_printf(&key, "%s\x1f", s->args.v[i]);
 	for (size_t i = 0; i < in->n_flags; i++)
-		nib_buf_printf(&key, "\n--%s=%s", in->flags[i].name, in->flags[i].xvalue);
+		if (!streq(in->flags[i].name, "mount"))
+			nib_buf_printf(&key, "\n--%s=%s", in->flags[i].name, in->flags[i].xvalue);
+	if (bld_mounts_parse(s, in, &ls.mounts, &key, err) < 0) {
+		layer_step_free(&ls);
+		return -1;
+	}
 
 	nib_buf_puts(&by, "RUN ");
 	if (in->exec_form) {

@@ -300,7 +300,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	int c, r, ret = -1;
 
 	bld_build_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "+hf:t:qo:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hf:t:qo:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			bld_command_help(self);
