@@ -47,7 +47,8 @@ static void fields_parse(const char *spec, struct kv_fields *f)
 		if (!*c || (*c == ',' && !q)) {
 			char *eq = strchr(cur.data, '=');
 			if (eq) {
-				nib_strv_push_take(&f->keys, xstrndup(cur.data, (size_t)(eq - cur.data)));
+				nib_strv_push_take(&f->keys,
+						   xstrndup(cur.data, (size_t)(eq - cur.data)));
 				nib_strv_push(&f->vals, eq + 1);
 			} else {
 				nib_strv_push(&f->keys, cur.data);
@@ -177,12 +178,14 @@ static int bind_digest(struct bld_build *b, const char *src, char out[NIB_DIGEST
 int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_run_mounts **out,
 		     struct nib_buf *key, struct nib_error *err)
 {
-	static const char *const k_type[] = {"type", NULL}, *const k_target[] = {"target", "dst", "destination", NULL},
-				 *const k_src[] = {"source", "src", NULL}, *const k_from[] = {"from", NULL},
-				 *const k_id[] = {"id", NULL}, *const k_sharing[] = {"sharing", NULL},
-				 *const k_rw[] = {"rw", "readwrite", NULL}, *const k_ro[] = {"ro", "readonly", NULL},
-				 *const k_req[] = {"required", NULL}, *const k_uid[] = {"uid", NULL},
-				 *const k_gid[] = {"gid", NULL}, *const k_mode[] = {"mode", NULL};
+	static const char *const
+	    k_type[] = {"type", NULL},
+	    *const k_target[] = {"target", "dst", "destination", NULL},
+	    *const k_src[] = {"source", "src", NULL}, *const k_from[] = {"from", NULL},
+	    *const k_id[] = {"id", NULL}, *const k_sharing[] = {"sharing", NULL},
+	    *const k_rw[] = {"rw", "readwrite", NULL}, *const k_ro[] = {"ro", "readonly", NULL},
+	    *const k_req[] = {"required", NULL}, *const k_uid[] = {"uid", NULL},
+	    *const k_gid[] = {"gid", NULL}, *const k_mode[] = {"mode", NULL};
 	struct bld_build *b = s->b;
 	struct bld_run_mounts *rm = xcalloc(1, sizeof(*rm));
 
@@ -200,7 +203,7 @@ int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_
 			 : streq(v, "cache")	? M_CACHE
 			 : streq(v, "tmpfs")	? M_TMPFS
 			 : streq(v, "secret")	? M_SECRET
-						: (enum mtype)-1;
+						: (enum mtype) - 1;
 		if ((int)m.type < 0) {
 			fields_free(&f);
 			return cf_file_error(b->f, err, fg->line, fg->col,
@@ -306,9 +309,8 @@ static int cache_dir_work(void *arg, struct nib_error *err)
 		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", w->path);
 	if (w->mode >= 0)
 		chmod(w->path, (mode_t)w->mode);
-	if ((w->uid >= 0 || w->gid >= 0) &&
-	    chown(w->path, w->uid >= 0 ? (uid_t)w->uid : (uid_t)-1,
-		  w->gid >= 0 ? (gid_t)w->gid : (gid_t)-1) < 0) {
+	if ((w->uid >= 0 || w->gid >= 0) && chown(w->path, w->uid >= 0 ? (uid_t)w->uid : (uid_t)-1,
+						  w->gid >= 0 ? (gid_t)w->gid : (gid_t)-1) < 0) {
 		/* single UID: the owner is recorded instead */
 		struct stg_override o = {.uid = w->uid >= 0 ? (uint32_t)w->uid : 0,
 					 .gid = w->gid >= 0 ? (uint32_t)w->gid : 0,
@@ -401,7 +403,8 @@ int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const str
 				rfd = dup(b->ctx_fd);
 			}
 			if (rfd < 0)
-				return nib_err(err, NIB_ERR_IO, errno, "open the mount source root");
+				return nib_err(err, NIB_ERR_IO, errno,
+					       "open the mount source root");
 			m->host = resolve_in(rfd, m->source, err);
 			if (!m->host)
 				return nib_err_wrap(err, "RUN --mount source %s", m->source);
@@ -414,7 +417,8 @@ int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const str
 				bool is_dir = stat(m->host, &sb) == 0 && S_ISDIR(sb.st_mode);
 				struct rw_copy_work w = {rfd, m->source, d, is_dir};
 				if (bld_ns_exec(&b->ns, rw_copy_work, &w, NULL, 0, err) < 0)
-					return nib_err_wrap(err, "RUN --mount source %s", m->source);
+					return nib_err_wrap(err, "RUN --mount source %s",
+							    m->source);
 				free(m->host);
 				m->host = is_dir ? d : xasprintf("%s/file", d);
 				if (!is_dir)
@@ -436,19 +440,21 @@ int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const str
 				nib_sha256_digest(m->id, strlen(m->id), d);
 				if (nib_mkdir_p_at(nibfd, "cache-mounts", 0755, err) < 0)
 					return -1;
-				m->host = xasprintf("%s/nib/cache-mounts/%.32s", stg_store_path(b->st),
-						    nib_digest_hex(d));
+				m->host = xasprintf("%s/nib/cache-mounts/%.32s",
+						    stg_store_path(b->st), nib_digest_hex(d));
 				if (streq(m->sharing, "locked")) {
 					_cleanup_free_ char *lk =
 					    xasprintf("cache-mounts/%.32s.lock", nib_digest_hex(d));
-					int fd = openat(nibfd, lk, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+					int fd =
+					    openat(nibfd, lk, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 					if (fd < 0 || flock(fd, LOCK_EX) < 0) {
 						if (fd >= 0)
 							close(fd);
-						return nib_err(err, NIB_ERR_IO, errno, "lock %s", lk);
+						return nib_err(err, NIB_ERR_IO, errno, "lock %s",
+							       lk);
 					}
-					rm->locks = xrealloc(rm->locks,
-							     (rm->n_locks + 1) * sizeof(int));
+					rm->locks =
+					    xrealloc(rm->locks, (rm->n_locks + 1) * sizeof(int));
 					rm->locks[rm->n_locks++] = fd;
 				}
 			}
@@ -466,14 +472,16 @@ int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const str
 			if (!sec)
 				continue; /* not required: no mount (BuildKit) */
 			if (sec->src) {
-				if (nib_read_file_at(AT_FDCWD, sec->src, 1 << 20, &data, &len, err) < 0)
+				if (nib_read_file_at(AT_FDCWD, sec->src, 1 << 20, &data, &len,
+						     err) < 0)
 					return nib_err_wrap(err, "secret %s", m->id);
 			} else {
 				const char *v = getenv(sec->env);
 				if (!v)
-					return nib_err(err, NIB_ERR_NOT_FOUND, 0,
-						       "secret %s: environment variable %s is not set",
-						       m->id, sec->env);
+					return nib_err(
+					    err, NIB_ERR_NOT_FOUND, 0,
+					    "secret %s: environment variable %s is not set", m->id,
+					    sec->env);
 				data = xstrdup(v);
 				len = strlen(v);
 			}

@@ -667,6 +667,14 @@ static int copy_apply_work(void *arg, struct nib_error *err)
 
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->ls->r->target);
+	/* WORKDIR made its folder (BuildKit): it lands in this layer */
+	const char *wd = w->ls->co.workdir;
+	if (wd && *wd && !streq(wd, "/")) {
+		int d = nib_mkdir_in_root(fd, wd, 0755, err);
+		if (d < 0)
+			return nib_err_wrap(err, "WORKDIR %s", wd);
+		close(d);
+	}
 	return bld_copy_run(&w->ls->co, fd, &w->stats, err);
 }
 

@@ -110,6 +110,30 @@ assert_status 0
 assert_eq "$(cat "$T/hd/h1" | tr '\n' ' ')" "one two "
 assert_eq "$(cat "$T/hd/h2")" content
 
+t "HEALTHCHECK, MAINTAINER, --label, --annotation, --build-arg-file, WORKDIR's folder"
+H=$T/hc
+mkdir -p "$H"
+echo data >"$H/f"
+cat >"$H/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+ARG FROMFILE
+MAINTAINER someone
+HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost || exit 1
+WORKDIR /made/here
+COPY f /elsewhere
+LABEL fromfile=$FROMFILE
+EOF
+printf '# comment\nFROMFILE=yes\n' >"$T/args"
+run "$NIB" build --build-arg-file "$T/args" --label extra=1 --annotation org.example.a=b \
+	-o type=local,dest="$T/hcout" -t localhost/hc "$H"
+assert_status 0
+assert_eq "$(cfg localhost/hc .config.Healthcheck)" \
+	'{"Interval":5000000000,"Retries":2,"Test":["CMD-SHELL","wget -q localhost || exit 1"]}'
+assert_eq "$(cfg localhost/hc .author)" '"someone"'
+assert_eq "$(cfg localhost/hc .config.Labels)" '{"extra":"1","fromfile":"yes"}'
+assert_eq "$("$NIB" inspect --json localhost/hc | jq -c .Manifest.annotations)" '{"org.example.a":"b"}'
+[ -d "$T/hcout/made/here" ] || fail "WORKDIR's folder is missing"
+
 t "--squash makes the stage's own layers one"
 run "$NIB" build --squash -t squashed "$C" --secret id=tok,src="$T/secret.txt"
 assert_status 0
