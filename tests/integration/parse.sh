@@ -1,5 +1,5 @@
 #!/bin/bash
-# nib parse and nib build --example: the command line over the Containerfile
+# nib parse: the command line over the Containerfile
 # reader, its JSON output, exit statuses and error messages, limits, and
 # real-world Containerfiles.
 . "$(dirname "$0")/../lib.sh"
@@ -168,16 +168,7 @@ assert_status 2
 assert_match "$err" 'larger than the 32 MiB'
 rm -f "$T/Huge"
 
-t "nib build --example prints the example's plan"
-run "$NIB" build --example
-assert_status 0
-assert_match "$out" 'stage 0 "base": FROM scratch'
-assert_match "$out" ' 9  ENV GREETING=hello$'
-
-t "nib build without --example says it is not available"
-run "$NIB" build .
-assert_status 1
-assert_match "$err" 'not available in this version'
+# nib build --example builds for real now: tests/integration/build.sh.
 
 # Real-world Containerfiles from other projects' test suites, when present
 # (a copy of shared/ sits beside the repository in this workplace and in CI).
