@@ -535,14 +535,6 @@ static int outputs(struct bld_build *b, struct bld_stage *s, const struct bld_bu
 	return 0;
 }
 
-/* PUSH_PENDING: registry push lands separately */
-static int bld_push_image(struct reg_client *rc, struct stg_store *st, const struct reg_desc *md,
-			  const struct reg_ref *ref, char out[NIB_DIGEST_LEN + 1],
-			  struct nib_error *err)
-{
-	return nib_err(err, NIB_ERR_ENV, 0, "pushing is not available in this version");
-}
-
 static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
 {
 	const struct bld_build_opts *o = b->o;
@@ -568,7 +560,7 @@ static int push(struct bld_build *b, const struct bld_build_result *res, struct 
 			printf("Pushing %s\n", s);
 			fflush(stdout);
 		}
-		if (bld_push_image(rc, b->st, &md, &ref, out, err) < 0)
+		if (reg_image_push(rc, b->st, &md, &ref, NULL, out, err) < 0)
 			return -1;
 		if (nib_log_get_format() == NIB_LOG_JSON) {
 			_cleanup_buf_ struct nib_buf f = {0};
@@ -658,6 +650,7 @@ static void build_free(struct bld_build *b)
 	if (b->ctx_fd >= 0)
 		close(b->ctx_fd);
 	bld_ns_free(&b->ns);
+	bld_regcache_free(b);
 	free(b->now);
 }
 

@@ -62,6 +62,7 @@ struct bld_build_opts {
 	size_t n_secrets;
 	struct nib_strv cache_from;
 	const char *cache_to;
+	int64_t cache_ttl; /* seconds; 0: no limit */
 	const char *authfile, *creds, *cert_dir;
 	int tls_verify;
 	enum stg_compression compression;
@@ -107,6 +108,7 @@ int bld_ns_exec(void *ctx, stg_work_fn work, void *arg, void *result, size_t res
 		struct nib_error *err);
 
 struct bld_build;
+struct reg_client;
 
 /* One stage being executed. */
 struct bld_stage {
@@ -144,6 +146,7 @@ struct bld_build {
 	int64_t ts;		  /* --timestamp / SOURCE_DATE_EPOCH, or -1 */
 	struct nib_strv tmp_dirs; /* removed at the end */
 	const char *cur_line_file;
+	struct reg_client *rc; /* the registry cache's client, made when first needed */
 };
 
 /* builder/build.c: the rootfs of a stage (built first when needed) or of
@@ -194,6 +197,14 @@ void bld_cache_chain(char key[NIB_DIGEST_LEN + 1], const char *text);
 /* 1 hit (`e` filled, the layer's blob present), 0 miss. */
 int bld_cache_get(struct bld_build *b, const char *key, struct bld_cache_entry *e);
 void bld_cache_put(struct bld_build *b, const char *key, const struct bld_cache_entry *e);
+
+/* builder/build_regcache.c: --cache-from / --cache-to */
+/* 1 when a --cache-from repository has the step (its layer fetched into the
+ * store, the entry copied into the local cache), else 0. */
+int bld_regcache_get(struct bld_build *b, const char *key, struct bld_cache_entry *e);
+/* Push the step's entry to --cache-to (failures are warnings). */
+void bld_regcache_put(struct bld_build *b, const char *key, const struct bld_cache_entry *e);
+void bld_regcache_free(struct bld_build *b);
 
 /* builder/build_log.c */
 void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_instr *in);

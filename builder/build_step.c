@@ -361,14 +361,18 @@ static int metadata(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 	 * first creation time so a rebuild gives the same image ID */
 	struct bld_cache_entry e;
 	bld_cache_chain(s->key, by.data);
-	bool hit = s->b->o->layers && !s->b->o->no_cache && bld_cache_get(s->b, s->key, &e) == 1;
+	bool use = s->b->o->layers && !s->b->o->no_cache;
+	bool hit = use && (bld_cache_get(s->b, s->key, &e) == 1 ||
+			   bld_regcache_get(s->b, s->key, &e) == 1);
 	const char *created = hit && s->b->ts < 0 ? e.created : NULL;
 	bld_stage_history(s, by.data, true, created);
-	if (!hit && s->b->o->layers) {
+	if (!hit) {
 		memset(&e, 0, sizeof(e));
 		snprintf(e.created, sizeof(e.created), "%s", s->last_created);
-		bld_cache_put(s->b, s->key, &e);
+		if (s->b->o->layers)
+			bld_cache_put(s->b, s->key, &e);
 	}
+	bld_regcache_put(s->b, s->key, &e);
 	if (hit)
 		free(e.layer.media_type);
 	return 0;
@@ -408,6 +412,20 @@ static void layer_step_free(struct layer_step *ls)
 		close(ls->from_fd);
 }
 
+/* The state after a step is its result, not how it was made: s->key is
+ * the identity of the state (base, metadata steps, layers), and a step's
+ * cache key is that identity plus the step. A step whose instruction
+ * changed but whose layer did not (or that changed nothing) leaves the keys
+ * of the later steps as they were, so they can still hit (BuildKit's
+ * content-based cache; with --timestamp a re-run gives the same layer). */
+static void chain_output(struct bld_stage *s, const struct bld_cache_entry *e)
+{
+	if (!e->has_layer)
+		return; /* the same files and config as before the step */
+	_cleanup_free_ char *t = xasprintf("layer %s", e->layer.diff_id);
+	bld_cache_chain(s->key, t);
+}
+
 static int layer_step_exec(struct layer_step *ls, const char *key_text, const char *created_by,
 			   struct nib_error *err)
 {
@@ -421,14 +439,18 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	char parent_chain[NIB_DIGEST_LEN + 1];
 	bool use_cache = b->o->layers && !b->o->no_cache;
 	double t0 = bld_now();
+	char key[NIB_DIGEST_LEN + 1];
 
-	bld_cache_chain(s->key, key_text);
-	if (use_cache && bld_cache_get(b, s->key, &e) == 1) {
+	memcpy(key, s->key, sizeof(key));
+	bld_cache_chain(key, key_text);
+	if (use_cache && (bld_cache_get(b, key, &e) == 1 || bld_regcache_get(b, key, &e) == 1)) {
 		if (e.has_layer)
 			add_layer(s, &e.layer);
 		bld_stage_history(s, created_by, !e.has_layer, b->ts < 0 ? e.created : NULL);
+		bld_regcache_put(b, key, &e);
+		bld_log_step_end(b, ls->in, bld_now() - t0, true, key);
+		chain_output(s, &e);
 		free(e.layer.media_type);
-		bld_log_step_end(b, ls->in, bld_now() - t0, true, s->key);
 		return 0;
 	}
 
@@ -462,11 +484,12 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	stg_rootfs_remove(r, &b->uo, NULL);
 	ls->r = NULL;
 	bld_stage_history(s, created_by, out.entries == 0, NULL);
-	if (b->o->layers) {
-		snprintf(e.created, sizeof(e.created), "%s", s->last_created);
-		bld_cache_put(b, s->key, &e);
-	}
-	bld_log_step_end(b, ls->in, bld_now() - t0, false, s->key);
+	snprintf(e.created, sizeof(e.created), "%s", s->last_created);
+	if (b->o->layers)
+		bld_cache_put(b, key, &e);
+	bld_regcache_put(b, key, &e);
+	bld_log_step_end(b, ls->in, bld_now() - t0, false, key);
+	chain_output(s, &e);
 	return 0;
 fail:
 	stg_rootfs_remove(r, &b->uo, NULL);
@@ -692,9 +715,11 @@ static int run_copy(struct layer_step *ls, struct nib_error *err)
 	return 0;
 }
 
-static bool ignore_match(void *data, const char *path, bool is_dir)
+static enum bld_copy_ignore ignore_match(void *data, const char *path, bool is_dir)
 {
-	return cf_ignore_match(data, path);
+	if (!cf_ignore_match(data, path))
+		return BLD_COPY_KEEP;
+	return is_dir && cf_ignore_has_exclusions(data) ? BLD_COPY_DESCEND : BLD_COPY_SKIP;
 }
 
 static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)

@@ -196,6 +196,40 @@ static int parse_secret(const struct bld_command *self, struct bld_build_opts *o
 	return 0;
 }
 
+/* "168h", "30m", "90s", "1h30m" or plain seconds. */
+static int parse_ttl(const char *s, int64_t *out)
+{
+	int64_t total = 0;
+	char *end;
+
+	if (!*s)
+		return -1;
+	while (*s) {
+		long long v = strtoll(s, &end, 10);
+		if (end == s || v < 0)
+			return -1;
+		s = end;
+		switch (*s) {
+		case 'h':
+			total += v * 3600, s++;
+			break;
+		case 'm':
+			total += v * 60, s++;
+			break;
+		case 's':
+			s++;
+			/* fallthrough */
+		case '\0':
+			total += v;
+			break;
+		default:
+			return -1;
+		}
+	}
+	*out = total;
+	return 0;
+}
+
 /* ---- --example -------------------------------------------------------------- */
 
 static const char example_hello[] = "#!/bin/sh\n"
@@ -437,6 +471,11 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.cache_to = optarg;
 			break;
 		case OPT_CACHE_TTL:
+			if (parse_ttl(optarg, &o.cache_ttl) < 0) {
+				bld_usage_error(
+				    self, err, "build: bad --cache-ttl \"%s\" (e.g. 168h)", optarg);
+				goto out;
+			}
 			break;
 		case OPT_AUTHFILE:
 			o.authfile = optarg;
