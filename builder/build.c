@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "builder/build.h"
@@ -276,6 +277,64 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 	return 0;
 }
 
+/*
+ * --jobs N: the stages the target needs, but the target itself, are built
+ * in waves of independent stages (each stage's dependencies in an earlier
+ * wave), up to N at once, each in a child process writing the shared build
+ * cache; the build then walks the stages in order and finds every step of
+ * them cached. A child that fails is not reported: the sequential walk runs
+ * that stage again and reports the error with its step. Needs the cache
+ * (not with --no-cache or --layers=false, where stages run one by one).
+ */
+static void prebuild_parallel(struct bld_build *b)
+{
+	size_t n = b->f->n_stages;
+	_cleanup_free_ char *done = xcalloc(n + 1, 1);
+	_cleanup_free_ int *ready = xcalloc(n + 1, sizeof(int));
+	_cleanup_free_ pid_t *pids = xcalloc(n + 1, sizeof(pid_t));
+
+	if (b->o->jobs <= 1 || !b->o->layers || b->o->no_cache)
+		return;
+	for (;;) {
+		size_t nr = 0;
+		for (size_t i = 0; i < n; i++) {
+			const struct cf_stage *cs = &b->f->stages[i];
+			bool ok = cs->needed && (int)i != b->f->target && !done[i];
+			for (size_t d = 0; ok && d < cs->n_deps; d++)
+				ok = done[cs->deps[d]];
+			if (ok)
+				ready[nr++] = (int)i;
+		}
+		if (nr < 2) /* nothing to run beside another: the walk does it */
+			return;
+		for (size_t k = 0; k < nr; k += (size_t)b->o->jobs) {
+			size_t m = MIN(nr - k, (size_t)b->o->jobs);
+			fflush(stdout);
+			fflush(stderr);
+			for (size_t j = 0; j < m; j++) {
+				pids[j] = fork();
+				if (pids[j] == 0) {
+					struct nib_error e = {0};
+					int r;
+					b->silent = true;
+					r = build_stage(b, ready[k + j], &e);
+					for (size_t t = 0; t < b->tmp_dirs.len; t++)
+						nib_rm_rf_at(AT_FDCWD, b->tmp_dirs.v[t], NULL);
+					_exit(r < 0 ? 1 : 0);
+				}
+			}
+			for (size_t j = 0; j < m; j++)
+				if (pids[j] > 0)
+					while (waitpid(pids[j], NULL, 0) < 0 && errno == EINTR)
+						;
+		}
+		for (size_t j = 0; j < nr; j++)
+			done[ready[j]] = 1;
+		if (bld_interrupted())
+			return;
+	}
+}
+
 int bld_build_from_stage_key(struct bld_build *b, int index, struct nib_buf *key,
 			     struct nib_error *err)
 {
@@ -535,6 +594,20 @@ static int outputs(struct bld_build *b, struct bld_stage *s, const struct bld_bu
 	return 0;
 }
 
+static void push_progress(void *data, const char *event, const char *digest, int64_t done,
+			  int64_t total)
+{
+	_cleanup_buf_ struct nib_buf f = {0};
+
+	if (nib_log_get_format() != NIB_LOG_JSON)
+		return;
+	nib_buf_puts(&f, "\"ref\":");
+	nib_buf_json_string(&f, data);
+	nib_buf_printf(&f, ",\"state\":\"%s\",\"digest\":\"%s\",\"done\":%lld,\"total\":%lld",
+		       event, digest, (long long)done, (long long)total);
+	nib_log_event("push_progress", f.data, NULL);
+}
+
 static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
 {
 	const struct bld_build_opts *o = b->o;
@@ -560,8 +633,17 @@ static int push(struct bld_build *b, const struct bld_build_result *res, struct 
 			printf("Pushing %s\n", s);
 			fflush(stdout);
 		}
+		if (nib_log_get_format() == NIB_LOG_JSON) {
+			ro.progress = true;
+			ro.progress_fn = push_progress;
+			ro.progress_data = o->tags.v[i];
+			reg_client_free(rc);
+			rc = NULL;
+			if (reg_client_new(&ro, &rc, err) < 0)
+				return -1;
+		}
 		if (reg_image_push(rc, b->st, &md, &ref, NULL, out, err) < 0)
-			return -1;
+			return nib_err_wrap(err, "push %s", o->tags.v[i]);
 		if (nib_log_get_format() == NIB_LOG_JSON) {
 			_cleanup_buf_ struct nib_buf f = {0};
 			_cleanup_free_ char *s = reg_ref_string(&ref);
@@ -713,8 +795,13 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	}
 	count_steps(&b);
 
+	prebuild_parallel(&b);
 	if (build_stage(&b, b.f->target, err) < 0)
 		goto out;
+	if (bld_interrupted()) {
+		nib_err(err, NIB_ERR_RUN, EINTR, "interrupted");
+		goto out;
+	}
 	if (o->squash && squash(&b, &b.stages[b.f->target], err) < 0)
 		goto out;
 	if (write_image(&b, &b.stages[b.f->target], res, err) < 0)

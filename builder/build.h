@@ -147,6 +147,7 @@ struct bld_build {
 	struct nib_strv tmp_dirs; /* removed at the end */
 	const char *cur_line_file;
 	struct reg_client *rc; /* the registry cache's client, made when first needed */
+	bool silent;	       /* a --jobs child: no progress output */
 };
 
 /* builder/build.c: the rootfs of a stage (built first when needed) or of

@@ -35,7 +35,7 @@ static bool json(void)
 
 void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_instr *in)
 {
-	if (b->o->quiet && !json())
+	if (b->silent || (b->o->quiet && !json()))
 		return;
 	if (json()) {
 		_cleanup_buf_ struct nib_buf f = {0};
@@ -53,6 +53,8 @@ void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_inst
 void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double secs, bool cached,
 		      const char *key)
 {
+	if (b->silent)
+		return;
 	if (json()) {
 		_cleanup_buf_ struct nib_buf f = {0};
 		nib_buf_printf(&f, "\"step\":%d,\"line\":%d,\"seconds\":%.3f,\"cache\":\"%s\"",
@@ -73,7 +75,7 @@ void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double sec
 
 void bld_log_layer(struct bld_build *b, const struct stg_layer_out *l)
 {
-	if (json()) {
+	if (json() && !b->silent) {
 		_cleanup_buf_ struct nib_buf f = {0};
 		nib_buf_printf(&f, "\"step\":%d,\"digest\":\"%s\",\"diff_id\":\"%s\",\"size\":%lld",
 			       b->step, l->digest, l->diff_id, (long long)l->size);
@@ -85,6 +87,8 @@ void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t le
 {
 	struct bld_build *b = ctx;
 
+	if (b->silent)
+		return;
 	if (json()) {
 		_cleanup_buf_ struct nib_buf f = {0};
 		_cleanup_free_ char *s = xstrndup(line, len);

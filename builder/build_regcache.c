@@ -92,7 +92,8 @@ static int lookup_one(struct bld_build *b, const char *repo, const char *key,
 		struct reg_desc ld = {.media_type = m->layers[0].media_type,
 				      .size = m->layers[0].size};
 		snprintf(ld.digest, sizeof(ld.digest), "%s", m->layers[0].digest);
-		if (!stg_blob_exists(b->st, ld.digest) && reg_blob_get(b->rc, b->st, &ref, &ld, err) < 0)
+		if (!stg_blob_exists(b->st, ld.digest) &&
+		    reg_blob_get(b->rc, b->st, &ref, &ld, err) < 0)
 			return -1;
 		e->has_layer = true;
 		snprintf(e->layer.digest, sizeof(e->layer.digest), "%s", m->layers[0].digest);
@@ -136,7 +137,8 @@ void bld_regcache_put(struct bld_build *b, const char *key, const struct bld_cac
 	struct stg_descriptor layer = {0};
 	char cdigest[NIB_DIGEST_LEN + 1], out[NIB_DIGEST_LEN + 1];
 
-	if (!b->o->cache_to || client(b, &err) < 0 || key_ref(b, b->o->cache_to, key, &ref, &err) < 0)
+	if (!b->o->cache_to || client(b, &err) < 0 ||
+	    key_ref(b, b->o->cache_to, key, &ref, &err) < 0)
 		goto out;
 	if (stg_blob_put(b->st, EMPTY_JSON, strlen(EMPTY_JSON), NULL, cdigest, &err) < 0)
 		goto out;

@@ -458,6 +458,10 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	    stg_rootfs_prepare(b->st, b->driver, &dirs, &b->uo, &r, err) < 0)
 		return -1;
 	ls->r = r;
+	if (bld_interrupted()) {
+		nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path, ls->in->line);
+		goto fail;
+	}
 	if (ls->run(ls, err) < 0)
 		goto fail;
 

@@ -164,7 +164,7 @@ mkdir -p "$K"
 printf 'FROM localhost/busybox:latest\nRUN echo started > /dev/stderr; sleep 30\n' >"$K/Containerfile"
 "$NIB" build "$K" >"$T/kill.out" 2>&1 &
 pid=$!
-for _ in $(seq 50); do grep -q started "$T/kill.out" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q started "$T/kill.out" && break; sleep 0.1; done
 kill -TERM "$pid"
 wait "$pid"
 st=$?

@@ -42,6 +42,12 @@ run skopeo inspect --tls-verify=false docker://"$REG"/app/two:v2
 assert_status 0
 assert_eq "$(echo "$out" | jq '.Layers | length')" 4
 
+t "--log-format json reports push progress"
+run "$NIB" --log-format json build --tls-verify=false --push -t "$REG/app/json:v1" "$C"
+assert_status 0
+assert_match "$out" '"event":"push_progress"'
+assert_match "$out" '"event":"push".*"digest":"sha256:'
+
 t "a refused push names the reference; the image stays in the store"
 run "$NIB" build --tls-verify=false --push -t "127.0.0.1:1/nothere/app:v1" "$C"
 assert_status 1
