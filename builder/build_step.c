@@ -719,18 +719,11 @@ static int run_copy(struct layer_step *ls, struct nib_error *err)
 	return 0;
 }
 
-static enum bld_copy_ignore ignore_match(void *data, const char *path, bool is_dir)
-{
-	if (!cf_ignore_match(data, path))
-		return BLD_COPY_KEEP;
-	return is_dir && cf_ignore_has_exclusions(data) ? BLD_COPY_DESCEND : BLD_COPY_SKIP;
-}
-
 static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
 {
 	struct bld_build *b = s->b;
 	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_copy};
-	struct bld_copy_matcher matcher = {ignore_match, b->ignore};
+	struct bld_copy_matcher matcher;
 	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
 	const struct cf_flag *f;
 	struct copy_work w = {.ls = &ls};
@@ -738,6 +731,8 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 	int ret = -1;
 
 	bld_copy_opts_init(&ls.co);
+	if (b->ignore)
+		bld_copy_matcher_cf(&matcher, b->ignore);
 	ls.co.add = in->kind == CF_ADD;
 	if (in->xargs.len < 2) {
 		cf_file_error(b->f, err, in->line, in->col, "%s requires at least two arguments",
