@@ -170,7 +170,9 @@ int stg_rootfs_commit(struct stg_store *st, struct stg_rootfs *r, const struct s
 	c.w.o.kind = r->driver->diff;
 	c.w.o.copied_at = r->copied_at;
 	c.w.o.fuse_upper = r->driver == &stg_driver_fuse_overlayfs;
-	c.w.o.lowers = (const char *const *)r->lowers.v;
+	static const char *const no_lowers[] = {NULL};
+	/* no lower folder: an empty list, so that no folder counts as opaque */
+	c.w.o.lowers = r->lowers.len ? (const char *const *)r->lowers.v : no_lowers;
 	if (!c.w.o.idmap && uo)
 		c.w.o.idmap = uo->idmap;
 	return layer_exec(uo, commit_work_out, &c, out, sizeof(*out), err);
