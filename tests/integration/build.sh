@@ -126,6 +126,20 @@ assert_status 0
 assert_eq "$(printf '%s\n' "$out" | tail -1)" "$a"
 assert_eq "$(cfg test/ts .created)" '"2023-11-14T22:13:20Z"'
 
+t "--timestamp: the same image ID with every storage driver"
+for d in overlay fuse-overlayfs vfs; do
+	rm -rf "$T/rd-$d"
+	run env NIB_ROOT="$T/rd-$d" "$NIB" build -q --storage-driver "$d" --timestamp 1700000000 --example
+	if [ "$status" != 0 ] && [ "$d" != vfs ] && printf '%s' "$err" | grep -q 'storage driver'; then
+		echo "  $d is not available here: ${err:0:200}"
+		continue
+	fi
+	assert_status 0 "$d"
+	id=$(printf '%s\n' "$out" | tail -1)
+	[ "$d" = overlay ] && first=$id
+	assert_eq "$id" "${first:-$id}" "$d"
+done
+
 M=$T/multi
 mkdir -p "$M"
 cat >"$M/Containerfile" <<'EOF'
