@@ -207,6 +207,11 @@ int bld_regcache_get(struct bld_build *b, const char *key, struct bld_cache_entr
 void bld_regcache_put(struct bld_build *b, const char *key, const struct bld_cache_entry *e);
 void bld_regcache_free(struct bld_build *b);
 
+/* builder/build_owner.c: in single-UID mode, files a RUN step with a
+ * non-root USER created get that user's ownership record. */
+int bld_owner_fix(struct bld_build *b, struct stg_rootfs *r, const char *user,
+		  const char *const *exclude, struct nib_error *err);
+
 /* builder/build_log.c */
 void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_instr *in);
 void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double secs, bool cached,

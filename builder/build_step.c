@@ -458,6 +458,9 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	    stg_rootfs_prepare(b->st, b->driver, &dirs, &b->uo, &r, err) < 0)
 		return -1;
 	ls->r = r;
+	nib_strv_push(&ls->exclude, "proc/");
+	nib_strv_push(&ls->exclude, "sys/");
+	nib_strv_push(&ls->exclude, "dev/");
 	if (bld_interrupted()) {
 		nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path, ls->in->line);
 		goto fail;
@@ -468,9 +471,6 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	stg_commit_opts_init(&co);
 	co.timestamp = b->ts;
 	co.compression = b->o->compression;
-	nib_strv_push(&ls->exclude, "proc/");
-	nib_strv_push(&ls->exclude, "sys/");
-	nib_strv_push(&ls->exclude, "dev/");
 	co.exclude = (const char *const *)ls->exclude.v;
 	if (stg_rootfs_commit(b->st, r, &co, &b->uo, &out, err) < 0)
 		goto fail;
@@ -574,6 +574,9 @@ static int run_run(struct layer_step *ls, struct nib_error *err)
 	for (size_t i = 0; i < res.created.len; i++)
 		nib_strv_push(&ls->exclude, res.created.v[i]);
 	bld_run_result_free(&res);
+	if (!res.interrupted && !res.signal && res.exit_code == 0 &&
+	    bld_owner_fix(b, ls->r, spec.user, (const char *const *)ls->exclude.v, err) < 0)
+		return nib_err_wrap(err, "%s:%d", b->f->path, ls->in->line);
 	if (res.interrupted)
 		return nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path,
 			       ls->in->line);

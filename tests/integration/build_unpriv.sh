@@ -4,7 +4,7 @@
 # (single UID, masked /proc, no /dev/fuse, no_new_privs). Each mode builds
 # the same Containerfile (RUN with chown, COPY --chown, multi-stage) with
 # --timestamp and must give the image root gives, with the true owners in
-# the layers.
+# the layers (files a non-root USER creates included).
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/users.sh"
@@ -26,6 +26,10 @@ cat >"$C/Containerfile" <<'EOF'
 FROM localhost/busybox:latest AS base
 RUN mkdir -p /srv/a && echo x > /srv/a/f && chown -R 42:43 /srv/a && chmod 4755 /srv/a/f
 COPY --chown=7:8 file.txt /srv/copied
+RUN echo 'u:x:1000:1000::/home/u:/bin/sh' >> /etc/passwd && echo 'u:x:1000:' >> /etc/group && mkdir -p /home/u && chown 1000:1000 /home/u
+USER u
+RUN echo mine > /home/u/mine && mkdir /home/u/d && touch /tmp/by-u
+USER root
 FROM base
 COPY --from=base /srv/a/f /final
 RUN echo "$(id -u)" > /whoami
@@ -62,6 +66,9 @@ list=$(listing "$T/r-root" "$ref")
 assert_match "$list" '-rwsr-xr-x 42/43 srv/a/f'
 assert_match "$list" '-rw-r--r-- 7/8 srv/copied'
 assert_match "$list" '-rwsr-xr-x 42/43 final'
+assert_match "$list" '-rw-r--r-- 1000/1000 home/u/mine'
+assert_match "$list" 'drwxr-xr-x 1000/1000 home/u/d/'
+assert_match "$list" '-rw-r--r-- 1000/1000 tmp/by-u'
 
 for who in nibsub nibplain podsim; do
 	t "$who: the same image as root, owners included"
