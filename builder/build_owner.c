@@ -74,8 +74,8 @@ static int walk(struct owner_work *w, int dfd, const char *rel, struct nib_error
 		char buf[STG_OVERRIDE_MAX];
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		_cleanup_free_ char *p = rel[0] ? nib_path_join(rel, de->d_name)
-					       : xstrdup(de->d_name);
+		_cleanup_free_ char *p =
+		    rel[0] ? nib_path_join(rel, de->d_name) : xstrdup(de->d_name);
 		if (excluded(w, p) || fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISLNK(sb.st_mode) || (S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(0, 0)))
