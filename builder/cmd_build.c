@@ -565,7 +565,11 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		       "  nib images\n"
 		       "  nib inspect localhost/nib-example:latest\n"
 		       "Push it to a registry with:\n"
-		       "  nib push localhost/nib-example:latest REGISTRY/nib-example:latest\n",
+		       "  nib push localhost/nib-example:latest REGISTRY/nib-example:latest\n"
+		       "(a plain-HTTP registry on this machine, e.g. one started with\n"
+		       "'docker-registry' on port 5000, needs --tls-verify=false:\n"
+		       "  nib push --tls-verify=false localhost/nib-example:latest "
+		       "localhost:5000/nib-example:latest)\n",
 		       stg_store_path(st));
 	fflush(stdout);
 	ret = 0;
