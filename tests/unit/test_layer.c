@@ -319,6 +319,94 @@ static void test_extract_refusals(void)
 	nib_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
+static void test_compression(void)
+{
+	struct stg_commit_opts o;
+
+	CHECK_INTEQ(stg_compression_parse("gzip"), STG_COMPRESS_GZIP);
+	CHECK_INTEQ(stg_compression_parse("zstd"), STG_COMPRESS_ZSTD);
+	CHECK_INTEQ(stg_compression_parse("none"), STG_COMPRESS_NONE);
+	CHECK_INTEQ(stg_compression_parse("xz"), -1);
+	CHECK_STREQ(stg_compression_media_type(STG_COMPRESS_ZSTD), STG_MT_OCI_LAYER_ZSTD);
+	setenv("SOURCE_DATE_EPOCH", "1234", 1);
+	stg_commit_opts_init(&o);
+	CHECK_INTEQ(o.timestamp, 1234);
+	CHECK_INTEQ(o.basefd, -1);
+	unsetenv("SOURCE_DATE_EPOCH");
+	stg_commit_opts_init(&o);
+	CHECK_INTEQ(o.timestamp, -1);
+}
+
+/* Commit `dir` (an upper folder) into memory and list the tar's names. */
+static char *commit_names(const char *dir, const struct stg_commit_opts *o,
+			  struct stg_layer_out *out, struct nib_error *err)
+{
+	_cleanup_close_ int tfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[] = "/tmp/nib-unit-commit.XXXXXX";
+	int fd = mkstemp(path);
+	struct nib_buf names = {0};
+	struct archive *a;
+	struct archive_entry *e;
+
+	unlink(path);
+	if (stg_layer_commit_fd(tfd, o, fd, out, err) < 0) {
+		close(fd);
+		return NULL;
+	}
+	lseek(fd, 0, SEEK_SET);
+	a = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_all(a);
+	archive_read_open_fd(a, fd, 65536);
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK)
+		nib_buf_printf(&names, "%s%s", names.len ? " " : "", archive_entry_pathname(e));
+	archive_read_free(a);
+	close(fd);
+	return nib_buf_steal(&names);
+}
+
+static void test_commit_upper(void)
+{
+	char dir[] = "/tmp/nib-unit-upper.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	struct stg_commit_opts o;
+	struct stg_layer_out out1, out2;
+	struct nib_error err = {0};
+	static const char *const excl[] = {"proc", "dev/", "etc/resolv.conf", NULL};
+
+	mkdirat(root, "etc", 0755);
+	mkdirat(root, "proc", 0555);
+	mkdirat(root, "dev", 0755);
+	mkdirat(root, "b", 0755);
+	close(openat(root, "etc/resolv.conf", O_CREAT | O_WRONLY, 0644));
+	close(openat(root, "etc/hosts2", O_CREAT | O_WRONLY, 0644));
+	close(openat(root, "dev/null", O_CREAT | O_WRONLY, 0644));
+	close(openat(root, "b/a-c", O_CREAT | O_WRONLY, 0644));
+	if (mknodat(root, "gone", S_IFCHR | 0600, makedev(0, 0)) < 0)
+		SKIP("cannot create a 0:0 character device here");
+	fsetxattr(openat(root, "b", O_RDONLY | O_DIRECTORY), "user.overlay.opaque", "y", 1, 0);
+	stg_commit_opts_init(&o);
+	o.exclude = excl;
+	o.timestamp = 0;
+	_cleanup_free_ char *n1 = commit_names(dir, &o, &out1, &err);
+	CHECK_STREQ(n1, ".wh.gone b/ b/.wh..wh..opq b/a-c dev/ etc/ etc/hosts2");
+	CHECK_INTEQ(out1.entries, 7);
+	/* the same tree, the same digests; zstd changes only the blob */
+	_cleanup_free_ char *n2 = commit_names(dir, &o, &out2, &err);
+	CHECK_STREQ(out1.digest, out2.digest);
+	CHECK_STREQ(out1.diff_id, out2.diff_id);
+	o.compression = STG_COMPRESS_ZSTD;
+	_cleanup_free_ char *n3 = commit_names(dir, &o, &out2, &err);
+	CHECK_STREQ(out1.diff_id, out2.diff_id);
+	CHECK(!streq(out1.digest, out2.digest));
+	/* a step may not make a .wh. name */
+	close(openat(root, "etc/.wh.x", O_CREAT | O_WRONLY, 0644));
+	CHECK(commit_names(dir, &o, &out2, &err) == NULL);
+	CHECK(err.msg && strstr(err.msg, "/etc/.wh.x: names starting with"));
+	nib_err_clear(&err);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+}
+
 int main(void)
 {
 	RUN(test_override_parse);
@@ -329,5 +417,7 @@ int main(void)
 	RUN(test_extract_whiteouts);
 	RUN(test_extract_apply);
 	RUN(test_extract_refusals);
+	RUN(test_compression);
+	RUN(test_commit_upper);
 	return unit_done();
 }
