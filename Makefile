@@ -18,7 +18,7 @@ V ?= 0
 MODULES := common containerfile storage registry builder
 LINK_ORDER := builder registry storage containerfile common
 
-PKGS := libarchive libcurl openssl json-c fuse3 libselinux libcap libseccomp libzstd zlib
+PKGS := libarchive libcurl openssl json-c fuse3 libselinux libcap libseccomp libzstd zlib libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsubid -lpthread
 
@@ -125,7 +125,7 @@ install: all
 # --- Debian packages ---------------------------------------------------------
 DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libfuse3-dev \
-	libselinux1-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev
+	libselinux1-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
 	curl hyperfine file zstd xz-utils bzip2 gzip tar

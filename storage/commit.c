@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
-#include <zlib.h>
+#include <libdeflate.h>
 #include <zstd.h>
 
 #include "storage/diff.h"
@@ -67,42 +67,68 @@ static int none_write(void *st, const void *p, size_t n, bool finish, struct sin
 	return n ? sink_write(s, p, n, err) : 0;
 }
 
+/*
+ * gzip with libdeflate: the tar is cut into 1 MiB blocks, each compressed
+ * whole into its own gzip member (RFC 1952 allows a series of members;
+ * every gzip reader takes them). libdeflate is 2-3 times faster than zlib
+ * at the same level, memory stays at two blocks, and the output depends
+ * only on the input and the level: reproducible digests.
+ */
+#define GZ_BLOCK (1u << 20)
+
 struct gz {
-	z_stream z;
-	unsigned char out[CHUNK];
+	struct libdeflate_compressor *c;
+	unsigned char *in, *out;
+	size_t len, out_cap;
+	bool wrote;
 };
 
 static void *gz_start(int level)
 {
-	struct gz *g = xcalloc(1, sizeof(*g));
+	struct gz *g;
 
-	/* windowBits 15 + 16: a gzip wrapper whose header zlib writes with
-	 * mtime 0, no name and OS "unix": reproducible */
-	if (deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (level < 1 || level > 12)
+		return NULL;
+	g = xcalloc(1, sizeof(*g));
+	g->c = libdeflate_alloc_compressor(level);
+	if (!g->c) {
 		free(g);
 		return NULL;
 	}
+	g->in = xmalloc(GZ_BLOCK);
+	g->out_cap = libdeflate_gzip_compress_bound(g->c, GZ_BLOCK);
+	g->out = xmalloc(g->out_cap);
 	return g;
+}
+
+static int gz_block(struct gz *g, struct sink *s, struct nib_error *err)
+{
+	size_t n = libdeflate_gzip_compress(g->c, g->in, g->len, g->out, g->out_cap);
+
+	if (n == 0)
+		return nib_err(err, NIB_ERR_IO, 0, "gzip: compression failed");
+	g->len = 0;
+	g->wrote = true;
+	return sink_write(s, g->out, n, err);
 }
 
 static int gz_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
 		    struct nib_error *err)
 {
 	struct gz *g = st;
-	int r;
+	const unsigned char *b = p;
 
-	g->z.next_in = (unsigned char *)p;
-	g->z.avail_in = (uInt)n;
-	do {
-		g->z.next_out = g->out;
-		g->z.avail_out = sizeof(g->out);
-		r = deflate(&g->z, finish ? Z_FINISH : Z_NO_FLUSH);
-		if (r == Z_STREAM_ERROR)
-			return nib_err(err, NIB_ERR_IO, 0, "gzip: deflate failed");
-		size_t have = sizeof(g->out) - g->z.avail_out;
-		if (have && sink_write(s, g->out, have, err) < 0)
+	while (n > 0) {
+		size_t k = MIN(n, GZ_BLOCK - g->len);
+		memcpy(g->in + g->len, b, k);
+		g->len += k;
+		b += k;
+		n -= k;
+		if (g->len == GZ_BLOCK && gz_block(g, s, err) < 0)
 			return -1;
-	} while (g->z.avail_out == 0 || (finish && r != Z_STREAM_END));
+	}
+	if (finish && (g->len > 0 || !g->wrote))
+		return gz_block(g, s, err);
 	return 0;
 }
 
@@ -110,7 +136,9 @@ static void gz_free(void *st)
 {
 	struct gz *g = st;
 
-	deflateEnd(&g->z);
+	libdeflate_free_compressor(g->c);
+	free(g->in);
+	free(g->out);
 	free(g);
 }
 
