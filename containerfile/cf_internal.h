@@ -28,7 +28,8 @@ struct cf_src {
 struct cf_file_priv {
 	struct cf_file pub;
 	struct cf_src src;
-	char *data; /* owned copy of the text */
+	char *data;   /* owned copy of the text */
+	size_t words; /* arguments, pairs and flags so far (CF_MAX_WORDS) */
 };
 
 static inline struct cf_file_priv *cf_priv(const struct cf_file *f)

@@ -27,6 +27,12 @@ static const struct fspec copy_flags[] = {
 static const struct fspec from_flags[] = {{"platform", F_STRING}, {NULL, 0}};
 static const struct fspec run_flags[] = {
     {"mount", F_STRINGS}, {"network", F_STRING}, {"security", F_STRING}, {NULL, 0}};
+/* with a docker/dockerfile:1-labs syntax directive */
+static const struct fspec run_labs_flags[] = {{"mount", F_STRINGS},
+					      {"network", F_STRING},
+					      {"security", F_STRING},
+					      {"device", F_STRINGS},
+					      {NULL, 0}};
 static const struct fspec health_flags[] = {
     {"interval", F_STRING},	  {"timeout", F_STRING}, {"start-period", F_STRING},
     {"start-interval", F_STRING}, {"retries", F_STRING}, {NULL, 0},
@@ -44,8 +50,7 @@ static int flag_error(const struct cf_instr *in, const struct cf_flag *fg, struc
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	return cf_file_error(in->file, err, fg->line, fg->col, "%s: %s", cf_kind_name(in->kind),
-			     msg);
+	return cf_instr_error(in, err, fg->off, "%s: %s", cf_kind_name(in->kind), msg);
 }
 
 /* BuildKit BFlags.Parse */
@@ -192,7 +197,11 @@ static int check_one(struct cf_instr *in, bool trigger, struct nib_error *err)
 	case CF_ENTRYPOINT:
 		return check_flags(in, no_flags, err);
 	case CF_RUN:
-		if (check_flags(in, run_flags, err) < 0)
+		if (check_flags(in,
+				in->file->syntax && strstr(in->file->syntax, "labs")
+				    ? run_labs_flags
+				    : run_flags,
+				err) < 0)
 			return -1;
 		if (n == 0 && !in->exec_form)
 			return arg_error(in, err, "RUN requires at least one argument");

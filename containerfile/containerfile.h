@@ -24,8 +24,14 @@
 #include "common/common.h"
 
 /* Files above this size are refused (Docker itself reads lines of at most
- * 64 KiB; nib reads lines of any length up to the file limit). */
-#define CF_MAX_FILE_SIZE ((size_t)32 << 20)
+ * 64 KiB; nib reads lines of any length up to the file limit). With the two
+ * limits below they bound the memory a Containerfile can make nib use to a
+ * few hundred MiB. */
+#define CF_MAX_FILE_SIZE ((size_t)16 << 20)
+/* At most this many instructions (Docker stops at 127 layers much earlier). */
+#define CF_MAX_INSTRUCTIONS 50000
+/* At most this many arguments, pairs and flags in the whole file. */
+#define CF_MAX_WORDS 500000
 /* Deepest ${...} nesting the expander accepts. */
 #define CF_MAX_EXPAND_DEPTH 64
 
@@ -60,7 +66,7 @@ struct cf_flag {
 	char *name;   /* without the leading "--" */
 	char *value;  /* as written (the flag lexer removes quotes); "true" for a bare bool */
 	char *xvalue; /* after expansion for flags Docker expands, else a copy of value */
-	int line, col;
+	size_t off;   /* byte offset in the instruction's `original` (cf_instr_where) */
 };
 
 struct cf_heredoc {
@@ -226,6 +232,9 @@ int cf_expand_words(const char *word, char escape, unsigned flags, cf_lookup_fn 
 int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata,
 		    struct nib_error *err);
 
+/* Line and column (1-based, in characters) of a byte offset in the
+ * instruction's `original`, e.g. a flag's `off`. */
+void cf_instr_where(const struct cf_instr *in, size_t off, int *line, int *col);
 /* The flag `name` (last one when repeated) of an instruction, or NULL. */
 const struct cf_flag *cf_instr_flag(const struct cf_instr *in, const char *name);
 /* A heredoc marker word ("<<EOF", "<<-'EOF'", "3<<X") and what it names. */

@@ -103,7 +103,7 @@ static int flag(struct ctx *c, const char *name)
 		fg->xvalue = NULL;
 		if (cf_expand_word(fg->value, c->in->file->escape, 0, c->lookup, c->ud, &fg->xvalue,
 				   &e) < 0) {
-			cf_file_error(c->in->file, c->err, fg->line, fg->col, "%s", e.msg);
+			cf_instr_error(c->in, c->err, fg->off, "%s", e.msg);
 			nib_err_clear(&e);
 			return -1;
 		}

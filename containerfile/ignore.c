@@ -469,7 +469,12 @@ bool cf_ignore_match(const struct cf_ignore *ig, const char *file)
 	if (!ig)
 		return false;
 	slash = strrchr(file, '/');
-	parent = slash ? nib_path_clean(xstrndup(file, (size_t)(slash - file))) : xstrdup(".");
+	if (slash) {
+		_cleanup_free_ char *dir = xstrndup(file, (size_t)(slash - file));
+		parent = nib_path_clean(dir);
+	} else {
+		parent = xstrdup(".");
+	}
 	for (size_t i = 0; i < ig->n; i++) {
 		const struct ipat *ip = &ig->p[i];
 		if (ip->exclusion != matched)

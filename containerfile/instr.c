@@ -233,16 +233,15 @@ struct cf_instr *cf_instr_new(struct cf_file *f, const char *line, struct cf_seg
 	for (size_t i = 0; i < fl.len; i++) {
 		struct cf_flag *fg = &in->flags[in->n_flags++];
 		const char *s = fl.v[i];
-		const char *eq = strchr(s, '=');
-		int l, c;
+		const char *eq;
 		if (s[0] == '-' && s[1] == '-')
 			s += 2;
 		eq = strchr(s, '=');
 		fg->name = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
 		fg->value = eq ? xstrdup(eq + 1) : NULL;
-		cf_instr_pos(in, rs + fo.v[i], &l, &c);
-		fg->line = l;
-		fg->col = c;
+		/* the column is found only for a message: counting characters
+		 * for every flag of a long line would be quadratic */
+		fg->off = rs + fo.v[i];
 	}
 	free(fo.v);
 	/* the arguments, trimmed of white space as splitCommand does */

@@ -86,6 +86,11 @@ int cf_file_error(const struct cf_file *f, struct nib_error *err, int line, int 
 	return nib_err(err, NIB_ERR_SYNTAX, 0, "%s", b.data);
 }
 
+void cf_instr_where(const struct cf_instr *in, size_t off, int *line, int *col)
+{
+	cf_instr_pos(in, off, line, col);
+}
+
 void cf_instr_pos(const struct cf_instr *in, size_t off, int *line, int *col)
 {
 	const struct cf_src *src = &cf_priv(in->file)->src;
@@ -368,11 +373,27 @@ static int parse_lines(struct parser *ps, struct nib_error *err)
 			seg_push(&segs, &n_segs, &cap_segs, line.len, (int)ps->li, 0);
 			nib_buf_append(&line, q, eol ? m : (size_t)cut);
 		}
+		if (f->n_instrs >= CF_MAX_INSTRUCTIONS) {
+			free(segs);
+			return cf_file_error(
+			    f, err, start_line, 1,
+			    "more than %d instructions: a Containerfile this long is "
+			    "refused",
+			    CF_MAX_INSTRUCTIONS);
+		}
 		struct cf_instr *in = cf_instr_new(f, line.data, segs, n_segs, 0, err);
 		free(segs);
 		if (!in)
 			return -1;
 		add_instr(f, in);
+		ps->fp->words += in->args.len + in->n_flags;
+		if (in->trigger)
+			ps->fp->words += in->trigger->args.len + in->trigger->n_flags;
+		if (ps->fp->words > CF_MAX_WORDS)
+			return cf_file_error(f, err, start_line, 1,
+					     "more than %d arguments in the file: a Containerfile "
+					     "this large is refused",
+					     CF_MAX_WORDS);
 		if (cf_instr_can_heredoc(in) && read_heredocs(ps, in, start_line, err) < 0)
 			return -1;
 		in->end_line = (int)ps->li;

@@ -146,7 +146,7 @@ static void add_dep(struct plan *p, struct cf_stage *st, int dep)
 /* A stage reference from COPY --from or a mount's from=: a stage name, a
  * stage index, or else an image. */
 static int stage_ref(struct plan *p, struct cf_stage *st, struct cf_instr *in, const char *ref,
-		     int line, int col, struct nib_error *err)
+		     size_t off, struct nib_error *err)
 {
 	struct cf_file *f = p->f;
 	_cleanup_free_ char *low = xstrdup(ref);
@@ -165,9 +165,9 @@ static int stage_ref(struct plan *p, struct cf_stage *st, struct cf_instr *in, c
 	idx = strtol(ref, &end, 10);
 	if (*ref && !*end && (*ref != '-' && *ref != '+')) {
 		if (errno || idx < 0 || (size_t)idx >= f->n_stages)
-			return cf_file_error(f, err, line, col,
-					     "%s: invalid stage index %s (the file has %zu stages)",
-					     cf_kind_name(in->kind), ref, f->n_stages);
+			return cf_instr_error(
+			    in, err, off, "%s: invalid stage index %s (the file has %zu stages)",
+			    cf_kind_name(in->kind), ref, f->n_stages);
 		add_dep(p, st, (int)idx);
 	}
 	return 0; /* an image */
@@ -258,8 +258,8 @@ static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 		nib_buf_putc(&cur, *c);
 	}
 	if (q)
-		return cf_file_error(in->file, err, fg->line, fg->col,
-				     "RUN: unterminated quote in --mount=%s", spec);
+		return cf_instr_error(in, err, fg->off, "RUN: unterminated quote in --mount=%s",
+				      spec);
 	for (size_t i = 0; i < fields.len; i++) {
 		char *kv = fields.v[i], *eq = strchr(kv, '=');
 		const char *v = eq ? eq + 1 : NULL;
@@ -275,20 +275,20 @@ static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 			if (streq(keys[k], kv))
 				break;
 		if (k == ARRAY_SIZE(keys))
-			return cf_file_error(in->file, err, fg->line, fg->col,
-					     "RUN: unexpected key '%s' in '%s'", kv, spec);
+			return cf_instr_error(in, err, fg->off, "RUN: unexpected key '%s' in '%s'",
+					      kv, spec);
 		bool may_be_bare = false;
 		for (size_t b = 0; b < ARRAY_SIZE(bare); b++)
 			may_be_bare |= streq(bare[b], kv);
 		if (!v && !may_be_bare)
-			return cf_file_error(in->file, err, fg->line, fg->col,
-					     "RUN: invalid field '%s' must be a key=value pair",
-					     kv);
+			return cf_instr_error(in, err, fg->off,
+					      "RUN: invalid field '%s' must be a key=value pair",
+					      kv);
 		if (streq(kv, "type")) {
 			if (!(streq(v, "bind") || streq(v, "cache") || streq(v, "tmpfs") ||
 			      streq(v, "secret") || streq(v, "ssh")))
-				return cf_file_error(in->file, err, fg->line, fg->col,
-						     "RUN: unsupported mount type \"%s\"", v);
+				return cf_instr_error(in, err, fg->off,
+						      "RUN: unsupported mount type \"%s\"", v);
 			free(type);
 			type = xstrdup(v);
 		} else if (streq(kv, "target") || streq(kv, "dst") || streq(kv, "destination")) {
@@ -298,32 +298,32 @@ static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 			from = xstrdup(v);
 		} else if (streq(kv, "sharing")) {
 			if (!(streq(v, "shared") || streq(v, "private") || streq(v, "locked")))
-				return cf_file_error(in->file, err, fg->line, fg->col,
-						     "RUN: unsupported sharing value \"%s\"", v);
+				return cf_instr_error(in, err, fg->off,
+						      "RUN: unsupported sharing value \"%s\"", v);
 		} else if (v && (streq(kv, "readonly") || streq(kv, "ro") || streq(kv, "rw") ||
 				 streq(kv, "readwrite") || streq(kv, "required"))) {
 			if (strcasecmp(v, "true") && strcasecmp(v, "false") && strcmp(v, "1") &&
 			    strcmp(v, "0"))
-				return cf_file_error(in->file, err, fg->line, fg->col,
-						     "RUN: invalid value \"%s\" for %s", v, kv);
+				return cf_instr_error(in, err, fg->off,
+						      "RUN: invalid value \"%s\" for %s", v, kv);
 			(void)csv_bool(v);
 		} else if (streq(kv, "mode") || streq(kv, "uid") || streq(kv, "gid")) {
 			char *end;
 			errno = 0;
 			unsigned long n = strtoul(v, &end, streq(kv, "mode") ? 8 : 10);
 			if (!*v || *end || errno || n > 0xFFFFFFFFul)
-				return cf_file_error(in->file, err, fg->line, fg->col,
-						     "RUN: invalid value \"%s\" for %s", v, kv);
+				return cf_instr_error(in, err, fg->off,
+						      "RUN: invalid value \"%s\" for %s", v, kv);
 		}
 	}
 	if (!target && (streq(type, "bind") || streq(type, "cache") || streq(type, "tmpfs")))
-		return cf_file_error(in->file, err, fg->line, fg->col,
-				     "RUN: mount type %s needs a target (target=PATH)", type);
+		return cf_instr_error(in, err, fg->off,
+				      "RUN: mount type %s needs a target (target=PATH)", type);
 	if (from && (streq(type, "tmpfs") || streq(type, "secret") || streq(type, "ssh")))
-		return cf_file_error(in->file, err, fg->line, fg->col,
-				     "RUN: from= is not allowed for mount type %s", type);
+		return cf_instr_error(in, err, fg->off,
+				      "RUN: from= is not allowed for mount type %s", type);
 	if (from)
-		return stage_ref(p, st, in, from, fg->line, fg->col, err);
+		return stage_ref(p, st, in, from, fg->off, err);
 	return 0;
 }
 
@@ -338,17 +338,17 @@ static int check_run(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 		} else if (streq(fg->name, "network")) {
 			if (!(streq(fg->value, "default") || streq(fg->value, "none") ||
 			      streq(fg->value, "host")))
-				return cf_file_error(
-				    in->file, err, fg->line, fg->col,
+				return cf_instr_error(
+				    in, err, fg->off,
 				    "RUN: unsupported network mode \"%s\" (default, "
 				    "none or host)",
 				    fg->value);
 		} else if (streq(fg->name, "security")) {
 			if (!(streq(fg->value, "sandbox") || streq(fg->value, "insecure")))
-				return cf_file_error(in->file, err, fg->line, fg->col,
-						     "RUN: unsupported security mode \"%s\" "
-						     "(sandbox or insecure)",
-						     fg->value);
+				return cf_instr_error(in, err, fg->off,
+						      "RUN: unsupported security mode \"%s\" "
+						      "(sandbox or insecure)",
+						      fg->value);
 		}
 	}
 	return 0;
@@ -440,7 +440,7 @@ static int plan_stage(struct plan *p, struct cf_stage *st, struct nib_error *err
 			break;
 		case CF_COPY: {
 			const struct cf_flag *fg = cf_instr_flag(in, "from");
-			if (fg && stage_ref(p, st, in, fg->xvalue, fg->line, fg->col, err) < 0)
+			if (fg && stage_ref(p, st, in, fg->xvalue, fg->off, err) < 0)
 				goto fail;
 			break;
 		}

@@ -150,6 +150,16 @@ assert_status 0
 assert_eq "$(jq -r '.stages[0].instructions[0].args[0] | length' <<<"$out")" 4194309
 assert_eq "$(jq -r '.stages[0].instructions[2].line' <<<"$out")" 20005
 
+t "too many instructions or words are refused"
+awk 'BEGIN { print "FROM a"; for (i = 0; i < 60000; i++) print "RUN x" }' >"$T/Many"
+run timeout 60 "$NIB" parse "$T/Many"
+assert_status 2
+assert_match "$err" 'Many:50001:1: more than 50000 instructions'
+awk 'BEGIN { printf "FROM a\nEXPOSE"; for (i = 0; i < 600000; i++) printf " 1"; print "" }' >"$T/Words"
+run timeout 60 "$NIB" parse "$T/Words"
+assert_status 2
+assert_match "$err" 'Words:2:1: more than 500000 arguments'
+
 t "deeply nested \${...} is refused, not a crash"
 {
 	printf 'FROM a\nENV A='
@@ -165,7 +175,7 @@ t "a 100 MB file is refused quickly with the documented limit"
 head -c 104857600 /dev/zero | tr '\0' '#' >"$T/Huge"
 run timeout 60 "$NIB" parse "$T/Huge"
 assert_status 2
-assert_match "$err" 'larger than the 32 MiB'
+assert_match "$err" 'larger than the 16 MiB'
 rm -f "$T/Huge"
 
 # nib build --example builds for real now: tests/integration/build.sh.

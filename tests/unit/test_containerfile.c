@@ -759,6 +759,24 @@ static void test_limits(void)
 	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
 	CHECK(f && f->stages[0].needed && f->stages[19999].base_stage == 19998);
 	cf_file_free(f);
+	nib_buf_reset(&b);
+	/* 100000 ENV pairs in one stage, each reading the one before */
+	nib_buf_puts(&b, "FROM a\nENV V0=x\n");
+	for (int i = 1; i < 100000; i++)
+		nib_buf_printf(&b, "ENV V%d=$V%d\n", i % 1000, (i - 1) % 1000);
+	f = cf_parse_buffer("C", b.data, b.len, &err);
+	CHECK(f == NULL && err.msg && strstr(err.msg, "C:50001:1: more than 50000 instructions"));
+	nib_err_clear(&err);
+	nib_buf_reset(&b);
+	nib_buf_puts(&b, "FROM a\nENV V0=x");
+	for (int i = 1; i < 100000; i++)
+		nib_buf_printf(&b, " V%d=$V%d", i, i - 1);
+	nib_buf_puts(&b, "\nENV LAST=$V99999\n");
+	f = cf_parse_buffer("C", b.data, b.len, &err);
+	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
+	/* one ENV line sees the values from before it */
+	CHECK(f && streq(f->stages[0].instrs[1]->xargs.v[0], "LAST="));
+	cf_file_free(f);
 	nib_buf_free(&b);
 }
 
