@@ -134,6 +134,15 @@ struct cf_file *cf_parse_buffer_mode(const char *path, const char *data, size_t 
 
 /* Byte offset in `original` -> physical line and 1-based column. */
 void cf_instr_pos(const struct cf_instr *in, size_t off, int *line, int *col);
+/* The same for ascending offsets, counting columns from the previous call
+ * (linear over a long line instead of quadratic). */
+struct cf_poscache {
+	int line;
+	size_t pb;
+	int col;
+};
+void cf_instr_pos_next(const struct cf_instr *in, size_t off, int *line, int *col,
+		       struct cf_poscache *pc);
 int cf_instr_error(const struct cf_instr *in, struct nib_error *err, size_t off, const char *fmt,
 		   ...) _printf_(4, 5);
 /* Check flags and arguments of a parsed instruction (BuildKit's

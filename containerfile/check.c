@@ -203,8 +203,8 @@ static int check_one(struct cf_instr *in, bool trigger, struct nib_error *err)
 				    : run_flags,
 				err) < 0)
 			return -1;
-		if (n == 0 && !in->exec_form)
-			return arg_error(in, err, "RUN requires at least one argument");
+		/* an empty RUN is accepted: BuildKit runs an empty shell command and
+		 * buildah the image's CMD; the builder decides */
 		return 0;
 	case CF_SHELL:
 		if (check_flags(in, no_flags, err) < 0)

@@ -63,10 +63,11 @@ const char *cf_kind_name(enum cf_kind kind);
 int cf_kind_from_name(const char *keyword);
 
 struct cf_flag {
-	char *name;   /* without the leading "--" */
-	char *value;  /* as written (the flag lexer removes quotes); "true" for a bare bool */
-	char *xvalue; /* after expansion for flags Docker expands, else a copy of value */
-	size_t off;   /* byte offset in the instruction's `original` (cf_instr_where) */
+	char *name;    /* without the leading "--" */
+	char *value;   /* as written (the flag lexer removes quotes); "true" for a bare bool */
+	char *xvalue;  /* after expansion for flags Docker expands, else a copy of value */
+	int line, col; /* where the flag is written (1-based, columns in characters) */
+	size_t off;    /* byte offset in the instruction's `original` (cf_instr_where) */
 };
 
 struct cf_heredoc {

@@ -230,6 +230,7 @@ struct cf_instr *cf_instr_new(struct cf_file *f, const char *line, struct cf_seg
 	struct cf_offs fo = {0};
 	size_t aoff = cf_split_flags(rest_all, &fl, &fo);
 	in->flags = xcalloc(fl.len + 1, sizeof(*in->flags));
+	struct cf_poscache pc = {0};
 	for (size_t i = 0; i < fl.len; i++) {
 		struct cf_flag *fg = &in->flags[in->n_flags++];
 		const char *s = fl.v[i];
@@ -239,9 +240,9 @@ struct cf_instr *cf_instr_new(struct cf_file *f, const char *line, struct cf_seg
 		eq = strchr(s, '=');
 		fg->name = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s);
 		fg->value = eq ? xstrdup(eq + 1) : NULL;
-		/* the column is found only for a message: counting characters
-		 * for every flag of a long line would be quadratic */
+		/* columns counted from the previous flag: linear on long lines */
 		fg->off = rs + fo.v[i];
+		cf_instr_pos_next(in, fg->off, &fg->line, &fg->col, &pc);
 	}
 	free(fo.v);
 	/* the arguments, trimmed of white space as splitCommand does */

@@ -93,6 +93,12 @@ void cf_instr_where(const struct cf_instr *in, size_t off, int *line, int *col)
 
 void cf_instr_pos(const struct cf_instr *in, size_t off, int *line, int *col)
 {
+	cf_instr_pos_next(in, off, line, col, NULL);
+}
+
+void cf_instr_pos_next(const struct cf_instr *in, size_t off, int *line, int *col,
+		       struct cf_poscache *pc)
+{
 	const struct cf_src *src = &cf_priv(in->file)->src;
 	const struct cf_seg *seg = NULL;
 	size_t n, pb;
@@ -120,7 +126,12 @@ void cf_instr_pos(const struct cf_instr *in, size_t off, int *line, int *col)
 	pb = seg->pcol + (off - seg->off);
 	if (pb > n)
 		pb = n;
-	*col = (int)char_col(p, pb);
+	if (pc && pc->line == seg->line && pc->pb <= pb)
+		*col = pc->col + (int)char_col(p + pc->pb, pb - pc->pb) - 1;
+	else
+		*col = (int)char_col(p, pb);
+	if (pc)
+		*pc = (struct cf_poscache){seg->line, pb, *col};
 }
 
 int cf_instr_error(const struct cf_instr *in, struct nib_error *err, size_t off, const char *fmt,

@@ -200,8 +200,8 @@ static const struct pcase cases[] = {
      "!unsupported security mode"},
     {"RUN --network twice", "FROM a\nRUN --network=none --network=host true\n", NULL, NULL,
      "!Containerfile:2:20: RUN: duplicate flag specified: network"},
-    {"RUN without command", "FROM a\nRUN\n", NULL, NULL,
-     "!Containerfile:2:1: RUN requires at least one argument"},
+    {"RUN without command is accepted", "FROM a\nRUN\nRUN --network=none\n", NULL, NULL,
+     "2 RUN ::\n3 RUN --network=none ::"},
     {"RUN unknown flag", "FROM a\nRUN --privileged true\n", NULL, NULL,
      "!Containerfile:2:5: RUN: unknown flag: privileged"},
     {"RUN flag without value", "FROM a\nRUN --network true\n", NULL, NULL,
@@ -641,6 +641,8 @@ static void test_instr_expand_api(void)
 	CHECK(cf_instr_expand(copy, map_lookup, env, &err) == 0);
 	CHECK_STREQ(copy->xargs.v[0], "src/x.txt");
 	CHECK_STREQ(cf_instr_flag(copy, "chown")->xvalue, "app");
+	CHECK_INTEQ(cf_instr_flag(copy, "chown")->line, 2);
+	CHECK_INTEQ(cf_instr_flag(copy, "chown")->col, 6);
 	/* the raw words stay for the next expansion */
 	CHECK_STREQ(copy->args.v[0], "src/$F");
 	const char *env2[] = {"U", "root", "F", "y", NULL};
