@@ -33,6 +33,45 @@ static char *mount_source(const struct stg_image *img, const struct reg_ref *des
 	return xstrdup(src.repo);
 }
 
+/* oci:DIR[:TAG] and docker-archive:FILE[:REF] through storage's exporters. */
+static int push_local(struct bld_globals *g, const char *src, const char *dst,
+		      const char *digestfile, struct nib_error *err)
+{
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	_cleanup_free_ char *path = NULL, *name = NULL;
+	bool oci = nib_str_has_prefix(dst, "oci:");
+	const char *rest = strchr(dst, ':') + 1, *colon = strchr(rest, ':');
+	const char *key;
+
+	path = colon ? xstrndup(rest, (size_t)(colon - rest)) : xstrdup(rest);
+	if (!*path)
+		return nib_err(err, NIB_ERR_USAGE, 0, "push: '%s': no path", dst);
+	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, src, &img, err) < 0)
+		return -1;
+	key = img->ref ? img->ref : img->id;
+	if (oci) {
+		if (stg_export_oci_layout(st, key, path, colon ? colon + 1 : NULL, err) < 0)
+			return -1;
+	} else {
+		if (colon) {
+			_cleanup_ref_ struct reg_ref r = {0};
+			if (reg_ref_parse(colon + 1, &r, err) < 0)
+				return -1;
+			name = reg_ref_string(&r);
+		} else if (img->ref && !strchr(img->ref, '@')) {
+			name = xstrdup(img->ref);
+		}
+		if (stg_export_docker_archive(st, key, path, name, err) < 0)
+			return -1;
+	}
+	if (digestfile && nib_write_file_atomic_at(AT_FDCWD, digestfile, img->desc.digest,
+						   strlen(img->desc.digest), 0644, err) < 0)
+		return nib_err_wrap(err, "--digestfile");
+	printf("%s\n", img->desc.digest);
+	return 0;
+}
+
 int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		 struct nib_error *err)
 {
@@ -72,8 +111,7 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	src = argv[optind];
 	dst = argc - optind == 2 ? argv[optind + 1] : src;
 	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "docker-archive:"))
-		return nib_err(err, NIB_ERR_USAGE, 0,
-			       "push: destination '%s': this transport is not available yet", dst);
+		return push_local(g, src, dst, digestfile, err);
 	if (nib_str_has_prefix(dst, "docker://"))
 		dst += 9;
 	else if (strstr(dst, "://") || (strchr(dst, ':') && !strchr(dst, '/') &&

@@ -390,8 +390,10 @@ int reg_conf_parse(struct reg_conf *c, const char *name, const char *text, struc
 			if (*ps.p != '=')
 				return perr(&ps, "expected '=' after the key");
 			ps.p++;
-			if (parse_value(&ps, &v) < 0)
+			if (parse_value(&ps, &v) < 0) {
+				val_clear(&v);
 				return -1;
+			}
 			int r = apply(&ps, c, sec, key, &v);
 			val_clear(&v);
 			if (r < 0)

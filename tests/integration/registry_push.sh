@@ -90,6 +90,21 @@ assert_status 1
 assert_lines "$err" 1
 assert_match "$err" "none/img"
 
+t "push to oci:DIR:TAG and docker-archive:FILE:REF"
+run nibr push -q "$SRCREG/src/img:v1" "oci:$T/layout:mytag"
+assert_status 0
+assert_eq "$out" "$IMG_MANIFEST"
+run skopeo inspect --raw "oci:$T/layout:mytag"
+assert_status 0
+assert_eq "$(printf '%s' "$out" | sha256sum | cut -d' ' -f1)" "${IMG_MANIFEST#sha256:}"
+run nibr push -q "$SRCREG/src/img:v1" "docker-archive:$T/img.tar:example.com/my/img:2"
+assert_status 0
+run skopeo inspect "docker-archive:$T/img.tar"
+assert_status 0
+assert_eq "$(tar -xOf "$T/img.tar" manifest.json | jq -r ".[0].RepoTags[0]")" "example.com/my/img:2"
+run nibr push -q "$SRCREG/src/img:v1" "oci:"
+assert_status 2
+
 # ---- authenticated registries -------------------------------------------------
 registry_start basic || fail "basic registry"
 BASIC=$REG
