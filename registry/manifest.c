@@ -149,28 +149,32 @@ int manifest_parse(const char *data, size_t len, const char *content_type_what,
 	if (!json_object_object_get_ex(o, "config", &cfg))
 		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: manifest without a config", what);
 	if (desc_from_json(cfg, what, "config", &out->config, err) < 0)
-		return -1;
+		goto fail;
 	if (!json_object_object_get_ex(o, "layers", &layers) ||
-	    !json_object_is_type(layers, json_type_array))
-		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: manifest without a layers list", what);
+	    !json_object_is_type(layers, json_type_array)) {
+		nib_err(err, NIB_ERR_CORRUPT, 0, "%s: manifest without a layers list", what);
+		goto fail;
+	}
 	size_t n = json_object_array_length(layers);
-	if (n > MAX_LAYERS)
-		return nib_err(err, NIB_ERR_CORRUPT, 0,
-			       "%s: manifest with too many layers (%zu, at most %d)", what, n,
-			       MAX_LAYERS);
+	if (n > MAX_LAYERS) {
+		nib_err(err, NIB_ERR_CORRUPT, 0,
+			"%s: manifest with too many layers (%zu, at most %d)", what, n, MAX_LAYERS);
+		goto fail;
+	}
 	out->layers = xcalloc(n ? n : 1, sizeof(*out->layers));
 	for (size_t i = 0; i < n; i++) {
 		char field[32];
 		snprintf(field, sizeof(field), "layer %zu", i + 1);
 		if (desc_from_json(json_object_array_get_idx(layers, i), what, field,
-				   &out->layers[i], err) < 0) {
-			reg_image_clear(out);
-			return -1;
-		}
+				   &out->layers[i], err) < 0)
+			goto fail;
 		out->n_layers++;
 	}
 	out->manifest.media_type = steal_pointer(&mt);
 	if (doc)
 		*doc = NULL;
 	return 0;
+fail:
+	reg_image_clear(out);
+	return -1;
 }

@@ -149,7 +149,7 @@ int reg_blob_get(struct reg_client *c, struct stg_store *st, const struct reg_re
 /* ---- platform selection ---- */
 
 struct platform {
-	char os[32], arch[32], variant[32];
+	char os[100], arch[100], variant[100];
 };
 
 static int platform_parse(const char *s, struct platform *p, struct nib_error *err)

@@ -82,6 +82,19 @@ assert_match "$(cat "$PROXY_DIR/log")" "GET /r/v2/p/img/blobs/sha256:[0-9a-f]+ a
 assert_no_match "$(cat "$PROXY_DIR/log")" "GET /r/.* auth=yes"
 assert_match "$(cat "$PROXY_DIR/log")" "GET /v2/p/img/manifests/v1 auth=yes"
 
+t "login to a token-auth registry checks the credentials at the token endpoint"
+registry_start token || fail "token registry"
+TOK=$REG
+run bash -c "printf '%s\n' '$REG_PASS' | '$NIB' login --tls-verify=false -u '$REG_USER' --password-stdin '$TOK'"
+assert_status 0
+assert_match "$(cat "$TOKEN_DIR/requests.log")" "auth=yes"
+run bash -c "printf 'nope-456\n' | '$NIB' login --tls-verify=false -u '$REG_USER' --password-stdin '$TOK'"
+assert_status 1
+assert_match "$err" "login to $TOK failed: .*token endpoint .* refused the credentials"
+assert_no_match "$err" "nope-456"
+run "$NIB" logout "$TOK"
+assert_status 0
+
 t "a token realm on another host gets no credentials"
 TOKEN_REALM_HOST=localhost registry_start token || fail "token registry"
 : >"$TOKEN_DIR/requests.log"
