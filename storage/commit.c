@@ -330,10 +330,11 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 	bool has_rec = false;
 
 	if (ch->kind == CH_WHITEOUT || ch->kind == CH_OPAQUE) {
-		/* image-spec layer.md: whiteouts are empty regular files */
+		/* image-spec layer.md: whiteouts are empty regular files; mode 0
+		 * as Docker's and buildah's layers have them */
 		archive_entry_set_pathname(e, ch->path);
 		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
+		archive_entry_set_perm(e, 0);
 		archive_entry_set_size(e, 0);
 		archive_entry_set_mtime(e, w->o->timestamp >= 0 ? w->o->timestamp : 0, 0);
 		if (archive_write_header(w->a, e) < ARCHIVE_WARN)

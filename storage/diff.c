@@ -111,10 +111,13 @@ static int opendir_at(int dfd, const char *name, struct perm_fixes *fx)
 
 /* ---- overlay upper folder ------------------------------------------------- */
 
-/* Whether a folder `rel` exists in a lower layer (true when unknown). */
+/* Whether a folder `rel` exists in a lower layer (true when unknown): an
+ * opaque marker on a folder no lower layer has hides nothing (kernel
+ * overlay sets it on a folder made where a whiteout was, fuse-overlayfs on
+ * every new folder) and is left out. */
 static bool in_lowers(const struct stg_commit_opts *o, const char *rel)
 {
-	if (!o->fuse_upper || !o->lowers)
+	if (!o->lowers)
 		return true;
 	for (const char *const *l = o->lowers; *l; l++) {
 		_cleanup_close_ int lfd = open(*l, O_PATH | O_DIRECTORY | O_CLOEXEC);
