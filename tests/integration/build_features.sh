@@ -161,7 +161,8 @@ assert_match "$out" '^[0-9a-f]{64}$'
 t "a build killed during a RUN leaves no mounts, processes or work folders"
 K=$T/kill
 mkdir -p "$K"
-printf 'FROM localhost/busybox:latest\nRUN echo started > /dev/stderr; sleep 30\n' >"$K/Containerfile"
+mark=nibkill$$
+printf 'FROM localhost/busybox:latest\nRUN echo started > /dev/stderr; sh -c "while :; do sleep 1; done" %s\n' "$mark" >"$K/Containerfile"
 "$NIB" build "$K" >"$T/kill.out" 2>&1 &
 pid=$!
 for _ in $(seq 300); do grep -q started "$T/kill.out" && break; sleep 0.1; done
@@ -170,7 +171,7 @@ wait "$pid"
 st=$?
 assert_ne "$st" 0
 assert_eq "$(grep -c "$ROOT" /proc/self/mountinfo)" 0
-assert_eq "$(pgrep -f 'sleep 30' || true)" ""
+assert_eq "$(pgrep -f "$mark" || true)" ""
 assert_eq "$(ls -A "$ROOT/nib/tmp" | grep -v '^empty-' || true)" ""
 run "$NIB" build -q --secret id=tok,src="$T/secret.txt" "$C"
 assert_status 0

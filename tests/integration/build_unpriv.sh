@@ -29,6 +29,8 @@ COPY --chown=7:8 file.txt /srv/copied
 RUN echo 'u:x:1000:1000::/home/u:/bin/sh' >> /etc/passwd && echo 'u:x:1000:' >> /etc/group && mkdir -p /home/u && chown 1000:1000 /home/u
 USER u
 RUN echo mine > /home/u/mine && mkdir /home/u/d && touch /tmp/by-u
+USER 4242
+RUN touch /tmp/by-4242
 USER root
 FROM base
 COPY --from=base /srv/a/f /final
@@ -69,6 +71,7 @@ assert_match "$list" '-rwsr-xr-x 42/43 final'
 assert_match "$list" '-rw-r--r-- 1000/1000 home/u/mine'
 assert_match "$list" 'drwxr-xr-x 1000/1000 home/u/d/'
 assert_match "$list" '-rw-r--r-- 1000/1000 tmp/by-u'
+assert_match "$list" '-rw-r--r-- 4242/0 tmp/by-4242'
 
 for who in nibsub nibplain podsim; do
 	t "$who: the same image as root, owners included"
