@@ -16,11 +16,18 @@ _users_ensure() { # NAME WITH_SUBUID
 		useradd --create-home --shell /bin/sh --user-group "$name" || return 1
 	fi
 	touch /etc/subuid /etc/subgid
-	sed -i "/^$name:/d" /etc/subuid /etc/subgid
-	if [ "$sub" = 1 ]; then
-		echo "$name:$NIB_SUBUID_START:65536" >>/etc/subuid
-		echo "$name:$NIB_SUBUID_START:65536" >>/etc/subgid
-	fi
+	local f want have
+	for f in /etc/subuid /etc/subgid; do
+		want=""
+		[ "$sub" = 1 ] && want="$name:$NIB_SUBUID_START:65536"
+		have=$(grep "^$name:" "$f" || true)
+		# Rewrite only when different: newuidmap of a concurrent test
+		# must never see the entry missing.
+		[ "$have" = "$want" ] && continue
+		sed -i "/^$name:/d" "$f"
+		[ -n "$want" ] && echo "$want" >>"$f"
+	done
+	return 0
 }
 
 users_setup() {
