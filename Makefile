@@ -128,7 +128,7 @@ DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 	libselinux1-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
-	curl hyperfine file zstd xz-utils bzip2 gzip tar
+	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
