@@ -410,6 +410,7 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 	int ret = -1;
 
 	st.out[0].fd = st.out[1].fd = -1;
+	bld_creds_reset();
 	if (rt->netns)
 		flags |= CLONE_NEWNET;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

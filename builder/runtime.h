@@ -31,6 +31,9 @@
  * step with later chmod calls, so a reader takes owner, mode and type from
  * the record when there is one and from the inode otherwise. Symlinks cannot
  * carry user.* xattrs: a chown of a symlink is accepted and not recorded.
+ * The set*id/get*id families are emulated per process (seccomp_creds.c),
+ * so APT, su and setpriv see the IDs they switched to; files created
+ * meanwhile still belong to 0.
  */
 #ifndef NIB_BUILDER_RUNTIME_H
 #define NIB_BUILDER_RUNTIME_H
@@ -210,6 +213,14 @@ char *bld_idmap_subuid_describe(void);
  * /chmod go to a user-notification listener returned in *notify_fd, and
  * set*id/setgroups/capset succeed without effect. */
 int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err);
+/* Forget the emulated process credentials (one table per run). */
+void bld_creds_reset(void);
+struct seccomp_notif;
+struct seccomp_notif_resp;
+/* Answer a credential call (set*id, get*id, setgroups, getgroups) from
+ * the emulated credentials in `resp`; 0 when `name` is not one. */
+int bld_creds_handle(const char *name, const struct seccomp_notif *req,
+		     struct seccomp_notif_resp *resp);
 /* Whether the kernel and libseccomp support user notification. */
 bool bld_seccomp_notify_supported(void);
 /* Receive and answer one notification on `notify_fd` (the supervisor side

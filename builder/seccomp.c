@@ -4,10 +4,11 @@
  * containers default profile (containers/common seccomp.json) does not
  * allow to an unprivileged container, and in single-UID mode routes the
  * ownership calls to nib's supervisor (seccomp user notification; see
- * seccomp_notify.c) and lets the set*id family succeed without effect.
+ * seccomp_notify.c, seccomp_creds.c) and lets capset succeed without effect.
  */
 #define BLD_RUNTIME_INTERNAL 1
 #include <sched.h>
+#include <sys/prctl.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,18 +74,57 @@ static const char *const refused[] = {
     "lsm_set_self_attr",
 };
 
-/* Succeed without effect in single-UID mode: the IDs cannot be mapped. */
-static const char *const faked[] = {
-    "setuid",	  "setgid",	"setreuid",    "setregid",    "setresuid",
-    "setresgid",  "setfsuid",	"setfsgid",    "setuid32",    "setgid32",
-    "setreuid32", "setregid32", "setresuid32", "setresgid32", "setfsuid32",
-    "setfsgid32", "setgroups",	"setgroups32", "capset",
-};
+/* Succeed without effect in single-UID mode. */
+static const char *const faked[] = {"capset"};
 
 /* Sent to the supervisor in single-UID mode. */
 static const char *const notified[] = {
-    "chown",	"fchown", "lchown", "fchownat", "chown32",   "fchown32",
-    "lchown32", "chmod",  "fchmod", "fchmodat", "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "chown32",
+    "fchown32",
+    "lchown32",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    /* credentials: seccomp_creds.c */
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setfsuid",
+    "setfsgid",
+    "setuid32",
+    "setgid32",
+    "setreuid32",
+    "setregid32",
+    "setresuid32",
+    "setresgid32",
+    "setfsuid32",
+    "setfsgid32",
+    "setgroups",
+    "setgroups32",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "getresuid",
+    "getresgid",
+    "getgroups",
+    "getuid32",
+    "geteuid32",
+    "getgid32",
+    "getegid32",
+    "getresuid32",
+    "getresgid32",
+    "getgroups32",
+    "execve",
+    "execveat",
 };
 
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
@@ -142,6 +182,11 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 			ret = rule(ctx, SCMP_ACT_ERRNO(0), faked[i], 0, NULL);
 		for (size_t i = 0; i < ARRAY_SIZE(notified) && ret == 0; i++)
 			ret = rule(ctx, SCMP_ACT_NOTIFY, notified[i], 0, NULL);
+		/* prctl(PR_SET_KEEPCAPS) for the credential emulation */
+		if (ret == 0) {
+			struct scmp_arg_cmp k = SCMP_A0(SCMP_CMP_EQ, PR_SET_KEEPCAPS);
+			ret = rule(ctx, SCMP_ACT_NOTIFY, "prctl", 1, &k);
+		}
 		/* mknod/mknodat of a character or block device */
 		static const unsigned types[] = {S_IFCHR, S_IFBLK};
 		for (size_t i = 0; i < ARRAY_SIZE(types) && ret == 0; i++) {
