@@ -67,8 +67,9 @@ static unsigned long long proc_stat(pid_t pid, pid_t *ppid)
 	 * cminflt majflt cmajflt utime stime cutime cstime priority nice
 	 * num_threads itrealvalue starttime */
 	int pp = 0;
-	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-			  "%*d %llu",
+	if (sscanf(p + 2,
+		   "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+		   "%*d %llu",
 		   &pp, &start) != 2)
 		return 0;
 	if (ppid)
@@ -179,8 +180,8 @@ static int set_one(uint32_t ids[4], bool priv, uint32_t id)
 static int set_re(uint32_t ids[4], bool priv, uint32_t r, uint32_t e)
 {
 	uint32_t old_r = ids[0];
-	if (!priv && ((r != KEEP && r != ids[0] && r != ids[1]) ||
-		      (e != KEEP && !is_one_of(e, ids))))
+	if (!priv &&
+	    ((r != KEEP && r != ids[0] && r != ids[1]) || (e != KEEP && !is_one_of(e, ids))))
 		return -EPERM;
 	if (r != KEEP)
 		ids[0] = r;
