@@ -415,6 +415,7 @@ static int apply_parents(struct bld_copy_writer *w, struct bld_copy_item *it, in
 			struct bld_copy_meta m;
 			_cleanup_close_ int sfd = -1;
 
+			bld_copy_dir_unlock(w, cur);
 			if (mkdirat(cur, c, 0700) < 0)
 				return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", nwhat);
 			nfd = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -671,6 +672,7 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 	}
 	ret = 0;
 out:
+	bld_copy_dirs_relock(&w);
 	if (stats)
 		*stats = w.stats;
 	bld_copy_writer_links_reset(&w);

@@ -237,11 +237,13 @@ struct bld_copy_writer {
 	size_t n_links, cap_links;
 	int link_root; /* the folder hardlink paths are relative to, or -1 */
 	struct timespec now;
-	struct nib_strv created;    /* folders made by mkdir_all (times fixed last) */
-	const char *root_prefix;    /* dest_root's path in the rootfs (extraction) */
-	const char *extract_prefix; /* the extraction folder, while extracting */
-	bool fresh;		    /* the folder being filled was made by this copy */
-	bool no_clone;		    /* FICLONE failed once: the fs has no reflinks */
+	struct nib_strv created;	    /* folders made by mkdir_all (times fixed last) */
+	const char *root_prefix;	    /* dest_root's path in the rootfs (extraction) */
+	const char *extract_prefix;	    /* the extraction folder, while extracting */
+	bool fresh;			    /* the folder being filled was made by this copy */
+	struct bld_copy_unlocked *unlocked; /* folders given u+rwx for a while */
+	size_t n_unlocked, cap_unlocked;
+	bool no_clone; /* FICLONE failed once: the fs has no reflinks */
 };
 
 /* Where a path leads inside a root, every symlink resolved inside it. */
@@ -309,6 +311,11 @@ int bld_copy_tree_file_fd(struct bld_copy_writer *w, int in, const struct stat *
 /* Copy the contents of source folder `sfd` into destination folder `dfd`. */
 int bld_copy_tree_contents(struct bld_copy_writer *w, int sfd, int dfd, const char *rel,
 			   const char *ctx_rel, const char *what, struct nib_error *err);
+/* Before writing into the existing folder `dirfd`: when the caller is not
+ * root and owns it without u+rwx (a 0555 /usr in a single-UID tree), give
+ * itself u+rwx until bld_copy_dirs_relock() or a new mode for the folder. */
+void bld_copy_dir_unlock(struct bld_copy_writer *w, int dirfd);
+void bld_copy_dirs_relock(struct bld_copy_writer *w);
 /* Forget the hardlinks seen (between source items). */
 void bld_copy_writer_links_reset(struct bld_copy_writer *w);
 

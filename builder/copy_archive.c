@@ -170,10 +170,13 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 	const char *hardlink = archive_entry_hardlink(e);
 	struct stat st = {0}, dst;
 	struct bld_copy_meta m;
+	/* see copy_regular: xattrs before the chmod in record mode */
+	bool xfirst = w->o->chown_mode == BLD_COPY_CHOWN_XATTR;
 
 	pfd = open_parent(w, rootfd, parent, err);
 	if (pfd < 0)
 		return -1;
+	bld_copy_dir_unlock(w, pfd);
 	if (fstatat(pfd, base, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !(S_ISDIR(dst.st_mode) && type == AE_IFDIR && !hardlink)) {
 		if (nib_rm_rf_at(pfd, base, err) < 0)
@@ -216,8 +219,9 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open %s", what);
-		if (bld_copy_meta_write(w, fd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0 ||
-		    entry_xattrs(w, e, fd, what, err) < 0)
+		if ((xfirst && entry_xattrs(w, e, fd, what, err) < 0) ||
+		    bld_copy_meta_write(w, fd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0 ||
+		    (!xfirst && entry_xattrs(w, e, fd, what, err) < 0))
 			return -1;
 		*dirs = xgrow(*dirs, cap_dirs, *n_dirs + 1, sizeof(**dirs));
 		(*dirs)[(*n_dirs)++] = (struct dir_time){xstrdup(name), m.mtime};
@@ -229,8 +233,9 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 			return nib_err(err, NIB_ERR_IO, errno, "create %s", what);
 		if (write_data(a, fd, what, err) < 0)
 			return -1;
-		if (bld_copy_meta_write(w, fd, -1, NULL, S_IFREG, &m, 0, what, err) < 0 ||
-		    entry_xattrs(w, e, fd, what, err) < 0)
+		if ((xfirst && entry_xattrs(w, e, fd, what, err) < 0) ||
+		    bld_copy_meta_write(w, fd, -1, NULL, S_IFREG, &m, 0, what, err) < 0 ||
+		    (!xfirst && entry_xattrs(w, e, fd, what, err) < 0))
 			return -1;
 		w->stats.files++;
 		w->stats.bytes += (uint64_t)archive_entry_size(e);

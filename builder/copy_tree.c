@@ -16,6 +16,13 @@
 #include "builder/copy.h"
 #include "storage/storage.h"
 
+struct bld_copy_unlocked {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	mode_t mode; /* to give back */
+};
+
 struct bld_copy_hardlink {
 	dev_t dev;
 	ino_t ino;
@@ -39,6 +46,64 @@ static char *dir_name(const char *p)
 {
 	const char *s = strrchr(p, '/');
 	return s ? xstrndup(p, (size_t)(s - p)) : xstrdup("");
+}
+
+/* ---- folders without owner write permission -------------------------------------- */
+
+void bld_copy_dir_unlock(struct bld_copy_writer *w, int dirfd)
+{
+	struct stat st;
+	int fd;
+
+	if (geteuid() == 0 || fstat(dirfd, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 0700) == 0700)
+		return;
+	for (size_t i = 0; i < w->n_unlocked; i++)
+		if (w->unlocked[i].dev == st.st_dev && w->unlocked[i].ino == st.st_ino)
+			return;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		/* no read permission either: through the fd's /proc link */
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", dirfd);
+		if (chmod(p, (st.st_mode & 07777) | 0700) < 0)
+			return;
+		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return;
+	} else if (fchmod(fd, (st.st_mode & 07777) | 0700) < 0) {
+		close(fd);
+		return;
+	}
+	w->unlocked = xgrow(w->unlocked, &w->cap_unlocked, w->n_unlocked + 1, sizeof(*w->unlocked));
+	w->unlocked[w->n_unlocked++] =
+	    (struct bld_copy_unlocked){st.st_dev, st.st_ino, fd, st.st_mode & 07777};
+}
+
+void bld_copy_dirs_relock(struct bld_copy_writer *w)
+{
+	for (size_t i = w->n_unlocked; i > 0; i--) {
+		(void)fchmod(w->unlocked[i - 1].fd, w->unlocked[i - 1].mode);
+		close(w->unlocked[i - 1].fd);
+	}
+	free(w->unlocked);
+	w->unlocked = NULL;
+	w->n_unlocked = w->cap_unlocked = 0;
+}
+
+/* A folder that gets its mode from the copy needs no giving back. */
+static void dir_forget(struct bld_copy_writer *w, int fd)
+{
+	struct stat st;
+
+	if (w->n_unlocked == 0 || fstat(fd, &st) < 0)
+		return;
+	for (size_t i = 0; i < w->n_unlocked; i++)
+		if (w->unlocked[i].dev == st.st_dev && w->unlocked[i].ino == st.st_ino) {
+			close(w->unlocked[i].fd);
+			w->unlocked[i] = w->unlocked[--w->n_unlocked];
+			return;
+		}
 }
 
 /* ---- path resolution inside a root ------------------------------------------- */
@@ -233,16 +298,10 @@ int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char
 				       "ownership-record mode)",
 				       what, (unsigned)m->uid, (unsigned)m->gid);
 	}
-	if (!is_link) {
-		/* chmod after chown (chown clears set-id bits); the disk keeps
-		 * the true mode, which layer creation reads */
-		int r = fd >= 0 ? fchmod(fd, m->mode) : fchmodat(dirfd, name, m->mode, 0);
-		if (r < 0)
-			return nib_err(err, NIB_ERR_IO, errno, "chmod %s", what);
-	}
 	if (record && !is_link) {
 		/* Single UID: the file stays ours; the intended owner (and an
-		 * emulated device's type) goes into the ownership record. */
+		 * emulated device's type) goes into the ownership record, set
+		 * before the chmod (user xattrs need write permission). */
 		struct stg_override rec = {.uid = m->uid,
 					   .gid = m->gid,
 					   .mode = (type & S_IFMT) | (m->mode & 07777),
@@ -252,6 +311,15 @@ int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char
 			return nib_err(err, NIB_ERR_IO, EBADF, "record the owner of %s", what);
 		if (stg_override_set(fd, &rec, err) < 0)
 			return nib_err_wrap(err, "%s", what);
+	}
+	if (S_ISDIR(type) && fd >= 0)
+		dir_forget(w, fd);
+	if (!is_link) {
+		/* chmod after chown (chown clears set-id bits); the disk keeps
+		 * the true mode, which layer creation reads */
+		int r = fd >= 0 ? fchmod(fd, m->mode) : fchmodat(dirfd, name, m->mode, 0);
+		if (r < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "chmod %s", what);
 	}
 	/* (symlinks in override mode: user xattrs cannot be set on them;
 	 * they keep the mapped owner, as in containers/storage) */
@@ -305,6 +373,7 @@ int bld_copy_mkdir_all(struct bld_copy_writer *w, const char *path, struct nib_e
 			pfd = nib_open_in_root(w->dest_root, parent, O_PATH | O_DIRECTORY, 0, err);
 			if (pfd < 0)
 				goto fail;
+			bld_copy_dir_unlock(w, pfd);
 			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST) {
 				nib_err(err, NIB_ERR_IO, errno, "mkdir %s", what);
 				goto fail;
@@ -557,10 +626,13 @@ static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
 	if (bld_copy_data(w, in, out, what, err) < 0)
 		return -1;
 	bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
+	/* xattrs after a real chown (which clears security.capability), else
+	 * before the chmod (user xattrs need write permission) */
+	if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR && copy_xattrs(w, in, out, what, err) < 0)
+		return -1;
 	if (bld_copy_meta_write(w, out, -1, NULL, S_IFREG, &m, 0, what, err) < 0)
 		return -1;
-	/* after chown, which clears security.capability */
-	if (copy_xattrs(w, in, out, what, err) < 0)
+	if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR && copy_xattrs(w, in, out, what, err) < 0)
 		return -1;
 	w->stats.files++;
 	w->stats.bytes += (uint64_t)st->st_size;
@@ -645,6 +717,8 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 		return 0;
 	/* nothing to look for in a folder this copy just made */
 	dexists = !w->fresh && fstatat(ddir, dname, &dst, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!w->fresh)
+		bld_copy_dir_unlock(w, ddir);
 	if (S_ISDIR(st.st_mode)) {
 		_cleanup_close_ int sfd = -1, dfd = -1;
 		struct stat sst = st;
@@ -673,9 +747,13 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 		if (w->o->from_rootfs)
 			bld_copy_src_owner(w->o, sfd, &sst);
 		bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
+		if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR &&
+		    copy_xattrs(w, sfd, dfd, what, err) < 0)
+			return -1;
 		if (bld_copy_meta_write(w, dfd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0)
 			return -1;
-		if (copy_xattrs(w, sfd, dfd, what, err) < 0)
+		if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR &&
+		    copy_xattrs(w, sfd, dfd, what, err) < 0)
 			return -1;
 		w->stats.dirs++;
 		return 0;
@@ -699,6 +777,7 @@ int bld_copy_tree_file_fd(struct bld_copy_writer *w, int in, const struct stat *
 	struct bld_copy_meta m;
 	struct stat dst;
 
+	bld_copy_dir_unlock(w, ddir);
 	if (fstatat(ddir, dname, &dst, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(dst.st_mode))
 			return nib_err(err, NIB_ERR_IO, 0, "cannot replace folder %s with a file",
