@@ -289,6 +289,8 @@ enum bld_copy_ignore bld_copy_ignore_check(const struct bld_copy_opts *o, int fd
  * record modes, skipped with a warning in real mode (as BuildKit). */
 int bld_copy_xattr_set(struct bld_copy_writer *w, int fd, const char *name, const void *value,
 		       size_t len, const char *what, struct nib_error *err);
+/* Whether xattrs are set before owner and mode (see copy_tree.c). */
+bool bld_copy_xattrs_first(const struct bld_copy_writer *w);
 /* Copy a regular file's data from `in` (at offset 0) to the new file `out`. */
 int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
 		  struct nib_error *err);

@@ -171,7 +171,7 @@ static int extract_entry(struct bld_copy_writer *w, struct archive *a, struct ar
 	struct stat st = {0}, dst;
 	struct bld_copy_meta m;
 	/* see copy_regular: xattrs before the chmod in record mode */
-	bool xfirst = w->o->chown_mode == BLD_COPY_CHOWN_XATTR;
+	bool xfirst = bld_copy_xattrs_first(w);
 
 	pfd = open_parent(w, rootfd, parent, err);
 	if (pfd < 0)

@@ -446,6 +446,18 @@ int bld_copy_xattr_set(struct bld_copy_writer *w, int fd, const char *name, cons
 	return 0;
 }
 
+bool bld_copy_xattrs_first(const struct bld_copy_writer *w)
+{
+	/* after a real chown by root (which clears security.capability),
+	 * else before the chmod (user xattrs need write permission) */
+	return w->o->chown_mode == BLD_COPY_CHOWN_XATTR || geteuid() != 0;
+}
+
+static bool xattrs_first(const struct bld_copy_writer *w)
+{
+	return bld_copy_xattrs_first(w);
+}
+
 static int copy_xattrs(struct bld_copy_writer *w, int in, int out, const char *what,
 		       struct nib_error *err)
 {
@@ -628,11 +640,11 @@ static int copy_regular(struct bld_copy_writer *w, int sdir, const char *sname,
 	bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
 	/* xattrs after a real chown (which clears security.capability), else
 	 * before the chmod (user xattrs need write permission) */
-	if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR && copy_xattrs(w, in, out, what, err) < 0)
+	if (xattrs_first(w) && copy_xattrs(w, in, out, what, err) < 0)
 		return -1;
 	if (bld_copy_meta_write(w, out, -1, NULL, S_IFREG, &m, 0, what, err) < 0)
 		return -1;
-	if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR && copy_xattrs(w, in, out, what, err) < 0)
+	if (!xattrs_first(w) && copy_xattrs(w, in, out, what, err) < 0)
 		return -1;
 	w->stats.files++;
 	w->stats.bytes += (uint64_t)st->st_size;
@@ -747,13 +759,11 @@ int bld_copy_tree_node(struct bld_copy_writer *w, int sdir, const char *sname, i
 		if (w->o->from_rootfs)
 			bld_copy_src_owner(w->o, sfd, &sst);
 		bld_copy_meta_for(w, &sst, w->o->from_rootfs, true, &m);
-		if (w->o->chown_mode == BLD_COPY_CHOWN_XATTR &&
-		    copy_xattrs(w, sfd, dfd, what, err) < 0)
+		if (xattrs_first(w) && copy_xattrs(w, sfd, dfd, what, err) < 0)
 			return -1;
 		if (bld_copy_meta_write(w, dfd, -1, NULL, S_IFDIR, &m, 0, what, err) < 0)
 			return -1;
-		if (w->o->chown_mode != BLD_COPY_CHOWN_XATTR &&
-		    copy_xattrs(w, sfd, dfd, what, err) < 0)
+		if (!xattrs_first(w) && copy_xattrs(w, sfd, dfd, what, err) < 0)
 			return -1;
 		w->stats.dirs++;
 		return 0;
