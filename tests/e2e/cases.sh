@@ -1,0 +1,31 @@
+#!/bin/bash
+# The acceptance suite: every case in tests/e2e/cases built by nib as root,
+# as a user without a subuid range (a single UID) and in the restricted-pod
+# simulation, each compared with buildah's build of the same case
+# (tests/e2e/README.md). The full mode x storage-driver matrix runs on a
+# subset in matrix.sh.
+. "$(dirname "$0")/../lib.sh"
+. "$NIB_SRC/tests/lib/e2e.sh"
+
+MODES=(${E2E_MODES:-root nibplain pod})
+mapfile -t CASES < <(e2e_cases)
+
+if ! e2e_init; then
+	for m in "${MODES[@]}"; do
+		for c in "${CASES[@]}"; do
+			t "[$m] $c"
+			skip "$E2E_SKIP"
+		done
+	done
+	finish
+	exit
+fi
+
+for c in "${CASES[@]}"; do
+	[ -n "${E2E_ONLY:-}" ] && ! [[ $c =~ $E2E_ONLY ]] && continue
+	for m in "${MODES[@]}"; do
+		t "[$m] $c: $(e2e_title "$c")"
+		e2e_check "$m" auto "$c"
+	done
+done
+finish
