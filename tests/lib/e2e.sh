@@ -369,30 +369,30 @@ _e2e_wants() { # NAME REPORT
 	done < <(e2e_directive "$1" want)
 }
 
-# The storage drivers nib offers in a mode: from `nib info --json` when it
-# says, else the drivers a tiny build accepts.
+# The storage drivers nib offers in a mode: from `nib info --json` (its
+# overlay and fuse checks; vfs is always there), else the drivers a tiny
+# build accepts.
 e2e_drivers() { # MODE
-	local d list=""
-	e2e_nib "$1" info --json
+	local d list="" r
+	r=$(e2e_root "$1" auto)
+	e2e_nib "$1" --root "$r" info --json
 	if [ "$status" = 0 ]; then
 		list=$(printf '%s' "$out" | python3 -c '
 import json,sys
-names=("overlay","fuse-overlayfs","vfs")
 try: j=json.load(sys.stdin)
 except Exception: sys.exit(0)
-found=[]
-def walk(o):
-    if isinstance(o,dict):
-        n=o.get("name") or o.get("driver")
-        ok=o.get("available", o.get("usable", o.get("ok")))
-        if n in names and ok is True and n not in found: found.append(n)
-        for k,v in o.items():
-            if k in names and (v is True or (isinstance(v,dict) and v.get("available", v.get("usable", v.get("ok"))) is True)) and k not in found: found.append(k)
-            walk(v)
-    elif isinstance(o,list):
-        for v in o: walk(v)
-walk(j)
-print(" ".join(found))')
+names=("overlay","fuse-overlayfs","vfs")
+ds=j.get("storage_drivers") or j.get("drivers")
+if isinstance(ds,list):
+    print(" ".join(d if isinstance(d,str) else d.get("name","") for d in ds
+                   if isinstance(d,str) or d.get("available", d.get("ok")) is True))
+    sys.exit(0)
+c=j.get("checks") or {}
+out=[]
+if (c.get("overlay") or {}).get("ok") is True: out.append("overlay")
+if (c.get("fuse") or c.get("fuse-overlayfs") or {}).get("ok") is True: out.append("fuse-overlayfs")
+if c: out.append("vfs")
+print(" ".join(out))')
 	fi
 	if [ -z "$list" ]; then
 		mkdir -p "$T/drvprobe"
