@@ -25,7 +25,9 @@ for c in "${CASES[@]}"; do
 	[ -n "${E2E_ONLY:-}" ] && ! [[ $c =~ $E2E_ONLY ]] && continue
 	for m in "${MODES[@]}"; do
 		t "[$m] $c: $(e2e_title "$c")"
+		s0=$(date +%s.%N)
 		e2e_check "$m" auto "$c"
+		printf '  time [%s] %s: %.1fs\n' "$m" "$c" "$(echo "$(date +%s.%N) - $s0" | bc)"
 	done
 done
 finish

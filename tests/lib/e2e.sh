@@ -255,6 +255,8 @@ e2e_build() { # MODE DRIVER NAME [ARGS...]
 		return 0
 	}
 	[ "$driver" = auto ] || dargs=(--storage-driver "$driver")
+	# the context belongs to whoever builds, as a checkout would
+	chown -R -h "$(e2e_owner "$mode")" "$T/cases/$name"
 	while read -r pre tag; do
 		[ -n "$pre" ] || continue
 		pushd "$T/cases/$name/$pre" >/dev/null || return 1
