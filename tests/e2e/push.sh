@@ -54,8 +54,11 @@ done
 
 t "build --push pushes every tag"
 e2e_prepare copy-chmod
-e2e_build root auto copy-chmod --push --tls-verify=false -t "$REG/e2e/tags:a" -t "$REG/e2e/tags:b"
+pushd "$T/cases/copy-chmod" >/dev/null
+e2e_nib root --root "$E2E_ROOT" build --push --tls-verify=false -t "$REG/e2e/tags:a" -t "$REG/e2e/tags:b" .
+popd >/dev/null
 assert_status 0
+e2e_build root auto copy-chmod
 for tag in a b; do
 	run skopeo inspect --tls-verify=false "docker://$REG/e2e/tags:$tag"
 	assert_status 0 "tag $tag in the registry"
