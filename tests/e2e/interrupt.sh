@@ -42,10 +42,10 @@ for p in "${PLAN[@]}"; do
 	esac
 	cd - >/dev/null || exit 1
 	for ((i = 0; i < 300; i++)); do
-		grep -q "started-$mark" "$T/int.log" 2>/dev/null && break
+		grep -qx "started-$mark" "$T/int.log" 2>/dev/null && break
 		sleep 0.1
 	done
-	if ! grep -q "started-$mark" "$T/int.log"; then
+	if ! grep -qx "started-$mark" "$T/int.log"; then
 		fail "the RUN step did not start: $(tail -n 5 "$T/int.log")"
 		kill -KILL "$BG" 2>/dev/null
 		wait "$BG" 2>/dev/null
@@ -77,7 +77,7 @@ for p in "${PLAN[@]}"; do
 	[ -z "$mnt" ] || fail "mounts left: $mnt"
 	tmp=$(find "$R/nib/tmp" -mindepth 1 -maxdepth 1 2>/dev/null || true)
 	[ -z "$tmp" ] || fail "temporary folders left: $tmp"
-	grep -q -- "$mark-not-interrupted" "$T/int.log" && fail "the RUN step was not interrupted"
+	grep -qx -- "$mark-not-interrupted" "$T/int.log" && fail "the RUN step was not interrupted"
 	assert_eq "$(_e2e_refs "$R")" "$before" "the store's images are unchanged"
 	printf 'FROM localhost/busybox\nRUN echo after-%s > /after\n' "$mark" >"$ctx/Containerfile"
 	pushd "$ctx" >/dev/null
