@@ -43,7 +43,6 @@ secs() {
 	t1=$(now)
 	echo "$t1 - $t0" | bc
 }
-RSS_MAX=0
 # nib_timed ARGS...: nib under /usr/bin/time -v; prints seconds, keeps the peak RSS
 nib_timed() {
 	local t0 t1 rss
@@ -55,8 +54,8 @@ nib_timed() {
 		return
 	}
 	t1=$(now)
-	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$W/time.txt")
-	[ "${rss:-0}" -gt "$RSS_MAX" ] && RSS_MAX=$rss
+	# (a command substitution runs this: the peak goes through a file)
+	sed -n 's/.*Maximum resident set size (kbytes): //p' "$W/time.txt" >>"$W/rss.txt"
 	echo "$t1 - $t0" | bc
 }
 bah() { "${BUILDAH[@]}" bud --isolation chroot --layers --format docker --pull-never --identity-label=false -q "$@"; }
@@ -70,7 +69,7 @@ row() { # NAME NIB BUILDAH GOAL_RATIO|'' GOAL_TEXT
 	*) ok=$(echo "$ratio <= $4" | bc) ;;
 	esac
 	[ "$ok" = 1 ] && ok=yes || ok=NO
-	ROWS+=("$(printf '%-10s %10.3f %10s %8s  %-18s %s' "$1" "$2" "$3" "$ratio" "$5" "$ok")")
+	ROWS+=("$(printf '%-10s %10.3f %10.3f %8s  %-18s %s' "$1" "$2" "$3" "$ratio" "$5" "$ok")")
 }
 
 # --- steps20 and cached --------------------------------------------------------
@@ -133,6 +132,7 @@ echo
 echo "nib build vs buildah bud ($(buildah --version | awk '{print $3}')), medians of $RUNS, seconds"
 printf '%-10s %10s %10s %8s  %-18s %s\n' workload nib buildah ratio goal met
 printf '%s\n' "${ROWS[@]}"
-rss_mb=$(echo "scale=1; $RSS_MAX / 1024" | bc)
+RSS_MAX=$(sort -n "$W/rss.txt" 2>/dev/null | tail -n 1)
+rss_mb=$(echo "scale=1; ${RSS_MAX:-0} / 1024" | bc)
 printf '%-10s %10s %10s %8s  %-18s %s\n' "peak RSS" "${rss_mb} MB" - - "< 50 MB" \
 	"$([ "$(echo "$rss_mb < 50" | bc)" = 1 ] && echo yes || echo NO)"

@@ -8,7 +8,7 @@
 . "$NIB_SRC/tests/lib/e2e.sh"
 
 MODES=(root nibsub nibplain pod)
-SUBSET=(${E2E_MATRIX:-copy-chown setuid-modes whiteouts links-special})
+SUBSET=(${E2E_MATRIX:-copy-chown setuid-modes whiteouts})
 TS_SUBSET=(${E2E_TS_CASES:-copy-chown setuid-modes})
 
 if ! e2e_init; then

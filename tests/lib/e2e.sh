@@ -25,7 +25,7 @@
 #   modes MODE...             only in these modes (root nibsub nibplain pod)
 #   known-bug [MODE,...:] TEXT  nib is known to get it wrong (in those modes, or
 #                             all): the case is skipped with TEXT (a reported
-#                             bug, never a pass)
+#                             bug, never a pass; E2E_IGNORE_KNOWN_BUGS=1 runs it)
 #
 # Modes: root (real root), nibsub (user with a subuid range), nibplain (user
 # without: a single UID), pod (the restricted-pod simulation, tests/lib/podsim.sh).
@@ -38,6 +38,8 @@
 E2E_CASES=${E2E_CASES:-$NIB_SRC/tests/e2e/cases}
 E2E_CACHE=$NIB_TEST_CACHE/e2e-ref
 E2E_TS=1700000000
+# Part of the reference key: change it when imgreport.py's report changes.
+E2E_REPORT_FORMAT="fc3bf72bccd28e46a7ef22aad109faeaeb2685be222c5ba2269cddca918f9b3d  -"
 E2E_SKIP=""
 
 # e2e_init: everything the suite needs, or E2E_SKIP set to the reason.
@@ -142,7 +144,7 @@ e2e_key() { # NAME
 		echo "buildah $E2E_BUILDAH_VERSION bases $BASES_VERSION"
 		cat "$BB_OCI/index.json"
 		[ -n "${DEB_OCI:-}" ] && cat "$DEB_OCI/index.json"
-		sha256sum <"$IMGREPORT"
+		echo "$E2E_REPORT_FORMAT"
 	) | sha256sum | cut -c1-24
 }
 
@@ -285,7 +287,7 @@ e2e_check() { # MODE DRIVER NAME
 		}
 	fi
 	while read -r line; do
-		[ -n "$line" ] || continue
+		[ -n "$line" ] && [ -z "${E2E_IGNORE_KNOWN_BUGS:-}" ] || continue
 		if [[ $line =~ ^([a-z,]+):\ (.*)$ ]]; then
 			[[ ",${BASH_REMATCH[1]}," == *",$mode,"* ]] || continue
 			line=${BASH_REMATCH[2]}

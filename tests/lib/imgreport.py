@@ -26,6 +26,7 @@ empty /etc/hostname, /etc/hosts, /etc/resolv.conf and an empty /run (buildah
 chroot isolation creates these when the image lacks them).
 """
 import fnmatch
+import gzip
 import hashlib
 import io
 import json
@@ -91,14 +92,19 @@ def load_oci(root, ref):
 
 
 def _open_layer(path):
-    """A layer blob as a readable tar stream; zstd goes through zstd(1)
-    (Python's tarfile reads gzip, bzip2 and xz itself)."""
+    """A layer blob as a readable tar stream; zstd goes through zstd(1),
+    gzip through the gzip module (Python's tarfile reads bzip2 and xz)."""
     f = open(path, "rb")
-    if f.read(4) == b"\x28\xb5\x2f\xfd":
+    magic = f.read(4)
+    f.seek(0)
+    if magic == b"\x28\xb5\x2f\xfd":
         f.close()
         p = subprocess.run(["zstd", "-dc", path], stdout=subprocess.PIPE, check=True)
         return io.BytesIO(p.stdout)
-    f.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        # gzip.GzipFile reads every member of a multi-member gzip (tarfile's
+        # own stream reader stops after the first)
+        return gzip.GzipFile(fileobj=f, mode="rb")
     return f
 
 
