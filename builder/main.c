@@ -15,23 +15,47 @@ static const struct bld_command commands[] = {
      NULL},
     {"push", bld_cmd_push, "Push an image to a registry or another destination",
      "nib push [OPTIONS] SRC [DEST]", NULL},
-    {"tag", bld_cmd_tag, "Give an image in the store another name", "nib tag SRC DEST", NULL},
-    {"rmi", bld_cmd_rmi, "Remove images from the store", "nib rmi [OPTIONS] REF...", NULL},
-    {"images", bld_cmd_images, "List the images in the store", "nib images [--json]", NULL},
+    {"tag", bld_cmd_tag, "Give an image in the store another name", "nib tag SRC DEST...",
+     "SRC is a name, image ID (or unique prefix) or manifest digest in the store;\n"
+     "each DEST is normalised like a pull reference (busybox -> "
+     "docker.io/library/busybox:latest).\n"},
+    {"rmi", bld_cmd_rmi, "Remove images from the store", "nib rmi [OPTIONS] REF...",
+     "Options:\n"
+     "  -f, --force   remove an image ID even when it has several names\n"
+     "  -a, --all     remove every image in the store\n"
+     "Blobs no other image uses are collected right away unless another nib has the root open.\n"},
+    {"images", bld_cmd_images, "List the images in the store", "nib images [OPTIONS]",
+     "Options:\n"
+     "  --json        one JSON array of images\n"
+     "  -q, --quiet   image IDs only\n"
+     "  --no-trunc    full image IDs\n"},
     {"inspect", bld_cmd_inspect, "Show an image's manifest and config", "nib inspect [--json] REF",
-     NULL},
+     "REF is a name, image ID (or unique prefix) or manifest digest in the store.\n"
+     "Options:\n"
+     "  --json        the manifest and config as one JSON object\n"},
     {"login", bld_cmd_login, "Store credentials for a registry", "nib login [OPTIONS] REGISTRY",
      NULL},
     {"logout", bld_cmd_logout, "Remove stored credentials for a registry",
      "nib logout [OPTIONS] REGISTRY", NULL},
     {"parse", bld_cmd_parse, "Print the parsed instructions of a Containerfile",
-     "nib parse [--json] [--build-arg K=V]... [--target NAME] FILE", NULL},
+     "nib parse [--json] [--build-arg K=V]... [--target NAME] [--platform OS/ARCH] FILE",
+     "Options:\n"
+     "  --json               one JSON object: stages, instructions, args (see nib-parse(1))\n"
+     "  --build-arg K=V      set a build argument (repeatable)\n"
+     "  --target NAME        keep only the stages NAME needs\n"
+     "  --platform OS/ARCH   the TARGET* build arguments (default: this host)\n"
+     "Errors are FILE:LINE:COL: message, with exit status 2.\n"},
     {"info", bld_cmd_info, "Show what this environment allows and what nib will use",
-     "nib info [--json]", NULL},
+     "nib info [--json]",
+     "Probes user namespaces, subuid ranges and newuidmap, /proc, overlay, FUSE, the network,\n"
+     "SELinux and seccomp, and says which mode nib will use for each.\n"
+     "Options:\n"
+     "  --json        one JSON object\n"},
     {"run", bld_cmd_run, "Run one command through the embedded runtime",
      "nib run [OPTIONS] --rootfs DIR -- CMD [ARG...]", NULL},
     {"prune", bld_cmd_prune, "Remove unused blobs, layers and cache entries", "nib prune [OPTIONS]",
-     NULL},
+     "Options:\n"
+     "  --no-wait     fail instead of waiting while another nib has the root open\n"},
 };
 
 static const char global_help[] =
