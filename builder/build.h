@@ -66,6 +66,7 @@ struct bld_build_opts {
 	const char *authfile, *creds, *cert_dir;
 	int tls_verify;
 	enum stg_compression compression;
+	int compression_level; /* 0: the default */
 };
 void bld_build_opts_init(struct bld_build_opts *o);
 void bld_build_opts_free(struct bld_build_opts *o);

@@ -471,6 +471,7 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	stg_commit_opts_init(&co);
 	co.timestamp = b->ts;
 	co.compression = b->o->compression;
+	co.level = b->o->compression_level;
 	co.exclude = (const char *const *)ls->exclude.v;
 	if (stg_rootfs_commit(b->st, r, &co, &b->uo, &out, err) < 0)
 		goto fail;

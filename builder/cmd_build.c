@@ -36,6 +36,8 @@ static const char build_help[] =
     "  --iidfile FILE             write the image ID to FILE\n"
     "  --digestfile FILE          write the manifest digest to FILE\n"
     "  -o, --output type=oci,dest=DIR | type=docker-archive,dest=FILE | type=local,dest=DIR\n"
+    "  --compression-format gzip|zstd  layer compression (default gzip)\n"
+    "  --compression-level N      compression level (gzip 1-9, zstd 1-22)\n"
     "  --squash                   one layer for the image's own steps\n"
     "  --jobs N                   stages built at once (default 1)\n"
     "  --push                     push every tag after the build\n"
@@ -75,6 +77,7 @@ enum {
 	OPT_TLS_VERIFY,
 	OPT_EXAMPLE,
 	OPT_COMPRESSION,
+	OPT_COMPRESSION_LEVEL,
 	OPT_ISOLATION,
 };
 
@@ -321,6 +324,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	    {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
 	    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
 	    {"compression", required_argument, NULL, OPT_COMPRESSION},
+	    {"compression-format", required_argument, NULL, OPT_COMPRESSION},
+	    {"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
 	    {"isolation", required_argument, NULL, OPT_ISOLATION},
 	    {"example", no_argument, NULL, OPT_EXAMPLE},
 	    {NULL, 0, NULL, 0},
@@ -504,6 +509,19 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			}
 			o.compression = (enum stg_compression)r;
 			break;
+		case OPT_COMPRESSION_LEVEL: {
+			uint64_t lvl;
+			if (nib_parse_u64(optarg, &lvl) < 0 || lvl < 1 || lvl > 22) {
+				bld_usage_error(
+				    self, err,
+				    "build: bad --compression-level \"%s\" (1-9 for gzip, "
+				    "1-22 for zstd)",
+				    optarg);
+				goto out;
+			}
+			o.compression_level = (int)lvl;
+			break;
+		}
 		case OPT_ISOLATION:
 			break; /* buildah compatibility: nib has one runtime */
 		case OPT_EXAMPLE:

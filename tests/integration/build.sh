@@ -242,4 +242,20 @@ assert_eq "$(jq -c . "$ROOT/index.json")" "$before"
 assert_eq "$(ls -A "$ROOT/nib/tmp" | grep -v '^empty-' || true)" ""
 assert_eq "$(grep -c " $ROOT/" /proc/self/mountinfo)" 0
 
+t "--compression-format zstd and --compression-level give zstd layers that unpack"
+Z=$T/zctx
+mkdir -p "$Z"
+printf 'FROM localhost/busybox:latest\nRUN seq 1 2000 > /numbers\n' >"$Z/Containerfile"
+run "$NIB" build -q --no-cache --compression-format zstd --compression-level 19 -t localhost/z:1 "$Z"
+assert_status 0
+zl=$("$NIB" inspect --json localhost/z:1 | jq -r '.Manifest.layers[-1].mediaType')
+assert_eq "$zl" "application/vnd.oci.image.layer.v1.tar+zstd"
+zd=$("$NIB" inspect --json localhost/z:1 | jq -r '.Manifest.layers[-1].digest' | cut -d: -f2)
+assert_eq "$(zstd -dc "$ROOT/blobs/sha256/$zd" | tar -xOf - numbers | tail -n 1)" "2000"
+run "$NIB" build --compression-level 0 "$Z"
+assert_status 2
+assert_match "$err" 'compression-level'
+run "$NIB" build --compression-format lz4 "$Z"
+assert_status 2
+
 finish
