@@ -27,8 +27,11 @@
 
 static int fail(struct nib_error *err)
 {
+	int code = nib_err_exit_code(err);
+
 	fprintf(stderr, "nib-copy-tool: %s\n", err->msg ? err->msg : "failed");
-	return nib_err_exit_code(err);
+	nib_err_clear(err);
+	return code;
 }
 
 int main(int argc, char **argv)
