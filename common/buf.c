@@ -37,11 +37,71 @@ void nib_buf_printf(struct nib_buf *b, const char *fmt, ...)
 	free(s);
 }
 
+uint32_t nib_utf8_decode(const char *s, size_t n, size_t *width)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t r;
+	size_t need;
+
+	if (n == 0) {
+		*width = 0;
+		return 0xFFFD;
+	}
+	if (p[0] < 0x80) {
+		*width = 1;
+		return p[0];
+	}
+	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+		need = 1;
+		r = p[0] & 0x1F;
+	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+		need = 2;
+		r = p[0] & 0x0F;
+	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+		need = 3;
+		r = p[0] & 0x07;
+	} else {
+		*width = 1;
+		return 0xFFFD;
+	}
+	if (n < need + 1)
+		goto bad;
+	for (size_t i = 1; i <= need; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			goto bad;
+		r = (r << 6) | (p[i] & 0x3F);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF are invalid */
+	if ((need == 2 && r < 0x800) || (need == 3 && (r < 0x10000 || r > 0x10FFFF)) ||
+	    (r >= 0xD800 && r <= 0xDFFF))
+		goto bad;
+	*width = need + 1;
+	return r;
+bad:
+	*width = 1;
+	return 0xFFFD;
+}
+
 void nib_buf_json_string(struct nib_buf *b, const char *s)
 {
+	size_t n = strlen(s), i = 0, w;
+
 	nib_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t r;
+
+		if (c >= 0x80) {
+			/* JSON text is UTF-8: an invalid byte becomes U+FFFD */
+			r = nib_utf8_decode(s + i, n - i, &w);
+			if (r == 0xFFFD && w == 1)
+				nib_buf_puts(b, "\\ufffd");
+			else
+				nib_buf_append(b, s + i, w);
+			i += w;
+			continue;
+		}
+		switch (c) {
 		case '"':
 			nib_buf_puts(b, "\\\"");
 			break;
@@ -57,18 +117,13 @@ void nib_buf_json_string(struct nib_buf *b, const char *s)
 		case '\t':
 			nib_buf_puts(b, "\\t");
 			break;
-		case '\b':
-			nib_buf_puts(b, "\\b");
-			break;
-		case '\f':
-			nib_buf_puts(b, "\\f");
-			break;
 		default:
-			if (*p < 0x20)
-				nib_buf_printf(b, "\\u%04x", *p);
+			if (c < 0x20 || c == 0x7F)
+				nib_buf_printf(b, "\\u%04x", c);
 			else
-				nib_buf_putc(b, (char)*p);
+				nib_buf_putc(b, (char)c);
 		}
+		i++;
 	}
 	nib_buf_putc(b, '"');
 }

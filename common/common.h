@@ -182,7 +182,8 @@ void nib_buf_append(struct nib_buf *b, const void *p, size_t n);
 void nib_buf_puts(struct nib_buf *b, const char *s);
 void nib_buf_putc(struct nib_buf *b, char c);
 void nib_buf_printf(struct nib_buf *b, const char *fmt, ...) _printf_(2, 3);
-/* Append `s` as a JSON string literal, quotes included. */
+/* Append `s` as a JSON string literal, quotes included; invalid UTF-8
+ * becomes U+FFFD so the output is always valid JSON. */
 void nib_buf_json_string(struct nib_buf *b, const char *s);
 void nib_buf_reset(struct nib_buf *b);
 void nib_buf_free(struct nib_buf *b);
@@ -194,6 +195,10 @@ static inline void nib_buf_freep(struct nib_buf *b)
 	nib_buf_free(b);
 }
 #define _cleanup_buf_ _cleanup_(nib_buf_freep)
+
+/* Decode one UTF-8 rune at s[0..n); invalid bytes (overlong forms,
+ * surrogates, past U+10FFFF) give U+FFFD with width 1. */
+uint32_t nib_utf8_decode(const char *s, size_t n, size_t *width);
 
 /* ---- string vectors ----------------------------------------------------- */
 

@@ -39,16 +39,12 @@ static inline struct cf_file_priv *cf_priv(const struct cf_file *f)
 
 /* ---- unicode helpers (unicode.c) ---------------------------------------- */
 
-/* Decode one UTF-8 rune at s[0..n); invalid bytes give U+FFFD width 1. */
-uint32_t cf_utf8_decode(const char *s, size_t n, size_t *width);
 void cf_utf8_put(struct nib_buf *b, uint32_t r);
 bool cf_is_space(uint32_t r);  /* Go unicode.IsSpace */
 bool cf_is_letter(uint32_t r); /* approximation of unicode.IsLetter */
 bool cf_is_digit(uint32_t r);  /* unicode.IsDigit (decimal digits) */
 /* Go's byte-as-rune IsSpace (flag lexer and HEALTHCHECK quirk). */
 bool cf_is_space_byte(unsigned char c);
-/* A JSON string literal; invalid UTF-8 becomes U+FFFD. */
-void cf_json_string(struct nib_buf *b, const char *s);
 
 /* ---- words.c --------------------------------------------------------------*/
 

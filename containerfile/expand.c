@@ -31,7 +31,7 @@ static uint32_t peek(struct lexer *l)
 	size_t w;
 	if (l->pos >= l->n)
 		return LEX_EOF;
-	return cf_utf8_decode(l->s + l->pos, l->n - l->pos, &w);
+	return nib_utf8_decode(l->s + l->pos, l->n - l->pos, &w);
 }
 
 static uint32_t next(struct lexer *l)
@@ -40,7 +40,7 @@ static uint32_t next(struct lexer *l)
 	uint32_t r;
 	if (l->pos >= l->n)
 		return LEX_EOF;
-	r = cf_utf8_decode(l->s + l->pos, l->n - l->pos, &w);
+	r = nib_utf8_decode(l->s + l->pos, l->n - l->pos, &w);
 	l->pos += w;
 	return r;
 }
@@ -74,7 +74,7 @@ static void w_string(struct words *w, const char *s, size_t n)
 	if (!w)
 		return;
 	while (i < n) {
-		w_char(w, cf_utf8_decode(s + i, n - i, &k));
+		w_char(w, nib_utf8_decode(s + i, n - i, &k));
 		i += k;
 	}
 }

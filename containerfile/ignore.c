@@ -42,7 +42,7 @@ static int get_esc(const char **chunk, uint32_t *r)
 		if (!*c)
 			return -1;
 	}
-	*r = cf_utf8_decode(c, strlen(c), &w);
+	*r = nib_utf8_decode(c, strlen(c), &w);
 	if (*r == 0xFFFD && w == 1)
 		return -1;
 	c += w;
@@ -66,7 +66,7 @@ static int match_chunk(const char *chunk, size_t clen, const char *s, const char
 		case '[': {
 			uint32_t r = 0;
 			if (!failed) {
-				r = cf_utf8_decode(s, strlen(s), &w);
+				r = nib_utf8_decode(s, strlen(s), &w);
 				s += w;
 			}
 			chunk++;
@@ -104,7 +104,7 @@ static int match_chunk(const char *chunk, size_t clen, const char *s, const char
 			if (!failed) {
 				if (*s == '/')
 					failed = true;
-				cf_utf8_decode(s, strlen(s), &w);
+				nib_utf8_decode(s, strlen(s), &w);
 				s += w;
 			}
 			chunk++;
@@ -354,13 +354,13 @@ void cf_ignore_free(struct cf_ignore *ig)
 static char *trim_space(const char *s)
 {
 	size_t n = strlen(s), w;
-	while (*s && cf_is_space(cf_utf8_decode(s, n, &w)))
+	while (*s && cf_is_space(nib_utf8_decode(s, n, &w)))
 		s += w, n -= w;
 	while (n > 0) {
 		size_t k = n - 1;
 		while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
 			k--;
-		if (!cf_is_space(cf_utf8_decode(s + k, n - k, &w)))
+		if (!cf_is_space(nib_utf8_decode(s + k, n - k, &w)))
 			break;
 		n = k;
 	}

@@ -205,13 +205,13 @@ struct cf_instr *cf_instr_new(struct cf_file *f, const char *line, struct cf_seg
 	in->segs = xmemdup(segs, n_segs * sizeof(*segs));
 	in->n_segs = n_segs;
 	/* strings.TrimSpace, then split off the keyword */
-	while (ts < len && cf_is_space(cf_utf8_decode(line + ts, len - ts, &w)))
+	while (ts < len && cf_is_space(nib_utf8_decode(line + ts, len - ts, &w)))
 		ts += w;
 	while (te > ts) {
 		size_t k = te - 1;
 		while (k > ts && ((unsigned char)line[k] & 0xC0) == 0x80)
 			k--;
-		if (!cf_is_space(cf_utf8_decode(line + k, te - k, &w)))
+		if (!cf_is_space(nib_utf8_decode(line + k, te - k, &w)))
 			break;
 		te = k;
 	}
@@ -247,7 +247,7 @@ struct cf_instr *cf_instr_new(struct cf_file *f, const char *line, struct cf_seg
 	free(fo.v);
 	/* the arguments, trimmed of white space as splitCommand does */
 	size_t a_end = strlen(rest_all);
-	while (rest_all[aoff] && cf_is_space(cf_utf8_decode(rest_all + aoff, a_end - aoff, &w)))
+	while (rest_all[aoff] && cf_is_space(nib_utf8_decode(rest_all + aoff, a_end - aoff, &w)))
 		aoff += w;
 	const char *rest = rest_all + aoff;
 	size_t base = rs + aoff;

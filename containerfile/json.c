@@ -11,7 +11,7 @@ static void json_strv(struct nib_buf *b, const struct nib_strv *v)
 	for (size_t i = 0; i < v->len; i++) {
 		if (i)
 			nib_buf_putc(b, ',');
-		cf_json_string(b, v->v[i]);
+		nib_buf_json_string(b, v->v[i]);
 	}
 	nib_buf_putc(b, ']');
 }
@@ -22,7 +22,7 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 
 	nib_buf_printf(b, "{\"line\":%d,\"col\":%d,\"end_line\":%d,\"instruction\":", in->line,
 		       in->col, in->end_line);
-	cf_json_string(b, cf_kind_name(in->kind));
+	nib_buf_json_string(b, cf_kind_name(in->kind));
 	nib_buf_puts(b, ",\"flags\":{");
 	/* each name once, in order of first use; repeated ones as arrays (an
 	 * instruction has few distinct flags, however many it repeats) */
@@ -36,7 +36,7 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 			count += streq(in->flags[j].name, names.v[n]);
 		if (n)
 			nib_buf_putc(b, ',');
-		cf_json_string(b, names.v[n]);
+		nib_buf_json_string(b, names.v[n]);
 		nib_buf_putc(b, ':');
 		if (count > 1)
 			nib_buf_putc(b, '[');
@@ -49,7 +49,7 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 			first = false;
 			const char *v =
 			    in->flags[j].xvalue ? in->flags[j].xvalue : in->flags[j].value;
-			cf_json_string(b, v ? v : "");
+			nib_buf_json_string(b, v ? v : "");
 		}
 		if (count > 1)
 			nib_buf_putc(b, ']');
@@ -63,9 +63,9 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 		if (i)
 			nib_buf_putc(b, ',');
 		nib_buf_puts(b, "{\"name\":");
-		cf_json_string(b, hd->name);
+		nib_buf_json_string(b, hd->name);
 		nib_buf_puts(b, ",\"content\":");
-		cf_json_string(b, hd->xcontent ? hd->xcontent : hd->content);
+		nib_buf_json_string(b, hd->xcontent ? hd->xcontent : hd->content);
 		nib_buf_printf(b, ",\"expand\":%s,\"chomp\":%s,\"line\":%d}",
 			       hd->expand ? "true" : "false", hd->chomp ? "true" : "false",
 			       hd->line);
@@ -93,14 +93,14 @@ char *cf_file_json(const struct cf_file *f)
 		first = false;
 		nib_buf_printf(&b, "{\"index\":%d,\"name\":", st->index);
 		if (st->name)
-			cf_json_string(&b, st->name);
+			nib_buf_json_string(&b, st->name);
 		else
 			nib_buf_puts(&b, "null");
 		nib_buf_puts(&b, ",\"base\":");
-		cf_json_string(&b, st->base ? st->base : st->from->args.v[0]);
+		nib_buf_json_string(&b, st->base ? st->base : st->from->args.v[0]);
 		nib_buf_puts(&b, ",\"platform\":");
 		if (st->platform)
-			cf_json_string(&b, st->platform);
+			nib_buf_json_string(&b, st->platform);
 		else
 			nib_buf_puts(&b, "null");
 		nib_buf_printf(&b, ",\"line\":%d,\"base_stage\":", st->from->line);
@@ -124,17 +124,17 @@ char *cf_file_json(const struct cf_file *f)
 	json_strv(&b, &f->meta_args);
 	nib_buf_puts(&b, ",\"target\":");
 	if (f->target >= 0 && f->stages[f->target].name)
-		cf_json_string(&b, f->stages[f->target].name);
+		nib_buf_json_string(&b, f->stages[f->target].name);
 	else if (f->target >= 0)
 		nib_buf_printf(&b, "%d", f->target);
 	else
 		nib_buf_puts(&b, "null");
 	nib_buf_puts(&b, ",\"escape\":");
 	char esc[2] = {f->escape, 0};
-	cf_json_string(&b, esc);
+	nib_buf_json_string(&b, esc);
 	nib_buf_puts(&b, ",\"syntax\":");
 	if (f->syntax)
-		cf_json_string(&b, f->syntax);
+		nib_buf_json_string(&b, f->syntax);
 	else
 		nib_buf_puts(&b, "null");
 	nib_buf_puts(&b, ",\"unused_build_args\":");

@@ -32,7 +32,7 @@ void cf_runes_init(struct cf_runes *rs, const char *s)
 	rs->n = 0;
 	while (i < len) {
 		rs->offs[rs->n] = i;
-		rs->r[rs->n++] = cf_utf8_decode(s + i, len - i, &w);
+		rs->r[rs->n++] = nib_utf8_decode(s + i, len - i, &w);
 		i += w;
 	}
 	rs->offs[rs->n] = len;

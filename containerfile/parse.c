@@ -39,7 +39,7 @@ static size_t trim_newline(const char *s, size_t n)
 static size_t lead_space(const char *s, size_t n)
 {
 	size_t i = 0, w;
-	while (i < n && cf_is_space(cf_utf8_decode(s + i, n - i, &w)))
+	while (i < n && cf_is_space(nib_utf8_decode(s + i, n - i, &w)))
 		i += w;
 	return i;
 }

@@ -7,51 +7,6 @@
  */
 #include "containerfile/cf_internal.h"
 
-uint32_t cf_utf8_decode(const char *s, size_t n, size_t *width)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t r;
-	size_t need;
-
-	if (n == 0) {
-		*width = 0;
-		return 0xFFFD;
-	}
-	if (p[0] < 0x80) {
-		*width = 1;
-		return p[0];
-	}
-	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-		need = 1;
-		r = p[0] & 0x1F;
-	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		need = 2;
-		r = p[0] & 0x0F;
-	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-		need = 3;
-		r = p[0] & 0x07;
-	} else {
-		*width = 1;
-		return 0xFFFD;
-	}
-	if (n < need + 1)
-		goto bad;
-	for (size_t i = 1; i <= need; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			goto bad;
-		r = (r << 6) | (p[i] & 0x3F);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are invalid */
-	if ((need == 2 && r < 0x800) || (need == 3 && (r < 0x10000 || r > 0x10FFFF)) ||
-	    (r >= 0xD800 && r <= 0xDFFF))
-		goto bad;
-	*width = need + 1;
-	return r;
-bad:
-	*width = 1;
-	return 0xFFFD;
-}
-
 void cf_utf8_put(struct nib_buf *b, uint32_t r)
 {
 	char t[4];
@@ -145,47 +100,4 @@ bool cf_is_letter(uint32_t r)
 		if (r >= ranges[i][0] && r <= ranges[i][1])
 			return true;
 	return false;
-}
-
-void cf_json_string(struct nib_buf *b, const char *s)
-{
-	size_t n = strlen(s), i = 0, w;
-
-	nib_buf_putc(b, '"');
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x80) {
-			switch (c) {
-			case '"':
-				nib_buf_puts(b, "\\\"");
-				break;
-			case '\\':
-				nib_buf_puts(b, "\\\\");
-				break;
-			case '\n':
-				nib_buf_puts(b, "\\n");
-				break;
-			case '\r':
-				nib_buf_puts(b, "\\r");
-				break;
-			case '\t':
-				nib_buf_puts(b, "\\t");
-				break;
-			default:
-				if (c < 0x20 || c == 0x7F)
-					nib_buf_printf(b, "\\u%04x", c);
-				else
-					nib_buf_putc(b, (char)c);
-			}
-			i++;
-			continue;
-		}
-		uint32_t r = cf_utf8_decode(s + i, n - i, &w);
-		if (r == 0xFFFD && w == 1)
-			nib_buf_puts(b, "\\ufffd");
-		else
-			nib_buf_append(b, s + i, w);
-		i += w;
-	}
-	nib_buf_putc(b, '"');
 }

@@ -100,7 +100,7 @@ void cf_parse_words(const char *s, char escape, struct nib_strv *out, struct cf_
 
 	for (size_t pos = 0; pos <= len; pos += w) {
 		if (pos != len)
-			ch = cf_utf8_decode(s + pos, len - pos, &w);
+			ch = nib_utf8_decode(s + pos, len - pos, &w);
 		if (phase == IN_SPACES) {
 			if (pos == len)
 				break;
@@ -139,7 +139,7 @@ void cf_parse_words(const char *s, char escape, struct nib_strv *out, struct cf_
 					continue;
 				nib_buf_append(&word, s + pos, w);
 				pos += w;
-				ch = cf_utf8_decode(s + pos, len - pos, &w);
+				ch = nib_utf8_decode(s + pos, len - pos, &w);
 			}
 			nib_buf_append(&word, s + pos, w);
 			continue;
@@ -153,7 +153,7 @@ void cf_parse_words(const char *s, char escape, struct nib_strv *out, struct cf_
 			}
 			nib_buf_append(&word, s + pos, w);
 			pos += w;
-			ch = cf_utf8_decode(s + pos, len - pos, &w);
+			ch = nib_utf8_decode(s + pos, len - pos, &w);
 		}
 		nib_buf_append(&word, s + pos, w);
 	}
@@ -310,7 +310,7 @@ static int jp_string(struct jp *p, struct nib_buf *b)
 			continue;
 		}
 		size_t w;
-		uint32_t r = cf_utf8_decode(p->s + p->i, p->n - p->i, &w);
+		uint32_t r = nib_utf8_decode(p->s + p->i, p->n - p->i, &w);
 		if (b) {
 			if (r == 0xFFFD && w == 1)
 				cf_utf8_put(b, r);
@@ -434,7 +434,7 @@ int cf_parse_json_array(const char *s, struct nib_strv *out)
 	size_t w;
 
 	/* strings.TrimLeftFunc(rest, unicode.IsSpace) */
-	while (*s && cf_is_space(cf_utf8_decode(s, strlen(s), &w)))
+	while (*s && cf_is_space(nib_utf8_decode(s, strlen(s), &w)))
 		s += w;
 	if (*s != '[')
 		return 0;

@@ -64,6 +64,15 @@ static void test_buf(void)
 	nib_buf_reset(&b);
 	nib_buf_json_string(&b, "a\"b\\c\n\x01");
 	CHECK_STREQ(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
+	nib_buf_reset(&b);
+	/* valid UTF-8 is kept; invalid bytes and DEL are escaped */
+	nib_buf_json_string(&b, "\xc3\xa9\xff\x7f\xed\xa0\x80");
+	CHECK_STREQ(b.data, "\"\xc3\xa9\\ufffd\\u007f\\ufffd\\ufffd\\ufffd\"");
+	size_t w = 0;
+	CHECK(nib_utf8_decode("\xe2\x82\xac", 3, &w) == 0x20AC && w == 3);
+	CHECK(nib_utf8_decode("\xc0\x80", 2, &w) == 0xFFFD && w == 1);
+	CHECK(nib_utf8_decode("\xf4\x90\x80\x80", 4, &w) == 0xFFFD && w == 1);
+	CHECK(nib_utf8_decode("", 0, &w) == 0xFFFD && w == 0);
 	char *s = nib_buf_steal(&b);
 	CHECK(b.data == NULL && b.len == 0);
 	free(s);

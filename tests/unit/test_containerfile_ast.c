@@ -16,7 +16,7 @@ static void quote(struct nib_buf *b, const char *s)
 	nib_buf_putc(b, '"');
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
-		uint32_t r = cf_utf8_decode(s + i, n - i, &w);
+		uint32_t r = nib_utf8_decode(s + i, n - i, &w);
 		if (r == 0xFFFD && w == 1) {
 			nib_buf_printf(b, "\\x%02x", c);
 		} else if (c == '"' || c == '\\') {
