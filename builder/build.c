@@ -270,7 +270,8 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 		bld_log_step(b, s, in);
 		if (bld_step_exec(s, in, err) < 0)
 			return -1;
-		if (in->kind != CF_RUN && in->kind != CF_COPY && in->kind != CF_ADD)
+		if (in->kind != CF_RUN && in->kind != CF_COPY && in->kind != CF_ADD &&
+		    in->kind != CF_WORKDIR)
 			bld_log_step_end(b, in, 0, false, NULL);
 	}
 	s->done = true;

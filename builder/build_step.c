@@ -252,6 +252,8 @@ static char *workdir_join(const char *cur, const char *w)
 	return nib_path_clean(j);
 }
 
+static void meta_commit(struct bld_stage *s, const char *by);
+
 static int metadata(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
 {
 	struct stg_container_config *c = &s->cfg->config;
@@ -283,12 +285,6 @@ static int metadata(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 		free(c->user);
 		c->user = xstrdup(in->xargs.len ? in->xargs.v[0] : "");
 		break;
-	case CF_WORKDIR: {
-		char *w = workdir_join(c->working_dir, in->xargs.len ? in->xargs.v[0] : "/");
-		free(c->working_dir);
-		c->working_dir = w;
-		break;
-	}
 	case CF_VOLUME:
 		for (size_t i = 0; i < in->xargs.len; i++)
 			if (*in->xargs.v[i])
@@ -357,15 +353,22 @@ static int metadata(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 		nib_buf_puts(&by, j ? j : "");
 	}
 
-	/* the step's identity for the steps after it; a cached step keeps its
-	 * first creation time so a rebuild gives the same image ID */
+	meta_commit(s, by.data);
+	return 0;
+}
+
+/* The history entry of a step without a layer, and its identity for the
+ * steps after it; a cached step keeps its first creation time so a rebuild
+ * gives the same image ID. */
+static void meta_commit(struct bld_stage *s, const char *by)
+{
 	struct bld_cache_entry e;
-	bld_cache_chain(s->key, by.data);
+	bld_cache_chain(s->key, by);
 	bool use = s->b->o->layers && !s->b->o->no_cache;
 	bool hit = use && (bld_cache_get(s->b, s->key, &e) == 1 ||
 			   bld_regcache_get(s->b, s->key, &e) == 1);
 	const char *created = hit && s->b->ts < 0 ? e.created : NULL;
-	bld_stage_history(s, by.data, true, created);
+	bld_stage_history(s, by, true, created);
 	if (!hit) {
 		memset(&e, 0, sizeof(e));
 		snprintf(e.created, sizeof(e.created), "%s", s->last_created);
@@ -375,7 +378,6 @@ static int metadata(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 	bld_regcache_put(s->b, s->key, &e);
 	if (hit)
 		free(e.layer.media_type);
-	return 0;
 }
 
 /* ---- steps with a layer -------------------------------------------------------- */
@@ -831,6 +833,79 @@ out:
 	return ret;
 }
 
+/* ---- WORKDIR ------------------------------------------------------------------ */
+
+struct workdir_work {
+	struct layer_step *ls;
+};
+
+static int workdir_work(void *arg, struct nib_error *err)
+{
+	struct workdir_work *w = arg;
+	struct layer_step *ls = w->ls;
+	_cleanup_close_ int fd = open(ls->r->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", ls->r->target);
+	return bld_copy_mkdir(&ls->co, fd, ls->s->cfg->config.working_dir, err);
+}
+
+static int run_workdir(struct layer_step *ls, struct nib_error *err)
+{
+	struct bld_build *b = ls->s->b;
+	struct workdir_work w = {.ls = ls};
+	int ret;
+
+	ls->co.chown_mode =
+	    b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
+	b->ns.mount = b->driver->layer_form == STG_WHITEOUT_OVERLAY ? ls->r : NULL;
+	ret = bld_ns_exec(&b->ns, workdir_work, &w, &w, sizeof(w), err);
+	b->ns.mount = NULL;
+	if (ret < 0)
+		return nib_err_wrap(err, "%s:%d: WORKDIR %s", b->f->path, ls->in->line,
+				    ls->s->cfg->config.working_dir);
+	return 0;
+}
+
+/*
+ * BuildKit (dockerfile frontend, dispatchWorkdir): WORKDIR sets the config
+ * and, unless it is "/", runs a mkdir-with-parents file op as the USER: the
+ * missing folders are created 0755, owned by the USER (names from the
+ * image's own passwd/group), in a layer of their own. An existing folder
+ * changes nothing: BuildKit then exports an empty layer, nib none (as for
+ * any step that changes nothing).
+ */
+static int step_workdir(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
+{
+	struct bld_build *b = s->b;
+	struct stg_container_config *c = &s->cfg->config;
+	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_workdir};
+	_cleanup_free_ char *by = NULL, *key = NULL;
+	const char *user = c->user && *c->user ? c->user : NULL;
+	char *w = workdir_join(c->working_dir, in->xargs.len ? in->xargs.v[0] : "/");
+	int ret;
+
+	free(c->working_dir);
+	c->working_dir = w;
+	by = xasprintf("WORKDIR %s", w);
+	if (streq(w, "/")) {
+		meta_commit(s, by);
+		bld_log_step_end(b, in, 0, false, NULL);
+		return 0;
+	}
+	bld_copy_opts_init(&ls.co);
+	ls.co.chown = user;
+	ls.co.timestamp = b->ts;
+	key = xasprintf("WORKDIR\n%s\nuser %s", w, user ? user : "");
+	ret = layer_step_exec(&ls, key, by, err);
+	layer_step_free(&ls);
+	if (ret < 0)
+		return -1;
+	/* the config changed: the steps after it see another WORKDIR */
+	bld_cache_chain(s->key, by);
+	return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 int bld_step_exec(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
@@ -852,6 +927,8 @@ int bld_step_exec(struct bld_stage *s, struct cf_instr *in, struct nib_error *er
 	case CF_COPY:
 	case CF_ADD:
 		return step_copy(s, in, err);
+	case CF_WORKDIR:
+		return step_workdir(s, in, err);
 	default:
 		return metadata(s, in, err);
 	}

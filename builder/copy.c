@@ -681,6 +681,38 @@ out:
 	return ret;
 }
 
+int bld_copy_mkdir(const struct bld_copy_opts *o, int dest_root_fd, const char *path,
+		   struct nib_error *err)
+{
+	struct bld_copy_writer w = {.o = o, .dest_root = dest_root_fd, .link_root = -1};
+	int ret = -1;
+
+	clock_gettime(CLOCK_REALTIME, &w.now);
+	if (o->chown) {
+		if (bld_copy_chown_resolve(dest_root_fd, o->chown, &w.chown_uid, &w.chown_gid,
+					   err) < 0)
+			return -1;
+		w.have_chown = true;
+	}
+	if (bld_copy_mkdir_all(&w, path, err) < 0)
+		goto out;
+	if (o->timestamp >= 0) {
+		struct timespec ts[2] = {{.tv_sec = (time_t)o->timestamp},
+					 {.tv_sec = (time_t)o->timestamp}};
+		for (size_t i = w.created.len; i > 0; i--) {
+			_cleanup_close_ int fd = nib_open_in_root(dest_root_fd, w.created.v[i - 1],
+								  O_RDONLY | O_DIRECTORY, 0, NULL);
+			if (fd >= 0)
+				(void)futimens(fd, ts);
+		}
+	}
+	ret = 0;
+out:
+	bld_copy_dirs_relock(&w);
+	nib_strv_free(&w.created);
+	return ret;
+}
+
 int bld_copy_run(const struct bld_copy_opts *o, int dest_root_fd, struct bld_copy_stats *stats,
 		 struct nib_error *err)
 {

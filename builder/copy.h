@@ -163,6 +163,17 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 int bld_copy_run(const struct bld_copy_opts *o, int dest_root_fd, struct bld_copy_stats *stats,
 		 struct nib_error *err);
 
+/*
+ * WORKDIR's folder (BuildKit's mkdir file op with parents): the missing
+ * folders of `path` (absolute, resolved inside `dest_root_fd`) are created
+ * 0755 and owned by o->chown (the USER, "user[:group]" from the rootfs's
+ * own /etc/passwd and /etc/group; NULL: 0:0), written per o->chown_mode,
+ * with o->timestamp as their times when >= 0. Existing folders are left
+ * as they are; a non-folder in the way is an error.
+ */
+int bld_copy_mkdir(const struct bld_copy_opts *o, int dest_root_fd, const char *path,
+		   struct nib_error *err);
+
 /* ---- pieces shared by the copy*.c files (internal) ---------------------- */
 
 /* Whether `s` holds wildcard characters (*, ?, [) (BuildKit's

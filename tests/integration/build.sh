@@ -67,10 +67,11 @@ assert_eq "$(cfg test/one .config.Volumes)" '{"/data":{}}'
 assert_eq "$(cfg test/one .config.StopSignal)" '"SIGTERM"'
 assert_eq "$(cfg test/one .config.Entrypoint)" '["/bin/sh","-c","echo hi"]'
 assert_eq "$(cfg test/one .config.Cmd)" '["x"]'
-# the base's entry, then one per instruction but FROM and ARG (BuildKit)
+# the base's entry, then one per instruction but FROM and ARG (BuildKit);
+# layers: the base, WORKDIR's folder, COPY, RUN
 assert_eq "$(cfg test/one '.history | length')" 12
-assert_eq "$(cfg test/one '.history | map(select(.empty_layer != true)) | length')" 3
-assert_eq "$(cfg test/one '.rootfs.diff_ids | length')" 3
+assert_eq "$(cfg test/one '.history | map(select(.empty_layer != true)) | length')" 4
+assert_eq "$(cfg test/one '.rootfs.diff_ids | length')" 4
 
 t "RUN sees build args and ENV; build args stay out of the config"
 list=$(last_layer test/one)
@@ -93,7 +94,7 @@ run "$NIB" build -t test/one "$C"
 end=$(date +%s%N)
 assert_status 0
 assert_eq "$(printf '%s\n' "$out" | tail -1)" "$id"
-assert_eq "$(printf '%s\n' "$out" | grep -c 'Using cache')" 2
+assert_eq "$(printf '%s\n' "$out" | grep -c 'Using cache')" 3
 assert_no_match "$out" '--> Done'
 echo "  cached rebuild: $(((end - start) / 1000000)) ms"
 
@@ -101,7 +102,8 @@ t "a changed source misses from its step on; --no-cache runs every step"
 echo changed >"$C/one.txt"
 run "$NIB" build -t test/two "$C"
 assert_status 0
-assert_eq "$(printf '%s\n' "$out" | grep -c 'Using cache')" 0
+# WORKDIR's step, before the COPY, still hits
+assert_eq "$(printf '%s\n' "$out" | grep -c 'Using cache')" 1
 assert_ne "$(printf '%s\n' "$out" | tail -1)" "$id"
 run "$NIB" build --no-cache -t test/two "$C"
 assert_status 0
