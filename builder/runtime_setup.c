@@ -11,6 +11,7 @@
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/securebits.h>
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
@@ -480,6 +481,20 @@ static void set_caps(struct bld_rt *rt, bool root)
 	cap_free(caps);
 }
 
+/* A non-root user of single-UID mode: the command stays UID 0 on the
+ * kernel's side, so it keeps no capability, not even across execve (root's
+ * exec rule is disabled). */
+static void drop_caps(struct bld_rt *rt)
+{
+	cap_t none = cap_init();
+
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) < 0)
+		die(rt, "securebits: %s", strerror(errno));
+	if (cap_set_proc(none) < 0)
+		die(rt, "drop capabilities: %s", strerror(errno));
+	cap_free(none);
+}
+
 static const char *env_get(char *const *env, const char *key)
 {
 	size_t kl = strlen(key);
@@ -494,10 +509,11 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 	const struct bld_run_spec *spec = rt->spec;
 	_cleanup_strv_ struct nib_strv env = {0};
 	_cleanup_free_ char *home = NULL;
-	gid_t groups[64];
-	size_t n_groups = ARRAY_SIZE(groups);
-	uid_t uid = 0;
-	gid_t gid = 0;
+	gid_t groups[64], fake_groups[64];
+	size_t n_groups = ARRAY_SIZE(groups), n_fake_groups = 0;
+	uid_t uid = 0, fake_uid = 0;
+	gid_t gid = 0, fake_gid = 0;
+	bool fake = false;
 	struct nib_error e = {0};
 	const char *path, *cmd = spec->argv[0];
 	int notify_fd = -1, in, saved = ENOENT;
@@ -530,8 +546,18 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 	if (bld_user_resolve(spec->user, &uid, &gid, groups, &n_groups, &home, &e) < 0)
 		die(rt, "%s", e.msg);
 	if (!bld_idmap_uid_mapped(&rt->idmap, uid) || !bld_idmap_gid_mapped(&rt->idmap, gid)) {
-		log_info("user %u:%u is not mapped with the %s ID map: running as 0:0",
-			 (unsigned)uid, (unsigned)gid, bld_idmap_name(rt->idmap.mode));
+		if (rt->idmap.mode == BLD_IDMAP_SINGLE) {
+			/* the command runs as 0 and the supervisor answers as
+			 * if it were the user (seccomp_creds.c) */
+			fake = true;
+			fake_uid = uid;
+			fake_gid = gid;
+			memcpy(fake_groups, groups, n_groups * sizeof(gid_t));
+			n_fake_groups = n_groups;
+		} else {
+			log_info("user %u:%u is not mapped with the %s ID map: running as 0:0",
+				 (unsigned)uid, (unsigned)gid, bld_idmap_name(rt->idmap.mode));
+		}
 		uid = 0;
 		gid = 0;
 	}
@@ -565,8 +591,10 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		die(rt, "setgid %u: %s", (unsigned)gid, strerror(errno));
 	if (setresuid(uid, uid, uid) < 0)
 		die(rt, "setuid %u: %s", (unsigned)uid, strerror(errno));
-	if (uid == 0)
+	if (uid == 0 && !(fake && fake_uid != 0))
 		set_caps(rt, true);
+	else if (fake)
+		drop_caps(rt);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die(rt, "no_new_privs: %s", strerror(errno));
 	if (rt->selinux_label && setexeccon(rt->selinux_label) < 0)
@@ -590,6 +618,15 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		bld_rt_send(rt->sync_fd, BLD_MSG_NOTIFY, NULL, 0, notify_fd);
 		close(notify_fd);
 	}
+	/* trapped by the filter: the supervisor now answers get*id with
+	 * the user's IDs. It reads the group list from this process's
+	 * memory, which needs it dumpable (as execve makes it anyway; fd 3
+	 * is close-on-exec and nothing of the command runs yet). */
+	if (fake && (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 ||
+		     syscall(SYS_setgroups, n_fake_groups, fake_groups) < 0 ||
+		     syscall(SYS_setresgid, fake_gid, fake_gid, fake_gid) < 0 ||
+		     syscall(SYS_setresuid, fake_uid, fake_uid, fake_uid) < 0))
+		die(rt, "user %u:%u: %s", (unsigned)fake_uid, (unsigned)fake_gid, strerror(errno));
 
 	path = env_get(env.v, "PATH");
 	if (strchr(cmd, '/')) {

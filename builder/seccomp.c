@@ -125,6 +125,12 @@ static const char *const notified[] = {
     "getgroups32",
     "execve",
     "execveat",
+    /* owners, modes and devices from the records: seccomp_notify.c */
+    "stat",
+    "lstat",
+    "fstat",
+    "newfstatat",
+    "statx",
 };
 
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,

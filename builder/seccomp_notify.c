@@ -12,6 +12,8 @@
  *	chmod family   record updated when there is one, then the call
  *	               continues in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
  *	mknod device   an empty regular file carrying the record
+ *	stat family    the record's owner, mode and device for a file that
+ *	               has one, else the kernel answers
  */
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
@@ -43,30 +45,73 @@ static int still_valid(int fd)
 	return -ESRCH;
 }
 
+static int still_valid_keep(int fd)
+{
+	return seccomp_notify_id_valid(cur.fd, cur.id) == 0 ? fd : -ESRCH;
+}
+
 struct owner_rec {
 	uint32_t uid, gid, mode;
 	char type[48];
 };
 
+/* /proc/PID/mem of the notifying process, kept open for the next
+ * request of the same process. The fd stays bound to that process's
+ * memory: once it is gone, access fails, and a new process with the same
+ * PID is reached only through a new fd (opened after the request was
+ * checked alive). */
+static struct {
+	pid_t pid;
+	int fd;
+} mem = {0, -1};
+
+static int mem_fd(pid_t pid, bool reopen)
+{
+	char path[64];
+
+	if (mem.fd >= 0 && mem.pid == pid && !reopen)
+		return mem.fd;
+	if (mem.fd >= 0)
+		close(mem.fd);
+	mem.fd = -1;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	mem.fd = open(path, O_RDWR | O_CLOEXEC);
+	if (mem.fd < 0)
+		return -errno;
+	mem.pid = pid;
+	return still_valid_keep(mem.fd);
+}
+
+/* pread/pwrite of the notifying process's memory. */
+static int mem_io(pid_t pid, bool wr, uint64_t addr, void *p, size_t n, ssize_t *done)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = mem_fd(pid, attempt > 0);
+		if (fd < 0)
+			return fd;
+		*done = wr ? pwrite(fd, p, n, (off_t)addr) : pread(fd, p, n, (off_t)addr);
+		if (*done >= 0 || errno == EFAULT || errno == EIO)
+			return 0;
+	}
+	return -errno;
+}
+
 /* Read a NUL-terminated string of the notifying process at `addr`. */
 static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 {
-	char path[64];
-	_cleanup_close_ int fd = -1;
 	size_t got = 0;
 
 	if (addr == 0)
 		return -EFAULT;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	while (got < size) {
 		/* read up to the end of the page so an unmapped next page does
 		 * not fail a short string */
 		size_t page = 4096 - ((addr + got) & 4095);
 		size_t want = MIN(page, size - got);
-		ssize_t n = pread(fd, out + got, want, (off_t)(addr + got));
+		ssize_t n = 0;
+		int r = mem_io(pid, false, addr + got, out + got, want, &n);
+		if (r < 0)
+			return r;
 		if (n <= 0)
 			return -EFAULT;
 		if (memchr(out + got, '\0', (size_t)n))
@@ -340,6 +385,78 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 	return 0;
 }
 
+/* Write `n` bytes to the notifying process at `addr`, once it is known
+ * that the request is still alive. */
+static int mem_put(pid_t pid, uint64_t addr, const void *data, size_t n)
+{
+	ssize_t done = 0;
+	int r;
+
+	if (addr == 0)
+		return -EFAULT;
+	if (seccomp_notify_id_valid(cur.fd, cur.id) != 0)
+		return -ESRCH;
+	r = mem_io(pid, true, addr, (void *)data, n, &done);
+	return r < 0 ? r : done == (ssize_t)n ? 0 : -EFAULT;
+}
+
+/* The file type and device a record states; false when it keeps the
+ * inode's own. */
+static bool rec_type(const struct owner_rec *r, mode_t *type, dev_t *dev)
+{
+	unsigned maj, min;
+
+	if (sscanf(r->type, "char-%u-%u", &maj, &min) == 2)
+		*type = S_IFCHR;
+	else if (sscanf(r->type, "block-%u-%u", &maj, &min) == 2)
+		*type = S_IFBLK;
+	else
+		return false;
+	*dev = makedev(maj, min);
+	return true;
+}
+
+/*
+ * The stat family: a file that carries a record is reported with the
+ * owner, mode and type the record holds, as root would have seen it; the
+ * kernel answers for every other file, for every error and when the
+ * process's memory cannot be written (a non-dumpable process).
+ * `statx_mask` >= 0 selects statx(2)'s layout, else struct stat.
+ */
+static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool empty_path,
+		   uint64_t buf, long long statx_mask)
+{
+	_cleanup_close_ int fd = open_target(pid, dirfd, path, nofollow, empty_path);
+	struct owner_rec r;
+	struct stat st;
+	mode_t type;
+	dev_t dev = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) || !rec_get(fd, &st, &r))
+		return 1;
+	if (!rec_type(&r, &type, &dev))
+		type = st.st_mode & S_IFMT;
+	if (statx_mask >= 0) {
+		struct statx sx;
+		if (statx(fd, "", AT_EMPTY_PATH, (unsigned)statx_mask, &sx) < 0)
+			return 1;
+		sx.stx_uid = r.uid;
+		sx.stx_gid = r.gid;
+		sx.stx_mode = (uint16_t)(type | r.mode);
+		if (dev) {
+			sx.stx_rdev_major = major(dev);
+			sx.stx_rdev_minor = minor(dev);
+		}
+		return mem_put(pid, buf, &sx, sizeof(sx)) == 0 ? 0 : 1;
+	}
+	st.st_uid = r.uid;
+	st.st_gid = r.gid;
+	st.st_mode = type | r.mode;
+	if (dev)
+		st.st_rdev = dev;
+	return mem_put(pid, buf, &st, sizeof(st)) == 0 ? 0 : 1;
+}
+
 static int64_t as_int(uint64_t v)
 {
 	return (int64_t)(int32_t)(uint32_t)v;
@@ -405,6 +522,27 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 				      two && (a[3] & AT_SYMLINK_NOFOLLOW),
 				      two && (a[3] & AT_EMPTY_PATH))
 			   : 1;
+	} else if (req->data.arch != seccomp_arch_native() &&
+		   (streq(name, "stat") || streq(name, "lstat") || streq(name, "fstat") ||
+		    streq(name, "statx"))) {
+		r = 1; /* 32-bit layouts: the kernel's answer */
+	} else if (streq(name, "fstat")) {
+		r = do_stat(pid, (int)a[0], NULL, false, true, a[1], -1);
+	} else if (streq(name, "stat") || streq(name, "lstat")) {
+		r = read_string(pid, a[0], path, sizeof(path));
+		r = r == 0 ? do_stat(pid, AT_FDCWD, path, name[0] == 'l', false, a[1], -1) : 1;
+	} else if (streq(name, "newfstatat")) {
+		r = read_string(pid, a[1], path, sizeof(path));
+		r = r == 0
+			? do_stat(pid, (int)as_int(a[0]), path, (a[3] & AT_SYMLINK_NOFOLLOW) != 0,
+				  (a[3] & AT_EMPTY_PATH) != 0, a[2], -1)
+			: 1;
+	} else if (streq(name, "statx")) {
+		r = read_string(pid, a[1], path, sizeof(path));
+		r = r == 0
+			? do_stat(pid, (int)as_int(a[0]), path, (a[2] & AT_SYMLINK_NOFOLLOW) != 0,
+				  (a[2] & AT_EMPTY_PATH) != 0, a[4], (long long)(uint32_t)a[3])
+			: 1;
 	} else if (streq(name, "mknod")) {
 		r = read_string(pid, a[0], path, sizeof(path));
 		if (r == 0)
