@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Commit: a step's changes become a layer blob in one streaming pass:
- * diff -> PAX tar -> sha256 (DiffID) -> gzip|zstd -> sha256 + blob writer.
- * Compressors are a table of function pointers chosen by --compression.
+ * diff -> PAX tar -> sha256 (DiffID) -> gzip|zstd (compress.c, on worker
+ * threads) -> sha256 + blob writer.
  */
 #define NIB_STORAGE_INTERNAL
 #include <archive.h>
@@ -13,9 +13,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
-#include <libdeflate.h>
-#include <zstd.h>
 
+#include "storage/compress.h"
 #include "storage/diff.h"
 #include "storage/layer_internal.h"
 
@@ -29,177 +28,22 @@ struct sink {
 	struct stg_blob_writer *w; /* the store, or */
 	int fd;			   /* a file */
 	struct nib_sha256 *h;
+	bool plain; /* no compression: the blob digest is the DiffID */
 	int64_t size;
 };
 
-static int sink_write(struct sink *s, const void *p, size_t n, struct nib_error *err)
+static int sink_write(void *arg, const void *p, size_t n, struct nib_error *err)
 {
-	nib_sha256_update(s->h, p, n);
+	struct sink *s = arg;
+
+	if (!s->plain)
+		nib_sha256_update(s->h, p, n);
 	s->size += (int64_t)n;
 	if (s->w)
 		return stg_blob_writer_write(s->w, p, n, err);
 	if (nib_write_all(s->fd, p, n) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "write the layer");
 	return 0;
-}
-
-/* ---- compressors ------------------------------------------------------------- */
-
-struct compressor {
-	const char *name;
-	const char *media_type;
-	int default_level;
-	void *(*start)(int level);
-	/* compress `n` bytes (finish: flush the end of the stream) into the sink */
-	int (*write)(void *st, const void *p, size_t n, bool finish, struct sink *s,
-		     struct nib_error *err);
-	void (*free)(void *st);
-};
-
-static void *none_start(int level)
-{
-	return xmalloc(1);
-}
-
-static int none_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
-		      struct nib_error *err)
-{
-	return n ? sink_write(s, p, n, err) : 0;
-}
-
-/*
- * gzip with libdeflate: the tar is cut into 1 MiB blocks, each compressed
- * whole into its own gzip member (RFC 1952 allows a series of members;
- * every gzip reader takes them). libdeflate is 2-3 times faster than zlib
- * at the same level, memory stays at two blocks, and the output depends
- * only on the input and the level: reproducible digests.
- */
-#define GZ_BLOCK (1u << 20)
-
-struct gz {
-	struct libdeflate_compressor *c;
-	unsigned char *in, *out;
-	size_t len, out_cap;
-	bool wrote;
-};
-
-static void *gz_start(int level)
-{
-	struct gz *g;
-
-	if (level < 1 || level > 12)
-		return NULL;
-	g = xcalloc(1, sizeof(*g));
-	g->c = libdeflate_alloc_compressor(level);
-	if (!g->c) {
-		free(g);
-		return NULL;
-	}
-	g->in = xmalloc(GZ_BLOCK);
-	g->out_cap = libdeflate_gzip_compress_bound(g->c, GZ_BLOCK);
-	g->out = xmalloc(g->out_cap);
-	return g;
-}
-
-static int gz_block(struct gz *g, struct sink *s, struct nib_error *err)
-{
-	size_t n = libdeflate_gzip_compress(g->c, g->in, g->len, g->out, g->out_cap);
-
-	if (n == 0)
-		return nib_err(err, NIB_ERR_IO, 0, "gzip: compression failed");
-	g->len = 0;
-	g->wrote = true;
-	return sink_write(s, g->out, n, err);
-}
-
-static int gz_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
-		    struct nib_error *err)
-{
-	struct gz *g = st;
-	const unsigned char *b = p;
-
-	while (n > 0) {
-		size_t k = MIN(n, GZ_BLOCK - g->len);
-		memcpy(g->in + g->len, b, k);
-		g->len += k;
-		b += k;
-		n -= k;
-		if (g->len == GZ_BLOCK && gz_block(g, s, err) < 0)
-			return -1;
-	}
-	if (finish && (g->len > 0 || !g->wrote))
-		return gz_block(g, s, err);
-	return 0;
-}
-
-static void gz_free(void *st)
-{
-	struct gz *g = st;
-
-	libdeflate_free_compressor(g->c);
-	free(g->in);
-	free(g->out);
-	free(g);
-}
-
-struct zs {
-	ZSTD_CCtx *c;
-	unsigned char out[CHUNK];
-};
-
-static void *zs_start(int level)
-{
-	struct zs *z = xcalloc(1, sizeof(*z));
-
-	z->c = ZSTD_createCCtx();
-	ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level);
-	ZSTD_CCtx_setParameter(z->c, ZSTD_c_checksumFlag, 1);
-	return z;
-}
-
-static int zs_write(void *st, const void *p, size_t n, bool finish, struct sink *s,
-		    struct nib_error *err)
-{
-	struct zs *z = st;
-	ZSTD_inBuffer in = {p, n, 0};
-	size_t left;
-
-	do {
-		ZSTD_outBuffer out = {z->out, sizeof(z->out), 0};
-		left = ZSTD_compressStream2(z->c, &out, &in, finish ? ZSTD_e_end : ZSTD_e_continue);
-		if (ZSTD_isError(left))
-			return nib_err(err, NIB_ERR_IO, 0, "zstd: %s", ZSTD_getErrorName(left));
-		if (out.pos && sink_write(s, z->out, out.pos, err) < 0)
-			return -1;
-	} while (finish ? left != 0 : in.pos < in.size);
-	return 0;
-}
-
-static void zs_free(void *st)
-{
-	struct zs *z = st;
-
-	ZSTD_freeCCtx(z->c);
-	free(z);
-}
-
-static const struct compressor compressors[] = {
-    [STG_COMPRESS_GZIP] = {"gzip", STG_MT_OCI_LAYER_GZIP, 6, gz_start, gz_write, gz_free},
-    [STG_COMPRESS_ZSTD] = {"zstd", STG_MT_OCI_LAYER_ZSTD, 3, zs_start, zs_write, zs_free},
-    [STG_COMPRESS_NONE] = {"none", STG_MT_OCI_LAYER, 0, none_start, none_write, free},
-};
-
-int stg_compression_parse(const char *s)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(compressors); i++)
-		if (streq(s, compressors[i].name))
-			return (int)i;
-	return -1;
-}
-
-const char *stg_compression_media_type(enum stg_compression c)
-{
-	return (size_t)c < ARRAY_SIZE(compressors) ? compressors[c].media_type : NULL;
 }
 
 void stg_commit_opts_init(struct stg_commit_opts *o)
@@ -217,43 +61,24 @@ void stg_commit_opts_init(struct stg_commit_opts *o)
 /* ---- the tar stream ---------------------------------------------------------- */
 
 struct pipe {
-	const struct compressor *c;
-	void *cst;
+	struct compress *z;
 	struct sink sink;
 	struct nib_sha256 *hu;
 	struct nib_error err;
 	bool failed;
-	uint8_t buf[CHUNK]; /* uncompressed bytes gathered before compressing */
-	size_t len;
 };
-
-static int pipe_flush(struct pipe *p, bool finish)
-{
-	if (p->failed)
-		return -1;
-	if (p->c->write(p->cst, p->buf, p->len, finish, &p->sink, &p->err) < 0) {
-		p->failed = true;
-		return -1;
-	}
-	p->len = 0;
-	return 0;
-}
 
 static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t n)
 {
 	struct pipe *p = data;
-	const uint8_t *b = buf;
 
+	if (p->failed)
+		return -1;
 	nib_sha256_update(p->hu, buf, n);
-	for (size_t done = 0; done < n;) {
-		size_t k = MIN(n - done, sizeof(p->buf) - p->len);
-		memcpy(p->buf + p->len, b + done, k);
-		p->len += k;
-		done += k;
-		if (p->len == sizeof(p->buf) && pipe_flush(p, false) < 0) {
-			archive_set_error(a, EIO, "%s", p->err.msg);
-			return -1;
-		}
+	if (compress_write(p->z, buf, n, &p->err) < 0) {
+		p->failed = true;
+		archive_set_error(a, EIO, "%s", p->err.msg);
+		return -1;
 	}
 	return (la_ssize_t)n;
 }
@@ -273,6 +98,8 @@ struct writer {
 	size_t n_links, cap_links;
 	char *data;
 	struct perm_fixes fx;
+	char *pdir; /* the folder of the last entry, open at pfd */
+	int pfd;
 };
 
 static int tar_err(struct writer *w, const char *path, struct nib_error *err)
@@ -290,13 +117,40 @@ static uint32_t to_container(const struct stg_idmap_range *r, size_t n, bool hav
 	return stg_idmap_to_container(r, n, id, &v) ? v : 65534;
 }
 
-static void add_xattrs(struct writer *w, int fd, struct archive_entry *e)
+/* The names of a file's xattrs, NUL-separated, in `buf` (or in a heap
+ * block at *heap when they do not fit); 0 when none or unreadable. */
+static size_t list_xattrs(int fd, char *buf, size_t size, char **heap)
 {
-	char list[8192];
-	ssize_t n = fd >= 0 ? flistxattr(fd, list, sizeof(list)) : -1;
+	ssize_t n;
+
+	*heap = NULL;
+	if (fd < 0)
+		return 0;
+	n = flistxattr(fd, buf, size);
+	while (n < 0 && errno == ERANGE) {
+		n = flistxattr(fd, NULL, 0);
+		if (n <= 0)
+			return 0;
+		free(*heap);
+		*heap = xmalloc((size_t)n);
+		n = flistxattr(fd, *heap, (size_t)n);
+	}
+	return n > 0 ? (size_t)n : 0;
+}
+
+static bool has_name(const char *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i += strlen(list + i) + 1)
+		if (streq(list + i, name))
+			return true;
+	return false;
+}
+
+static void add_xattrs(int fd, const char *list, size_t n, struct archive_entry *e)
+{
 	_cleanup_strv_ struct nib_strv names = {0};
 
-	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+	for (size_t i = 0; i < n; i += strlen(list + i) + 1)
 		nib_strv_push(&names, list + i);
 	nib_strv_sort(&names);
 	for (size_t i = 0; i < names.len; i++) {
@@ -317,6 +171,24 @@ static void add_xattrs(struct writer *w, int fd, struct archive_entry *e)
 	}
 }
 
+/* The folder holding `path` ("" for the top), opened without following
+ * symlinks; kept open for the next entries, which are mostly its own. */
+static int parent_fd(struct writer *w, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (w->pfd >= 0 && w->pdir && strlen(w->pdir) == n && memcmp(w->pdir, path, n) == 0)
+		return w->pfd;
+	if (w->pfd >= 0)
+		close(w->pfd);
+	free(w->pdir);
+	w->pdir = xstrndup(path, n);
+	w->pfd = n ? layer_open_nosym(w->treefd, w->pdir, O_PATH | O_DIRECTORY, 0)
+		   : openat(w->treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return w->pfd;
+}
+
 static int write_entry(struct writer *w, const struct change *ch, struct nib_error *err)
 {
 	_cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
@@ -324,10 +196,14 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 	int64_t mt;
 	struct stat st;
 	struct stg_override rec;
-	_cleanup_close_ int pfd = -1, fd = -1;
+	_cleanup_close_ int fd = -1;
 	const char *slash = strrchr(ch->path, '/'), *base = slash ? slash + 1 : ch->path;
-	_cleanup_free_ char *parent = slash ? xstrndup(ch->path, (size_t)(slash - ch->path)) : NULL;
+	char xbuf[4096];
+	_cleanup_free_ char *xheap = NULL;
+	const char *xl = xbuf;
+	size_t xn = 0;
 	bool has_rec = false;
+	int pfd;
 
 	if (ch->kind == CH_WHITEOUT || ch->kind == CH_OPAQUE) {
 		/* image-spec layer.md: whiteouts are empty regular files; mode 0
@@ -341,8 +217,7 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 			return tar_err(w, ch->path, err);
 		return 0;
 	}
-	pfd = parent ? layer_open_nosym(w->treefd, parent, O_PATH | O_DIRECTORY, 0)
-		     : openat(w->treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	pfd = parent_fd(w, ch->path);
 	if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "stat /%s", ch->path);
 	perm_fixes_lookup(&w->fx, &st);
@@ -352,10 +227,16 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 				  &w->fx);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open /%s", ch->path);
-		int r = stg_override_get(fd, &rec, err);
-		if (r < 0)
-			return nib_err_wrap(err, "/%s", ch->path);
-		has_rec = r == 1;
+		/* one listing per file: most have no xattr at all */
+		xn = list_xattrs(fd, xbuf, sizeof(xbuf), &xheap);
+		if (xheap)
+			xl = xheap;
+		if (has_name(xl, xn, STG_XATTR_OVERRIDE_STAT)) {
+			int r = stg_override_get(fd, &rec, err);
+			if (r < 0)
+				return nib_err_wrap(err, "/%s", ch->path);
+			has_rec = r == 1;
+		}
 	}
 
 	archive_entry_set_pathname(e, ch->path);
@@ -378,7 +259,7 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 		archive_entry_set_perm(e, rec.mode & 07777);
 		archive_entry_set_rdev(e, rec.rdev);
 		archive_entry_set_size(e, 0);
-		add_xattrs(w, fd, e);
+		add_xattrs(fd, xl, xn, e);
 		if (archive_write_header(w->a, e) < ARCHIVE_WARN)
 			return tar_err(w, ch->path, err);
 		return 0;
@@ -427,7 +308,7 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 	default:
 		return 0; /* sockets have no tar form */
 	}
-	add_xattrs(w, fd, e);
+	add_xattrs(fd, xl, xn, e);
 	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
 		return tar_err(w, ch->path, err);
 	if (S_ISREG(st.st_mode) && st.st_size > 0) {
@@ -454,24 +335,16 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 {
 	struct changes ch = {0};
 	struct pipe *p = xcalloc(1, sizeof(*p));
-	struct writer w = {.treefd = treefd, .o = o};
+	struct writer w = {.treefd = treefd, .o = o, .pfd = -1};
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	if ((size_t)o->compression >= ARRAY_SIZE(compressors)) {
-		free(p);
-		return nib_err(err, NIB_ERR_USAGE, 0, "unknown compression %d", o->compression);
-	}
-	p->c = &compressors[o->compression];
-	p->cst = p->c->start(o->level > 0 ? o->level : p->c->default_level);
 	p->sink = *sink;
+	p->sink.plain = o->compression == STG_COMPRESS_NONE;
 	p->hu = nib_sha256_new();
 	w.data = xmalloc(CHUNK);
-	if (!p->cst) {
-		nib_err(err, NIB_ERR_USAGE, 0, "%s: bad compression level %d", p->c->name,
-			o->level);
+	if (compress_new(o->compression, o->level, 0, sink_write, &p->sink, &p->z, err) < 0)
 		goto out;
-	}
 	ch.fx = &w.fx;
 	if (diff_collect(treefd, o, &ch, err) < 0)
 		goto out;
@@ -501,14 +374,15 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 			nib_err(err, NIB_ERR_IO, 0, "tar: %s", archive_error_string(w.a));
 		goto out;
 	}
-	if (pipe_flush(p, true) < 0) {
-		nib_err_move(err, &p->err);
+	if (compress_finish(p->z, err) < 0)
 		goto out;
-	}
 	nib_sha256_final(p->hu, out->diff_id);
-	nib_sha256_final(p->sink.h, out->digest);
+	if (p->sink.plain)
+		memcpy(out->digest, out->diff_id, sizeof(out->digest));
+	else
+		nib_sha256_final(p->sink.h, out->digest);
 	out->size = p->sink.size;
-	out->media_type = p->c->media_type;
+	out->media_type = stg_compression_media_type(o->compression);
 	*sink = p->sink;
 	ret = 0;
 out:
@@ -518,10 +392,12 @@ out:
 		free(w.links[i].path);
 	free(w.links);
 	free(w.data);
+	free(w.pdir);
+	if (w.pfd >= 0)
+		close(w.pfd);
 	perm_fixes_restore(&w.fx);
 	diff_changes_free(&ch);
-	if (p->cst)
-		p->c->free(p->cst);
+	compress_free(p->z);
 	nib_sha256_free(p->hu);
 	nib_err_clear(&p->err);
 	free(p);

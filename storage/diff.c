@@ -96,6 +96,54 @@ static int list_dir(int dfd, const char *rel, struct nib_strv *out, struct nib_e
 	return 0;
 }
 
+struct dent {
+	char *name;
+	unsigned char type; /* DT_*; DT_UNKNOWN when the fs does not say */
+};
+
+static int dent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name);
+}
+
+/* Names and types in a folder, sorted (not "." and ".."); -1 on error. */
+static int list_dir_typed(int dfd, const char *rel, struct dent **out, size_t *n,
+			  struct nib_error *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	size_t cap = 0;
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return nib_err(err, NIB_ERR_IO, errno, "read folder /%s", rel);
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		*out = xgrow(*out, &cap, *n + 1, sizeof(**out));
+		(*out)[*n].name = xstrdup(de->d_name);
+		(*out)[(*n)++].type = de->d_type;
+	}
+	if (errno)
+		return nib_err(err, NIB_ERR_IO, errno, "read folder /%s", rel);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), dent_cmp);
+	return 0;
+}
+
+static void dents_free(struct dent *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
 static int refuse_wh(const char *rel, const char *name, struct nib_error *err)
 {
 	return nib_err(err, NIB_ERR_CORRUPT, 0,
@@ -132,15 +180,17 @@ static bool in_lowers(const struct stg_commit_opts *o, const char *rel)
 static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o, struct changes *c,
 		      struct nib_error *err)
 {
-	_cleanup_strv_ struct nib_strv names = {0};
+	struct dent *names;
+	size_t n_names, n = 0;
 	struct kid *kids;
-	size_t n = 0;
 	int ret = 0;
 	char v[8];
 
-	if (list_dir(dfd, rel, &names, err) < 0)
+	if (list_dir_typed(dfd, rel, &names, &n_names, err) < 0) {
+		dents_free(names, n_names);
 		return -1;
-	kids = xcalloc(names.len + 1, sizeof(*kids));
+	}
+	kids = xcalloc(n_names + 1, sizeof(*kids));
 	if (((fgetxattr(dfd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y') ||
 	     (o->fuse_upper &&
 	      ((fgetxattr(dfd, "user.fuseoverlayfs.opaque", v, sizeof(v)) == 1 && v[0] == 'y') ||
@@ -150,40 +200,47 @@ static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
 		kids[n].tname = xstrdup(".wh..wh..opq");
 		kids[n++].kind = CH_OPAQUE;
 	}
-	for (size_t i = 0; i < names.len; i++) {
+	for (size_t i = 0; i < n_names; i++) {
 		struct stat st;
-		_cleanup_free_ char *p = join(rel, names.v[i]);
+		const char *name = names[i].name;
+		unsigned char type = names[i].type;
+		_cleanup_free_ char *p = join(rel, name);
 
 		if (excluded(o, p))
 			continue;
-		if (o->fuse_upper && nib_str_has_prefix(names.v[i], ".wh.")) {
+		if (o->fuse_upper && nib_str_has_prefix(name, ".wh.")) {
 			/* fuse-overlayfs' own markers: ".wh..wh..opq" files (and a
 			 * whiteout hiding them), ".wh.NAME" files when mknod 0:0
 			 * was refused */
 			struct stat ws;
-			if (streq(names.v[i], ".wh..wh..opq") || !names.v[i][4] ||
-			    fstatat(dfd, names.v[i], &ws, AT_SYMLINK_NOFOLLOW) < 0 ||
+			if (streq(name, ".wh..wh..opq") || !name[4] ||
+			    fstatat(dfd, name, &ws, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISREG(ws.st_mode))
 				continue;
-			kids[n].name = xstrdup(names.v[i]);
-			kids[n].tname = xstrdup(names.v[i]);
+			kids[n].name = xstrdup(name);
+			kids[n].tname = xstrdup(name);
 			kids[n++].kind = CH_WHITEOUT;
 			continue;
 		}
-		if (nib_str_has_prefix(names.v[i], ".wh.")) {
-			ret = refuse_wh(rel, names.v[i], err);
+		if (nib_str_has_prefix(name, ".wh.")) {
+			ret = refuse_wh(rel, name, err);
 			goto out;
 		}
-		if (fstatat(dfd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* the folder listing's type spares a stat, except for
+		 * character devices (whiteouts are 0:0 ones) */
+		if (type == DT_REG || type == DT_LNK || type == DT_DIR) {
+			st.st_mode = type == DT_DIR ? S_IFDIR : S_IFREG;
+			st.st_rdev = 0;
+		} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = nib_err(err, NIB_ERR_IO, errno, "stat /%s", p);
 			goto out;
 		}
-		kids[n].name = xstrdup(names.v[i]);
+		kids[n].name = xstrdup(name);
 		if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
-			kids[n].tname = xasprintf(".wh.%s", names.v[i]);
+			kids[n].tname = xasprintf(".wh.%s", name);
 			kids[n].kind = CH_WHITEOUT;
 		} else {
-			kids[n].tname = xstrdup(names.v[i]);
+			kids[n].tname = xstrdup(name);
 			kids[n].kind = S_ISDIR(st.st_mode) ? CH_DIR : CH_ADD;
 		}
 		n++;
@@ -201,6 +258,7 @@ static int walk_upper(int dfd, const char *rel, const struct stg_commit_opts *o,
 		}
 	}
 out:
+	dents_free(names, n_names);
 	for (size_t i = 0; i < n; i++) {
 		free(kids[i].name);
 		free(kids[i].tname);

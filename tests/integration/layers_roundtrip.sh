@@ -76,6 +76,19 @@ assert_eq "$out" "$a"
 run "$TOOL" commit --compare "$T/empty-base" "$T/x1" --compression zstd "$T/full.tar.zst"
 assert_eq "$(echo "$out" | cut -d' ' -f1)" "$(echo "$a" | cut -d' ' -f1)" "DiffID independent of compression"
 assert_match "$out" 'tar\+zstd$'
+z=$out
+
+t "the digests do not depend on the number of compression threads (gzip, zstd)"
+# the tree holds a 50 MB sparse file: the tar spans many 1 MiB blocks
+for n in 1 3 8; do
+	NIB_COMPRESS_THREADS=$n run "$TOOL" commit --compare "$T/empty-base" "$T/x1" "$T/full-t$n.tar.gz"
+	assert_eq "$out" "$a" "gzip with $n threads"
+	NIB_COMPRESS_THREADS=$n run "$TOOL" commit --compare "$T/empty-base" "$T/x1" --compression zstd "$T/full-t$n.tar.zst"
+	assert_eq "$out" "$z" "zstd with $n threads"
+done
+cmp "$T/full-t1.tar.gz" "$T/full-t8.tar.gz" || fail "gzip blobs differ"
+assert_eq "$(gzip -dc "$T/full-t8.tar.gz" | sha256sum | cut -d' ' -f1)" "$(echo "$a" | cut -d' ' -f1 | cut -d: -f2)" "gunzip gives the DiffID"
+assert_eq "$(zstd -dc "$T/full-t8.tar.zst" | sha256sum | cut -d' ' -f1)" "$(echo "$a" | cut -d' ' -f1 | cut -d: -f2)" "unzstd gives the DiffID"
 
 t "layer headers: PAX, sorted, empty uname/gname, owners from records"
 run "$TOOL" commit --compare "$T/empty-base" "$T/x2" --map-self "$T/full-single.tar.gz"
