@@ -5,12 +5,16 @@
 #  3. gzip commit throughput vs gzip -6 alone on the same tar; zstd vs gzip
 #  4. peak RSS of a commit as the change grows
 # Prints each figure and the ratios (nib / reference; below 1: nib faster).
-#   tests/bench/layers.sh [BUILD_DIR] [FILES] [FILE_KB]     (as root)
+# Commits run RUNS times each, nib and buildah in turns, and the fastest of
+# each counts (other work on the machine only ever adds time); CPU seconds
+# (user + system) are printed beside wall seconds.
+#   tests/bench/layers.sh [BUILD_DIR] [FILES] [FILE_KB] [RUNS]     (as root)
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 FILES=${2:-20000}
 KB=${3:-15}
+RUNS=${4:-3}
 TOOL=$BUILD/tests/helpers/nib-layer-tool
 T=$(mktemp -d /var/tmp/nib-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -18,6 +22,19 @@ trap 'rm -rf "$T"' EXIT
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+# timed CMD...: "WALL CPU" seconds of one run (its output discarded)
+timed() {
+	/usr/bin/time -f "%e %U %S" -o "$T/time" "$@" >/dev/null 2>"$T/time.err" || {
+		echo "failed: $*" >&2
+		tail -n 5 "$T/time.err" >&2
+		return 1
+	}
+	awk 'END {printf "%.2f %.2f\n", $1, $2 + $3}' "$T/time"
+}
+# best: the line with the lowest wall time
+best() { sort -n | head -n 1; }
+wall() { echo "$1" | cut -d' ' -f1; }
+cpu() { echo "$1" | cut -d' ' -f2; }
 rss() { # CMD...: peak RSS in MB
 	/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'
 }
@@ -72,17 +89,33 @@ for i in range(n):
 PY
 du -sm "$T/change" | awk '{print "change size: " $1 " MB"}'
 sync
-s=$(now)
-"$TOOL" commit --timestamp 0 "$T/change" "$T/nib.tar.gz" >/dev/null
-nib_c=$(elapsed "$s")
+: >"$T/nib6" && : >"$T/nib1" && : >"$T/nib4" && : >"$T/bah"
 if command -v buildah >/dev/null; then
 	B="buildah --root $T/broot --runroot $T/brun --storage-driver vfs"
 	ctr=$($B from scratch)
 	$B copy "$ctr" "$T/change" / >/dev/null
-	s=$(now)
-	$B commit --quiet --disable-compression=false "$ctr" oci:"$T/bout":t >/dev/null
-	ref_c=$(elapsed "$s")
-	echo "nib commit (gzip): ${nib_c}s   buildah commit (gzip, oci:): ${ref_c}s   ratio $(ratio "$nib_c" "$ref_c")"
+fi
+for r in $(seq "$RUNS"); do
+	timed "$TOOL" commit --timestamp 0 "$T/change" "$T/nib.tar.gz" >>"$T/nib6"
+	NIB_COMPRESS_THREADS=1 timed "$TOOL" commit --timestamp 0 "$T/change" "$T/nib1.tar.gz" >>"$T/nib1"
+	timed "$TOOL" commit --level 4 --timestamp 0 "$T/change" "$T/nib4.tar.gz" >>"$T/nib4"
+	if [ -n "${B:-}" ]; then
+		rm -rf "$T/bout"
+		timed $B commit --quiet --disable-compression=false "$ctr" oci:"$T/bout":t >>"$T/bah"
+	fi
+done
+cmp -s "$T/nib.tar.gz" "$T/nib1.tar.gz" || echo "WARNING: the blob differs with one compression thread"
+n6=$(best <"$T/nib6") n1=$(best <"$T/nib1") n4=$(best <"$T/nib4")
+mbs() { echo "$(( $(stat -c %s "$1") >> 20 )) MB"; }
+echo "nib commit (gzip level 6, $(nproc) threads): $(wall "$n6")s wall, $(cpu "$n6")s CPU, blob $(mbs "$T/nib.tar.gz")"
+echo "nib commit (gzip level 6, 1 thread):  $(wall "$n1")s wall, $(cpu "$n1")s CPU (same blob)"
+echo "nib commit (gzip level 4, $(nproc) threads): $(wall "$n4")s wall, $(cpu "$n4")s CPU, blob $(mbs "$T/nib4.tar.gz")"
+if [ -n "${B:-}" ]; then
+	b=$(best <"$T/bah")
+	bblob=$(ls -S "$T/bout/blobs/sha256/"* | head -n 1)
+	echo "buildah commit (gzip, oci:):          $(wall "$b")s wall, $(cpu "$b")s CPU, blob $(mbs "$bblob")"
+	echo "ratio nib/buildah (wall): level 6 $(ratio "$(wall "$n6")" "$(wall "$b")"), level 4 (blob no larger than buildah's) $(ratio "$(wall "$n4")" "$(wall "$b")")"
+	echo "ratio nib/buildah (CPU):  level 6 $(ratio "$(cpu "$n6")" "$(cpu "$b")"), level 4 $(ratio "$(cpu "$n4")" "$(cpu "$b")")"
 	$B rm -a >/dev/null 2>&1 || true
 	rm -rf "$T/broot" "$T/brun" "$T/bout" 2>/dev/null || true
 fi
@@ -90,21 +123,17 @@ fi
 echo "=== 3. compression throughput on the same tar"
 "$TOOL" commit --compression none --timestamp 0 "$T/change" "$T/nib.tar" >/dev/null
 mb=$(( $(stat -c %s "$T/nib.tar") >> 20 ))
-s=$(now)
-"$TOOL" commit --compression none --timestamp 0 "$T/change" /dev/null >/dev/null
-tar_only=$(elapsed "$s")
-s=$(now)
-gzip -6 -n -c "$T/nib.tar" >/dev/null
-gz=$(elapsed "$s")
-s=$(now)
-"$TOOL" commit --timestamp 0 "$T/change" /dev/null >/dev/null
-nib_gz=$(elapsed "$s")
-s=$(now)
-"$TOOL" commit --compression zstd --timestamp 0 "$T/change" "$T/nib.tar.zst" >/dev/null
-nib_zs=$(elapsed "$s")
-echo "tar: $mb MB; nib tar only ${tar_only}s; gzip -6 alone ${gz}s ($(echo "scale=1; $mb / $gz" | bc) MB/s)"
-echo "nib gzip commit ${nib_gz}s ($(echo "scale=1; $mb / $nib_gz" | bc) MB/s) = $(ratio "$gz" "$nib_gz") of gzip -6 throughput"
-echo "nib zstd commit ${nib_zs}s: $(ratio "$nib_gz" "$nib_zs")x faster than gzip; sizes gzip $(( $(stat -c %s "$T/nib.tar.gz") >> 20 )) MB, zstd $(( $(stat -c %s "$T/nib.tar.zst") >> 20 )) MB"
+tar_only=$(timed "$TOOL" commit --compression none --timestamp 0 "$T/change" /dev/null)
+gz=$(timed gzip -6 -n -c "$T/nib.tar")
+: >"$T/gzr" && : >"$T/zsr"
+for r in $(seq "$RUNS"); do
+	timed "$TOOL" commit --timestamp 0 "$T/change" /dev/null >>"$T/gzr"
+	timed "$TOOL" commit --compression zstd --timestamp 0 "$T/change" "$T/nib.tar.zst" >>"$T/zsr"
+done
+nib_gz=$(best <"$T/gzr") nib_zs=$(best <"$T/zsr")
+echo "tar: $mb MB; nib tar only $(wall "$tar_only")s ($(cpu "$tar_only")s CPU); gzip -6 alone $(wall "$gz")s ($(cpu "$gz")s CPU, $(echo "scale=1; $mb / $(wall "$gz")" | bc) MB/s)"
+echo "nib gzip commit $(wall "$nib_gz")s ($(cpu "$nib_gz")s CPU, $(echo "scale=1; $mb / $(wall "$nib_gz")" | bc) MB/s) = $(ratio "$(wall "$gz")" "$(wall "$nib_gz")") of gzip -6 throughput"
+echo "nib zstd commit $(wall "$nib_zs")s ($(cpu "$nib_zs")s CPU): $(ratio "$(wall "$nib_gz")" "$(wall "$nib_zs")")x faster than nib gzip ($(ratio "$(cpu "$nib_gz")" "$(cpu "$nib_zs")")x in CPU), $(ratio "$(wall "$gz")" "$(wall "$nib_zs")")x faster than gzip -6; sizes gzip $(( $(stat -c %s "$T/nib.tar.gz") >> 20 )) MB, zstd $(( $(stat -c %s "$T/nib.tar.zst") >> 20 )) MB"
 
 echo "=== 4. peak RSS as the change grows"
 for n in 2000 $((FILES / 2)) "$FILES"; do
