@@ -321,8 +321,9 @@ int bld_copy_meta_write(struct bld_copy_writer *w, int fd, int dirfd, const char
 		if (r < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "chmod %s", what);
 	}
-	/* (symlinks in override mode: user xattrs cannot be set on them;
-	 * they keep the mapped owner, as in containers/storage) */
+	if (record && is_link && (m->uid || m->gid) && dirfd >= 0 &&
+	    stg_link_owner_set(dirfd, name, m->uid, m->gid, err) < 0)
+		return nib_err_wrap(err, "%s", what); /* recorded on the folder */
 	if ((fd >= 0 ? futimens(fd, ts) : utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW)) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "set times of %s", what);
 	return 0;

@@ -25,6 +25,7 @@
 #include <sys/xattr.h>
 
 #include "builder/runtime.h"
+#include "storage/storage.h"
 
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
@@ -265,6 +266,85 @@ static int rec_set(int fd, const struct stat *st, const struct owner_rec *r)
 	return -errno;
 }
 
+/* Split `path` into its folder (returned, allocated) and last name. */
+static char *split_path(const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		*name = path;
+		return xstrdup(".");
+	}
+	*name = slash + 1;
+	return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+}
+
+/* The record of the symlink `path` (stat `st`), kept on its folder. */
+static bool link_rec_get(pid_t pid, int dirfd, const char *path, const struct stat *st,
+			 struct owner_rec *r)
+{
+	const char *name;
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int dfd = -1;
+
+	if (!path || !*path)
+		return false;
+	dir = split_path(path, &name);
+	dfd = open_target(pid, dirfd, dir, false, false);
+	if (dfd < 0 || stg_link_owner_get(dfd, name, st->st_ino, &r->uid, &r->gid) != 1)
+		return false;
+	r->mode = st->st_mode & 07777;
+	snprintf(r->type, sizeof(r->type), "symlink");
+	return true;
+}
+
+/*
+ * lchown of a symlink: its record goes on its folder (storage.h). The
+ * symlink is made anew first, so that it is the step's own (with overlay:
+ * in the upper folder, where the commit finds it with its record).
+ */
+static int do_chown_link(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32_t gid)
+{
+	const char *name;
+	_cleanup_free_ char *dir = split_path(path, &name);
+	_cleanup_close_ int dfd = -1;
+	char target[PATH_MAX], tmp[64];
+	uint32_t cu = 0, cg = 0;
+	struct stat st;
+	ssize_t n;
+
+	if (!*name || streq(name, ".") || streq(name, ".."))
+		return 0;
+	dfd = open_target(pid, dirfd, dir, false, false);
+	if (dfd < 0)
+		return dfd;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(st.st_mode))
+		return 0; /* replaced meanwhile */
+	stg_link_owner_get(dfd, name, st.st_ino, &cu, &cg);
+	if ((uid == UINT32_MAX || uid == cu) && (gid == UINT32_MAX || gid == cg))
+		return 0;
+	n = readlinkat(dfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	snprintf(tmp, sizeof(tmp), ".nib-link-%d-%llu", (int)pid, (unsigned long long)cur.id);
+	if (symlinkat(target, dfd, tmp) < 0)
+		return -errno;
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		int r = -errno;
+		unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	struct timespec ts[2] = {st.st_atim, st.st_mtim};
+	utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	if (stg_link_owner_set(dfd, name, uid == UINT32_MAX ? cu : uid,
+			       gid == UINT32_MAX ? cg : gid, NULL) < 0)
+		return -EIO;
+	return 0;
+}
+
 static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32_t gid,
 		    bool nofollow, bool empty_path)
 {
@@ -277,7 +357,7 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISLNK(st.st_mode))
-		return 0; /* no user.* xattrs on symlinks: accepted, not recorded */
+		return path && *path ? do_chown_link(pid, dirfd, path, uid, gid) : 0;
 	rec_get(fd, &st, &r);
 	if (uid != UINT32_MAX)
 		r.uid = uid;
@@ -335,20 +415,13 @@ static mode_t proc_umask(pid_t pid)
 
 static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint64_t dev)
 {
-	_cleanup_free_ char *dir = NULL;
+	const char *name;
+	_cleanup_free_ char *dir = split_path(path, &name);
 	_cleanup_close_ int dfd = -1, fd = -1;
-	const char *slash = strrchr(path, '/'), *name;
 	struct owner_rec r = {0};
 	struct stat st;
 	int ret;
 
-	if (slash) {
-		dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-		name = slash + 1;
-	} else {
-		dir = xstrdup(".");
-		name = path;
-	}
 	if (!*name || streq(name, ".") || streq(name, ".."))
 		return -EEXIST;
 	dfd = open_target(pid, dirfd, dir, false, false);
@@ -432,8 +505,14 @@ static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool e
 	mode_t type;
 	dev_t dev = 0;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) || !rec_get(fd, &st, &r))
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return 1;
+	if (S_ISLNK(st.st_mode)) {
+		if (!link_rec_get(pid, dirfd, path, &st, &r))
+			return 1;
+	} else if (!rec_get(fd, &st, &r)) {
+		return 1;
+	}
 	if (!rec_type(&r, &type, &dev))
 		type = st.st_mode & S_IFMT;
 	if (statx_mask >= 0) {

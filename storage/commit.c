@@ -237,6 +237,10 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 				return nib_err_wrap(err, "/%s", ch->path);
 			has_rec = r == 1;
 		}
+	} else if (S_ISLNK(st.st_mode)) {
+		/* a symlink's record is on its folder */
+		rec = (struct stg_override){0};
+		has_rec = stg_link_owner_get(pfd, base, st.st_ino, &rec.uid, &rec.gid) == 1;
 	}
 
 	archive_entry_set_pathname(e, ch->path);

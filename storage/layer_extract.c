@@ -530,10 +530,13 @@ static int make_symlink(struct ex *x, struct archive_entry *e, int pfd, const ch
 		      (uint32_t)archive_entry_gid(e), err);
 	if (r < 0)
 		return -1;
-	if (r == 1)
-		log_debug("layer %s: /%s: owner %lld:%lld of a symlink cannot be recorded", x->name,
-			  x->path, (long long)archive_entry_uid(e),
-			  (long long)archive_entry_gid(e));
+	if (r == 1) {
+		/* recorded on the folder (storage.h) */
+		if (stg_link_owner_set(pfd, base, (uint32_t)archive_entry_uid(e),
+				       (uint32_t)archive_entry_gid(e), err) < 0)
+			return nib_err_wrap(err, "layer %s: /%s", x->name, x->path);
+		x->res->records++;
+	}
 	struct timespec ts[2] = {entry_mtime(e), entry_mtime(e)};
 	utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
 	return 0;

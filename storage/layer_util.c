@@ -227,7 +227,8 @@ bool layer_xattr_reserved(const char *name)
 	       nib_str_has_prefix(name, "trusted.overlay.") ||
 	       nib_str_has_prefix(name, "user.fuseoverlayfs.") ||
 	       nib_str_has_prefix(name, "security.fuseoverlayfs.") ||
-	       nib_str_has_prefix(name, STG_XATTR_OVERRIDE_PREFIX);
+	       nib_str_has_prefix(name, STG_XATTR_OVERRIDE_PREFIX) ||
+	       nib_str_has_prefix(name, STG_XATTR_LINK_PREFIX);
 }
 
 /* ---- no-symlink walk --------------------------------------------------- */

@@ -428,6 +428,26 @@ int stg_override_get(int fd, struct stg_override *out, struct nib_error *err);
 /* Write the record on an open file (regular file or folder). */
 int stg_override_set(int fd, const struct stg_override *o, struct nib_error *err);
 
+/*
+ * Symlinks cannot carry user.* xattrs: with a single UID the owner of a
+ * symlink is recorded on its folder,
+ *
+ *   xattr  user.nib.link.NAME   (NAME: the symlink's name; longer names than
+ *                                an xattr name allows are not recorded)
+ *   value  "UID:GID:INO"        INO: the symlink's inode, so that a symlink
+ *                                made later under the same name does not
+ *                                inherit the record
+ *
+ * These attributes never enter a layer, and are dropped from layers read.
+ */
+#define STG_XATTR_LINK_PREFIX "user.nib.link."
+/* Record (0:0: remove the record of) symlink NAME in folder DIRFD (O_PATH
+ * allowed). */
+int stg_link_owner_set(int dirfd, const char *name, uint32_t uid, uint32_t gid,
+		       struct nib_error *err);
+/* The record of symlink NAME (inode INO) in DIRFD: 1 when there is one. */
+int stg_link_owner_get(int dirfd, const char *name, ino_t ino, uint32_t *uid, uint32_t *gid);
+
 /* ID maps: container ID `inside` .. inside+count-1 is `outside` .. on
  * disk, as the process doing the work sees it. A NULL map is the identity
  * (real root, or inside a user namespace that maps every ID used). */

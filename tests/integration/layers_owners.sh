@@ -11,7 +11,7 @@ LIST=$NIB_SRC/tests/layers/tree_list.py
 tarlist() { python3 "$LIST" tar "$1" | sed 's/ uname=.*//' | sort; }
 CASES=("Debian base round trip: root" "Debian base round trip: subuid user namespace"
 	"Debian base round trip: single UID" "step layer identical: subuid user namespace"
-	"step layer identical: single UID")
+	"step layer identical: single UID" "step layer read back and written again: every mode")
 
 if ! users_setup; then
 	skip_cases "needs root to create the test users" "${CASES[@]}"
@@ -55,8 +55,16 @@ if [ "$mode" = single ]; then
 	chmod 0640 dev/mydev
 	setfattr -n user.containers.override_stat -v 0:6:0640:char-10-200 dev/mydev
 	setfattr -n user.containers.override_security.capability -v "$CAP" opt/bin/ping
+	# a symlink's record is on its folder (storage.h)
+	ln -s file home/user/link
+	setfattr -n user.nib.link.link -v "1000:1000:$(stat -c %i home/user/link)" home/user
+	ln -s file home/user/stale
+	setfattr -n user.nib.link.stale -v "1000:1000:1" home/user
 else
 	chown 1000:1000 home/user home/user/file
+	ln -s file home/user/link
+	chown -h 1000:1000 home/user/link
+	ln -s file home/user/stale
 	if [ "$mode" = subuid ]; then
 		# no device nodes in a user namespace: the runtime records them
 		: >dev/mydev
@@ -72,6 +80,10 @@ chmod 4755 opt/bin/tool
 chmod 0755 opt/bin/ping
 cd /
 "$TOOL" commit --compare "$W/base" $map --timestamp "$TS" "$W/tree" "$W/step.tar" >/dev/null
+# the step's layer read back (records made by the extraction) and written again
+mkdir -p "$W/again"
+"$TOOL" extract --vfs $map "$W/again" "$W/step.tar" >/dev/null
+"$TOOL" commit --compare "$W/empty" $map --timestamp "$TS" "$W/again" "$W/step-again.tar" >/dev/null
 SH
 chmod 0755 "$T/work.sh"
 
@@ -105,8 +117,16 @@ assert_match "$(cat "$T/step.list")" '^home/user/file f 1000 1000 0644 '
 assert_match "$(cat "$T/step.list")" '^dev/mydev c 0 6 0640 0 10,200 '
 assert_match "$(cat "$T/step.list")" '^opt/bin/tool f 0 0 4755 '
 assert_match "$(cat "$T/step.list")" "^opt/bin/ping f 0 0 0755 4 .* security.capability=${CAP#0x}"
+assert_match "$(cat "$T/step.list")" '^home/user/link l 1000 1000 '
+assert_match "$(cat "$T/step.list")" '^home/user/stale l 0 0 '
+assert_eq "$(grep -c user.nib "$T/step.list")" 0 "no record attribute in the layer"
 diff "$T/step.list" <(tarlist "$T/sub/step.tar") >"$T/d3" || fail "$(head -c 800 "$T/d3")"
 
 t "${CASES[4]}"
 diff "$T/step.list" <(tarlist "$T/plain/step.tar") >"$T/d4" || fail "$(head -c 800 "$T/d4")"
+
+t "${CASES[5]}"
+for m in root sub plain; do
+	diff "$T/step.list" <(tarlist "$T/$m/step-again.tar") >"$T/d5" || fail "$m: $(head -c 800 "$T/d5")"
+done
 finish

@@ -284,8 +284,10 @@ for MODE in "${MODES[@]}"; do
 		touch /f3 && chmod 4755 /f3 && chown 5 /f3
 		mknod /tmp/null2 c 1 3
 		mknod /tmp/sda9 b 8 9
+		ln -s f1 /lnk && chown -h 1000:100 /lnk && ln -s f1 /lnk0 && chown -h 0:0 /lnk0
 		stat -c "%n %u:%g %a %F %t,%T" /f1 /home/bob /d/e/g /f3 /tmp/null2 /tmp/sda9 /etc
 		ls -ln /f1 | awk "{print \$1, \$3, \$4}"
+		stat -c "%n %u:%g %F" /lnk /lnk0
 		cd /d/e && stat -c "%n %u:%g" g ../e .
 		echo done'
 	assert_status 0
@@ -297,6 +299,8 @@ for MODE in "${MODES[@]}"; do
 /tmp/sda9 0:0 644 block special file 8,9
 /etc 0:0 755 directory 0,0
 -rw-r--r-- 1000 1000
+/lnk 1000:100 symbolic link
+/lnk0 0:0 symbolic link
 g 7:8
 ../e 7:8
 . 7:8
@@ -312,7 +316,13 @@ done" "stat reports the records"
 	assert_eq "$(x tmp/null2)" "0:0:0644:char-1-3"
 	assert_eq "$(x tmp/sda9)" "0:0:0644:block-8-9"
 	[ -f "$R/tmp/null2" ] && [ ! -s "$R/tmp/null2" ] || fail "the device placeholder is not an empty file"
-	rm -rf "$R/f1" "$R/f2" "$R/f3" "$R/d" "$R/home" "$R/tmp/null2" "$R/tmp/sda9"
+	assert_eq "$(getfattr --absolute-names --only-values -n user.nib.link.lnk "$R" 2>/dev/null)" \
+		"1000:100:$(stat -c %i "$R/lnk")" "a symlink's owner is recorded on its folder"
+	assert_eq "$(readlink "$R/lnk")" f1
+	assert_eq "$(getfattr --absolute-names -n user.nib.link.lnk0 "$R" 2>&1 | grep -c =)" 0 \
+		"no record for 0:0"
+	rm -rf "$R/f1" "$R/f2" "$R/f3" "$R/d" "$R/home" "$R/tmp/null2" "$R/tmp/sda9" "$R/lnk" "$R/lnk0"
+	setfattr -x user.nib.link.lnk "$R"
 	sed -i '/^bob:/d' "$R/etc/passwd" "$R/etc/group"
 
 	t "[$MODE] subuid: chown is real"
