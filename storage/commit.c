@@ -28,7 +28,8 @@ struct sink {
 	struct stg_blob_writer *w; /* the store, or */
 	int fd;			   /* a file */
 	struct nib_sha256 *h;
-	bool plain; /* no compression: the blob digest is the DiffID */
+	bool hash; /* hash here (no compression: the DiffID is the digest; the
+		    * store: its writer hashes) */
 	int64_t size;
 };
 
@@ -36,7 +37,7 @@ static int sink_write(void *arg, const void *p, size_t n, struct nib_error *err)
 {
 	struct sink *s = arg;
 
-	if (!s->plain)
+	if (s->hash)
 		nib_sha256_update(s->h, p, n);
 	s->size += (int64_t)n;
 	if (s->w)
@@ -344,7 +345,7 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 
 	memset(out, 0, sizeof(*out));
 	p->sink = *sink;
-	p->sink.plain = o->compression == STG_COMPRESS_NONE;
+	p->sink.hash = !p->sink.w && o->compression != STG_COMPRESS_NONE;
 	p->hu = nib_sha256_new();
 	w.data = xmalloc(CHUNK);
 	if (compress_new(o->compression, o->level, 0, sink_write, &p->sink, &p->z, err) < 0)
@@ -381,9 +382,9 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 	if (compress_finish(p->z, err) < 0)
 		goto out;
 	nib_sha256_final(p->hu, out->diff_id);
-	if (p->sink.plain)
+	if (o->compression == STG_COMPRESS_NONE)
 		memcpy(out->digest, out->diff_id, sizeof(out->digest));
-	else
+	else if (p->sink.hash)
 		nib_sha256_final(p->sink.h, out->digest);
 	out->size = p->sink.size;
 	out->media_type = stg_compression_media_type(o->compression);
@@ -435,7 +436,11 @@ int stg_layer_commit(struct stg_store *st, int treefd, const struct stg_commit_o
 	nib_sha256_free(s.h);
 	if (r < 0)
 		return -1;
-	if (stg_blob_writer_commit(w, out->digest, out->size, digest, err) < 0)
+	/* the writer's own hash is the blob's digest (checked against the
+	 * DiffID when there is no compression) */
+	if (stg_blob_writer_commit(w, o->compression == STG_COMPRESS_NONE ? out->digest : NULL,
+				   out->size, digest, err) < 0)
 		return -1;
+	memcpy(out->digest, digest, sizeof(out->digest));
 	return 0;
 }

@@ -19,7 +19,7 @@
 
 #define ZS_OUT	    (256 * 1024)
 #define ZS_JOB	    (1u << 20)
-#define MAX_THREADS 8u
+#define MAX_THREADS 4u
 
 struct compressor {
 	const char *name;

@@ -245,9 +245,9 @@ static void test_threads_auto(void)
 	setenv("NIB_COMPRESS_THREADS", "3", 1);
 	CHECK_INTEQ(compress_threads_auto(), 3);
 	setenv("NIB_COMPRESS_THREADS", "0", 1);
-	CHECK(compress_threads_auto() >= 1 && compress_threads_auto() <= 8);
+	CHECK(compress_threads_auto() >= 1 && compress_threads_auto() <= 4);
 	unsetenv("NIB_COMPRESS_THREADS");
-	CHECK(compress_threads_auto() >= 1 && compress_threads_auto() <= 8);
+	CHECK(compress_threads_auto() >= 1 && compress_threads_auto() <= 4);
 }
 
 int main(void)

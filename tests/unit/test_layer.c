@@ -407,6 +407,68 @@ static void test_commit_upper(void)
 	nib_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
+/* Committing into the store and into a file give the same digests and the
+ * store holds the blob under its digest (gzip, zstd, none), with blocks of
+ * several MiB so the compressors' workers share the stream. */
+static void test_commit_store(void)
+{
+	char dir[] = "/tmp/nib-unit-upper.XXXXXX", sdir[] = "/tmp/nib-unit-store.XXXXXX";
+	_cleanup_close_ int root = mkroot(dir);
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	static const enum stg_compression cs[] = {STG_COMPRESS_GZIP, STG_COMPRESS_ZSTD,
+						  STG_COMPRESS_NONE};
+	char *big = xmalloc(3u << 20);
+
+	CHECK(mkdtemp(sdir) != NULL);
+	CHECK(stg_store_open(sdir, &st, &err) == 0);
+	for (size_t i = 0; i < (3u << 20); i++)
+		big[i] = (char)('a' + (i * 7 + i / 4096) % 13);
+	for (int f = 0; f < 3; f++) {
+		char name[16];
+		snprintf(name, sizeof(name), "f%d", f);
+		int fd = openat(root, name, O_CREAT | O_WRONLY, 0644);
+		CHECK(nib_write_all(fd, big, (3u << 20) - (size_t)f) == 0);
+		close(fd);
+	}
+	free(big);
+	for (size_t c = 0; c < ARRAY_SIZE(cs) && st; c++) {
+		struct stg_commit_opts o;
+		struct stg_layer_out a, b;
+		char path[] = "/tmp/nib-unit-commit.XXXXXX";
+		int fd = mkstemp(path);
+		unlink(path);
+		stg_commit_opts_init(&o);
+		o.compression = cs[c];
+		o.timestamp = 0;
+		CHECK(stg_layer_commit_fd(root, &o, fd, &a, &err) == 0);
+		close(fd);
+		CHECK(stg_layer_commit(st, root, &o, &b, &err) == 0);
+		CHECK_STREQ(a.digest, b.digest);
+		CHECK_STREQ(a.diff_id, b.diff_id);
+		CHECK_INTEQ(a.size, b.size);
+		CHECK_INTEQ(b.entries, 3);
+		if (cs[c] == STG_COMPRESS_NONE)
+			CHECK_STREQ(b.digest, b.diff_id);
+		else
+			CHECK(!streq(b.digest, b.diff_id));
+		_cleanup_close_ int bfd = stg_blob_open(st, b.digest, &err);
+		CHECK(bfd >= 0);
+		/* the blob's content has the digest it is named by */
+		struct nib_sha256 *h = nib_sha256_new();
+		char buf[65536], got[NIB_DIGEST_LEN + 1];
+		ssize_t n;
+		while (bfd >= 0 && (n = read(bfd, buf, sizeof(buf))) > 0)
+			nib_sha256_update(h, buf, (size_t)n);
+		nib_sha256_final(h, got);
+		nib_sha256_free(h);
+		CHECK_STREQ(got, b.digest);
+	}
+	nib_err_clear(&err);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
+	nib_rm_rf_at(AT_FDCWD, sdir, NULL);
+}
+
 int main(void)
 {
 	RUN(test_override_parse);
@@ -419,5 +481,6 @@ int main(void)
 	RUN(test_extract_refusals);
 	RUN(test_compression);
 	RUN(test_commit_upper);
+	RUN(test_commit_store);
 	return unit_done();
 }
