@@ -1,7 +1,10 @@
 #!/bin/bash
 # Layer performance (not part of make check):
 #  1. extracting the Debian base layer: nib vs skopeo copy + umoci unpack
-#  2. committing a 20,000-file, ~300 MB change: nib vs buildah commit
+#  2. committing a 20,000-file, ~300 MB change: nib vs buildah commit, nib
+#     at its default gzip level 6, with one compression thread, and at level
+#     4, whose blob is no larger than buildah's (buildah's default gzip,
+#     pgzip, compresses about like libdeflate 3-4, with less CPU than 6)
 #  3. gzip commit throughput vs gzip -6 alone on the same tar; zstd vs gzip
 #  4. peak RSS of a commit as the change grows
 # Prints each figure and the ratios (nib / reference; below 1: nib faster).
