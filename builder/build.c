@@ -671,6 +671,18 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 		b->driver = NULL;
 		return -1;
 	}
+	if (b->ns.mode == BLD_IDMAP_SINGLE && b->driver == &stg_driver_fuse_overlayfs) {
+		/* fuse-overlayfs keeps user.containers.override_stat for itself
+		 * and refuses nib's ownership records */
+		if (b->o->storage_driver && !streq(b->o->storage_driver, "auto")) {
+			b->driver = NULL;
+			return nib_err(
+			    err, NIB_ERR_ENV, 0,
+			    "storage driver fuse-overlayfs cannot keep ownership records "
+			    "with a single UID: use overlay or vfs (or a subuid range)");
+		}
+		b->driver = &stg_driver_vfs;
+	}
 	stg_unpack_opts_init(&b->uo);
 	b->uo.driver = b->driver;
 	b->uo.idmap_tag = b->ns.idmap_tag;

@@ -229,7 +229,9 @@ static void probe_userns(struct bld_probe *p, const struct ns_probe *ns)
 				     "profile RuntimeDefault of CRI-O allows it)");
 }
 
-static void probe_subuid(struct bld_probe *p)
+/* Whether a subuid range works for this user (the build's ID map is then
+ * not a single UID). */
+static bool probe_subuid(struct bld_probe *p)
 {
 	struct bld_idmap_ctx ctx = {.uid = geteuid(), .gid = getegid()};
 	struct nib_error e = {0};
@@ -283,6 +285,7 @@ static void probe_subuid(struct bld_probe *p)
 				      "USER");
 	}
 	nib_err_clear(&e);
+	return ok;
 }
 
 void bld_runtime_probe(const char *root, struct bld_probe *p)
@@ -294,7 +297,7 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 	struct nib_error e = {0};
 	struct statfs sfs;
 	struct bld_probe_item *it;
-	bool root_on_overlay = false, fuse_dev, fuse_bin;
+	bool root_on_overlay = false, fuse_dev, fuse_bin, single;
 	int fd, err_fuse;
 
 	memset(p, 0, sizeof(*p));
@@ -318,7 +321,7 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 		nib_rm_rf_at(AT_FDCWD, ovl, NULL);
 
 	probe_userns(p, &ns);
-	probe_subuid(p);
+	single = !probe_subuid(p) && geteuid() != 0;
 
 	nib_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &setgroups, NULL, NULL);
 	if (setgroups)
@@ -365,17 +368,24 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 	if (fd >= 0)
 		close(fd);
 	fuse_bin = in_path("fuse-overlayfs");
-	it = item(p, "fuse", "/dev/fuse", fuse_dev && fuse_bin);
-	it->detail = xasprintf("%s; fuse-overlayfs %s",
+	/* fuse-overlayfs keeps user.containers.override_stat for itself: it
+	 * cannot hold nib's ownership records with a single UID */
+	it = item(p, "fuse", "/dev/fuse", fuse_dev && fuse_bin && !single);
+	it->detail = xasprintf("%s; fuse-overlayfs %s%s",
 			       fuse_dev		    ? "usable"
 			       : err_fuse == ENOENT ? "missing"
 						    : strerror(err_fuse),
-			       fuse_bin ? "found" : "not found");
+			       fuse_bin ? "found" : "not found",
+			       fuse_dev && fuse_bin && single
+				   ? "; not with a single UID (it reserves the ownership records)"
+				   : "");
 	if (!it->ok)
-		it->advice =
-		    xstrdup(!fuse_dev ? "expose /dev/fuse (read-write for this user) to use "
-					"fuse-overlayfs, e.g. a device plugin in a pod"
-				      : "install fuse-overlayfs");
+		it->advice = xstrdup(
+		    !fuse_dev	? "expose /dev/fuse (read-write for this user) to use "
+				  "fuse-overlayfs, e.g. a device plugin in a pod"
+		    : !fuse_bin ? "install fuse-overlayfs"
+				: "nothing to do: overlay or vfs keep the owners; fuse-overlayfs "
+				  "needs a subuid range");
 
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	it = item(p, "tun", "/dev/net/tun", fd >= 0);

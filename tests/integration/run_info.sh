@@ -36,12 +36,27 @@ run as_user nibsub "$T/bin/nib" info
 assert_status 0
 assert_match "$(line 'subuid ranges')" " yes $NIB_SUBUID_START:65536; newuidmap works"
 assert_match "$(line 'ID map')" 'subuid'
+if as_user nibsub test -r /dev/fuse -a -w /dev/fuse; then
+	assert_match "$(line '/dev/fuse')" ' yes usable; fuse-overlayfs found'
+fi
 
 t "[nibplain] single ID map, with the reason"
 run as_user nibplain "$T/bin/nib" info
 assert_status 0
 assert_match "$(line 'subuid ranges')" ' no .*To do: .*/etc/subuid'
 assert_match "$(line 'ID map')" 'single \(subuid: no range for nibplain in /etc/subuid\)'
+# fuse-overlayfs keeps user.containers.override_stat for itself
+if as_user nibplain test -r /dev/fuse -a -w /dev/fuse; then
+	assert_match "$(line '/dev/fuse')" ' no  usable; fuse-overlayfs found; not with a single UID'
+fi
+mkdir -p "$T/ctx-fuse"
+chmod 0755 "$T/ctx-fuse"
+printf 'FROM scratch\nCOPY f /f\n' >"$T/ctx-fuse/Containerfile"
+echo x >"$T/ctx-fuse/f"
+r=$(user_dir nibplain fuse-root)
+run as_user nibplain "$T/bin/nib" --root "$r" build --storage-driver fuse-overlayfs "$T/ctx-fuse"
+assert_status 1
+assert_match "$err" 'fuse-overlayfs cannot keep ownership records with a single UID: use overlay or vfs'
 
 t "[pod] single ID map, bound /proc, advice"
 if ! podsim_available; then
