@@ -60,8 +60,8 @@ int main(int argc, char **argv)
 	size_t n_hd = 0;
 	struct bld_copy_opts o;
 	struct bld_copy_matcher matcher;
-	struct cf_ignore *ig = NULL;
-	struct bld_copy_plan *plan = NULL;
+	_cleanup_(cf_ignore_freep) struct cf_ignore *ig = NULL;
+	_cleanup_(bld_copy_plan_freep) struct bld_copy_plan *plan = NULL;
 	struct bld_copy_stats stats;
 	struct nib_error err = {0};
 	const char *context = NULL, *root = NULL, *ignore_file = NULL, *user_root = NULL;
@@ -175,7 +175,6 @@ int main(int argc, char **argv)
 		if (bld_copy_plan_digest(plan, d, &err) < 0)
 			return fail(&err);
 		printf("%s\n", d);
-		bld_copy_plan_free(plan);
 		return 0;
 	}
 	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -189,7 +188,5 @@ int main(int argc, char **argv)
 	       (unsigned long long)stats.dirs, (unsigned long long)stats.symlinks,
 	       (unsigned long long)stats.hardlinks, (unsigned long long)stats.other,
 	       (unsigned long long)stats.bytes);
-	bld_copy_plan_free(plan);
-	cf_ignore_free(ig);
 	return 0;
 }
