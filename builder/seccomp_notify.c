@@ -536,6 +536,13 @@ static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool e
 	return mem_put(pid, buf, &st, sizeof(st)) == 0 ? 0 : 1;
 }
 
+/* libseccomp reports a failed ioctl as -ECANCELED and leaves the cause
+ * in errno. */
+static int ioctl_errno(int r)
+{
+	return r == -ECANCELED && errno ? errno : -r;
+}
+
 static int64_t as_int(uint64_t v)
 {
 	return (int64_t)(int32_t)(uint32_t)v;
@@ -555,11 +562,12 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 		return nib_err(err, NIB_ERR_ENV, ENOMEM, "seccomp notification");
 	r = seccomp_notify_receive(notify_fd, req);
 	if (r < 0) {
+		int e = ioctl_errno(r);
 		seccomp_notify_free(req, resp);
 		/* ENOENT: the caller went away meanwhile */
-		if (r == -ENOENT || r == -EINTR)
+		if (e == ENOENT || e == EINTR)
 			return 0;
-		return nib_err(err, NIB_ERR_ENV, -r, "seccomp notification");
+		return nib_err(err, NIB_ERR_ENV, e, "seccomp notification");
 	}
 	pid = (pid_t)req->pid;
 	a = req->data.args;
@@ -644,8 +652,10 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 	/* the pid may have been reused if the caller died meanwhile */
 	if (seccomp_notify_id_valid(notify_fd, req->id) == 0) {
 		r = seccomp_notify_respond(notify_fd, resp);
-		if (r < 0 && r != -ENOENT)
-			ret = nib_err(err, NIB_ERR_ENV, -r, "seccomp notification answer");
+		int e = r < 0 ? ioctl_errno(r) : 0;
+		/* ENOENT: the caller was killed before the answer */
+		if (e && e != ENOENT && e != EINTR)
+			ret = nib_err(err, NIB_ERR_ENV, e, "seccomp notification answer");
 	}
 	seccomp_notify_free(req, resp);
 	return ret;
