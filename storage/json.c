@@ -423,7 +423,9 @@ void stg_json_canonical(json_object *o, struct nib_buf *out)
 		return;
 	case json_type_double: {
 		double d = json_object_get_double(o);
-		if (d == floor(d) && fabs(d) < 1e15)
+		if (d == 0)
+			nib_buf_puts(out, "0"); /* -0.0 too: "-0" would parse back as 0 */
+		else if (d == floor(d) && fabs(d) < 1e15)
 			nib_buf_printf(out, "%.0f", d);
 		else
 			nib_buf_printf(out, "%.17g", d);

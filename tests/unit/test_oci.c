@@ -61,6 +61,14 @@ static void test_json_parse(void)
 		    "{\"a\":{},\"b\":[1,-2,3.5,true,false,null,\"\xc3\xa9\xf0\x9f\x98\x80\\n\"],"
 		    "\"c\":\"caf\xc3\xa9\"}");
 	json_object_put(o);
+	/* negative zero is 0 (found by fuzz_oci_manifest: "-0e0" gave "-0",
+	 * which parses back as the integer 0) */
+	static const char zeros[] = "[-0e0,-0.0,0e5,-0]";
+	nib_buf_free(&b);
+	CHECK(stg_json_parse(zeros, strlen(zeros), 1000, 10, &o, &err) == 0);
+	stg_json_canonical(o, &b);
+	CHECK_STREQ(b.data, "[0,0,0,0]");
+	json_object_put(o);
 
 	static const struct {
 		const char *doc, *msg;
