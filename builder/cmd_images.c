@@ -45,10 +45,11 @@ int bld_image_find(struct stg_store *st, const char *name, struct stg_image **ou
 		return -1;
 	norm = bld_ref_normalise(name, &e2);
 	nib_err_clear(&e2);
-	if (!norm || streq(norm, name))
+	/* NAME@DIGEST: the manifest digest decides (also for a name already
+	 * normalised that no entry is named by) */
+	const char *at = norm ? strchr(norm, '@') : NULL;
+	if (!norm || (!at && streq(norm, name)))
 		return -1;
-	/* NAME@DIGEST: the manifest digest decides */
-	const char *at = strchr(norm, '@');
 	if (stg_image_lookup(st, at ? at + 1 : norm, out, &e2) == 0) {
 		nib_err_clear(err);
 		return 0;
@@ -175,9 +176,11 @@ static void images_json(struct stg_image **imgs, size_t n)
 		json_object_object_add(o, "id",
 				       json_object_new_string(nib_digest_hex(imgs[i]->id)));
 		json_object_object_add(o, "names", names);
-		json_object_object_add(o, "digest", json_object_new_string(imgs[i]->desc.digest));
-		json_object_object_add(o, "mediaType",
-				       json_object_new_string(imgs[i]->desc.media_type));
+		/* the registry's digest for an image converted on pull */
+		const struct stg_descriptor *md =
+		    imgs[i]->source.digest ? &imgs[i]->source : &imgs[i]->desc;
+		json_object_object_add(o, "digest", json_object_new_string(md->digest));
+		json_object_object_add(o, "mediaType", json_object_new_string(md->media_type));
 		if (imgs[i]->config->created)
 			json_object_object_add(o, "created",
 					       json_object_new_string(imgs[i]->config->created));

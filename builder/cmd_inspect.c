@@ -2,7 +2,10 @@
 /*
  * nib inspect [--json] REF: an image's manifest and config, as stored
  * (the documents' own bytes are what the digests cover; this prints them
- * parsed, inside one object).
+ * parsed, inside one object). For an image nib converted to OCI on pull,
+ * Manifest* describe the registry's manifest (its digest is the one a
+ * registry, `skopeo inspect docker://` and podman report) and
+ * StoredManifest* the OCI form in index.json.
  */
 #include <getopt.h>
 #include <string.h>
@@ -50,7 +53,8 @@ int bld_cmd_inspect(const struct bld_command *self, int argc, char **argv, struc
 		return bld_usage_error(self, err, "inspect: needs exactly one image");
 	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, argv[optind], &img, err) < 0)
 		return -1;
-	if (doc_json(st, img->desc.digest, STG_MANIFEST_MAX, &manifest, err) < 0 ||
+	const struct stg_descriptor *md = img->source.digest ? &img->source : &img->desc;
+	if (doc_json(st, md->digest, STG_MANIFEST_MAX, &manifest, err) < 0 ||
 	    doc_json(st, img->id, STG_CONFIG_MAX, &config, err) < 0) {
 		json_object_put(manifest);
 		return nib_err_wrap(err, "%s", argv[optind]);
@@ -63,8 +67,11 @@ int bld_cmd_inspect(const struct bld_command *self, int argc, char **argv, struc
 	}
 	json_object_object_add(o, "Name", img->ref ? json_object_new_string(img->ref) : NULL);
 	json_object_object_add(o, "ImageID", json_object_new_string(nib_digest_hex(img->id)));
-	json_object_object_add(o, "ManifestDigest", json_object_new_string(img->desc.digest));
-	json_object_object_add(o, "ManifestType", json_object_new_string(img->desc.media_type));
+	json_object_object_add(o, "ManifestDigest", json_object_new_string(md->digest));
+	json_object_object_add(o, "ManifestType", json_object_new_string(md->media_type));
+	json_object_object_add(o, "StoredManifestDigest", json_object_new_string(img->desc.digest));
+	json_object_object_add(o, "StoredManifestType",
+			       json_object_new_string(img->desc.media_type));
 	json_object_object_add(o, "Size", json_object_new_int64(img->size));
 	json_object_object_add(o, "Manifest", manifest);
 	json_object_object_add(o, "Config", config);

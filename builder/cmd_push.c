@@ -2,7 +2,11 @@
 /*
  * nib push SRC [DEST]: send an image from the store to a registry
  * (docker://REF or a bare reference), an OCI layout (oci:DIR[:TAG]) or a
- * docker-archive (docker-archive:FILE[:REF]).
+ * docker-archive (docker-archive:FILE[:REF]). --format oci|docker picks the
+ * manifest format sent to a registry, as skopeo's and podman's --format do
+ * (config and layer blobs unchanged, media types mapped); without it the
+ * image keeps its own format: for an image converted to OCI on pull, the
+ * registry's manifest itself (so the digest is the same).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,12 +17,15 @@
 #include "registry/registry.h"
 #include "storage/storage.h"
 
-enum { OPT_DIGESTFILE = BLD_OPT_LOCAL };
+enum { OPT_DIGESTFILE = BLD_OPT_LOCAL, OPT_FORMAT };
 
 static const char push_help[] =
     "DEST is docker://REF or REF (a registry), oci:DIR[:TAG] or docker-archive:FILE[:REF];\n"
     "without DEST the image goes to the registry its name says.\n\n"
-    "  --digestfile FILE      write the pushed manifest digest to FILE\n";
+    "  --digestfile FILE      write the pushed manifest digest to FILE\n"
+    "  -f, --format oci|docker  manifest format in the registry (default: the image's\n"
+    "                         own; an image pulled in Docker format keeps it);\n"
+    "                         oci: takes only oci, docker-archive: only docker\n";
 
 /* The repository to mount blobs from: the source's own repository when it
  * lives on the destination registry. */
@@ -34,7 +41,7 @@ static char *mount_source(const struct stg_image *img, const struct reg_ref *des
 }
 
 /* oci:DIR[:TAG] and docker-archive:FILE[:REF] through storage's exporters. */
-static int push_local(struct bld_globals *g, const char *src, const char *dst,
+static int push_local(struct bld_globals *g, const char *src, const char *dst, int format,
 		      const char *digestfile, struct nib_error *err)
 {
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
@@ -47,6 +54,12 @@ static int push_local(struct bld_globals *g, const char *src, const char *dst,
 	path = colon ? xstrndup(rest, (size_t)(colon - rest)) : xstrdup(rest);
 	if (!*path)
 		return nib_err(err, NIB_ERR_USAGE, 0, "push: '%s': no path", dst);
+	/* an OCI layout holds OCI manifests; a docker-archive has its own
+	 * manifest.json (Docker's) */
+	if (format >= 0 && format != (oci ? STG_FORMAT_OCI : STG_FORMAT_DOCKER))
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "push: '%s': --format %s is not possible there", dst,
+			       format == STG_FORMAT_OCI ? "oci" : "docker");
 	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, src, &img, err) < 0)
 		return -1;
 	key = img->ref ? img->ref : img->id;
@@ -78,6 +91,7 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+	    {"format", required_argument, NULL, OPT_FORMAT},
 	    BLD_REG_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0}};
 	struct bld_reg_flags f = BLD_REG_FLAGS_INIT;
@@ -86,11 +100,12 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	_cleanup_ref_ struct reg_ref dest = {0};
 	_cleanup_free_ char *from = NULL, *deststr = NULL;
+	_cleanup_(stg_descriptor_clear) struct stg_descriptor sd = {0};
 	const char *digestfile = NULL, *src, *dst;
 	char digest[NIB_DIGEST_LEN + 1];
-	int c, r;
+	int c, r, format = -1;
 
-	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hqf:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			bld_command_help(self);
 			printf("\n%s%s", push_help, bld_reg_flags_help);
@@ -98,6 +113,15 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 		}
 		if (c == OPT_DIGESTFILE) {
 			digestfile = optarg;
+			continue;
+		}
+		if (c == OPT_FORMAT || c == 'f') {
+			/* skopeo's names for the same formats too */
+			format =
+			    streq(optarg, "v2s2") ? STG_FORMAT_DOCKER : stg_format_parse(optarg);
+			if (format < 0)
+				return bld_usage_error(
+				    self, err, "push: bad --format \"%s\" (oci, docker)", optarg);
 			continue;
 		}
 		r = bld_reg_flag(self, c, optarg, &f, err);
@@ -111,7 +135,7 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	src = argv[optind];
 	dst = argc - optind == 2 ? argv[optind + 1] : src;
 	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "docker-archive:"))
-		return push_local(g, src, dst, digestfile, err);
+		return push_local(g, src, dst, format, digestfile, err);
 	if (nib_str_has_prefix(dst, "docker://"))
 		dst += 9;
 	else if (strstr(dst, "://") || (strchr(dst, ':') && !strchr(dst, '/') &&
@@ -129,8 +153,17 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	deststr = reg_ref_string(&dest);
 	if (!f.quiet)
 		fprintf(stderr, "Pushing %s\n", deststr);
-	struct reg_desc md = {.media_type = img->desc.media_type, .size = img->desc.size};
-	snprintf(md.digest, sizeof(md.digest), "%s", img->desc.digest);
+	/* the manifest to send: converted for --format (stored untagged, gc
+	 * takes it later), else the image's own (the registry's for an image
+	 * converted on pull) */
+	if (format >= 0) {
+		if (stg_image_convert(st, img, (enum stg_format)format, &sd, err) < 0)
+			return nib_err_wrap(err, "%s", deststr);
+	} else {
+		stg_descriptor_copy(&sd, img->source.digest ? &img->source : &img->desc);
+	}
+	struct reg_desc md = {.media_type = sd.media_type, .size = sd.size};
+	snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
 	if (reg_image_push(rc, st, &md, &dest, from, digest, err) < 0)
 		return -1;
 	if (digestfile &&

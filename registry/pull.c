@@ -3,8 +3,8 @@
  * Pull (distribution-spec "pull"): the manifest with an Accept list of the
  * OCI and Docker schema 2 types, platform selection from an index or
  * manifest list, then config and layers into the store, verified, and the
- * reference tagged in index.json. Mirrors from registries.conf are tried
- * first.
+ * reference tagged in index.json (a Docker manifest as its OCI conversion,
+ * stg_image_import). Mirrors from registries.conf are tried first.
  */
 #include <string.h>
 
@@ -389,7 +389,8 @@ int reg_image_pull(struct reg_client *c, struct stg_store *st, const struct reg_
 	struct stg_descriptor sd = {.media_type = out->manifest.media_type,
 				    .digest = out->manifest.digest,
 				    .size = out->manifest.size};
-	if (stg_image_tag(st, display, &sd, err) < 0) {
+	/* a Docker schema2 manifest is kept converted to OCI (storage.h) */
+	if (stg_image_import(st, display, &sd, NULL, err) < 0) {
 		reg_image_clear(out);
 		return nib_err_wrap(err, "%s", display);
 	}

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Garbage collection of the blob store: mark what index.json and
- * nib/gcroots reach (manifests, indexes, configs, layers, subjects), sweep
- * the rest. Runs only when no other process has the root open: every open
- * store holds nib/gc.lock shared, the collector takes it exclusively, so a
- * blob written but not yet named by index.json is never collected.
+ * nib/gcroots reach (manifests, indexes, configs, layers, subjects, source
+ * manifests of images converted on pull), sweep the rest. Runs only when
+ * no other process has the root open: every open store holds nib/gc.lock
+ * shared, the collector takes it exclusively, so a blob written but not
+ * yet named by index.json is never collected.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -252,8 +253,14 @@ int stg_store_gc(struct stg_store *st, bool wait, struct stg_gc_stats *stats, bo
 	}
 	if (stg_store_index_load(st, &ix, err) < 0)
 		goto out;
-	for (size_t i = 0; i < ix->n_manifests; i++)
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const char *src =
+		    stg_map_get(&ix->manifests[i].annotations, STG_ANNOTATION_SOURCE_DIGEST);
 		mark_descriptor(st, &m, &ix->manifests[i], 0);
+		/* the registry's manifest of an image converted on pull */
+		if (src && nib_digest_valid(src))
+			mark_digest(st, &m, src, NULL, 0);
+	}
 	if (mark_gcroots(st, &m, err) < 0)
 		goto out;
 	nib_strv_sort(&m.live);

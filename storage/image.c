@@ -228,7 +228,38 @@ void stg_image_free(struct stg_image *img)
 	stg_manifest_free(img->manifest);
 	stg_config_free(img->config);
 	free(img->id);
+	stg_descriptor_clear(&img->source);
 	free(img);
+}
+
+/* The source manifest an entry names (STG_ANNOTATION_SOURCE_DIGEST): a
+ * missing or unreadable blob only loses the record (the stored OCI form is
+ * the image). */
+static void load_source(struct stg_store *st, struct stg_image *img)
+{
+	const char *d = stg_map_get(&img->entry.annotations, STG_ANNOTATION_SOURCE_DIGEST);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	const char *mt;
+
+	if (!d || !nib_digest_valid(d) || streq(d, img->desc.digest))
+		return;
+	if (stg_blob_read(st, d, STG_MANIFEST_MAX, &data, &len, NULL) < 0) {
+		log_debug("%s: source manifest %s is not in the store", img->ref ? img->ref : "",
+			  d);
+		return;
+	}
+	mt = stg_doc_media_type(data, len);
+	if (!stg_media_type_is_manifest(mt))
+		return;
+	img->source.media_type = xstrdup(mt);
+	img->source.digest = xstrdup(d);
+	img->source.size = (int64_t)len;
+}
+
+const char *stg_image_digest(const struct stg_image *img)
+{
+	return img->source.digest ? img->source.digest : img->desc.digest;
 }
 
 int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, struct stg_image **out,
@@ -315,6 +346,7 @@ int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, str
 	img->size = img->desc.size + img->manifest->config.size;
 	for (size_t i = 0; i < img->manifest->n_layers; i++)
 		img->size += img->manifest->layers[i].size;
+	load_source(st, img);
 	*out = steal_pointer(&img);
 	return 0;
 fail_wrap:
@@ -378,11 +410,19 @@ int stg_image_lookup(struct stg_store *st, const char *name, struct stg_image **
 		if (r && streq(r, name))
 			return stg_image_load(st, &ix->manifests[i], out, err);
 	}
-	/* 2. manifest digest */
-	if (nib_digest_valid(name))
+	/* 2. manifest digest: the stored one, or the registry's for a manifest
+	 * converted on pull */
+	if (nib_digest_valid(name)) {
 		for (size_t i = 0; i < ix->n_manifests; i++)
 			if (streq(ix->manifests[i].digest, name))
 				return stg_image_load(st, &ix->manifests[i], out, err);
+		for (size_t i = 0; i < ix->n_manifests; i++) {
+			const char *src = stg_map_get(&ix->manifests[i].annotations,
+						      STG_ANNOTATION_SOURCE_DIGEST);
+			if (src && streq(src, name))
+				return stg_image_load(st, &ix->manifests[i], out, err);
+		}
+	}
 	/* 3. image ID or a unique prefix of it */
 	if (by_id) {
 		for (size_t i = 0; i < ix->n_manifests; i++) {
@@ -482,10 +522,15 @@ int stg_image_convert(struct stg_store *st, const struct stg_image *img, enum st
 	char digest[NIB_DIGEST_LEN + 1];
 	const char *what = img->ref ? img->ref : img->desc.digest;
 
+	const char *want = to == STG_FORMAT_OCI ? STG_MT_OCI_MANIFEST : STG_MT_DOCKER_MANIFEST;
+
 	memset(out, 0, sizeof(*out));
-	if (streq(m->media_type,
-		  to == STG_FORMAT_OCI ? STG_MT_OCI_MANIFEST : STG_MT_DOCKER_MANIFEST)) {
+	if (streq(m->media_type, want)) {
 		stg_descriptor_copy(out, &img->desc);
+		return 0;
+	}
+	if (img->source.digest && streq(img->source.media_type, want)) {
+		stg_descriptor_copy(out, &img->source);
 		return 0;
 	}
 	if (stg_manifest_convert(m, to, err) < 0)
@@ -497,4 +542,59 @@ int stg_image_convert(struct stg_store *st, const struct stg_image *img, enum st
 	out->digest = xstrdup(digest);
 	out->size = (int64_t)b.len;
 	return 0;
+}
+
+int stg_image_import(struct stg_store *st, const char *ref, const struct stg_descriptor *desc,
+		     struct stg_descriptor *out, struct nib_error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(stg_manifest_freep) struct stg_manifest *m = NULL;
+	_cleanup_buf_ struct nib_buf b = {0};
+	struct stg_descriptor d = {0};
+	char digest[NIB_DIGEST_LEN + 1];
+	const char *what = ref ? ref : desc->digest;
+	size_t len = 0;
+	int ret;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (stg_blob_read(st, desc->digest, STG_MANIFEST_MAX, &data, &len, err) < 0)
+		return nib_err_wrap(err, "%s", what);
+	/* the document's own media type decides (a registry's Content-Type may
+	 * differ in parameters or be missing) */
+	if (!streq(stg_doc_media_type(data, len) ?: "", STG_MT_DOCKER_MANIFEST)) {
+		ret = stg_image_tag(st, ref, desc, err);
+		if (ret == 0 && out)
+			stg_descriptor_copy(out, desc);
+		return ret;
+	}
+	if (stg_manifest_parse(data, len, &m, err) < 0)
+		return nib_err_wrap(err, "%s: manifest %s", what, desc->digest);
+	{
+		/* a layer type with no OCI name: kept as it came (nib reads it;
+		 * OCI-only tools will not) */
+		struct nib_error e = {0};
+		if (stg_manifest_convert(m, STG_FORMAT_OCI, &e) < 0) {
+			log_warn("%s: kept as a Docker manifest: %s", what, e.msg);
+			nib_err_clear(&e);
+			ret = stg_image_tag(st, ref, desc, err);
+			if (ret == 0 && out)
+				stg_descriptor_copy(out, desc);
+			return ret;
+		}
+	}
+	stg_manifest_generate(m, &b);
+	if (stg_blob_put(st, b.data, b.len, NULL, digest, err) < 0)
+		return nib_err_wrap(err, "%s", what);
+	d.media_type = xstrdup(STG_MT_OCI_MANIFEST);
+	d.digest = xstrdup(digest);
+	d.size = (int64_t)b.len;
+	stg_map_copy(&d.annotations, &desc->annotations);
+	stg_map_set(&d.annotations, STG_ANNOTATION_SOURCE_DIGEST, desc->digest);
+	ret = stg_image_tag(st, ref, &d, err);
+	if (ret == 0 && out)
+		*out = d;
+	else
+		stg_descriptor_clear(&d);
+	return ret;
 }

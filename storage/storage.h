@@ -28,6 +28,11 @@
 /* The annotation that names a tag in index.json (image-spec
  * image-layout.md); nib stores the full normalised reference in it. */
 #define STG_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+/* On an index.json entry whose manifest nib converted to OCI when it was
+ * pulled (stg_image_import): the digest of the manifest as the registry
+ * serves it (a Docker schema2 manifest), kept in the store beside the OCI
+ * form. Local bookkeeping only: never part of an image nib sends. */
+#define STG_ANNOTATION_SOURCE_DIGEST "io.nib.source.manifest.digest"
 
 struct stg_store; /* an open storage root */
 
@@ -295,6 +300,10 @@ struct stg_image {
 	struct stg_image_config *config;
 	char *id;     /* the image ID: the config digest */
 	int64_t size; /* manifest + config + layers, as stored */
+	/* The manifest as its registry has it when nib converted it on pull
+	 * (entry annotation STG_ANNOTATION_SOURCE_DIGEST, blob present): its
+	 * digest, media type and size; all zero/NULL otherwise. */
+	struct stg_descriptor source;
 };
 void stg_image_free(struct stg_image *img);
 NIB_DEFINE_CLEANUP(struct stg_image *, stg_image_free)
@@ -316,6 +325,26 @@ int stg_image_tag(struct stg_store *st, const char *ref, const struct stg_descri
  * `out` (may be NULL) receives the manifest digest. */
 int stg_image_put(struct stg_store *st, const char *manifest, size_t len, const char *const *refs,
 		  size_t n_refs, char out[NIB_DIGEST_LEN + 1], struct nib_error *err);
+/*
+ * Tag `ref` for a manifest fetched from a registry (`desc`, its blob and
+ * everything it names in the store). An OCI manifest or index is tagged as
+ * it is. A Docker schema2 manifest is converted as `skopeo copy docker://X
+ * oci:DIR:T` does, so that OCI tools (skopeo's oci: transport, umoci) read
+ * the store: config and layer blobs unchanged, media types mapped (layers
+ * rootfs.diff.tar.gzip -> image.layer.v1.tar+gzip, config ->
+ * image.config.v1+json, manifest -> image.manifest.v1+json); the new OCI
+ * manifest (canonical JSON, so a new digest) is stored and tagged, with
+ * STG_ANNOTATION_SOURCE_DIGEST naming the Docker manifest, which stays in
+ * the store (gc keeps it) so that a push can send the registry's bytes
+ * again. A Docker layer type with no OCI name keeps the Docker manifest as
+ * it is (a warning is logged). `out` (may be NULL) receives the descriptor
+ * tagged.
+ */
+int stg_image_import(struct stg_store *st, const char *ref, const struct stg_descriptor *desc,
+		     struct stg_descriptor *out, struct nib_error *err);
+/* The digest the image is known by outside the store: the source manifest's
+ * when there is one, else the stored manifest's. */
+const char *stg_image_digest(const struct stg_image *img);
 /* Remove the entry named `ref` (exact ref.name match); NIB_ERR_NOT_FOUND
  * when there is none. Blobs stay until stg_store_gc. */
 int stg_image_untag(struct stg_store *st, const char *ref, struct nib_error *err);
@@ -346,7 +375,10 @@ void stg_image_list_free(struct stg_image **imgs, size_t n);
 /* Store the image's manifest converted to `to` (OCI <-> Docker schema2:
  * media types only; config and layer blobs are shared) and fill `out` with
  * its descriptor (not tagged). Already in that format: `out` is the
- * image's own descriptor. */
+ * image's own descriptor; when the image's source manifest (img->source)
+ * is in that format, `out` is the source (the registry's own bytes). A
+ * manifest with no form in `to` (zstd layers, subject, artifactType for
+ * Docker) is NIB_ERR_CORRUPT naming the image and the layer. */
 int stg_image_convert(struct stg_store *st, const struct stg_image *img, enum stg_format to,
 		      struct stg_descriptor *out, struct nib_error *err);
 

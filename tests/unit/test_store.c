@@ -604,6 +604,122 @@ static void test_index_nesting(void)
 	nib_err_clear(&err);
 }
 
+/* A Docker schema2 manifest fetched from a registry is tagged as its OCI
+ * conversion; the Docker one stays as the source (lookup, convert, gc). */
+static void test_image_import(void)
+{
+	_cleanup_free_ char *path = root_path("import");
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	struct nib_error err = {0};
+	char layer[NIB_DIGEST_LEN + 1], id[NIB_DIGEST_LEN + 1], dm[NIB_DIGEST_LEN + 1];
+	const char *ldata = "docker-layer";
+	_cleanup_free_ char *cfg = NULL, *man = NULL;
+	struct stg_descriptor got = {0};
+
+	CHECK(stg_store_open(path, &st, &err) == 0);
+	if (!st)
+		return;
+	CHECK(stg_blob_put(st, ldata, strlen(ldata), NULL, layer, &err) == 0);
+	cfg = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"diff_ids\":"
+			"[\"%s\"],\"type\":\"layers\"}}",
+			layer);
+	CHECK(stg_blob_put(st, cfg, strlen(cfg), NULL, id, &err) == 0);
+	/* as a registry serves it: indented, Docker media types */
+	man = xasprintf("{\n   \"schemaVersion\": 2,\n   \"mediaType\": \"" STG_MT_DOCKER_MANIFEST
+			"\",\n   \"config\": {\"mediaType\": \"" STG_MT_DOCKER_CONFIG
+			"\", \"size\": %zu, \"digest\": \"%s\"},\n   \"layers\": [{\"mediaType\": "
+			"\"" STG_MT_DOCKER_LAYER_GZIP "\", \"size\": %zu, \"digest\": \"%s\"}]\n}",
+			strlen(cfg), id, strlen(ldata), layer);
+	CHECK(stg_blob_put(st, man, strlen(man), NULL, dm, &err) == 0);
+	struct stg_descriptor d = {
+	    .media_type = STG_MT_DOCKER_MANIFEST, .digest = dm, .size = (int64_t)strlen(man)};
+	CHECK(stg_image_import(st, "r.example/d/img:1", &d, &got, &err) == 0);
+	if (err.msg)
+		printf("  import: %s\n", err.msg);
+	CHECK_STREQ(got.media_type, STG_MT_OCI_MANIFEST);
+	CHECK(got.digest && !streq(got.digest, dm));
+	CHECK_STREQ(stg_map_get(&got.annotations, STG_ANNOTATION_SOURCE_DIGEST), dm);
+	{
+		_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+		CHECK(stg_image_lookup(st, "r.example/d/img:1", &img, &err) == 0);
+		if (img) {
+			CHECK_STREQ(img->desc.digest, got.digest);
+			CHECK_STREQ(img->desc.media_type, STG_MT_OCI_MANIFEST);
+			CHECK_STREQ(img->manifest->config.media_type, STG_MT_OCI_CONFIG);
+			CHECK_STREQ(img->manifest->config.digest, id);
+			CHECK_STREQ(img->manifest->layers[0].media_type, STG_MT_OCI_LAYER_GZIP);
+			CHECK_STREQ(img->manifest->layers[0].digest, layer);
+			CHECK_STREQ(img->source.digest, dm);
+			CHECK_STREQ(img->source.media_type, STG_MT_DOCKER_MANIFEST);
+			CHECK_INTEQ(img->source.size, strlen(man));
+			CHECK_STREQ(stg_image_digest(img), dm);
+			/* Docker form: the registry's own bytes; OCI: the stored one */
+			struct stg_descriptor c = {0};
+			CHECK(stg_image_convert(st, img, STG_FORMAT_DOCKER, &c, &err) == 0);
+			CHECK_STREQ(c.digest, dm);
+			stg_descriptor_clear(&c);
+			CHECK(stg_image_convert(st, img, STG_FORMAT_OCI, &c, &err) == 0);
+			CHECK_STREQ(c.digest, got.digest);
+			stg_descriptor_clear(&c);
+		}
+	}
+	{
+		/* found by the registry's digest too */
+		_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+		CHECK(stg_image_lookup(st, dm, &img, &err) == 0 && img &&
+		      streq(img->desc.digest, got.digest));
+	}
+	/* gc keeps both manifests, the config and the layer */
+	struct stg_gc_stats gs;
+	CHECK(stg_store_gc(st, false, &gs, NULL, &err) == 0);
+	CHECK_INTEQ(gs.blobs_removed, 0);
+	CHECK_INTEQ(gs.blobs_kept, 4);
+	/* an OCI manifest is tagged as it is */
+	{
+		struct stg_descriptor o = {0};
+		CHECK(stg_image_import(st, "r.example/o/img:1", &got, &o, &err) == 0);
+		CHECK_STREQ(o.digest, got.digest);
+		stg_descriptor_clear(&o);
+	}
+	/* untagged, the Docker manifest goes with the image */
+	CHECK(stg_image_untag(st, "r.example/d/img:1", &err) == 0);
+	CHECK(stg_image_untag(st, "r.example/o/img:1", &err) == 0);
+	CHECK(stg_store_gc(st, false, &gs, NULL, &err) == 0);
+	CHECK_INTEQ(gs.blobs_removed, 4);
+	/* a foreign (nondistributable) Docker layer has an OCI name too */
+	{
+		_cleanup_free_ char *fm =
+		    xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" STG_MT_DOCKER_MANIFEST
+			      "\",\"config\":{\"mediaType\":\"" STG_MT_DOCKER_CONFIG
+			      "\",\"size\":%zu,\"digest\":\"%s\"},\"layers\":[{\"mediaType\":"
+			      "\"" STG_MT_DOCKER_FOREIGN "\",\"size\":%zu,\"digest\":\"%s\","
+			      "\"urls\":[\"https://r.example/l\"]}]}",
+			      strlen(cfg), id, strlen(ldata), layer);
+		_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+		CHECK(stg_blob_put(st, cfg, strlen(cfg), NULL, id, &err) == 0);
+		CHECK(stg_blob_put(st, fm, strlen(fm), NULL, dm, &err) == 0);
+		d.size = (int64_t)strlen(fm);
+		CHECK(stg_image_import(st, "r.example/foreign:1", &d, NULL, &err) == 0);
+		CHECK(stg_image_lookup(st, "r.example/foreign:1", &img, &err) == 0);
+		if (img) {
+			CHECK_STREQ(img->manifest->layers[0].media_type, STG_MT_OCI_ND_LAYER_GZIP);
+			CHECK_STREQ(img->manifest->layers[0].urls.v[0], "https://r.example/l");
+			CHECK_STREQ(img->source.digest, dm);
+		}
+	}
+	/* a document that is not a manifest is refused naming the reference */
+	CHECK(stg_blob_put(
+		  st, "{\"schemaVersion\":2,\"mediaType\":\"" STG_MT_DOCKER_MANIFEST "\"}",
+		  strlen("{\"schemaVersion\":2,\"mediaType\":\"" STG_MT_DOCKER_MANIFEST "\"}"),
+		  NULL, dm, &err) == 0);
+	d.size =
+	    (int64_t)strlen("{\"schemaVersion\":2,\"mediaType\":\"" STG_MT_DOCKER_MANIFEST "\"}");
+	CHECK(stg_image_import(st, "r.example/bad:1", &d, NULL, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, "r.example/bad:1"));
+	stg_descriptor_clear(&got);
+	nib_err_clear(&err);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nib-test-store.XXXXXX");
@@ -622,6 +738,7 @@ int main(void)
 	RUN(test_index_nesting);
 	RUN(test_corrupt_index);
 	RUN(test_gc_busy);
+	RUN(test_image_import);
 	nib_rm_rf_at(AT_FDCWD, tmpdir, NULL);
 	return unit_done();
 }
