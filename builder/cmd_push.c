@@ -17,7 +17,7 @@
 #include "registry/registry.h"
 #include "storage/storage.h"
 
-enum { OPT_DIGESTFILE = BLD_OPT_LOCAL, OPT_FORMAT };
+enum { OPT_DIGESTFILE = BLD_OPT_LOCAL, OPT_FORMAT, OPT_ALL };
 
 static const char push_help[] =
     "DEST is docker://REF or REF (a registry), oci:DIR[:TAG] or docker-archive:FILE[:REF];\n"
@@ -25,7 +25,9 @@ static const char push_help[] =
     "  --digestfile FILE      write the pushed manifest digest to FILE\n"
     "  -f, --format oci|docker  manifest format in the registry (default: the image's\n"
     "                         own; an image pulled in Docker format keeps it);\n"
-    "                         oci: takes only oci, docker-archive: only docker\n";
+    "                         oci: takes only oci, docker-archive: only docker\n"
+    "  --all                  a multi-platform image: the whole index and every image\n"
+    "                         it lists (default: the image for this platform)\n";
 
 /* The repository to mount blobs from: the source's own repository when it
  * lives on the destination registry. */
@@ -92,6 +94,7 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	    {"help", no_argument, NULL, 'h'},
 	    {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
 	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"all", no_argument, NULL, OPT_ALL},
 	    BLD_REG_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0}};
 	struct bld_reg_flags f = BLD_REG_FLAGS_INIT;
@@ -104,6 +107,7 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	const char *digestfile = NULL, *src, *dst;
 	char digest[NIB_DIGEST_LEN + 1];
 	int c, r, format = -1;
+	bool all = false;
 
 	while ((c = getopt_long(argc, argv, "+hqf:", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -113,6 +117,10 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 		}
 		if (c == OPT_DIGESTFILE) {
 			digestfile = optarg;
+			continue;
+		}
+		if (c == OPT_ALL) {
+			all = true;
 			continue;
 		}
 		if (c == OPT_FORMAT || c == 'f') {
@@ -134,8 +142,12 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 		return bld_usage_error(self, err, "push: expected SRC and optionally DEST");
 	src = argv[optind];
 	dst = argc - optind == 2 ? argv[optind + 1] : src;
-	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "docker-archive:"))
+	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "docker-archive:")) {
+		if (all)
+			return nib_err(err, NIB_ERR_USAGE, 0,
+				       "push: '%s': --all is for registry destinations", dst);
 		return push_local(g, src, dst, format, digestfile, err);
+	}
 	if (nib_str_has_prefix(dst, "docker://"))
 		dst += 9;
 	else if (strstr(dst, "://") || (strchr(dst, ':') && !strchr(dst, '/') &&
@@ -156,7 +168,13 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	/* the manifest to send: converted for --format (stored untagged, gc
 	 * takes it later), else the image's own (the registry's for an image
 	 * converted on pull) */
-	if (format >= 0) {
+	all = all && stg_media_type_is_index(img->entry.media_type);
+	if (all && format >= 0) {
+		if (stg_image_convert_index(st, img, (enum stg_format)format, &sd, err) < 0)
+			return nib_err_wrap(err, "%s", deststr);
+	} else if (all) {
+		stg_descriptor_copy(&sd, &img->entry);
+	} else if (format >= 0) {
 		if (stg_image_convert(st, img, (enum stg_format)format, &sd, err) < 0)
 			return nib_err_wrap(err, "%s", deststr);
 	} else {
@@ -164,7 +182,8 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	}
 	struct reg_desc md = {.media_type = sd.media_type, .size = sd.size};
 	snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
-	if (reg_image_push(rc, st, &md, &dest, from, digest, err) < 0)
+	if (all ? reg_index_push(rc, st, &md, &dest, from, digest, err) < 0
+		: reg_image_push(rc, st, &md, &dest, from, digest, err) < 0)
 		return -1;
 	if (digestfile &&
 	    nib_write_file_atomic_at(AT_FDCWD, digestfile, digest, strlen(digest), 0644, err) < 0)

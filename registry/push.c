@@ -257,3 +257,45 @@ out:
 	reg_image_clear(&img);
 	return ret;
 }
+
+int reg_index_push(struct reg_client *c, struct stg_store *st, const struct reg_desc *index,
+		   const struct reg_ref *dest, const char *mount_from,
+		   char out_digest[NIB_DIGEST_LEN + 1], struct nib_error *err)
+{
+	_cleanup_free_ char *what = reg_ref_string(dest), *data = NULL;
+	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
+	size_t len = 0;
+
+	if (stg_blob_read(st, index->digest, MANIFEST_MAX, &data, &len, err) < 0)
+		return nib_err_wrap(err, "%s", what);
+	if (stg_index_parse(data, len, &ix, err) < 0)
+		return nib_err_wrap(err, "%s: index %s", what, index->digest);
+	/* the images first: a registry refuses an index naming manifests it
+	 * does not have (distribution-spec: pushing manifests) */
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		const struct stg_descriptor *m = &ix->manifests[i];
+		const struct stg_platform *p = m->platform;
+		struct reg_ref byd = {
+		    .registry = dest->registry, .repo = dest->repo, .digest = m->digest};
+		struct reg_desc md = {.media_type = m->media_type, .size = m->size};
+		_cleanup_free_ char *plat =
+		    p ? xasprintf("%s/%s%s%s", p->os, p->architecture, p->variant ? "/" : "",
+				  p->variant ? p->variant : "")
+		      : xstrdup("no platform");
+
+		if (!stg_media_type_is_manifest(m->media_type))
+			return nib_err(err, NIB_ERR_USAGE, 0,
+				       "%s: index %s: manifests[%zu] is '%s' (nested indexes are "
+				       "not supported)",
+				       what, index->digest, i, m->media_type);
+		if (stg_blob_size(st, m->digest) != m->size)
+			return nib_err(err, NIB_ERR_NOT_FOUND, 0,
+				       "%s: the %s image (%s) of index %s is not in the store",
+				       what, plat, m->digest, index->digest);
+		snprintf(md.digest, sizeof(md.digest), "%s", m->digest);
+		if (reg_image_push(c, st, &md, &byd, mount_from, NULL, err) < 0)
+			return -1;
+	}
+	return reg_manifest_put(c, dest, ix->media_type ? ix->media_type : STG_MT_OCI_INDEX, data,
+				len, out_digest, err);
+}

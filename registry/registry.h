@@ -206,6 +206,17 @@ int reg_image_push(struct reg_client *c, struct stg_store *st, const struct reg_
 		   const struct reg_ref *dest, const char *mount_from,
 		   char out_digest[NIB_DIGEST_LEN + 1], struct nib_error *err);
 
+/*
+ * Push the index (OCI image index or Docker manifest list) `index`, stored
+ * in `st`, with every image it lists (skopeo copy --all, podman manifest
+ * push --all): each image by digest (blobs as reg_image_push), then the
+ * index under dest's tag or digest. An image missing from the store, or a
+ * nested index, is an error naming dest and the platform.
+ */
+int reg_index_push(struct reg_client *c, struct stg_store *st, const struct reg_desc *index,
+		   const struct reg_ref *dest, const char *mount_from,
+		   char out_digest[NIB_DIGEST_LEN + 1], struct nib_error *err);
+
 /* Single operations (for a registry build cache). `ref` names the
  * repository; digests are passed explicitly. */
 /* 1 present (size in *size), 0 absent, -1 error. */

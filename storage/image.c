@@ -598,3 +598,69 @@ int stg_image_import(struct stg_store *st, const char *ref, const struct stg_des
 		stg_descriptor_clear(&d);
 	return ret;
 }
+
+int stg_image_convert_index(struct stg_store *st, const struct stg_image *img, enum stg_format to,
+			    struct stg_descriptor *out, struct nib_error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
+	_cleanup_buf_ struct nib_buf b = {0};
+	const char *what = img->ref ? img->ref : img->entry.digest;
+	const char *want = to == STG_FORMAT_OCI ? STG_MT_OCI_MANIFEST : STG_MT_DOCKER_MANIFEST;
+	char digest[NIB_DIGEST_LEN + 1];
+	size_t len = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!stg_media_type_is_index(img->entry.media_type))
+		return stg_image_convert(st, img, to, out, err);
+	if (stg_blob_read(st, img->entry.digest, STG_MANIFEST_MAX, &data, &len, err) < 0)
+		return nib_err_wrap(err, "%s", what);
+	if (stg_index_parse(data, len, &ix, err) < 0)
+		return nib_err_wrap(err, "%s: index %s", what, img->entry.digest);
+	bool same = streq(ix->media_type ? ix->media_type : STG_MT_OCI_INDEX,
+			  to == STG_FORMAT_OCI ? STG_MT_OCI_INDEX : STG_MT_DOCKER_LIST);
+	for (size_t i = 0; i < ix->n_manifests; i++)
+		same = same && streq(ix->manifests[i].media_type, want);
+	if (same) {
+		stg_descriptor_copy(out, &img->entry);
+		stg_map_free(&out->annotations);
+		return 0;
+	}
+	for (size_t i = 0; i < ix->n_manifests; i++) {
+		struct stg_descriptor *d = &ix->manifests[i];
+		_cleanup_free_ char *mdata = NULL;
+		_cleanup_(stg_manifest_freep) struct stg_manifest *m = NULL;
+		_cleanup_buf_ struct nib_buf mb = {0};
+		size_t mlen = 0;
+
+		if (!stg_media_type_is_manifest(d->media_type))
+			return nib_err(
+			    err, NIB_ERR_CORRUPT, 0,
+			    "%s: index %s: manifests[%zu] is '%s', not an image manifest", what,
+			    img->entry.digest, i, d->media_type);
+		if (streq(d->media_type, want))
+			continue;
+		if (stg_blob_read(st, d->digest, STG_MANIFEST_MAX, &mdata, &mlen, err) < 0)
+			return nib_err_wrap(err, "%s: index %s", what, img->entry.digest);
+		if (stg_manifest_parse(mdata, mlen, &m, err) < 0 ||
+		    stg_manifest_convert(m, to, err) < 0)
+			return nib_err_wrap(err, "%s: manifests[%zu] %s", what, i, d->digest);
+		stg_manifest_generate(m, &mb);
+		if (stg_blob_put(st, mb.data, mb.len, NULL, digest, err) < 0)
+			return nib_err_wrap(err, "%s", what);
+		free(d->digest);
+		d->digest = xstrdup(digest);
+		d->size = (int64_t)mb.len;
+		if (to == STG_FORMAT_DOCKER)
+			stg_map_free(&d->annotations); /* a manifest list has none */
+	}
+	if (stg_index_convert(ix, to, err) < 0)
+		return nib_err_wrap(err, "%s: index %s", what, img->entry.digest);
+	stg_index_generate(ix, &b);
+	if (stg_blob_put(st, b.data, b.len, NULL, digest, err) < 0)
+		return nib_err_wrap(err, "%s", what);
+	out->media_type = xstrdup(ix->media_type);
+	out->digest = xstrdup(digest);
+	out->size = (int64_t)b.len;
+	return 0;
+}

@@ -382,6 +382,14 @@ void stg_image_list_free(struct stg_image **imgs, size_t n);
 int stg_image_convert(struct stg_store *st, const struct stg_image *img, enum stg_format to,
 		      struct stg_descriptor *out, struct nib_error *err);
 
+/* The same for a multi-platform entry (img->entry an index): every image
+ * it lists converted as above, then the index (OCI image index <-> Docker
+ * manifest list), stored untagged; `out` is the index's descriptor (the
+ * entry itself, without annotations, when nothing needs converting). An
+ * entry that is a single manifest: stg_image_convert. */
+int stg_image_convert_index(struct stg_store *st, const struct stg_image *img, enum stg_format to,
+			    struct stg_descriptor *out, struct nib_error *err);
+
 /* The host platform in OCI terms ("amd64", "arm64" + variant "v8"...). */
 void stg_platform_host(const char **os, const char **arch, const char **variant);
 

@@ -3,7 +3,8 @@
 # registry is kept converted to OCI (skopeo's oci: transport and umoci read
 # the store, as root and as an unprivileged user), while nib inspect, images,
 # build FROM, push and gc keep working and the registry's digest stays
-# known; nib push --format oci|docker converts as skopeo --format does.
+# known; nib push --format oci|docker converts as skopeo --format does, and
+# --all pushes a multi-platform image whole.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/registry.sh"
 . "$NIB_SRC/tests/lib/users.sh"
@@ -182,6 +183,43 @@ assert_status 0
 run skopeo inspect "oci:$T/layout:t"
 assert_eq "$(jq -r .Digest <<<"$out")" "$STORED"
 
+t "push --all sends a multi-platform image whole; with --format every part is converted"
+make_index "$T/multi" m1
+skopeo copy -q --all "oci:$T/multi:m1" "oci:$ROOT:localhost/multi:1" || fail "skopeo copy --all into the store"
+IDX=$(entry localhost/multi:1 | jq -r .digest)
+run nibr push -q --tls-verify=false localhost/multi:1 "$REG/m/one:1"
+assert_status 0
+assert_eq "$(raw "$REG/m/one:1" | jq -r .mediaType)" "$MT_OM" "without --all: this platform's image"
+run nibr push -q --tls-verify=false --all localhost/multi:1 "$REG/m/all:1"
+assert_status 0
+assert_eq "$out" "$IDX"
+assert_eq "$(raw "$REG/m/all:1" | jq -r '[.manifests[].digest] | sort | .[]')" "$(printf '%s\n' "$AMD64_MANIFEST" "$ARM64_MANIFEST" | sort)"
+assert_eq "$(raw "$REG/m/all@$ARM64_MANIFEST" | jq -r .config.mediaType)" "$MT_OC"
+run skopeo copy -q --all --src-tls-verify=false "docker://$REG/m/all:1" "oci:$T/mall:x"
+assert_status 0 "skopeo copies the pushed index back"
+run nibr push -q --tls-verify=false --all --format docker localhost/multi:1 "$REG/m/dall:1"
+assert_status 0
+r=$(raw "$REG/m/dall:1")
+assert_eq "$out" "sha256:$(printf '%s' "$r" | sha256sum | cut -d' ' -f1)"
+assert_eq "$(jq -r .mediaType <<<"$r")" application/vnd.docker.distribution.manifest.list.v2+json
+assert_eq "$(jq -r '[.manifests[].mediaType] | unique | .[]' <<<"$r")" "$MT_DM"
+arm=$(jq -r '.manifests[] | select(.platform.architecture=="arm64") | .digest' <<<"$r")
+assert_eq "$(raw "$REG/m/dall@$arm" | jq -r .config.mediaType)" "$MT_DC"
+assert_eq "$(raw "$REG/m/dall@$arm" | jq -r '.layers[0].mediaType')" "$MT_DL"
+if [ $HAVE_UMOCI = 1 ]; then
+	skopeo copy -q --src-tls-verify=false "docker://$REG/m/dall@$arm" "oci:$T/darm:x" || fail "skopeo copy"
+	unpack "$T/darm:x" "$T/b4" || fail "umoci unpack"
+	assert_eq "$(cat "$T/b4/rootfs/etc/nib-release")" "nib test image arm64"
+fi
+run nibr push --all localhost/multi:1 "oci:$T/nolayout:t"
+assert_status 2
+assert_lines "$err" 1
+rm "$ROOT/blobs/sha256/${ARM64_MANIFEST#sha256:}"
+run nibr push -q --tls-verify=false --all localhost/multi:1 "$REG/m/broken:1"
+assert_status 1
+assert_match "$err" "^nib: error: $REG/m/broken:1: the linux/arm64/v8 image \\($ARM64_MANIFEST\\) of index $IDX is not in the store"
+assert_lines "$err" 1
+
 t "nib build FROM a Docker-format image gives OCI layer media types"
 mkdir -p "$T/ctx"
 printf 'FROM %s\nLABEL from=docker\n' "$REG/d/img:v1" >"$T/ctx/Containerfile"
@@ -191,6 +229,10 @@ run nibr inspect --json localhost/fromdocker
 assert_eq "$(jq -r .ManifestType <<<"$out")" "$MT_OM"
 assert_eq "$(jq -r '[.Manifest.layers[].mediaType] | unique | .[]' <<<"$out")" "$MT_OL"
 assert_eq "$(jq -r .Config.config.Labels.from <<<"$out")" docker
+run nibr build -q --format docker --push --tls-verify=false -t "$REG/b/img:1" "$T/ctx"
+assert_status 0
+assert_eq "$(raw "$REG/b/img:1" | jq -r .mediaType)" "$MT_DM" "build --format docker --push"
+assert_eq "$(raw "$REG/b/img:1" | jq -r '[.layers[].mediaType] | unique | .[]')" "$MT_DL"
 
 t "an unprivileged user pulls a Docker image; skopeo and umoci read its store"
 if users_setup; then
