@@ -19,7 +19,9 @@ for f in "$BUILD"/tests/fuzz/fuzz_*; do
 	[ -d "$SRC/tests/fuzz/corpus/$name" ] && seeds=("$SRC/tests/fuzz/corpus/$name")
 	log=$BUILD/$name.log
 	echo "=== $name (${SECONDS_EACH}s)"
-	"$f" -max_total_time="$SECONDS_EACH" -print_final_stats=1 "$work" "${seeds[@]}" >"$log" 2>&1
+	# crash/leak/timeout inputs go beside the log, never into the checkout
+	"$f" -max_total_time="$SECONDS_EACH" -print_final_stats=1 -artifact_prefix="$BUILD/$name-" \
+		"$work" "${seeds[@]}" >"$log" 2>&1
 	st=$?
 	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$log" | sed 's/^/    /'
 	if [ "$st" -ne 0 ]; then

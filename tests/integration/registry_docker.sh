@@ -77,6 +77,21 @@ else
 	skip "umoci is needed (make deps)"
 fi
 
+t "an image chosen from a Docker manifest list is stored as OCI too"
+make_index "$T/dlist" l1
+skopeo_push "$T/dlist:l1" d/list:1 --all --format v2s2
+AMD64_DOCKER=$(raw "$REG/d/list:1" | jq -r '.manifests[] | select(.platform.architecture=="amd64") | .digest')
+assert_eq "$(raw "$REG/d/list:1" | jq -r .mediaType)" application/vnd.docker.distribution.manifest.list.v2+json
+run nibr pull -q --tls-verify=false --platform linux/amd64 "$REG/d/list:1"
+assert_status 0
+e=$(entry "$REG/d/list:1")
+assert_eq "$(jq -r .mediaType <<<"$e")" "$MT_OM"
+assert_eq "$(jq -r '.annotations["io.nib.source.manifest.digest"]' <<<"$e")" "$AMD64_DOCKER"
+run skopeo inspect "oci:$ROOT:$REG/d/list:1"
+assert_status 0
+assert_eq "$(jq -r .Digest <<<"$out")" "$(jq -r .digest <<<"$e")"
+assert_eq "$(nibr inspect --json "$REG/d/list:1" | jq -r .ManifestDigest)" "$AMD64_DOCKER"
+
 t "nib inspect and images report the registry's digest; both digests find the image"
 run nibr inspect --json "$REG/d/img:v1"
 assert_status 0
