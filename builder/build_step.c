@@ -445,6 +445,12 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 
 	memcpy(key, s->key, sizeof(key));
 	bld_cache_chain(key, key_text);
+	if (b->ts >= 0) {
+		/* --timestamp / SOURCE_DATE_EPOCH clamp the layer's file times:
+		 * a layer made without it (or with another) is another layer */
+		_cleanup_free_ char *t = xasprintf("timestamp %lld", (long long)b->ts);
+		bld_cache_chain(key, t);
+	}
 	if (use_cache && (bld_cache_get(b, key, &e) == 1 || bld_regcache_get(b, key, &e) == 1)) {
 		if (e.has_layer)
 			add_layer(s, &e.layer);
