@@ -182,7 +182,11 @@ bases_nib_load() { # ROOT NAME OWNER
 	*) return 1 ;;
 	esac
 	skopeo copy -q "oci:$src:$name" "oci:$root:localhost/$name:latest" >/dev/null || return 1
-	chown -R "$owner" "$root"
+	# what skopeo wrote, never nib's own folders: a store that has built
+	# already holds extracted layers whose owners and set-id bits are the
+	# layers' (a recursive chown would flatten them for every later build)
+	chown "$owner" "$root"
+	chown -R "$owner" "$root/blobs" "$root/index.json" "$root/oci-layout"
 }
 
 bases_buildah_init() { # DIR
