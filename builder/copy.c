@@ -689,9 +689,19 @@ int bld_copy_mkdir(const struct bld_copy_opts *o, int dest_root_fd, const char *
 
 	clock_gettime(CLOCK_REALTIME, &w.now);
 	if (o->chown) {
-		if (bld_copy_chown_resolve(dest_root_fd, o->chown, &w.chown_uid, &w.chown_gid,
-					   err) < 0)
-			return -1;
+		struct nib_error e = {0};
+		if (bld_copy_chown_resolve(dest_root_fd, o->chown, &w.chown_uid, &w.chown_gid, &e) <
+		    0) {
+			if (e.kind != NIB_ERR_NOT_FOUND) {
+				nib_err_move(err, &e);
+				return -1;
+			}
+			/* BuildKit: a USER name the image does not know owns
+			 * nothing: the folders are 0:0 */
+			nib_err_clear(&e);
+			w.chown_uid = 0;
+			w.chown_gid = 0;
+		}
 		w.have_chown = true;
 	}
 	if (bld_copy_mkdir_all(&w, path, err) < 0)
