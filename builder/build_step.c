@@ -8,7 +8,9 @@
 #define BLD_BUILD_INTERNAL
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "builder/build.h"
 #include "builder/copy.h"
@@ -399,7 +401,13 @@ struct layer_step {
 	int from_fd;
 	char digest[NIB_DIGEST_LEN + 1];
 	int (*run)(struct layer_step *ls, struct nib_error *err);
+	/* a COPY into an empty rootfs whose result no later step reads: made
+	 * and committed in a private tmpfs (scratch_step) */
+	bool scratch;
 };
+
+static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
+			struct stg_layer_out *out, struct nib_error *err);
 
 static void layer_step_free(struct layer_step *ls)
 {
@@ -462,13 +470,36 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 		return 0;
 	}
 
-	if (bld_build_env(b, err) < 0 || unpack(s, &b->uo, &dirs, err) < 0 ||
-	    stg_rootfs_prepare(b->st, b->driver, &dirs, &b->uo, &r, err) < 0)
-		return -1;
-	ls->r = r;
 	nib_strv_push(&ls->exclude, "proc/");
 	nib_strv_push(&ls->exclude, "sys/");
 	nib_strv_push(&ls->exclude, "dev/");
+	stg_commit_opts_init(&co);
+	co.timestamp = b->ts;
+	co.compression = b->o->compression;
+	co.level = b->o->compression_level;
+	memset(&e, 0, sizeof(e));
+	if (bld_build_env(b, err) < 0)
+		return -1;
+	if (ls->scratch) {
+		int fr = scratch_step(ls, &co, &out, err);
+		if (fr < 0)
+			return -1;
+		if (fr == 1) {
+			/* no extracted form: a later step that needs one
+			 * extracts the blob */
+			if (out.entries > 0) {
+				bld_log_layer(b, &out);
+				bld_stage_add_layer(s, &out);
+				e.has_layer = true;
+				e.layer = s->layers[s->n_layers - 1];
+			}
+			goto done;
+		}
+	}
+	if (unpack(s, &b->uo, &dirs, err) < 0 ||
+	    stg_rootfs_prepare(b->st, b->driver, &dirs, &b->uo, &r, err) < 0)
+		return -1;
+	ls->r = r;
 	if (bld_interrupted()) {
 		nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path, ls->in->line);
 		goto fail;
@@ -476,14 +507,9 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	if (ls->run(ls, err) < 0)
 		goto fail;
 
-	stg_commit_opts_init(&co);
-	co.timestamp = b->ts;
-	co.compression = b->o->compression;
-	co.level = b->o->compression_level;
 	co.exclude = (const char *const *)ls->exclude.v;
 	if (stg_rootfs_commit(b->st, r, &co, &b->uo, &out, err) < 0)
 		goto fail;
-	memset(&e, 0, sizeof(e));
 	if (out.entries > 0) {
 		chain_of(s, parent_chain);
 		bld_log_layer(b, &out);
@@ -496,6 +522,7 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	}
 	stg_rootfs_remove(r, &b->uo, NULL);
 	ls->r = NULL;
+done:
 	bld_stage_history(s, created_by, out.entries == 0, NULL);
 	snprintf(e.created, sizeof(e.created), "%s", s->last_created);
 	if (b->o->layers)
@@ -685,6 +712,7 @@ static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 struct copy_work {
 	struct layer_step *ls;
 	char digest[NIB_DIGEST_LEN + 1];
+	uint64_t bytes; /* the sources' data */
 	struct bld_copy_stats stats;
 };
 
@@ -696,6 +724,7 @@ static int copy_digest_work(void *arg, struct nib_error *err)
 	if (bld_copy_plan_new(&w->ls->co, &p, err) < 0 ||
 	    bld_copy_plan_digest(p, w->digest, err) < 0)
 		return -1;
+	w->bytes = p->bytes;
 	return 0;
 }
 
@@ -729,6 +758,158 @@ static int run_copy(struct layer_step *ls, struct nib_error *err)
 	if (ret < 0)
 		return nib_err_wrap(err, "%s:%d", b->f->path, ls->in->line);
 	return 0;
+}
+
+/* ---- COPY into an empty rootfs --------------------------------------------------- */
+
+/*
+ * A COPY in a stage without layers (FROM scratch) whose result no later
+ * step of the build reads as files: the copy is made in a tmpfs private to
+ * a child's mount namespace and committed from there (the whole tree is the
+ * change), so its files are never written to disk nor diffed against
+ * anything; the layer exists only as its blob (the same tar a copy over
+ * the storage driver would give), extracted later only if something needs
+ * it (COPY --from, --output type=local). Creating many small files on disk
+ * is what such a COPY would spend most of its time on.
+ */
+static int tmpfs_mount(struct stg_rootfs *r, struct nib_error *err)
+{
+	if (mount("tmpfs", r->target, "tmpfs", MS_NOSUID, "mode=0755") < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "mount tmpfs on %s", r->target);
+	return 0;
+}
+
+static const struct stg_rootfs_driver tmpfs_driver = {
+    .name = "tmpfs",
+    .layer_form = STG_WHITEOUT_OVERLAY,
+    .diff = STG_DIFF_UPPER,
+    .mount = tmpfs_mount,
+};
+
+struct scratch_work {
+	struct copy_work cw;
+	struct stg_store *st;
+	struct stg_commit_opts co;
+	struct stg_layer_out out;
+};
+
+static int scratch_work(void *arg, struct nib_error *err)
+{
+	struct scratch_work *w = arg;
+	_cleanup_close_ int fd = -1;
+
+	if (copy_apply_work(&w->cw, err) < 0)
+		return -1;
+	fd = open(w->cw.ls->r->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->cw.ls->r->target);
+	return stg_layer_commit(w->st, fd, &w->co, &w->out, err);
+}
+
+/* 1: done (`out` filled); 0: not possible here (tmpfs refused), use the
+ * storage driver; -1: error. */
+static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
+			struct stg_layer_out *out, struct nib_error *err)
+{
+	static const char *const no_lowers[] = {NULL};
+	struct bld_build *b = ls->s->b;
+	struct stg_rootfs r = {.driver = &tmpfs_driver};
+	_cleanup_free_ char *dir = xasprintf("%s/nib/tmp/scratch-XXXXXX", stg_store_path(b->st));
+	struct scratch_work *w = xcalloc(1, sizeof(*w));
+	struct nib_error e = {0};
+	int ret;
+
+	if (!mkdtemp(dir)) {
+		free(w);
+		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", dir);
+	}
+	r.dir = r.target = dir;
+	ls->r = &r;
+	w->cw.ls = ls;
+	w->st = b->st;
+	w->co = *co;
+	w->co.kind = STG_DIFF_UPPER;
+	w->co.exclude = (const char *const *)ls->exclude.v;
+	w->co.lowers = no_lowers;
+	ls->co.chown_mode =
+	    b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
+	b->ns.mount = &r;
+	ret = bld_ns_exec(&b->ns, scratch_work, w, w, sizeof(*w), &e);
+	b->ns.mount = NULL;
+	ls->r = NULL;
+	rmdir(dir);
+	if (ret < 0) {
+		free(w);
+		if (e.kind == NIB_ERR_ENV && e.msg && nib_str_has_prefix(e.msg, "mount tmpfs")) {
+			log_debug("COPY without the storage driver: %s", e.msg);
+			nib_err_clear(&e);
+			return 0;
+		}
+		nib_err_move(err, &e);
+		return nib_err_wrap(err, "%s:%d", b->f->path, ls->in->line);
+	}
+	*out = w->out;
+	free(w);
+	return 1;
+}
+
+/* Whether nothing after `in` in its stage, and no other stage, reads the
+ * stage's files (a RUN, COPY, ADD or WORKDIR after it; a stage built FROM
+ * it, copying from it or mounting it). */
+static bool last_file_step(struct bld_stage *s, const struct cf_instr *in)
+{
+	const struct cf_stage *cs = s->cs;
+	const struct cf_file *f = s->b->f;
+	size_t i = 0;
+
+	while (i < cs->n_instrs && cs->instrs[i] != in)
+		i++;
+	if (i == cs->n_instrs)
+		return false; /* an ONBUILD trigger */
+	for (i++; i < cs->n_instrs; i++) {
+		enum cf_kind k = cs->instrs[i]->kind;
+		if (k == CF_RUN || k == CF_COPY || k == CF_ADD || k == CF_WORKDIR)
+			return false;
+	}
+	for (size_t j = 0; j < f->n_stages; j++) {
+		const struct cf_stage *o = &f->stages[j];
+		if (!o->needed || o == cs)
+			continue;
+		if (o->base_stage == cs->index)
+			return false;
+		for (size_t d = 0; d < o->n_deps; d++)
+			if (o->deps[d] == cs->index)
+				return false;
+	}
+	return true;
+}
+
+static bool read_u64_file(const char *path, uint64_t *v)
+{
+	char buf[64];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return nib_parse_u64(buf, v) == 0;
+}
+
+/* Memory a tmpfs copy may take: its files live in RAM (charged to the
+ * cgroup: a pod's memory limit) until committed. */
+static uint64_t scratch_budget(void)
+{
+	long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t avail = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
+	uint64_t max, cur;
+
+	/* cgroup v2, as a pod sees its own cgroup ("max": no limit) */
+	if (read_u64_file("/sys/fs/cgroup/memory.max", &max) &&
+	    read_u64_file("/sys/fs/cgroup/memory.current", &cur))
+		avail = MIN(avail, max > cur ? max - cur : 0);
+	return MIN(avail / 4, (uint64_t)512 << 20);
 }
 
 static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
@@ -833,6 +1014,8 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 			nib_buf_printf(&by, "--%s=%s ", in->flags[i].name, in->flags[i].xvalue);
 	j = nib_strv_join(&in->xargs, " ");
 	nib_buf_printf(&by, "%s # buildkit", j);
+	ls.scratch = in->kind == CF_COPY && s->n_layers == 0 && w.bytes <= scratch_budget() &&
+		     last_file_step(s, in);
 	ret = layer_step_exec(&ls, key.data, by.data, err);
 out:
 	layer_step_free(&ls);

@@ -167,9 +167,10 @@ int bld_copy_run(const struct bld_copy_opts *o, int dest_root_fd, struct bld_cop
  * WORKDIR's folder (BuildKit's mkdir file op with parents): the missing
  * folders of `path` (absolute, resolved inside `dest_root_fd`) are created
  * 0755 and owned by o->chown (the USER, "user[:group]" from the rootfs's
- * own /etc/passwd and /etc/group; NULL: 0:0), written per o->chown_mode,
- * with o->timestamp as their times when >= 0. Existing folders are left
- * as they are; a non-folder in the way is an error.
+ * own /etc/passwd and /etc/group; NULL, or a name the image does not know:
+ * 0:0, as BuildKit), written per o->chown_mode, with o->timestamp as their
+ * times when >= 0. Existing folders are left as they are; a non-folder in
+ * the way is an error.
  */
 int bld_copy_mkdir(const struct bld_copy_opts *o, int dest_root_fd, const char *path,
 		   struct nib_error *err);
@@ -231,6 +232,7 @@ struct bld_copy_plan {
 	size_t n, cap;
 	struct bld_copy_excludes *excludes;
 	struct bld_copy_chmod chmod;
+	uint64_t bytes; /* after bld_copy_plan_digest: the sources' data bytes */
 };
 
 /* The state of one apply, shared by copy.c, copy_tree.c, copy_archive.c. */
@@ -255,6 +257,7 @@ struct bld_copy_writer {
 	struct bld_copy_unlocked *unlocked; /* folders given u+rwx for a while */
 	size_t n_unlocked, cap_unlocked;
 	bool no_clone; /* FICLONE failed once: the fs has no reflinks */
+	bool no_cfr;   /* copy_file_range refused once (EXDEV: another fs) */
 };
 
 /* Where a path leads inside a root, every symlink resolved inside it. */

@@ -11,7 +11,7 @@
 #include "builder/copy.h"
 
 struct hasher {
-	const struct bld_copy_plan *p;
+	struct bld_copy_plan *p;
 	struct nib_sha256 *sha;
 	struct nib_buf rec;
 };
@@ -120,6 +120,7 @@ static int hash_node(struct hasher *h, int sdir, const char *sname, const char *
 		char d[NIB_DIGEST_LEN + 1];
 		snprintf(tmp, sizeof(tmp), "%lld", (long long)st.st_size);
 		rec_field(h, tmp);
+		h->p->bytes += (uint64_t)st.st_size;
 		if (hash_fd(fd, d, ctx_rel, err) < 0)
 			return -1;
 		rec_field(h, d);
@@ -200,6 +201,7 @@ int bld_copy_plan_digest(struct bld_copy_plan *p, char out[NIB_DIGEST_LEN + 1],
 	struct hasher h = {.p = p, .sha = nib_sha256_new()};
 	int ret = -1;
 
+	p->bytes = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct bld_copy_item *it = &p->items[i];
 		char d[NIB_DIGEST_LEN + 1];
@@ -216,12 +218,18 @@ int bld_copy_plan_digest(struct bld_copy_plan *p, char out[NIB_DIGEST_LEN + 1],
 				goto out;
 			break;
 		case BLD_COPY_ITEM_HEREDOC:
+			p->bytes += it->hd->len;
 			nib_sha256_digest(it->hd->data, it->hd->len, d);
 			rec_field(&h, d);
 			rec_end(&h);
 			break;
 		case BLD_COPY_ITEM_URL:
 			rec_field(&h, it->src);
+			{
+				struct stat ust;
+				if (fstat(it->fd, &ust) == 0)
+					p->bytes += (uint64_t)ust.st_size;
+			}
 			if (hash_fd(it->fd, d, it->src, err) < 0)
 				goto out;
 			rec_field(&h, d);

@@ -509,7 +509,7 @@ int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
 			  errno == ENOTTY || errno == ENOSYS))
 			w->no_clone = true;
 	}
-	for (;;) {
+	for (bool first = true; !w || !w->no_cfr; first = false) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
 		if (n > 0)
 			continue;
@@ -518,8 +518,13 @@ int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
 		if (errno == EINTR)
 			continue;
 		if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
-		    errno == EPERM || errno == EBADF)
+		    errno == EPERM || errno == EBADF) {
+			/* the same pair of file systems refuses it every time */
+			if (w && first &&
+			    (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP))
+				w->no_cfr = true;
 			break;
+		}
 		return nib_err(err, NIB_ERR_IO, errno, "copy %s", what);
 	}
 	for (;;) {
