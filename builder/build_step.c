@@ -904,6 +904,17 @@ static uint64_t scratch_budget(void)
 	long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	uint64_t avail = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
 	uint64_t max, cur;
+	_cleanup_fclose_ FILE *mi = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long kb;
+
+	/* MemAvailable counts the page cache the kernel can drop; free
+	 * pages alone are low on any host that has run for a while */
+	while (mi && fgets(line, sizeof(line), mi))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+			avail = (uint64_t)kb * 1024;
+			break;
+		}
 
 	/* cgroup v2, as a pod sees its own cgroup ("max": no limit) */
 	if (read_u64_file("/sys/fs/cgroup/memory.max", &max) &&
