@@ -134,6 +134,21 @@ assert_eq "$(cfg localhost/hc .config.Labels)" '{"extra":"1","fromfile":"yes"}'
 assert_eq "$("$NIB" inspect --json localhost/hc | jq -c .Manifest.annotations)" '{"org.example.a":"b"}'
 [ -d "$T/hcout/made/here" ] || fail "WORKDIR's folder is missing"
 
+t "WORKDIR makes its folders as the USER, 0:0 for a name the image does not know (BuildKit)"
+W=$T/wd
+mkdir -p "$W"
+cat >"$W/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+USER 1234:5678
+WORKDIR /by-ids/sub
+USER nosuchuser
+WORKDIR /by-unknown
+EOF
+run "$NIB" build -o type=local,dest="$T/wdout" -t localhost/wd "$W"
+assert_status 0
+assert_eq "$(stat -c %u:%g "$T/wdout/by-ids" "$T/wdout/by-ids/sub" | tr '\n' ' ')" "1234:5678 1234:5678 "
+assert_eq "$(stat -c %u:%g "$T/wdout/by-unknown")" "0:0"
+
 t "--squash makes the stage's own layers one"
 run "$NIB" build --squash -t squashed "$C" --secret id=tok,src="$T/secret.txt"
 assert_status 0
