@@ -624,9 +624,12 @@ static int push(struct bld_build *b, const struct bld_build_result *res, struct 
 		return -1;
 	for (size_t i = 0; i < o->tags.len; i++) {
 		_cleanup_ref_ struct reg_ref ref = {0};
-		struct reg_desc md = {.media_type = img->desc.media_type, .size = img->desc.size};
+		/* a Docker-format build is stored in its OCI form: its source is
+		 * the Docker manifest the build made */
+		const struct stg_descriptor *sd = img->source.digest ? &img->source : &img->desc;
+		struct reg_desc md = {.media_type = sd->media_type, .size = sd->size};
 		char out[NIB_DIGEST_LEN + 1];
-		snprintf(md.digest, sizeof(md.digest), "%s", res->manifest_digest);
+		snprintf(md.digest, sizeof(md.digest), "%s", sd->digest);
 		if (reg_ref_resolve(reg_client_conf(rc), o->tags.v[i], &ref, err) < 0)
 			return -1;
 		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {

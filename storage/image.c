@@ -501,11 +501,13 @@ int stg_image_put(struct stg_store *st, const char *manifest, size_t len, const 
 	d.media_type = xstrdup(mt);
 	d.digest = xstrdup(digest);
 	d.size = (int64_t)len;
+	/* a Docker manifest is tagged in its OCI form (stg_image_import), so
+	 * that OCI tools read every entry of the store */
 	if (n_refs == 0) {
-		ret = stg_image_tag(st, NULL, &d, err);
+		ret = stg_image_import(st, NULL, &d, NULL, err);
 	} else {
 		for (size_t i = 0; i < n_refs; i++)
-			if ((ret = stg_image_tag(st, refs[i], &d, err)) < 0)
+			if ((ret = stg_image_import(st, refs[i], &d, NULL, err)) < 0)
 				break;
 	}
 	stg_descriptor_clear(&d);

@@ -186,6 +186,13 @@ run "$NIB" build --format docker -t test/docker "$C"
 assert_status 0
 assert_eq "$("$NIB" inspect --json test/docker | jq -r .ManifestType)" \
 	application/vnd.docker.distribution.manifest.v2+json
+# stored in its OCI form, the Docker manifest kept as its source: OCI tools
+# read every entry of the store
+assert_eq "$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/test/docker:latest") | .mediaType' "$ROOT/index.json")" \
+	application/vnd.oci.image.manifest.v1+json
+run skopeo inspect --raw oci:"$ROOT":docker.io/test/docker:latest
+assert_status 0
+assert_eq "$(printf '%s' "$out" | jq -r .config.mediaType)" application/vnd.oci.image.config.v1+json
 
 t "nib build --example builds the embedded example into the store"
 run "$NIB" build --example
