@@ -78,9 +78,24 @@ $(BUILD)/empty.o:
 
 $(LIBS): | $(BUILD)/empty.o
 
-$(BUILD)/nib: $(BUILD)/builder/main.o $(LIBS)
+# nib loads these libraries on first use instead of at startup (stubs made
+# by builder/lazylibs.sh): `nib run` and most RUN steps never call them, and
+# loading them with their dependencies cost more than a whole container run.
+# LAZY_LIBS= links them all directly.
+LAZY_LIBS ?= $(if $(filter x86_64-% aarch64-%,$(shell $(CC) -dumpmachine)),curl ssl crypto archive subid)
+NIB_LIBS := $(filter-out $(addprefix -l,$(LAZY_LIBS)),$(PKG_LIBS))
+LAZY_OBJS := $(if $(LAZY_LIBS),$(BUILD)/lazy/lazy_c.o $(BUILD)/lazy/lazy_s.o)
+
+$(BUILD)/lazy/lazy_c.o: $(BUILD)/builder/main.o $(LIBS) builder/lazylibs.sh
+	$(Q)sh builder/lazylibs.sh $(BUILD)/lazy $(CC) $(BUILD)/builder/main.o $(LIBS) -- $(LAZY_LIBS)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $(BUILD)/lazy/lazy.c
+	$(Q)$(CC) -c -o $(BUILD)/lazy/lazy_s.o $(BUILD)/lazy/lazy.S
+
+$(BUILD)/lazy/lazy_s.o: $(BUILD)/lazy/lazy_c.o
+
+$(BUILD)/nib: $(BUILD)/builder/main.o $(LIBS) $(LAZY_OBJS)
 	@if [ "$(V)" = 0 ]; then echo "  LD      $@"; fi
-	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -Wl,-O1 -o $@ $< $(LIBS) $(LAZY_OBJS) $(NIB_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)

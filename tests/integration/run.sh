@@ -33,6 +33,17 @@ CASES=(
 	"nothing left mounted or running"
 )
 
+t "nib starts without libcurl, OpenSSL, libarchive, libsubid (loaded on first use)"
+case $(uname -m) in
+x86_64 | aarch64)
+	run env LD_DEBUG=files "$NIB" --version
+	assert_status 0
+	assert_match "$err" 'libseccomp'
+	assert_no_match "$err" 'libcurl|libssl|libcrypto|libarchive|libsubid'
+	;;
+*) skip "lazy stubs exist for x86_64 and aarch64 only (builder/lazylibs.sh)" ;;
+esac
+
 if [ "$(id -u)" != 0 ] || ! users_setup; then
 	for m in "${MODES[@]}"; do
 		skip_cases "needs root to create the test users and namespaces" "${CASES[@]/#/[$m] }"
