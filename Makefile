@@ -82,11 +82,11 @@ $(LIBS): | $(BUILD)/empty.o
 # by builder/lazylibs.sh): `nib run` and most RUN steps never call them, and
 # loading them with their dependencies cost more than a whole container run.
 # LAZY_LIBS= links them all directly.
-LAZY_LIBS ?= $(if $(filter x86_64-% aarch64-%,$(shell $(CC) -dumpmachine)),curl ssl crypto archive subid)
+LAZY_LIBS ?= $(if $(filter x86_64-% aarch64-%,$(shell $(CC) -dumpmachine)),curl ssl crypto archive subid fuse3 zstd deflate z)
 NIB_LIBS := $(filter-out $(addprefix -l,$(LAZY_LIBS)),$(PKG_LIBS))
 LAZY_OBJS := $(if $(LAZY_LIBS),$(BUILD)/lazy/lazy_c.o $(BUILD)/lazy/lazy_s.o)
 
-$(BUILD)/lazy/lazy_c.o: $(BUILD)/builder/main.o $(LIBS) builder/lazylibs.sh
+$(BUILD)/lazy/lazy_c.o: $(BUILD)/builder/main.o $(LIBS) builder/lazylibs.sh Makefile
 	$(Q)sh builder/lazylibs.sh $(BUILD)/lazy $(CC) $(BUILD)/builder/main.o $(LIBS) -- $(LAZY_LIBS)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $(BUILD)/lazy/lazy.c
 	$(Q)$(CC) -c -o $(BUILD)/lazy/lazy_s.o $(BUILD)/lazy/lazy.S
