@@ -8,6 +8,8 @@
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
 #include <shadow/subid.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,6 +141,22 @@ static size_t subid_file(const char *file, const char *user, uid_t uid, struct b
 	return n;
 }
 
+/* Whether /etc/nsswitch.conf names a "subid:" service (then only libsubid
+ * knows the ranges; without one it reads the same files as subid_file). */
+static bool subid_nss(void)
+{
+	_cleanup_free_ char *conf = NULL;
+
+	if (nib_read_file_at(AT_FDCWD, "/etc/nsswitch.conf", 1 << 20, &conf, NULL, NULL) < 0)
+		return false;
+	for (const char *p = conf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		p += strspn(p, " \t");
+		if (strncmp(p, "subid", 5) == 0 && p[5 + strspn(p + 5, " \t")] == ':')
+			return true;
+	}
+	return false;
+}
+
 static size_t subid_ranges(bool gid, const char *user, uid_t uid, struct bld_idmap_range *r,
 			   size_t max)
 {
@@ -147,6 +165,9 @@ static size_t subid_ranges(bool gid, const char *user, uid_t uid, struct bld_idm
 	size_t out = 0;
 	static bool inited;
 
+	/* libsubid (loaded on first use) only when a subid service is set */
+	if (!subid_nss())
+		return subid_file(gid ? "/etc/subgid" : "/etc/subuid", user, uid, r, max);
 	if (!inited) {
 		subid_init("nib", NULL); /* messages to /dev/null: nib reports itself */
 		inited = true;
@@ -250,20 +271,26 @@ static int subuid_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
 	return 0;
 }
 
-static int run_helper(const char *helper, pid_t pid, const struct bld_idmap_range *r, size_t n,
-		      struct nib_error *err)
+struct helper {
+	const char *name;
+	pid_t pid;
+	int errfd;
+};
+
+/* Start `name PID INSIDE OUTSIDE COUNT...` (posix_spawn: no copy of nib's
+ * memory) with its stderr on a pipe. */
+static int helper_start(struct helper *h, pid_t pid, const struct bld_idmap_range *r, size_t n,
+			struct nib_error *err)
 {
 	_cleanup_strv_ struct nib_strv argv = {0};
-	_cleanup_close_ int errfd = -1;
-	char msg[512] = "";
-	const char *path = find_helper(helper);
-	pid_t child;
-	int status;
-	ssize_t got;
-	int pipefd[2];
+	const char *path = find_helper(h->name);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	int pipefd[2], rc;
 
 	if (!path)
-		return nib_err(err, NIB_ERR_ENV, ENOENT, "%s", helper);
+		return nib_err(err, NIB_ERR_ENV, ENOENT, "%s", h->name);
 	nib_strv_push(&argv, path);
 	nib_strv_pushf(&argv, "%d", (int)pid);
 	for (size_t i = 0; i < n; i++) {
@@ -273,40 +300,66 @@ static int run_helper(const char *helper, pid_t pid, const struct bld_idmap_rang
 	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return nib_err(err, NIB_ERR_ENV, errno, "pipe");
-	child = fork();
-	if (child < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return nib_err(err, NIB_ERR_ENV, errno, "fork %s", helper);
-	}
-	if (child == 0) {
-		int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (nullfd >= 0) {
-			dup2(nullfd, 0);
-			dup2(nullfd, 1);
-		}
-		dup2(pipefd[1], 2);
-		execv(path, argv.v);
-		_exit(127);
-	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&h->pid, path, &fa, &attr, argv.v, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
-	errfd = pipefd[0];
-	got = read(errfd, msg, sizeof(msg) - 1);
-	msg[got > 0 ? got : 0] = '\0';
-	msg[strcspn(msg, "\n")] = '\0';
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return nib_err(err, NIB_ERR_ENV, 0, "%s failed%s%s", helper, *msg ? ": " : "", msg);
+	if (rc != 0) {
+		close(pipefd[0]);
+		return nib_err(err, NIB_ERR_ENV, rc, "start %s", path);
+	}
+	h->errfd = pipefd[0];
 	return 0;
 }
 
+/* Wait for a started helper; its first stderr line goes into the error. */
+static int helper_wait(struct helper *h, struct nib_error *err)
+{
+	char msg[512] = "";
+	ssize_t got;
+	int status;
+
+	got = read(h->errfd, msg, sizeof(msg) - 1);
+	msg[got > 0 ? got : 0] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	close(h->errfd);
+	while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return nib_err(err, NIB_ERR_ENV, 0, "%s failed%s%s", h->name, *msg ? ": " : "",
+			       msg);
+	return 0;
+}
+
+/* newuidmap and newgidmap run side by side. */
 static int subuid_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err)
 {
-	if (run_helper("newuidmap", pid, ctx->uids, ctx->n_uids, err) < 0 ||
-	    run_helper("newgidmap", pid, ctx->gids, ctx->n_gids, err) < 0)
+	struct helper u = {"newuidmap", -1, -1}, g = {"newgidmap", -1, -1};
+	struct nib_error gerr = {0};
+	int ret;
+
+	if (helper_start(&u, pid, ctx->uids, ctx->n_uids, err) < 0)
 		return -1;
-	return 0;
+	if (helper_start(&g, pid, ctx->gids, ctx->n_gids, &gerr) < 0) {
+		helper_wait(&u, err); /* reaped; its error gives way to newgidmap's */
+		nib_err_move(err, &gerr);
+		return -1;
+	}
+	ret = helper_wait(&u, err);
+	if (helper_wait(&g, &gerr) < 0 && ret == 0) {
+		nib_err_move(err, &gerr);
+		ret = -1;
+	}
+	nib_err_clear(&gerr);
+	return ret;
 }
 
 /* ---- single: only 0 -> caller ------------------------------------------ */
