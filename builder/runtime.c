@@ -107,49 +107,23 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 
 /* ---- generated /etc files ---------------------------------------------- */
 
-static int write_small(const char *dir, const char *name, const char *data, struct nib_error *err)
+/* resolv.conf (the host's, empty with --network none), hosts, hostname:
+ * kept in memory, the container writes them to its own /dev tmpfs. */
+static void make_files(struct bld_rt *rt, const char *hostname)
 {
-	_cleanup_free_ char *path = nib_path_join(dir, name);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || nib_write_all(fd, data, strlen(data)) < 0 || fchmod(fd, 0644) < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "write %s", path);
-	return 0;
-}
+	char *resolv = NULL;
 
-static char *make_files(const struct bld_run_spec *spec, const char *hostname,
-			struct nib_error *err)
-{
-	const char *tmp = getenv("XDG_RUNTIME_DIR");
-	_cleanup_free_ char *dir = NULL, *resolv = NULL, *hosts = NULL, *hn = NULL;
-	struct stat st;
-
-	if (!tmp || !*tmp || stat(tmp, &st) < 0 || access(tmp, W_OK | X_OK) < 0)
-		tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp || access(tmp, W_OK | X_OK) < 0)
-		tmp = "/tmp";
-	dir = xasprintf("%s/nib-run-XXXXXX", tmp);
-	if (!mkdtemp(dir)) {
-		nib_err(err, NIB_ERR_IO, errno, "mkdtemp %s", dir);
-		return NULL;
-	}
-	chmod(dir, 0755);
-	if (nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) < 0)
-		resolv = xstrdup("");
-	if (spec->network == BLD_NET_NONE) {
+	if (rt->spec->network == BLD_NET_NONE ||
+	    nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) < 0) {
 		free(resolv);
 		resolv = xstrdup("");
 	}
-	hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-			  "127.0.1.1\t%s\n",
-			  hostname);
-	hn = xasprintf("%s\n", hostname);
-	if (write_small(dir, "resolv.conf", resolv, err) < 0 ||
-	    write_small(dir, "hosts", hosts, err) < 0 ||
-	    write_small(dir, "hostname", hn, err) < 0) {
-		nib_rm_rf_at(AT_FDCWD, dir, NULL);
-		return NULL;
-	}
-	return steal_pointer(&dir);
+	rt->etc_files[0] = resolv;
+	rt->etc_files[1] =
+	    xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+		      "127.0.1.1\t%s\n",
+		      hostname);
+	rt->etc_files[2] = xasprintf("%s\n", hostname);
 }
 
 /* ---- after the run: remove the mount targets the runtime created -------- */
@@ -564,9 +538,7 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
 	rt.netns = spec->network == BLD_NET_NONE;
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
-	rt.files_dir = make_files(spec, spec->hostname ? spec->hostname : "nib", err);
-	if (!rt.files_dir)
-		return -1;
+	make_files(&rt, spec->hostname ? spec->hostname : "nib");
 
 	ret = run_once(&rt, res, err);
 	if (ret == -2 && spec->idmap == BLD_IDMAP_AUTO && rt.idmap.mode == BLD_IDMAP_SUBUID) {
@@ -575,8 +547,8 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		if (bld_idmap_choose(BLD_IDMAP_SINGLE, &rt.idmap, NULL, err) == 0)
 			ret = run_once(&rt, res, err);
 	}
-	nib_rm_rf_at(AT_FDCWD, rt.files_dir, NULL);
-	free(rt.files_dir);
+	for (size_t i = 0; i < ARRAY_SIZE(rt.etc_files); i++)
+		free(rt.etc_files[i]);
 	free(rt.selinux_label);
 	free(rt.selinux_mount);
 	return ret < 0 ? -1 : 0;

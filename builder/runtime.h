@@ -244,13 +244,21 @@ struct bld_msg_created {
 	char path[4096];
 };
 
+/* The files nib generates for every run, in bld_rt.etc_files order. */
+#define BLD_ETC_FILES                                                                              \
+	{                                                                                          \
+		"resolv.conf", "hosts", "hostname"                                                 \
+	}
+
 /* Everything the container side needs, prepared by the parent. */
 struct bld_rt {
 	const struct bld_run_spec *spec;
 	struct bld_idmap_ctx idmap;
 	int sync_fd;	    /* child end of the sync socket */
 	int out_fd, err_fd; /* -1: inherited */
-	char *files_dir;    /* host folder with resolv.conf, hosts, hostname */
+	/* contents of /etc/resolv.conf, hosts, hostname (BLD_ETC_FILES order),
+	 * written to the container's /dev tmpfs and bound over the image's */
+	char *etc_files[3];
 	bool netns;
 	uint64_t caps;	     /* capability mask of the command */
 	char *selinux_label; /* exec label, or NULL */

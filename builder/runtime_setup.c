@@ -225,9 +225,35 @@ static void mount_proc(struct setup *s)
 		die(s->rt, "mount /proc: %s", strerror(errno));
 }
 
+/* /etc/resolv.conf, hosts, hostname: written to a tmpfs (`dir`) that the
+ * /dev tmpfs covers afterwards, so that they are neither on the host's disk
+ * nor visible anywhere but where they are bound. */
+static void mount_etc_files(struct setup *s, int dir)
+{
+	static const char *const files[] = BLD_ETC_FILES;
+	char b[32], src[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *dst = xasprintf("etc/%s", files[i]);
+		_cleanup_close_ int fd = ensure_file(s, dst), f = -1;
+		const char *data = s->rt->etc_files[i];
+
+		if (fd < 0) {
+			log_info("not mounting /%s: %s", dst, strerror(errno));
+			continue;
+		}
+		f = openat(dir, files[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (f < 0 || nib_write_all(f, data, strlen(data)) < 0 || fchmod(f, 0644) < 0)
+			die(s->rt, "write /%s: %s", dst, strerror(errno));
+		snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", dir, files[i]);
+		if (mount(src, fdpath(fd, b), NULL, MS_BIND, NULL) < 0)
+			die(s->rt, "mount /%s: %s", dst, strerror(errno));
+	}
+}
+
 static void mount_dev(struct setup *s)
 {
-	_cleanup_close_ int fd = ensure_dir(s, "dev"), dev = -1;
+	_cleanup_close_ int fd = ensure_dir(s, "dev"), dev = -1, files = -1;
 	_cleanup_free_ char *opts = NULL;
 	char b[32], path[64];
 	const struct bld_rt *rt = s->rt;
@@ -237,6 +263,15 @@ static void mount_dev(struct setup *s)
 	opts = rt->selinux_mount
 		   ? xasprintf("mode=755,size=65536k,context=\"%s\"", rt->selinux_mount)
 		   : xstrdup("mode=755,size=65536k");
+	/* the generated /etc files first, on a tmpfs the /dev tmpfs covers */
+	if (mount("tmpfs", fdpath(fd, b), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0 &&
+	    (!rt->selinux_mount || mount("tmpfs", fdpath(fd, b), "tmpfs",
+					 MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0))
+		die(s->rt, "mount a tmpfs on /dev: %s", strerror(errno));
+	files = reopen(s, "dev", O_RDONLY | O_DIRECTORY);
+	if (files < 0)
+		die(s->rt, "open /dev: %s", strerror(errno));
+	mount_etc_files(s, files);
 	if (mount("tmpfs", fdpath(fd, b), "tmpfs", MS_NOSUID | MS_STRICTATIME, opts) < 0 &&
 	    (!rt->selinux_mount || mount("tmpfs", fdpath(fd, b), "tmpfs",
 					 MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0))
@@ -342,24 +377,6 @@ static void mask_paths(struct setup *s)
 	}
 }
 
-static void mount_etc_files(struct setup *s)
-{
-	static const char *const files[] = {"resolv.conf", "hosts", "hostname"};
-	char b[32];
-
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_free_ char *src = nib_path_join(s->rt->files_dir, files[i]);
-		_cleanup_free_ char *dst = xasprintf("etc/%s", files[i]);
-		_cleanup_close_ int fd = ensure_file(s, dst);
-		if (fd < 0) {
-			log_info("not mounting /%s: %s", dst, strerror(errno));
-			continue;
-		}
-		if (mount(src, fdpath(fd, b), NULL, MS_BIND, NULL) < 0)
-			die(s->rt, "mount /%s: %s", dst, strerror(errno));
-	}
-}
-
 static void mount_extra(struct setup *s)
 {
 	const struct bld_run_spec *spec = s->rt->spec;
@@ -429,7 +446,6 @@ static void setup_root(struct bld_rt *rt)
 	mount_dev(&s);
 	mount_sys(&s);
 	mask_paths(&s);
-	mount_etc_files(&s);
 	mount_extra(&s);
 
 	if (fchdir(s.rootfd) < 0)
