@@ -83,7 +83,13 @@ $(LIBS): | $(BUILD)/empty.o
 # loading them with their dependencies cost more than a whole container run.
 # LAZY_LIBS= links them all directly.
 LAZY_LIBS ?= $(if $(filter x86_64-% aarch64-%,$(shell $(CC) -dumpmachine)),curl ssl crypto archive subid fuse3 zstd deflate z)
-NIB_LIBS := $(filter-out $(addprefix -l,$(LAZY_LIBS)),$(PKG_LIBS))
+# The small libraries every run needs are linked statically when their
+# archives are installed: no shared object to map and relocate at startup.
+# STATIC_LIBS= links them dynamically.
+STATIC_LIBS ?= $(foreach l,selinux pcre2-8 json-c cap seccomp,$(if $(filter /%,$(shell $(CC) -print-file-name=lib$(l).a)),$(l)))
+comma := ,
+NIB_LIBS := $(if $(STATIC_LIBS),-Wl$(comma)-Bstatic $(addprefix -l,$(STATIC_LIBS)) -Wl$(comma)-Bdynamic) \
+	$(filter-out $(addprefix -l,$(LAZY_LIBS) $(STATIC_LIBS)),$(PKG_LIBS))
 LAZY_OBJS := $(if $(LAZY_LIBS),$(BUILD)/lazy/lazy_c.o $(BUILD)/lazy/lazy_s.o)
 
 $(BUILD)/lazy/lazy_c.o: $(BUILD)/builder/main.o $(LIBS) builder/lazylibs.sh Makefile
@@ -93,9 +99,20 @@ $(BUILD)/lazy/lazy_c.o: $(BUILD)/builder/main.o $(LIBS) builder/lazylibs.sh Make
 
 $(BUILD)/lazy/lazy_s.o: $(BUILD)/lazy/lazy_c.o
 
-$(BUILD)/nib: $(BUILD)/builder/main.o $(LIBS) $(LAZY_OBJS)
+# The runtime's seccomp filters, built once by libseccomp at build time
+# (builder/gen/seccomp_bpf_gen.c); binaries without them build them per run.
+$(BUILD)/gen/seccomp_bpf_gen: $(BUILD)/builder/gen/seccomp_bpf_gen.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+$(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf_gen
+	$(Q)$< >$(BUILD)/gen/seccomp_bpf.c
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) -c -o $@ $(BUILD)/gen/seccomp_bpf.c
+
+$(BUILD)/nib: $(BUILD)/builder/main.o $(LIBS) $(LAZY_OBJS) $(BUILD)/gen/seccomp_bpf.o
 	@if [ "$(V)" = 0 ]; then echo "  LD      $@"; fi
-	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -Wl,-O1 -o $@ $< $(LIBS) $(LAZY_OBJS) $(NIB_LIBS)
+	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -Wl,-O1 -o $@ $< $(LIBS) $(LAZY_OBJS) \
+		$(BUILD)/gen/seccomp_bpf.o $(NIB_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
@@ -140,7 +157,7 @@ install: all
 # --- Debian packages ---------------------------------------------------------
 DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libfuse3-dev \
-	libselinux1-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev
+	libselinux1-dev libpcre2-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
 	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc

@@ -7,11 +7,14 @@
  * seccomp_notify.c, seccomp_creds.c) and lets capset succeed without effect.
  */
 #define BLD_RUNTIME_INTERNAL 1
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "builder/runtime.h"
 
@@ -149,12 +152,12 @@ bool bld_seccomp_notify_supported(void)
 	return seccomp_api_get() >= 5;
 }
 
-int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
+/* The filter as libseccomp builds it (in *out, to release). */
+static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_error *err)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int ret = 0;
 
-	*notify_fd = -1;
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return nib_err(err, NIB_ERR_ENV, 0, "seccomp: cannot create a filter");
@@ -205,6 +208,49 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 	}
 	if (ret < 0)
 		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: building the filter");
+	*out = steal_pointer(&ctx);
+	return 0;
+}
+
+int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int ret;
+
+	if (filter_build(emulate_owner, &ctx, err) < 0)
+		return -1;
+	ret = seccomp_export_bpf(ctx, fd);
+	if (ret < 0)
+		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: exporting the filter");
+	return 0;
+}
+
+/* The same program built at build time (builder/gen/seccomp_bpf_gen.c);
+ * absent (NULL) from binaries linked without it, such as unit tests. */
+extern const struct bld_seccomp_bpf bld_seccomp_prebuilt[2] __attribute__((weak));
+
+int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int ret;
+
+	*notify_fd = -1;
+	if (bld_seccomp_prebuilt) {
+		/* what seccomp_load does with this filter: the listener flag
+		 * when it notifies, nothing else (no_new_privs is nib's) */
+		const struct bld_seccomp_bpf *f = &bld_seccomp_prebuilt[emulate_owner ? 1 : 0];
+		struct sock_fprog prog = {.len = (unsigned short)f->len,
+					  .filter = (struct sock_filter *)f->insns};
+		long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 emulate_owner ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+		if (r < 0)
+			return nib_err(err, NIB_ERR_ENV, errno, "seccomp: loading the filter");
+		if (emulate_owner)
+			*notify_fd = (int)r;
+		return 0;
+	}
+	if (filter_build(emulate_owner, &ctx, err) < 0)
+		return -1;
 	ret = seccomp_load(ctx);
 	if (ret < 0)
 		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: loading the filter");
