@@ -4,11 +4,20 @@
 # ratio. Goal: nib < 10 ms per run and <= 0.1x buildah.
 #
 #   tests/bench/run_true.sh [RUNS]        (as root for buildah; default 50 runs)
+#
+# The ratio is taken as root (nib's host ID map, the mode buildah runs in).
+# As root it also times nib in the other modes, with the test users of
+# tests/lib/users.sh: nibsub (subuid map through newuidmap) and nibplain
+# (single UID, ownership emulated by the seccomp supervisor); each loop runs
+# as that user, so no setpriv is timed. The rootfs has no /proc, /dev, /sys
+# nor /etc/hosts, so every run creates and removes those mount targets; the
+# "image-like" line times a rootfs that has them, as base images do.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 NIB=${NIB:-$SRC/build/nib}
 RUNS=${1:-50}
 W=$(mktemp -d /tmp/nib-bench.XXXXXX)
+chmod 0755 "$W"
 ctr=""
 cleanup() {
 	[ -n "$ctr" ] && buildah rm "$ctr" >/dev/null 2>&1 || true
@@ -16,15 +25,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+make_rootfs() { # DIR
+	local R=$1 a
+	mkdir -p "$R/bin" "$R/etc" "$R/tmp"
+	cp /bin/busybox "$R/bin/busybox"
+	for a in $(/bin/busybox --list-full); do
+		mkdir -p "$R/$(dirname "$a")"
+		[ -e "$R/$a" ] || ln -s /bin/busybox "$R/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
+	printf 'root:x:0:\n' >"$R/etc/group"
+}
 R=$W/rootfs
-mkdir -p "$R/bin" "$R/etc" "$R/tmp"
-cp /bin/busybox "$R/bin/busybox"
-for a in $(/bin/busybox --list-full); do
-	mkdir -p "$R/$(dirname "$a")"
-	[ -e "$R/$a" ] || ln -s /bin/busybox "$R/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
-printf 'root:x:0:\n' >"$R/etc/group"
+make_rootfs "$R"
 
 # median in milliseconds of RUNS runs of CMD...
 median_ms() {
@@ -39,8 +52,33 @@ median_ms() {
 	printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.2f\n", m / 1000}'
 }
 
+"$NIB" run --rootfs "$R" -- /bin/true || {
+	echo "nib run fails here: nothing to measure" >&2
+	exit 1
+}
 nib_ms=$(median_ms "$NIB" run --rootfs "$R" -- /bin/true)
-echo "nib run --rootfs R -- /bin/true:              median ${nib_ms} ms ($RUNS runs)"
+mode=$([ "$(id -u)" = 0 ] && echo "root, ID map host" || echo "$(id -un)")
+echo "nib run --rootfs R -- /bin/true:              median ${nib_ms} ms ($RUNS runs, $mode)"
+
+if [ "$(id -u)" = 0 ]; then
+	R2=$W/rootfs-image
+	make_rootfs "$R2"
+	mkdir -p "$R2/proc" "$R2/dev" "$R2/sys"
+	touch "$R2/etc/hosts" "$R2/etc/hostname" "$R2/etc/resolv.conf"
+	echo "  image-like rootfs (/proc /dev /sys /etc/hosts present): median $(median_ms "$NIB" run --rootfs "$R2" -- /bin/true) ms"
+	T=$W NIB_SRC=$SRC
+	. "$SRC/tests/lib/users.sh"
+	if users_setup 2>/dev/null; then
+		for u in nibsub nibplain; do
+			make_rootfs "$W/rootfs-$u"
+			chown -R "$u:" "$W/rootfs-$u"
+			ms=$(as_user "$u" bash -c "RUNS=$RUNS; $(declare -f median_ms); median_ms \"\$NIB\" run --rootfs $W/rootfs-$u -- /bin/true")
+			echo "  as $u ($([ $u = nibsub ] && echo "subuid map, newuidmap" || echo "single UID, seccomp supervisor")): median $ms ms"
+		done
+	else
+		echo "  nibsub/nibplain: not measured (tests/lib/users.sh cannot create the users)"
+	fi
+fi
 
 if ! command -v buildah >/dev/null || [ "$(id -u)" != 0 ]; then
 	echo "buildah: not measured (needs buildah and root)"
