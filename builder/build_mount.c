@@ -115,18 +115,22 @@ struct bld_run_mounts {
 	size_t n_locks;
 };
 
+static void run_mount_clear(struct run_mount *m)
+{
+	free(m->target);
+	free(m->source);
+	free(m->from);
+	free(m->id);
+	free(m->sharing);
+	free(m->host);
+}
+
 void bld_mounts_free(struct bld_run_mounts *rm)
 {
 	if (!rm)
 		return;
-	for (size_t i = 0; i < rm->n; i++) {
-		free(rm->m[i].target);
-		free(rm->m[i].source);
-		free(rm->m[i].from);
-		free(rm->m[i].id);
-		free(rm->m[i].sharing);
-		free(rm->m[i].host);
-	}
+	for (size_t i = 0; i < rm->n; i++)
+		run_mount_clear(&rm->m[i]);
 	for (size_t i = 0; i < rm->tmp.len; i++)
 		nib_rm_rf_at(AT_FDCWD, rm->tmp.v[i], NULL);
 	for (size_t i = 0; i < rm->n_locks; i++)
@@ -236,10 +240,7 @@ int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_
 		if (m.type == M_SECRET) {
 			const struct bld_secret *sec = m.id ? find_secret(b->o, m.id) : NULL;
 			if (!m.id || !*m.id) {
-				free(m.target);
-				free(m.source);
-				free(m.sharing);
-				free(m.id);
+				run_mount_clear(&m);
 				return cf_file_error(b->f, err, fg->line, fg->col,
 						     "RUN --mount=type=secret needs id=ID");
 			}
@@ -248,10 +249,7 @@ int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_
 					"%s:%d: secret \"%s\" is required but no --secret id=%s "
 					"was given",
 					b->f->path, in->line, m.id, m.id);
-				free(m.target);
-				free(m.source);
-				free(m.sharing);
-				free(m.id);
+				run_mount_clear(&m);
 				return -1;
 			}
 		}
@@ -264,11 +262,7 @@ int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_
 			if (bind_digest(b, m.source, d, err) < 0) {
 				nib_err_wrap(err, "%s:%d: RUN --mount source %s", b->f->path,
 					     in->line, m.source);
-				free(m.target);
-				free(m.source);
-				free(m.sharing);
-				free(m.id);
-				free(m.from);
+				run_mount_clear(&m);
 				return -1;
 			}
 			nib_buf_printf(key, " %s", d);
@@ -276,11 +270,7 @@ int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_
 			const struct cf_stage *cs = cf_file_stage(b->f, m.from);
 			if (cs) {
 				if (bld_build_from_stage_key(b, cs->index, key, err) < 0) {
-					free(m.target);
-					free(m.source);
-					free(m.sharing);
-					free(m.id);
-					free(m.from);
+					run_mount_clear(&m);
 					return -1;
 				}
 			} else {

@@ -598,6 +598,22 @@ static int check_link_dest(int fd, struct nib_error *err)
 	return 0;
 }
 
+/* --timestamp for the folders the writer made, deepest first. */
+static void clamp_created(const struct bld_copy_writer *w)
+{
+	struct timespec ts[2] = {{.tv_sec = (time_t)w->o->timestamp},
+				 {.tv_sec = (time_t)w->o->timestamp}};
+
+	if (w->o->timestamp < 0)
+		return;
+	for (size_t i = w->created.len; i > 0; i--) {
+		_cleanup_close_ int fd = nib_open_in_root(w->dest_root, w->created.v[i - 1],
+							  O_RDONLY | O_DIRECTORY, 0, NULL);
+		if (fd >= 0)
+			(void)futimens(fd, ts);
+	}
+}
+
 int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_copy_stats *stats,
 			struct nib_error *err)
 {
@@ -658,18 +674,9 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 		if (r < 0)
 			goto out;
 	}
-	if (o->timestamp >= 0) {
-		/* folders made for the destination get the clamp too, after
-		 * their contents were written */
-		struct timespec ts[2] = {{.tv_sec = (time_t)o->timestamp},
-					 {.tv_sec = (time_t)o->timestamp}};
-		for (size_t i = w.created.len; i > 0; i--) {
-			_cleanup_close_ int fd = nib_open_in_root(dest_root_fd, w.created.v[i - 1],
-								  O_RDONLY | O_DIRECTORY, 0, NULL);
-			if (fd >= 0)
-				(void)futimens(fd, ts);
-		}
-	}
+	/* folders made for the destination get the clamp too, after their
+	 * contents were written */
+	clamp_created(&w);
 	ret = 0;
 out:
 	bld_copy_dirs_relock(&w);
@@ -706,16 +713,7 @@ int bld_copy_mkdir(const struct bld_copy_opts *o, int dest_root_fd, const char *
 	}
 	if (bld_copy_mkdir_all(&w, path, err) < 0)
 		goto out;
-	if (o->timestamp >= 0) {
-		struct timespec ts[2] = {{.tv_sec = (time_t)o->timestamp},
-					 {.tv_sec = (time_t)o->timestamp}};
-		for (size_t i = w.created.len; i > 0; i--) {
-			_cleanup_close_ int fd = nib_open_in_root(dest_root_fd, w.created.v[i - 1],
-								  O_RDONLY | O_DIRECTORY, 0, NULL);
-			if (fd >= 0)
-				(void)futimens(fd, ts);
-		}
-	}
+	clamp_created(&w);
 	ret = 0;
 out:
 	bld_copy_dirs_relock(&w);
