@@ -36,43 +36,24 @@ static void fields_free(struct kv_fields *f)
 	nib_strv_free(&f->vals);
 }
 
-/* encoding/csv: fields split on ',', "..." quotes with "" inside */
+/* the fields of a --mount value (checked by the parser), keys lowercase */
 static void fields_parse(const char *spec, struct kv_fields *f)
 {
-	struct nib_buf cur = {0};
-	bool q = false;
+	_cleanup_strv_ struct nib_strv all = {0};
 
-	nib_buf_puts(&cur, "");
-	for (const char *c = spec;; c++) {
-		if (!*c || (*c == ',' && !q)) {
-			char *eq = strchr(cur.data, '=');
-			if (eq) {
-				nib_strv_push_take(&f->keys,
-						   xstrndup(cur.data, (size_t)(eq - cur.data)));
-				nib_strv_push(&f->vals, eq + 1);
-			} else {
-				nib_strv_push(&f->keys, cur.data);
-				nib_strv_push(&f->vals, "true");
-			}
-			for (char *k = f->keys.v[f->keys.len - 1]; *k; k++)
-				*k = (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k);
-			nib_buf_reset(&cur);
-			if (!*c)
-				break;
-			continue;
+	(void)cf_csv_split(spec, &all);
+	for (size_t i = 0; i < all.len; i++) {
+		char *eq = strchr(all.v[i], '=');
+		if (eq) {
+			nib_strv_push_take(&f->keys, xstrndup(all.v[i], (size_t)(eq - all.v[i])));
+			nib_strv_push(&f->vals, eq + 1);
+		} else {
+			nib_strv_push(&f->keys, all.v[i]);
+			nib_strv_push(&f->vals, "true");
 		}
-		if (*c == '"') {
-			if (q && c[1] == '"') {
-				nib_buf_putc(&cur, '"');
-				c++;
-			} else {
-				q = !q;
-			}
-			continue;
-		}
-		nib_buf_putc(&cur, *c);
+		for (char *k = f->keys.v[f->keys.len - 1]; *k; k++)
+			*k = (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k);
 	}
-	nib_buf_free(&cur);
 }
 
 static const char *field(const struct kv_fields *f, const char *const *names)

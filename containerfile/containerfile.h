@@ -198,6 +198,11 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 int cf_file_error(const struct cf_file *f, struct nib_error *err, int line, int col,
 		  const char *fmt, ...) _printf_(5, 6);
 
+/* Split a RUN --mount value into its fields as Go's encoding/csv does
+ * (',' separates, "..." quotes with "" inside), appended to `out`; -1 on an
+ * unterminated quote. */
+int cf_csv_split(const char *s, struct nib_strv *out);
+
 /* ---- expansion (BuildKit's shell lexer) -------------------------------- */
 
 /* Look a variable up: return its value (borrowed until the next call) or

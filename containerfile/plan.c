@@ -179,6 +179,35 @@ static bool csv_bool(const char *v)
 }
 
 /* RUN --mount=type=...,k=v: BuildKit's mount keys; records from= deps. */
+
+int cf_csv_split(const char *s, struct nib_strv *out)
+{
+	_cleanup_buf_ struct nib_buf cur = {0};
+	bool q = false;
+
+	nib_buf_puts(&cur, "");
+	for (const char *c = s;; c++) {
+		if (!*c || (*c == ',' && !q)) {
+			nib_strv_push(out, cur.data);
+			nib_buf_reset(&cur);
+			if (!*c)
+				break;
+			continue;
+		}
+		if (*c == '"') {
+			if (q && c[1] == '"') {
+				nib_buf_putc(&cur, '"');
+				c++;
+			} else {
+				q = !q;
+			}
+			continue;
+		}
+		nib_buf_putc(&cur, *c);
+	}
+	return q ? -1 : 0;
+}
+
 static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 		       const struct cf_flag *fg, const char *spec, struct nib_error *err)
 {
@@ -233,31 +262,8 @@ static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 	_cleanup_free_ char *type = xstrdup("bind"), *from = NULL;
 	bool target = false;
 	_cleanup_strv_ struct nib_strv fields = {0};
-	_cleanup_buf_ struct nib_buf cur = {0};
-	bool q = false;
 
-	/* encoding/csv: fields split on ',', "..." quotes with "" inside */
-	nib_buf_puts(&cur, "");
-	for (const char *c = spec;; c++) {
-		if (!*c || (*c == ',' && !q)) {
-			nib_strv_push(&fields, cur.data);
-			nib_buf_reset(&cur);
-			if (!*c)
-				break;
-			continue;
-		}
-		if (*c == '"') {
-			if (q && c[1] == '"') {
-				nib_buf_putc(&cur, '"');
-				c++;
-			} else {
-				q = !q;
-			}
-			continue;
-		}
-		nib_buf_putc(&cur, *c);
-	}
-	if (q)
+	if (cf_csv_split(spec, &fields) < 0)
 		return cf_instr_error(in, err, fg->off, "RUN: unterminated quote in --mount=%s",
 				      spec);
 	for (size_t i = 0; i < fields.len; i++) {

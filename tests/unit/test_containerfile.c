@@ -782,9 +782,28 @@ static void test_limits(void)
 	nib_buf_free(&b);
 }
 
+static void test_csv_split(void)
+{
+	struct nib_strv v = {0};
+
+	CHECK(cf_csv_split("type=bind,\"source=a,b\",ro", &v) == 0);
+	CHECK_INTEQ((int)v.len, 3);
+	CHECK_STREQ(v.v[1], "source=a,b");
+	CHECK_STREQ(v.v[2], "ro");
+	nib_strv_free(&v);
+	CHECK(cf_csv_split("target=\"x\"\"y\",,", &v) == 0);
+	CHECK_INTEQ((int)v.len, 3);
+	CHECK_STREQ(v.v[0], "target=x\"y");
+	CHECK_STREQ(v.v[1], "");
+	nib_strv_free(&v);
+	CHECK(cf_csv_split("a=\"open", &v) == -1);
+	nib_strv_free(&v);
+}
+
 int main(void)
 {
 	test_cases();
+	RUN(test_csv_split);
 	RUN(test_instr_expand_api);
 	RUN(test_lookups);
 	RUN(test_json_output);
