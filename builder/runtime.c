@@ -243,6 +243,7 @@ static void read_sync(struct run_state *st)
 		if (passed >= 0 && st->notify_fd < 0) {
 			st->notify_fd = passed;
 			passed = -1;
+			bld_seccomp_supervise_init(st->notify_fd);
 		}
 		break;
 	case BLD_MSG_STATUS:

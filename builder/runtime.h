@@ -231,6 +231,9 @@ int bld_creds_handle(const char *name, const struct seccomp_notif *req,
 		     struct seccomp_notif_resp *resp);
 /* Whether the kernel and libseccomp support user notification. */
 bool bld_seccomp_notify_supported(void);
+/* Ask the kernel to run the supervisor of `notify_fd` on the CPU of the
+ * calling process and back (Linux 6.6; a no-op before). */
+void bld_seccomp_supervise_init(int notify_fd);
 /* Receive and answer one notification on `notify_fd` (the supervisor side
  * of single-UID ownership emulation). Returns -1 only when the listener is
  * gone. */

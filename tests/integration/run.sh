@@ -300,6 +300,10 @@ for MODE in "${MODES[@]}"; do
 		ls -ln /f1 | awk "{print \$1, \$3, \$4}"
 		stat -c "%n %u:%g %F" /lnk /lnk0
 		cd /d/e && stat -c "%n %u:%g" g ../e .
+		ln -s /d/e /de && ln -s /d/e/g /gl
+		cd / && stat -c "%n %u:%g" de/g d/e/../e/g && stat -L -c "%n %u:%g" gl
+		stat -c "%n %u:%g %F" lnk
+		cd /home && stat -c "%n %u:%g" ../d/e/g
 		echo done'
 	assert_status 0
 	assert_eq "$out" "/f1 1000:1000 644 regular empty file 0,0
@@ -315,6 +319,11 @@ for MODE in "${MODES[@]}"; do
 g 7:8
 ../e 7:8
 . 7:8
+de/g 7:8
+d/e/../e/g 7:8
+gl 7:8
+lnk 1000:100 symbolic link
+../d/e/g 7:8
 done" "stat reports the records"
 	x() { getfattr --absolute-names --only-values -n user.containers.override_stat "$R/$1" 2>/dev/null; }
 	assert_eq "$(x f1)" "1000:1000:0644:file"
@@ -332,7 +341,8 @@ done" "stat reports the records"
 	assert_eq "$(readlink "$R/lnk")" f1
 	assert_eq "$(getfattr --absolute-names -n user.nib.link.lnk0 "$R" 2>&1 | grep -c =)" 0 \
 		"no record for 0:0"
-	rm -rf "$R/f1" "$R/f2" "$R/f3" "$R/d" "$R/home" "$R/tmp/null2" "$R/tmp/sda9" "$R/lnk" "$R/lnk0"
+	rm -rf "$R/f1" "$R/f2" "$R/f3" "$R/d" "$R/home" "$R/tmp/null2" "$R/tmp/sda9" "$R/lnk" "$R/lnk0" \
+		"$R/de" "$R/gl"
 	setfattr -x user.nib.link.lnk "$R"
 	sed -i '/^bob:/d' "$R/etc/passwd" "$R/etc/group"
 

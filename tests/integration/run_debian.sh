@@ -74,6 +74,17 @@ for MODE in "${MODES[@]}"; do
 	assert_eq "$(x tmp/fd)" "7:8:4711:file" "fchmod of a mode-0 file after fchown"
 	assert_match "$(grep -A1 '^Package: nibtest' "$R/var/lib/dpkg/status")" 'Status: install ok installed'
 
+	# find stats each entry relative to its open folder, ls relative to the cwd
+	t "[$MODE] find and ls see the recorded owners"
+	nibrun sh -ec 'find /opt/nibtest -printf "%p %U:%G %m\n"; cd /opt && find nibtest -printf "%p %U:%G\n"
+		ls -ln nibtest | awk "/file/ {print \$1, \$3, \$4}"'
+	assert_status 0
+	assert_eq "$out" "/opt/nibtest 0:0 755
+/opt/nibtest/file 1500:1500 640
+nibtest 0:0
+nibtest/file 1500:1500
+-rw-r----- 1500 1500"
+
 	t "[$MODE] su, runuser and setpriv see the credentials they switched to"
 	nibrun sh -c 'su -s /bin/sh -c "id -u; id -g; id -G" nobody; runuser -u alice -- id -u;
 		setpriv --reuid=5 --regid=5 --clear-groups id -u'
