@@ -72,6 +72,9 @@ static void add_layer(struct bld_stage *s, const struct bld_layer *l)
 	s->layers = xgrow(s->layers, &s->cap_layers, s->n_layers + 1, sizeof(*s->layers));
 	d = &s->layers[s->n_layers++];
 	*d = *l;
+	/* a materialised rootfs is the state before this layer */
+	free(s->rootfs_dir);
+	s->rootfs_dir = NULL;
 	d->media_type = xstrdup(l->media_type);
 	nib_strv_push(&s->cfg->diff_ids, l->diff_id);
 }
@@ -401,16 +404,22 @@ struct layer_step {
 	int from_fd;
 	char digest[NIB_DIGEST_LEN + 1];
 	int (*run)(struct layer_step *ls, struct nib_error *err);
-	/* a COPY into an empty rootfs whose result no later step reads: made
-	 * and committed in a private tmpfs (scratch_step) */
+	/* a COPY into an empty rootfs whose result no later step reads, or
+	 * one small enough for memory with --link: made and committed in a
+	 * private tmpfs (scratch_step) */
 	bool scratch;
+	/* COPY/ADD --link: made in an empty folder, a layer of its own */
+	bool link;
+	int user_fd; /* --link --chown by name: the stage's rootfs */
 };
 
-static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
+static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co, bool on_disk,
 			struct stg_layer_out *out, struct nib_error *err);
 
 static void layer_step_free(struct layer_step *ls)
 {
+	if (ls->user_fd >= 0)
+		close(ls->user_fd);
 	nib_strv_free(&ls->exclude);
 	nib_strv_free(&ls->argv);
 	nib_strv_free(&ls->env);
@@ -451,7 +460,12 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	double t0 = bld_now();
 	char key[NIB_DIGEST_LEN + 1];
 
-	memcpy(key, s->key, sizeof(key));
+	/* a --link layer does not depend on the state it goes on (unless
+	 * --chown names are looked up in it): the same key on any base */
+	if (ls->link && ls->user_fd < 0)
+		snprintf(key, sizeof(key), "link");
+	else
+		memcpy(key, s->key, sizeof(key));
 	bld_cache_chain(key, key_text);
 	if (b->ts >= 0) {
 		/* --timestamp / SOURCE_DATE_EPOCH clamp the layer's file times:
@@ -480,8 +494,10 @@ static int layer_step_exec(struct layer_step *ls, const char *key_text, const ch
 	memset(&e, 0, sizeof(e));
 	if (bld_build_env(b, err) < 0)
 		return -1;
-	if (ls->scratch) {
-		int fr = scratch_step(ls, &co, &out, err);
+	if (ls->scratch || ls->link) {
+		int fr = ls->scratch ? scratch_step(ls, &co, false, &out, err) : 0;
+		if (fr == 0 && ls->link)
+			fr = scratch_step(ls, &co, true, &out, err);
 		if (fr < 0)
 			return -1;
 		if (fr == 1) {
@@ -735,9 +751,10 @@ static int copy_apply_work(void *arg, struct nib_error *err)
 
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->ls->r->target);
-	/* WORKDIR made its folder (BuildKit): it lands in this layer */
+	/* WORKDIR made its folder (BuildKit): it lands in this layer (not in
+	 * a --link one, which holds the copied paths only) */
 	const char *wd = w->ls->co.workdir;
-	if (wd && *wd && !streq(wd, "/")) {
+	if (wd && *wd && !streq(wd, "/") && !w->ls->link) {
 		int d = nib_mkdir_in_root(fd, wd, 0755, err);
 		if (d < 0)
 			return nib_err_wrap(err, "WORKDIR %s", wd);
@@ -771,6 +788,10 @@ static int run_copy(struct layer_step *ls, struct nib_error *err)
  * the storage driver would give), extracted later only if something needs
  * it (COPY --from, --output type=local). Creating many small files on disk
  * is what such a COPY would spend most of its time on.
+ *
+ * COPY --link is made the same way, whatever the stage holds (BuildKit:
+ * "your source files are copied into an empty destination directory"),
+ * in a plain folder under nib/tmp when it is too large for memory.
  */
 static int tmpfs_mount(struct stg_rootfs *r, struct nib_error *err)
 {
@@ -791,24 +812,37 @@ struct scratch_work {
 	struct stg_store *st;
 	struct stg_commit_opts co;
 	struct stg_layer_out out;
+	bool on_disk;
 };
 
 static int scratch_work(void *arg, struct nib_error *err)
 {
 	struct scratch_work *w = arg;
+	const char *dir = w->cw.ls->r->target;
 	_cleanup_close_ int fd = -1;
+	int ret;
 
-	if (copy_apply_work(&w->cw, err) < 0)
-		return -1;
-	fd = open(w->cw.ls->r->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->cw.ls->r->target);
-	return stg_layer_commit(w->st, fd, &w->co, &w->out, err);
+	ret = copy_apply_work(&w->cw, err);
+	if (ret == 0) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = fd < 0 ? nib_err(err, NIB_ERR_IO, errno, "open %s", dir)
+			     : stg_layer_commit(w->st, fd, &w->co, &w->out, err);
+	}
+	/* on disk, the files may have subordinate owners: removed here, in
+	 * the namespace (a tmpfs goes with it) */
+	if (w->on_disk) {
+		struct nib_error e = {0};
+		if (nib_rm_rf_at(AT_FDCWD, dir, &e) < 0) {
+			log_warn("%s", e.msg);
+			nib_err_clear(&e);
+		}
+	}
+	return ret;
 }
 
 /* 1: done (`out` filled); 0: not possible here (tmpfs refused), use the
- * storage driver; -1: error. */
-static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
+ * storage driver; -1: error. `on_disk`: in a plain folder, no tmpfs. */
+static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co, bool on_disk,
 			struct stg_layer_out *out, struct nib_error *err)
 {
 	static const char *const no_lowers[] = {NULL};
@@ -831,9 +865,10 @@ static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
 	w->co.kind = STG_DIFF_UPPER;
 	w->co.exclude = (const char *const *)ls->exclude.v;
 	w->co.lowers = no_lowers;
+	w->on_disk = on_disk;
 	ls->co.chown_mode =
 	    b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
-	b->ns.mount = &r;
+	b->ns.mount = on_disk ? NULL : &r;
 	ret = bld_ns_exec(&b->ns, scratch_work, w, w, sizeof(*w), &e);
 	b->ns.mount = NULL;
 	ls->r = NULL;
@@ -898,9 +933,11 @@ static bool read_u64_file(const char *path, uint64_t *v)
 }
 
 /* Memory a tmpfs copy may take: its files live in RAM (charged to the
- * cgroup: a pod's memory limit) until committed. */
+ * cgroup: a pod's memory limit) until committed. NIB_COPY_TMPFS_MAX
+ * (bytes) sets it; 0 makes every such copy on disk. */
 static uint64_t scratch_budget(void)
 {
+	const char *env = getenv("NIB_COPY_TMPFS_MAX");
 	long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	uint64_t avail = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
 	uint64_t max, cur;
@@ -908,6 +945,8 @@ static uint64_t scratch_budget(void)
 	char line[256];
 	unsigned long long kb;
 
+	if (env && *env && nib_parse_u64(env, &max) == 0)
+		return max;
 	/* MemAvailable counts the page cache the kernel can drop; free
 	 * pages alone are low on any host that has run for a while */
 	while (mi && fgets(line, sizeof(line), mi))
@@ -923,15 +962,25 @@ static uint64_t scratch_budget(void)
 	return MIN(avail / 4, (uint64_t)512 << 20);
 }
 
+/* Whether a --chown spec names a user or group (not only numbers). */
+static bool chown_has_names(const char *spec)
+{
+	for (const char *p = spec; *p; p++)
+		if (*p != ':' && (*p < '0' || *p > '9'))
+			return true;
+	return false;
+}
+
 static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
 {
 	struct bld_build *b = s->b;
-	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_copy};
+	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .user_fd = -1, .run = run_copy};
 	struct bld_copy_matcher matcher;
 	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
 	const struct cf_flag *f;
 	struct copy_work w = {.ls = &ls};
 	_cleanup_free_ char *j = NULL;
+	uint64_t budget;
 	int ret = -1;
 
 	bld_copy_opts_init(&ls.co);
@@ -982,7 +1031,7 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 	if ((f = cf_instr_flag(in, "parents")))
 		ls.co.parents = nib_parse_bool(f->xvalue) != 0;
 	if ((f = cf_instr_flag(in, "link")))
-		ls.co.link = false; /* a --link copy is applied like a plain one */
+		ls.link = ls.co.link = nib_parse_bool(f->xvalue) == 1;
 	if ((f = cf_instr_flag(in, "checksum")))
 		ls.co.checksum = f->xvalue;
 	if ((f = cf_instr_flag(in, "unpack")))
@@ -1025,8 +1074,24 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 			nib_buf_printf(&by, "--%s=%s ", in->flags[i].name, in->flags[i].xvalue);
 	j = nib_strv_join(&in->xargs, " ");
 	nib_buf_printf(&by, "%s # buildkit", j);
-	ls.scratch = in->kind == CF_COPY && s->n_layers == 0 && w.bytes <= scratch_budget() &&
-		     last_file_step(s, in);
+	if (ls.link && ls.co.chown && chown_has_names(ls.co.chown)) {
+		/* the names are the image's: looked up in its rootfs */
+		_cleanup_free_ char *dir = NULL;
+		if (bld_stage_materialise(s, &dir, err) < 0) {
+			nib_err_wrap(err, "%s:%d", b->f->path, in->line);
+			goto out;
+		}
+		ls.user_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ls.user_fd < 0) {
+			nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
+			goto out;
+		}
+		ls.co.user_root_fd = ls.user_fd;
+	}
+	budget = scratch_budget();
+	ls.scratch =
+	    budget > 0 && w.bytes <= budget &&
+	    (ls.link || (in->kind == CF_COPY && s->n_layers == 0 && last_file_step(s, in)));
 	ret = layer_step_exec(&ls, key.data, by.data, err);
 out:
 	layer_step_free(&ls);

@@ -4,6 +4,9 @@
 # its layer must be the one the driver path gives (same digest with
 # --timestamp), in every mode, owners and modes included; it is not
 # extracted until something needs its files (COPY --from the image).
+# COPY --link is made the same way over any base: the same layer again,
+# in memory or on disk (NIB_COPY_TMPFS_MAX=0), and a cache hit on another
+# base.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/users.sh"
 . "$NIB_SRC/tests/lib/podsim.sh"
@@ -31,18 +34,23 @@ printf 'FROM scratch\nCOPY --from=localhost/fast /app /copied/\nWORKDIR /\n' >"$
 mkdir -p "$C/stage-fast" "$C/stage-driver"
 printf 'FROM scratch AS src\nCOPY --chown=5:6 tree /t/\nFROM scratch\nCOPY --from=src /t /app/\n' >"$C/stage-fast/Containerfile"
 printf 'FROM scratch AS src\nCOPY --chown=5:6 tree /t/\nFROM scratch\nCOPY --from=src /t /app/\nWORKDIR /\n' >"$C/stage-driver/Containerfile"
+# --link over two different bases; base b already has /app (owner 1:1)
+mkdir -p "$C/link-a" "$C/link-b"
+printf 'FROM scratch\nCOPY tree/one.txt /a.txt\nCOPY --link --chown=7:8 tree /app/\nCMD ["x"]\n' >"$C/link-a/Containerfile"
+printf 'FROM scratch\nCOPY --chown=1:1 tree /app/\nCOPY --link --chown=7:8 tree /app/\nCMD ["x"]\n' >"$C/link-b/Containerfile"
 chmod -R a+rX "$C"
 chmod 0744 "$C/tree/sub/deeper/tool"
 chmod a+rwx "$C"
 
-# nib as WHO (root, nibsub, nibplain, podsim) on the store ROOT: sets status/out/err
+# nib as WHO (root, nibsub, nibplain, podsim) on the store ROOT: sets
+# status/out/err; NIB_ENV ("NAME=VALUE ...") goes to nib's environment
 nib_as() { # WHO ROOT ARGS...
 	local who=$1 root=$2
 	shift 2
 	case $who in
-	root) run "$NIB" --root "$root" "$@" ;;
-	podsim) run podsim sh -c '"$NIB" "$@"' nib --root "$root" "$@" ;;
-	*) run as_user "$who" sh -c '"$NIB" "$@"' nib --root "$root" "$@" ;;
+	root) run env ${NIB_ENV:-} "$NIB" --root "$root" "$@" ;;
+	podsim) run podsim sh -c 'exec env '"${NIB_ENV:-}"' "$NIB" "$@"' nib --root "$root" "$@" ;;
+	*) run as_user "$who" sh -c 'exec env '"${NIB_ENV:-}"' "$NIB" "$@"' nib --root "$root" "$@" ;;
 	esac
 }
 
@@ -98,6 +106,24 @@ for who in root nibsub nibplain podsim; do
 	got=$(tar tzvf "$r/blobs/sha256/$(inspect "$r" localhost/reader '.Manifest.layers[0].digest' | cut -d: -f2)" | awk '{print $1, $2, $6}')
 	assert_match "$got" '-rwsr-xr-x 7/8 copied/sub/big.txt'
 	assert_match "$got" '-rwxr--r-- 7/8 copied/sub/deeper/tool'
+
+	t "$who: COPY --link: the layer a COPY into scratch gives, on any base, a cache hit on another"
+	nib_as "$who" "$r" build --timestamp 1700000000 -t localhost/link-a -f "$C/link-a/Containerfile" "$C"
+	assert_status 0
+	assert_eq "$(inspect "$r" localhost/link-a '.Manifest.layers[-1].digest')" "$fast"
+	assert_eq "$(inspect "$r" localhost/link-a '.Manifest.layers | length')" 2
+	nib_as "$who" "$r" build --timestamp 1700000000 -t localhost/link-b -f "$C/link-b/Containerfile" "$C"
+	assert_status 0
+	assert_eq "$(inspect "$r" localhost/link-b '.Manifest.layers[-1].digest')" "$fast"
+	assert_eq "$(printf '%s\n' "$out" | grep -A1 'COPY --link' | tail -n 1 | cut -c1-15)" "--> Using cache" \
+		"the --link step of another base hits the cache"
+
+	t "$who: COPY --link on disk (NIB_COPY_TMPFS_MAX=0): the same layer, nothing left behind"
+	NIB_ENV=NIB_COPY_TMPFS_MAX=0 nib_as "$who" "$r" build --no-cache --timestamp 1700000000 \
+		-t localhost/link-disk -f "$C/link-b/Containerfile" "$C"
+	assert_status 0
+	assert_eq "$(inspect "$r" localhost/link-disk '.Manifest.layers[-1].digest')" "$fast"
+	assert_eq "$(ls -A "$r/nib/tmp" 2>/dev/null)" "" "nib/tmp is empty"
 done
 
 t "the layer is the same in every mode"
