@@ -962,6 +962,21 @@ static uint64_t scratch_budget(void)
 	return MIN(avail / 4, (uint64_t)512 << 20);
 }
 
+/* The folder `dir` that a rootfs getter gave (`r`: its result) opened for
+ * the instruction `in`, or -1 with the error. */
+static int open_rootfs(struct bld_build *b, const struct cf_instr *in, int r, const char *dir,
+		       struct nib_error *err)
+{
+	int fd;
+
+	if (r < 0)
+		return nib_err_wrap(err, "%s:%d", b->f->path, in->line);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
+	return fd;
+}
+
 /* Whether a --chown spec names a user or group (not only numbers). */
 static bool chown_has_names(const char *spec)
 {
@@ -1038,15 +1053,9 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 		ls.co.no_unpack = nib_parse_bool(f->xvalue) == 0;
 	if ((f = cf_instr_flag(in, "from")) && *f->xvalue) {
 		_cleanup_free_ char *dir = NULL;
-		if (bld_build_from_rootfs(b, f->xvalue, &dir, err) < 0) {
-			nib_err_wrap(err, "%s:%d", b->f->path, in->line);
+		int r = bld_build_from_rootfs(b, f->xvalue, &dir, err);
+		if ((ls.from_fd = open_rootfs(b, in, r, dir, err)) < 0)
 			goto out;
-		}
-		ls.from_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (ls.from_fd < 0) {
-			nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
-			goto out;
-		}
 		ls.co.src_fd = ls.from_fd;
 		ls.co.from_rootfs = true;
 		ls.co.ignore = NULL;
@@ -1077,15 +1086,9 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 	if (ls.link && ls.co.chown && chown_has_names(ls.co.chown)) {
 		/* the names are the image's: looked up in its rootfs */
 		_cleanup_free_ char *dir = NULL;
-		if (bld_stage_materialise(s, &dir, err) < 0) {
-			nib_err_wrap(err, "%s:%d", b->f->path, in->line);
+		int r = bld_stage_materialise(s, &dir, err);
+		if ((ls.user_fd = open_rootfs(b, in, r, dir, err)) < 0)
 			goto out;
-		}
-		ls.user_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (ls.user_fd < 0) {
-			nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
-			goto out;
-		}
 		ls.co.user_root_fd = ls.user_fd;
 	}
 	budget = scratch_budget();
