@@ -562,22 +562,43 @@ int stg_manifest_parse(const char *data, size_t len, struct stg_manifest **out,
 	return 0;
 }
 
+/* The rest of a manifest or index after its own fields: the descriptor
+ * array NAME, the subject, the annotations; then `o` in canonical form. */
+static void add_descriptors(json_object *o, const char *name, const struct stg_descriptor *d,
+			    size_t n, const struct stg_descriptor *subject,
+			    const struct stg_map *annotations, struct nib_buf *out)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, stg_descriptor_to_json(&d[i]));
+	json_object_object_add(o, name, a);
+	if (subject)
+		json_object_object_add(o, "subject", stg_descriptor_to_json(subject));
+	stg_j_add_map(o, "annotations", annotations);
+	stg_json_canonical(o, out);
+}
+
+/* Free what add_descriptors writes from: the array and the subject. */
+static void free_descriptors(struct stg_descriptor *d, size_t n, struct stg_descriptor *subject)
+{
+	for (size_t i = 0; i < n; i++)
+		stg_descriptor_clear(&d[i]);
+	free(d);
+	if (subject)
+		stg_descriptor_clear(subject);
+	free(subject);
+}
+
 void stg_manifest_generate(const struct stg_manifest *m, struct nib_buf *out)
 {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
-	json_object *a = json_object_new_array();
 
 	json_object_object_add(o, "schemaVersion", json_object_new_int(2));
 	stg_j_add_str(o, "mediaType", m->media_type ? m->media_type : STG_MT_OCI_MANIFEST);
 	stg_j_add_str(o, "artifactType", m->artifact_type);
 	json_object_object_add(o, "config", stg_descriptor_to_json(&m->config));
-	for (size_t i = 0; i < m->n_layers; i++)
-		json_object_array_add(a, stg_descriptor_to_json(&m->layers[i]));
-	json_object_object_add(o, "layers", a);
-	if (m->subject)
-		json_object_object_add(o, "subject", stg_descriptor_to_json(m->subject));
-	stg_j_add_map(o, "annotations", &m->annotations);
-	stg_json_canonical(o, out);
+	add_descriptors(o, "layers", m->layers, m->n_layers, m->subject, &m->annotations, out);
 }
 
 void stg_manifest_free(struct stg_manifest *m)
@@ -587,12 +608,7 @@ void stg_manifest_free(struct stg_manifest *m)
 	free(m->media_type);
 	free(m->artifact_type);
 	stg_descriptor_clear(&m->config);
-	for (size_t i = 0; i < m->n_layers; i++)
-		stg_descriptor_clear(&m->layers[i]);
-	free(m->layers);
-	if (m->subject)
-		stg_descriptor_clear(m->subject);
-	free(m->subject);
+	free_descriptors(m->layers, m->n_layers, m->subject);
 	stg_map_free(&m->annotations);
 	free(m);
 }
@@ -664,18 +680,12 @@ int stg_index_parse(const char *data, size_t len, struct stg_index **out, struct
 void stg_index_generate(const struct stg_index *ix, struct nib_buf *out)
 {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
-	json_object *a = json_object_new_array();
 
 	json_object_object_add(o, "schemaVersion", json_object_new_int(2));
 	stg_j_add_str(o, "mediaType", ix->media_type);
 	stg_j_add_str(o, "artifactType", ix->artifact_type);
-	for (size_t i = 0; i < ix->n_manifests; i++)
-		json_object_array_add(a, stg_descriptor_to_json(&ix->manifests[i]));
-	json_object_object_add(o, "manifests", a);
-	if (ix->subject)
-		json_object_object_add(o, "subject", stg_descriptor_to_json(ix->subject));
-	stg_j_add_map(o, "annotations", &ix->annotations);
-	stg_json_canonical(o, out);
+	add_descriptors(o, "manifests", ix->manifests, ix->n_manifests, ix->subject,
+			&ix->annotations, out);
 }
 
 void stg_index_free(struct stg_index *ix)
@@ -684,12 +694,7 @@ void stg_index_free(struct stg_index *ix)
 		return;
 	free(ix->media_type);
 	free(ix->artifact_type);
-	for (size_t i = 0; i < ix->n_manifests; i++)
-		stg_descriptor_clear(&ix->manifests[i]);
-	free(ix->manifests);
-	if (ix->subject)
-		stg_descriptor_clear(ix->subject);
-	free(ix->subject);
+	free_descriptors(ix->manifests, ix->n_manifests, ix->subject);
 	stg_map_free(&ix->annotations);
 	free(ix);
 }
