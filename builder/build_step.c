@@ -872,7 +872,13 @@ static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
 	ret = bld_ns_exec(&b->ns, scratch_work, w, w, sizeof(*w), &e);
 	b->ns.mount = NULL;
 	ls->r = NULL;
-	rmdir(dir);
+	if (rmdir(dir) < 0 && errno != ENOENT) {
+		/* a copy on disk that was interrupted: its files may have
+		 * subordinate owners, removed in the namespace */
+		struct stg_rootfs *rm = xcalloc(1, sizeof(*rm));
+		rm->dir = xstrdup(dir);
+		stg_rootfs_remove(rm, &b->uo, NULL);
+	}
 	if (ret < 0) {
 		free(w);
 		if (e.kind == NIB_ERR_ENV && e.msg && nib_str_has_prefix(e.msg, "mount tmpfs")) {
