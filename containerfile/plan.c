@@ -143,20 +143,28 @@ static void add_dep(struct plan *p, struct cf_stage *st, int dep)
 	st->deps[st->n_deps++] = dep;
 }
 
+/* The stage named `ref`, or -1. Stage names are case-insensitive (kept in
+ * lower case), in FROM as in COPY --from and mounts (BuildKit). */
+static int stage_named(const struct plan *p, const char *ref)
+{
+	_cleanup_free_ char *low = xstrdup(ref);
+
+	for (char *c = low; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	return cf_names_get(&p->names, low);
+}
+
 /* A stage reference from COPY --from or a mount's from=: a stage name, a
  * stage index, or else an image. */
 static int stage_ref(struct plan *p, struct cf_stage *st, struct cf_instr *in, const char *ref,
 		     size_t off, struct nib_error *err)
 {
 	struct cf_file *f = p->f;
-	_cleanup_free_ char *low = xstrdup(ref);
 	char *end;
 	long idx;
 	int si;
 
-	for (char *c = low; *c; c++)
-		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-	si = cf_names_get(&p->names, low);
+	si = stage_named(p, ref);
 	if (si >= 0) {
 		add_dep(p, st, si);
 		return 0;
@@ -620,7 +628,7 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 		pf = cf_instr_flag(st->from, "platform");
 		if (pf)
 			st->platform = xstrdup(pf->xvalue);
-		int j = cf_names_get(&p.names, st->base);
+		int j = stage_named(&p, st->base);
 		if (j >= 0 && (size_t)j < i) {
 			st->base_stage = j;
 			add_dep(&p, st, j);

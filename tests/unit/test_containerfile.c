@@ -547,6 +547,9 @@ static const struct pcase cases[] = {
     /* ---- stages, target, cycles ---- */
     {"FROM an earlier stage", "FROM a AS base\nENV X=1\nFROM base\nENV Y=$X\n", NULL, NULL,
      "S1 - base needed\n4 ENV :: Y=1"},
+    {"FROM an earlier stage: the name is case-insensitive",
+     "FROM a AS Base_Stage\nENV X=1\nFROM BASE_stage\nENV Y=$X\n", NULL, NULL,
+     "S1 - BASE_stage needed\n4 ENV :: Y=1"},
     {"FROM a later stage name is an image", "FROM later\nFROM b AS later\n", NULL, NULL,
      "S0 - later"},
     {"stage named like its image", "FROM node AS node\nFROM node\n", NULL, NULL,
