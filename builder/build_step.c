@@ -249,10 +249,21 @@ static void set_add_sorted(struct nib_strv *sv, const char *s)
 	nib_strv_sort(sv);
 }
 
+/* The WORKDIR that `w` sets after `cur`: a relative one joined to it, and
+ * cleaned. Docker keeps an absolute one as written: its trailing slash
+ * stays here too ("/app/" in the config), the rest is cleaned. */
 static char *workdir_join(const char *cur, const char *w)
 {
-	if (w[0] == '/')
-		return nib_path_clean(w);
+	if (w[0] == '/') {
+		char *c = nib_path_clean(w);
+		size_t n = strlen(w);
+		if (n > 1 && w[n - 1] == '/' && !streq(c, "/")) {
+			char *t = xasprintf("%s/", c);
+			free(c);
+			return t;
+		}
+		return c;
+	}
 	_cleanup_free_ char *j = nib_path_join(cur && *cur ? cur : "/", w);
 	return nib_path_clean(j);
 }
