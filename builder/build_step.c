@@ -424,6 +424,12 @@ struct layer_step {
 	int user_fd; /* --link --chown by name: the stage's rootfs */
 };
 
+/* A layer step of stage S for instruction IN (its fds closed). */
+#define LAYER_STEP(S, IN, RUN)                                                                     \
+	{                                                                                          \
+		.s = (S), .in = (IN), .from_fd = -1, .user_fd = -1, .run = (RUN)                   \
+	}
+
 static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co, bool on_disk,
 			struct stg_layer_out *out, struct nib_error *err);
 
@@ -655,7 +661,7 @@ static int run_run(struct layer_step *ls, struct nib_error *err)
 
 static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
 {
-	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_run};
+	struct layer_step ls = LAYER_STEP(s, in, run_run);
 	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
 	const struct nib_strv *env = &s->cfg->config.env;
 	int ret;
@@ -1006,7 +1012,7 @@ static bool chown_has_names(const char *spec)
 static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error *err)
 {
 	struct bld_build *b = s->b;
-	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .user_fd = -1, .run = run_copy};
+	struct layer_step ls = LAYER_STEP(s, in, run_copy);
 	struct bld_copy_matcher matcher;
 	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
 	const struct cf_flag *f;
@@ -1164,7 +1170,7 @@ static int step_workdir(struct bld_stage *s, struct cf_instr *in, struct nib_err
 {
 	struct bld_build *b = s->b;
 	struct stg_container_config *c = &s->cfg->config;
-	struct layer_step ls = {.s = s, .in = in, .from_fd = -1, .run = run_workdir};
+	struct layer_step ls = LAYER_STEP(s, in, run_workdir);
 	_cleanup_free_ char *by = NULL, *key = NULL;
 	const char *user = c->user && *c->user ? c->user : NULL;
 	char *w = workdir_join(c->working_dir, in->xargs.len ? in->xargs.v[0] : "/");
