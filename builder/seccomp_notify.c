@@ -18,12 +18,10 @@
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -157,12 +155,8 @@ static char *proc_link(pid_t pid, const char *link)
 static int open_relative(pid_t pid, int dirfd, const char *path, bool nofollow)
 {
 	char buf[64];
-	_cleanup_close_ int base = -1;
-	struct open_how how = {
-	    .flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd;
+	_cleanup_close_ int base = -1, fd = -1;
+	struct stat st;
 
 	if (dirfd == AT_FDCWD)
 		snprintf(buf, sizeof(buf), "/proc/%d/cwd", (int)pid);
@@ -171,12 +165,14 @@ static int open_relative(pid_t pid, int dirfd, const char *path, bool nofollow)
 	base = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (base < 0)
 		return errno == ENOENT ? -EBADF : -errno;
-	fd = syscall(SYS_openat2, base, path, &how, sizeof(how));
-	if (fd >= 0)
-		return (int)fd;
-	/* ELOOP: a symlink; EXDEV: `..` above the folder; ENOSYS: no openat2 */
-	return errno == ELOOP || errno == EXDEV || errno == ENOSYS || errno == EPERM ? -EAGAIN
-										     : -errno;
+	fd = stg_open_nosym(base, path, O_PATH, 0);
+	if (fd < 0)
+		return errno == ELOOP || errno == ENOTDIR || errno == EXDEV ? -EAGAIN : -errno;
+	/* it opens a last symlink itself: one the call follows is the
+	 * root's to resolve */
+	if (!nofollow && (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)))
+		return -EAGAIN;
+	return take_fd(&fd);
 }
 
 /*

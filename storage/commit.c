@@ -185,7 +185,7 @@ static int parent_fd(struct writer *w, const char *path)
 		close(w->pfd);
 	free(w->pdir);
 	w->pdir = xstrndup(path, n);
-	w->pfd = n ? layer_open_nosym(w->treefd, w->pdir, O_PATH | O_DIRECTORY, 0)
+	w->pfd = n ? stg_open_nosym(w->treefd, w->pdir, O_PATH | O_DIRECTORY, 0)
 		   : openat(w->treefd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return w->pfd;
 }

@@ -170,7 +170,7 @@ static bool in_lowers(const struct stg_commit_opts *o, const char *rel)
 	for (const char *const *l = o->lowers; *l; l++) {
 		_cleanup_close_ int lfd = open(*l, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		_cleanup_close_ int fd =
-		    lfd < 0 ? -1 : layer_open_nosym(lfd, rel, O_PATH | O_DIRECTORY, 0);
+		    lfd < 0 ? -1 : stg_open_nosym(lfd, rel, O_PATH | O_DIRECTORY, 0);
 		if (lfd < 0 || fd >= 0)
 			return true;
 	}

@@ -289,7 +289,7 @@ static int mkdir_nosym(struct ex *x, const char *path, struct nib_error *err)
 		*slash = '/';
 		s = slash + 1;
 	}
-	fd = layer_open_nosym(x->rootfd, path, O_RDONLY | O_DIRECTORY, 0);
+	fd = stg_open_nosym(x->rootfd, path, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == EXDEV))
 		return eerr(x, err, NIB_ERR_CORRUPT, 0,
 			    "whiteout below a symlink or a non-folder is refused");
@@ -597,7 +597,7 @@ static int make_dir(struct ex *x, struct archive_entry *e, int pfd, const char *
 
 static int open_nosym_writable(struct ex *x, const char *path)
 {
-	_cleanup_close_ int pathfd = layer_open_nosym(x->rootfd, path, O_PATH | O_DIRECTORY, 0);
+	_cleanup_close_ int pathfd = stg_open_nosym(x->rootfd, path, O_PATH | O_DIRECTORY, 0);
 
 	return pathfd < 0 ? -1 : writable_dir(&x->fx, pathfd);
 }

@@ -35,11 +35,6 @@ int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path);
 
 #define OVL_OPAQUE_XATTR "user.overlay.opaque"
 
-/* Open `path` below `rootfd` without following any symlink on the way
- * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component walk with
- * O_NOFOLLOW). ELOOP/ENOTDIR when a component is a symlink. */
-int layer_open_nosym(int rootfd, const char *path, int flags, mode_t mode);
-
 /* Folders opened by widening their mode (owner without r or x), with the
  * mode to give back when the work is done. */
 struct perm_fixes {

@@ -235,7 +235,7 @@ bool layer_xattr_reserved(const char *name)
 
 static int nosym_supported = -1;
 
-int layer_open_nosym(int rootfd, const char *path, int flags, mode_t mode)
+int stg_open_nosym(int rootfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
 	    .flags = (uint64_t)(flags | O_CLOEXEC),

@@ -196,7 +196,7 @@ static int prune_work(void *arg, struct nib_error *err)
 		if (!nib_path_is_below(p) || streq(p, "."))
 			continue;
 		if (n && (*e)[n - 1] == '/') { /* content only */
-			_cleanup_close_ int d = layer_open_nosym(t, p, O_RDONLY | O_DIRECTORY, 0);
+			_cleanup_close_ int d = stg_open_nosym(t, p, O_RDONLY | O_DIRECTORY, 0);
 			_cleanup_closedir_ DIR *dir = NULL;
 			struct dirent *de;
 			if (d < 0)
@@ -212,7 +212,7 @@ static int prune_work(void *arg, struct nib_error *err)
 		_cleanup_close_ int d = -1;
 		if (slash) {
 			*slash = '\0';
-			d = layer_open_nosym(t, p, O_RDONLY | O_DIRECTORY, 0);
+			d = stg_open_nosym(t, p, O_RDONLY | O_DIRECTORY, 0);
 			if (d >= 0 && nib_rm_rf_at(d, slash + 1, err) < 0)
 				return -1;
 		} else if (nib_rm_rf_at(t, p, err) < 0) {

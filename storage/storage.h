@@ -488,6 +488,13 @@ int stg_link_owner_set(int dirfd, const char *name, uint32_t uid, uint32_t gid,
 /* The record of symlink NAME (inode INO) in DIRFD: 1 when there is one. */
 int stg_link_owner_get(int dirfd, const char *name, ino_t ino, uint32_t *uid, uint32_t *gid);
 
+/* Open `path` below `rootfd` without following any symlink on the way
+ * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component walk with
+ * O_NOFOLLOW; the last component too, so O_PATH gives a symlink itself).
+ * -1 with ELOOP/ENOTDIR when a component is a symlink, EXDEV for a `..`
+ * (above `rootfd`; the walk refuses any). */
+int stg_open_nosym(int rootfd, const char *path, int flags, mode_t mode);
+
 /* ID maps: container ID `inside` .. inside+count-1 is `outside` .. on
  * disk, as the process doing the work sees it. A NULL map is the identity
  * (real root, or inside a user namespace that maps every ID used). */
