@@ -294,26 +294,14 @@ static bool rec_get(int fd, const struct stat *st, struct owner_rec *r)
 	return false;
 }
 
-static int rec_set(int fd, const struct stat *st, const struct owner_rec *r)
+static int rec_set(int fd, const struct owner_rec *r)
 {
 	char path[64], val[128];
 	int n;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = snprintf(val, sizeof(val), "%u:%u:%04o:%s", r->uid, r->gid, r->mode, r->type);
-	if (setxattr(path, BLD_OVERRIDE_XATTR, val, (size_t)n, 0) == 0)
-		return 0;
-	if (errno == EACCES && (st->st_mode & S_IWUSR) == 0) {
-		/* user.* xattrs need write permission: lend it for a moment */
-		int ret = 0;
-		if (chmod(path, (st->st_mode & 07777) | S_IWUSR) < 0)
-			return -errno;
-		if (setxattr(path, BLD_OVERRIDE_XATTR, val, (size_t)n, 0) < 0)
-			ret = -errno;
-		chmod(path, st->st_mode & 07777);
-		return ret;
-	}
-	return -errno;
+	return stg_setxattr_owned(path, BLD_OVERRIDE_XATTR, val, (size_t)n) < 0 ? -errno : 0;
 }
 
 /* Split `path` into its folder (returned, allocated) and last name. */
@@ -430,7 +418,7 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 			st.st_mode =
 			    (st.st_mode & ~(mode_t)07777) | (r.mode & (st.st_mode & 07777));
 	}
-	return rec_set(fd, &st, &r);
+	return rec_set(fd, &r);
 }
 
 /* Returns 1 when the kernel should go on with the call itself. */
@@ -446,7 +434,7 @@ static int do_chmod(pid_t pid, int dirfd, const char *path, uint32_t mode, bool 
 	if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) || !rec_get(fd, &st, &r))
 		return 1;
 	r.mode = mode & 07777;
-	rec_set(fd, &st, &r);
+	rec_set(fd, &r);
 	return 1;
 }
 
@@ -498,7 +486,7 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 		 major((dev_t)dev), minor((dev_t)dev));
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	ret = rec_set(fd, &st, &r);
+	ret = rec_set(fd, &r);
 	if (ret < 0) {
 		unlinkat(dfd, name, 0);
 		return ret;

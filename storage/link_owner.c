@@ -22,12 +22,33 @@ static bool link_attr(int dirfd, const char *name, char *path, size_t psize, cha
 	       strlen(attr) <= XATTR_NAME_MAX;
 }
 
+int stg_setxattr_owned(const char *path, const char *name, const void *val, size_t n)
+{
+	struct stat st;
+	int r, e;
+
+	if (setxattr(path, name, val, n, 0) == 0)
+		return 0;
+	e = errno;
+	if (e != EACCES || stat(path, &st) < 0 || (st.st_mode & S_IWUSR) ||
+	    chmod(path, (st.st_mode & 07777) | S_IWUSR) < 0) {
+		errno = e;
+		return -1;
+	}
+	/* user.* xattrs need write permission: lend it for a moment */
+	r = setxattr(path, name, val, n, 0);
+	e = errno;
+	chmod(path, st.st_mode & 07777);
+	errno = e;
+	return r;
+}
+
 int stg_link_owner_set(int dirfd, const char *name, uint32_t uid, uint32_t gid,
 		       struct nib_error *err)
 {
 	char path[64], attr[XATTR_NAME_MAX + 64], val[64];
-	struct stat st, dst;
-	int n, r;
+	struct stat st;
+	int n;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "stat %s", name);
@@ -44,16 +65,7 @@ int stg_link_owner_set(int dirfd, const char *name, uint32_t uid, uint32_t gid,
 	}
 	n = snprintf(val, sizeof(val), "%" PRIu32 ":%" PRIu32 ":%llu", uid, gid,
 		     (unsigned long long)st.st_ino);
-	r = setxattr(path, attr, val, (size_t)n, 0);
-	if (r < 0 && errno == EACCES && stat(path, &dst) == 0 && !(dst.st_mode & S_IWUSR) &&
-	    chmod(path, (dst.st_mode & 07777) | S_IWUSR) == 0) {
-		/* user.* xattrs need write permission: lend it for a moment */
-		r = setxattr(path, attr, val, (size_t)n, 0);
-		int saved = errno;
-		chmod(path, dst.st_mode & 07777);
-		errno = saved;
-	}
-	if (r < 0)
+	if (stg_setxattr_owned(path, attr, val, (size_t)n) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "set %s", attr);
 	return 0;
 }

@@ -487,6 +487,10 @@ int stg_link_owner_set(int dirfd, const char *name, uint32_t uid, uint32_t gid,
 		       struct nib_error *err);
 /* The record of symlink NAME (inode INO) in DIRFD: 1 when there is one. */
 int stg_link_owner_get(int dirfd, const char *name, ino_t ino, uint32_t *uid, uint32_t *gid);
+/* setxattr(2) of a user.* record on `path`, a file of the caller's whose
+ * mode may lack the owner's write bit: lent for the moment of the call.
+ * -1 with errno. */
+int stg_setxattr_owned(const char *path, const char *name, const void *val, size_t n);
 
 /* Open `path` below `rootfd` without following any symlink on the way
  * (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component walk with
