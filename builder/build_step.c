@@ -961,15 +961,18 @@ static bool read_u64_file(const char *path, uint64_t *v)
 static uint64_t scratch_budget(void)
 {
 	const char *env = getenv("NIB_COPY_TMPFS_MAX");
-	long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	uint64_t avail = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
-	uint64_t max, cur;
-	_cleanup_fclose_ FILE *mi = fopen("/proc/meminfo", "re");
+	long pages, psize;
+	uint64_t avail, max, cur;
+	_cleanup_fclose_ FILE *mi = NULL;
 	char line[256];
 	unsigned long long kb;
 
 	if (env && *env && nib_parse_u64(env, &max) == 0)
 		return max;
+	pages = sysconf(_SC_AVPHYS_PAGES);
+	psize = sysconf(_SC_PAGESIZE);
+	avail = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
+	mi = fopen("/proc/meminfo", "re");
 	/* MemAvailable counts the page cache the kernel can drop; free
 	 * pages alone are low on any host that has run for a while */
 	while (mi && fgets(line, sizeof(line), mi))
@@ -1018,7 +1021,6 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 	const struct cf_flag *f;
 	struct copy_work w = {.ls = &ls};
 	_cleanup_free_ char *j = NULL;
-	uint64_t budget;
 	int ret = -1;
 
 	bld_copy_opts_init(&ls.co);
@@ -1114,10 +1116,11 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 			goto out;
 		ls.co.user_root_fd = ls.user_fd;
 	}
-	budget = scratch_budget();
-	ls.scratch =
-	    budget > 0 && w.bytes <= budget &&
-	    (ls.link || (in->kind == CF_COPY && s->n_layers == 0 && last_file_step(s, in)));
+	/* the memory is looked up only for a step that could use it */
+	if (ls.link || (in->kind == CF_COPY && s->n_layers == 0 && last_file_step(s, in))) {
+		uint64_t budget = scratch_budget();
+		ls.scratch = budget > 0 && w.bytes <= budget;
+	}
 	ret = layer_step_exec(&ls, key.data, by.data, err);
 out:
 	layer_step_free(&ls);
