@@ -27,6 +27,11 @@ entry() { jq -c --arg r "$1" '.manifests[] | select(.annotations["org.opencontai
 raw() { skopeo inspect --raw --tls-verify=false "docker://$1"; }
 # the tree umoci unpacks from an OCI layout IMAGE (DIR:TAG) into DIR2
 unpack() { umoci unpack --rootless --image "$1" "$2" >/dev/null 2>&1; }
+# the tree of the registry's REF as skopeo copies it and umoci unpacks it into DIR
+registry_tree() { # REF DIR
+	skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$2.oci:x" || { fail "skopeo copy of $1"; return 1; }
+	unpack "$2.oci:x" "$2" || { fail "umoci unpack of $1"; return 1; }
+}
 same_tree() { # DIR1 DIR2 WHAT
 	local d
 	d=$(diff -r --no-dereference "$1/rootfs" "$2/rootfs" 2>&1) || fail "$3: trees differ: ${d:0:300}"
@@ -142,9 +147,7 @@ assert_eq "$(jq -r .mediaType <<<"$r")" "$MT_OM"
 assert_eq "$(jq -r .config.mediaType <<<"$r")" "$MT_OC"
 assert_eq "$(jq -r .config.digest <<<"$r")" "$IMG_CONFIG"
 if [ $HAVE_UMOCI = 1 ]; then
-	skopeo copy -q --src-tls-verify=false "docker://$REG/d/tooci:v1" "oci:$T/c1:x" || fail "skopeo copy"
-	unpack "$T/c1:x" "$T/b2" || fail "umoci unpack"
-	same_tree "$T/ref" "$T/b2" "Docker -> OCI push"
+	registry_tree "$REG/d/tooci:v1" "$T/b2" && same_tree "$T/ref" "$T/b2" "Docker -> OCI push"
 fi
 
 t "push --format docker of an OCI image: Docker media types, same blobs; umoci gives the same tree"
@@ -161,9 +164,7 @@ assert_eq "$(jq -r .config.digest <<<"$r")" "$IMG_CONFIG"
 assert_eq "$(jq -r '[.layers[].mediaType] | unique | .[]' <<<"$r")" "$MT_DL"
 assert_eq "$(jq -r '.layers[].digest' <<<"$r" | tr '\n' ' ')" "$(echo $IMG_LAYERS) "
 if [ $HAVE_UMOCI = 1 ]; then
-	skopeo copy -q --src-tls-verify=false "docker://$REG/o/todocker:v1" "oci:$T/c2:x" || fail "skopeo copy"
-	unpack "$T/c2:x" "$T/b3" || fail "umoci unpack"
-	same_tree "$T/ref" "$T/b3" "OCI -> Docker push"
+	registry_tree "$REG/o/todocker:v1" "$T/b3" && same_tree "$T/ref" "$T/b3" "OCI -> Docker push"
 fi
 run nibr push -q --tls-verify=false --format docker "$REG/d/img:v1" "$REG/d/again:v1"
 assert_status 0
@@ -222,9 +223,8 @@ arm=$(jq -r '.manifests[] | select(.platform.architecture=="arm64") | .digest' <
 assert_eq "$(raw "$REG/m/dall@$arm" | jq -r .config.mediaType)" "$MT_DC"
 assert_eq "$(raw "$REG/m/dall@$arm" | jq -r '.layers[0].mediaType')" "$MT_DL"
 if [ $HAVE_UMOCI = 1 ]; then
-	skopeo copy -q --src-tls-verify=false "docker://$REG/m/dall@$arm" "oci:$T/darm:x" || fail "skopeo copy"
-	unpack "$T/darm:x" "$T/b4" || fail "umoci unpack"
-	assert_eq "$(cat "$T/b4/rootfs/etc/nib-release")" "nib test image arm64"
+	registry_tree "$REG/m/dall@$arm" "$T/b4" &&
+		assert_eq "$(cat "$T/b4/rootfs/etc/nib-release")" "nib test image arm64"
 fi
 run nibr push --all localhost/multi:1 "oci:$T/nolayout:t"
 assert_status 2
