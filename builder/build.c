@@ -674,7 +674,8 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 		b->driver = NULL;
 		return -1;
 	}
-	if (b->ns.mode == BLD_IDMAP_SINGLE && b->driver == &stg_driver_fuse_overlayfs) {
+	if ((b->ns.mode == BLD_IDMAP_SINGLE || b->ns.mode == BLD_IDMAP_NONE) &&
+	    b->driver == &stg_driver_fuse_overlayfs) {
 		/* fuse-overlayfs keeps user.containers.override_stat for itself
 		 * and refuses nib's ownership records */
 		if (b->o->storage_driver && !streq(b->o->storage_driver, "auto")) {
@@ -689,6 +690,8 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 	stg_unpack_opts_init(&b->uo);
 	b->uo.driver = b->driver;
 	b->uo.idmap_tag = b->ns.idmap_tag;
+	if (b->ns.mode == BLD_IDMAP_NONE)
+		b->uo.idmap = &b->ns.disk_map;
 	b->uo.exec = bld_ns_exec;
 	b->uo.exec_ctx = &b->ns;
 	log_info("storage driver %s, ID map %s", b->driver->name, bld_idmap_name(b->ns.mode));
@@ -703,6 +706,23 @@ static char *find_containerfile(const char *context, const char *file)
 	if (access(a, F_OK) == 0)
 		return steal_pointer(&a);
 	return nib_path_join(context, "Dockerfile");
+}
+
+/* A RUN where no user namespace can be made fails before any work, at the
+ * first RUN of the stages the target needs. */
+static int check_run(struct bld_build *b, struct nib_error *err)
+{
+	for (size_t i = 0; i < b->f->n_stages; i++) {
+		const struct cf_stage *cs = &b->f->stages[i];
+		for (size_t j = 0; cs->needed && j < cs->n_instrs; j++) {
+			if (cs->instrs[j]->kind != CF_RUN)
+				continue;
+			if (bld_runtime_usable(b->o->idmap, err) < 0)
+				return nib_err_wrap(err, "%s:%d", b->f->path, cs->instrs[j]->line);
+			return 0;
+		}
+	}
+	return 0;
 }
 
 static void count_steps(struct bld_build *b)
@@ -810,6 +830,8 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		b.stages[i].cs = &b.f->stages[i];
 	}
 	count_steps(&b);
+	if (check_run(&b, err) < 0)
+		goto out;
 
 	prebuild_parallel(&b);
 	if (build_stage(&b, b.f->target, err) < 0)

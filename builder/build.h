@@ -96,9 +96,13 @@ struct bld_layer {
 /* Where storage work runs: in this process (root), or in a child in a user
  * namespace with the build's ID map (stg_exec_fn). */
 struct bld_ns {
-	enum bld_idmap mode; /* resolved: host, subuid or single */
+	enum bld_idmap mode; /* resolved: host, subuid, single or none */
 	void *idmap_ctx;     /* struct bld_idmap_ctx (runtime internal) */
 	char *idmap_tag;     /* layer cache form tag */
+	/* none: how storage, working outside any namespace, maps container
+	 * IDs to disk (0 -> the caller); unused (identity) otherwise */
+	struct stg_idmap_range disk_uid, disk_gid;
+	struct stg_idmap disk_map;
 	/* mount this rootfs (its driver) in the child before the work */
 	struct stg_rootfs *mount;
 };

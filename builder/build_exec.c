@@ -48,6 +48,13 @@ int bld_ns_init(struct bld_ns *ns, enum bld_idmap want, struct nib_error *err)
 		ns->idmap_tag = NULL;
 	} else if (ctx->mode == BLD_IDMAP_SINGLE) {
 		ns->idmap_tag = xasprintf("u%u", (unsigned)ctx->uid);
+	} else if (ctx->mode == BLD_IDMAP_NONE) {
+		/* the same files as single's, made without a namespace: kept
+		 * apart all the same, so the two never mix in one folder */
+		ns->idmap_tag = xasprintf("n%u", (unsigned)ctx->uid);
+		ns->disk_uid = (struct stg_idmap_range){0, ctx->uid, 1};
+		ns->disk_gid = (struct stg_idmap_range){0, ctx->gid, 1};
+		ns->disk_map = (struct stg_idmap){&ns->disk_uid, 1, &ns->disk_gid, 1};
 	} else {
 		/* the same layer under another range is another tree */
 		struct nib_buf b = {0};
@@ -90,6 +97,15 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 
 	if (ns->mode == BLD_IDMAP_HOST && !ns->mount)
 		return work(arg, err);
+	if (ns->mode == BLD_IDMAP_NONE) {
+		/* no namespace to enter: the work runs here, over plain folders */
+		if (ns->mount && ns->mount->driver != &stg_driver_vfs)
+			return nib_err(
+			    err, NIB_ERR_ENV, EPERM,
+			    "mount %s on %s: no mount namespace without a user namespace",
+			    ns->mount->driver->name, ns->mount->target);
+		return work(arg, err);
+	}
 
 	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
@@ -165,6 +181,9 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (ret < 0) {
+		/* the child's own cause (the refused unshare) when it has one */
+		if (err && err->kind == NIB_ERR_NONE && sh->kind != NIB_ERR_NONE)
+			nib_err(err, sh->kind, sh->errnum, "%s", sh->msg);
 		munmap(sh, size);
 		if (err && err->kind == NIB_ERR_NONE)
 			nib_err(err, NIB_ERR_ENV, 0, "could not enter the build's user namespace");

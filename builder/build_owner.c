@@ -163,8 +163,9 @@ int bld_owner_fix(struct bld_build *b, struct stg_rootfs *r, const char *user,
 	struct owner_work w = {.r = r, .user = user, .exclude = exclude};
 	int ret;
 
-	if (b->ns.mode != BLD_IDMAP_SINGLE || !user || !*user || streq(user, "0") ||
-	    streq(user, "root") || streq(user, "0:0") || streq(user, "root:root"))
+	if ((b->ns.mode != BLD_IDMAP_SINGLE && b->ns.mode != BLD_IDMAP_NONE) || !user || !*user ||
+	    streq(user, "0") || streq(user, "root") || streq(user, "0:0") ||
+	    streq(user, "root:root"))
 		return 0;
 	w.overlay = r->driver->layer_form == STG_WHITEOUT_OVERLAY;
 	/* the merged view for the image's /etc/passwd and /etc/group */

@@ -2,8 +2,9 @@
 /*
  * ID-map modes as a table of backends (STYLE.md: backends as tables):
  * host (real root, 0 -> 0 over the full range), subuid (newuidmap and
- * newgidmap with the caller's /etc/subuid and /etc/subgid ranges) and
- * single (only 0 -> caller, setgroups denied).
+ * newgidmap with the caller's /etc/subuid and /etc/subgid ranges), single
+ * (only 0 -> caller, setgroups denied) and none (no user namespace can be
+ * made: the caller's own IDs on disk stand for 0, the rest is recorded).
  */
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
@@ -12,16 +13,15 @@
 #include <spawn.h>
 #include <shadow/subid.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "builder/runtime.h"
 
 static const char *const idmap_names[] = {
-    [BLD_IDMAP_AUTO] = "auto",
-    [BLD_IDMAP_SUBUID] = "subuid",
-    [BLD_IDMAP_SINGLE] = "single",
-    [BLD_IDMAP_HOST] = "host",
+    [BLD_IDMAP_AUTO] = "auto", [BLD_IDMAP_SUBUID] = "subuid", [BLD_IDMAP_SINGLE] = "single",
+    [BLD_IDMAP_HOST] = "host", [BLD_IDMAP_NONE] = "none",
 };
 
 int bld_idmap_parse(const char *s)
@@ -237,6 +237,8 @@ static int subuid_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
 	uint32_t next;
 	size_t n;
 
+	if (bld_userns_probe(why) < 0)
+		return -1;
 	if (!name)
 		return nib_err(why, NIB_ERR_ENV, 0,
 			       "UID %u has no name in the host's user database, so it has no "
@@ -362,10 +364,73 @@ static int subuid_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_e
 	return ret;
 }
 
+/* ---- can a user namespace be made? ------------------------------------- */
+
+static long sysctl_value(const char *path)
+{
+	_cleanup_free_ char *s = NULL;
+	if (nib_read_file_at(AT_FDCWD, path, 64, &s, NULL, NULL) < 0)
+		return -1;
+	return strtol(s, NULL, 10);
+}
+
+static bool seccomp_filtered(void)
+{
+	_cleanup_free_ char *st = NULL;
+	const char *p;
+	if (nib_read_file_at(AT_FDCWD, "/proc/self/status", 1 << 16, &st, NULL, NULL) < 0)
+		return false;
+	p = strstr(st, "\nSeccomp:");
+	return p && atoi(p + 9) == 2;
+}
+
+int bld_userns_probe(struct nib_error *why)
+{
+	static int tried, saved_errno;
+	const char *cause;
+	int status;
+
+	if (!tried) {
+		/* the real call, in a child that ends at once (never in nib:
+		 * unshare would change nib's own namespace) */
+		pid_t pid = fork();
+		if (pid < 0)
+			return nib_err(why, NIB_ERR_ENV, errno, "fork");
+		if (pid == 0)
+			_exit(unshare(CLONE_NEWUSER) < 0 ? (errno & 0xff ? errno & 0xff : 1) : 0);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		saved_errno = WIFEXITED(status) ? WEXITSTATUS(status) : EPERM;
+		tried = 1;
+	}
+	if (saved_errno == 0)
+		return 0;
+	if (saved_errno == EINVAL)
+		cause = "this kernel has no user namespaces (CONFIG_USER_NS)";
+	else if (sysctl_value("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+		cause = "sysctl kernel.unprivileged_userns_clone is 0";
+	else if (sysctl_value("/proc/sys/user/max_user_namespaces") == 0)
+		cause = "sysctl user.max_user_namespaces is 0";
+	else if (saved_errno == ENOSPC)
+		cause = "user.max_user_namespaces reached, or namespaces nested too deep";
+	else if ((saved_errno == EPERM || saved_errno == ENOSYS) && seccomp_filtered())
+		cause = "the seccomp profile allows it only with CAP_SYS_ADMIN, as "
+			"containerd's and current CRI-O's RuntimeDefault do";
+	else
+		cause = "refused by the kernel or a security module";
+	nib_err(why, NIB_ERR_ENV, 0, "unshare(CLONE_NEWUSER): %s (%s)", strerror(saved_errno),
+		cause);
+	if (why)
+		why->errnum = saved_errno;
+	return -1;
+}
+
 /* ---- single: only 0 -> caller ------------------------------------------ */
 
 static int single_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
 {
+	if (bld_userns_probe(why) < 0)
+		return -1;
 	ctx->uids[0] = (struct bld_idmap_range){0, ctx->uid, 1};
 	ctx->gids[0] = (struct bld_idmap_range){0, ctx->gid, 1};
 	ctx->n_uids = ctx->n_gids = 1;
@@ -385,10 +450,32 @@ static int single_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_e
 	return 0;
 }
 
+/* ---- none: no user namespace -------------------------------------------- */
+
+/* The same map as single, seen from outside: container 0 is the caller's
+ * own IDs on disk. Taken only where no user namespace can be made. */
+static int none_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
+{
+	if (geteuid() == 0 && host_probe(ctx, NULL) == 0)
+		return nib_err(why, NIB_ERR_ENV, 0, "real root needs no emulation");
+	ctx->n_uids = ctx->n_gids = 0;
+	ctx->uids[0] = (struct bld_idmap_range){0, ctx->uid, 1};
+	ctx->gids[0] = (struct bld_idmap_range){0, ctx->gid, 1};
+	ctx->n_uids = ctx->n_gids = 1;
+	ctx->setgroups = false;
+	return 0;
+}
+
+static int none_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err)
+{
+	return nib_err(err, NIB_ERR_ENV, 0, "no user namespace to map IDs in");
+}
+
 static const struct bld_idmap_backend backends[] = {
     {BLD_IDMAP_HOST, "host", host_probe, host_apply},
     {BLD_IDMAP_SUBUID, "subuid", subuid_probe, subuid_apply},
     {BLD_IDMAP_SINGLE, "single", single_probe, single_apply},
+    {BLD_IDMAP_NONE, "none", none_probe, none_apply},
 };
 
 const struct bld_idmap_backend *bld_idmap_backend_get(enum bld_idmap mode)
@@ -427,7 +514,8 @@ int bld_idmap_choose(enum bld_idmap want, struct bld_idmap_ctx *ctx, char **why,
 			nib_buf_free(&reasons);
 			return nib_err_wrap(err, "--idmap %s", b->name);
 		}
-		if (b->mode != BLD_IDMAP_HOST)
+		/* one cause refuses both namespace modes: said once */
+		if (b->mode != BLD_IDMAP_HOST && !(reasons.len && strstr(reasons.data, e.msg)))
 			nib_buf_printf(&reasons, "%s%s: %s", reasons.len ? "; " : "", b->name,
 				       e.msg);
 		nib_err_clear(&e);

@@ -109,6 +109,10 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 
 /* resolv.conf (the host's, empty with --network none), hosts, hostname:
  * kept in memory, the container writes them to its own /dev tmpfs. */
+/* A fresh /proc was refused in an earlier run of this process (a pod's
+ * masked /proc): later runs bind the outer one without trying again. */
+static bool proc_refused;
+
 static void make_files(struct bld_rt *rt, const char *hostname)
 {
 	char *resolv = NULL;
@@ -245,6 +249,9 @@ static void read_sync(struct run_state *st)
 			passed = -1;
 			bld_seccomp_supervise_init(st->notify_fd);
 		}
+		break;
+	case BLD_MSG_PROC_BOUND:
+		proc_refused = true;
 		break;
 	case BLD_MSG_STATUS:
 		if ((size_t)n >= 1 + sizeof(int) && !st->got_status) {
@@ -517,6 +524,34 @@ out:
 	return ret;
 }
 
+int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err)
+{
+	struct nib_error why = {0};
+
+	if (idmap == BLD_IDMAP_NONE)
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "RUN needs a user namespace, and --idmap none makes none");
+	if (bld_userns_probe(&why) == 0)
+		return 0;
+	if (idmap == BLD_IDMAP_HOST || (idmap == BLD_IDMAP_AUTO && geteuid() == 0)) {
+		struct bld_idmap_ctx ctx;
+		/* real root makes namespaces with its own capabilities */
+		if (bld_idmap_choose(BLD_IDMAP_HOST, &ctx, NULL, NULL) == 0) {
+			nib_err_clear(&why);
+			return 0;
+		}
+	}
+	nib_err(err, NIB_ERR_ENV, 0,
+		"RUN needs a user namespace, and none can be made here: %s. Steps without RUN "
+		"work here; for RUN, give the pod nib's Localhost seccomp profile "
+		"(deploy/seccomp/nib.json), hostUsers: false, or Unconfined",
+		why.msg);
+	if (err)
+		err->errnum = why.errnum;
+	nib_err_clear(&why);
+	return -1;
+}
+
 int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		    struct nib_error *err)
 {
@@ -535,9 +570,12 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return -1;
 	if (bld_idmap_choose(spec->idmap, &rt.idmap, &why, err) < 0)
 		return -1;
+	if (rt.idmap.mode == BLD_IDMAP_NONE)
+		return bld_runtime_usable(spec->idmap, err);
 	if (why)
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
 	rt.netns = spec->network == BLD_NET_NONE;
+	rt.proc_bind = proc_refused;
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
 	make_files(&rt, spec->hostname ? spec->hostname : "nib");
 

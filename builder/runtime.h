@@ -52,8 +52,14 @@ enum bld_idmap {
 	BLD_IDMAP_SUBUID,   /* 0 -> caller, 1..N -> the caller's /etc/subuid ranges */
 	BLD_IDMAP_SINGLE,   /* only 0 -> caller; setgroups denied; ownership emulated */
 	BLD_IDMAP_HOST,	    /* real root: 0 -> 0 over the full range */
+	/* no user namespace can be made here (containerd's and current
+	 * CRI-O's RuntimeDefault seccomp profiles): files belong to the
+	 * caller, container 0 is the caller on disk, every other owner is
+	 * kept in ownership records; steps that need no namespace work, RUN
+	 * does not */
+	BLD_IDMAP_NONE,
 };
-/* "auto", "subuid", "single", "host" -> enum; -1 when unknown. */
+/* "auto", "subuid", "single", "host", "none" -> enum; -1 when unknown. */
 int bld_idmap_parse(const char *s);
 const char *bld_idmap_name(enum bld_idmap m);
 
@@ -107,6 +113,9 @@ struct bld_run_spec {
 	 * setup error. */
 	int (*rootfs_setup)(void *ctx, struct nib_error *err);
 	void *rootfs_setup_ctx;
+	/* set everything up as for argv, seccomp filter included, then end
+	 * with status 0 instead of the exec (nib info's RUN probe) */
+	bool dry_run;
 };
 void bld_run_spec_init(struct bld_run_spec *spec);
 
@@ -135,6 +144,12 @@ void bld_run_result_free(struct bld_run_result *r);
  */
 int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		    struct nib_error *err);
+
+/* 0 when RUN can work here with `idmap` (auto: whatever auto picks); else
+ * -1 with one line naming the refused call, its cause and the ways out.
+ * Cheap (one throw-away child per process): builds ask it before their
+ * first step. */
+int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err);
 
 /* ---- environment probe (nib info) --------------------------------------- */
 
@@ -203,6 +218,10 @@ const struct bld_idmap_backend *bld_idmap_backend_get(enum bld_idmap mode);
  * (may be NULL) gets the reason a better mode was not taken. */
 int bld_idmap_choose(enum bld_idmap want, struct bld_idmap_ctx *ctx, char **why,
 		     struct nib_error *err);
+/* 0 when an unprivileged user namespace can be made here (tried once per
+ * process in a throw-away child); else -1 with the refused call and its
+ * cause (seccomp profile, sysctl, kernel) in `why`. */
+int bld_userns_probe(struct nib_error *why);
 bool bld_idmap_uid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
 bool bld_idmap_gid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
 /* "400000:65536,500000:10" of the caller's subordinate UIDs, or NULL. */
@@ -241,11 +260,12 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err);
 
 /* Messages on the sync socket (SOCK_SEQPACKET; first byte is the type). */
 enum {
-	BLD_MSG_GO = 'G',      /* parent -> child: ID maps written */
-	BLD_MSG_ERROR = 'E',   /* child -> parent: one-line setup error */
-	BLD_MSG_CREATED = 'C', /* child -> parent: struct bld_msg_created */
-	BLD_MSG_NOTIFY = 'F',  /* child -> parent: seccomp listener (SCM_RIGHTS) */
-	BLD_MSG_STATUS = 'S',  /* pid 1 -> parent: the command's wait status */
+	BLD_MSG_GO = 'G',	  /* parent -> child: ID maps written */
+	BLD_MSG_ERROR = 'E',	  /* child -> parent: one-line setup error */
+	BLD_MSG_CREATED = 'C',	  /* child -> parent: struct bld_msg_created */
+	BLD_MSG_NOTIFY = 'F',	  /* child -> parent: seccomp listener (SCM_RIGHTS) */
+	BLD_MSG_STATUS = 'S',	  /* pid 1 -> parent: the command's wait status */
+	BLD_MSG_PROC_BOUND = 'P', /* child -> parent: a fresh /proc was refused */
 };
 
 /* A mount target the runtime created, and its folder's times before. */
@@ -271,6 +291,7 @@ struct bld_rt {
 	 * written to the container's /dev tmpfs and bound over the image's */
 	char *etc_files[3];
 	bool netns;
+	bool proc_bind;	     /* a fresh /proc was refused before: bind at once */
 	uint64_t caps;	     /* capability mask of the command */
 	char *selinux_label; /* exec label, or NULL */
 	char *selinux_mount; /* context= mount option value, or NULL */

@@ -212,8 +212,13 @@ static void probe_userns(struct bld_probe *p, const struct ns_probe *ns)
 		it->detail = xasprintf("allowed (max_user_namespaces=%ld)", max);
 		return;
 	}
-	it->detail = xasprintf("refused: %s (max_user_namespaces=%ld)",
-			       strerror(ns->userns_errno ? ns->userns_errno : EPERM), max);
+	{
+		struct nib_error why = {0};
+		bld_userns_probe(&why);
+		it->detail = xasprintf("refused: %s (max_user_namespaces=%ld)",
+				       why.msg ? why.msg : strerror(ns->userns_errno), max);
+		nib_err_clear(&why);
+	}
 	if (max == 0)
 		it->advice = xstrdup("set sysctl user.max_user_namespaces=15000 (it is 0)");
 	else if (clone == 0)
@@ -224,9 +229,61 @@ static void probe_userns(struct bld_probe *p, const struct ns_probe *ns)
 			    "kernel.apparmor_restrict_unprivileged_userns=0 or give nib an "
 			    "AppArmor profile with 'userns,'");
 	else
-		it->advice = xstrdup("the container's seccomp profile or the kernel refuses "
-				     "unshare(CLONE_NEWUSER): allow it (e.g. the pod's seccomp "
-				     "profile RuntimeDefault of CRI-O allows it)");
+		it->advice = xstrdup("builds without RUN work as they are; for RUN give the pod "
+				     "nib's Localhost seccomp profile (deploy/seccomp/nib.json), "
+				     "hostUsers: false, or Unconfined");
+}
+
+/* The RUN path's real sequence (namespaces, ID map, mounts, pivot_root,
+ * host name, capabilities, seccomp) over an empty folder in `base`, up to
+ * the exec. */
+static void probe_run(struct bld_probe *p, const char *base)
+{
+	_cleanup_free_ char *dir = nib_path_join(base, ".nib-run-probe-XXXXXX");
+	struct bld_probe_item *it;
+	struct bld_run_spec spec;
+	struct bld_run_result res;
+	struct nib_error e = {0};
+	char *const argv[] = {"/bin/true", NULL};
+	int null_fd;
+
+	if (!mkdtemp(dir) &&
+	    (free(dir), dir = xstrdup("/tmp/.nib-run-probe-XXXXXX"), !mkdtemp(dir))) {
+		it = item(p, "run", "RUN", false);
+		it->detail = xasprintf("not tried: no folder for a probe (%s)", strerror(errno));
+		return;
+	}
+	bld_run_spec_init(&spec);
+	spec.rootfs = dir;
+	spec.argv = argv;
+	spec.dry_run = true;
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	spec.stdout_fd = spec.stderr_fd = null_fd;
+	if (bld_runtime_run(&spec, &res, &e) == 0 && res.exit_code == 0 && !res.signal) {
+		it = item(p, "run", "RUN", true);
+		it->detail = xasprintf("works (ID map %s)", bld_idmap_name(res.idmap));
+	} else {
+		struct nib_error why = {0};
+		it = item(p, "run", "RUN", false);
+		if (res.idmap == BLD_IDMAP_NONE || bld_userns_probe(&why) < 0) {
+			/* the cause and the ways out are the user namespace's */
+			it->detail = xstrdup("refused: no user namespace (see user namespaces)");
+			it->advice = xstrdup("builds without RUN work as they are; for RUN give the "
+					     "pod nib's Localhost seccomp profile "
+					     "(deploy/seccomp/nib.json), hostUsers: false, or "
+					     "Unconfined");
+		} else {
+			it->detail = xasprintf("refused: %s", e.msg ? e.msg : "the probe failed");
+			it->advice = xstrdup("builds without RUN still work; the call named is "
+					     "refused by this environment");
+		}
+		nib_err_clear(&why);
+	}
+	if (null_fd >= 0)
+		close(null_fd);
+	bld_run_result_free(&res);
+	nib_err_clear(&e);
+	nib_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
 /* Whether a subuid range works for this user (the build's ID map is then
@@ -321,6 +378,7 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 		nib_rm_rf_at(AT_FDCWD, ovl, NULL);
 
 	probe_userns(p, &ns);
+	probe_run(p, base);
 	single = !probe_subuid(p) && geteuid() != 0;
 
 	nib_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &setgroups, NULL, NULL);
@@ -345,6 +403,8 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 	it = item(p, "fresh_sysfs", "fresh /sys", (ns.bits & P_SYSFS) != 0);
 	it->detail = xstrdup(it->ok ? "mountable with a network namespace of its own"
 				    : "refused: nib binds the outer /sys read-only");
+	if (!it->ok)
+		it->advice = xstrdup("nothing to do: the outer /sys, read-only, serves RUN");
 
 	it = item(p, "overlay", "kernel overlay", (ns.bits & P_OVERLAY) && !root_on_overlay);
 	if (root_on_overlay) {
@@ -354,12 +414,17 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 	} else if (it->ok) {
 		it->detail =
 		    xasprintf("userxattr overlay mounts in a user namespace under %s", base);
+	} else if (!(ns.bits & P_USERNS)) {
+		it->detail = xstrdup("not possible without a user namespace");
+		it->advice = xstrdup("nothing to do: nib copies layers (vfs) instead");
 	} else {
 		it->detail = xasprintf("refused under %s (%s)", base,
 				       ovl ? strerror(ns.overlay_errno ? ns.overlay_errno : EPERM)
 					   : "cannot create a probe folder there");
-		it->advice = xstrdup("needs Linux >= 5.11 for overlay in a user namespace; nib "
-				     "falls back to fuse-overlayfs or vfs");
+		it->advice = xstrdup(ns.overlay_errno == EINVAL || ns.overlay_errno == ENODEV
+					 ? "needs Linux >= 5.11 for overlay in a user namespace; "
+					   "nib falls back to fuse-overlayfs or vfs"
+					 : "nib falls back to fuse-overlayfs or vfs");
 	}
 
 	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
@@ -428,15 +493,15 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 				   ? xstrdup("real root: 0 -> 0 over the full range")
 				   : steal_pointer(&why);
 	} else {
-		p->idmap = BLD_IDMAP_SINGLE;
+		p->idmap = BLD_IDMAP_NONE;
 		p->idmap_why = xstrdup(e.msg);
 		nib_err_clear(&e);
 	}
 	p->proc = (ns.bits & P_PROC) ? "fresh" : "bind";
 	p->sys = (ns.bits & P_SYSFS) ? "bind (fresh with --network none)" : "bind";
-	p->storage = (ns.bits & P_OVERLAY) && !root_on_overlay ? "overlay"
-		     : fuse_dev && fuse_bin		       ? "fuse-overlayfs"
-							       : "vfs";
+	p->storage = (ns.bits & P_OVERLAY) && !root_on_overlay	    ? "overlay"
+		     : fuse_dev && fuse_bin && (ns.bits & P_USERNS) ? "fuse-overlayfs"
+								    : "vfs";
 	p->network = "host";
 }
 

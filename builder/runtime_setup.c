@@ -217,10 +217,15 @@ static void mount_proc(struct setup *s)
 
 	if (fd < 0)
 		die(s->rt, "mount /proc: %s", strerror(errno));
-	if (mount("proc", fdpath(fd, b), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
-		return;
-	/* a pod's masked /proc makes the kernel refuse a fresh one */
-	log_info("a fresh /proc is refused (%s): binding the outer /proc", strerror(errno));
+	if (!s->rt->proc_bind) {
+		if (mount("proc", fdpath(fd, b), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) ==
+		    0)
+			return;
+		/* a pod's masked /proc makes the kernel refuse a fresh one (and
+		 * log "Mount too revealing"): nib's later runs bind at once */
+		log_info("a fresh /proc is refused (%s): binding the outer /proc", strerror(errno));
+		bld_rt_send(s->rt->sync_fd, BLD_MSG_PROC_BOUND, NULL, 0, -1);
+	}
 	if (mount("/proc", fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
 		die(s->rt, "mount /proc: %s", strerror(errno));
 }
@@ -644,6 +649,8 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		     syscall(SYS_setresuid, fake_uid, fake_uid, fake_uid) < 0))
 		die(rt, "user %u:%u: %s", (unsigned)fake_uid, (unsigned)fake_gid, strerror(errno));
 
+	if (spec->dry_run)
+		_exit(0); /* every step of the setup passed */
 	path = env_get(env.v, "PATH");
 	if (strchr(cmd, '/')) {
 		execve(cmd, spec->argv, env.v);
@@ -685,8 +692,12 @@ _noreturn_ void bld_runtime_child(struct bld_rt *rt)
 		die(rt, "setgroups: %s", strerror(errno));
 
 	setup_root(rt);
-	if (sethostname(rt->spec->hostname ? rt->spec->hostname : "nib",
-			strlen(rt->spec->hostname ? rt->spec->hostname : "nib")) < 0)
+	/* containers-common's seccomp profile (CRI-O's RuntimeDefault up to
+	 * 1.23) allows a UTS namespace but sethostname only with
+	 * CAP_SYS_ADMIN in the pod: the step keeps the pod's host name then
+	 * (/etc/hostname and $HOSTNAME still name the build) */
+	const char *hn = rt->spec->hostname ? rt->spec->hostname : "nib";
+	if (sethostname(hn, strlen(hn)) < 0 && errno != EPERM)
 		die(rt, "sethostname: %s", strerror(errno));
 	if (rt->netns)
 		loopback_up(rt);

@@ -19,11 +19,54 @@
 #   - a tmpfs /dev with only null zero full random urandom tty, pts, shm:
 #     no /dev/fuse, no /dev/net/tun;
 #   - HOME=$T/podhome, and NIB (=$T/bin/nib when present), NIB_SRC, T and
-#     NIB_ROOT passed through.
+#     NIB_ROOT passed through;
+#   - the seccomp profile PODSIM_SECCOMP names, resolved for an empty
+#     capability set and loaded by tests/helpers/nib-seccomp-profile after
+#     the drop to the pod user, as runc and crun load it:
+#       unconfined         no filter (Kubernetes without seccompProfile)
+#       containers-common  Debian's /usr/share/containers/seccomp.json (CRI-O's
+#                          RuntimeDefault up to 1.23)
+#       crio               the same plus CRI-O >= 1.24/1.29's rules: unshare,
+#                          setns, mount, umount2, sethostname, setdomainname
+#                          need CAP_SYS_ADMIN, clone with CLONE_NEW* refused,
+#                          clone3 ENOSYS
+#       containerd         moby's profiles/seccomp/default.json (Debian's
+#                          golang-github-docker-docker-dev): containerd's and
+#                          Docker's RuntimeDefault, what Pod Security
+#                          "restricted" requires
 # Processes CMD leaves behind are killed when it ends (pid namespace).
+#
+#   podsim_profiles           the profiles this machine has files for
+#   PODSIM_SECCOMP=crio podsim CMD...
 
 PODSIM_UID=${PODSIM_UID:-1000590000}
 PODSIM_GID=${PODSIM_GID:-0}
+PODSIM_SECCOMP=${PODSIM_SECCOMP:-unconfined}
+PODSIM_PROFILE_CC=/usr/share/containers/seccomp.json
+PODSIM_PROFILE_MOBY=/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
+
+# The loader's arguments for profile NAME; fails when its file is missing.
+_podsim_seccomp_args() { # NAME
+	local helper=${NIB_BUILD:-$NIB_SRC/build}/tests/helpers/nib-seccomp-profile
+	case $1 in
+	unconfined) return 0 ;;
+	containers-common) set -- "$PODSIM_PROFILE_CC" ;;
+	crio) set -- --crio "$PODSIM_PROFILE_CC" ;;
+	containerd) set -- "$PODSIM_PROFILE_MOBY" ;;
+	*) echo "podsim: unknown seccomp profile $1" >&2; return 1 ;;
+	esac
+	[ -f "${!#}" ] && [ -x "$helper" ] || return 1
+	mkdir -p "$T/bin"
+	[ -x "$T/bin/nib-seccomp-profile" ] || install -m 0755 "$helper" "$T/bin/"
+	echo "$T/bin/nib-seccomp-profile $* --"
+}
+
+podsim_profiles() {
+	local p
+	for p in unconfined containers-common crio containerd; do
+		_podsim_seccomp_args "$p" >/dev/null && echo "$p"
+	done
+}
 
 podsim_available() {
 	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v setpriv >/dev/null
@@ -72,15 +115,19 @@ mkdir -p "$PODSIM_HOME"
 chown "$PODSIM_UID:$PODSIM_GID" "$PODSIM_HOME"
 exec setpriv --reuid="$PODSIM_UID" --regid="$PODSIM_GID" --clear-groups \
 	--inh-caps=-all --ambient-caps=-all --bounding-set=-all --no-new-privs -- \
-	env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$PODSIM_HOME" \
+	$PODSIM_LOADER env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$PODSIM_HOME" \
 	LANG=C.UTF-8 NIB="$PODSIM_NIB" NIB_SRC="$NIB_SRC" T="$T" \
 	${NIB_ROOT:+NIB_ROOT="$NIB_ROOT"} "$@"
 '
 
 podsim() { # CMD...
-	local nib=$NIB
+	local nib=$NIB loader
 	[ -x "$T/bin/nib" ] && nib=$T/bin/nib
-	PODSIM_UID=$PODSIM_UID PODSIM_GID=$PODSIM_GID PODSIM_HOME="$T/podhome" \
+	loader=$(_podsim_seccomp_args "$PODSIM_SECCOMP") || {
+		echo "podsim: seccomp profile $PODSIM_SECCOMP is not available here" >&2
+		return 125
+	}
+	PODSIM_LOADER=$loader PODSIM_UID=$PODSIM_UID PODSIM_GID=$PODSIM_GID PODSIM_HOME="$T/podhome" \
 		PODSIM_NIB="$nib" NIB_SRC="$NIB_SRC" T="$T" \
 		unshare --mount --pid --fork --kill-child -- bash -c "$_podsim_inner" podsim "$@"
 }
