@@ -99,6 +99,7 @@ struct bld_ns {
 	enum bld_idmap mode; /* resolved: host, subuid, single or none */
 	void *idmap_ctx;     /* struct bld_idmap_ctx (runtime internal) */
 	char *idmap_tag;     /* layer cache form tag */
+	bool real_chown;     /* every owner can be set (real root): no records */
 	/* none: how storage, working outside any namespace, maps container
 	 * IDs to disk (0 -> the caller); unused (identity) otherwise */
 	struct stg_idmap_range disk_uid, disk_gid;

@@ -44,7 +44,9 @@ int bld_ns_init(struct bld_ns *ns, enum bld_idmap want, struct nib_error *err)
 		log_info("ID map: %s (%s)", bld_idmap_name(ctx->mode), why);
 	ns->mode = ctx->mode;
 	ns->idmap_ctx = ctx;
-	if (ctx->mode == BLD_IDMAP_HOST) {
+	/* chown works for every ID the layers name: only with real root's map */
+	ns->real_chown = ctx->mode == BLD_IDMAP_HOST && bld_idmap_full(ctx);
+	if (ns->real_chown) {
 		ns->idmap_tag = NULL;
 	} else if (ctx->mode == BLD_IDMAP_SINGLE) {
 		ns->idmap_tag = xasprintf("u%u", (unsigned)ctx->uid);
@@ -89,23 +91,23 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 {
 	struct bld_ns *ns = vctx;
 	const struct bld_idmap_ctx *ctx = ns->idmap_ctx;
+	struct stg_rootfs *ns_mount = ns->mount;
 	size_t size = sizeof(struct shared) + result_size;
 	struct shared *sh;
 	int ready[2], go[2], status = 0, ret;
 	pid_t pid;
 	char c = 0;
 
-	if (ns->mode == BLD_IDMAP_HOST && !ns->mount)
-		return work(arg, err);
-	if (ns->mode == BLD_IDMAP_NONE) {
-		/* no namespace to enter: the work runs here, over plain folders */
-		if (ns->mount && ns->mount->driver != &stg_driver_vfs)
-			return nib_err(
-			    err, NIB_ERR_ENV, EPERM,
-			    "mount %s on %s: no mount namespace without a user namespace",
-			    ns->mount->driver->name, ns->mount->target);
-		return work(arg, err);
-	}
+	if (ns_mount && ns_mount->driver == &stg_driver_vfs)
+		ns_mount = NULL; /* nothing to mount: the folder is the tree */
+	if (ns_mount && bld_userns_probe(NULL) < 0)
+		/* no user namespace, so no mount namespace either (root without
+		 * CAP_SYS_ADMIN included): callers fall back to plain folders */
+		return nib_err(err, NIB_ERR_ENV, EPERM,
+			       "mount %s on %s: no mount namespace can be made here",
+			       ns_mount->driver->name, ns_mount->target);
+	if ((ns->mode == BLD_IDMAP_HOST || ns->mode == BLD_IDMAP_NONE) && !ns_mount)
+		return work(arg, err); /* no namespace needed: the work runs here */
 
 	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
@@ -133,7 +135,7 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 	}
 	if (pid == 0) {
 		struct nib_error e = {0};
-		int flags = CLONE_NEWNS | (ns->mode == BLD_IDMAP_HOST ? 0 : CLONE_NEWUSER);
+		int flags = CLONE_NEWNS | (ns->real_chown ? 0 : CLONE_NEWUSER);
 
 		close(ready[0]);
 		close(go[1]);
@@ -150,7 +152,7 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 			nib_err(&e, NIB_ERR_ENV, errno, "make / private");
 			goto fail;
 		}
-		if (ns->mount && ns->mount->driver->mount(ns->mount, &e) < 0)
+		if (ns_mount && ns_mount->driver->mount(ns_mount, &e) < 0)
 			goto fail;
 		sh->ret = work(arg, &e);
 		if (sh->ret == 0 && result && result_size)
@@ -169,7 +171,9 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 	ret = 0;
 	if (read(ready[0], &c, 1) != 1) {
 		ret = -1;
-	} else if (ns->mode != BLD_IDMAP_HOST) {
+	} else if (!ns->real_chown) {
+		/* root of a user-namespaced pod has no CAP_SYS_ADMIN for a
+		 * mount namespace of its own: a user namespace with its map */
 		const struct bld_idmap_backend *be = bld_idmap_backend_get(ns->mode);
 		if (be->apply(ctx, pid, err) < 0)
 			ret = -1;
@@ -182,8 +186,10 @@ int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t re
 		;
 	if (ret < 0) {
 		/* the child's own cause (the refused unshare) when it has one */
-		if (err && err->kind == NIB_ERR_NONE && sh->kind != NIB_ERR_NONE)
-			nib_err(err, sh->kind, sh->errnum, "%s", sh->msg);
+		if (err && err->kind == NIB_ERR_NONE && sh->kind != NIB_ERR_NONE) {
+			nib_err(err, sh->kind, 0, "%s", sh->msg);
+			err->errnum = sh->errnum;
+		}
 		munmap(sh, size);
 		if (err && err->kind == NIB_ERR_NONE)
 			nib_err(err, NIB_ERR_ENV, 0, "could not enter the build's user namespace");

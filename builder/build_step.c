@@ -883,8 +883,7 @@ static int scratch_step(struct layer_step *ls, const struct stg_commit_opts *co,
 	w->co.exclude = (const char *const *)ls->exclude.v;
 	w->co.lowers = no_lowers;
 	w->on_disk = on_disk;
-	ls->co.chown_mode =
-	    b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
+	ls->co.chown_mode = b->ns.real_chown ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
 	b->ns.mount = on_disk ? NULL : &r;
 	ret = bld_ns_exec(&b->ns, scratch_work, w, w, sizeof(*w), &e);
 	b->ns.mount = NULL;
@@ -1058,7 +1057,7 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 	ls.co.src_fd = b->ctx_fd;
 	ls.co.ignore = b->ignore ? &matcher : NULL;
 	ls.co.timestamp = b->ts;
-	ls.co.chown_mode = b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
+	ls.co.chown_mode = b->ns.real_chown ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
 	for (size_t i = 0; i < in->n_flags; i++)
 		if (streq(in->flags[i].name, "exclude"))
 			nib_strv_push(&ls.excludes, in->flags[i].xvalue);
@@ -1150,8 +1149,7 @@ static int run_workdir(struct layer_step *ls, struct nib_error *err)
 	struct workdir_work w = {.ls = ls};
 	int ret;
 
-	ls->co.chown_mode =
-	    b->ns.mode == BLD_IDMAP_HOST ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
+	ls->co.chown_mode = b->ns.real_chown ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
 	b->ns.mount = b->driver->layer_form == STG_WHITEOUT_OVERLAY ? ls->r : NULL;
 	ret = bld_ns_exec(&b->ns, workdir_work, &w, &w, sizeof(w), err);
 	b->ns.mount = NULL;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <shadow/subid.h>
+#include <sys/capability.h>
 #include <string.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -78,20 +79,74 @@ static char *map_text(const struct bld_idmap_range *r, size_t n)
 
 /* ---- host: real root ------------------------------------------------------ */
 
-static int host_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
+/* The ranges of /proc/self/{uid,gid}_map as this namespace sees them. */
+static size_t own_ranges(const char *file, struct bld_idmap_range *r, size_t max)
 {
 	_cleanup_free_ char *map = NULL;
+	size_t n = 0;
 	unsigned a, b, c;
+	int used;
+
+	if (nib_read_file_at(AT_FDCWD, file, 1 << 16, &map, NULL, NULL) < 0)
+		return 0;
+	for (const char *p = map; n < max && sscanf(p, "%u %u %u%n", &a, &b, &c, &used) == 3;
+	     p += used)
+		r[n++] = (struct bld_idmap_range){a, a, c};
+	return n;
+}
+
+static bool has_caps(const cap_value_t *want, size_t n)
+{
+	cap_t caps = cap_get_proc();
+	bool ok = caps != NULL;
+	for (size_t i = 0; ok && i < n; i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+		ok = cap_get_flag(caps, want[i], CAP_EFFECTIVE, &v) == 0 && v == CAP_SET;
+	}
+	cap_free(caps);
+	return ok;
+}
+
+/* Real root (0 -> 0 over the full range), or root of a user namespace
+ * that holds the capabilities to set any of its IDs: a user-namespaced
+ * pod (Kubernetes hostUsers: false), whose 65,536 IDs are then used as
+ * they are, with no emulation. */
+static int host_probe(struct bld_idmap_ctx *ctx, struct nib_error *why)
+{
+	static const cap_value_t need[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SETUID,
+					   CAP_SETGID};
+	_cleanup_free_ char *sg = NULL;
 
 	if (geteuid() != 0)
 		return nib_err(why, NIB_ERR_ENV, 0, "not running as root");
-	if (nib_read_file_at(AT_FDCWD, "/proc/self/uid_map", 4096, &map, NULL, NULL) < 0 ||
-	    sscanf(map, "%u %u %u", &a, &b, &c) != 3 || a != 0 || b != 0 || c != 4294967295U)
-		return nib_err(why, NIB_ERR_ENV, 0, "root of a user namespace, not of the host");
-	ctx->uids[0] = ctx->gids[0] = (struct bld_idmap_range){0, 0, 4294967295U};
-	ctx->n_uids = ctx->n_gids = 1;
-	ctx->setgroups = true;
+	ctx->n_uids = own_ranges("/proc/self/uid_map", ctx->uids, BLD_IDMAP_MAX_RANGES);
+	ctx->n_gids = own_ranges("/proc/self/gid_map", ctx->gids, BLD_IDMAP_MAX_RANGES);
+	if (ctx->n_uids == 0 || ctx->n_gids == 0)
+		return nib_err(why, NIB_ERR_ENV, 0, "cannot read this process's ID maps");
+	if (!has_caps(need, ARRAY_SIZE(need)))
+		return nib_err(why, NIB_ERR_ENV, 0,
+			       "root without CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SETUID "
+			       "and CAP_SETGID");
+	nib_read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, NULL);
+	ctx->setgroups = !sg || strncmp(sg, "deny", 4) != 0;
 	return 0;
+}
+
+int bld_idmap_can_map_root(const struct bld_idmap_ctx *ctx, struct nib_error *err)
+{
+	static const cap_value_t setfcap[] = {CAP_SETFCAP};
+	/* user_namespaces(7), Linux 5.12: mapping ID 0 of the parent
+	 * namespace into a child needs CAP_SETFCAP there */
+	if (ctx->mode != BLD_IDMAP_HOST || bld_idmap_full(ctx) || has_caps(setfcap, 1))
+		return 0;
+	return nib_err(err, NIB_ERR_ENV, 0,
+		       "a RUN step's user namespace must map the pod's root, which needs "
+		       "CAP_SETFCAP: add it to the pod's capabilities");
+}
+
+bool bld_idmap_full(const struct bld_idmap_ctx *ctx)
+{
+	return ctx->n_uids == 1 && ctx->uids[0].inside == 0 && ctx->uids[0].count == 4294967295U;
 }
 
 static int host_apply(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err)

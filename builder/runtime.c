@@ -531,15 +531,13 @@ int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err)
 	if (idmap == BLD_IDMAP_NONE)
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "RUN needs a user namespace, and --idmap none makes none");
-	if (bld_userns_probe(&why) == 0)
-		return 0;
-	if (idmap == BLD_IDMAP_HOST || (idmap == BLD_IDMAP_AUTO && geteuid() == 0)) {
+	/* every run makes a user namespace, root's too (with the host map) */
+	if (bld_userns_probe(&why) == 0) {
 		struct bld_idmap_ctx ctx;
-		/* real root makes namespaces with its own capabilities */
-		if (bld_idmap_choose(BLD_IDMAP_HOST, &ctx, NULL, NULL) == 0) {
-			nib_err_clear(&why);
-			return 0;
-		}
+		if (bld_idmap_choose(idmap, &ctx, NULL, NULL) == 0 &&
+		    bld_idmap_can_map_root(&ctx, err) < 0)
+			return -1;
+		return 0;
 	}
 	nib_err(err, NIB_ERR_ENV, 0,
 		"RUN needs a user namespace, and none can be made here: %s. Steps without RUN "
@@ -572,6 +570,8 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return -1;
 	if (rt.idmap.mode == BLD_IDMAP_NONE)
 		return bld_runtime_usable(spec->idmap, err);
+	if (bld_idmap_can_map_root(&rt.idmap, err) < 0)
+		return -1;
 	if (why)
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
 	rt.netns = spec->network == BLD_NET_NONE;

@@ -51,7 +51,8 @@ enum bld_idmap {
 	BLD_IDMAP_AUTO = 0, /* subuid when it works, else single (host when root) */
 	BLD_IDMAP_SUBUID,   /* 0 -> caller, 1..N -> the caller's /etc/subuid ranges */
 	BLD_IDMAP_SINGLE,   /* only 0 -> caller; setgroups denied; ownership emulated */
-	BLD_IDMAP_HOST,	    /* real root: 0 -> 0 over the full range */
+	BLD_IDMAP_HOST,	    /* root: every ID this namespace has, as it is (real root:
+			     * the full range; a user-namespaced pod: its 65,536) */
 	/* no user namespace can be made here (containerd's and current
 	 * CRI-O's RuntimeDefault seccomp profiles): files belong to the
 	 * caller, container 0 is the caller on disk, every other owner is
@@ -222,6 +223,11 @@ int bld_idmap_choose(enum bld_idmap want, struct bld_idmap_ctx *ctx, char **why,
  * process in a throw-away child); else -1 with the refused call and its
  * cause (seccomp profile, sysctl, kernel) in `why`. */
 int bld_userns_probe(struct nib_error *why);
+/* 0 when a child user namespace can map the caller's root with `ctx`;
+ * root of a user-namespaced pod needs CAP_SETFCAP for it. */
+int bld_idmap_can_map_root(const struct bld_idmap_ctx *ctx, struct nib_error *err);
+/* Whether the map is real root's: 0 -> 0 over every ID. */
+bool bld_idmap_full(const struct bld_idmap_ctx *ctx);
 bool bld_idmap_uid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
 bool bld_idmap_gid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
 /* "400000:65536,500000:10" of the caller's subordinate UIDs, or NULL. */

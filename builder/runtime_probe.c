@@ -268,10 +268,11 @@ static void probe_run(struct bld_probe *p, const char *base)
 		if (res.idmap == BLD_IDMAP_NONE || bld_userns_probe(&why) < 0) {
 			/* the cause and the ways out are the user namespace's */
 			it->detail = xstrdup("refused: no user namespace (see user namespaces)");
-			it->advice = xstrdup("builds without RUN work as they are; for RUN give the "
-					     "pod nib's Localhost seccomp profile "
-					     "(deploy/seccomp/nib.json), hostUsers: false, or "
-					     "Unconfined");
+			it->advice =
+			    xstrdup("builds without RUN work as they are; for RUN give the "
+				    "pod nib's Localhost seccomp profile "
+				    "(deploy/seccomp/nib.json), hostUsers: false, or "
+				    "Unconfined");
 		} else {
 			it->detail = xasprintf("refused: %s", e.msg ? e.msg : "the probe failed");
 			it->advice = xstrdup("builds without RUN still work; the call named is "
@@ -489,9 +490,18 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 	/* the choices */
 	if (bld_idmap_choose(BLD_IDMAP_AUTO, &ctx, &why, &e) == 0) {
 		p->idmap = ctx.mode;
-		p->idmap_why = ctx.mode == BLD_IDMAP_HOST
-				   ? xstrdup("real root: 0 -> 0 over the full range")
-				   : steal_pointer(&why);
+		if (ctx.mode == BLD_IDMAP_HOST && bld_idmap_full(&ctx)) {
+			p->idmap_why = xstrdup("real root: 0 -> 0 over the full range");
+		} else if (ctx.mode == BLD_IDMAP_HOST) {
+			uint64_t n = 0;
+			for (size_t i = 0; i < ctx.n_uids; i++)
+				n += ctx.uids[i].count;
+			p->idmap_why = xasprintf("root of a user namespace with %llu IDs (a "
+						 "user-namespaced pod): used as they are",
+						 (unsigned long long)n);
+		} else {
+			p->idmap_why = steal_pointer(&why);
+		}
 	} else {
 		p->idmap = BLD_IDMAP_NONE;
 		p->idmap_why = xstrdup(e.msg);

@@ -6,12 +6,13 @@
  * simulation (tests/lib/podsim.sh) runs nib through it, so the tests meet the
  * filters real clusters apply.
  *
- *   nib-seccomp-profile [--crio] [--print] PROFILE.json -- CMD [ARGS...]
+ *   nib-seccomp-profile [--crio] [--print] [--caps CAP,...] PROFILE.json -- CMD [ARGS...]
  *
  * Resolution, as moby's profiles/seccomp (seccomp_linux.go, setupSeccomp)
- * and containers/common's pkg/seccomp do it:
- *   - a rule whose includes.caps is not empty is dropped (no capability is
- *     held); excludes.caps never drops one;
+ * and containers/common's pkg/seccomp do it, for the pod's capabilities
+ * (--caps, e.g. CAP_CHOWN,CAP_SETUID; none by default):
+ *   - a rule is kept only when the pod holds every capability of its
+ *     includes.caps and none of its excludes.caps;
  *   - includes.arches must name this architecture, excludes.arches must not;
  *   - includes.minKernel must not be above the running kernel;
  *   - the action's errno is errnoRet, else the profile's defaultErrnoRet,
@@ -40,15 +41,26 @@
 
 #include "common/common.h"
 
-#define CLONE_NEW_MASK                                                                     \
-	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |     \
+#define CLONE_NEW_MASK                                                                             \
+	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
 	 CLONE_NEWPID | CLONE_NEWNET)
 
-static const char *const crio_admin_only[] = {"unshare",     "setns",	       "mount", "umount2",
+static const char *const crio_admin_only[] = {"unshare",     "setns",	      "mount", "umount2",
 					      "sethostname", "setdomainname", NULL};
 
 static bool print_only;
 static bool crio;
+static const char *pod_caps = ""; /* ",CAP_A,CAP_B," */
+
+static bool has_cap(const char *cap)
+{
+	char k[64];
+	snprintf(k, sizeof(k), ",%s,", cap);
+	return strstr(pod_caps, k) != NULL;
+}
+
+/* Every name of `arr` a capability the pod holds (`all`), or any (!all). */
+static bool caps_held(json_object *arr, bool all);
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
 {
@@ -89,8 +101,8 @@ static const char *native_goarch(void)
 
 static bool list_has(json_object *arr, const char *s)
 {
-	size_t n = arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr)
-								    : 0;
+	size_t n =
+	    arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
 	for (size_t i = 0; i < n; i++)
 		if (streq(json_object_get_string(json_object_array_get_idx(arr, i)), s))
 			return true;
@@ -99,8 +111,7 @@ static bool list_has(json_object *arr, const char *s)
 
 static size_t list_len(json_object *arr)
 {
-	return arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr)
-								: 0;
+	return arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
 }
 
 /* "4.8" <= the running kernel */
@@ -148,9 +159,12 @@ static enum scmp_compare parse_op(const char *s)
 		const char *name;
 		enum scmp_compare op;
 	} ops[] = {
-	    {"SCMP_CMP_NE", SCMP_CMP_NE},	  {"SCMP_CMP_LT", SCMP_CMP_LT},
-	    {"SCMP_CMP_LE", SCMP_CMP_LE},	  {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-	    {"SCMP_CMP_GE", SCMP_CMP_GE},	  {"SCMP_CMP_GT", SCMP_CMP_GT},
+	    {"SCMP_CMP_NE", SCMP_CMP_NE},
+	    {"SCMP_CMP_LT", SCMP_CMP_LT},
+	    {"SCMP_CMP_LE", SCMP_CMP_LE},
+	    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+	    {"SCMP_CMP_GE", SCMP_CMP_GE},
+	    {"SCMP_CMP_GT", SCMP_CMP_GT},
 	    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
@@ -177,8 +191,23 @@ static void add_rule(scmp_filter_ctx ctx, uint32_t def, const char *name, uint32
 		die("rule for %s: %s", name, strerror(-r));
 }
 
+static bool caps_held(json_object *arr, bool all)
+{
+	size_t n = list_len(arr);
+	for (size_t i = 0; i < n; i++) {
+		bool h = has_cap(json_object_get_string(json_object_array_get_idx(arr, i)));
+		if (all && !h)
+			return false;
+		if (!all && h)
+			return true;
+	}
+	return all;
+}
+
 static bool crio_gated(const char *name)
 {
+	if (has_cap("CAP_SYS_ADMIN"))
+		return false;
 	for (size_t i = 0; crio && crio_admin_only[i]; i++)
 		if (streq(name, crio_admin_only[i]))
 			return true;
@@ -193,12 +222,17 @@ int main(int argc, char **argv)
 			crio = true;
 		else if (streq(argv[i], "--print"))
 			print_only = true;
-		else
+		else if (streq(argv[i], "--caps") && i + 1 < argc) {
+			size_t n = strlen(argv[++i]) + 3;
+			char *c = malloc(n);
+			snprintf(c, n, ",%s,", argv[i]);
+			pod_caps = c;
+		} else
 			die("unknown option %s", argv[i]);
 	}
 	if (i >= argc || (!print_only && (i + 2 >= argc || !streq(argv[i + 1], "--")))) {
-		fprintf(stderr, "usage: nib-seccomp-profile [--crio] [--print] PROFILE.json -- "
-				"CMD [ARGS...]\n");
+		fprintf(stderr, "usage: nib-seccomp-profile [--crio] [--print] [--caps CAP,...] "
+				"PROFILE.json -- CMD [ARGS...]\n");
 		return 2;
 	}
 	const char *file = argv[i];
@@ -222,7 +256,8 @@ int main(int argc, char **argv)
 			continue;
 		json_object *subs = get(ent, "subArchitectures");
 		for (size_t s = 0; s < list_len(subs); s++) {
-			const char *sub = json_object_get_string(json_object_array_get_idx(subs, s));
+			const char *sub =
+			    json_object_get_string(json_object_array_get_idx(subs, s));
 			uint32_t tok = seccomp_arch_resolve_name(sub + strlen("SCMP_ARCH_"));
 			if (tok && tok != seccomp_arch_native() && seccomp_arch_add(ctx, tok) < 0)
 				die("cannot add architecture %s", sub);
@@ -233,15 +268,17 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < list_len(calls); k++) {
 		json_object *rule = json_object_array_get_idx(calls, k);
 		json_object *inc = get(rule, "includes"), *exc = get(rule, "excludes");
-		if (list_len(get(inc, "caps")) > 0)
-			continue; /* needs a capability the pod does not hold */
-		if (list_len(get(inc, "arches")) > 0 && !list_has(get(inc, "arches"), native_goarch()))
+		if (!caps_held(get(inc, "caps"), true) || caps_held(get(exc, "caps"), false))
+			continue; /* a capability rule that does not apply to this pod */
+		if (list_len(get(inc, "arches")) > 0 &&
+		    !list_has(get(inc, "arches"), native_goarch()))
 			continue;
 		if (list_has(get(exc, "arches"), native_goarch()))
 			continue;
 		if (!kernel_at_least(json_object_get_string(get(inc, "minKernel"))))
 			continue;
-		int eno = get(rule, "errnoRet") ? json_object_get_int(get(rule, "errnoRet")) : def_errno;
+		int eno =
+		    get(rule, "errnoRet") ? json_object_get_int(get(rule, "errnoRet")) : def_errno;
 		uint32_t action = parse_action(json_object_get_string(get(rule, "action")), eno);
 
 		struct scmp_arg_cmp args[6];
@@ -265,13 +302,14 @@ int main(int argc, char **argv)
 			continue;
 		}
 		for (size_t n = 0; n < list_len(names); n++) {
-			const char *nm = json_object_get_string(json_object_array_get_idx(names, n));
+			const char *nm =
+			    json_object_get_string(json_object_array_get_idx(names, n));
 			if (!crio_gated(nm))
 				add_rule(ctx, def, nm, action, args, n_args);
 		}
 	}
 
-	if (crio) {
+	if (crio && !has_cap("CAP_SYS_ADMIN")) {
 		for (size_t n = 0; crio_admin_only[n]; n++)
 			add_rule(ctx, def, crio_admin_only[n], SCMP_ACT_ERRNO(EPERM), NULL, 0);
 		struct scmp_arg_cmp none = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEW_MASK, 0);

@@ -1,10 +1,13 @@
 #!/bin/bash
 # nib build without privileges: as a user with a subuid range (nibsub), as
 # one without (nibplain: a single UID) and in the restricted-pod simulation
-# (single UID, masked /proc, no /dev/fuse, no_new_privs). Each mode builds
-# the same Containerfile (RUN with chown, COPY --chown, multi-stage) with
-# --timestamp and must give the image root gives, with the true owners in
-# the layers (files a non-root USER creates included).
+# (single UID, masked /proc, no /dev/fuse, no_new_privs), that pod under the
+# real seccomp profiles, and a user-namespaced pod (hostUsers: false). Each
+# mode builds the same Containerfile (RUN with chown, COPY --chown,
+# multi-stage) with --timestamp and must give the image root gives, with the
+# true owners in the layers (files a non-root USER creates included). Where
+# the profile refuses user namespaces, a Containerfile without RUN must still
+# give root's image, and one with RUN fail first with one line.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/users.sh"
@@ -40,15 +43,41 @@ CMD ["/bin/sh"]
 EOF
 chmod -R a+rX "$C"
 
-# build as WHO ("root", a user, or "podsim") into ROOT; prints the image ID
-build_as() { # WHO ROOT [ARGS...]
-	local who=$1 root=$2
-	shift 2
+# The same image without RUN: COPY --chown/--chmod, COPY --from a stage,
+# WORKDIR as a USER, metadata.
+C2=$T/ctx-norun
+mkdir -p "$C2/dir"
+echo data >"$C2/file.txt"
+echo inner >"$C2/dir/inner"
+cat >"$C2/Containerfile" <<'EOF'
+FROM localhost/busybox:latest AS base
+COPY --chown=42:43 --chmod=4755 file.txt /srv/a/f
+COPY --chown=1000:1000 dir /home/user/dir
+FROM base
+COPY --from=base --chown=7:8 /srv/a/f /final
+USER 1000:1000
+WORKDIR /home/user/work
+ENV X=1
+CMD ["/bin/sh"]
+EOF
+chmod -R a+rX "$C2"
+
+# build CTX as WHO ("root", a user, "podsim", "pod:PROFILE" or
+# "userns:PROFILE") into ROOT; prints the image ID
+build_ctx() { # WHO ROOT CTX [ARGS...]
+	local who=$1 root=$2 ctx=$3 cmd
+	shift 3
+	cmd="skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest && \"\$NIB\" build -q --timestamp 1700000000 $* '$ctx'"
 	case $who in
-	root) NIB_ROOT=$root sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest && '$NIB' build -q --timestamp 1700000000 $* '$C'" ;;
-	podsim) NIB_ROOT=$root podsim sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest && \"\$NIB\" build -q --timestamp 1700000000 $* '$C'" ;;
-	*) NIB_ROOT=$root as_user "$who" sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest && \"\$NIB\" build -q --timestamp 1700000000 $* '$C'" ;;
+	root) NIB_ROOT=$root NIB=$NIB sh -c "$cmd" ;;
+	podsim) NIB_ROOT=$root podsim sh -c "$cmd" ;;
+	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim sh -c "$cmd" ;;
+	userns:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#userns:} podsim_userns sh -c "$cmd" ;;
+	*) NIB_ROOT=$root as_user "$who" sh -c "$cmd" ;;
 	esac
+}
+build_as() { # WHO ROOT [ARGS...]
+	build_ctx "$1" "$2" "$C" "${@:3}"
 }
 
 # "mode uid/gid path" of every entry of every layer of the image ID in ROOT
@@ -96,6 +125,88 @@ for who in nibsub nibplain podsim; do
 	assert_status 0
 	assert_eq "$(printf '%s\n' "$out" | tail -1)" "$ref"
 done
+
+t "root builds the reference image without RUN"
+run build_ctx root "$T/r-root2" "$C2"
+assert_status 0
+ref2=$(printf '%s\n' "$out" | tail -1)
+list=$(listing "$T/r-root2" "$ref2")
+assert_match "$list" '-rwsr-xr-x 42/43 srv/a/f'
+assert_match "$list" '-rw-r--r-- 1000/1000 home/user/dir/inner'
+assert_match "$list" '-rwsr-xr-x 7/8 final'
+assert_match "$list" 'drwxr-xr-x 1000/1000 home/user/work/'
+
+# The pod under each real seccomp profile: builds without RUN everywhere;
+# RUN where a user namespace can be made, else one line and nothing built.
+for prof in unconfined containers-common crio containerd; do
+	t "pod, $prof profile: the image without RUN is root's"
+	if ! podsim_available || ! podsim_profiles | grep -qx "$prof"; then
+		skip "seccomp profile $prof is not installed here (make deps)"
+		t "pod, $prof profile: the image with RUN is root's, or RUN is refused first"
+		skip "seccomp profile $prof is not installed here (make deps)"
+		continue
+	fi
+	r=$(podsim_dir "r-pod-$prof")
+	run build_ctx "pod:$prof" "$r" "$C2"
+	assert_status 0
+	assert_eq "$(printf '%s\n' "$out" | tail -1)" "$ref2"
+	t "pod, $prof profile: the image with RUN is root's, or RUN is refused first"
+	r=$(podsim_dir "r-pod-$prof-run")
+	run build_ctx "pod:$prof" "$r" "$C"
+	case $prof in
+	crio | containerd)
+		assert_status 1
+		assert_lines "$err" 1
+		assert_match "$err" '^nib: error: .*Containerfile:2: RUN needs a user namespace, and none can be made here: unshare\(CLONE_NEWUSER\): Operation not permitted \(the seccomp profile allows it only with CAP_SYS_ADMIN.*deploy/seccomp/nib.json.*hostUsers: false, or Unconfined$'
+		assert_eq "$(find "$r/blobs/sha256" -type f | wc -l)" \
+			"$(find "$T/fixture/blobs/sha256" -type f | wc -l)" "nothing but the base in the store"
+		;;
+	*)
+		assert_status 0
+		assert_eq "$(printf '%s\n' "$out" | tail -1)" "$ref"
+		;;
+	esac
+done
+
+# A user-namespaced pod (hostUsers: false): root of 65,536 IDs with CRI-O's
+# default capabilities; under CRI-O's profile no nested user namespace.
+t "user-namespaced pod, CRI-O profile: root's image without RUN, real owners"
+if ! podsim_available || ! podsim_profiles | grep -qx crio; then
+	skip "seccomp profile crio is not installed here (make deps)"
+else
+	r=$(podsim_userns_dir r-userns-crio)
+	run build_ctx userns:crio "$r" "$C2"
+	assert_status 0
+	assert_eq "$(printf '%s\n' "$out" | tail -1)" "$ref2"
+	# real owners, not records: 42 in the pod is BASE+42 on the host
+	f=$(find "$r/nib/layers" -path '*/srv/a/f' | head -n 1)
+	assert_eq "$(stat -c %u:%g "$f")" "$((PODSIM_USERNS_BASE + 42)):$((PODSIM_USERNS_BASE + 43))"
+	run build_ctx userns:crio "$r" "$C"
+	assert_status 1
+	assert_match "$err" 'RUN needs a user namespace'
+fi
+t "user-namespaced pod, containers-common profile: RUN needs CAP_SETFCAP, then gives root's image"
+if ! podsim_available || ! podsim_profiles | grep -qx containers-common; then
+	skip "seccomp profile containers-common is not installed here (make deps)"
+else
+	r=$(podsim_userns_dir r-userns-cc)
+	run build_ctx userns:containers-common "$r" "$C"
+	assert_status 1
+	assert_lines "$err" 1
+	assert_match "$err" "Containerfile:2: a RUN step's user namespace must map the pod's root, which needs CAP_SETFCAP"
+	PODSIM_CRIO_CAPS=$PODSIM_CRIO_CAPS,setfcap run build_ctx userns:containers-common "$r" "$C"
+	assert_status 0
+	assert_eq "$(printf '%s\n' "$out" | tail -1)" "$ref"
+fi
+t "user-namespaced pod as UID 1000, containerd profile: root's image without RUN"
+if ! podsim_available || ! podsim_profiles | grep -qx containerd; then
+	skip "seccomp profile containerd is not installed here (make deps)"
+else
+	r=$(PODSIM_USERNS_UID=1000 podsim_userns_dir r-userns-1000)
+	PODSIM_USERNS_UID=1000 run build_ctx userns:containerd "$r" "$C2"
+	assert_status 0
+	assert_eq "$(printf '%s\n' "$out" | tail -1)" "$ref2"
+fi
 
 t "nibplain with --storage-driver vfs gives the same image"
 r=$(user_dir nibplain r-vfs)

@@ -38,26 +38,40 @@
 #
 #   podsim_profiles           the profiles this machine has files for
 #   PODSIM_SECCOMP=crio podsim CMD...
+#
+# A user-namespaced pod (Kubernetes hostUsers: false, OpenShift's
+# unprivileged build pods): the same, inside a user namespace whose IDs
+# 0-65535 are PODSIM_USERNS_BASE.. on the host, CMD run as PODSIM_USERNS_UID
+# (default 0: root of the pod's namespace with CRI-O's default capabilities,
+# the profile resolved for them; another UID gets none):
+#
+#   PODSIM_SECCOMP=crio podsim_userns CMD...
+#   podsim_userns_dir NAME     a folder under $T the pod's user owns
 
 PODSIM_UID=${PODSIM_UID:-1000590000}
 PODSIM_GID=${PODSIM_GID:-0}
 PODSIM_SECCOMP=${PODSIM_SECCOMP:-unconfined}
+PODSIM_USERNS_BASE=${PODSIM_USERNS_BASE:-300000}
+PODSIM_USERNS_UID=${PODSIM_USERNS_UID:-0}
+# CRI-O's default_capabilities (crio.conf)
+PODSIM_CRIO_CAPS=${PODSIM_CRIO_CAPS:-chown,dac_override,fsetid,fowner,setgid,setuid,setpcap,net_bind_service,kill}
 PODSIM_PROFILE_CC=/usr/share/containers/seccomp.json
 PODSIM_PROFILE_MOBY=/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
 
 # The loader's arguments for profile NAME; fails when its file is missing.
-_podsim_seccomp_args() { # NAME
-	local helper=${NIB_BUILD:-$NIB_SRC/build}/tests/helpers/nib-seccomp-profile
+_podsim_seccomp_args() { # NAME [CAPS]
+	local helper=${NIB_BUILD:-$NIB_SRC/build}/tests/helpers/nib-seccomp-profile caps=
+	[ -n "${2:-}" ] && caps="--caps $(echo "CAP_${2//,/,CAP_}" | tr a-z A-Z)"
 	case $1 in
 	unconfined) return 0 ;;
-	containers-common) set -- "$PODSIM_PROFILE_CC" ;;
-	crio) set -- --crio "$PODSIM_PROFILE_CC" ;;
-	containerd) set -- "$PODSIM_PROFILE_MOBY" ;;
+	containers-common) set -- $caps "$PODSIM_PROFILE_CC" ;;
+	crio) set -- --crio $caps "$PODSIM_PROFILE_CC" ;;
+	containerd) set -- $caps "$PODSIM_PROFILE_MOBY" ;;
 	*) echo "podsim: unknown seccomp profile $1" >&2; return 1 ;;
 	esac
 	[ -f "${!#}" ] && [ -x "$helper" ] || return 1
 	mkdir -p "$T/bin"
-	[ -x "$T/bin/nib-seccomp-profile" ] || install -m 0755 "$helper" "$T/bin/"
+	cmp -s "$helper" "$T/bin/nib-seccomp-profile" || install -m 0755 "$helper" "$T/bin/"
 	echo "$T/bin/nib-seccomp-profile $* --"
 }
 
@@ -114,7 +128,7 @@ ln -s /proc/self/fd /dev/fd
 mkdir -p "$PODSIM_HOME"
 chown "$PODSIM_UID:$PODSIM_GID" "$PODSIM_HOME"
 exec setpriv --reuid="$PODSIM_UID" --regid="$PODSIM_GID" --clear-groups \
-	--inh-caps=-all --ambient-caps=-all --bounding-set=-all --no-new-privs -- \
+	--inh-caps=-all --ambient-caps=-all --bounding-set="$PODSIM_BOUNDING" --no-new-privs -- \
 	$PODSIM_LOADER env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$PODSIM_HOME" \
 	LANG=C.UTF-8 NIB="$PODSIM_NIB" NIB_SRC="$NIB_SRC" T="$T" \
 	${NIB_ROOT:+NIB_ROOT="$NIB_ROOT"} "$@"
@@ -127,7 +141,33 @@ podsim() { # CMD...
 		echo "podsim: seccomp profile $PODSIM_SECCOMP is not available here" >&2
 		return 125
 	}
-	PODSIM_LOADER=$loader PODSIM_UID=$PODSIM_UID PODSIM_GID=$PODSIM_GID PODSIM_HOME="$T/podhome" \
+	PODSIM_BOUNDING=-all PODSIM_LOADER=$loader PODSIM_UID=$PODSIM_UID PODSIM_GID=$PODSIM_GID PODSIM_HOME="$T/podhome" \
 		PODSIM_NIB="$nib" NIB_SRC="$NIB_SRC" T="$T" \
 		unshare --mount --pid --fork --kill-child -- bash -c "$_podsim_inner" podsim "$@"
+}
+
+podsim_userns_dir() { # NAME
+	mkdir -p "$T/$1"
+	chown "$((PODSIM_USERNS_BASE + PODSIM_USERNS_UID)):$PODSIM_USERNS_BASE" "$T/$1"
+	chmod 0775 "$T/$1"
+	echo "$T/$1"
+}
+
+podsim_userns() { # CMD...
+	local nib=$NIB loader bounding=-all caps=
+	[ -x "$T/bin/nib" ] && nib=$T/bin/nib
+	if [ "$PODSIM_USERNS_UID" = 0 ]; then
+		caps=$PODSIM_CRIO_CAPS
+		bounding="-all,+${PODSIM_CRIO_CAPS//,/,+}"
+	fi
+	loader=$(_podsim_seccomp_args "$PODSIM_SECCOMP" $caps) || {
+		echo "podsim: seccomp profile $PODSIM_SECCOMP is not available here" >&2
+		return 125
+	}
+	podsim_userns_dir podhome-userns >/dev/null
+	PODSIM_BOUNDING=$bounding PODSIM_LOADER=$loader PODSIM_UID=$PODSIM_USERNS_UID \
+		PODSIM_GID=0 PODSIM_HOME="$T/podhome-userns" \
+		PODSIM_NIB="$nib" NIB_SRC="$NIB_SRC" T="$T" \
+		python3 "$NIB_SRC/tests/lib/userns_pod.py" "$PODSIM_USERNS_BASE" 65536 \
+		bash -c "$_podsim_inner" podsim "$@"
 }
