@@ -25,7 +25,7 @@ static const char build_help[] =
     "  --format oci|docker        manifest and config format (default oci)\n"
     "  --storage-driver NAME      overlay, fuse-overlayfs or vfs (default: the best that\n"
     "                             works here)\n"
-    "  --idmap auto|subuid|single  how IDs map in the build's user namespace\n"
+    "  --idmap auto|subuid|single|none  how IDs map (none: no user namespace, no RUN)\n"
     "  --network host|none        RUN steps' network (default host)\n"
     "  --secret id=ID,src=FILE|env=VAR  a secret for RUN --mount=type=secret\n"
     "  --label K=V                add a label to the image (repeatable)\n"
@@ -412,7 +412,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			r = bld_idmap_parse(optarg);
 			if (r < 0) {
 				bld_usage_error(self, err,
-						"build: bad --idmap \"%s\" (auto, subuid, single)",
+						"build: bad --idmap \"%s\" (auto, subuid, single, none)",
 						optarg);
 				goto out;
 			}
