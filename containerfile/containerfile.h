@@ -34,6 +34,11 @@
 #define CF_MAX_WORDS 500000
 /* Deepest ${...} nesting the expander accepts. */
 #define CF_MAX_EXPAND_DEPTH 64
+/* An expanded word may be at most this much longer than the word as
+ * written ("ENV a=$a$a" doubles a value per line). */
+#define CF_MAX_EXPAND_SIZE ((size_t)1 << 20)
+/* At most this much expanded text held by all instructions of one file. */
+#define CF_MAX_EXPAND_TOTAL ((size_t)64 << 20)
 
 enum cf_kind {
 	CF_ADD = 0,
@@ -126,7 +131,8 @@ struct cf_instr {
 	struct cf_seg *segs;
 	size_t n_segs;
 	size_t seg_base; /* offset of `original` inside the segments' line */
-	const struct cf_file *file;
+	struct cf_file *file;
+	size_t xbytes; /* internal: bytes of expanded text, counted in file->xbytes */
 };
 
 struct cf_stage {
@@ -165,6 +171,8 @@ struct cf_file {
 	struct nib_strv build_args;    /* --build-arg K=V as given */
 	struct nib_strv unused_args;   /* build args no ARG consumed */
 	struct nib_strv platform_args; /* TARGETPLATFORM=... BUILDARCH=... */
+
+	size_t xbytes; /* internal: expanded text all instructions hold (CF_MAX_EXPAND_TOTAL) */
 };
 
 /*
