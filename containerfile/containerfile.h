@@ -186,6 +186,16 @@ struct cf_file *cf_parse_file(const char *path, struct nib_error *err);
 void cf_file_free(struct cf_file *f);
 NIB_DEFINE_CLEANUP(struct cf_file *, cf_file_free)
 
+/*
+ * Parse one ONBUILD trigger of a base image's config (the trigger's text as
+ * Docker stores it, e.g. "RUN make") as the one instruction after "FROM
+ * scratch" of a file named "ONBUILD". Refused as Docker refuses them when
+ * they run: anything but exactly one instruction, and ONBUILD, FROM and
+ * MAINTAINER triggers (NIB_ERR_SYNTAX, "ONBUILD:2:COL: ..."). On success
+ * *in is the trigger, owned by the returned file.
+ */
+struct cf_file *cf_trigger_parse(const char *trigger, struct cf_instr **in, struct nib_error *err);
+
 struct cf_plan_opts {
 	const char *const *build_args; /* "K=V" (NULL-terminated, may be NULL) */
 	const char *target;	       /* --target, or NULL for the last stage */
