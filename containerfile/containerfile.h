@@ -28,6 +28,8 @@
  * limits below they bound the memory a Containerfile can make nib use to a
  * few hundred MiB. */
 #define CF_MAX_FILE_SIZE ((size_t)16 << 20)
+/* At most this many bytes in a .containerignore / .dockerignore. */
+#define CF_MAX_IGNORE_SIZE ((size_t)16 << 20)
 /* At most this many instructions (Docker stops at 127 layers much earlier). */
 #define CF_MAX_INSTRUCTIONS 50000
 /* At most this many arguments, pairs and flags in the whole file. */
@@ -288,6 +290,10 @@ int cf_path_match(const char *pattern, const char *name);
 struct cf_ignore *cf_ignore_parse(const char *data, size_t len, struct nib_error *err);
 /* Patterns given one by one, without the file reader's normalisation. */
 struct cf_ignore *cf_ignore_new(const char *const *patterns, size_t n, struct nib_error *err);
+/* The same for the file NAME: errors are "NAME:LINE: ..." and never quote
+ * the file's content. */
+struct cf_ignore *cf_ignore_parse_file(const char *name, const char *data, size_t len,
+				       struct nib_error *err);
 /* Read an ignore file; a missing file gives an empty matcher. */
 struct cf_ignore *cf_ignore_load(const char *path, struct nib_error *err);
 void cf_ignore_free(struct cf_ignore *ig);
@@ -308,5 +314,21 @@ size_t cf_ignore_count(const struct cf_ignore *ig);
  * or NULL when none exists.
  */
 char *cf_ignore_file_for(const char *containerfile, const char *context_dir);
+
+/*
+ * Find, read and parse a build's Containerfile and ignore file. `ctxfd` is
+ * the build context `context` (a folder); `file` is -f (NULL: Containerfile,
+ * else Dockerfile, in the context). A Containerfile in the context (the
+ * default, or an -f path lexically below `context`) and every ignore file
+ * looked up in it ("<containerfile>.containerignore", ".dockerignore", then
+ * the context's) are opened inside the context (symlinks resolve against
+ * it) and only as regular files of at most CF_MAX_FILE_SIZE /
+ * CF_MAX_IGNORE_SIZE bytes; an -f outside the context is read as named.
+ * Sets *cf_path (the Containerfile's name for messages), *f, *ig (NULL when
+ * there is no ignore file) and, when ig_path is not NULL, *ig_path.
+ */
+int cf_build_files_load(int ctxfd, const char *context, const char *file, char **cf_path,
+			struct cf_file **f, struct cf_ignore **ig, char **ig_path,
+			struct nib_error *err);
 
 #endif
