@@ -3,6 +3,8 @@
  * ADD of an http(s) URL: downloaded with libcurl into an unlinked temp
  * file, hashed while it streams (--checksum), mtime from Last-Modified.
  * Remote archives are never extracted (Dockerfile reference: ADD).
+ * Redirects are followed by hand: HTTPS never leads to plain HTTP.
+ * SSL_CERT_FILE / SSL_CERT_DIR name the trusted CAs, as for Go programs.
  */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -21,25 +23,6 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-struct sink {
-	int fd;
-	struct nib_sha256 *sha;
-	int errnum;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *data)
-{
-	struct sink *s = data;
-	size_t len = size * n;
-
-	if (nib_write_all(s->fd, p, len) < 0) {
-		s->errnum = errno;
-		return 0;
-	}
-	nib_sha256_update(s->sha, p, len);
-	return len;
 }
 
 static int hexval(char c)
@@ -104,10 +87,66 @@ static int tmp_file(struct nib_error *err)
 	return fd;
 }
 
+struct sink {
+	CURL *c;
+	int fd;
+	struct nib_sha256 *sha;
+	int errnum;
+};
+
+/* Only a 2xx body is the download; a redirect's body is dropped. */
+static size_t on_data(char *p, size_t size, size_t n, void *data)
+{
+	struct sink *s = data;
+	size_t len = size * n;
+	long status = 0;
+
+	curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return len;
+	if (nib_write_all(s->fd, p, len) < 0) {
+		s->errnum = errno;
+		return 0;
+	}
+	nib_sha256_update(s->sha, p, len);
+	return len;
+}
+
+static void curl_urlp(CURLU **u)
+{
+	if (*u)
+		curl_url_cleanup(*u);
+}
+
+/* host[:port] of `u` for messages. */
+static char *url_hostport(CURLU *u)
+{
+	char *host = NULL, *port = NULL;
+	char *out;
+
+	curl_url_get(u, CURLUPART_HOST, &host, 0);
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	out = port ? xasprintf("%s:%s", host ? host : "", port) : xstrdup(host ? host : "");
+	curl_free(host);
+	curl_free(port);
+	return out;
+}
+
+static bool url_scheme_is(CURLU *u, const char *scheme)
+{
+	char *s = NULL;
+	bool r = curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK && s && streq(s, scheme);
+	curl_free(s);
+	return r;
+}
+
+#define MAX_REDIRECTS 10
+
 int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, char **name,
 		      struct nib_error *err)
 {
 	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
+	_cleanup_(curl_urlp) CURLU *u = NULL;
 	_cleanup_(nib_sha256_freep) struct nib_sha256 *sha = NULL;
 	_cleanup_close_ int fd = -1;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -121,19 +160,21 @@ int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, cha
 		return nib_err(err, NIB_ERR_SYNTAX, 0,
 			       "invalid --checksum=%s: expected sha256:<64 hex digits>", checksum);
 	pthread_once(&curl_once, curl_init);
+	u = curl_url();
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
 	fd = tmp_file(err);
 	if (fd < 0)
 		return -1;
 	sha = nib_sha256_new();
-	s = (struct sink){.fd = fd, .sha = sha};
 	c = curl_easy_init();
 	if (!c)
 		return nib_err(err, NIB_ERR_ENV, 0, "ADD %s: cannot start libcurl", url);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	s = (struct sink){.c = c, .fd = fd, .sha = sha};
+	/* redirects are followed here, not by libcurl, so that each one is
+	 * checked: HTTPS never leads to plain HTTP */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -143,14 +184,46 @@ int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, cha
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_WRITE_ERROR && s.errnum)
-		return nib_err(err, NIB_ERR_IO, s.errnum, "ADD %s: write the download", url);
-	if (rc != CURLE_OK)
-		return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url,
-			       *errbuf ? errbuf : curl_easy_strerror(rc));
-	if (status >= 400)
+	/* the CA certificates Go programs (Docker, BuildKit) trust for ADD */
+	const char *cafile = getenv("SSL_CERT_FILE"), *cadir = getenv("SSL_CERT_DIR");
+	if (cafile && *cafile)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+	if (cadir && *cadir)
+		curl_easy_setopt(c, CURLOPT_CAPATH, cadir);
+	for (int redirects = 0;; redirects++) {
+		char *cur = NULL, *loc = NULL;
+		if (curl_url_get(u, CURLUPART_URL, &cur, 0) != CURLUE_OK)
+			return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
+		curl_easy_setopt(c, CURLOPT_URL, cur);
+		curl_free(cur);
+		errbuf[0] = '\0';
+		rc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (rc == CURLE_WRITE_ERROR && s.errnum)
+			return nib_err(err, NIB_ERR_IO, s.errnum, "ADD %s: write the download",
+				       url);
+		if (rc != CURLE_OK)
+			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url,
+				       *errbuf ? errbuf : curl_easy_strerror(rc));
+		if (status < 300 || status >= 400 ||
+		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
+			break;
+		if (redirects >= MAX_REDIRECTS)
+			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: more than %d redirects",
+				       url, MAX_REDIRECTS);
+		bool was_https = url_scheme_is(u, "https");
+		if (curl_url_set(u, CURLUPART_URL, loc, 0) != CURLUE_OK ||
+		    (!url_scheme_is(u, "https") && !url_scheme_is(u, "http")))
+			return nib_err(err, NIB_ERR_NETWORK, 0,
+				       "ADD %s: redirect to an unsupported URL", url);
+		if (was_https && url_scheme_is(u, "http")) {
+			_cleanup_free_ char *hp = url_hostport(u);
+			return nib_err(err, NIB_ERR_NETWORK, 0,
+				       "ADD %s: redirect from HTTPS to plain HTTP (%s) refused",
+				       url, hp);
+		}
+	}
+	if (status >= 300)
 		return nib_err(err, status == 404 ? NIB_ERR_NOT_FOUND : NIB_ERR_NETWORK, 0,
 			       "ADD %s: HTTP status %ld", url, status);
 	nib_sha256_final(sha, got);

@@ -239,6 +239,15 @@ int nib_parse_bool(const char *s);
  * buffer; `dirfd` may be AT_FDCWD. */
 int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
 		     struct nib_error *err);
+/*
+ * Read the regular file `path` of the tree at `rootfd`, resolved inside it
+ * (nib_open_in_root: symlinks and ".." never leave it), at most `max` bytes
+ * (else EFBIG). A FIFO, device, socket or folder is refused ("NAME is not a
+ * regular file") without blocking or reading it. `name` (NULL: `path`)
+ * names the file in messages; a missing file is NIB_ERR_NOT_FOUND (ENOENT).
+ */
+int nib_read_regular_in_root(int rootfd, const char *path, const char *name, size_t max, char **out,
+			     size_t *len, struct nib_error *err);
 /* Write `data` to `path` atomically: temp file in the same folder, fsync,
  * rename. */
 int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,

@@ -21,32 +21,67 @@ int nib_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
-		     struct nib_error *err)
+static int read_fd(int fd, const char *name, size_t max, char **out, size_t *len,
+		   struct nib_error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	_cleanup_buf_ struct nib_buf b = {0};
 	char chunk[65536];
 	ssize_t n;
 
-	if (fd < 0)
-		return nib_err(err, errno == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO, errno,
-			       "open %s", path);
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return nib_err(err, NIB_ERR_IO, errno, "read %s", path);
+			return nib_err(err, NIB_ERR_IO, errno, "read %s", name);
 		}
 		if (b.len + (size_t)n > max)
 			return nib_err(err, NIB_ERR_IO, EFBIG, "read %s (larger than %zu bytes)",
-				       path, max);
+				       name, max);
 		nib_buf_append(&b, chunk, (size_t)n);
 	}
 	if (len)
 		*len = b.len;
 	*out = nib_buf_steal(&b);
 	return 0;
+}
+
+int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len,
+		     struct nib_error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return nib_err(err, errno == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO, errno,
+			       "open %s", path);
+	return read_fd(fd, path, max, out, len, err);
+}
+
+int nib_read_regular_in_root(int rootfd, const char *path, const char *name, size_t max, char **out,
+			     size_t *len, struct nib_error *err)
+{
+	struct nib_error e = {0};
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a
+	 * terminal never becomes ours */
+	_cleanup_close_ int fd =
+	    nib_open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, &e);
+
+	if (!name)
+		name = path;
+	if (fd < 0) {
+		int en = e.errnum;
+		nib_err_clear(&e);
+		return nib_err(err, en == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO, en, "open %s",
+			       name);
+	}
+	if (fstat(fd, &st) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "stat %s", name);
+	if (!S_ISREG(st.st_mode))
+		return nib_err(err, NIB_ERR_IO, 0, "%s is not a regular file", name);
+	if ((uint64_t)st.st_size > max)
+		return nib_err(err, NIB_ERR_IO, EFBIG, "read %s (larger than %zu bytes)", name,
+			       max);
+	return read_fd(fd, name, max, out, len, err);
 }
 
 int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,

@@ -28,12 +28,19 @@
  * limits below they bound the memory a Containerfile can make nib use to a
  * few hundred MiB. */
 #define CF_MAX_FILE_SIZE ((size_t)16 << 20)
+/* At most this many bytes in a .containerignore / .dockerignore. */
+#define CF_MAX_IGNORE_SIZE ((size_t)16 << 20)
 /* At most this many instructions (Docker stops at 127 layers much earlier). */
 #define CF_MAX_INSTRUCTIONS 50000
 /* At most this many arguments, pairs and flags in the whole file. */
 #define CF_MAX_WORDS 500000
 /* Deepest ${...} nesting the expander accepts. */
 #define CF_MAX_EXPAND_DEPTH 64
+/* An expanded word may be at most this much longer than the word as
+ * written ("ENV a=$a$a" doubles a value per line). */
+#define CF_MAX_EXPAND_SIZE ((size_t)1 << 20)
+/* At most this much expanded text held by all instructions of one file. */
+#define CF_MAX_EXPAND_TOTAL ((size_t)64 << 20)
 
 enum cf_kind {
 	CF_ADD = 0,
@@ -126,7 +133,8 @@ struct cf_instr {
 	struct cf_seg *segs;
 	size_t n_segs;
 	size_t seg_base; /* offset of `original` inside the segments' line */
-	const struct cf_file *file;
+	struct cf_file *file;
+	size_t xbytes; /* internal: bytes of expanded text, counted in file->xbytes */
 };
 
 struct cf_stage {
@@ -165,6 +173,8 @@ struct cf_file {
 	struct nib_strv build_args;    /* --build-arg K=V as given */
 	struct nib_strv unused_args;   /* build args no ARG consumed */
 	struct nib_strv platform_args; /* TARGETPLATFORM=... BUILDARCH=... */
+
+	size_t xbytes; /* internal: expanded text all instructions hold (CF_MAX_EXPAND_TOTAL) */
 };
 
 /*
@@ -177,6 +187,16 @@ struct cf_file *cf_parse_buffer(const char *path, const char *data, size_t len,
 struct cf_file *cf_parse_file(const char *path, struct nib_error *err);
 void cf_file_free(struct cf_file *f);
 NIB_DEFINE_CLEANUP(struct cf_file *, cf_file_free)
+
+/*
+ * Parse one ONBUILD trigger of a base image's config (the trigger's text as
+ * Docker stores it, e.g. "RUN make") as the one instruction after "FROM
+ * scratch" of a file named "ONBUILD". Refused as Docker refuses them when
+ * they run: anything but exactly one instruction, and ONBUILD, FROM and
+ * MAINTAINER triggers (NIB_ERR_SYNTAX, "ONBUILD:2:COL: ..."). On success
+ * *in is the trigger, owned by the returned file.
+ */
+struct cf_file *cf_trigger_parse(const char *trigger, struct cf_instr **in, struct nib_error *err);
 
 struct cf_plan_opts {
 	const char *const *build_args; /* "K=V" (NULL-terminated, may be NULL) */
@@ -270,6 +290,10 @@ int cf_path_match(const char *pattern, const char *name);
 struct cf_ignore *cf_ignore_parse(const char *data, size_t len, struct nib_error *err);
 /* Patterns given one by one, without the file reader's normalisation. */
 struct cf_ignore *cf_ignore_new(const char *const *patterns, size_t n, struct nib_error *err);
+/* The same for the file NAME: errors are "NAME:LINE: ..." and never quote
+ * the file's content. */
+struct cf_ignore *cf_ignore_parse_file(const char *name, const char *data, size_t len,
+				       struct nib_error *err);
 /* Read an ignore file; a missing file gives an empty matcher. */
 struct cf_ignore *cf_ignore_load(const char *path, struct nib_error *err);
 void cf_ignore_free(struct cf_ignore *ig);
@@ -290,5 +314,21 @@ size_t cf_ignore_count(const struct cf_ignore *ig);
  * or NULL when none exists.
  */
 char *cf_ignore_file_for(const char *containerfile, const char *context_dir);
+
+/*
+ * Find, read and parse a build's Containerfile and ignore file. `ctxfd` is
+ * the build context `context` (a folder); `file` is -f (NULL: Containerfile,
+ * else Dockerfile, in the context). A Containerfile in the context (the
+ * default, or an -f path lexically below `context`) and every ignore file
+ * looked up in it ("<containerfile>.containerignore", ".dockerignore", then
+ * the context's) are opened inside the context (symlinks resolve against
+ * it) and only as regular files of at most CF_MAX_FILE_SIZE /
+ * CF_MAX_IGNORE_SIZE bytes; an -f outside the context is read as named.
+ * Sets *cf_path (the Containerfile's name for messages), *f, *ig (NULL when
+ * there is no ignore file) and, when ig_path is not NULL, *ig_path.
+ */
+int cf_build_files_load(int ctxfd, const char *context, const char *file, char **cf_path,
+			struct cf_file **f, struct cf_ignore **ig, char **ig_path,
+			struct nib_error *err);
 
 #endif

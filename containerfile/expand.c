@@ -17,6 +17,7 @@ struct lexer {
 	cf_lookup_fn lookup;
 	void *ud;
 	int depth;
+	size_t max; /* longest result (CF_MAX_EXPAND_SIZE beyond the word) */
 	struct nib_error *err;
 };
 
@@ -101,6 +102,18 @@ static int lex_error(struct lexer *l, const char *fmt, ...)
 
 static int process_stop_on(struct lexer *l, uint32_t stop, bool raw_escapes, struct nib_buf *res,
 			   struct words *w);
+
+/* Every place a variable's value lands checks the result against the cap,
+ * so no expansion holds more than about twice the cap at once. */
+static int check_size(struct lexer *l, const struct nib_buf *res)
+{
+	if (res->len <= l->max)
+		return 0;
+	return lex_error(l,
+			 "variable expansion result longer than %zu bytes (the text written plus "
+			 "%zu KiB)",
+			 l->max, CF_MAX_EXPAND_SIZE >> 10);
+}
 
 static bool is_special_param(uint32_t c)
 {
@@ -418,6 +431,10 @@ static int process_stop_on(struct lexer *l, uint32_t stop, bool raw_escapes, str
 				goto out;
 			}
 			nib_buf_append(res, tmp.data, tmp.len);
+			if (check_size(l, res) < 0) {
+				ret = -1;
+				goto out;
+			}
 			if (ch == '$')
 				w_string(w, tmp.data, tmp.len);
 			else
@@ -599,6 +616,11 @@ static int replace_pattern(struct lexer *l, const char *value, const char *patte
 						vr.offs[me] - vr.offs[ms]);
 			any = true;
 			last_end = me;
+			if (check_size(l, res) < 0) {
+				cf_runes_free(&vr);
+				cf_nfa_free(&p);
+				return -1;
+			}
 			if (search + 1 > me)
 				search++;
 			else
@@ -626,6 +648,7 @@ static int expand(const char *word, char escape, unsigned flags, cf_lookup_fn lo
 	    .keep_unset = flags & CF_EXPAND_KEEP_UNSET,
 	    .lookup = lookup,
 	    .ud = userdata,
+	    .max = strlen(word) + CF_MAX_EXPAND_SIZE,
 	    .err = err,
 	};
 	nib_buf_puts(res, "");

@@ -111,8 +111,26 @@ static int flag(struct ctx *c, const char *name)
 	return 0;
 }
 
+/* Bytes of expanded text the instruction holds. */
+static size_t held(const struct cf_instr *in)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < in->xargs.len; i++)
+		n += strlen(in->xargs.v[i]) + 1;
+	for (size_t i = 0; i < in->n_xkvs; i++)
+		n += strlen(in->xkvs[i].key) + (in->xkvs[i].value ? strlen(in->xkvs[i].value) : 0);
+	for (size_t i = 0; i < in->n_flags; i++)
+		n += in->flags[i].xvalue ? strlen(in->flags[i].xvalue) : 0;
+	for (size_t i = 0; i < in->n_heredocs; i++)
+		n += in->heredocs[i].xcontent ? strlen(in->heredocs[i].xcontent) : 0;
+	return n;
+}
+
 static void reset(struct cf_instr *in)
 {
+	in->file->xbytes -= in->xbytes;
+	in->xbytes = 0;
 	nib_strv_free(&in->xargs);
 	for (size_t i = 0; i < in->n_xkvs; i++) {
 		free(in->xkvs[i].key);
@@ -232,6 +250,14 @@ int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata, st
 		if (in->kind == CF_ENV || in->kind == CF_LABEL)
 			break;
 	}
+	/* each word is capped; so is the whole file's expanded text, or
+	 * thousands of lines each near the cap would hold gigabytes */
+	in->xbytes = held(in);
+	in->file->xbytes += in->xbytes;
+	if (in->file->xbytes > CF_MAX_EXPAND_TOTAL)
+		return cf_instr_error(in, err, (size_t)-1,
+				      "the expanded instructions of this file exceed %zu MiB",
+				      CF_MAX_EXPAND_TOTAL >> 20);
 	in->expanded = true;
 	return 0;
 }

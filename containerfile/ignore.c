@@ -367,9 +367,14 @@ static char *trim_space(const char *s)
 	return xstrndup(s, n);
 }
 
-struct cf_ignore *cf_ignore_new(const char *const *patterns, size_t n, struct nib_error *err)
+/* Patterns from a file carry their line numbers (`lines`); their errors
+ * name the file and line but never the pattern, so that an ignore file that
+ * is not one (a link to a secret elsewhere) is not printed. */
+static struct cf_ignore *ignore_build(const char *const *patterns, const size_t *lines, size_t n,
+				      const char *name, struct nib_error *err)
 {
-	struct cf_ignore *ig = xcalloc(1, sizeof(*ig));
+	_cleanup_(cf_ignore_freep) struct cf_ignore *ig = xcalloc(1, sizeof(*ig));
+	_cleanup_free_ char *where = NULL;
 
 	ig->p = xcalloc(n + 1, sizeof(*ig->p));
 	for (size_t i = 0; i < n; i++) {
@@ -379,51 +384,66 @@ struct cf_ignore *cf_ignore_new(const char *const *patterns, size_t n, struct ni
 		_cleanup_free_ char *c = nib_path_clean(t);
 		struct ipat *ip = &ig->p[ig->n];
 		const char *pat = c;
+		bool bad;
 		*ip = (struct ipat){0};
+		if (lines) {
+			free(where);
+			where = name ? xasprintf("%s:%zu: ", name, lines[i])
+				     : xasprintf("line %zu: ", lines[i]);
+		}
 		if (pat[0] == '!') {
-			if (!pat[1]) {
-				nib_err(err, NIB_ERR_SYNTAX, 0, "illegal exclusion pattern: \"!\"");
-				cf_ignore_free(ig);
-				return NULL;
-			}
+			if (!pat[1])
+				return nib_err(err, NIB_ERR_SYNTAX, 0,
+					       "%sillegal exclusion pattern: \"!\"",
+					       where ? where : ""),
+				       NULL;
 			ip->exclusion = true;
 			ig->exclusions = true;
 			pat++;
 		}
-		if (cf_path_match(pat, ".") < 0) {
-			nib_err(err, NIB_ERR_SYNTAX, 0, "syntax error in pattern \"%s\"", pat);
-			cf_ignore_free(ig);
-			return NULL;
+		bad = cf_path_match(pat, ".") < 0;
+		if (!bad) {
+			ip->cleaned = xstrdup(pat);
+			ig->n++;
+			bad = compile(ip) < 0;
 		}
-		ip->cleaned = xstrdup(pat);
-		ig->n++;
-		if (compile(ip) < 0) {
-			nib_err(err, NIB_ERR_SYNTAX, 0, "syntax error in pattern \"%s\"", pat);
-			cf_ignore_free(ig);
-			return NULL;
-		}
+		if (bad && lines)
+			return nib_err(err, NIB_ERR_SYNTAX, 0, "%ssyntax error in pattern", where),
+			       NULL;
+		if (bad)
+			return nib_err(err, NIB_ERR_SYNTAX, 0, "syntax error in pattern \"%s\"",
+				       pat),
+			       NULL;
 	}
-	return ig;
+	return steal_pointer(&ig);
 }
 
-struct cf_ignore *cf_ignore_parse(const char *data, size_t len, struct nib_error *err)
+struct cf_ignore *cf_ignore_new(const char *const *patterns, size_t n, struct nib_error *err)
+{
+	return ignore_build(patterns, NULL, n, NULL, err);
+}
+
+struct cf_ignore *cf_ignore_parse_file(const char *name, const char *data, size_t len,
+				       struct nib_error *err)
 {
 	_cleanup_strv_ struct nib_strv pats = {0};
-	size_t i = 0;
+	_cleanup_free_ size_t *lines = NULL;
+	size_t i = 0, line = 0, cap = 0;
 	bool first = true;
 
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - data) : len;
 		_cleanup_free_ char *raw = xstrndup(data + i, e - i);
-		const char *line = raw;
+		const char *l = raw;
 		i = nl ? e + 1 : len;
-		if (first && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
-			line += 3;
+		line++;
+		if (first && strncmp(l, "\xEF\xBB\xBF", 3) == 0)
+			l += 3;
 		first = false;
-		if (line[0] == '#')
+		if (l[0] == '#')
 			continue;
-		_cleanup_free_ char *p = trim_space(line);
+		_cleanup_free_ char *p = trim_space(l);
 		if (!*p)
 			continue;
 		bool invert = p[0] == '!';
@@ -436,8 +456,19 @@ struct cf_ignore *cf_ignore_parse(const char *data, size_t len, struct nib_error
 				memmove(body, body + 1, strlen(body));
 		}
 		nib_strv_pushf(&pats, "%s%s", invert ? "!" : "", body);
+		if (pats.len > cap) {
+			cap = cap ? 2 * cap : 64;
+			lines = xrealloc(lines, cap * sizeof(*lines));
+		}
+		lines[pats.len - 1] = line;
 	}
-	return cf_ignore_new((const char *const *)pats.v, pats.len, err);
+	return ignore_build((const char *const *)pats.v, lines ? lines : &line, pats.len, name,
+			    err);
+}
+
+struct cf_ignore *cf_ignore_parse(const char *data, size_t len, struct nib_error *err)
+{
+	return cf_ignore_parse_file(NULL, data, len, err);
 }
 
 struct cf_ignore *cf_ignore_load(const char *path, struct nib_error *err)
@@ -446,7 +477,7 @@ struct cf_ignore *cf_ignore_load(const char *path, struct nib_error *err)
 	size_t len = 0;
 	struct nib_error e = {0};
 
-	if (nib_read_file_at(AT_FDCWD, path, 16 << 20, &data, &len, &e) < 0) {
+	if (nib_read_file_at(AT_FDCWD, path, CF_MAX_IGNORE_SIZE, &data, &len, &e) < 0) {
 		if (e.errnum == ENOENT) {
 			nib_err_clear(&e);
 			return cf_ignore_new(NULL, 0, err);
@@ -454,10 +485,7 @@ struct cf_ignore *cf_ignore_load(const char *path, struct nib_error *err)
 		nib_err_move(err, &e);
 		return NULL;
 	}
-	struct cf_ignore *ig = cf_ignore_parse(data, len, err);
-	if (!ig)
-		nib_err_wrap(err, "%s", path);
-	return ig;
+	return cf_ignore_parse_file(path, data, len, err);
 }
 
 bool cf_ignore_match(const struct cf_ignore *ig, const char *file)

@@ -612,6 +612,50 @@ struct cf_file *cf_parse_file(const char *path, struct nib_error *err)
 	return cf_parse_buffer(path, data, len, err);
 }
 
+struct cf_file *cf_trigger_parse(const char *trigger, struct cf_instr **out, struct nib_error *err)
+{
+	_cleanup_(cf_file_freep) struct cf_file *f = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct cf_instr *in;
+	size_t n = strlen(trigger);
+
+	*out = NULL;
+	if (n > CF_MAX_FILE_SIZE)
+		return nib_err(err, NIB_ERR_SYNTAX, 0,
+			       "ONBUILD:2:1: a trigger of %zu bytes is larger than the %zu MiB a "
+			       "Containerfile may have",
+			       n, CF_MAX_FILE_SIZE >> 20),
+		       NULL;
+	text = xasprintf("FROM scratch\n%s\n", trigger);
+	f = cf_parse_buffer("ONBUILD", text, strlen(text), err);
+	if (!f)
+		return NULL;
+	if (f->n_instrs != 2)
+		return nib_err(err, NIB_ERR_SYNTAX, 0,
+			       "ONBUILD:2:1: a trigger must be exactly one instruction, not %zu",
+			       f->n_instrs - 1),
+		       NULL;
+	in = f->instrs[1];
+	/* Docker (dispatchers' checkDispatch, BuildKit's parseOnBuild): the
+	 * checks ONBUILD makes when it is written, made again when a base
+	 * image's triggers run, since an image's config is anyone's to write */
+	switch (in->kind) {
+	case CF_ONBUILD:
+		return cf_instr_error(in, err, (size_t)-1,
+				      "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
+		       NULL;
+	case CF_FROM:
+	case CF_MAINTAINER:
+		return cf_instr_error(in, err, (size_t)-1, "%s isn't allowed as an ONBUILD trigger",
+				      cf_kind_name(in->kind)),
+		       NULL;
+	default:
+		break;
+	}
+	*out = in;
+	return steal_pointer(&f);
+}
+
 void cf_file_free(struct cf_file *f)
 {
 	struct cf_file_priv *fp = cf_priv(f);

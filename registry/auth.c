@@ -6,7 +6,9 @@
  *
  * Credentials go to the token realm only when it is on the registry's own
  * host (Docker Hub's auth.docker.io for docker.io is the one exception);
- * anywhere else the token is requested anonymously.
+ * anywhere else the token is requested anonymously. They never go to a
+ * plain-HTTP realm unless the registry or the realm's host is marked
+ * insecure.
  */
 #include <string.h>
 #include <time.h>
@@ -121,6 +123,17 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 	}
 	if (host_creds(c, h, err) < 0)
 		return -1;
+	if (h->have_creds && realm_trusted(h, realm) && nib_str_has_prefix(realm, "http://") &&
+	    !h->insecure && !client_url_insecure(c, realm)) {
+		/* the registry is on HTTPS; its realm would get the password
+		 * in clear */
+		_cleanup_free_ char *rh = url_hostport(realm);
+		return nib_err(err, NIB_ERR_AUTH, 0,
+			       "%s: the token realm is plain HTTP (%s): credentials are only sent "
+			       "over HTTPS, or to a host marked insecure (--tls-verify=false, "
+			       "registries.conf insecure = true)",
+			       h->registry, rh);
+	}
 	if (h->have_creds && realm_trusted(h, realm)) {
 		_cleanup_free_ char *bv = basic_value(&h->creds);
 		authhdr = xasprintf("Authorization: %s", bv);

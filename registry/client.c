@@ -132,6 +132,23 @@ struct host_state *client_host(struct reg_client *c, const char *registry)
 	return h;
 }
 
+bool client_url_insecure(const struct reg_client *c, const char *url)
+{
+	_cleanup_free_ char *hp = url_hostport(url);
+	return c->o.tls_verify == 0 || reg_conf_insecure(c->conf, hp);
+}
+
+int client_check_downgrade(const struct reg_client *c, const char *from, const char *to,
+			   const char *what, struct nib_error *err)
+{
+	if (!nib_str_has_prefix(from, "https://") || !nib_str_has_prefix(to, "http://") ||
+	    client_url_insecure(c, to))
+		return 0;
+	_cleanup_free_ char *hp = url_hostport(to);
+	return nib_err(err, NIB_ERR_NETWORK, 0,
+		       "%s: redirect from HTTPS to plain HTTP (%s) refused", what, hp);
+}
+
 static CURLcode ssl_ctx_cb(CURL *e, void *sslctx, void *data)
 {
 	struct host_state *h = data;
@@ -482,6 +499,12 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 
 	if (client_auth_header(c, h, scope, false, &auth, err) < 0)
 		return nib_err_wrap(err, "%s", what);
+	/* client_base only falls back to plain HTTP for an insecure host: a
+	 * credential never travels in clear otherwise */
+	if (auth && streq(h->scheme, "http") && !h->insecure)
+		return nib_err(err, NIB_ERR_AUTH, 0,
+			       "%s: credentials are not sent to %s over plain HTTP", what,
+			       h->registry);
 	for (;;) {
 		bool same = url_same_origin(url, origin);
 		CURLcode rc = perform_once(c, h, url, rq, same ? auth : NULL, rs);
@@ -507,6 +530,11 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 				rq->method = method0;
 				return nib_err(err, NIB_ERR_NETWORK, 0,
 					       "%s: redirect to an unsupported URL", what);
+			}
+			if (client_check_downgrade(c, url, next, what, err) < 0) {
+				free(next);
+				rq->method = method0;
+				return -1;
 			}
 			free(url);
 			url = next;

@@ -235,6 +235,11 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 			return nib_err(err, NIB_ERR_NETWORK, 0,
 				       "%s: blob %s: redirect to an unsupported URL", fc->what, dg);
 		}
+		_cleanup_free_ char *bw = xasprintf("%s: blob %s", fc->what, dg);
+		if (client_check_downgrade(c, x->url, next, bw, err) < 0) {
+			free(next);
+			return -1;
+		}
 		free(x->url);
 		x->url = next;
 		x->ready_at = 0;

@@ -159,6 +159,16 @@ bool curl_code_retryable(CURLcode rc);
 bool url_same_origin(const char *a, const char *b);
 /* host part of an URL (no port), lower case. */
 char *url_host(const char *url);
+/* host[:port] of an URL as written (no default port), lower case. */
+char *url_hostport(const char *url);
+/* Whether transport security may be given up for the URL's host:
+ * --tls-verify=false, or registries.conf marks it insecure. */
+bool client_url_insecure(const struct reg_client *c, const char *url);
+/* Refuse to follow `from` (HTTPS) to `to` (plain HTTP): the content and
+ * whatever the request carries would be readable and changeable on the
+ * way. Allowed only when `to`'s host is marked insecure. */
+int client_check_downgrade(const struct reg_client *c, const char *from, const char *to,
+			   const char *what, struct nib_error *err);
 /* Error for an unexpected response: "REF: HTTP 500 (registry message)". */
 int http_error(struct nib_error *err, const char *what, const struct http_resp *rs,
 	       const char *doing);

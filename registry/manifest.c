@@ -101,6 +101,27 @@ static int doc_media_type(json_object *o, const char *content_type, const char *
 	return 0;
 }
 
+/* A document's fields must match its media type (CVE-2021-41190): an
+ * index with "config" or "layers", or a manifest with "manifests", is read
+ * as one kind by one client and as the other by another, so the same digest
+ * could name two different images. image-spec manifest.md, image-index.md. */
+static int fields_match_type(json_object *o, const char *mt, const char *what,
+			     struct nib_error *err)
+{
+	if (media_type_is_index(mt) && (json_object_object_get_ex(o, "config", NULL) ||
+					json_object_object_get_ex(o, "layers", NULL)))
+		return nib_err(err, NIB_ERR_CORRUPT, 0,
+			       "%s: an image index (%s) with a \"config\" or \"layers\" field is "
+			       "ambiguous and refused",
+			       what, mt);
+	if (media_type_is_manifest(mt) && json_object_object_get_ex(o, "manifests", NULL))
+		return nib_err(err, NIB_ERR_CORRUPT, 0,
+			       "%s: an image manifest (%s) with a \"manifests\" field is ambiguous "
+			       "and refused",
+			       what, mt);
+	return 0;
+}
+
 /* Parse a manifest or index. For a manifest, `out` gets config and layers
  * and out->manifest.media_type; for an index only out->index.media_type is
  * set and `*doc` keeps the document for platform selection. */
@@ -132,6 +153,8 @@ int manifest_parse(const char *data, size_t len, const char *content_type_what,
 	    !json_object_is_type(sv, json_type_int) || json_object_get_int(sv) != 2)
 		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: manifest schemaVersion is not 2",
 			       what);
+	if (fields_match_type(o, mt, what, err) < 0)
+		return -1;
 	if (media_type_is_index(mt)) {
 		json_object *m;
 		if (!json_object_object_get_ex(o, "manifests", &m) ||

@@ -68,6 +68,10 @@ static int upload_chunks(struct reg_client *c, struct host_state *h, const char 
 			return http_error(err, what, &rs, "blob upload (PATCH)");
 		if (rs.location) {
 			char *next = url_resolve(*loc, rs.location);
+			if (client_check_downgrade(c, *loc, next, what, err) < 0) {
+				free(next);
+				return -1;
+			}
 			free(*loc);
 			*loc = next;
 		}
@@ -144,6 +148,8 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 		return http_error(err, what, &rs, doing);
 	}
 	loc = url_resolve(url, rs.location);
+	if (client_check_downgrade(c, url, loc, what, err) < 0)
+		return -1;
 
 	_cleanup_slist_ struct curl_slist *hdrs =
 	    curl_slist_append(NULL, "Content-Type: application/octet-stream");

@@ -162,6 +162,11 @@ bool url_same_origin(const char *a, const char *b)
 	return streq(x, y);
 }
 
+char *url_hostport(const char *url)
+{
+	return url_authority(url, false);
+}
+
 char *url_host(const char *url)
 {
 	char *a = url_authority(url, false);

@@ -693,6 +693,48 @@ static int whiteout(struct ex *x, const char *parent, const char *base, struct n
 
 /* ---- one entry -------------------------------------------------------------- */
 
+/* ".wh..wh.*" names other than the opaque marker: aufs bookkeeping. */
+static bool aufs_meta(const char *base)
+{
+	return nib_str_has_prefix(base, ".wh..wh.") && !streq(base, ".wh..wh..opq");
+}
+
+/* Whether a folder component of `parent` is a whiteout name (aufs
+ * bookkeeping folders excepted): a ".wh.NAME/child" entry would make a
+ * folder that every other reader takes for a whiteout. */
+static bool reserved_parent(const char *parent)
+{
+	for (const char *c = parent; *c;) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+
+		if (n >= 4 && !strncmp(c, ".wh.", 4) && !(n >= 8 && !strncmp(c, ".wh..wh.", 8)))
+			return true;
+		if (!slash)
+			break;
+		c = slash + 1;
+	}
+	return false;
+}
+
+static const char *entry_kind(mode_t type)
+{
+	switch (type) {
+	case AE_IFDIR:
+		return "folder";
+	case AE_IFLNK:
+		return "symlink";
+	case AE_IFCHR:
+		return "character device";
+	case AE_IFBLK:
+		return "block device";
+	case AE_IFIFO:
+		return "FIFO";
+	default:
+		return "special entry";
+	}
+}
+
 static int apply_entry(struct ex *x, struct archive *a, struct archive_entry *e,
 		       struct nib_error *err)
 {
@@ -722,8 +764,22 @@ static int apply_entry(struct ex *x, struct archive *a, struct archive_entry *e,
 	parent = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
 	base = slash ? slash + 1 : rel;
 
-	if (nib_str_has_prefix(base, ".wh."))
+	if (reserved_parent(parent))
+		return eerr(x, err, NIB_ERR_CORRUPT, 0,
+			    "an entry below a \".wh.\" name is refused: such names are whiteouts, "
+			    "not folders (image-spec layer.md)");
+	if (nib_str_has_prefix(base, ".wh.")) {
+		/* image-spec layer.md: a whiteout is an empty file; a folder,
+		 * link or device named ".wh.NAME" is neither a whiteout nor
+		 * content another tool would read the same way. aufs
+		 * bookkeeping (".wh..wh.plnk/") stays ignored whatever its type. */
+		if ((type != AE_IFREG || hl) && !aufs_meta(base))
+			return eerr(x, err, NIB_ERR_CORRUPT, 0,
+				    "a whiteout must be a regular file, not a %s (image-spec "
+				    "layer.md)",
+				    hl ? "hardlink" : entry_kind(type));
 		return whiteout(x, parent, base, err);
+	}
 	if (x->o->whiteouts == STG_WHITEOUT_APPLY)
 		pathset_add(&x->made, *rel ? rel : ".");
 

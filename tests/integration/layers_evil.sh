@@ -92,6 +92,11 @@ assert_eq "$(cat "$E/symlink-file-overwrite/victim/secret")" "secret"
 t "confined results: forged overlay metadata and records are dropped"
 c=$E/reserved-xattr/rootfs
 assert_eq "$(getfattr -d -m '^user\.' "$c/dir" "$c/file" 2>/dev/null | grep -c '^user')" 0
+t "confined results: a whiteout file removes only its own name"
+[ ! -e "$E/whiteout-file/rootfs/x" ] && [ -f "$E/whiteout-file/rootfs/y" ] || fail "whiteout of x"
+t "confined results: aufs bookkeeping is ignored"
+[ -f "$E/aufs-bookkeeping/rootfs/keep" ] && [ -z "$(ls -A "$E/aufs-bookkeeping/rootfs" | grep -v '^keep$')" ] ||
+	fail "aufs names were applied: $(ls -A "$E/aufs-bookkeeping/rootfs")"
 t "confined results: opaque root in a later layer only hides lower content"
 [ ! -e "$E/opaque-root/rootfs/keep" ] && [ -f "$E/opaque-root/rootfs/new" ] || fail "opaque root"
 finish

@@ -100,6 +100,10 @@ run podsim env E="$E" TOOL="$TOOL" bash "$T/evil.sh" <"$T/cases"
 assert_eq "$(snap)" "$before" "victims or case folders changed"
 [ -f "$E/symlink-rel-dir/rootfs/victim/pwned" ] || fail "confined write missing: the cases did not run"
 [ ! -e "$E/whiteout-dotdot/rootfs" ] || fail "a refused layer left its rootfs behind"
+for c in whiteout-folder whiteout-child-only whiteout-symlink opaque-folder; do
+	[ ! -e "$E/$c/rootfs" ] || fail "$c: a non-file whiteout was applied"
+done
+[ ! -e "$E/whiteout-file/rootfs/x" ] && [ -f "$E/whiteout-file/rootfs/y" ] || fail "whiteout file"
 n=$(wc -l <"$T/cases")
 [ "$n" -ge 40 ] || fail "only $n cases"
 finish

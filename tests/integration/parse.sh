@@ -171,6 +171,39 @@ run timeout 60 "$NIB" parse "$T/Deep"
 assert_status 2
 assert_match "$err" 'nested more than'
 
+t "an expansion that doubles line after line is refused at its line (nib parse, nib build)"
+mkdir -p "$T/dbl"
+{
+	printf 'FROM scratch\nENV a=x\n'
+	for ((i = 0; i < 40; i++)); do printf 'ENV a=$a$a\n'; done
+} >"$T/dbl/Containerfile"
+run timeout 60 "$NIB" parse "$T/dbl/Containerfile"
+assert_status 2
+assert_match "$err" "^nib: error: $T/dbl/Containerfile:23:5: .*variable expansion result longer than 1048580 bytes"
+[ "${#err}" -lt 400 ] || fail "message of ${#err} bytes"
+run timeout 60 "$NIB" --root "$T/dbl-root" build -f "$T/dbl/Containerfile" "$T/dbl"
+assert_status 2
+assert_match "$err" "^nib: error: $T/dbl/Containerfile:23:5: .*variable expansion result longer than"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	. "$NIB_SRC/tests/lib/users.sh"
+	if users_setup; then
+		chmod -R a+rX "$T/dbl"
+		run as_user nibplain timeout 60 "$T/bin/nib" parse "$T/dbl/Containerfile"
+		assert_status 2
+		assert_match "$err" "Containerfile:23:5: .*variable expansion result longer than"
+	fi
+fi
+
+t "thousands of lines each near the expansion cap hit the file's total"
+{
+	printf 'FROM scratch\nENV a=x\n'
+	for ((i = 0; i < 19; i++)); do printf 'ENV a=$a$a\n'; done
+	for ((i = 0; i < 3000; i++)); do printf 'ENV b%d=$a\n' $i; done
+} >"$T/Total"
+run timeout 60 "$NIB" parse "$T/Total"
+assert_status 2
+assert_match "$err" "^nib: error: $T/Total:[0-9]+:1: the expanded instructions of this file exceed 64 MiB"
+
 t "a 100 MB file is refused quickly with the documented limit"
 truncate -s 100M "$T/Huge"
 run timeout 60 "$NIB" parse "$T/Huge"

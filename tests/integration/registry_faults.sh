@@ -158,6 +158,18 @@ t "bad manifest: media type differs from the Content-Type"
 serve mismatch "$OCI" <<<'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
 crafted "does not match the Content-Type"
 
+t "bad manifest: an index that also carries layers (CVE-2021-41190)"
+serve ambi-index "application/vnd.oci.image.index.v1+json" <<<'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"config":{"mediaType":"a/b","digest":"'$D0'","size":1},"layers":[]}'
+crafted "image index .* with a \"config\" or \"layers\" field is ambiguous"
+
+t "bad manifest: a manifest that also carries manifests (CVE-2021-41190)"
+serve ambi-manifest "$OCI" <<<'{"schemaVersion":2,"mediaType":"'$OCI'","config":{"mediaType":"a/b","digest":"'$D0'","size":1},"layers":[],"manifests":[]}'
+crafted "image manifest .* with a \"manifests\" field is ambiguous"
+
+t "bad manifest: no media type, fields of both kinds (CVE-2021-41190)"
+serve ambi-none "application/json" <<<'{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"'$D0'","size":1},"layers":[],"manifests":[]}'
+crafted "ambiguous"
+
 t "bad manifest: Docker schema 1 is refused clearly"
 serve s1 "application/vnd.docker.distribution.manifest.v1+prettyjws" <<<'{"schemaVersion":1,"name":"f/img","tag":"bad","fsLayers":[]}'
 crafted "Docker schema 1 manifests are not supported"

@@ -112,6 +112,17 @@ case("opaque-via-symlink", [[sym("l", victim("opaque-via-symlink"))], [f("l/.wh.
 case("whiteout-abs-name", [[f(victim("whiteout-abs-name") + "/.wh.secret")]])
 case("whiteout-dotdot-name", [[f("../victim/.wh.secret")]])
 case("opaque-root", [[f("keep")], [f(".wh..wh..opq"), f("new")]])
+# only regular files are whiteouts (image-spec layer.md): a folder, link or
+# device named ".wh.NAME", or anything below one, is refused, never applied
+case("whiteout-folder", [[f("x", b"keep\n")], [d(".wh.x"), f(".wh.x/child")]], "refuse whiteout must be a regular file, not a folder")
+case("whiteout-folder-nested", [[d("a"), f("a/x", b"keep\n")], [d("a/.wh.x")]], "refuse whiteout must be a regular file, not a folder")
+case("whiteout-child-only", [[f("x", b"keep\n")], [f(".wh.x/child")]], "refuse below a \".wh.\" name")
+case("whiteout-symlink", [[f("x", b"keep\n")], [sym(".wh.x", "x")]], "refuse whiteout must be a regular file, not a symlink")
+case("whiteout-hardlink", [[f("x", b"keep\n")], [f("y"), hard(".wh.x", "y")]], "refuse whiteout must be a regular file, not a hardlink")
+case("whiteout-fifo", [[f("x", b"keep\n")], [info(".wh.x", tarfile.FIFOTYPE)]], "refuse whiteout must be a regular file, not a FIFO")
+case("opaque-folder", [[d("a"), f("a/keep")], [d("a/.wh..wh..opq")]], "refuse whiteout must be a regular file, not a folder")
+case("whiteout-file", [[f("x", b"keep\n"), f("y", b"keep\n")], [f(".wh.x")]])
+case("aufs-bookkeeping", [[d(".wh..wh.plnk"), f(".wh..wh.aufs", b""), f("keep")]])
 # --- devices ---
 case("device-block-disk", [[dev("sda", tarfile.BLKTYPE, 8, 0)]])
 case("device-char-mem", [[dev("mem", tarfile.CHRTYPE, 1, 1)]])

@@ -16,12 +16,18 @@
 #     close            close the connection without an answer
 #     bigauth          answer 401 with a 20 kB WWW-Authenticate header
 #     serve FILE CT    answer 200 with FILE's content as Content-Type CT
+#     redirect-to BASE answer 307 to BASE followed by the request's path
+#                      (e.g. the plain-HTTP upstream behind an HTTPS proxy)
+#     plain-location   forward, but leave an upstream Location header naming
+#                      the upstream itself (plain HTTP) as it is
 # e.g. "GET /blobs/ drop 100000 1". DIR/log gets one line per request:
 # "METHOD PATH auth=yes|no range=VALUE". Requests under /r/ (redirect
 # targets) are forwarded with $PROXY_UPSTREAM_AUTH as Authorization when set.
-import http.client, http.server, os, re, sys, threading, time
+# With $PROXY_TLS_CERT and $PROXY_TLS_KEY (PEM files) the proxy speaks HTTPS.
+import http.client, http.server, os, re, ssl, sys, threading, time
 
 DIR, PORT, UPSTREAM = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+SCHEME = "https" if os.environ.get("PROXY_TLS_CERT") else "http"
 counts = {}
 lock = threading.Lock()
 
@@ -50,8 +56,10 @@ def match(method, path):
             times = int(args[1])
         elif action == "status" and len(args) >= 3:
             times = int(args[2])
-        elif action in ("redirect", "garbage", "close", "bigauth") and len(args) >= 1:
+        elif action in ("redirect", "garbage", "close", "bigauth", "plain-location") and len(args) >= 1:
             times = int(args[0])
+        elif action == "redirect-to" and len(args) >= 2:
+            times = int(args[1])
         elif action == "serve" and len(args) >= 3:
             times = int(args[2])
         with lock:
@@ -113,9 +121,15 @@ class H(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if action == "redirect-to":
+            self.send_response(307)
+            self.send_header("Location", args[0] + path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if action == "redirect" and not path.startswith("/r/"):
             self.send_response(307)
-            self.send_header("Location", "http://localhost:%d/r%s" % (PORT, path))
+            self.send_header("Location", "%s://localhost:%d/r%s" % (SCHEME, PORT, path))
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -137,8 +151,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 continue
             if k.lower() == "content-length":
                 clen = int(v)
-            if k.lower() == "location" and v.startswith("http://" + UPSTREAM):
-                v = v.replace("http://" + UPSTREAM, "http://127.0.0.1:%d" % PORT, 1)
+            if k.lower() == "location" and v.startswith("http://" + UPSTREAM) and action != "plain-location":
+                v = v.replace("http://" + UPSTREAM, "%s://127.0.0.1:%d" % (SCHEME, PORT), 1)
             self.send_header(k, v)
         if clen is None and method != "HEAD":
             data = resp.read()
@@ -179,5 +193,9 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer.allow_reuse_address = True
 http.server.ThreadingHTTPServer.daemon_threads = True
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), H)
+if SCHEME == "https":
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["PROXY_TLS_CERT"], os.environ["PROXY_TLS_KEY"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 open(os.path.join(DIR, "ready"), "w").close()
 srv.serve_forever()

@@ -1,11 +1,12 @@
 # Test images made from the host's static busybox, written by hand as an
 # OCI image layout (no registry, no nib). Source after tests/lib.sh.
 #
-#   make_busybox_layout DIR TAG [ENV_VALUE]
+#   make_busybox_layout DIR TAG [ENV_VALUE] [CONFIG_JSON]
 #       DIR becomes an OCI layout with one image: a busybox-static rootfs
 #       layer (tar+gzip), a config and a manifest, named TAG (the bare
 #       ref.name skopeo also writes). ENV_VALUE varies the config so
-#       different calls give different image IDs.
+#       different calls give different image IDs; CONFIG_JSON (members
+#       such as '"OnBuild":["RUN x"]') is added to the config's "config".
 #   have_static_busybox   true when /bin/busybox is statically linked
 
 BUSYBOX_STATIC=${BUSYBOX_STATIC:-/bin/busybox}
@@ -24,8 +25,8 @@ _put_blob() { # DIR FILE
 	echo "$h"
 }
 
-make_busybox_layout() { # DIR TAG [ENV_VALUE]
-	local dir=$1 tag=$2 val=${3:-1} w r lh dh ch mh lsz csz msz
+make_busybox_layout() { # DIR TAG [ENV_VALUE] [CONFIG_JSON]
+	local dir=$1 tag=$2 val=${3:-1} extra=${4:+,$4} w r lh dh ch mh lsz csz msz
 	w=$(mktemp -d "$T/.bbimg.XXXXXX")
 	r=$w/rootfs
 	mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root" "$dir/blobs/sha256"
@@ -39,8 +40,8 @@ make_busybox_layout() { # DIR TAG [ENV_VALUE]
 	gzip -n -c "$w/layer.tar" >"$w/layer.tar.gz"
 	lh=$(_put_blob "$dir" "$w/layer.tar.gz")
 	lsz=$(stat -c %s "$w/layer.tar.gz")
-	printf '{"architecture":"%s","config":{"Cmd":["/bin/sh"],"Env":["PATH=/bin","V=%s"]},"created":"2024-01-02T03:04:05Z","history":[{"created":"2024-01-02T03:04:05Z","created_by":"busybox rootfs"}],"os":"linux","rootfs":{"diff_ids":["sha256:%s"],"type":"layers"}}' \
-		"$(_host_arch)" "$val" "$dh" >"$w/config.json"
+	printf '{"architecture":"%s","config":{"Cmd":["/bin/sh"],"Env":["PATH=/bin","V=%s"]%s},"created":"2024-01-02T03:04:05Z","history":[{"created":"2024-01-02T03:04:05Z","created_by":"busybox rootfs"}],"os":"linux","rootfs":{"diff_ids":["sha256:%s"],"type":"layers"}}' \
+		"$(_host_arch)" "$val" "$extra" "$dh" >"$w/config.json"
 	ch=$(_put_blob "$dir" "$w/config.json")
 	csz=$(stat -c %s "$w/config.json")
 	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \

@@ -219,7 +219,8 @@ skopeo_push() { # OCI_DIR:TAG REPO:TAG [skopeo args]
 
 # proxy_start UPSTREAM: the fault-injecting proxy (tests/lib/fault_proxy.py)
 # in front of UPSTREAM (host:port); sets PROXY (host:port) and PROXY_DIR
-# (rules, log).
+# (rules, log). With PROXY_TLS_CERT and PROXY_TLS_KEY set it speaks HTTPS
+# (_reg_tls_material makes a CA and a server certificate for 127.0.0.1).
 proxy_start() {
 	local up=$1 port pid
 	PROXY_DIR=$(mktemp -d "$T/proxy.XXXXXX")
@@ -229,5 +230,9 @@ proxy_start() {
 	at_exit "kill $pid"
 	PROXY=127.0.0.1:$port
 	export PROXY PROXY_DIR
-	_reg_wait "http://$PROXY/v2/"
+	if [ -n "${PROXY_TLS_CERT:-}" ]; then
+		_reg_wait "https://$PROXY/v2/" -k
+	else
+		_reg_wait "http://$PROXY/v2/"
+	fi
 }

@@ -785,6 +785,44 @@ static void test_limits(void)
 	nib_buf_free(&b);
 }
 
+/* A base image's ONBUILD triggers, checked again when they run. */
+static void test_trigger_parse(void)
+{
+	static const struct {
+		const char *trigger, *want; /* want: the kind, or "!" and the error */
+	} rows[] = {
+	    {"RUN echo triggered > /trigger", "RUN"},
+	    {"COPY --chown=1 . /app", "COPY"},
+	    {"run a \\\n b", "RUN"},
+	    {"ONBUILD RUN echo nested",
+	     "!ONBUILD:2:1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"},
+	    {"onbuild onbuild run x", "!Chaining ONBUILD"},
+	    {"ONBUILD FROM busybox", "!FROM isn't allowed as an ONBUILD trigger"},
+	    {"FROM busybox", "!ONBUILD:2:1: FROM isn't allowed as an ONBUILD trigger"},
+	    {"from busybox AS x", "!FROM isn't allowed as an ONBUILD trigger"},
+	    {"MAINTAINER someone", "!ONBUILD:2:1: MAINTAINER isn't allowed as an ONBUILD trigger"},
+	    {"", "!exactly one instruction, not 0"},
+	    {"# only a comment", "!exactly one instruction, not 0"},
+	    {"RUN a\nRUN b", "!exactly one instruction, not 2"},
+	    {"FOO bar", "!ONBUILD:2:1: unknown instruction"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		struct nib_error err = {0};
+		struct cf_instr *in = (struct cf_instr *)1;
+		struct cf_file *f = cf_trigger_parse(rows[i].trigger, &in, &err);
+		bool ok;
+		if (rows[i].want[0] == '!')
+			ok = !f && !in && err.kind == NIB_ERR_SYNTAX && err.msg &&
+			     strstr(err.msg, rows[i].want + 1);
+		else
+			ok = f && in && streq(cf_kind_name(in->kind), rows[i].want) &&
+			     in == f->instrs[1];
+		unit_row(rows[i].trigger, ok, err.msg ? err.msg : "accepted");
+		cf_file_free(f);
+		nib_err_clear(&err);
+	}
+}
+
 static void test_csv_split(void)
 {
 	struct nib_strv v = {0};
@@ -807,6 +845,7 @@ int main(void)
 {
 	test_cases();
 	RUN(test_csv_split);
+	RUN(test_trigger_parse);
 	RUN(test_instr_expand_api);
 	RUN(test_lookups);
 	RUN(test_json_output);

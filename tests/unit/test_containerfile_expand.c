@@ -568,6 +568,110 @@ static void test_limits(void)
 	nib_buf_free(&b);
 }
 
+static const char *big_lookup(void *ud, const char *name)
+{
+	return streq(name, "BIG") ? ud : streq(name, "A") ? "aaaa" : NULL;
+}
+
+static const char *a_lookup(void *ud, const char *name)
+{
+	return streq(name, "a") ? ud : NULL;
+}
+
+/* An expansion result is capped (CF_MAX_EXPAND_SIZE beyond the text). */
+static void test_size_cap(void)
+{
+	size_t n = CF_MAX_EXPAND_SIZE / 2 + 1000;
+	_cleanup_free_ char *big = xmalloc(n + 1), *lit = xmalloc(2 * CF_MAX_EXPAND_SIZE + 1);
+	struct nib_error err = {0};
+	char *out = NULL;
+
+	memset(big, 'a', n);
+	big[n] = '\0';
+	CHECK(cf_expand_word("$BIG", '\\', 0, big_lookup, big, &out, &err) == 0);
+	CHECK(out && strlen(out) == n);
+	free(out);
+	out = NULL;
+	static const char *const over[] = {"$BIG$BIG",	     "${BIG}x${BIG}", "\"$BIG\"$BIG",
+					   "${X:-$BIG$BIG}", "${BIG//a/bb}",  "${A//a/$BIG}"};
+	for (size_t i = 0; i < ARRAY_SIZE(over); i++) {
+		int r = cf_expand_word(over[i], '\\', 0, big_lookup, big, &out, &err);
+		unit_row(over[i],
+			 r < 0 && !out && err.kind == NIB_ERR_SYNTAX && err.msg &&
+			     strstr(err.msg, "variable expansion result longer than") &&
+			     strlen(err.msg) < 300,
+			 err.msg);
+		free(out);
+		out = NULL;
+		nib_err_clear(&err);
+	}
+	/* words: the same cap */
+	struct nib_strv w = {0};
+	CHECK(cf_expand_words("$BIG $BIG $BIG", '\\', 0, big_lookup, big, &w, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, "longer than"));
+	nib_strv_free(&w);
+	nib_err_clear(&err);
+	/* long text as written (a heredoc body) is not growth */
+	memset(lit, 'x', 2 * CF_MAX_EXPAND_SIZE);
+	lit[2 * CF_MAX_EXPAND_SIZE] = '\0';
+	CHECK(cf_expand_word(lit, '\\', CF_EXPAND_NO_QUOTES, big_lookup, big, &out, &err) == 0);
+	CHECK(out && strlen(out) == 2 * CF_MAX_EXPAND_SIZE);
+	free(out);
+}
+
+/* "ENV a=$a$a" line after line: refused at the line that passes the cap,
+ * quickly, with file:line; thousands of lines near the cap hit the total. */
+static void test_size_cap_plan(void)
+{
+	struct nib_buf b = {0};
+	struct nib_error err = {0};
+	struct cf_file *f;
+
+	nib_buf_puts(&b, "FROM scratch\nENV a=x\n");
+	for (int i = 0; i < 40; i++)
+		nib_buf_puts(&b, "ENV a=$a$a\n");
+	f = cf_parse_buffer("Doubling", b.data, b.len, &err);
+	CHECK(f && cf_file_plan(f, NULL, &err) < 0);
+	CHECK(err.kind == NIB_ERR_SYNTAX);
+	/* x doubled 21 times passes the cap: the 23rd line */
+	CHECK(err.msg && strstr(err.msg, "Doubling:23:") &&
+	      strstr(err.msg, "variable expansion result longer than"));
+	cf_file_free(f);
+	nib_err_clear(&err);
+
+	nib_buf_reset(&b);
+	nib_buf_puts(&b, "FROM scratch\nENV a=x\n");
+	for (int i = 0; i < 19; i++)
+		nib_buf_puts(&b, "ENV a=$a$a\n");
+	for (int i = 0; i < 300; i++)
+		nib_buf_printf(&b, "ENV b%d=$a\n", i);
+	f = cf_parse_buffer("Many", b.data, b.len, &err);
+	CHECK(f && cf_file_plan(f, NULL, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, "Many:") &&
+	      strstr(err.msg, "expanded instructions of this file exceed 64 MiB"));
+	cf_file_free(f);
+	nib_err_clear(&err);
+
+	/* below the caps all is well, and re-expanding does not count twice */
+	nib_buf_reset(&b);
+	nib_buf_puts(&b, "FROM scratch\nENV a=x\n");
+	for (int i = 0; i < 19; i++)
+		nib_buf_puts(&b, "ENV a=$a$a\n");
+	for (int i = 0; i < 20; i++)
+		nib_buf_printf(&b, "ENV b%d=$a\n", i);
+	f = cf_parse_buffer("Fine", b.data, b.len, &err);
+	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
+	_cleanup_free_ char *half = xmalloc((CF_MAX_EXPAND_SIZE >> 1) + 1);
+	memset(half, 'x', CF_MAX_EXPAND_SIZE >> 1);
+	half[CF_MAX_EXPAND_SIZE >> 1] = '\0';
+	for (int round = 0; f && round < 10; round++)
+		for (size_t i = 0; i < f->n_instrs; i++)
+			CHECK(cf_instr_expand(f->instrs[i], a_lookup, half, &err) == 0);
+	cf_file_free(f);
+	nib_buf_free(&b);
+	nib_err_clear(&err);
+}
+
 int main(void)
 {
 	test_envvar_table();
@@ -577,5 +681,7 @@ int main(void)
 	RUN(test_escape_token);
 	RUN(test_flags);
 	RUN(test_limits);
+	RUN(test_size_cap);
+	RUN(test_size_cap_plan);
 	return unit_done();
 }

@@ -381,6 +381,183 @@ static void test_ignore_file_for(void)
 	nib_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
+static void put(const char *dir, const char *name, const char *content)
+{
+	_cleanup_free_ char *p = nib_path_join(dir, name);
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, p, content, strlen(content), 0644, NULL) == 0);
+}
+
+static void link_at(const char *dir, const char *name, const char *target)
+{
+	_cleanup_free_ char *p = nib_path_join(dir, name);
+	unlink(p);
+	CHECK(symlink(target, p) == 0);
+}
+
+/* Errors of an ignore file name FILE:LINE and never quote the content. */
+static void test_ignore_errors(void)
+{
+	struct nib_error err = {0};
+	struct cf_ignore *ig;
+
+	static const char bad[] = "ok\n# c\n\nTOPSECRET-[a-\n";
+	ig = cf_ignore_parse_file("ctx/.dockerignore", bad, strlen(bad), &err);
+	CHECK(!ig);
+	CHECK_STREQ(err.msg, "ctx/.dockerignore:4: syntax error in pattern");
+	CHECK(err.kind == NIB_ERR_SYNTAX);
+	nib_err_clear(&err);
+	ig = cf_ignore_parse_file("x", "a\n  !  \n", 8, &err);
+	CHECK(!ig && err.msg && strstr(err.msg, "x:2: illegal exclusion pattern"));
+	nib_err_clear(&err);
+	ig = cf_ignore_parse("secret[\n", 8, &err);
+	CHECK(!ig && err.msg && !strstr(err.msg, "secret") && strstr(err.msg, "line 1:"));
+	nib_err_clear(&err);
+	/* --exclude patterns (written in the Containerfile) are quoted */
+	const char *pat[] = {"bad["};
+	ig = cf_ignore_new(pat, 1, &err);
+	CHECK(!ig && err.msg && strstr(err.msg, "\"bad[\""));
+	nib_err_clear(&err);
+}
+
+/* The Containerfile and ignore files of a build come from inside the
+ * context only, and only regular files. */
+static void test_build_files(void)
+{
+	char top[] = "/tmp/nib-cffiles.XXXXXX";
+	_cleanup_free_ char *ctx = NULL, *out = NULL, *path = NULL, *igp = NULL, *fifo = NULL;
+	_cleanup_close_ int cfd = -1;
+	struct nib_error err = {0};
+	struct cf_file *f = NULL;
+	struct cf_ignore *ig = NULL;
+
+	CHECK(mkdtemp(top) != NULL);
+	ctx = nib_path_join(top, "ctx");
+	out = nib_path_join(top, "outside");
+	CHECK(mkdir(ctx, 0755) == 0 && mkdir(out, 0755) == 0);
+	cfd = open(ctx, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	put(out, "secret", "TOPSECRET [a-\n");
+	put(out, "Containerfile", "FROM outside\n");
+	_cleanup_free_ char *secret = nib_path_join(out, "secret");
+	_cleanup_free_ char *outcf = nib_path_join(out, "Containerfile");
+
+	/* no Containerfile: one line naming the context */
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) < 0);
+	CHECK(err.kind == NIB_ERR_NOT_FOUND && strstr(err.msg, "no Containerfile or Dockerfile"));
+	nib_err_clear(&err);
+
+	/* a Containerfile linking out of the context resolves inside it */
+	link_at(ctx, "Containerfile", outcf);
+	put(ctx, "Dockerfile", "FROM docker\n");
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(f && streq(f->stages[0].from->args.v[0], "docker"));
+	CHECK(path && nib_str_has_suffix(path, "/ctx/Dockerfile"));
+	CHECK(!ig && !igp);
+	cf_file_free(f);
+	f = NULL;
+	free(path);
+	path = NULL;
+	link_at(ctx, "Containerfile", "../outside/Containerfile");
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(f && streq(f->stages[0].from->args.v[0], "docker"));
+	cf_file_free(f);
+	f = NULL;
+	free(path);
+	path = NULL;
+	/* -f naming the link inside the context: resolved inside too */
+	_cleanup_free_ char *incf = nib_path_join(ctx, "Containerfile");
+	CHECK(cf_build_files_load(cfd, ctx, incf, &path, &f, &ig, &igp, &err) < 0);
+	CHECK(err.kind == NIB_ERR_NOT_FOUND &&
+	      strstr(err.msg, "not found inside the build context"));
+	nib_err_clear(&err);
+	/* an ignore file linking out: the host's file is never read or shown */
+	put(ctx, "Containerfile", "FROM inside\n");
+	link_at(ctx, ".dockerignore", secret);
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(f && streq(f->stages[0].from->args.v[0], "inside"));
+	CHECK(!ig);
+	cf_file_free(f);
+	f = NULL;
+	free(path);
+	path = NULL;
+	link_at(ctx, "Containerfile.containerignore", "../../../outside/secret");
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(!ig);
+	cf_file_free(f);
+	f = NULL;
+	free(path);
+	path = NULL;
+	/* ...but a link to a file inside the context is followed */
+	put(ctx, "patterns", "*.tmp\n");
+	link_at(ctx, ".dockerignore", "/patterns");
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(ig && cf_ignore_match(ig, "a.tmp") && igp &&
+	      nib_str_has_suffix(igp, "/.dockerignore"));
+	cf_file_free(f);
+	cf_ignore_free(ig);
+	f = NULL;
+	ig = NULL;
+	free(path);
+	free(igp);
+	path = igp = NULL;
+	/* a syntax error names FILE:LINE only */
+	put(ctx, ".dockerignore", "ok\nTOPSECRET [a-\n");
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) < 0);
+	CHECK(err.kind == NIB_ERR_SYNTAX && err.msg && !strstr(err.msg, "TOPSECRET") &&
+	      nib_str_has_suffix(err.msg, "/ctx/.dockerignore:2: syntax error in pattern"));
+	nib_err_clear(&err);
+	/* a FIFO or a folder is refused at once, never waited for */
+	_cleanup_free_ char *dign = nib_path_join(ctx, ".dockerignore");
+	unlink(dign);
+	CHECK(mkfifo(dign, 0644) == 0);
+	CHECK(cf_build_files_load(cfd, ctx, NULL, &path, &f, &ig, &igp, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, ".dockerignore is not a regular file"));
+	nib_err_clear(&err);
+	unlink(dign);
+	fifo = nib_path_join(ctx, "Containerfile.fifo");
+	CHECK(mkfifo(fifo, 0644) == 0);
+	CHECK(cf_build_files_load(cfd, ctx, fifo, &path, &f, &ig, &igp, &err) < 0);
+	CHECK(err.msg && strstr(err.msg, "Containerfile.fifo is not a regular file"));
+	nib_err_clear(&err);
+	_cleanup_free_ char *sub = nib_path_join(ctx, "sub");
+	CHECK(mkdir(sub, 0755) == 0);
+	put(sub, "Containerfile", "FROM sub\n");
+	put(sub, "Containerfile.dockerignore", "sub-pattern\n");
+	put(ctx, ".dockerignore", "ctx-pattern\n");
+	_cleanup_free_ char *subcf = nib_path_join(sub, "Containerfile");
+	CHECK(cf_build_files_load(cfd, ctx, subcf, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(ig && cf_ignore_match(ig, "sub-pattern") && !cf_ignore_match(ig, "ctx-pattern"));
+	CHECK_STREQ(path, subcf);
+	cf_file_free(f);
+	cf_ignore_free(ig);
+	f = NULL;
+	ig = NULL;
+	free(path);
+	free(igp);
+	path = igp = NULL;
+	/* -f outside the context: the caller's own file, with its own ignore
+	 * file beside it, else the context's */
+	CHECK(cf_build_files_load(cfd, ctx, outcf, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(f && streq(f->stages[0].from->args.v[0], "outside"));
+	CHECK(ig && cf_ignore_match(ig, "ctx-pattern"));
+	cf_file_free(f);
+	cf_ignore_free(ig);
+	f = NULL;
+	ig = NULL;
+	free(path);
+	free(igp);
+	path = igp = NULL;
+	put(out, "Containerfile.containerignore", "out-pattern\n");
+	CHECK(cf_build_files_load(cfd, ctx, outcf, &path, &f, &ig, &igp, &err) == 0);
+	CHECK(ig && cf_ignore_match(ig, "out-pattern") && !cf_ignore_match(ig, "ctx-pattern"));
+	cf_file_free(f);
+	cf_ignore_free(ig);
+	free(path);
+	free(igp);
+	path = igp = NULL;
+	nib_err_clear(&err);
+	nib_rm_rf_at(AT_FDCWD, top, NULL);
+}
+
 int main(void)
 {
 	test_match_table();
@@ -388,5 +565,7 @@ int main(void)
 	test_patternmatcher();
 	RUN(test_reader);
 	RUN(test_ignore_file_for);
+	RUN(test_ignore_errors);
+	RUN(test_build_files);
 	return unit_done();
 }

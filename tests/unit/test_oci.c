@@ -213,6 +213,14 @@ static void test_manifest_invalid(void)
 	    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1
 	     "\",\"size\":1},\"layers\":[],\"annotations\":{\"a\":1}}",
 	     "annotations[\"a\"]: must be a string"},
+	    /* fields that do not match the media type (CVE-2021-41190) */
+	    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1
+	     "\",\"size\":1},\"layers\":[],\"manifests\":[]}",
+	     "an image manifest has no \"manifests\" field"},
+	    {"{\"schemaVersion\":2,\"mediaType\":\"" STG_MT_OCI_INDEX
+	     "\",\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1
+	     "\",\"size\":1},\"layers\":[]}",
+	     "is not an image manifest"},
 	};
 	struct nib_error err = {0};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -306,6 +314,23 @@ static void test_index_roundtrip(void)
 			      &bad, &err) < 0);
 	CHECK(strstr(err.msg, "manifests[0].platform.architecture: required"));
 	nib_err_clear(&err);
+
+	/* an index with the fields of a manifest (CVE-2021-41190) */
+	static const char *const ambiguous[] = {
+	    "{\"schemaVersion\":2,\"mediaType\":\"" STG_MT_OCI_INDEX "\",\"manifests\":[],"
+	    "\"layers\":[]}",
+	    "{\"schemaVersion\":2,\"manifests\":[],\"config\":{\"mediaType\":\"a/b\","
+	    "\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(ambiguous); i++) {
+		bad = NULL;
+		int r = stg_index_parse(ambiguous[i], strlen(ambiguous[i]), &bad, &err);
+		unit_row("index with manifest fields",
+			 r < 0 && !bad && err.msg && strstr(err.msg, "no \"config\" or \"layers\""),
+			 err.msg);
+		stg_index_free(bad);
+		nib_err_clear(&err);
+	}
 }
 
 static void test_config_roundtrip(void)

@@ -472,6 +472,22 @@ static void test_manifest_parse(void)
 	     "\"size\":1},\"layers\":[]}",
 	     "", "digest"},
 	    {"[1]", "", "not a JSON object"},
+	    /* fields that do not match the media type (CVE-2021-41190) */
+	    {"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+	     "\"manifests\":[],\"config\":{},\"layers\":[]}",
+	     "", "index (application/vnd.oci.image.index.v1+json) with a \"config\""},
+	    {"{\"schemaVersion\":2,\"manifests\":[],\"layers\":[]}",
+	     "application/vnd.docker.distribution.manifest.list.v2+json", "ambiguous"},
+	    {"{\"schemaVersion\":2,\"manifests\":[],\"config\":{}}", "", "ambiguous"},
+	    {"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	     "\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\",\"size\":1},"
+	     "\"layers\":[],\"manifests\":[]}",
+	     "", "manifest (application/vnd.oci.image.manifest.v1+json) with a \"manifests\""},
+	    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\",\"size\":1},"
+	     "\"layers\":[],\"manifests\":[]}",
+	     "application/vnd.docker.distribution.manifest.v2+json", "ambiguous"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		_cleanup_free_ char *ctw = xasprintf("%s\nmyref", bad[i].ct);
