@@ -2,7 +2,9 @@
 /*
  * Credentials: containers-auth.json(5) files and Docker's config.json
  * ("auths" with base64 "user:password", "credHelpers", "credsStore" through
- * docker-credential-NAME programs), `--creds`, and writing auth.json for
+ * docker-credential-NAME programs), the legacy ~/.dockercfg format (the
+ * registry keys at the top level, no "auths": what OpenShift puts in its
+ * kubernetes.io/dockercfg secrets), `--creds`, and writing auth.json for
  * `nib login` / `nib logout`. Secrets are wiped from memory when freed and
  * never logged.
  */
@@ -108,6 +110,25 @@ static int decode_auth(const char *path, const char *key, const char *auth, stru
 	return 1;
 }
 
+/* One entry of "auths" (or of a legacy .dockercfg): "auth", else
+ * "username" and "password" (Kubernetes and OpenShift write both).
+ * 1 when it holds credentials, 0 when empty. */
+static int entry_creds(const char *path, const char *key, json_object *val, struct reg_creds *out,
+		       struct nib_error *err)
+{
+	const char *a = json_get_string(val, "auth");
+	const char *u = json_get_string(val, "username"), *p = json_get_string(val, "password");
+
+	if (a && *a)
+		return decode_auth(path, key, a, out, err);
+	if (u && *u && p) {
+		out->username = xstrdup(u);
+		out->password = xstrdup(p);
+		return 1;
+	}
+	return 0;
+}
+
 /* docker-credential-HELPER get: server URL on stdin, JSON on stdout. */
 static int run_helper(const char *helper, const char *registry, struct reg_creds *out,
 		      struct nib_error *err)
@@ -181,6 +202,26 @@ static int run_helper(const char *helper, const char *registry, struct reg_creds
 	return 1;
 }
 
+/* A legacy .dockercfg is the "auths" object itself. It is told apart from a
+ * config.json or auth.json that simply has no "auths" by its shape: every
+ * value is an object, and none of config.json's own keys is present. */
+static json_object *legacy_entries(json_object *o)
+{
+	static const char *const config_keys[] = {"credHelpers", "credsStore", "HttpHeaders",
+						  "psFormat",	 "proxies",    "detachKeys"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
+		if (json_object_object_get_ex(o, config_keys[i], NULL))
+			return NULL;
+	json_object_object_foreach(o, key, val)
+	{
+		(void)key;
+		if (!json_object_is_type(val, json_type_object))
+			return NULL;
+	}
+	return o;
+}
+
 static int lookup_file(const char *path, bool must_exist, const char *registry, const char *repo,
 		       struct reg_creds *out, struct nib_error *err)
 {
@@ -209,8 +250,11 @@ static int lookup_file(const char *path, bool must_exist, const char *registry, 
 		if (hname)
 			return run_helper(hname, registry, out, err);
 	}
-	if (json_object_object_get_ex(o, "auths", &auths) &&
-	    json_object_is_type(auths, json_type_object)) {
+	/* no "auths": the legacy .dockercfg format, whose top-level keys are
+	 * the registries (values that are not objects are not entries) */
+	if (!json_object_object_get_ex(o, "auths", &auths))
+		auths = legacy_entries(o);
+	if (auths && json_object_is_type(auths, json_type_object)) {
 		/* most specific key first: registry/ns/repo, registry/ns, registry */
 		_cleanup_free_ char *want =
 		    repo ? xasprintf("%s/%s", registry, repo) : xstrdup(registry);
@@ -218,11 +262,11 @@ static int lookup_file(const char *path, bool must_exist, const char *registry, 
 			json_object_object_foreach(auths, key, val)
 			{
 				_cleanup_free_ char *nk = norm_key(key);
-				if (!streq(nk, want))
+				int r;
+				if (!streq(nk, want) || !json_object_is_type(val, json_type_object))
 					continue;
-				const char *a = json_get_string(val, "auth");
-				if (a && *a)
-					return decode_auth(path, key, a, out, err);
+				if ((r = entry_creds(path, key, val, out, err)) != 0)
+					return r;
 			}
 			char *slash = strrchr(want, '/');
 			if (!slash || strlen(want) <= strlen(registry))
@@ -256,8 +300,10 @@ int reg_creds_lookup(const char *authfile, const char *registry, const char *rep
 		nib_strv_pushf(&files, "%s/.config/containers/auth.json", home);
 	if (dcfg && *dcfg)
 		nib_strv_pushf(&files, "%s/config.json", dcfg);
-	else if (home && *home)
+	else if (home && *home) {
 		nib_strv_pushf(&files, "%s/.docker/config.json", home);
+		nib_strv_pushf(&files, "%s/.dockercfg", home);
+	}
 	for (size_t i = 0; i < files.len && r == 0; i++) {
 		r = lookup_file(files.v[i], false, registry, repo, out, err);
 		if (r > 0)

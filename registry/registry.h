@@ -120,9 +120,11 @@ void reg_creds_clear(struct reg_creds *c);
  * Find credentials for `registry` (and optionally `repo`, for keys like
  * "host/ns/repo"): --authfile / $REGISTRY_AUTH_FILE, else
  * $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
- * then ~/.docker/config.json; per file "auths" (most specific key first),
- * then "credHelpers"/"credsStore" via docker-credential-NAME. Returns 1 when
- * found, 0 when none, -1 on errors (a broken file names its path).
+ * then ~/.docker/config.json (or $DOCKER_CONFIG/config.json), then the legacy
+ * ~/.dockercfg; per file "credHelpers", then "auths" (most specific key
+ * first; "auth", else "username" and "password"), or the top-level keys of a
+ * legacy .dockercfg, then "credsStore" via docker-credential-NAME. Returns 1
+ * when found, 0 when none, -1 on errors (a broken file names its path).
  */
 int reg_creds_lookup(const char *authfile, const char *registry, const char *repo,
 		     struct reg_creds *out, struct nib_error *err);

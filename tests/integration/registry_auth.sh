@@ -71,6 +71,36 @@ cp "$T/other.json" "$T/home/.docker/config.json"
 run env -u XDG_RUNTIME_DIR HOME="$T/home" "$NIB" --root "$T/r4" pull -q --tls-verify=false "$B/p/img:v1"
 assert_status 0
 
+t "a legacy .dockercfg (OpenShift's builder-dockercfg secret) pushes and pulls"
+# the shape OpenShift writes: registry keys at the top level, username,
+# password, email and auth; mounted from a kubernetes.io/dockercfg secret as
+# a file named .dockercfg
+mkdir -p "$T/secret"
+printf '{"%s":{"username":"%s","password":"%s","email":"serviceaccount@example.org","auth":"%s"},"image-registry.openshift-image-registry.svc:5000":{"username":"serviceaccount","password":"other","email":"serviceaccount@example.org","auth":"c2VydmljZWFjY291bnQ6b3RoZXI="}}' \
+	"$B" "$REG_USER" "$REG_PASS" "$(printf '%s:%s' "$REG_USER" "$REG_PASS" | base64 -w0)" >"$T/secret/.dockercfg"
+run "$NIB" --root "$T/r7" pull -q --tls-verify=false --authfile "$T/secret/.dockercfg" "$B/p/img:v1"
+assert_status 0
+run "$NIB" --root "$T/r7" push -q --tls-verify=false --digestfile "$T/legacy.digest" \
+	--authfile "$T/secret/.dockercfg" "$B/p/img:v1" "$B/legacy/img:v1"
+assert_status 0
+assert_match "$(cat "$T/legacy.digest" 2>/dev/null)" '^sha256:[0-9a-f]{64}$'
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -u "$REG_USER:$REG_PASS" \
+	-H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$B/v2/legacy/img/manifests/v1")" 200
+run env REGISTRY_AUTH_FILE="$T/secret/.dockercfg" "$NIB" --root "$T/r8" pull -q --tls-verify=false \
+	"$B/legacy/img:v1"
+assert_status 0 "REGISTRY_AUTH_FILE naming a .dockercfg"
+# a username/password-only entry (no "auth") is enough
+printf '{"%s":{"username":"%s","password":"%s","email":""}}' "$B" "$REG_USER" "$REG_PASS" \
+	>"$T/secret/.dockercfg"
+run "$NIB" --root "$T/r9" pull -q --tls-verify=false --authfile "$T/secret/.dockercfg" "$B/legacy/img:v1"
+assert_status 0 "username and password without auth"
+# a wrong password in such a file is refused, and never shown
+printf '{"%s":{"auth":"%s","email":""}}' "$B" "$(printf '%s:wrong' "$REG_USER" | base64 -w0)" \
+	>"$T/secret/.dockercfg"
+run "$NIB" --root "$T/r10" pull -q --tls-verify=false --authfile "$T/secret/.dockercfg" "$B/legacy/img:v1"
+assert_status 1
+assert_no_match "$err" "wrong"
+
 t "a redirect to another host never carries the credentials"
 # the proxy forwards redirect targets upstream with its own credentials
 PROXY_UPSTREAM_AUTH="Basic $(printf '%s:%s' "$REG_USER" "$REG_PASS" | base64 -w0)" proxy_start "$B" || fail "proxy"

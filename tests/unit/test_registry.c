@@ -392,6 +392,54 @@ static void test_credentials(void)
 	CHECK(e.msg && strstr(e.msg, "config.json") && !strstr(e.msg, "!!!"));
 	nib_err_clear(&e);
 
+	/* the legacy .dockercfg of OpenShift's builder-dockercfg-* secrets: the
+	 * registries at the top level, "auth" and/or "username"/"password" */
+	_cleanup_free_ char *lc = xasprintf("%s/.dockercfg", dir);
+	const char *ldoc =
+	    "{\"image-registry.openshift-image-registry.svc:5000\":{\"username\":"
+	    "\"serviceaccount\",\"password\":\"tok.en\",\"email\":\"serviceaccount@example.org\","
+	    "\"auth\":\"c2VydmljZWFjY291bnQ6dG9rLmVu\"},"
+	    "\"https://172.30.1.1:5000/\":{\"username\":\"sa\",\"password\":\"pw\","
+	    "\"email\":\"x@example.org\"},"
+	    "\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\",\"email\":\"\"}}";
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, ldoc, strlen(ldoc), 0600, NULL) == 0);
+	CHECK(reg_creds_lookup(lc, "image-registry.openshift-image-registry.svc:5000", "ns/app",
+			       &cr, &e) == 1);
+	CHECK_STREQ(cr.username, "serviceaccount");
+	CHECK_STREQ(cr.password, "tok.en");
+	reg_creds_clear(&cr);
+	CHECK(reg_creds_lookup(lc, "172.30.1.1:5000", NULL, &cr, &e) == 1);
+	CHECK_STREQ(cr.username, "sa");
+	CHECK_STREQ(cr.password, "pw");
+	reg_creds_clear(&cr);
+	CHECK(reg_creds_lookup(lc, "docker.io", NULL, &cr, &e) == 1);
+	CHECK_STREQ(cr.username, "hub");
+	reg_creds_clear(&cr);
+	CHECK(reg_creds_lookup(lc, "other.io", NULL, &cr, &e) == 0);
+	/* a broken legacy entry names the file, never the secret */
+	const char *lbad = "{\"r.io\":{\"auth\":\"!!!\",\"email\":\"\"}}";
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, lbad, strlen(lbad), 0600, NULL) == 0);
+	CHECK(reg_creds_lookup(lc, "r.io", NULL, &cr, &e) < 0);
+	CHECK(e.msg && strstr(e.msg, ".dockercfg") && !strstr(e.msg, "!!!"));
+	nib_err_clear(&e);
+	/* a config.json without "auths" is not a legacy file */
+	const char *lcfg = "{\"r.io\":{\"auth\":\"YWxsOmFwdw==\"},\"psFormat\":\"table\"}";
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, lcfg, strlen(lcfg), 0600, NULL) == 0);
+	CHECK(reg_creds_lookup(lc, "r.io", NULL, &cr, &e) == 0);
+	/* ~/.dockercfg is the last file looked at without --authfile */
+	const char *lgood = "{\"legacy.io\":{\"auth\":\"bGVnOmxwdw==\",\"email\":\"\"}}";
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, lgood, strlen(lgood), 0600, NULL) == 0);
+	_cleanup_free_ char *oldhome = xstrdup(getenv("HOME") ? getenv("HOME") : "/");
+	setenv("HOME", dir, 1);
+	unsetenv("REGISTRY_AUTH_FILE");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("DOCKER_CONFIG");
+	CHECK(reg_creds_lookup(NULL, "legacy.io", NULL, &cr, &e) == 1);
+	CHECK_STREQ(cr.username, "leg");
+	CHECK_STREQ(cr.password, "lpw");
+	reg_creds_clear(&cr);
+	setenv("HOME", oldhome, 1);
+
 	/* a credential helper from credHelpers */
 	_cleanup_free_ char *helper = xasprintf("%s/docker-credential-nibtest", dir);
 	const char *script =
