@@ -158,6 +158,9 @@ install: all
 DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libfuse3-dev \
 	libselinux1-dev libpcre2-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev
+# The seccomp profiles real pods get, which the pod simulation loads:
+# containers-common's (CRI-O) and moby's (containerd, Docker).
+DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
 	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc
@@ -165,7 +168,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BUILD) $(DEB_TEST)
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BUILD) $(DEB_TEST) $(DEB_TEST_PODS)
 
 # --- formatting ----------------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
