@@ -411,9 +411,10 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_IDMAP:
 			r = bld_idmap_parse(optarg);
 			if (r < 0) {
-				bld_usage_error(self, err,
-						"build: bad --idmap \"%s\" (auto, subuid, single, none)",
-						optarg);
+				bld_usage_error(
+				    self, err,
+				    "build: bad --idmap \"%s\" (auto, subuid, single, none)",
+				    optarg);
 				goto out;
 			}
 			o.idmap = (enum bld_idmap)r;

@@ -109,8 +109,7 @@ extern bool bld_ptrace_walk_only;
 
 /* The guest path of host path `host` (0), or -1 when the tracee cannot
  * see it. */
-int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char *out,
-			  size_t size);
+int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char *out, size_t size);
 
 /* readlink(2) of guest `path` as the tracee sees it (the /proc/PID links
  * of cwd, root, exe and fd/N give guest paths). Returns the length of the
@@ -190,11 +189,11 @@ void bld_ptrace_reg_set_pc(struct bld_ptrace_regs *r, uint64_t pc);
  * a signal interrupts is run again with the slot's address in its
  * registers: the slot's record gives back the caller's own pointer), then
  * the room for the argv of an execve. */
-#define BLD_PTRACE_SLOT	      4096
-#define BLD_PTRACE_SLOTS      32
-#define BLD_PTRACE_SCRATCH    (1024 * 1024)
-#define BLD_PTRACE_EXEC_ROOM  (BLD_PTRACE_SCRATCH - BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
-#define BLD_PTRACE_EXEC_OFF   (BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
+#define BLD_PTRACE_SLOT	     4096
+#define BLD_PTRACE_SLOTS     32
+#define BLD_PTRACE_SCRATCH   (1024 * 1024)
+#define BLD_PTRACE_EXEC_ROOM (BLD_PTRACE_SCRATCH - BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
+#define BLD_PTRACE_EXEC_OFF  (BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
 
 enum bld_ptrace_state {
 	BLD_PT_RUNNING = 0,
@@ -206,10 +205,10 @@ enum bld_ptrace_state {
 struct bld_ptrace_tracee {
 	pid_t tid, tgid;
 	enum bld_ptrace_state state;
-	bool seen_event;    /* the parent's clone event for it arrived */
-	uint64_t scratch;   /* address of its scratch memory, 0: none yet */
-	bool scratch_own;   /* mapped for this thread (not a vfork parent's) */
-	unsigned next_slot; /* next path slot of the ring */
+	bool seen_event;		 /* the parent's clone event for it arrived */
+	uint64_t scratch;		 /* address of its scratch memory, 0: none yet */
+	bool scratch_own;		 /* mapped for this thread (not a vfork parent's) */
+	unsigned next_slot;		 /* next path slot of the ring */
 	uint64_t orig[BLD_PTRACE_SLOTS]; /* the caller's pointer each slot replaced */
 	struct bld_ptrace_regs saved;	 /* registers of the call an injection interrupts */
 	char *exe;			 /* guest path of its program */
@@ -219,8 +218,8 @@ struct bld_ptrace_tracee {
 /* Everything the tracer knows. */
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
-	bool emulate_owner; /* single UID: credentials and owners are nib's records */
-	pid_t main_pid;	    /* the command */
+	bool emulate_owner;		  /* single UID: credentials and owners are nib's records */
+	pid_t main_pid;			  /* the command */
 	struct bld_ptrace_tracee **slots; /* open addressing by tid */
 	size_t cap, count;
 	/* scratch memory of threads gone, for the next thread of that
@@ -228,14 +227,14 @@ struct bld_ptrace_tracer {
 	struct {
 		pid_t tgid;
 		uint64_t addr;
-	} *spare;
+	} * spare;
 	size_t n_spare, cap_spare;
 };
 
 /* What a stopped call needs from the tracer. */
 enum {
-	BLD_PT_CONT = 0,       /* resume */
-	BLD_PT_NEED_SCRATCH,   /* map the scratch memory, then run the call again */
+	BLD_PT_CONT = 0,     /* resume */
+	BLD_PT_NEED_SCRATCH, /* map the scratch memory, then run the call again */
 };
 
 /* Handle the seccomp stop of `t` (registers in `regs`); the registers are
