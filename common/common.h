@@ -268,6 +268,9 @@ char *nib_path_clean(const char *path);
 char *nib_path_join(const char *a, const char *b);
 /* True when the cleaned relative path does not climb out ("..", "../x"). */
 bool nib_path_is_below(const char *path);
+/* `text` with the credentials of every URL in it removed
+ * ("https://user:pass@host/x" -> "https://host/x"). */
+char *nib_url_redact(const char *text);
 
 /*
  * Open `path` inside the tree at `rootfd` as if `rootfd` were "/": absolute
