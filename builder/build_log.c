@@ -37,16 +37,18 @@ void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_inst
 {
 	if (b->silent || (b->o->quiet && !json()))
 		return;
+	/* credentials in a URL (ADD https://user:pass@host/x) are not shown */
+	_cleanup_free_ char *text = nib_url_redact(in->original);
 	if (json()) {
 		_cleanup_buf_ struct nib_buf f = {0};
 		nib_buf_printf(&f, "\"step\":%d,\"steps\":%d,\"stage\":%d,\"line\":%d,", b->step,
 			       b->n_steps, s->cs->index, in->line);
 		nib_buf_puts(&f, "\"instruction\":");
-		nib_buf_json_string(&f, in->original);
+		nib_buf_json_string(&f, text);
 		nib_log_event("step_start", f.data, NULL);
 		return;
 	}
-	printf("STEP %d/%d: %s\n", b->step, b->n_steps, in->original);
+	printf("STEP %d/%d: %s\n", b->step, b->n_steps, text);
 	fflush(stdout);
 }
 

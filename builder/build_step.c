@@ -1019,7 +1019,7 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 	_cleanup_buf_ struct nib_buf key = {0}, by = {0};
 	const struct cf_flag *f;
 	struct copy_work w = {.ls = &ls};
-	_cleanup_free_ char *j = NULL;
+	_cleanup_free_ char *j = NULL, *jr = NULL;
 	int ret = -1;
 
 	bld_copy_opts_init(&ls.co);
@@ -1093,11 +1093,15 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 		nib_err_wrap(err, "%s:%d", b->f->path, in->line);
 		goto out;
 	}
+	/* the key and the history never hold a URL's credentials (ADD
+	 * https://user:pass@host/x): the content digest stands for the URL */
 	nib_buf_printf(&key, "%s\n", cf_kind_name(in->kind));
 	for (size_t i = 0; i < in->n_flags; i++)
 		nib_buf_printf(&key, "--%s=%s\n", in->flags[i].name, in->flags[i].xvalue);
-	for (size_t i = 0; i < in->xargs.len; i++)
-		nib_buf_printf(&key, "%s\x1f", in->xargs.v[i]);
+	for (size_t i = 0; i < in->xargs.len; i++) {
+		_cleanup_free_ char *a = nib_url_redact(in->xargs.v[i]);
+		nib_buf_printf(&key, "%s\x1f", a);
+	}
 	nib_buf_printf(&key, "\nworkdir %s\nsources %s",
 		       s->cfg->config.working_dir ? s->cfg->config.working_dir : "/", w.digest);
 
@@ -1106,7 +1110,8 @@ static int step_copy(struct bld_stage *s, struct cf_instr *in, struct nib_error 
 		if (!streq(in->flags[i].name, "checksum"))
 			nib_buf_printf(&by, "--%s=%s ", in->flags[i].name, in->flags[i].xvalue);
 	j = nib_strv_join(&in->xargs, " ");
-	nib_buf_printf(&by, "%s # buildkit", j);
+	jr = nib_url_redact(j);
+	nib_buf_printf(&by, "%s # buildkit", jr);
 	if (ls.link && ls.co.chown && chown_has_names(ls.co.chown)) {
 		/* the names are the image's: looked up in its rootfs */
 		_cleanup_free_ char *dir = NULL;

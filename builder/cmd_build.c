@@ -284,7 +284,7 @@ static int example_context(char **out, struct nib_error *err)
 
 static int write_small(const char *path, const char *s, struct nib_error *err)
 {
-	return nib_write_file_atomic_at(AT_FDCWD, path, s, strlen(s), 0644, err);
+	return nib_write_output_file(path, s, strlen(s), err);
 }
 
 int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,

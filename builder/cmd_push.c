@@ -80,8 +80,8 @@ static int push_local(struct bld_globals *g, const char *src, const char *dst, i
 		if (stg_export_docker_archive(st, key, path, name, err) < 0)
 			return -1;
 	}
-	if (digestfile && nib_write_file_atomic_at(AT_FDCWD, digestfile, img->desc.digest,
-						   strlen(img->desc.digest), 0644, err) < 0)
+	if (digestfile &&
+	    nib_write_output_file(digestfile, img->desc.digest, strlen(img->desc.digest), err) < 0)
 		return nib_err_wrap(err, "--digestfile");
 	printf("%s\n", img->desc.digest);
 	return 0;
@@ -185,8 +185,7 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	if (all ? reg_index_push(rc, st, &md, &dest, from, digest, err) < 0
 		: reg_image_push(rc, st, &md, &dest, from, digest, err) < 0)
 		return -1;
-	if (digestfile &&
-	    nib_write_file_atomic_at(AT_FDCWD, digestfile, digest, strlen(digest), 0644, err) < 0)
+	if (digestfile && nib_write_output_file(digestfile, digest, strlen(digest), err) < 0)
 		return nib_err_wrap(err, "--digestfile");
 	printf("%s\n", digest);
 	return 0;

@@ -299,13 +299,18 @@ int bld_copy_plan_new(const struct bld_copy_opts *o, struct bld_copy_plan **out,
 			char *name = NULL;
 			int fd;
 
-			if (!o->add)
+			if (!o->add) {
+				_cleanup_free_ char *r = bld_url_redact(s);
 				return nib_err(err, NIB_ERR_SYNTAX, 0,
-					       "source can't be a URL for COPY: %s", s);
+					       "source can't be a URL for COPY: %s", r);
+			}
 			fd = bld_copy_download(s, o->checksum, &mtime, &name, err);
 			if (fd < 0)
 				return -1;
-			it = add_item(p, BLD_COPY_ITEM_URL, s);
+			it = add_item(p, BLD_COPY_ITEM_URL, NULL);
+			/* the URL's credentials are not part of its identity */
+			it->rel = bld_url_redact(s);
+			it->src = it->rel;
 			it->fd = fd;
 			it->mtime = mtime;
 			it->name = name;

@@ -344,8 +344,14 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
 
 /* Download `url` into an unlinked temp file; `checksum` ("sha256:...") is
  * verified when non-NULL. Returns the fd (at offset 0), the mtime from
- * Last-Modified (0 when absent) and the file name from the URL path. */
+ * Last-Modified (0 when absent) and the file name from the URL path.
+ * Credentials in the URL go to its own origin only; redirects from HTTPS
+ * to plain HTTP are refused. */
 int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, char **name,
 		      struct nib_error *err);
+/* `text` with the credentials of every URL in it removed
+ * ("https://user:pass@host/x" -> "https://host/x"): what nib writes of an
+ * ADD URL, in logs, history, cache keys and messages. */
+char *bld_url_redact(const char *text);
 
 #endif

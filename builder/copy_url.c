@@ -68,6 +68,11 @@ static char *url_file_name(const char *url)
 	return xstrdup(base);
 }
 
+char *bld_url_redact(const char *text)
+{
+	return nib_url_redact(text);
+}
+
 static int tmp_file(struct nib_error *err)
 {
 	const char *dir = getenv("TMPDIR");
@@ -142,9 +147,34 @@ static bool url_scheme_is(CURLU *u, const char *scheme)
 
 #define MAX_REDIRECTS 10
 
-int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, char **name,
+/* scheme://host[:port] of `u`. */
+static char *url_origin(CURLU *u)
+{
+	char *scheme = NULL;
+	_cleanup_free_ char *hp = url_hostport(u);
+	char *o;
+
+	curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+	o = xasprintf("%s://%s", scheme ? scheme : "", hp);
+	curl_free(scheme);
+	return o;
+}
+
+static void curl_freep(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		curl_free(*p);
+	}
+}
+
+int bld_copy_download(const char *url_in, const char *checksum, int64_t *mtime, char **name,
 		      struct nib_error *err)
 {
+	/* credentials in the URL (https://user:pass@host/...) are sent to that
+	 * origin only, and no message, log or record shows them */
+	_cleanup_free_ char *url = bld_url_redact(url_in), *origin = NULL;
+	_cleanup_(curl_freep) char *user = NULL, *pass = NULL;
 	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
 	_cleanup_(curl_urlp) CURLU *u = NULL;
 	_cleanup_(nib_sha256_freep) struct nib_sha256 *sha = NULL;
@@ -161,8 +191,13 @@ int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, cha
 			       "invalid --checksum=%s: expected sha256:<64 hex digits>", checksum);
 	pthread_once(&curl_once, curl_init);
 	u = curl_url();
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+	if (!u || curl_url_set(u, CURLUPART_URL, url_in, 0) != CURLUE_OK)
 		return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
+	curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+	curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
+	curl_url_set(u, CURLUPART_USER, NULL, 0);
+	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+	origin = url_origin(u);
 	fd = tmp_file(err);
 	if (fd < 0)
 		return -1;
@@ -172,7 +207,8 @@ int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, cha
 		return nib_err(err, NIB_ERR_ENV, 0, "ADD %s: cannot start libcurl", url);
 	s = (struct sink){.c = c, .fd = fd, .sha = sha};
 	/* redirects are followed here, not by libcurl, so that each one is
-	 * checked: HTTPS never leads to plain HTTP */
+	 * checked: HTTPS never leads to plain HTTP, credentials stay with
+	 * their origin */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
@@ -191,20 +227,26 @@ int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, cha
 	if (cadir && *cadir)
 		curl_easy_setopt(c, CURLOPT_CAPATH, cadir);
 	for (int redirects = 0;; redirects++) {
+		_cleanup_free_ char *here = url_origin(u);
 		char *cur = NULL, *loc = NULL;
+		bool creds = (user || pass) && streq(here, origin);
 		if (curl_url_get(u, CURLUPART_URL, &cur, 0) != CURLUE_OK)
 			return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
 		curl_easy_setopt(c, CURLOPT_URL, cur);
 		curl_free(cur);
+		curl_easy_setopt(c, CURLOPT_USERNAME, creds ? (user ? user : "") : NULL);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, creds ? (pass ? pass : "") : NULL);
 		errbuf[0] = '\0';
 		rc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (rc == CURLE_WRITE_ERROR && s.errnum)
 			return nib_err(err, NIB_ERR_IO, s.errnum, "ADD %s: write the download",
 				       url);
-		if (rc != CURLE_OK)
-			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url,
-				       *errbuf ? errbuf : curl_easy_strerror(rc));
+		if (rc != CURLE_OK) {
+			_cleanup_free_ char *e =
+			    bld_url_redact(*errbuf ? errbuf : curl_easy_strerror(rc));
+			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url, e);
+		}
 		if (status < 300 || status >= 400 ||
 		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
 			break;
@@ -216,6 +258,9 @@ int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, cha
 		    (!url_scheme_is(u, "https") && !url_scheme_is(u, "http")))
 			return nib_err(err, NIB_ERR_NETWORK, 0,
 				       "ADD %s: redirect to an unsupported URL", url);
+		/* a Location with credentials of its own gets none */
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
 		if (was_https && url_scheme_is(u, "http")) {
 			_cleanup_free_ char *hp = url_hostport(u);
 			return nib_err(err, NIB_ERR_NETWORK, 0,

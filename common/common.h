@@ -252,6 +252,13 @@ int nib_read_regular_in_root(int rootfd, const char *path, const char *name, siz
  * rename. */
 int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
 			     struct nib_error *err);
+/*
+ * Write a command's result file (--iidfile, --digestfile): a new path or a
+ * regular file is written atomically (nib_write_file_atomic_at); an
+ * existing symlink, FIFO or device (/dev/stdout, a pipe) is written in
+ * place and never replaced. A dangling symlink or a folder is an error.
+ */
+int nib_write_output_file(const char *path, const void *data, size_t len, struct nib_error *err);
 /* write() all of it, retrying on EINTR / short writes. */
 int nib_write_all(int fd, const void *p, size_t n);
 /* mkdir -p relative to dirfd (no symlink checks: use nib_mkdir_in_root for
@@ -268,6 +275,9 @@ char *nib_path_clean(const char *path);
 char *nib_path_join(const char *a, const char *b);
 /* True when the cleaned relative path does not climb out ("..", "../x"). */
 bool nib_path_is_below(const char *path);
+/* `text` with the credentials of every URL in it removed
+ * ("https://user:pass@host/x" -> "https://host/x"). */
+char *nib_url_redact(const char *text);
 
 /*
  * Open `path` inside the tree at `rootfd` as if `rootfd` were "/": absolute

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -185,5 +186,58 @@ int nib_rm_rf_at(int dirfd, const char *path, struct nib_error *err)
 		return -1;
 	if (unlinkat(dirfd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return nib_err(err, NIB_ERR_IO, errno, "remove %s", path);
+	return 0;
+}
+
+/* Our stdout or stderr when `st` is the same file, else -1. */
+static int our_output(const struct stat *st)
+{
+	struct stat o;
+
+	for (int fd = 1; fd <= 2; fd++)
+		if (fstat(fd, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			return fd;
+	return -1;
+}
+
+int nib_write_output_file(const char *path, const void *data, size_t len, struct nib_error *err)
+{
+	struct stat st;
+	_cleanup_close_ int fd = -1;
+	int ours;
+
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return nib_err(err, NIB_ERR_IO, errno, "stat %s", path);
+		return nib_write_file_atomic_at(AT_FDCWD, path, data, len, 0644, err);
+	}
+	if (S_ISDIR(st.st_mode))
+		return nib_err(err, NIB_ERR_IO, EISDIR, "%s is a folder", path);
+	if (S_ISREG(st.st_mode))
+		return nib_write_file_atomic_at(AT_FDCWD, path, data, len, 0644, err);
+	/* A symlink, FIFO, terminal or other device: written in place, as
+	 * buildah writes --iidfile (Docker instead removes the path first,
+	 * which as root replaced the host's /dev/stdout link); a rename would
+	 * replace the link or device itself. The link's target must exist:
+	 * nothing is created where a dangling link points. /dev/stdout (or
+	 * stderr) goes through our own descriptor, so that it lands where our
+	 * output goes, after what is there. */
+	if (stat(path, &st) == 0 && (ours = our_output(&st)) >= 0) {
+		fflush(NULL);
+		if (nib_write_all(ours, data, len) < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "write %s", path);
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return nib_err(err, errno == ENOENT ? NIB_ERR_NOT_FOUND : NIB_ERR_IO, errno,
+			       "open %s", path);
+	if (fstat(fd, &st) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "stat %s", path);
+	/* a regular file a link names: its content replaced in place */
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "write %s", path);
+	if (nib_write_all(fd, data, len) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "write %s", path);
 	return 0;
 }

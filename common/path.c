@@ -298,3 +298,24 @@ int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_erro
 	}
 	return take_fd(&cur);
 }
+
+char *nib_url_redact(const char *text)
+{
+	struct nib_buf b = {0};
+	const char *p = text;
+
+	nib_buf_puts(&b, "");
+	for (;;) {
+		const char *sep = strstr(p, "://");
+		if (!sep) {
+			nib_buf_puts(&b, p);
+			break;
+		}
+		const char *auth = sep + 3;
+		size_t n = strcspn(auth, "/?# \t\n\"'");
+		const char *at = memrchr(auth, '@', n);
+		nib_buf_append(&b, p, (size_t)(auth - p));
+		p = at ? at + 1 : auth;
+	}
+	return nib_buf_steal(&b);
+}

@@ -83,7 +83,9 @@ int cf_file_error(const struct cf_file *f, struct nib_error *err, int line, int 
 			}
 		}
 	}
-	return nib_err(err, NIB_ERR_SYNTAX, 0, "%s", b.data);
+	/* an ADD URL's credentials stay out of messages */
+	_cleanup_free_ char *r = nib_url_redact(b.data);
+	return nib_err(err, NIB_ERR_SYNTAX, 0, "%s", r);
 }
 
 void cf_instr_where(const struct cf_instr *in, size_t off, int *line, int *col)

@@ -14,8 +14,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "registry/internal.h"
 
@@ -313,6 +315,41 @@ int reg_creds_lookup(const char *authfile, const char *registry, const char *rep
 	return r;
 }
 
+/* auth.json is read, changed and replaced (atomically, by rename) while
+ * an exclusive flock of the sibling file "<authfile>.lock" is held, so
+ * that concurrent logins and logouts all keep their changes; the lock is
+ * on a file of its own because the rename replaces auth.json itself. The
+ * wait is bounded (NIB_AUTHFILE_LOCK_TIMEOUT seconds, 30 by default).
+ * Returns the locked fd (closing it unlocks). */
+static int lock_authfile(const char *path, struct nib_error *err)
+{
+	_cleanup_free_ char *dir = xstrdup(path), *lp = xasprintf("%s.lock", path);
+	const char *env = getenv("NIB_AUTHFILE_LOCK_TIMEOUT");
+	long timeout = env && atol(env) > 0 ? atol(env) : 30;
+	struct timespec start, now;
+	_cleanup_close_ int fd = -1;
+
+	if (nib_mkdir_p_at(AT_FDCWD, dirname(dir), 0700, err) < 0)
+		return -1;
+	fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", lp);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return take_fd(&fd);
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return nib_err(err, NIB_ERR_IO, errno, "lock %s", lp);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= timeout)
+			return nib_err(err, NIB_ERR_IO, EWOULDBLOCK,
+				       "%s: locked by another process (%s) for %ld s", path, lp,
+				       timeout);
+		struct timespec ts = {.tv_nsec = 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int load_for_update(const char *path, json_object **out, struct nib_error *err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -356,9 +393,10 @@ int reg_creds_store(const char *authfile, const char *key, const struct reg_cred
 {
 	_cleanup_free_ char *path = reg_authfile_default(authfile);
 	_cleanup_json_ json_object *o = NULL;
+	_cleanup_close_ int lock = -1;
 	json_object *auths, *entry;
 
-	if (load_for_update(path, &o, err) < 0)
+	if ((lock = lock_authfile(path, err)) < 0 || load_for_update(path, &o, err) < 0)
 		return -1;
 	if (!json_object_object_get_ex(o, "auths", &auths) ||
 	    !json_object_is_type(auths, json_type_object)) {
@@ -379,12 +417,13 @@ int reg_creds_remove(const char *authfile, const char *key, struct nib_error *er
 {
 	_cleanup_free_ char *path = reg_authfile_default(authfile);
 	_cleanup_json_ json_object *o = NULL;
+	_cleanup_close_ int lock = -1;
 	json_object *auths;
 	int removed = 0;
 
 	if (access(path, F_OK) != 0)
 		return 0;
-	if (load_for_update(path, &o, err) < 0)
+	if ((lock = lock_authfile(path, err)) < 0 || load_for_update(path, &o, err) < 0)
 		return -1;
 	if (!json_object_object_get_ex(o, "auths", &auths) ||
 	    !json_object_is_type(auths, json_type_object))

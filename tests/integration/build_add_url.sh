@@ -1,5 +1,7 @@
 #!/bin/bash
-# ADD <url> over HTTPS: a redirect to plain HTTP is refused. The HTTPS server
+# ADD <url> over HTTPS: a redirect to plain HTTP is refused; credentials in
+# the URL (https://user:pass@host/x) are sent to that origin only and appear
+# nowhere nib writes (output, messages, history, the store). The HTTPS server
 # is the fault proxy with TLS (tests/lib/fault_proxy.py) in front of
 # python3's http.server; nib trusts its CA through SSL_CERT_FILE, as Go
 # programs do. As root, as a user without a subuid range and in the
@@ -10,7 +12,8 @@
 . "$NIB_SRC/tests/lib/podsim.sh"
 
 MODES=(root nibplain pod)
-CASES=("ADD https:// downloads" "ADD https:// redirected to plain HTTP is refused")
+CASES=("ADD https:// downloads" "ADD https:// redirected to plain HTTP is refused"
+	"ADD https://user:pass@ uses them and writes them nowhere")
 names() { for m in "${MODES[@]}"; do for c in "${CASES[@]}"; do echo "$m: $c"; done; done; }
 if ! command -v python3 >/dev/null || ! command -v openssl >/dev/null || ! command -v jq >/dev/null ||
 	! users_setup || ! podsim_available; then
@@ -20,9 +23,10 @@ if ! command -v python3 >/dev/null || ! command -v openssl >/dev/null || ! comma
 	exit
 fi
 
-# a plain web server, and the HTTPS proxy in front of it
+# a plain web server (/v2/ answers 200 for proxy_start's wait), and the
+# HTTPS proxy in front of it
 W=$T/www
-mkdir -p "$W/files" "$T/tls"
+mkdir -p "$W/files" "$W/v2" "$T/tls"
 echo payload >"$W/files/data.txt"
 echo plain-body >"$W/files/redir.txt"
 WPORT=$(free_port)
@@ -33,7 +37,10 @@ _reg_tls_material "$T/tls" || fail "TLS material"
 chmod -R a+rX "$T/tls"
 PROXY_TLS_CERT=$T/tls/server.pem PROXY_TLS_KEY=$T/tls/server.key proxy_start "127.0.0.1:$WPORT" ||
 	fail "TLS proxy"
-printf 'GET /files/redir redirect-to http://127.0.0.1:%s\n' "$WPORT" >"$PROXY_DIR/rules"
+printf 'GET ^/files/redir redirect-to http://127.0.0.1:%s\nGET ^/files/cross redirect-to https://localhost:%s/r\n' \
+	"$WPORT" "${PROXY##*:}" >"$PROXY_DIR/rules"
+echo cross-origin >"$W/files/cross.txt"
+CRED_USER=addsecretuser CRED_PASS='AddS3cretPW'
 H=https://$PROXY
 
 nib_as() { # ARGS...
@@ -78,5 +85,35 @@ for mode in "${MODES[@]}"; do
 	assert_match "$(cat "$PROXY_DIR/log")" "GET /files/redir.txt"
 	nib_as --root "$S" inspect "localhost/redir-$mode"
 	assert_status 1
+
+	t "$mode: ${CASES[2]}"
+	U=https://$CRED_USER:$CRED_PASS@$PROXY
+	c=$(ctx creds "ADD $U/files/data.txt /data.txt" "ADD $U/files/cross.txt /cross.txt")
+	: >"$PROXY_DIR/log"
+	nib_as --root "$S" --log-level debug build -o "type=local,dest=$c/out" -t "localhost/creds-$mode" "$c"
+	assert_status 0
+	assert_eq "$(cat "$c/out/data.txt" 2>/dev/null)" payload
+	assert_eq "$(cat "$c/out/cross.txt" 2>/dev/null)" cross-origin
+	log=$(cat "$PROXY_DIR/log")
+	assert_match "$log" "GET /files/data.txt auth=yes" "the credentials were not used"
+	assert_match "$log" "GET /r/files/cross.txt auth=no" "credentials went to another origin"
+	assert_no_match "$out$err" "$CRED_USER|$CRED_PASS"
+	assert_match "$out" "STEP 2/3: ADD https://$PROXY/files/data.txt /data.txt"
+	nib_as --root "$S" --log-format json build -t "localhost/creds-$mode" "$c"
+	assert_status 0
+	assert_no_match "$out$err" "$CRED_USER|$CRED_PASS"
+	nib_as --root "$S" inspect --json "localhost/creds-$mode"
+	assert_no_match "$out" "$CRED_USER|$CRED_PASS"
+	assert_match "$(jq -r '.Config.history[].created_by' <<<"$out")" "^ADD https://$PROXY/files/data.txt /data.txt # buildkit"
+	assert_eq "$(grep -rlaE "$CRED_USER|$CRED_PASS" "$S" 2>/dev/null | head -n 3)" "" "the store holds them"
+	c=$(ctx creds-missing "ADD $U/files/missing /m")
+	nib_as --root "$S" build -q "$c"
+	assert_status 1
+	assert_match "$err" "ADD https://$PROXY/files/missing: HTTP status 404"
+	assert_no_match "$err" "$CRED_USER|$CRED_PASS"
+	c=$(ctx creds-syntax "ADD --chmod=bad $U/files/data.txt /d")
+	nib_as --root "$S" build -q "$c"
+	[ "$status" != 0 ] || fail "a bad --chmod was accepted"
+	assert_no_match "$err" "$CRED_USER|$CRED_PASS"
 done
 finish

@@ -134,6 +134,48 @@ assert_match "$(cat "$TOKEN_DIR/requests.log")" "auth=no"
 assert_no_match "$(cat "$TOKEN_DIR/requests.log")" "auth=yes"
 assert_match "$err" "token realm on another host"
 
+t "concurrent logins and logouts all keep their entries (auth.json under a lock)"
+C=$T/concurrent/auth.json
+for round in 1 2 3; do
+	rm -rf "$T/concurrent"
+	pids=()
+	for i in 1 2 3 4 5 6; do
+		printf '%s\n' "$REG_PASS" | "$NIB" login -q --tls-verify=false --authfile "$C" \
+			-u "$REG_USER" --password-stdin "$B/team$i" >/dev/null 2>"$T/login$i.err" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || fail "a login failed: $(cat "$T"/login*.err)"; done
+	assert_eq "$(jq -r '.auths | keys | join(" ")' "$C")" \
+		"$B/team1 $B/team2 $B/team3 $B/team4 $B/team5 $B/team6" "round $round"
+	assert_eq "$(stat -c %a "$C")" 600
+	# three logouts and three more logins at once
+	pids=()
+	for i in 1 2 3; do
+		"$NIB" logout --authfile "$C" "$B/team$i" >/dev/null 2>&1 &
+		pids+=($!)
+		printf '%s\n' "$REG_PASS" | "$NIB" login -q --tls-verify=false --authfile "$C" \
+			-u "$REG_USER" --password-stdin "$B/more$i" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || fail "a login or logout failed"; done
+	assert_eq "$(jq -r '.auths | keys | join(" ")' "$C")" \
+		"$B/more1 $B/more2 $B/more3 $B/team4 $B/team5 $B/team6" "round $round"
+	assert_eq "$(ls -A "$T/concurrent" | grep -v -e '^auth.json$' -e '^auth.json.lock$')" "" "leftovers"
+done
+
+t "a login waits for a held lock, then gives up with a clear error"
+rm -rf "$T/locked" && mkdir -p "$T/locked"
+exec 8>"$T/locked/auth.json.lock"
+flock 8
+start=$(date +%s)
+run bash -c "printf '%s\n' '$REG_PASS' | NIB_AUTHFILE_LOCK_TIMEOUT=2 '$NIB' login --tls-verify=false --authfile '$T/locked/auth.json' -u '$REG_USER' --password-stdin '$B'"
+assert_status 1
+assert_match "$err" "$T/locked/auth.json: locked by another process"
+[ $(($(date +%s) - start)) -lt 30 ] || fail "waited too long"
+exec 8>&-
+run bash -c "printf '%s\n' '$REG_PASS' | '$NIB' login --tls-verify=false --authfile '$T/locked/auth.json' -u '$REG_USER' --password-stdin '$B'"
+assert_status 0
+
 t "an unprivileged user logs in: ~/.config/containers/auth.json 0600"
 if users_setup; then
 	home=$(getent passwd nibplain | cut -d: -f6)

@@ -336,6 +336,30 @@ static void test_log(void)
 	nib_log_setup(NIB_LOG_WARN, NIB_LOG_TEXT);
 }
 
+/* URL credentials are removed wherever they appear in a text. */
+static void test_url_redact(void)
+{
+	static const struct {
+		const char *in, *want;
+	} rows[] = {
+	    {"https://user:pass@host/x", "https://host/x"},
+	    {"https://tok@host:8443/a?b=c@d", "https://host:8443/a?b=c@d"},
+	    {"ADD https://u:p@h/f /dst", "ADD https://h/f /dst"},
+	    {"a http://x:y@h1/ b https://h2/c d https://z@h3",
+	     "a http://h1/ b https://h2/c d https://h3"},
+	    {"https://u:p%40q@host/x", "https://host/x"},
+	    {"https://a@b@host/x", "https://host/x"},
+	    {"no url here: user@host", "no url here: user@host"},
+	    {"https://host/path@x", "https://host/path@x"},
+	    {"\"https://u:p@h\"", "\"https://h\""},
+	    {"", ""},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		_cleanup_free_ char *got = nib_url_redact(rows[i].in);
+		unit_row(rows[i].in, streq(got, rows[i].want), got);
+	}
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/nib-unit-common-XXXXXX");
@@ -355,6 +379,7 @@ int main(void)
 	RUN(test_files);
 	RUN(test_digest);
 	RUN(test_log);
+	RUN(test_url_redact);
 	int dfd = open("/tmp", O_PATH | O_DIRECTORY);
 	nib_rm_rf_at(dfd, tmpdir + 5, NULL);
 	close(dfd);
