@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include "common/common.h"
 
@@ -89,6 +90,8 @@ int bld_ptrace_fs_init(struct bld_ptrace_fs *fs, const char *rootfs, struct nib_
 void bld_ptrace_fs_bind(struct bld_ptrace_fs *fs, const char *guest, const char *host, bool ro,
 			bool proc);
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs);
+/* Guest path `guest` is a bind point or below one. */
+bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest);
 
 /*
  * Resolve the guest path `path` as the kernel would with the rootfs as "/"
@@ -141,9 +144,10 @@ struct bld_ptrace_exec {
 	char exe[PATH_MAX]; /* guest path of the program (/proc/PID/exe) */
 	struct bld_ptrace_arg head[BLD_PTRACE_EXEC_HEAD];
 	size_t n_head;
-	char strs[4][PATH_MAX]; /* storage of head strings */
-	size_t n_strs;
+	struct nib_strv strs; /* storage of head strings */
 };
+
+void bld_ptrace_exec_free(struct bld_ptrace_exec *x);
 
 /*
  * Plan the execve of guest `path` (relative paths from `base`) whose
@@ -161,17 +165,17 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 /* ==== registers (ptrace_arch.c) =========================================== */
 
 struct bld_ptrace_regs {
-	/* struct user_regs_struct, as big as the largest architecture's */
-	uint64_t r[40];
-	long nr; /* the system call number as read (aarch64 keeps it apart) */
+	union {
+		struct user_regs_struct u;
+		uint64_t raw[64];
+	};
+	long nr; /* the system call number as read */
 	bool nr_dirty;
 };
 
 /* The audit architecture of native system calls (AUDIT_ARCH_*); 0 when
  * this architecture is not supported. */
 extern const uint32_t bld_ptrace_audit_arch;
-/* Length of the system call instruction (to run a call again). */
-extern const unsigned bld_ptrace_syscall_insn_len;
 
 int bld_ptrace_regs_get(pid_t tid, struct bld_ptrace_regs *r);
 int bld_ptrace_regs_set(pid_t tid, struct bld_ptrace_regs *r);
@@ -181,8 +185,10 @@ uint64_t bld_ptrace_reg_arg(const struct bld_ptrace_regs *r, unsigned i);
 void bld_ptrace_reg_set_arg(struct bld_ptrace_regs *r, unsigned i, uint64_t v);
 int64_t bld_ptrace_reg_ret(const struct bld_ptrace_regs *r);
 void bld_ptrace_reg_set_ret(struct bld_ptrace_regs *r, int64_t v);
-uint64_t bld_ptrace_reg_pc(const struct bld_ptrace_regs *r);
-void bld_ptrace_reg_set_pc(struct bld_ptrace_regs *r, uint64_t pc);
+/* Make the tracee run system call `nr` again when it resumes: the
+ * instruction pointer back over the system call instruction, the number
+ * where that instruction reads it. */
+void bld_ptrace_reg_rewind(struct bld_ptrace_regs *r, long nr);
 
 /* ==== the tracer (ptrace_loop.c, ptrace_sys.c) ============================ */
 
@@ -220,6 +226,7 @@ struct bld_ptrace_tracee {
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
 	bool emulate_owner; /* single UID: credentials and owners are nib's records */
+	const char *hostname; /* what uname(2) answers as the node name */
 	pid_t main_pid;	    /* the command */
 	struct bld_ptrace_tracee **slots; /* open addressing by tid */
 	size_t cap, count;
@@ -250,10 +257,12 @@ const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
  * stat calls. */
 int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err);
 
-/* Trace `pid` (seized, blocked until the caller lets it go) and its
- * descendants until `pid` has ended, then kill and reap every process
- * left. Returns its wait status. */
-int bld_ptrace_trace(struct bld_ptrace_tracer *tr, pid_t pid);
+/* Seize `pid` (blocked until a byte is written to `release_fd`, which is
+ * closed) and trace it and its descendants until it has ended, then kill
+ * and reap every process left. Returns 0 with its wait status in
+ * *status, or -errno when it could not be traced. */
+int bld_ptrace_trace(struct bld_ptrace_tracer *tr, pid_t pid, int release_fd, int *status);
+void bld_ptrace_tracer_free(struct bld_ptrace_tracer *tr);
 
 /* Read a NUL-terminated string of `tid` at `addr`: 0 or -errno. */
 int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size);

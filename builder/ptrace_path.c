@@ -663,6 +663,13 @@ void bld_ptrace_fs_bind(struct bld_ptrace_fs *fs, const char *guest, const char 
 	fs->n_binds++;
 }
 
+bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest)
+{
+	char clean[PATH_MAX];
+
+	return clean_abs(guest, clean, sizeof(clean)) == 0 && bind_of(fs, clean, strlen(clean));
+}
+
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs)
 {
 	for (size_t i = 0; i < fs->n_binds; i++) {
