@@ -396,6 +396,17 @@ _noreturn_ static void command_main(struct prun *p, int release)
 
 /* ---- the tracer ------------------------------------------------------------ */
 
+static volatile sig_atomic_t tracer_cmd;
+
+/* nib went away (the tracer's parent-death signal): the command is
+ * killed, and the run's end kills every other process */
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	if (tracer_cmd > 0)
+		kill((pid_t)tracer_cmd, SIGKILL);
+}
+
 _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 {
 	struct bld_ptrace_tracer tr = {.fs = &p->fs,
@@ -405,13 +416,20 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 	int rel[2], status = 0, r;
 	pid_t cmd;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	/* SIGTERM when nib dies: the tracer kills and reaps the run and
+	 * removes what nib made, then goes (a SIGKILL of the tracer itself
+	 * still kills every traced process: PTRACE_O_EXITKILL) */
+	{
+		struct sigaction sa = {.sa_handler = on_parent_death};
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(1);
 	/* orphans of the run come back here to be reaped */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (pipe2(rel, O_CLOEXEC) < 0)
@@ -430,7 +448,16 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 		close(p->err_fd);
 	bld_creds_start_as_root(p->emulate_owner);
 	bld_creds_reset();
+	tracer_cmd = cmd;
 	r = bld_ptrace_trace(&tr, cmd, rel[1], &status);
+	tracer_cmd = 0;
+	if (getppid() != parent) {
+		struct nib_strv gone = {0};
+		remove_created(p, &gone);
+		nib_strv_free(&gone);
+		nib_rm_rf_at(AT_FDCWD, p->tmp, NULL);
+		_exit(1);
+	}
 	if (r < 0) {
 		kill(cmd, SIGKILL);
 		while (waitpid(cmd, NULL, 0) < 0 && errno == EINTR)
@@ -731,7 +758,7 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	if (!spec->argv || !spec->argv[0])
 		return nib_err(err, NIB_ERR_USAGE, 0, "no command to run");
 	if (spec->network == BLD_NET_NONE)
-		return nib_err(err, NIB_ERR_USAGE, 0,
+		return nib_err(err, NIB_ERR_ENV, 0,
 			       "--network none needs a network namespace, which the ptrace "
 			       "isolation cannot make: the command would share the pod's network");
 	if (spec->idmap == BLD_IDMAP_SUBUID)

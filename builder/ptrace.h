@@ -71,6 +71,7 @@ struct bld_ptrace_who {
 enum {
 	BLD_PTRACE_FOLLOW = 1 << 0, /* follow a symlink in the last component */
 	BLD_PTRACE_WRITE = 1 << 1,  /* the call changes what it names: EROFS in a read-only bind */
+	BLD_PTRACE_TYPE = 1 << 2,   /* fill bld_ptrace_path.type */
 };
 
 /* A resolved path. */
@@ -82,6 +83,9 @@ struct bld_ptrace_path {
 	/* host is a /proc/PID link the kernel follows itself (a pipe, a
 	 * socket, a deleted file) */
 	bool proc_link;
+	/* S_IFMT of what it names (with BLD_PTRACE_TYPE; the walk always
+	 * fills it); 0 when missing or not known */
+	mode_t type;
 };
 
 /* Open the rootfs (its canonical path becomes fs->root); no binds yet. */
@@ -218,6 +222,11 @@ struct bld_ptrace_tracee {
 	unsigned next_slot; /* next path slot of the ring */
 	uint64_t orig[BLD_PTRACE_SLOTS]; /* the caller's pointer each slot replaced */
 	struct bld_ptrace_regs saved;	 /* registers of the call an injection interrupts */
+	/* a call that can block and be restarted after a signal: at its
+	 * exit, argument `restore_arg` gets the caller's pointer back */
+	bool exit_restore;
+	int restore_arg;
+	uint64_t restore_val;
 	char *exe;			 /* guest path of its program */
 	char *exe_next;			 /* the program of the execve it is in */
 };
@@ -243,12 +252,15 @@ struct bld_ptrace_tracer {
 enum {
 	BLD_PT_CONT = 0,       /* resume */
 	BLD_PT_NEED_SCRATCH,   /* map the scratch memory, then run the call again */
+	BLD_PT_WANT_EXIT,      /* resume to the call's exit (exit_restore) */
 };
 
 /* Handle the seccomp stop of `t` (registers in `regs`); the registers are
- * written back when changed. Returns BLD_PT_CONT or BLD_PT_NEED_SCRATCH. */
+ * written back when changed. Returns a BLD_PT_* of the above. */
 int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
 		       struct bld_ptrace_regs *regs);
+/* The exit stop of a call that asked for it (BLD_PT_WANT_EXIT). */
+void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t);
 /* The guest exe of traced process `pid` (the callback of bld_ptrace_who). */
 const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
 

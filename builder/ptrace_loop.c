@@ -295,11 +295,16 @@ static void inject_start(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee 
 	if (addr) {
 		t->scratch = addr;
 		t->scratch_own = true;
-		if (bld_ptrace_syscall(tr, t, regs) == BLD_PT_NEED_SCRATCH) {
+		switch (bld_ptrace_syscall(tr, t, regs)) {
+		case BLD_PT_NEED_SCRATCH:
 			/* cannot happen with scratch memory: fail the call */
 			bld_ptrace_reg_set_nr(regs, -1);
 			bld_ptrace_reg_set_ret(regs, -ENOMEM);
 			bld_ptrace_regs_set(t->tid, regs);
+			break;
+		case BLD_PT_WANT_EXIT:
+			ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL);
+			return;
 		}
 		resume(t->tid, 0);
 		return;
@@ -340,7 +345,6 @@ static void inject_done(struct bld_ptrace_tracee *t)
 	}
 	r.nr_dirty = false;
 	bld_ptrace_regs_set(t->tid, &r);
-	resume(t->tid, 0);
 }
 
 static bool is_stop_signal(int sig)
@@ -360,10 +364,16 @@ static void on_stop(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t, i
 			resume(t->tid, 0);
 			return;
 		}
-		if (bld_ptrace_syscall(tr, t, &regs) == BLD_PT_NEED_SCRATCH)
+		switch (bld_ptrace_syscall(tr, t, &regs)) {
+		case BLD_PT_NEED_SCRATCH:
 			inject_start(tr, t, &regs);
-		else
+			break;
+		case BLD_PT_WANT_EXIT:
+			ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL);
+			break;
+		default:
 			resume(t->tid, 0);
+		}
 		return;
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:
@@ -394,8 +404,9 @@ static void on_stop(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t, i
 		if (sig == (SIGTRAP | 0x80)) {
 			if (t->state == BLD_PT_INJECTING)
 				inject_done(t);
-			else
-				resume(t->tid, 0);
+			else if (t->exit_restore)
+				bld_ptrace_syscall_exit(t);
+			resume(t->tid, 0);
 			return;
 		}
 		resume(t->tid, sig);

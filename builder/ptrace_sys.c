@@ -473,6 +473,8 @@ static unsigned resolve_flags(const struct stop *s, const struct pathspec *p)
 		f = fl & FAN_MARK_DONT_FOLLOW ? 0 : BLD_PTRACE_FOLLOW;
 		break;
 	}
+	if (p->follow == FO_OPEN)
+		f |= BLD_PTRACE_TYPE;
 	if (p->write == WR_YES ||
 	    (p->write == WR_OPEN &&
 	     ((fl & O_ACCMODE) != O_RDONLY || (fl & (O_CREAT | O_TRUNC | __O_TMPFILE)))))
@@ -513,6 +515,22 @@ static bool owner_wanted(const struct stop *s)
 		return m == S_IFCHR || m == S_IFBLK;
 	}
 	return true;
+}
+
+/*
+ * An open of a fifo or a device, a connect, can wait, and a signal can
+ * interrupt it: the kernel then runs it again (SA_RESTART) with the
+ * registers as they are, which point at nib's slot, maybe reused by the
+ * handler's calls meanwhile. Such calls are resumed to their exit, where
+ * an interrupted one gets the caller's pointer back and is translated
+ * anew when it runs again.
+ */
+static int want_exit(struct stop *s, int argi, uint64_t orig)
+{
+	s->t->exit_restore = true;
+	s->t->restore_arg = argi;
+	s->t->restore_val = orig;
+	return BLD_PT_WANT_EXIT;
 }
 
 static int do_path(struct stop *s)
@@ -559,6 +577,10 @@ static int do_path(struct stop *s)
 	}
 	if (owner_wanted(s))
 		return owner_answer(s);
+	if (change[0] && s->e->p[0].follow == FO_OPEN &&
+	    (res[0].type == S_IFIFO || res[0].type == S_IFCHR || res[0].type == S_IFBLK ||
+	     res[0].type == S_IFSOCK || res[0].proc_link))
+		return want_exit(s, s->e->p[0].path, orig[0]);
 	return BLD_PT_CONT;
 }
 
@@ -773,7 +795,37 @@ static int do_sock(struct stop *s)
 	if (r < 0)
 		return skip(s, r);
 	set_arg(s, 2, offsetof(struct sockaddr_un, sun_path) + hl + 1);
+	if (s->e->nr == SYS_connect) {
+		/* the caller's address and its length */
+		s->t->exit_restore = true;
+		s->t->restore_arg = -1;
+		s->t->restore_val = len;
+		return BLD_PT_WANT_EXIT;
+	}
 	return BLD_PT_CONT;
+}
+
+void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t)
+{
+	struct bld_ptrace_regs regs;
+	int64_t ret;
+
+	t->exit_restore = false;
+	if (bld_ptrace_regs_get(t->tid, &regs) < 0)
+		return;
+	ret = bld_ptrace_reg_ret(&regs);
+	/* -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK */
+	if (ret > -512 || ret < -516)
+		return;
+	if (t->restore_arg >= 0) {
+		bld_ptrace_reg_set_arg(&regs, (unsigned)t->restore_arg, t->restore_val);
+	} else {
+		/* connect: address and length */
+		unsigned k = (t->next_slot + BLD_PTRACE_SLOTS - 1) % BLD_PTRACE_SLOTS;
+		bld_ptrace_reg_set_arg(&regs, 1, t->orig[k]);
+		bld_ptrace_reg_set_arg(&regs, 2, t->restore_val);
+	}
+	bld_ptrace_regs_set(t->tid, &regs);
 }
 
 int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
@@ -813,7 +865,7 @@ int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t
 			r = owner_answer(&s);
 		break;
 	}
-	if (r == BLD_PT_CONT && (s.dirty || regs->nr_dirty)) {
+	if (r != BLD_PT_NEED_SCRATCH && (s.dirty || regs->nr_dirty)) {
 		int e = bld_ptrace_regs_set(t->tid, regs);
 		if (e < 0 && e != -ESRCH)
 			log_debug("ptrace: setting the registers of %d: %s", (int)t->tid,
