@@ -14,6 +14,10 @@ static const char run_help[] =
     "Options:\n"
     "  --rootfs DIR            the container's root folder (required)\n"
     "  --idmap MODE            auto (default), subuid, single\n"
+    "  --isolation MODE        auto (default), namespaces, or ptrace: no namespace,\n"
+    "                          nib traces the command and translates its paths (for\n"
+    "                          pods that refuse user namespaces; not a security\n"
+    "                          boundary)\n"
     "  --network MODE          host (default) or none (only loopback)\n"
     "  --user U[:G]            user and group, names from the rootfs's /etc/passwd\n"
     "  --workdir DIR           working folder, created when missing (default /)\n"
@@ -41,7 +45,8 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		O_CAPADD,
 		O_CAPDROP,
 		O_HOST,
-		O_TIMEOUT
+		O_TIMEOUT,
+		O_ISOLATION
 	};
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'},
@@ -56,6 +61,7 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	    {"cap-drop", required_argument, NULL, O_CAPDROP},
 	    {"hostname", required_argument, NULL, O_HOST},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"isolation", required_argument, NULL, O_ISOLATION},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bld_run_spec spec;
@@ -81,6 +87,13 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 				return bld_usage_error(self, err, "--idmap: unknown mode '%s'",
 						       optarg);
 			spec.idmap = (enum bld_idmap)ret;
+			break;
+		case O_ISOLATION:
+			ret = bld_isolation_parse(optarg);
+			if (ret < 0)
+				return bld_usage_error(self, err, "--isolation: unknown mode '%s'",
+						       optarg);
+			spec.isolation = (enum bld_isolation)ret;
 			break;
 		case O_NET:
 			if (streq(optarg, "host"))

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include "common/common.h"
 
@@ -70,6 +71,7 @@ struct bld_ptrace_who {
 enum {
 	BLD_PTRACE_FOLLOW = 1 << 0, /* follow a symlink in the last component */
 	BLD_PTRACE_WRITE = 1 << 1,  /* the call changes what it names: EROFS in a read-only bind */
+	BLD_PTRACE_TYPE = 1 << 2,   /* fill bld_ptrace_path.type */
 };
 
 /* A resolved path. */
@@ -81,6 +83,9 @@ struct bld_ptrace_path {
 	/* host is a /proc/PID link the kernel follows itself (a pipe, a
 	 * socket, a deleted file) */
 	bool proc_link;
+	/* S_IFMT of what it names (with BLD_PTRACE_TYPE; the walk always
+	 * fills it); 0 when missing or not known */
+	mode_t type;
 };
 
 /* Open the rootfs (its canonical path becomes fs->root); no binds yet. */
@@ -89,6 +94,8 @@ int bld_ptrace_fs_init(struct bld_ptrace_fs *fs, const char *rootfs, struct nib_
 void bld_ptrace_fs_bind(struct bld_ptrace_fs *fs, const char *guest, const char *host, bool ro,
 			bool proc);
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs);
+/* Guest path `guest` is a bind point or below one. */
+bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest);
 
 /*
  * Resolve the guest path `path` as the kernel would with the rootfs as "/"
@@ -140,9 +147,10 @@ struct bld_ptrace_exec {
 	char exe[PATH_MAX]; /* guest path of the program (/proc/PID/exe) */
 	struct bld_ptrace_arg head[BLD_PTRACE_EXEC_HEAD];
 	size_t n_head;
-	char strs[4][PATH_MAX]; /* storage of head strings */
-	size_t n_strs;
+	struct nib_strv strs; /* storage of head strings */
 };
+
+void bld_ptrace_exec_free(struct bld_ptrace_exec *x);
 
 /*
  * Plan the execve of guest `path` (relative paths from `base`) whose
@@ -160,17 +168,17 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 /* ==== registers (ptrace_arch.c) =========================================== */
 
 struct bld_ptrace_regs {
-	/* struct user_regs_struct, as big as the largest architecture's */
-	uint64_t r[40];
-	long nr; /* the system call number as read (aarch64 keeps it apart) */
+	union {
+		struct user_regs_struct u;
+		uint64_t raw[64];
+	};
+	long nr; /* the system call number as read */
 	bool nr_dirty;
 };
 
 /* The audit architecture of native system calls (AUDIT_ARCH_*); 0 when
  * this architecture is not supported. */
 extern const uint32_t bld_ptrace_audit_arch;
-/* Length of the system call instruction (to run a call again). */
-extern const unsigned bld_ptrace_syscall_insn_len;
 
 int bld_ptrace_regs_get(pid_t tid, struct bld_ptrace_regs *r);
 int bld_ptrace_regs_set(pid_t tid, struct bld_ptrace_regs *r);
@@ -180,8 +188,10 @@ uint64_t bld_ptrace_reg_arg(const struct bld_ptrace_regs *r, unsigned i);
 void bld_ptrace_reg_set_arg(struct bld_ptrace_regs *r, unsigned i, uint64_t v);
 int64_t bld_ptrace_reg_ret(const struct bld_ptrace_regs *r);
 void bld_ptrace_reg_set_ret(struct bld_ptrace_regs *r, int64_t v);
-uint64_t bld_ptrace_reg_pc(const struct bld_ptrace_regs *r);
-void bld_ptrace_reg_set_pc(struct bld_ptrace_regs *r, uint64_t pc);
+/* Make the tracee run system call `nr` again when it resumes: the
+ * instruction pointer back over the system call instruction, the number
+ * where that instruction reads it. */
+void bld_ptrace_reg_rewind(struct bld_ptrace_regs *r, long nr);
 
 /* ==== the tracer (ptrace_loop.c, ptrace_sys.c) ============================ */
 
@@ -211,14 +221,20 @@ struct bld_ptrace_tracee {
 	unsigned next_slot;		 /* next path slot of the ring */
 	uint64_t orig[BLD_PTRACE_SLOTS]; /* the caller's pointer each slot replaced */
 	struct bld_ptrace_regs saved;	 /* registers of the call an injection interrupts */
-	char *exe;			 /* guest path of its program */
-	char *exe_next;			 /* the program of the execve it is in */
+	/* a call that can block and be restarted after a signal: at its
+	 * exit, argument `restore_arg` gets the caller's pointer back */
+	bool exit_restore;
+	int restore_arg;
+	uint64_t restore_val;
+	char *exe;	/* guest path of its program */
+	char *exe_next; /* the program of the execve it is in */
 };
 
 /* Everything the tracer knows. */
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
 	bool emulate_owner;		  /* single UID: credentials and owners are nib's records */
+	const char *hostname;		  /* what uname(2) answers as the node name */
 	pid_t main_pid;			  /* the command */
 	struct bld_ptrace_tracee **slots; /* open addressing by tid */
 	size_t cap, count;
@@ -235,12 +251,15 @@ struct bld_ptrace_tracer {
 enum {
 	BLD_PT_CONT = 0,     /* resume */
 	BLD_PT_NEED_SCRATCH, /* map the scratch memory, then run the call again */
+	BLD_PT_WANT_EXIT,    /* resume to the call's exit (exit_restore) */
 };
 
 /* Handle the seccomp stop of `t` (registers in `regs`); the registers are
- * written back when changed. Returns BLD_PT_CONT or BLD_PT_NEED_SCRATCH. */
+ * written back when changed. Returns a BLD_PT_* of the above. */
 int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
 		       struct bld_ptrace_regs *regs);
+/* The exit stop of a call that asked for it (BLD_PT_WANT_EXIT). */
+void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t);
 /* The guest exe of traced process `pid` (the callback of bld_ptrace_who). */
 const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
 
@@ -249,10 +268,12 @@ const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
  * stat calls. */
 int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err);
 
-/* Trace `pid` (seized, blocked until the caller lets it go) and its
- * descendants until `pid` has ended, then kill and reap every process
- * left. Returns its wait status. */
-int bld_ptrace_trace(struct bld_ptrace_tracer *tr, pid_t pid);
+/* Seize `pid` (blocked until a byte is written to `release_fd`, which is
+ * closed) and trace it and its descendants until it has ended, then kill
+ * and reap every process left. Returns 0 with its wait status in
+ * *status, or -errno when it could not be traced. */
+int bld_ptrace_trace(struct bld_ptrace_tracer *tr, pid_t pid, int release_fd, int *status);
+void bld_ptrace_tracer_free(struct bld_ptrace_tracer *tr);
 
 /* Read a NUL-terminated string of `tid` at `addr`: 0 or -errno. */
 int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size);

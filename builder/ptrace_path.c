@@ -370,6 +370,7 @@ static int walk(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who *who
 				return walk_result(fs, w, w->next, flags, trailing, out);
 			return -errno;
 		}
+		out->type = st.st_mode & S_IFMT;
 		if (S_ISLNK(st.st_mode) && (!last || (flags & BLD_PTRACE_FOLLOW) || trailing)) {
 			const struct bld_ptrace_bind *nb = bind_of(fs, w->next, strlen(w->next));
 
@@ -483,6 +484,8 @@ static int quick(const struct bld_ptrace_fs *fs, const char *g, const char *clea
 	if (fd >= 0) {
 		if (landed(fs, fd, out->host, sizeof(out->host)) < 0)
 			return -EAGAIN;
+		if ((flags & BLD_PTRACE_TYPE) && fstat(fd, &st) == 0)
+			out->type = st.st_mode & S_IFMT;
 		return trailing ? add_slash(out->host, sizeof(out->host)) : 0;
 	}
 	if (errno != ENOENT || has_dotdot(g))
@@ -524,6 +527,7 @@ int bld_ptrace_resolve(const struct bld_ptrace_fs *fs, const struct bld_ptrace_w
 
 	out->unchanged = false;
 	out->proc_link = false;
+	out->type = 0;
 	if (plen == 0)
 		return -ENOENT;
 	if (plen >= PATH_MAX)
@@ -659,6 +663,13 @@ void bld_ptrace_fs_bind(struct bld_ptrace_fs *fs, const char *guest, const char 
 	memmove(&fs->binds[at + 1], &fs->binds[at], (fs->n_binds - at) * sizeof(*fs->binds));
 	fs->binds[at] = b;
 	fs->n_binds++;
+}
+
+bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest)
+{
+	char clean[PATH_MAX];
+
+	return clean_abs(guest, clean, sizeof(clean)) == 0 && bind_of(fs, clean, strlen(clean));
 }
 
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs)

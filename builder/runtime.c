@@ -558,6 +558,8 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	struct stat st;
 	int ret;
 
+	if (spec->isolation == BLD_ISOLATION_PTRACE)
+		return bld_ptrace_run(spec, res, err);
 	memset(res, 0, sizeof(*res));
 	if (!spec->rootfs || stat(spec->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, spec->rootfs ? errno ? errno : ENOTDIR : 0,

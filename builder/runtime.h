@@ -69,6 +69,18 @@ enum bld_network {
 	BLD_NET_NONE,	  /* a new network namespace with only lo, up */
 };
 
+/* How a run is kept apart from the host. */
+enum bld_isolation {
+	BLD_ISOLATION_AUTO = 0,	  /* namespaces (the environment ladder's choice) */
+	BLD_ISOLATION_NAMESPACES, /* user, mount, pid... namespaces over the rootfs */
+	BLD_ISOLATION_PTRACE,	  /* no namespace: nib traces the process tree and
+				   * translates its paths (builder/ptrace.h); not a
+				   * security boundary */
+};
+/* "auto", "namespaces", "ptrace" -> enum; -1 when unknown. */
+int bld_isolation_parse(const char *s);
+const char *bld_isolation_name(enum bld_isolation i);
+
 enum bld_mount_type { BLD_MOUNT_BIND = 0, BLD_MOUNT_TMPFS };
 
 /* One extra mount requested by the caller (nib run --mount, RUN --mount). */
@@ -100,6 +112,7 @@ struct bld_run_spec {
 	size_t n_mounts;
 	enum bld_network network;
 	enum bld_idmap idmap;
+	enum bld_isolation isolation;
 	char *const *cap_add;  /* NULL-terminated names ("NET_ADMIN", "CAP_NET_RAW", "ALL") */
 	char *const *cap_drop; /* NULL-terminated names */
 	unsigned timeout;      /* seconds; 0 = none */
@@ -151,6 +164,19 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
  * Cheap (one throw-away child per process): builds ask it before their
  * first step. */
 int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err);
+
+/*
+ * The same run without any namespace (--isolation ptrace): for pods whose
+ * seccomp profile refuses user namespaces. nib traces the command's
+ * process tree and translates every path it names into the rootfs;
+ * /proc, /sys and the usual /dev nodes are the pod's own. Refuses
+ * --network none (no network namespace can be made) and --idmap subuid.
+ * As root the command is root; otherwise ownership and credentials are
+ * emulated as with --idmap single. Not a security boundary: a traced
+ * process can change a path between nib's check and the kernel's use.
+ */
+int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
+		   struct nib_error *err);
 
 /* ---- environment probe (nib info) --------------------------------------- */
 
@@ -263,6 +289,16 @@ void bld_seccomp_supervise_init(int notify_fd);
  * of single-UID ownership emulation). Returns -1 only when the listener is
  * gone. */
 int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err);
+/* Answer `req` as the supervisor would, with no listener: for the ptrace
+ * executor, whose caller is stopped until answered (no liveness check) and
+ * not in a user namespace (`map_ids`: stat answers report the caller's
+ * own IDs as 0 and others as 65534 even for files without a record). */
+void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+			bool map_ids);
+/* Start every process's credentials at root (0) rather than at what the
+ * kernel reports: the ptrace executor's processes are not in a user
+ * namespace. Takes effect at the next bld_creds_reset(). */
+void bld_creds_start_as_root(bool yes);
 
 /* Messages on the sync socket (SOCK_SEQPACKET; first byte is the type). */
 enum {

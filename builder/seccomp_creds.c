@@ -39,11 +39,17 @@ struct cred {
 
 static struct cred table[MAX_PROCS];
 static size_t n_table, next_evict;
+static bool start_as_root;
 
 void bld_creds_reset(void)
 {
 	n_table = 0;
 	next_evict = 0;
+}
+
+void bld_creds_start_as_root(bool yes)
+{
+	start_as_root = yes;
 }
 
 /* starttime and parent of a process; 0 start when it is gone. */
@@ -101,6 +107,8 @@ static struct cred *slot(void)
 	return &table[next_evict++ % MAX_PROCS];
 }
 
+static void make_fake(struct cred *c);
+
 static struct cred *lookup(pid_t pid, int depth)
 {
 	unsigned long long start;
@@ -130,6 +138,8 @@ static struct cred *lookup(pid_t pid, int depth)
 		memset(c, 0, sizeof(*c));
 	c->pid = pid;
 	c->start = start;
+	if (start_as_root)
+		make_fake(c);
 	return c;
 }
 

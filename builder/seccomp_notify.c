@@ -39,16 +39,24 @@
 
 /* The request being answered: checked again once its files are open, so
  * a recycled PID never gets someone else's files recorded. A stat only
- * reads them, and checks before it writes its answer (mem_put). */
+ * reads them, and checks before it writes its answer (mem_put). No
+ * listener (fd -1): the caller is stopped by ptrace and cannot go away
+ * (bld_seccomp_answer). */
 static struct {
 	int fd;
 	uint64_t id;
 	bool reads_only;
+	bool map_ids; /* no user namespace: stat answers map IDs itself */
 } cur;
+
+static bool cur_valid(void)
+{
+	return cur.fd < 0 || seccomp_notify_id_valid(cur.fd, cur.id) == 0;
+}
 
 static int still_valid(int fd)
 {
-	if (cur.reads_only || seccomp_notify_id_valid(cur.fd, cur.id) == 0)
+	if (cur.reads_only || cur_valid())
 		return fd;
 	close(fd);
 	return -ESRCH;
@@ -56,7 +64,7 @@ static int still_valid(int fd)
 
 static int still_valid_keep(int fd)
 {
-	return seccomp_notify_id_valid(cur.fd, cur.id) == 0 ? fd : -ESRCH;
+	return cur_valid() ? fd : -ESRCH;
 }
 
 struct owner_rec {
@@ -263,8 +271,8 @@ static bool rec_get(int fd, const struct stat *st, struct owner_rec *r)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = getxattr(path, BLD_OVERRIDE_XATTR, val, sizeof(val) - 1);
-	if (n < 0 && errno == EACCES && !(st->st_mode & S_IRUSR) &&
+	n = fd < 0 ? -1 : getxattr(path, BLD_OVERRIDE_XATTR, val, sizeof(val) - 1);
+	if (n < 0 && fd >= 0 && errno == EACCES && !(st->st_mode & S_IRUSR) &&
 	    chmod(path, (st->st_mode & 07777) | S_IRUSR) == 0) {
 		/* user.* xattrs need read permission: lend it for a moment */
 		n = getxattr(path, BLD_OVERRIDE_XATTR, val, sizeof(val) - 1);
@@ -505,7 +513,7 @@ static int mem_put(pid_t pid, uint64_t addr, const void *data, size_t n)
 
 	if (addr == 0)
 		return -EFAULT;
-	if (seccomp_notify_id_valid(cur.fd, cur.id) != 0)
+	if (!cur_valid())
 		return -ESRCH;
 	r = mem_io(pid, true, addr, (void *)data, n, &done);
 	return r < 0 ? r : done == (ssize_t)n ? 0 : -EFAULT;
@@ -546,9 +554,12 @@ static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool e
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return 1;
 	if (S_ISLNK(st.st_mode)) {
-		if (!link_rec_get(pid, dirfd, path, &st, &r))
-			return 1;
-	} else if (!rec_get(fd, &st, &r)) {
+		if (!link_rec_get(pid, dirfd, path, &st, &r)) {
+			if (!cur.map_ids)
+				return 1;
+			rec_get(-1, &st, &r);
+		}
+	} else if (!rec_get(fd, &st, &r) && !cur.map_ids) {
 		return 1;
 	}
 	if (!rec_type(&r, &type, &dev))
@@ -600,15 +611,13 @@ void bld_seccomp_supervise_init(int notify_fd)
 		log_debug("seccomp: no synchronous wake-up: %s", strerror(errno));
 }
 
+static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+
 int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 {
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
-	char path[PATH_MAX];
-	_cleanup_free_ char *name = NULL;
 	int ret = 0, r;
-	pid_t pid;
-	const __u64 *a;
 
 	if (seccomp_notify_alloc(&req, &resp) < 0)
 		return nib_err(err, NIB_ERR_ENV, ENOMEM, "seccomp notification");
@@ -621,9 +630,37 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 			return 0;
 		return nib_err(err, NIB_ERR_ENV, e, "seccomp notification");
 	}
-	pid = (pid_t)req->pid;
-	a = req->data.args;
 	cur.fd = notify_fd;
+	cur.map_ids = false;
+	answer(req, resp);
+	r = seccomp_notify_respond(notify_fd, resp);
+	if (r < 0) {
+		int e = ioctl_errno(r);
+		/* ENOENT: the caller was killed before the answer */
+		if (e != ENOENT && e != EINTR)
+			ret = nib_err(err, NIB_ERR_ENV, e, "seccomp notification answer");
+	}
+	seccomp_notify_free(req, resp);
+	return ret;
+}
+
+void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+			bool map_ids)
+{
+	cur.fd = -1;
+	cur.map_ids = map_ids;
+	answer(req, resp);
+}
+
+/* Fill `resp` for `req` (cur.fd and cur.map_ids set by the caller). */
+static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *name = NULL;
+	pid_t pid = (pid_t)req->pid;
+	const __u64 *a = req->data.args;
+	int r;
+
 	cur.id = req->id;
 	name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
 	cur.reads_only = name && (strstr(name, "stat") != NULL);
@@ -702,13 +739,4 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 		  resp->flags	? "continue"
 		  : resp->error ? strerror(-resp->error)
 				: "emulated");
-	r = seccomp_notify_respond(notify_fd, resp);
-	if (r < 0) {
-		int e = ioctl_errno(r);
-		/* ENOENT: the caller was killed before the answer */
-		if (e != ENOENT && e != EINTR)
-			ret = nib_err(err, NIB_ERR_ENV, e, "seccomp notification answer");
-	}
-	seccomp_notify_free(req, resp);
-	return ret;
 }

@@ -1,0 +1,902 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * System calls under the ptrace executor: which ones take a path (and
+ * where: the argument, its dirfd, whether the last symlink is followed,
+ * whether the call writes), the seccomp filter that stops only those
+ * (SECCOMP_RET_TRACE; every other call runs at full speed), and what nib
+ * does at each stop:
+ *
+ *   path calls    each path resolved in the rootfs (ptrace_path.c); the
+ *                 host path written to a slot of the tracee's scratch
+ *                 memory and the argument pointed at it (a relative path
+ *                 that resolves the same is left alone)
+ *   getcwd        answered from /proc/PID/cwd, as a guest path
+ *   readlink      answered by nib (/proc/PID/{cwd,root,exe,fd/N} as guest
+ *                 paths)
+ *   execve        rewritten to run the rootfs's interpreters (ptrace_exec.c)
+ *   bind/connect  an AF_UNIX path rewritten in a copy of the address
+ *
+ * With a single UID (nib not root) the credential, ownership and stat
+ * calls are then answered by the same code as the seccomp-notify
+ * supervisor of user-namespace mode (seccomp_notify.c, seccomp_creds.c):
+ * the process is root to itself, chown and device mknod are recorded in
+ * user.containers.override_stat, stat shows the records.
+ *
+ * Calls that would take a process out of the translation are refused:
+ * mount and namespace calls, chroot and pivot_root (EPERM), clone with
+ * CLONE_UNTRACED or a namespace flag (EPERM), clone3 and openat2 (ENOSYS:
+ * libc falls back to clone and openat), the *xattrat and file_*attr calls
+ * (ENOSYS), io_uring (EPERM: its requests open files without system calls).
+ */
+#define BLD_PTRACE_INTERNAL  1
+#define BLD_RUNTIME_INTERNAL 1
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+
+#include "builder/ptrace.h"
+#include "builder/runtime.h"
+
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
+/* the same number on every architecture from 424 on */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+#define SYS_FIRST_XATTRAT 463 /* setxattrat .. file_setattr: 463-469 */
+#define SYS_LAST_XATTRAT  469
+
+NIB_DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
+
+enum kind {
+	K_PATH = 1, /* path arguments translated */
+	K_GETCWD,
+	K_READLINK,
+	K_EXEC,
+	K_SOCK,	 /* bind, connect */
+	K_OWNER, /* no path: only the single-UID emulation */
+	K_UNAME, /* the run's host name */
+};
+
+enum follow {
+	FO_YES = 0,
+	FO_NO,
+	FO_AT,	     /* AT_SYMLINK_NOFOLLOW in the flags argument */
+	FO_ATFOLLOW, /* AT_SYMLINK_FOLLOW in the flags argument */
+	FO_OPEN,     /* O_NOFOLLOW, or O_CREAT|O_EXCL */
+	FO_INOTIFY,  /* IN_DONT_FOLLOW */
+	FO_FANOTIFY, /* FAN_MARK_DONT_FOLLOW */
+};
+
+enum write { WR_NO = 0, WR_YES, WR_OPEN };
+
+struct pathspec {
+	int8_t dirfd, path; /* argument indexes; dirfd -1: the cwd */
+	uint8_t follow, write;
+};
+
+struct sysent {
+	long nr;
+	const char *name;
+	uint8_t kind;
+	int8_t flags; /* index of the flags argument, -1 */
+	bool owner;   /* single UID: answered by the ownership emulation */
+	struct pathspec p[2];
+};
+
+#define NOP                                                                                        \
+	{                                                                                          \
+		-1, -1, 0, 0                                                                       \
+	}
+#define P(d, a, f, w)                                                                              \
+	{                                                                                          \
+		d, a, f, w                                                                         \
+	}
+#define E(n, k, fl, own, p0, p1)                                                                   \
+	{                                                                                          \
+		SYS_##n, #n, k, fl, own,                                                           \
+		{                                                                                  \
+			p0, p1                                                                     \
+		}                                                                                  \
+	}
+
+static const struct sysent table[] = {
+#ifdef SYS_open
+    E(open, K_PATH, 1, false, P(-1, 0, FO_OPEN, WR_OPEN), NOP),
+    E(creat, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(stat, K_PATH, -1, true, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(lstat, K_PATH, -1, true, P(-1, 0, FO_NO, WR_NO), NOP),
+    E(access, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(readlink, K_READLINK, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
+    E(mkdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(rmdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(unlink, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(mknod, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(symlink, K_PATH, -1, false, P(-1, 1, FO_NO, WR_YES), NOP),
+    E(link, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), P(-1, 1, FO_NO, WR_YES)),
+    E(rename, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), P(-1, 1, FO_NO, WR_YES)),
+    E(chmod, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(chown, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(lchown, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(utime, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(utimes, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(futimesat, K_PATH, -1, false, P(0, 1, FO_YES, WR_YES), NOP),
+#endif
+    E(openat, K_PATH, 2, false, P(0, 1, FO_OPEN, WR_OPEN), NOP),
+#ifdef SYS_newfstatat
+    E(newfstatat, K_PATH, 3, true, P(0, 1, FO_AT, WR_NO), NOP),
+#endif
+#ifdef SYS_fstatat
+    E(fstatat, K_PATH, 3, true, P(0, 1, FO_AT, WR_NO), NOP),
+#endif
+    E(statx, K_PATH, 2, true, P(0, 1, FO_AT, WR_NO), NOP), E(fstat, K_OWNER, -1, true, NOP, NOP),
+    E(faccessat, K_PATH, -1, false, P(0, 1, FO_YES, WR_NO), NOP),
+    E(faccessat2, K_PATH, 3, false, P(0, 1, FO_AT, WR_NO), NOP),
+    E(execve, K_EXEC, -1, true, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(execveat, K_EXEC, 4, true, P(0, 1, FO_AT, WR_NO), NOP),
+    E(chdir, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(getcwd, K_GETCWD, -1, false, NOP, NOP),
+    E(readlinkat, K_READLINK, -1, false, P(0, 1, FO_NO, WR_NO), NOP),
+    E(mkdirat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), NOP),
+    E(unlinkat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), NOP),
+    E(mknodat, K_PATH, -1, true, P(0, 1, FO_NO, WR_YES), NOP),
+    E(symlinkat, K_PATH, -1, false, P(1, 2, FO_NO, WR_YES), NOP),
+    E(linkat, K_PATH, 4, false, P(0, 1, FO_ATFOLLOW, WR_NO), P(2, 3, FO_NO, WR_YES)),
+#ifdef SYS_renameat
+    E(renameat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), P(2, 3, FO_NO, WR_YES)),
+#endif
+    E(renameat2, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), P(2, 3, FO_NO, WR_YES)),
+    E(fchmodat, K_PATH, -1, true, P(0, 1, FO_YES, WR_YES), NOP),
+    E(fchmodat2, K_PATH, 3, true, P(0, 1, FO_AT, WR_YES), NOP),
+    E(fchmod, K_OWNER, -1, true, NOP, NOP),
+    E(fchownat, K_PATH, 4, true, P(0, 1, FO_AT, WR_YES), NOP),
+    E(fchown, K_OWNER, -1, true, NOP, NOP),
+    E(truncate, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(utimensat, K_PATH, 3, false, P(0, 1, FO_AT, WR_YES), NOP),
+    E(statfs, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(setxattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(lsetxattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(getxattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(lgetxattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
+    E(listxattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(llistxattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
+    E(removexattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(lremovexattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(inotify_add_watch, K_PATH, 2, false, P(-1, 1, FO_INOTIFY, WR_NO), NOP),
+    E(fanotify_mark, K_PATH, 1, false, P(3, 4, FO_FANOTIFY, WR_NO), NOP),
+    E(uname, K_UNAME, -1, false, NOP, NOP), E(bind, K_SOCK, -1, false, NOP, NOP),
+    E(connect, K_SOCK, -1, false, NOP, NOP),
+    /* credentials (single UID): seccomp_creds.c */
+    E(setuid, K_OWNER, -1, true, NOP, NOP), E(setgid, K_OWNER, -1, true, NOP, NOP),
+    E(setreuid, K_OWNER, -1, true, NOP, NOP), E(setregid, K_OWNER, -1, true, NOP, NOP),
+    E(setresuid, K_OWNER, -1, true, NOP, NOP), E(setresgid, K_OWNER, -1, true, NOP, NOP),
+    E(setfsuid, K_OWNER, -1, true, NOP, NOP), E(setfsgid, K_OWNER, -1, true, NOP, NOP),
+    E(setgroups, K_OWNER, -1, true, NOP, NOP), E(getuid, K_OWNER, -1, true, NOP, NOP),
+    E(geteuid, K_OWNER, -1, true, NOP, NOP), E(getgid, K_OWNER, -1, true, NOP, NOP),
+    E(getegid, K_OWNER, -1, true, NOP, NOP), E(getresuid, K_OWNER, -1, true, NOP, NOP),
+    E(getresgid, K_OWNER, -1, true, NOP, NOP), E(getgroups, K_OWNER, -1, true, NOP, NOP),
+    E(prctl, K_OWNER, -1, true, NOP, NOP), /* PR_SET_KEEPCAPS only */
+};
+
+/* Refused with EPERM: they would take a process out of the translation
+ * (a new root, mounts, namespaces, files opened by the kernel on its
+ * behalf) or reach the host as a whole when nib runs as root. */
+static const long refused[] = {
+    SYS_mount,
+    SYS_umount2,
+    SYS_pivot_root,
+    SYS_chroot,
+    SYS_unshare,
+    SYS_setns,
+    SYS_fsopen,
+    SYS_fsconfig,
+    SYS_fsmount,
+    SYS_fspick,
+    SYS_move_mount,
+    SYS_open_tree,
+    SYS_mount_setattr,
+    SYS_name_to_handle_at,
+    SYS_open_by_handle_at,
+    SYS_acct,
+    SYS_swapon,
+    SYS_swapoff,
+    SYS_quotactl,
+    SYS_io_uring_setup,
+    SYS_io_uring_enter,
+    SYS_io_uring_register,
+    SYS_reboot,
+    SYS_kexec_load,
+    SYS_kexec_file_load,
+    SYS_init_module,
+    SYS_finit_module,
+    SYS_delete_module,
+    SYS_settimeofday,
+    SYS_clock_settime,
+    SYS_clock_adjtime,
+    SYS_syslog,
+    SYS_bpf,
+    SYS_perf_event_open,
+#ifdef SYS_uselib
+    SYS_uselib,
+#endif
+};
+
+#define NR_MAX 512
+static const struct sysent *by_nr[NR_MAX];
+static bool by_nr_ready;
+
+static void index_table(void)
+{
+	if (by_nr_ready)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (table[i].nr >= 0 && table[i].nr < NR_MAX)
+			by_nr[table[i].nr] = &table[i];
+	by_nr_ready = true;
+}
+
+/* ---- the filter ------------------------------------------------------------- */
+
+static int rule(scmp_filter_ctx ctx, uint32_t action, long nr, unsigned n,
+		const struct scmp_arg_cmp *a)
+{
+	int r = seccomp_rule_add_exact_array(ctx, action, (int)nr, n, a);
+	return r == -EEXIST ? 0 : r;
+}
+
+int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r = 0;
+
+	if (!bld_ptrace_audit_arch)
+		return nib_err(err, NIB_ERR_ENV, ENOSYS,
+			       "the ptrace executor does not know this architecture");
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return nib_err(err, NIB_ERR_ENV, 0, "seccomp: cannot create a filter");
+	/* 32-bit and x32 calls would name paths by other numbers */
+	seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* set by the caller */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+
+	for (size_t i = 0; i < ARRAY_SIZE(table) && r == 0; i++) {
+		const struct sysent *e = &table[i];
+		if (e->kind == K_OWNER && !emulate_owner)
+			continue;
+		if (e->nr == SYS_prctl) {
+			struct scmp_arg_cmp k = SCMP_A0(SCMP_CMP_EQ, PR_SET_KEEPCAPS);
+			r = rule(ctx, SCMP_ACT_TRACE(0), e->nr, 1, &k);
+		} else if (!emulate_owner && e->owner && e->flags >= 0 && e->kind == K_PATH) {
+			/* fstat is fstatat(fd, "", AT_EMPTY_PATH): no path to
+			 * translate and, as root, nothing to emulate */
+			struct scmp_arg_cmp k = {(unsigned)e->flags, SCMP_CMP_MASKED_EQ,
+						 AT_EMPTY_PATH, 0};
+			r = rule(ctx, SCMP_ACT_TRACE(0), e->nr, 1, &k);
+		} else {
+			r = rule(ctx, SCMP_ACT_TRACE(0), e->nr, 0, NULL);
+		}
+	}
+	if (emulate_owner && r == 0)
+		r = rule(ctx, SCMP_ACT_ERRNO(0), SYS_capset, 0, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(refused) && r == 0; i++)
+		r = rule(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL);
+	if (r == 0) {
+		static const unsigned long flags[] = {CLONE_UNTRACED, CLONE_NEWNS,    CLONE_NEWUTS,
+						      CLONE_NEWIPC,   CLONE_NEWUSER,  CLONE_NEWPID,
+						      CLONE_NEWNET,   CLONE_NEWCGROUP};
+		for (size_t i = 0; i < ARRAY_SIZE(flags) && r == 0; i++) {
+			struct scmp_arg_cmp a =
+			    SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)flags[i], flags[i]);
+			r = rule(ctx, SCMP_ACT_ERRNO(EPERM), SYS_clone, 1, &a);
+		}
+	}
+	if (r == 0)
+		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SYS_clone3, 0, NULL);
+	if (r == 0)
+		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SYS_openat2, 0, NULL);
+	for (long nr = SYS_FIRST_XATTRAT; nr <= SYS_LAST_XATTRAT && r == 0; nr++)
+		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL);
+	if (r < 0)
+		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: building the ptrace filter");
+	r = seccomp_load(ctx);
+	if (r < 0)
+		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: loading the ptrace filter");
+	return 0;
+}
+
+/* ---- tracee memory ---------------------------------------------------------- */
+
+static int mem_fallback(pid_t tid, bool wr, uint64_t addr, void *p, size_t n)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	ssize_t done;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
+	fd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	done = wr ? pwrite(fd, p, n, (off_t)addr) : pread(fd, p, n, (off_t)addr);
+	return done == (ssize_t)n ? 0 : -EFAULT;
+}
+
+int bld_ptrace_mem_write(pid_t tid, uint64_t addr, const void *p, size_t n)
+{
+	struct iovec local = {(void *)p, n}, remote = {(void *)(uintptr_t)addr, n};
+	ssize_t done = process_vm_writev(tid, &local, 1, &remote, 1, 0);
+
+	if (done == (ssize_t)n)
+		return 0;
+	if (done < 0 && (errno == ENOSYS || errno == EPERM))
+		return mem_fallback(tid, true, addr, (void *)p, n);
+	return -EFAULT;
+}
+
+int bld_ptrace_mem_read(pid_t tid, uint64_t addr, void *p, size_t n)
+{
+	struct iovec local = {p, n}, remote = {(void *)(uintptr_t)addr, n};
+	ssize_t done = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+
+	if (done == (ssize_t)n)
+		return 0;
+	if (done < 0 && (errno == ENOSYS || errno == EPERM))
+		return mem_fallback(tid, false, addr, p, n);
+	return -EFAULT;
+}
+
+int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size)
+{
+	size_t got = 0;
+
+	if (addr == 0)
+		return -EFAULT;
+	while (got < size) {
+		/* up to the end of the page: the next one may be unmapped */
+		size_t want = MIN(4096 - ((addr + got) & 4095), size - got);
+		struct iovec local = {out + got, want},
+			     remote = {(void *)(uintptr_t)(addr + got), want};
+		ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+
+		if (n < 0 && (errno == ENOSYS || errno == EPERM))
+			n = mem_fallback(tid, false, addr + got, out + got, want) == 0
+				? (ssize_t)want
+				: -1;
+		if (n <= 0)
+			return -EFAULT;
+		if (memchr(out + got, '\0', (size_t)n))
+			return 0;
+		got += (size_t)n;
+	}
+	return -ENAMETOOLONG;
+}
+
+/* ---- one stop ------------------------------------------------------------- */
+
+struct stop {
+	struct bld_ptrace_tracer *tr;
+	struct bld_ptrace_tracee *t;
+	struct bld_ptrace_regs *regs;
+	const struct sysent *e;
+	struct bld_ptrace_who who;
+	bool dirty;
+};
+
+static int skip(struct stop *s, int64_t ret)
+{
+	bld_ptrace_reg_set_nr(s->regs, -1);
+	bld_ptrace_reg_set_ret(s->regs, ret);
+	s->dirty = true;
+	return BLD_PT_CONT;
+}
+
+static uint64_t arg(const struct stop *s, int i)
+{
+	return bld_ptrace_reg_arg(s->regs, (unsigned)i);
+}
+
+static void set_arg(struct stop *s, int i, uint64_t v)
+{
+	if (arg(s, i) != v) {
+		bld_ptrace_reg_set_arg(s->regs, (unsigned)i, v);
+		s->dirty = true;
+	}
+}
+
+static int as_fd(uint64_t v)
+{
+	return (int)(int32_t)(uint32_t)v;
+}
+
+/* The caller's pointer in argument `i`: a call run again after a signal
+ * still holds the slot nib put there; it gets its own pointer back. */
+static uint64_t path_ptr(struct stop *s, int i)
+{
+	struct bld_ptrace_tracee *t = s->t;
+	uint64_t v = arg(s, i), off;
+
+	if (!t->scratch || v < t->scratch || v >= t->scratch + BLD_PTRACE_EXEC_OFF)
+		return v;
+	off = v - t->scratch;
+	if (off % BLD_PTRACE_SLOT || !t->orig[off / BLD_PTRACE_SLOT])
+		return v;
+	v = t->orig[off / BLD_PTRACE_SLOT];
+	set_arg(s, i, v);
+	return v;
+}
+
+/* Write `data` (n bytes) to the next slot and point argument `i` at it. */
+static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n)
+{
+	struct bld_ptrace_tracee *t = s->t;
+	unsigned k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	uint64_t addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
+	int r;
+
+	if (n > BLD_PTRACE_SLOT)
+		return -ENAMETOOLONG;
+	r = bld_ptrace_mem_write(t->tid, addr, data, n);
+	if (r < 0)
+		return r;
+	t->orig[k] = orig;
+	set_arg(s, i, addr);
+	return 0;
+}
+
+/* The guest folder relative paths of argument `dirfd_arg` start from. */
+static int base_of(struct stop *s, int dirfd_arg, char *out, size_t size)
+{
+	int fd = dirfd_arg >= 0 ? as_fd(arg(s, dirfd_arg)) : AT_FDCWD;
+	char link[32];
+
+	if (fd == AT_FDCWD)
+		return bld_ptrace_proc_dir(s->tr->fs, s->t->tid, "cwd", out, size);
+	if (fd < 0)
+		return -EBADF;
+	snprintf(link, sizeof(link), "fd/%d", fd);
+	return bld_ptrace_proc_dir(s->tr->fs, s->t->tid, link, out, size);
+}
+
+static unsigned resolve_flags(const struct stop *s, const struct pathspec *p)
+{
+	uint64_t fl = s->e->flags >= 0 ? arg(s, s->e->flags) : 0;
+	unsigned f = 0;
+
+	switch (p->follow) {
+	case FO_YES:
+		f = BLD_PTRACE_FOLLOW;
+		break;
+	case FO_AT:
+		f = fl & AT_SYMLINK_NOFOLLOW ? 0 : BLD_PTRACE_FOLLOW;
+		break;
+	case FO_ATFOLLOW:
+		f = fl & AT_SYMLINK_FOLLOW ? BLD_PTRACE_FOLLOW : 0;
+		break;
+	case FO_OPEN:
+		f = (fl & O_NOFOLLOW) || (fl & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
+			? 0
+			: BLD_PTRACE_FOLLOW;
+		break;
+	case FO_INOTIFY:
+		f = fl & IN_DONT_FOLLOW ? 0 : BLD_PTRACE_FOLLOW;
+		break;
+	case FO_FANOTIFY:
+		f = fl & FAN_MARK_DONT_FOLLOW ? 0 : BLD_PTRACE_FOLLOW;
+		break;
+	}
+	if (p->follow == FO_OPEN)
+		f |= BLD_PTRACE_TYPE;
+	if (p->write == WR_YES ||
+	    (p->write == WR_OPEN &&
+	     ((fl & O_ACCMODE) != O_RDONLY || (fl & (O_CREAT | O_TRUNC | __O_TMPFILE)))))
+		f |= BLD_PTRACE_WRITE;
+	return f;
+}
+
+/* The single-UID emulation's answer, after the paths are translated. */
+static int owner_answer(struct stop *s)
+{
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.pid = (__u32)s->t->tid;
+	req.data.nr = (int)s->e->nr;
+	req.data.arch = bld_ptrace_audit_arch;
+	for (int i = 0; i < 6; i++)
+		req.data.args[i] = arg(s, i);
+	bld_seccomp_answer(&req, &resp, true);
+	if (resp.flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+		return BLD_PT_CONT;
+	return skip(s, resp.error ? resp.error : resp.val);
+}
+
+static bool owner_wanted(const struct stop *s)
+{
+	if (!s->tr->emulate_owner || !s->e->owner)
+		return false;
+	if (s->e->nr == SYS_mknodat
+#ifdef SYS_mknod
+	    || s->e->nr == SYS_mknod
+#endif
+	) {
+		/* devices only: fifos and sockets the kernel makes */
+		mode_t m = (mode_t)arg(s, s->e->nr == SYS_mknodat ? 2 : 1) & S_IFMT;
+		return m == S_IFCHR || m == S_IFBLK;
+	}
+	return true;
+}
+
+/*
+ * An open of a fifo or a device, a connect, can wait, and a signal can
+ * interrupt it: the kernel then runs it again (SA_RESTART) with the
+ * registers as they are, which point at nib's slot, maybe reused by the
+ * handler's calls meanwhile. Such calls are resumed to their exit, where
+ * an interrupted one gets the caller's pointer back and is translated
+ * anew when it runs again.
+ */
+static int want_exit(struct stop *s, int argi, uint64_t orig)
+{
+	s->t->exit_restore = true;
+	s->t->restore_arg = argi;
+	s->t->restore_val = orig;
+	return BLD_PT_WANT_EXIT;
+}
+
+static int do_path(struct stop *s)
+{
+	struct bld_ptrace_path res[2];
+	uint64_t orig[2] = {0, 0};
+	bool change[2] = {false, false};
+	char path[PATH_MAX], base[PATH_MAX];
+	int r;
+
+	for (int i = 0; i < 2; i++) {
+		const struct pathspec *p = &s->e->p[i];
+		uint64_t ptr;
+
+		if (p->path < 0)
+			continue;
+		ptr = orig[i] = path_ptr(s, p->path);
+		if (ptr == 0)
+			continue; /* NULL: the dirfd itself (utimensat), or EFAULT */
+		r = bld_ptrace_read_string(s->t->tid, ptr, path, sizeof(path));
+		if (r < 0)
+			return skip(s, r);
+		if (!*path)
+			continue; /* the dirfd itself (AT_EMPTY_PATH), or ENOENT */
+		if (path[0] != '/') {
+			r = base_of(s, p->dirfd, base, sizeof(base));
+			if (r < 0)
+				return skip(s, r);
+		}
+		r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path, resolve_flags(s, p),
+				       &res[i]);
+		if (r < 0)
+			return skip(s, r);
+		change[i] = !res[i].unchanged;
+	}
+	if ((change[0] || change[1]) && !s->t->scratch)
+		return BLD_PT_NEED_SCRATCH;
+	for (int i = 0; i < 2; i++) {
+		if (!change[i])
+			continue;
+		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1);
+		if (r < 0)
+			return skip(s, r);
+	}
+	if (owner_wanted(s))
+		return owner_answer(s);
+	if (change[0] && s->e->p[0].follow == FO_OPEN &&
+	    (res[0].type == S_IFIFO || res[0].type == S_IFCHR || res[0].type == S_IFBLK ||
+	     res[0].type == S_IFSOCK || res[0].proc_link))
+		return want_exit(s, s->e->p[0].path, orig[0]);
+	return BLD_PT_CONT;
+}
+
+static int do_getcwd(struct stop *s)
+{
+	char cwd[PATH_MAX];
+	uint64_t size = arg(s, 1);
+	size_t n;
+	int r = bld_ptrace_proc_dir(s->tr->fs, s->t->tid, "cwd", cwd, sizeof(cwd));
+
+	if (r < 0)
+		return skip(s, r);
+	n = strlen(cwd) + 1;
+	if (size < n)
+		return skip(s, -ERANGE);
+	r = bld_ptrace_mem_write(s->t->tid, arg(s, 0), cwd, n);
+	return skip(s, r < 0 ? r : (int64_t)n);
+}
+
+static int do_readlink(struct stop *s)
+{
+	const struct pathspec *p = &s->e->p[0];
+	int bufarg = p->path + 1, sizearg = p->path + 2;
+	char path[PATH_MAX], base[PATH_MAX], target[PATH_MAX];
+	int64_t size = (int64_t)(int32_t)arg(s, sizearg);
+	uint64_t ptr = path_ptr(s, p->path);
+	ssize_t n;
+	int r;
+
+	r = bld_ptrace_read_string(s->t->tid, ptr, path, sizeof(path));
+	if (r < 0)
+		return skip(s, r);
+	if (!*path)
+		return BLD_PT_CONT; /* readlinkat(fd, ""): the link fd itself */
+	if (size <= 0)
+		return skip(s, -EINVAL);
+	if (path[0] != '/') {
+		r = base_of(s, p->dirfd, base, sizeof(base));
+		if (r < 0)
+			return skip(s, r);
+	}
+	n = bld_ptrace_readlink(s->tr->fs, &s->who, base, path, target,
+				(size_t)MIN(size, (int64_t)sizeof(target)));
+	if (n < 0)
+		return skip(s, n);
+	r = bld_ptrace_mem_write(s->t->tid, arg(s, bufarg), target, (size_t)n);
+	return skip(s, r < 0 ? r : n);
+}
+
+/* The caller's argv pointers from index 1, appended to `out` (n entries
+ * at most): the count, or -errno. */
+static ssize_t read_argv(pid_t tid, uint64_t argv, uint64_t *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!argv)
+		return 0;
+	for (;;) {
+		uint64_t at = argv + 8 * (n + 1);
+		size_t room = (4096 - (at & 4095)) / 8, got;
+		if (room == 0)
+			room = 1;
+		room = MIN(room, max - n);
+		if (room == 0)
+			return -E2BIG;
+		if (bld_ptrace_mem_read(tid, at, out + n, room * 8) < 0)
+			return -EFAULT;
+		for (got = 0; got < room; got++)
+			if (out[n + got] == 0)
+				return (ssize_t)(n + got);
+		n += room;
+	}
+}
+
+static int do_exec(struct stop *s)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct bld_ptrace_exec x;
+	bool at = s->e->nr == SYS_execveat;
+	int patharg = at ? 1 : 0, argvarg = at ? 2 : 1;
+	char path[PATH_MAX], base[PATH_MAX] = "/";
+	uint64_t ptr = path_ptr(s, patharg), argv = arg(s, argvarg), argv0 = 0;
+	uint64_t addr, *ptrs;
+	size_t off = 0, nptr = 0, maxptr;
+	ssize_t nargs;
+	int r;
+
+	if (!s->t->scratch)
+		return BLD_PT_NEED_SCRATCH;
+	r = bld_ptrace_read_string(s->t->tid, ptr, path, sizeof(path));
+	if (r < 0)
+		return skip(s, r);
+	if (at && !*path && (arg(s, 4) & AT_EMPTY_PATH)) {
+		/* fexecve: the program is the file behind the fd */
+		char link[32];
+		snprintf(link, sizeof(link), "fd/%d", as_fd(arg(s, 0)));
+		r = bld_ptrace_proc_dir(s->tr->fs, s->t->tid, link, path, sizeof(path));
+		if (r < 0)
+			return BLD_PT_CONT; /* a memfd: the kernel's */
+		ptr = 0;
+	} else if (path[0] != '/') {
+		r = base_of(s, at ? 0 : -1, base, sizeof(base));
+		if (r < 0)
+			return skip(s, r);
+	}
+	if (argv && bld_ptrace_mem_read(s->t->tid, argv, &argv0, 8) < 0)
+		return skip(s, -EFAULT);
+	r = bld_ptrace_exec_plan(s->tr->fs, &s->who, base, path, ptr, argv0, &x);
+	if (r < 0) {
+		bld_ptrace_exec_free(&x);
+		return skip(s, r);
+	}
+	/* the exec room: the file name and new strings, then the pointers */
+	buf = xmalloc(BLD_PTRACE_EXEC_ROOM);
+	addr = s->t->scratch + BLD_PTRACE_EXEC_OFF;
+	off = strlen(x.host) + 1;
+	memcpy(buf, x.host, off);
+	for (size_t i = 0; i < x.n_head; i++) {
+		if (x.head[i].str) {
+			size_t n = strlen(x.head[i].str) + 1;
+			if (off + n > BLD_PTRACE_EXEC_ROOM / 2) {
+				bld_ptrace_exec_free(&x);
+				return skip(s, -E2BIG);
+			}
+			memcpy(buf + off, x.head[i].str, n);
+			x.head[i].ptr = addr + off;
+			off += n;
+		}
+	}
+	off = (off + 7) & ~(size_t)7;
+	ptrs = (uint64_t *)(void *)(buf + off);
+	maxptr = (BLD_PTRACE_EXEC_ROOM - off) / 8 - 1;
+	for (size_t i = 0; i < x.n_head; i++)
+		ptrs[nptr++] = x.head[i].ptr;
+	nargs = argv0 ? read_argv(s->t->tid, argv, ptrs + nptr, maxptr - nptr) : 0;
+	if (nargs < 0) {
+		bld_ptrace_exec_free(&x);
+		return skip(s, nargs);
+	}
+	nptr += (size_t)nargs;
+	ptrs[nptr++] = 0;
+	r = bld_ptrace_mem_write(s->t->tid, addr, buf, off + nptr * 8);
+	if (r < 0) {
+		bld_ptrace_exec_free(&x);
+		return skip(s, r);
+	}
+	free(s->t->exe_next);
+	s->t->exe_next = xstrdup(x.exe);
+	bld_ptrace_exec_free(&x);
+	if (at) {
+		set_arg(s, 0, (uint64_t)(int64_t)AT_FDCWD);
+		set_arg(s, 1, addr);
+		set_arg(s, 2, addr + off);
+		set_arg(s, 4, 0);
+	} else {
+		set_arg(s, 0, addr);
+		set_arg(s, 1, addr + off);
+	}
+	if (owner_wanted(s))
+		owner_answer(s); /* credential bookkeeping: it continues */
+	return BLD_PT_CONT;
+}
+
+static int do_uname(struct stop *s)
+{
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		return BLD_PT_CONT;
+	snprintf(u.nodename, sizeof(u.nodename), "%s", s->tr->hostname);
+	return skip(s, bld_ptrace_mem_write(s->t->tid, arg(s, 0), &u, sizeof(u)));
+}
+
+static int do_sock(struct stop *s)
+{
+	struct sockaddr_un sa, out;
+	uint64_t len = arg(s, 2);
+	size_t plen, hl;
+	char path[sizeof(sa.sun_path) + 1], base[PATH_MAX];
+	struct bld_ptrace_path res;
+	int r;
+
+	if (len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa))
+		return BLD_PT_CONT;
+	if (bld_ptrace_mem_read(s->t->tid, arg(s, 1), &sa, len) < 0)
+		return BLD_PT_CONT; /* the kernel's EFAULT */
+	if (sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0')
+		return BLD_PT_CONT; /* not a path (abstract, inet) */
+	plen = strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+	memcpy(path, sa.sun_path, plen);
+	path[plen] = '\0';
+	if (path[0] != '/') {
+		r = base_of(s, -1, base, sizeof(base));
+		if (r < 0)
+			return skip(s, r);
+	}
+	r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path,
+			       s->e->nr == SYS_bind ? BLD_PTRACE_WRITE : BLD_PTRACE_FOLLOW, &res);
+	if (r < 0)
+		return skip(s, r);
+	if (res.unchanged)
+		return BLD_PT_CONT;
+	hl = strlen(res.host);
+	if (hl >= sizeof(out.sun_path))
+		return skip(s, -ENAMETOOLONG);
+	if (!s->t->scratch)
+		return BLD_PT_NEED_SCRATCH;
+	memset(&out, 0, sizeof(out));
+	out.sun_family = AF_UNIX;
+	memcpy(out.sun_path, res.host, hl + 1);
+	r = put_slot(s, 1, 0, &out, sizeof(out));
+	if (r < 0)
+		return skip(s, r);
+	set_arg(s, 2, offsetof(struct sockaddr_un, sun_path) + hl + 1);
+	if (s->e->nr == SYS_connect) {
+		/* the caller's address and its length */
+		s->t->exit_restore = true;
+		s->t->restore_arg = -1;
+		s->t->restore_val = len;
+		return BLD_PT_WANT_EXIT;
+	}
+	return BLD_PT_CONT;
+}
+
+void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t)
+{
+	struct bld_ptrace_regs regs;
+	int64_t ret;
+
+	t->exit_restore = false;
+	if (bld_ptrace_regs_get(t->tid, &regs) < 0)
+		return;
+	ret = bld_ptrace_reg_ret(&regs);
+	/* -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK */
+	if (ret > -512 || ret < -516)
+		return;
+	if (t->restore_arg >= 0) {
+		bld_ptrace_reg_set_arg(&regs, (unsigned)t->restore_arg, t->restore_val);
+	} else {
+		/* connect: address and length */
+		unsigned k = (t->next_slot + BLD_PTRACE_SLOTS - 1) % BLD_PTRACE_SLOTS;
+		bld_ptrace_reg_set_arg(&regs, 1, t->orig[k]);
+		bld_ptrace_reg_set_arg(&regs, 2, t->restore_val);
+	}
+	bld_ptrace_regs_set(t->tid, &regs);
+}
+
+int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
+		       struct bld_ptrace_regs *regs)
+{
+	long nr = bld_ptrace_reg_nr(regs);
+	struct stop s = {.tr = tr, .t = t, .regs = regs};
+	int r = BLD_PT_CONT;
+
+	index_table();
+	s.who = (struct bld_ptrace_who){
+	    .tid = t->tid, .tgid = t->tgid, .exe = bld_ptrace_exe_of, .ctx = tr};
+	s.e = nr >= 0 && nr < NR_MAX ? by_nr[nr] : NULL;
+	if (!s.e)
+		return BLD_PT_CONT; /* stopped by a filter of the tracee's own */
+	switch (s.e->kind) {
+	case K_PATH:
+		r = do_path(&s);
+		break;
+	case K_GETCWD:
+		r = do_getcwd(&s);
+		break;
+	case K_READLINK:
+		r = do_readlink(&s);
+		break;
+	case K_EXEC:
+		r = do_exec(&s);
+		break;
+	case K_SOCK:
+		r = do_sock(&s);
+		break;
+	case K_UNAME:
+		r = s.tr->hostname ? do_uname(&s) : BLD_PT_CONT;
+		break;
+	case K_OWNER:
+		if (owner_wanted(&s))
+			r = owner_answer(&s);
+		break;
+	}
+	if (r != BLD_PT_NEED_SCRATCH && (s.dirty || regs->nr_dirty)) {
+		int e = bld_ptrace_regs_set(t->tid, regs);
+		if (e < 0 && e != -ESRCH)
+			log_debug("ptrace: setting the registers of %d: %s", (int)t->tid,
+				  strerror(-e));
+	}
+	if (nib_log_enabled(NIB_LOG_TRACE))
+		nib_log(NIB_LOG_TRACE, "ptrace: %d %s%s", (int)t->tid, s.e->name,
+			r == BLD_PT_NEED_SCRATCH ? " (scratch first)" : "");
+	return r;
+}

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A static program run inside a rootfs by tests/integration/run_ptrace.sh:
+ * each subcommand exercises calls the ptrace executor must translate and
+ * prints what it saw, one fact per line. Built by the test (cc -static).
+ *
+ *   dirfd HOSTFILE   a dirfd of "/" opened before chdir, climbing with ".."
+ *   cwd              getcwd, /proc/self/cwd and pwd after chdir
+ *   exe              readlink /proc/self/exe
+ *   threads N        N threads opening and stating files at once
+ *   spawn N          posix_spawn (vfork) of /bin/true N times
+ *   restart          an open() of a fifo interrupted by signals whose
+ *                    handler makes path calls, then restarted
+ *   unix             bind and connect an AF_UNIX socket by path
+ *   rawexec          execve of a script with an argv
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int dirfd_test(const char *hostfile)
+{
+	int root = open("/", O_RDONLY | O_DIRECTORY), fd;
+	char up[4096];
+
+	if (root < 0 || chdir("/tmp") < 0)
+		return 1;
+	fd = openat(root, "etc/os-release", O_RDONLY);
+	printf("openat(root, etc/os-release): %s\n", fd >= 0 ? "ok" : strerror(errno));
+	snprintf(up, sizeof(up), "../../../../..%s", hostfile);
+	fd = openat(root, up, O_RDONLY);
+	printf("openat(root, ../..HOST): %s\n", fd >= 0 ? "OPENED" : strerror(errno));
+	fd = openat(AT_FDCWD, up, O_RDONLY);
+	printf("openat(cwd, ../..HOST): %s\n", fd >= 0 ? "OPENED" : strerror(errno));
+	fd = openat(root, "..", O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		struct stat a, b;
+		fstat(fd, &a);
+		fstat(root, &b);
+		printf("root/.. is root: %s\n", a.st_ino == b.st_ino ? "yes" : "no");
+	}
+	fd = openat(root, hostfile, O_RDONLY);
+	printf("openat(root, HOST): %s\n", fd >= 0 ? "OPENED" : strerror(errno));
+	return 0;
+}
+
+static int cwd_test(void)
+{
+	char buf[4096], link[4096];
+	ssize_t n;
+
+	if (mkdir("/tmp/a", 0755) < 0 && errno != EEXIST)
+		return 1;
+	if (mkdir("/tmp/a/b", 0755) < 0 && errno != EEXIST)
+		return 1;
+	if (chdir("/tmp/a/b") < 0 || chdir("..") < 0)
+		return 1;
+	printf("getcwd: %s\n", getcwd(buf, sizeof(buf)) ? buf : strerror(errno));
+	n = readlink("/proc/self/cwd", link, sizeof(link) - 1);
+	link[n < 0 ? 0 : n] = '\0';
+	printf("/proc/self/cwd: %s\n", link);
+	printf("getcwd small: %s\n", getcwd(buf, 3) ? buf : strerror(errno));
+	if (chdir("../../..") < 0)
+		return 1;
+	printf("getcwd after ../../..: %s\n", getcwd(buf, sizeof(buf)) ? buf : strerror(errno));
+	n = readlink("/proc/self/root", link, sizeof(link) - 1);
+	link[n < 0 ? 0 : n] = '\0';
+	printf("/proc/self/root: %s\n", link);
+	return 0;
+}
+
+static int exe_test(void)
+{
+	char link[4096];
+	ssize_t n = readlink("/proc/self/exe", link, sizeof(link) - 1);
+
+	link[n < 0 ? 0 : n] = '\0';
+	printf("exe: %s\n", link);
+	return 0;
+}
+
+static void *thread_main(void *arg)
+{
+	long id = (long)arg, bad = 0;
+	char path[64];
+
+	for (int i = 0; i < 300; i++) {
+		struct stat st;
+		int fd = open("/etc/os-release", O_RDONLY);
+		if (fd < 0)
+			bad++;
+		else
+			close(fd);
+		snprintf(path, sizeof(path), "/tmp/t%ld", id);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || stat(path, &st) < 0)
+			bad++;
+		if (fd >= 0)
+			close(fd);
+	}
+	return (void *)bad;
+}
+
+static int threads_test(int n)
+{
+	pthread_t t[64];
+	long bad = 0;
+
+	if (n > 64)
+		n = 64;
+	for (long i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, thread_main, (void *)i);
+	for (int i = 0; i < n; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	printf("thread failures: %ld\n", bad);
+	return 0;
+}
+
+static int spawn_test(int n)
+{
+	int ok = 0;
+
+	for (int i = 0; i < n; i++) {
+		char *argv[] = {"true", NULL};
+		pid_t pid;
+		int st;
+		if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ) == 0 &&
+		    waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			ok++;
+	}
+	printf("spawned: %d\n", ok);
+	return 0;
+}
+
+static volatile int alarms;
+
+static void on_alarm(int sig)
+{
+	struct stat st;
+	char path[64];
+
+	(void)sig;
+	alarms++;
+	/* path calls in the handler, between the interruption and the
+	 * restart of the open below */
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "/etc/../tmp/../etc/os-release");
+		stat(path, &st);
+	}
+}
+
+static int restart_test(void)
+{
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+	struct stat a, b;
+	pid_t child;
+	int fd;
+
+	unlink("/tmp/fifo");
+	if (mkfifo("/tmp/fifo", 0600) < 0)
+		return 1;
+	sigaction(SIGALRM, &sa, NULL);
+	child = fork();
+	if (child == 0) {
+		/* after the parent's open was interrupted twice */
+		usleep(700000);
+		int w = open("/tmp/fifo", O_WRONLY);
+		_exit(w < 0);
+	}
+	ualarm(200000, 200000);
+	fd = open("/tmp/fifo", O_RDONLY);
+	ualarm(0, 0);
+	waitpid(child, NULL, 0);
+	printf("interrupted: %s\n", alarms >= 2 ? "yes" : "no");
+	printf("restarted open: %s\n", fd >= 0 ? "ok" : strerror(errno));
+	if (fd >= 0 && fstat(fd, &a) == 0 && stat("/tmp/fifo", &b) == 0)
+		printf("same fifo: %s\n", a.st_ino == b.st_ino ? "yes" : "no");
+	return 0;
+}
+
+static int unix_test(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct stat st;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/sock");
+	unlink(sa.sun_path);
+	printf("bind: %s\n", bind(s, (void *)&sa, sizeof(sa)) == 0 ? "ok" : strerror(errno));
+	listen(s, 1);
+	printf("socket file: %s\n",
+	       stat("/tmp/sock", &st) == 0 && S_ISSOCK(st.st_mode) ? "yes" : "no");
+	printf("connect: %s\n", connect(c, (void *)&sa, sizeof(sa)) == 0 ? "ok" : strerror(errno));
+	if (chdir("/tmp") == 0) {
+		struct sockaddr_un rel = {.sun_family = AF_UNIX};
+		int c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+		snprintf(rel.sun_path, sizeof(rel.sun_path), "sock");
+		printf("connect relative: %s\n",
+		       connect(c2, (void *)&rel, sizeof(rel)) == 0 ? "ok" : strerror(errno));
+	}
+	return 0;
+}
+
+static int rawexec_test(void)
+{
+	char *argv[] = {"my-argv0", "one", "two words", NULL};
+	int fd = open("/tmp/script", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+
+	if (fd < 0)
+		return 1;
+	dprintf(fd, "#!/bin/sh -e\necho \"script: $0 [$1] [$2]\"\n");
+	close(fd);
+	execve("/tmp/script", argv, environ);
+	printf("execve: %s\n", strerror(errno));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 3 && strcmp(argv[1], "dirfd") == 0)
+		return dirfd_test(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "cwd") == 0)
+		return cwd_test();
+	if (argc >= 2 && strcmp(argv[1], "exe") == 0)
+		return exe_test();
+	if (argc >= 3 && strcmp(argv[1], "threads") == 0)
+		return threads_test(atoi(argv[2]));
+	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
+		return spawn_test(atoi(argv[2]));
+	if (argc >= 2 && strcmp(argv[1], "restart") == 0)
+		return restart_test();
+	if (argc >= 2 && strcmp(argv[1], "unix") == 0)
+		return unix_test();
+	if (argc >= 2 && strcmp(argv[1], "rawexec") == 0)
+		return rawexec_test();
+	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
+		argv[0]);
+	return 2;
+}

@@ -1,0 +1,409 @@
+#!/bin/bash
+# nib run --isolation ptrace: a command over a rootfs without any namespace,
+# its paths translated by nib, in each mode a user meets it:
+#   root      nib as real root (the command is root, chown is real)
+#   nibplain  an ordinary user (single UID: credentials and owners emulated)
+#   standin   root under tests/helpers/nib-seccomp-standin: unshare, clone
+#             with namespace flags, mount, chroot, pivot_root refused (as
+#             containerd's RuntimeDefault and CRI-O refuse them)
+#   pod       the restricted-pod simulation (tests/lib/podsim.sh) under the
+#             same stand-in filter: UID 1000590000, no capabilities,
+#             no_new_privs, masked /proc, and no user namespace
+# Adversarial cases check that absolute paths, "..", symlinks to "/",
+# dirfds, /proc/self/root, /proc/1/root and hard links see only the rootfs.
+. "$(dirname "$0")/../lib.sh"
+. "$NIB_SRC/tests/lib/users.sh"
+. "$NIB_SRC/tests/lib/podsim.sh"
+
+MODES=(root nibplain standin pod)
+CASES=(
+	"ls / and /etc/os-release are the rootfs's"
+	"cd, pwd and relative paths"
+	"#! scripts run their interpreter from the rootfs"
+	"exit status and signals pass through"
+	"background processes are killed at the end"
+	"uid 0 inside, --user"
+	"chown and mknod are recorded or real"
+	"an absolute host path, .. and a symlink to / see only the rootfs"
+	"/proc/self/root, /proc/1/root and /proc/1/cwd see only the rootfs"
+	"a hard link and a write through a symlink stay inside"
+	"system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
+	"a dynamically linked program uses the rootfs's loader and libc"
+	"--network none and --idmap subuid are refused"
+	"errors before exec come back as one line"
+	"--workdir, --hostname and the generated /etc files"
+	"--mount bind (ro) and tmpfs"
+	"--timeout and SIGTERM kill every process"
+	"nib killed mid-step leaves no process behind"
+)
+
+if [ "$(id -u)" != 0 ] || ! users_setup; then
+	for m in "${MODES[@]}"; do
+		skip_cases "needs root to create the test users" "${CASES[@]/#/[$m] }"
+	done
+	finish
+	exit
+fi
+if ! have_standin=$(make -s -C "$NIB_SRC" BUILD="${NIB_BUILD:-build}" \
+	"${NIB_BUILD:-build}/tests/helpers/nib-seccomp-standin" >/dev/null 2>&1 && echo 1); then
+	have_standin=0
+fi
+STANDIN=${NIB_BUILD:-$NIB_SRC/build}/tests/helpers/nib-seccomp-standin
+[ -x "$STANDIN" ] || have_standin=0
+[ "$have_standin" = 1 ] && cp "$STANDIN" "$T/bin/nib-seccomp-standin" && chmod 0755 "$T/bin/nib-seccomp-standin"
+
+# The probe: a static program of system calls (tests/integration/ptrace_probe.c).
+PROBE=$T/probe
+probe_why=""
+if ! ${CC:-cc} -static -O2 -pthread -o "$PROBE" "$NIB_SRC/tests/integration/ptrace_probe.c" \
+	>"$T/probe.log" 2>&1; then
+	probe_why="cannot build a static program: $(tail -n 1 "$T/probe.log")"
+fi
+
+DEB_TAR=""
+deb_why=""
+if ! DEB_TAR=$("$NIB_SRC/tests/layers/debian_base.sh" 2>"$T/debian.err"); then
+	deb_why="no Debian base tree: $(tail -n 1 "$T/debian.err")"
+fi
+
+echo "host-only" >"$T/host-marker-ptrace"
+chmod 0644 "$T/host-marker-ptrace"
+S1=$((200000 + RANDOM * 8 + 1)) S2=$((200000 + RANDOM * 8 + 2)) S3=$((200000 + RANDOM * 8 + 3))
+S4=$((200000 + RANDOM * 8 + 4)) S5=$((200000 + RANDOM * 8 + 5))
+mkdir -p "$T/share"
+echo "shared content" >"$T/share/f"
+chmod -R a+rwX "$T/share"
+
+# A busybox-static rootfs owned by OWNER.
+make_rootfs() { # DIR OWNER
+	local dir=$1 a
+	mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/root" "$dir/home/user"
+	cp /bin/busybox "$dir/bin/busybox"
+	for a in $(/bin/busybox --list-full); do
+		mkdir -p "$dir/$(dirname "$a")"
+		[ -e "$dir/$a" ] || ln -s /bin/busybox "$dir/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' \
+		>"$dir/etc/passwd"
+	printf 'root:x:0:\nstaff:x:50:user\nuser:x:1000:\nnogroup:x:65534:\n' >"$dir/etc/group"
+	printf 'NAME="nib ptrace test"\nID=nibtest\n' >"$dir/etc/os-release"
+	echo "image hostname" >"$dir/etc/hostname"
+	echo "in the rootfs" >"$dir/rootfs-marker"
+	[ -z "$probe_why" ] && cp "$PROBE" "$dir/bin/probe"
+	chmod 1777 "$dir/tmp"
+	chown -R "$2" "$dir"
+}
+
+nibrun() {
+	case $MODE in
+	root) run env TMPDIR="$T/tmp" "$T/bin/nib" "$@" ;;
+	nibplain) run as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" "$@" ;;
+	standin) run env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" "$@" ;;
+	pod) run podsim "$T/bin/nib-seccomp-standin" "$T/bin/nib" "$@" ;;
+	esac
+}
+
+# pt ARGS... -- CMD...: nib run --isolation ptrace over $R
+pt() { nibrun run --isolation ptrace --rootfs "$R" "$@"; }
+
+owner_of() {
+	case $1 in
+	root | standin) echo 0:0 ;;
+	nibplain) echo "$(id -u nibplain):$(id -g nibplain)" ;;
+	pod) echo "$PODSIM_UID:$PODSIM_GID" ;;
+	esac
+}
+
+x() { getfattr --absolute-names --only-values -n user.containers.override_stat "$1" 2>/dev/null; }
+
+mkdir -p "$T/tmp"
+chmod 1777 "$T/tmp"
+if [ -z "$deb_why" ]; then
+	D=$T/debian
+	mkdir -p "$D"
+	tar -xf "$DEB_TAR" -C "$D" 2>/dev/null || deb_why="cannot extract $DEB_TAR"
+	chmod 0755 "$D"
+fi
+
+for MODE in "${MODES[@]}"; do
+	if [ "$MODE" = pod ] && ! podsim_available; then
+		skip_cases "the pod simulation needs unshare and setpriv" "${CASES[@]/#/[pod] }"
+		continue
+	fi
+	if [ "$have_standin" != 1 ] && { [ "$MODE" = standin ] || [ "$MODE" = pod ]; }; then
+		skip_cases "the seccomp stand-in could not be built" "${CASES[@]/#/[$MODE] }"
+		continue
+	fi
+	OWNER=$(owner_of "$MODE")
+	R=$T/rootfs-$MODE
+	make_rootfs "$R" "$OWNER"
+	single=1
+	[ "$MODE" = root ] || [ "$MODE" = standin ] && single=0
+
+	t "[$MODE] ls / and /etc/os-release are the rootfs's"
+	pt -- sh -c 'ls /; cat /etc/os-release; cat /rootfs-marker'
+	assert_status 0
+	assert_eq "$out" "$(printf 'bin\netc\nhome\nlinuxrc\nroot\nrootfs-marker\nsbin\ntmp\nusr\nNAME="nib ptrace test"\nID=nibtest\nin the rootfs')"
+	if [ "$MODE" = standin ]; then
+		# the stand-in really refuses user namespaces
+		nibrun run --rootfs "$R" -- true
+		assert_status 1 "namespace mode under the stand-in"
+		assert_match "$err" 'cannot create the container.s namespaces'
+	fi
+
+	t "[$MODE] cd, pwd and relative paths"
+	pt --workdir /home/user -- sh -c 'pwd; cd /tmp && pwd && cd ../etc && head -n 1 ./os-release &&
+		head -n 1 ../etc/../etc/os-release && cd / && cd .. && pwd && ls .. | head -n 1 &&
+		cd /etc && readlink /proc/self/cwd && cd /home/user && pwd -P'
+	assert_status 0
+	assert_eq "$out" "$(printf '/home/user\n/tmp\nNAME="nib ptrace test"\nNAME="nib ptrace test"\n/\nbin\n/etc\n/home/user')"
+
+	t "[$MODE] #! scripts run their interpreter from the rootfs"
+	pt -- sh -c 'printf "#!/bin/sh\necho \"script \$0 [\$1]\"\n" >/tmp/s.sh; chmod +x /tmp/s.sh
+		printf "#!/bin/sh -e\nfalse\necho not reached\n" >/tmp/e.sh; chmod +x /tmp/e.sh
+		printf "#!/tmp/s.sh\n" >/tmp/nested; chmod +x /tmp/nested
+		printf "#!/no/such/interp\n" >/tmp/bad; chmod +x /tmp/bad
+		/tmp/s.sh one; cd /tmp && ./s.sh two; /tmp/e.sh; echo "e.sh: $?"; /tmp/nested three
+		/tmp/bad 2>/dev/null; echo "bad: $?"'
+	assert_status 0
+	assert_eq "$out" "$(printf 'script /tmp/s.sh [one]\nscript ./s.sh [two]\ne.sh: 1\nscript /tmp/s.sh [/tmp/nested]\nbad: 127')"
+	if [ -z "$probe_why" ]; then
+		pt -- /bin/probe rawexec
+		assert_eq "$out" "script: /tmp/script [one] [two words]"
+	fi
+
+	t "[$MODE] exit status and signals pass through"
+	pt -- sh -c 'exit 42'
+	assert_status 42
+	pt -- sh -c 'kill -TERM $$'
+	assert_status 143
+	assert_match "$err" 'killed by signal 15'
+	pt -- sh -c 'trap "echo got USR1" USR1; kill -USR1 $$; echo after'
+	assert_status 0
+	assert_eq "$out" $'got USR1\nafter'
+
+	t "[$MODE] background processes are killed at the end"
+	start=$(date +%s)
+	pt -- sh -c "sleep $S1 & sleep $S2 </dev/null >/dev/null 2>&1 & echo started"
+	assert_status 0
+	assert_eq "$out" started
+	[ $(($(date +%s) - start)) -lt 10 ] || fail "nib waited for the background processes"
+	sleep 0.3
+	pgrep -f "sleep ($S1|$S2)" >/dev/null && fail "a background process survived: $(pgrep -af "sleep ($S1|$S2)")"
+
+	t "[$MODE] uid 0 inside, --user"
+	pt -- sh -c 'id -u; id -g; id -un'
+	assert_status 0
+	assert_eq "$out" $'0\n0\nroot'
+	pt --user user -- sh -c 'id -u; id -g; id -G; echo $HOME'
+	assert_status 0
+	assert_eq "$out" $'1000\n1000\n1000 50\n/home/user'
+	pt --user 1000:50 -- sh -c 'touch /tmp/byuser; id -u'
+	assert_eq "$out" 1000
+
+	t "[$MODE] chown and mknod are recorded or real"
+	# as root the command has namespace mode's capabilities: no CAP_MKNOD
+	# unless added
+	pt --cap-add MKNOD -- sh -c 'echo x >/tmp/f; chown 1000:50 /tmp/f; chmod 0640 /tmp/f; ls -ln /tmp/f | awk "{print \$1, \$3, \$4}"
+		mknod /tmp/null2 c 1 3 && ls -ln /tmp/null2 | cut -c1'
+	assert_status 0
+	assert_eq "$out" $'-rw-r----- 1000 50\nc'
+	if [ "$single" = 1 ]; then
+		assert_eq "$(x "$R/tmp/f")" "1000:50:0640:file"
+		assert_eq "$(x "$R/tmp/null2")" "0:0:0644:char-1-3"
+		assert_eq "$(stat -c %u "$R/tmp/f")" "${OWNER%%:*}"
+	else
+		assert_eq "$(stat -c %u:%g "$R/tmp/f")" "1000:50"
+		[ -c "$R/tmp/null2" ] || fail "mknod as root made no device"
+	fi
+
+	t "[$MODE] an absolute host path, .. and a symlink to / see only the rootfs"
+	pt -- sh -c "cat $T/host-marker-ptrace; cat /../../../..$T/host-marker-ptrace
+		ln -s / /tmp/slash; cat /tmp/slash/rootfs-marker; cat /tmp/slash$T/host-marker-ptrace
+		cat /tmp/slash/../../..$T/host-marker-ptrace; ls /tmp/slash/ | grep -c marker
+		cat /tmp/slash/../rootfs-marker"
+	assert_no_match "$out" host-only
+	assert_eq "$out" $'in the rootfs\n1\nin the rootfs'
+
+	t "[$MODE] /proc/self/root, /proc/1/root and /proc/1/cwd see only the rootfs"
+	pt -- sh -c "readlink /proc/self/root; readlink /proc/1/root; cat /proc/self/root/rootfs-marker
+		cat /proc/1/root/rootfs-marker; cat /proc/self/root$T/host-marker-ptrace
+		cat /proc/1/root$T/host-marker-ptrace; ls /proc/1/cwd/ >/dev/null 2>&1 || echo no-cwd
+		ls /proc/self/root/ | grep -c rootfs-marker; cat /proc/self/root/../../etc/os-release | head -n 1"
+	assert_no_match "$out" host-only
+	assert_eq "$out" "$(printf '/\n/\nin the rootfs\nin the rootfs\nno-cwd\n1\nNAME="nib ptrace test"')"
+
+	t "[$MODE] a hard link and a write through a symlink stay inside"
+	links=$(stat -c %h "$T/host-marker-ptrace")
+	pt -- sh -c "ln $T/host-marker-ptrace /tmp/hl 2>/dev/null || echo no-link
+		ln -s $T/evil-$MODE /tmp/w; echo x >/tmp/w 2>/dev/null || echo no-write
+		ln -s /etc/os-release /tmp/abs; head -n 1 /tmp/abs; mkdir -p /tmp/d && ln -s ../../.. /tmp/d/up
+		cat /tmp/d/up/rootfs-marker"
+	assert_eq "$out" "$(printf 'no-link\nno-write\nNAME="nib ptrace test"\nin the rootfs')"
+	assert_eq "$(stat -c %h "$T/host-marker-ptrace")" "$links"
+	assert_no_file "$T/evil-$MODE"
+
+	t "[$MODE] system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
+	if [ -n "$probe_why" ]; then
+		skip "$probe_why"
+	else
+		pt -- /bin/probe dirfd "$T/host-marker-ptrace"
+		assert_status 0
+		assert_eq "$out" "$(printf 'openat(root, etc/os-release): ok\nopenat(root, ../..HOST): No such file or directory\nopenat(cwd, ../..HOST): No such file or directory\nroot/.. is root: yes\nopenat(root, HOST): No such file or directory')"
+		pt -- /bin/probe cwd
+		assert_eq "$out" "$(printf 'getcwd: /tmp/a\n/proc/self/cwd: /tmp/a\ngetcwd small: Numerical result out of range\ngetcwd after ../../..: /\n/proc/self/root: /')"
+		pt -- /bin/probe exe
+		assert_eq "$out" "exe: /bin/probe"
+		pt -- /bin/probe threads 16
+		assert_eq "$out" "thread failures: 0"
+		pt -- /bin/probe spawn 30
+		assert_eq "$out" "spawned: 30"
+		pt --timeout 20 -- /bin/probe restart
+		assert_eq "$out" $'interrupted: yes\nrestarted open: ok\nsame fifo: yes'
+		pt -- /bin/probe unix
+		assert_eq "$out" $'bind: ok\nsocket file: yes\nconnect: ok\nconnect relative: ok'
+		[ -S "$R/tmp/sock" ] || fail "the socket is not in the rootfs"
+	fi
+
+	t "[$MODE] a dynamically linked program uses the rootfs's loader and libc"
+	if [ -n "$deb_why" ]; then
+		skip "$deb_why"
+	else
+		nibrun run --isolation ptrace --rootfs "$D" -- bash -c 'grep -oE "/[^ ]*/(libc\.so\.6|ld-linux[^ ]*)$" /proc/self/maps | sort -u
+			readlink /proc/self/exe; readlink /proc/$$/exe; echo "$0"; head -n 1 /etc/os-release
+			ldd /bin/ls | grep -c libc.so.6; perl -e "print qq(perl ok\n)"; id -u'
+		assert_status 0
+		assert_eq "$out" "$(printf '%s\n%s\n/usr/bin/readlink\n/usr/bin/bash\nbash\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n1\nperl ok\n0' \
+			"$D/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$D/usr/lib/x86_64-linux-gnu/libc.so.6")"
+		[ "$(uname -m)" = x86_64 ] || skip "the expected paths are x86_64's"
+	fi
+
+	t "[$MODE] --network none and --idmap subuid are refused"
+	pt --network none -- true
+	assert_status 1
+	assert_match "$err" 'network none needs a network namespace'
+	assert_lines "$err" 1
+	pt --idmap subuid -- true
+	assert_status 2
+	assert_match "$err" 'idmap subuid needs a user namespace'
+
+	t "[$MODE] errors before exec come back as one line"
+	pt -- /no/such/program
+	assert_status 1
+	assert_eq "$err" "nib: error: exec /no/such/program: No such file or directory"
+	pt -- no-such-program-in-path
+	assert_status 1
+	assert_eq "$err" "nib: error: exec no-such-program-in-path: No such file or directory"
+	pt --user nosuchuser -- true
+	assert_status 1
+	assert_match "$err" 'user nosuchuser: no such user in the image'
+	pt -- /etc/os-release
+	assert_status 1
+	assert_match "$err" 'exec /etc/os-release: Permission denied'
+
+	t "[$MODE] --workdir, --hostname and the generated /etc files"
+	pt --workdir /work/dir --hostname box1 -- sh -c 'pwd; hostname; cat /etc/hostname; grep -c box1 /etc/hosts; echo $HOSTNAME'
+	assert_status 0
+	assert_eq "$out" $'/work/dir\nbox1\nbox1\n1\nbox1'
+	[ -d "$R/work/dir" ] || fail "the workdir was not made in the rootfs"
+	assert_eq "$(cat "$R/etc/hostname")" "image hostname"
+	for n in 3 4 5 6 7 8; do
+		pt --workdir "/proc/self/fd/$n" -- sh -c 'ls -a; cat host-marker-ptrace'
+		assert_no_match "$out" 'host-marker|host-only' "fd $n"
+	done
+	if [ "$MODE" != pod ]; then
+		leftovers=$(ls -A "$T/tmp")
+		assert_eq "$leftovers" "" "nib's private folders are removed"
+	fi
+
+	t "[$MODE] --mount bind (ro) and tmpfs"
+	pt --mount "type=bind,src=$T/share,dst=/mnt/share,ro" --mount type=tmpfs,dst=/scratch -- \
+		sh -c 'cat /mnt/share/f; touch /mnt/share/g 2>/dev/null || echo ro; touch /scratch/x && ls /scratch'
+	assert_status 0
+	assert_eq "$out" $'shared content\nro\nx'
+	assert_no_file "$T/share/g"
+	assert_no_file "$R/mnt"
+	assert_no_file "$R/scratch"
+
+	t "[$MODE] --timeout and SIGTERM kill every process"
+	start=$(date +%s)
+	pt --timeout 1 -- sh -c "trap '' TERM INT HUP; sleep $S3 & sleep $S3; echo never"
+	assert_status 1
+	assert_match "$err" 'timed out after 1 s'
+	assert_no_match "$out" never
+	[ $(($(date +%s) - start)) -lt 10 ] || fail "the timeout did not kill in time"
+	sleep 0.3
+	pgrep -f "sleep $S3" >/dev/null && fail "a process survived the timeout"
+	if [ "$MODE" = pod ]; then
+		skip "the pod simulation wraps nib in unshare"
+	else
+		case $MODE in
+		root) env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
+		nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
+		standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
+		esac
+		bg=$!
+		for _ in $(seq 50); do
+			[ "$(pgrep -c -f "^sleep $S4")" = 2 ] && break
+			sleep 0.1
+		done
+		pid=$(pgrep -o -f "nib run --isolation ptrace --rootfs $R -- sh -c sleep $S4")
+		[ -n "$pid" ] || pid=$bg
+		kill -TERM "$pid"
+		wait "$bg"
+		assert_eq "$?" 1
+		assert_match "$(cat "$T/int.err")" 'interrupted: killed'
+		sleep 0.3
+		pgrep -f "sleep $S4" >/dev/null && fail "a process survived SIGTERM"
+	fi
+
+	t "[$MODE] nib killed mid-step leaves no process behind"
+	if [ "$MODE" = pod ]; then
+		skip "the pod simulation wraps nib in unshare"
+	else
+		case $MODE in
+		root) env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
+		nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
+		standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
+		esac
+		bg=$!
+		for _ in $(seq 50); do
+			[ "$(pgrep -c -f "^sleep $S5")" = 2 ] && break
+			sleep 0.1
+		done
+		[ "$(pgrep -c -f "^sleep $S5")" = 2 ] || fail "the command did not start"
+		# nib itself (its tracer is a copy of it, younger)
+		pid=$(pgrep -o -f "nib run --isolation ptrace --rootfs $R -- sh -c sleep $S5")
+		kill -KILL "$pid"
+		wait "$bg" 2>/dev/null
+		for _ in $(seq 30); do
+			pgrep -f "sleep $S5" >/dev/null || pgrep -f "ptrace --rootfs $R -- sh -c sleep $S5" >/dev/null || break
+			sleep 0.1
+		done
+		pgrep -f "sleep $S5" >/dev/null && fail "a process survived nib: $(pgrep -af "sleep $S5")"
+		assert_eq "$(ls -A "$T/tmp")" "" "the tracer removes nib's private folder"
+		# the tracer killed as well: PTRACE_O_EXITKILL
+		case $MODE in
+		root) env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
+		nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
+		standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
+		esac
+		bg=$!
+		for _ in $(seq 50); do
+			[ "$(pgrep -c -f "^sleep $S5")" = 2 ] && break
+			sleep 0.1
+		done
+		for pid in $(pgrep -f "nib run --isolation ptrace --rootfs $R -- sh -c sleep $S5"); do
+			kill -KILL "$pid"
+		done
+		wait "$bg" 2>/dev/null
+		for _ in $(seq 30); do
+			pgrep -f "sleep $S5" >/dev/null || break
+			sleep 0.1
+		done
+		pgrep -f "sleep $S5" >/dev/null && fail "a process survived nib and its tracer"
+		rm -rf "${T:?}/tmp/"nib-ptrace.*
+	fi
+done
+
+finish
