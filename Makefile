@@ -167,7 +167,7 @@ DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fu
 DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))
 # deploy/'s tests: SELinux policy module build, seccomp profiles, manifests.
 DEB_TEST_DEPLOY := selinux-policy-dev checkpolicy semodule-utils python3-yaml runc \
-	golang-github-docker-docker-dev git
+	golang-github-docker-docker-dev git selinux-policy-default selinux-policy-src
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
