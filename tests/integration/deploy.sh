@@ -544,6 +544,30 @@ run podsim "$T/os-nib.sh"
 assert_status 0 "the nib container: TLS verified with the service CA"
 assert_match "$(registry_digest "$TREG" project/app latest "$REG_CA" https)" '^sha256:' "pushed"
 
+t "Tekton Task step: the sslcertdir workspace makes a TLS registry trusted"
+certs=$(empty_dir tk-certs)
+cp "$REG_CA" "$certs/ca.crt"
+chmod 0644 "$certs/ca.crt"
+rm -f "$res"/*
+store=$(empty_dir tk-storage-tls)
+run python3 "$M" runner "$T/tk4.sh" "$D/tekton-task.yaml" --container build-and-push "${BASE_ENV[@]}" \
+	--param "IMAGE=$TREG/team/tekton:tls" --param CONTEXT=app --param DOCKERFILE=app/Containerfile \
+	--workspace "source=$src" --workspace "sslcertdir=$certs" \
+	--result "IMAGE_DIGEST=$res/IMAGE_DIGEST" --result "IMAGE_URL=$res/IMAGE_URL" \
+	--map "/var/lib/nib=$store" --map "/home/nib=$home"
+assert_status 0
+run podsim "$T/tk4.sh"
+assert_status 0 "TLSVERIFY=true with the workspace's CA"
+assert_eq "$(cat "$res/IMAGE_DIGEST" 2>/dev/null)" "$(registry_digest "$TREG" team/tekton tls "$REG_CA" https)"
+# without the workspace, the same push is refused: the CA is not trusted
+run python3 "$M" runner "$T/tk5.sh" "$D/tekton-task.yaml" --container build-and-push "${BASE_ENV[@]}" \
+	--param "IMAGE=$TREG/team/tekton:tls2" --param CONTEXT=app --param DOCKERFILE=app/Containerfile \
+	--workspace "source=$src" \
+	--result "IMAGE_DIGEST=$res/IMAGE_DIGEST" --result "IMAGE_URL=$res/IMAGE_URL" \
+	--map "/var/lib/nib=$store" --map "/home/nib=$home"
+run podsim "$T/tk5.sh"
+assert_status 1 "an untrusted CA"
+
 t "Jenkins pod template and Jenkinsfile: the sh steps in the nib container, any UID"
 run python3 "$M" jenkins "$D/Jenkinsfile"
 assert_status 0
