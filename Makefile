@@ -56,6 +56,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
 .SECONDARY:
 
 .PHONY: all check unit asan fuzz fuzz-run deps format format-check clean demo install
+.PHONY: print-deb-build-nib
 
 all: $(BUILD)/nib
 
@@ -164,11 +165,21 @@ DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
 	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc
+# What `make` alone needs (no fuzzing or formatting tools): the build stage of
+# deploy/Containerfile installs `make -s print-deb-build-nib`.
+DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))
+# deploy/'s tests: SELinux policy module build, seccomp profiles, manifests.
+DEB_TEST_DEPLOY := selinux-policy-dev checkpolicy semodule-utils python3-yaml runc \
+	golang-github-docker-docker-dev git selinux-policy-default selinux-policy-src
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 deps:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BUILD) $(DEB_TEST) $(DEB_TEST_PODS)
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_TEST_DEPLOY)
+
+print-deb-build-nib:
+	@echo $(DEB_BUILD_NIB)
 
 # --- formatting ----------------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -400,8 +400,12 @@ int reg_creds_store(const char *authfile, const char *key, const struct reg_cred
 		return -1;
 	if (!json_object_object_get_ex(o, "auths", &auths) ||
 	    !json_object_is_type(auths, json_type_object)) {
-		auths = json_object_new_object();
-		json_object_object_add(o, "auths", auths);
+		/* a legacy .dockercfg keeps its format */
+		auths = json_object_object_length(o) > 0 ? legacy_entries(o) : NULL;
+		if (!auths) {
+			auths = json_object_new_object();
+			json_object_object_add(o, "auths", auths);
+		}
 	}
 	_cleanup_free_ char *up = xasprintf("%s:%s", c->username, c->password);
 	_cleanup_free_ char *enc = b64_encode(up, strlen(up));
@@ -425,12 +429,18 @@ int reg_creds_remove(const char *authfile, const char *key, struct nib_error *er
 		return 0;
 	if ((lock = lock_authfile(path, err)) < 0 || load_for_update(path, &o, err) < 0)
 		return -1;
-	if (!json_object_object_get_ex(o, "auths", &auths) ||
-	    !json_object_is_type(auths, json_type_object))
+	if (!json_object_object_get_ex(o, "auths", &auths))
+		auths = legacy_entries(o);
+	if (!auths || !json_object_is_type(auths, json_type_object))
 		return 0;
 	if (!key) {
 		removed = json_object_object_length(auths) > 0;
-		json_object_object_add(o, "auths", json_object_new_object());
+		if (auths == o) {
+			json_object_put(o);
+			o = json_object_new_object();
+		} else {
+			json_object_object_add(o, "auths", json_object_new_object());
+		}
 	} else {
 		struct nib_strv del = {0};
 		json_object_object_foreach(auths, k, val)

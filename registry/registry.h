@@ -132,7 +132,8 @@ int reg_creds_lookup(const char *authfile, const char *registry, const char *rep
  * $XDG_RUNTIME_DIR/containers/auth.json, else ~/.config/containers/auth.json. */
 char *reg_authfile_default(const char *authfile);
 /* Store credentials for `key` (a registry, optionally with a repository
- * path) in the auth.json file: mode 0600, parents created 0700. */
+ * path) in the auth.json file: mode 0600, parents created 0700. A legacy
+ * .dockercfg (no "auths") keeps its format, here and in reg_creds_remove. */
 int reg_creds_store(const char *authfile, const char *key, const struct reg_creds *c,
 		    struct nib_error *err);
 /* Remove `key` (NULL: every entry); 1 removed, 0 when absent. */

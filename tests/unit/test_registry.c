@@ -426,6 +426,27 @@ static void test_credentials(void)
 	const char *lcfg = "{\"r.io\":{\"auth\":\"YWxsOmFwdw==\"},\"psFormat\":\"table\"}";
 	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, lcfg, strlen(lcfg), 0600, NULL) == 0);
 	CHECK(reg_creds_lookup(lc, "r.io", NULL, &cr, &e) == 0);
+	/* login and logout keep a legacy file legacy */
+	const char *lkeep = "{\"keep.io\":{\"auth\":\"a2VlcDprcHc=\",\"email\":\"\"}}";
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, lkeep, strlen(lkeep), 0600, NULL) == 0);
+	struct reg_creds r3 = {.username = "new", .password = "npw"};
+	CHECK(reg_creds_store(lc, "new.io", &r3, &e) == 0);
+	_cleanup_free_ char *ltext = NULL;
+	CHECK(nib_read_file_at(AT_FDCWD, lc, 1 << 16, &ltext, NULL, NULL) == 0);
+	CHECK(ltext && !strstr(ltext, "auths") && strstr(ltext, "new.io") &&
+	      strstr(ltext, "keep.io"));
+	CHECK(reg_creds_lookup(lc, "new.io", NULL, &cr, &e) == 1);
+	CHECK_STREQ(cr.username, "new");
+	reg_creds_clear(&cr);
+	CHECK(reg_creds_lookup(lc, "keep.io", NULL, &cr, &e) == 1);
+	reg_creds_clear(&cr);
+	CHECK(reg_creds_remove(lc, "keep.io", &e) == 1);
+	CHECK(reg_creds_lookup(lc, "keep.io", NULL, &cr, &e) == 0);
+	CHECK(reg_creds_lookup(lc, "new.io", NULL, &cr, &e) == 1);
+	reg_creds_clear(&cr);
+	CHECK(reg_creds_remove(lc, NULL, &e) == 1);
+	CHECK(reg_creds_lookup(lc, "new.io", NULL, &cr, &e) == 0);
+
 	/* ~/.dockercfg is the last file looked at without --authfile */
 	const char *lgood = "{\"legacy.io\":{\"auth\":\"bGVnOmxwdw==\",\"email\":\"\"}}";
 	CHECK(nib_write_file_atomic_at(AT_FDCWD, lc, lgood, strlen(lgood), 0600, NULL) == 0);
