@@ -19,6 +19,7 @@
 
 #include "builder/build.h"
 #include "builder/copy.h"
+#include "builder/userdb.h"
 
 struct owner_work {
 	struct stg_rootfs *r;
@@ -103,43 +104,6 @@ static int walk(struct owner_work *w, int dfd, const char *rel, struct nib_error
 	return 0;
 }
 
-/* USER UID without a group: the group of that UID's passwd entry, else 0
- * (Docker; COPY --chown=UID would take GID = UID instead). -1 when `spec`
- * is not a bare number. */
-static int numeric_user(int root, const char *spec, uid_t *uid, gid_t *gid)
-{
-	_cleanup_free_ char *data = NULL;
-	uint64_t v;
-	char *save = NULL;
-
-	if (nib_parse_u64(spec, &v) < 0 || v > UINT32_MAX)
-		return -1;
-	*uid = (uid_t)v;
-	*gid = 0;
-	/* resolved inside the rootfs: a symlinked /etc/passwd never leads out */
-	_cleanup_close_ int fd =
-	    nib_open_in_root(root, "etc/passwd", O_RDONLY | O_CLOEXEC, 0, NULL);
-	char link[64];
-	if (fd < 0)
-		return 0;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if (nib_read_file_at(AT_FDCWD, link, 1 << 22, &data, NULL, NULL) < 0)
-		return 0;
-	for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *f[4] = {0};
-		char *p = l;
-		for (int i = 0; i < 4 && p; i++)
-			f[i] = strsep(&p, ":");
-		uint64_t u, g;
-		if (f[3] && nib_parse_u64(f[2], &u) == 0 && u == v &&
-		    nib_parse_u64(f[3], &g) == 0) {
-			*gid = (gid_t)g;
-			break;
-		}
-	}
-	return 0;
-}
-
 static int owner_work(void *arg, struct nib_error *err)
 {
 	struct owner_work *w = arg;
@@ -149,8 +113,14 @@ static int owner_work(void *arg, struct nib_error *err)
 
 	if (root < 0 || tfd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", tree);
-	if (numeric_user(root, w->user, &w->uid, &w->gid) < 0 &&
-	    bld_copy_chown_resolve(root, w->user, &w->uid, &w->gid, err) < 0)
+	/* USER as the runtime resolves it: a number is a UID, the image's
+	 * files are read inside the rootfs as bounded regular files */
+	_cleanup_free_ char *pw = NULL, *gr = NULL, *home = NULL;
+	gid_t none[1];
+	size_t n_groups = 0;
+	if (bld_userdb_read(root, "etc/passwd", &pw, err) < 0 ||
+	    bld_userdb_read(root, "etc/group", &gr, err) < 0 ||
+	    bld_userdb_lookup(pw, gr, w->user, &w->uid, &w->gid, none, &n_groups, &home, err) < 0)
 		return nib_err_wrap(err, "USER %s", w->user);
 	if (w->uid == 0 && w->gid == 0)
 		return 0;

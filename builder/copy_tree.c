@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 
 #include "builder/copy.h"
+#include "builder/userdb.h"
 #include "storage/storage.h"
 
 struct bld_copy_unlocked {
@@ -863,43 +864,24 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* Find `name` in a passwd/group file inside the root: field 3 (and 4). */
+/* Find `name` in the image's passwd or group file ("etc/passwd"): read
+ * inside the root as a bounded regular file (builder/userdb.h). */
 static int lookup_db(int rootfd, const char *file, const char *name, unsigned long *id,
 		     unsigned long *id2, struct nib_error *err)
 {
-	_cleanup_close_ int fd = nib_open_in_root(rootfd, file, O_RDONLY, 0, NULL);
-	_cleanup_buf_ struct nib_buf b = {0};
-	char chunk[8192];
-	ssize_t n;
-	char *line, *save = NULL;
+	_cleanup_free_ char *text = NULL;
+	uint32_t a = 0, b = 0;
+	int r;
 
-	if (fd < 0)
-		return 0;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		nib_buf_append(&b, chunk, (size_t)n);
-	if (n < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "read %s", file);
-	if (!b.data)
-		return 0;
-	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[5] = {0};
-		char *p = line;
-		size_t i;
-
-		for (i = 0; i < 5 && p; i++) {
-			f[i] = p;
-			p = strchr(p, ':');
-			if (p)
-				*p++ = '\0';
-		}
-		if (i < 3 || !streq(f[0], name) || !all_digits(f[2]))
-			continue;
-		*id = strtoul(f[2], NULL, 10);
+	if (bld_userdb_read(rootfd, file, &text, err) < 0)
+		return -1;
+	r = bld_userdb_find_name(text, name, &a, id2 ? &b : NULL);
+	if (r == 1) {
+		*id = a;
 		if (id2)
-			*id2 = f[3] && all_digits(f[3]) ? strtoul(f[3], NULL, 10) : *id;
-		return 1;
+			*id2 = b;
 	}
-	return 0;
+	return r;
 }
 
 int bld_copy_chown_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
@@ -920,7 +902,7 @@ int bld_copy_chown_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 	} else {
 		/* BuildKit silently uses 0 for an unknown name; the classic
 		 * builder and buildah refuse it, and so does nib */
-		r = lookup_db(rootfd, "/etc/passwd", user, &u, &g, err);
+		r = lookup_db(rootfd, "etc/passwd", user, &u, &g, err);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -932,7 +914,7 @@ int bld_copy_chown_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
 		if (all_digits(group)) {
 			g = strtoul(group, NULL, 10);
 		} else {
-			r = lookup_db(rootfd, "/etc/group", group, &g, NULL, err);
+			r = lookup_db(rootfd, "etc/group", group, &g, NULL, err);
 			if (r < 0)
 				return -1;
 			if (r == 0)

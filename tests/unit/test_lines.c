@@ -152,7 +152,7 @@ static void test_20mb_line(void)
 	CHECK_INTEQ(g.calls, (n + BLD_LINE_MAX - 1) / BLD_LINE_MAX);
 	CHECK_INTEQ(g.longest, BLD_LINE_MAX);
 	CHECK(l.b.cap <= 2 * BLD_LINE_MAX + 8192);
-	for (size_t i = 0; i < n; i += 100)
+	for (size_t i = 0; i + 99 < n; i += 100)
 		big[i + 99] = '\n';
 	g = (struct got){0};
 	for (size_t i = 0; i < n; i += 8192)
