@@ -197,15 +197,14 @@ static int run_triggers(struct bld_stage *s, struct nib_error *err)
 
 	memset(&s->cfg->config.on_build, 0, sizeof(s->cfg->config.on_build));
 	for (size_t i = 0; i < triggers.len; i++) {
-		_cleanup_free_ char *text = xasprintf("FROM scratch\n%s\n", triggers.v[i]);
+		struct cf_instr *in = NULL;
 		_cleanup_(cf_file_freep) struct cf_file *tf =
-		    cf_parse_buffer("ONBUILD", text, strlen(text), err);
-		if (!tf || tf->n_stages != 1 || tf->stages[0].n_instrs != 1) {
+		    cf_trigger_parse(triggers.v[i], &in, err);
+		if (!tf) {
 			nib_strv_free(&triggers);
 			return nib_err_wrap(err, "%s:%d: ONBUILD trigger of the base image",
 					    s->b->f->path, s->cs->from->line);
 		}
-		struct cf_instr *in = tf->stages[0].instrs[0];
 		in->line = s->cs->from->line;
 		if (bld_step_exec(s, in, err) < 0) {
 			nib_strv_free(&triggers);
@@ -698,16 +697,6 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 	return 0;
 }
 
-static char *find_containerfile(const char *context, const char *file)
-{
-	if (file)
-		return xstrdup(file);
-	_cleanup_free_ char *a = nib_path_join(context, "Containerfile");
-	if (access(a, F_OK) == 0)
-		return steal_pointer(&a);
-	return nib_path_join(context, "Dockerfile");
-}
-
 /* A RUN where no user namespace can be made fails before any work, at the
  * first RUN of the stages the target needs. */
 static int check_run(struct bld_build *b, struct nib_error *err)
@@ -777,7 +766,7 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 {
 	struct bld_build b = {.st = st, .o = o, .ctx_fd = -1};
 	struct cf_plan_opts po = {0};
-	_cleanup_free_ char *file = NULL, *ignfile = NULL;
+	_cleanup_free_ char *file = NULL;
 	struct stat sb;
 	int ret = -1;
 
@@ -797,14 +786,14 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	if (stat(o->context, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR, "build context %s",
 			       o->context);
-	file = find_containerfile(o->context, o->file);
 	b.ctx_fd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (b.ctx_fd < 0) {
 		nib_err(err, NIB_ERR_IO, errno, "build context %s", o->context);
 		goto out;
 	}
-	b.f = cf_parse_file(file, err);
-	if (!b.f)
+	/* the Containerfile and ignore file, read inside the context */
+	if (cf_build_files_load(b.ctx_fd, o->context, o->file, &file, &b.f, &b.ignore, NULL, err) <
+	    0)
 		goto out;
 	po.build_args = (const char *const *)o->build_args.v;
 	po.target = o->target;
@@ -814,12 +803,6 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	for (size_t i = 0; i < b.f->unused_args.len; i++)
 		log_warn("build argument \"%s\" was not consumed by any ARG (%s)",
 			 b.f->unused_args.v[i], file);
-	ignfile = cf_ignore_file_for(file, o->context);
-	if (ignfile) {
-		b.ignore = cf_ignore_load(ignfile, err);
-		if (!b.ignore)
-			goto out;
-	}
 
 	b.ts = timestamp_of(o);
 	b.now = bld_rfc3339(b.ts >= 0 ? b.ts : (int64_t)time(NULL));

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "builder/runtime.h"
+#include "builder/userdb.h"
 
 /* containers.conf default_capabilities */
 static const cap_value_t default_caps[] = {
@@ -65,107 +66,18 @@ int bld_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct ni
 
 /* ---- /etc/passwd and /etc/group of the rootfs ----------------------------- */
 
-/* Split a colon line into at most `max` fields in place. */
-static size_t fields(char *line, char **f, size_t max)
-{
-	size_t n = 0;
-	line[strcspn(line, "\n")] = '\0';
-	while (n < max) {
-		f[n++] = line;
-		line = strchr(line, ':');
-		if (!line)
-			break;
-		*line++ = '\0';
-	}
-	return n;
-}
-
-static bool is_number(const char *s, uint32_t *out)
-{
-	uint64_t v;
-	if (nib_parse_u64(s, &v) < 0 || v > UINT32_MAX - 1)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
 int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups,
 		     char **home, struct nib_error *err)
 {
-	_cleanup_free_ char *copy = xstrdup(spec && *spec ? spec : "0");
-	_cleanup_free_ char *user_name = NULL;
-	char *group = strchr(copy, ':'), line[4096], *f[8];
-	size_t max_groups = *n_groups, ng = 0;
-	bool found = false;
-	uint32_t num;
-	FILE *fp;
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *passwd = NULL, *group = NULL;
 
-	*n_groups = 0;
-	*home = NULL;
-	if (group)
-		*group++ = '\0';
-	if (!*copy)
-		return nib_err(err, NIB_ERR_USAGE, 0, "user '%s': empty user name", spec);
-
-	fp = fopen("/etc/passwd", "re");
-	while (fp && fgets(line, sizeof(line), fp)) {
-		if (fields(line, f, 7) < 7)
-			continue;
-		if (streq(f[0], copy) || (is_number(copy, &num) && streq(f[2], copy))) {
-			uint32_t u, g;
-			if (!is_number(f[2], &u) || !is_number(f[3], &g))
-				continue;
-			*uid = u;
-			*gid = g;
-			user_name = xstrdup(f[0]);
-			*home = xstrdup(f[5]);
-			found = true;
-			break;
-		}
-	}
-	if (fp)
-		fclose(fp);
-	if (!found) {
-		if (!is_number(copy, &num))
-			return nib_err(err, NIB_ERR_NOT_FOUND, 0,
-				       "user %s: no such user in the image's /etc/passwd", copy);
-		*uid = num;
-		*gid = 0;
-	}
-	if (group && *group) {
-		bool gfound = is_number(group, &num);
-		if (gfound)
-			*gid = num;
-		fp = fopen("/etc/group", "re");
-		while (!gfound && fp && fgets(line, sizeof(line), fp)) {
-			if (fields(line, f, 4) < 3 || !streq(f[0], group) || !is_number(f[2], &num))
-				continue;
-			*gid = num;
-			gfound = true;
-		}
-		if (fp)
-			fclose(fp);
-		if (!gfound)
-			return nib_err(err, NIB_ERR_NOT_FOUND, 0,
-				       "group %s: no such group in the image's /etc/group", group);
-	}
-	/* supplementary groups: the groups listing the user by name */
-	if (user_name && (fp = fopen("/etc/group", "re"))) {
-		while (ng < max_groups && fgets(line, sizeof(line), fp)) {
-			char *save = NULL;
-			if (fields(line, f, 4) < 4 || !is_number(f[2], &num))
-				continue;
-			for (char *m = strtok_r(f[3], ",", &save); m;
-			     m = strtok_r(NULL, ",", &save))
-				if (streq(m, user_name) && num != *gid) {
-					groups[ng++] = num;
-					break;
-				}
-		}
-		fclose(fp);
-	}
-	*n_groups = ng;
-	return 0;
+	if (root < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open /");
+	if (bld_userdb_read(root, "etc/passwd", &passwd, err) < 0 ||
+	    bld_userdb_read(root, "etc/group", &group, err) < 0)
+		return -1;
+	return bld_userdb_lookup(passwd, group, spec, uid, gid, groups, n_groups, home, err);
 }
 
 /* ---- SELinux ----------------------------------------------------------- */

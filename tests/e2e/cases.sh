@@ -2,14 +2,15 @@
 # The acceptance suite: every case in tests/e2e/cases built by nib as root,
 # as a user without a subuid range (a single UID) and in the restricted-pod
 # simulation with no seccomp profile and under each real one (containers-
-# common's, CRI-O's, containerd's), each compared with buildah's build of the
-# same case
+# common's, CRI-O's, containerd's), and in a pod runc makes from nib's own
+# image under the same three profiles, each compared with buildah's build of
+# the same case
 # (tests/e2e/README.md). The full mode x storage-driver matrix runs on a
 # subset in matrix.sh.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/e2e.sh"
 
-MODES=(${E2E_MODES:-root nibplain pod pod-cc pod-crio pod-cd})
+MODES=(${E2E_MODES:-root nibplain pod pod-cc pod-crio pod-cd runc-cc runc-crio runc-cd})
 mapfile -t PROFILES < <(podsim_profiles)
 mapfile -t CASES < <(e2e_cases)
 
@@ -30,6 +31,10 @@ for c in "${CASES[@]}"; do
 		t "[$m] $c: $(e2e_title "$c")"
 		if p=$(e2e_pod_profile "$m") && ! [[ " ${PROFILES[*]} " == *" $p "* ]]; then
 			skip "seccomp profile $p is not installed here (make deps)"
+			continue
+		fi
+		if [[ $m == runc-* ]] && ! runcpod_init; then
+			skip "runc pod: $RUNCPOD_SKIP"
 			continue
 		fi
 		s0=$(date +%s.%N)

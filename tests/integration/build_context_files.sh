@@ -19,17 +19,6 @@ if ! users_setup || ! podsim_available || ! command -v jq >/dev/null; then
 	finish
 	exit
 fi
-# The builder reads these files in builder/build.c; until it calls
-# cf_build_files_load (the containerfile/ reader) the cases that depend on
-# where the files are opened would only show the old behaviour.
-LOADER=1
-grep -q 'cf_build_files_load(' "$NIB_SRC/builder/build.c" || LOADER=""
-needs_loader() {
-	[ -n "$LOADER" ] && return 0
-	skip "builder/build.c does not call cf_build_files_load() yet"
-	return 1
-}
-
 # the host's files a hostile context points at
 mkdir -p "$T/host"
 printf 'TOPSECRET-HOST-LINE [a-\n' >"$T/host/secret"
@@ -101,12 +90,12 @@ for mode in "${MODES[@]}"; do
 	pod) S=$(podsim_dir store-pod) ;;
 	esac
 	t "$mode: ${CASES[0]}"
-	needs_loader && case_cf
+	case_cf
 	t "$mode: ${CASES[1]}"
-	needs_loader && case_ignore_link
+	case_ignore_link
 	t "$mode: ${CASES[2]}"
 	case_syntax
 	t "$mode: ${CASES[3]}"
-	needs_loader && case_fifo
+	case_fifo
 done
 finish

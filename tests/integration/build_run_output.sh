@@ -21,15 +21,6 @@ if ! bases_busybox 2>"$T/bases.err"; then
 	finish
 	exit
 fi
-# The runtime splits RUN output in builder/runtime.c; until it uses
-# builder/lines.c the old splitter (a 20 MB line in one piece) is tested.
-if ! grep -q 'bld_lines_feed(' "$NIB_SRC/builder/runtime.c"; then
-	skip_cases "builder/runtime.c does not split output with bld_lines_feed() yet" \
-		"${MODES[@]/%/: $CASE}"
-	finish
-	exit
-fi
-
 mkdir -p "$T/ctx"
 cat >"$T/ctx/Containerfile" <<'EOF'
 FROM localhost/busybox

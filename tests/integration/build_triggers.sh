@@ -17,15 +17,6 @@ if ! have_static_busybox || ! command -v skopeo >/dev/null || ! users_setup || !
 	exit
 fi
 
-# The builder runs a base image's triggers in builder/build.c; until it parses
-# them with cf_trigger_parse (the containerfile/ check) these cases would
-# only show the old behaviour.
-if ! grep -q 'cf_trigger_parse(' "$NIB_SRC/builder/build.c"; then
-	skip_cases "builder/build.c does not call cf_trigger_parse() yet" "${MODES[@]/%/: hostile ONBUILD triggers}"
-	finish
-	exit
-fi
-
 # name|OnBuild list (JSON)|expected error
 CASES=(
 	'nested|["ONBUILD RUN echo nested"]|Chaining ONBUILD via `ONBUILD ONBUILD` isn.t allowed'

@@ -35,7 +35,9 @@
 # without: a single UID), pod (the restricted-pod simulation, tests/lib/podsim.sh,
 # with no seccomp profile), and the same pod under each real profile:
 # pod-cc (containers-common's, CRI-O <= 1.23), pod-crio (CRI-O >= 1.29),
-# pod-cd (containerd's and Docker's RuntimeDefault). Under pod-crio and pod-cd
+# pod-cd (containerd's and Docker's RuntimeDefault); runc-cc, runc-crio and
+# runc-cd: the same pod made by runc running nib's own image
+# (tests/lib/runcpod.sh). Under pod-crio, pod-cd, runc-crio and runc-cd
 # no user namespace can be made: a case with RUN must fail before any work
 # with the one line that says so (exit 1, the store unchanged); every other
 # case must build as in the other modes.
@@ -44,6 +46,8 @@
 . "$NIB_SRC/tests/lib/podsim.sh"
 . "$NIB_SRC/tests/lib/bases.sh"
 . "$NIB_SRC/tests/lib/imgcmp.sh"
+. "$NIB_SRC/tests/lib/nib_image.sh"
+. "$NIB_SRC/tests/lib/runcpod.sh"
 
 E2E_CASES=${E2E_CASES:-$NIB_SRC/tests/e2e/cases}
 E2E_CACHE=$NIB_TEST_CACHE/e2e-ref
@@ -125,7 +129,7 @@ e2e_cases() { # every case name, sorted
 e2e_case_modes() { # NAME: its modes (default all)
 	local m
 	m=$(e2e_directive "$1" modes)
-	echo "${m:-root nibsub nibplain pod pod-cc pod-crio pod-cd}"
+	echo "${m:-root nibsub nibplain pod pod-cc pod-crio pod-cd runc-cc runc-crio runc-cd}"
 }
 
 # The seccomp profile of a pod mode (tests/lib/podsim.sh's names).
@@ -134,13 +138,15 @@ e2e_pod_profile() { # MODE
 	pod) echo unconfined ;;
 	pod-cc) echo containers-common ;;
 	pod-crio) echo crio ;;
-	pod-cd) echo containerd ;;
+	pod-cd | runc-cd) echo containerd ;;
+	runc-cc) echo containers-common ;;
+	runc-crio) echo crio ;;
 	*) return 1 ;;
 	esac
 }
 
 # Modes whose profile refuses user namespaces.
-e2e_no_userns() { [ "$1" = pod-crio ] || [ "$1" = pod-cd ]; }
+e2e_no_userns() { [[ $1 == @(pod|runc)-@(crio|cd) ]]; }
 
 # Whether the case's Containerfiles (prebuilds included) have a RUN.
 e2e_has_run() { # NAME
@@ -260,7 +266,7 @@ e2e_owner() { # MODE
 	case $1 in
 	root) echo 0:0 ;;
 	nibsub | nibplain) echo "$(id -u "$1"):$(id -g "$1")" ;;
-	pod | pod-*) echo "$PODSIM_UID:$PODSIM_GID" ;;
+	pod | pod-* | runc-*) echo "$PODSIM_UID:$PODSIM_GID" ;;
 	esac
 }
 
@@ -289,6 +295,7 @@ e2e_nib() { # MODE ARGS...
 	root) run "$T/bin/nib" "$@" ;;
 	nibsub | nibplain) run as_user "$mode" "$T/bin/nib" "$@" ;;
 	pod | pod-*) PODSIM_SECCOMP=$(e2e_pod_profile "$mode") run podsim "$T/bin/nib" "$@" ;;
+	runc-*) RUNCPOD_PROFILE=$(e2e_pod_profile "$mode") run runcpod nib "$@" ;;
 	esac
 }
 
@@ -341,7 +348,7 @@ e2e_check() { # MODE DRIVER NAME
 		return
 	done < <(e2e_directive "$name" known-bug)
 	if ! [[ " $(e2e_case_modes "$name") " == *" $mode "* ||
-		($mode == pod-* && " $(e2e_case_modes "$name") " == *" pod "*) ]]; then
+		($mode == @(pod|runc)-* && " $(e2e_case_modes "$name") " == *" pod "*) ]]; then
 		skip "not a case for mode $mode"
 		return
 	fi
