@@ -81,7 +81,7 @@ enum follow {
 	FO_FANOTIFY, /* FAN_MARK_DONT_FOLLOW */
 };
 
-enum write { WR_NO = 0, WR_YES, WR_OPEN };
+enum write { WR_NO = 0, WR_YES, WR_OPEN, WR_NAMES /* removes or replaces names */ };
 
 struct pathspec {
 	int8_t dirfd, path; /* argument indexes; dirfd -1: the cwd */
@@ -113,12 +113,12 @@ static const struct sysent table[] = {
     E(access, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
     E(readlink, K_READLINK, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
     E(mkdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(rmdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(unlink, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(rmdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NAMES), NOP),
+    E(unlink, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NAMES), NOP),
     E(mknod, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(symlink, K_PATH, -1, false, P(-1, 1, FO_NO, WR_YES), NOP),
-    E(link, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), P(-1, 1, FO_NO, WR_YES)),
-    E(rename, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), P(-1, 1, FO_NO, WR_YES)),
+    E(symlink, K_PATH, -1, false, P(-1, 1, FO_NO, WR_NAMES), NOP),
+    E(link, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), P(-1, 1, FO_NO, WR_NAMES)),
+    E(rename, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NAMES), P(-1, 1, FO_NO, WR_NAMES)),
     E(chmod, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
     E(chown, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
     E(lchown, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
@@ -143,14 +143,14 @@ static const struct sysent table[] = {
     E(getcwd, K_GETCWD, -1, false, NOP, NOP),
     E(readlinkat, K_READLINK, -1, false, P(0, 1, FO_NO, WR_NO), NOP),
     E(mkdirat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), NOP),
-    E(unlinkat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), NOP),
+    E(unlinkat, K_PATH, -1, false, P(0, 1, FO_NO, WR_NAMES), NOP),
     E(mknodat, K_PATH, -1, true, P(0, 1, FO_NO, WR_YES), NOP),
-    E(symlinkat, K_PATH, -1, false, P(1, 2, FO_NO, WR_YES), NOP),
-    E(linkat, K_PATH, 4, false, P(0, 1, FO_ATFOLLOW, WR_NO), P(2, 3, FO_NO, WR_YES)),
+    E(symlinkat, K_PATH, -1, false, P(1, 2, FO_NO, WR_NAMES), NOP),
+    E(linkat, K_PATH, 4, false, P(0, 1, FO_ATFOLLOW, WR_NO), P(2, 3, FO_NO, WR_NAMES)),
 #ifdef SYS_renameat
-    E(renameat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), P(2, 3, FO_NO, WR_YES)),
+    E(renameat, K_PATH, -1, false, P(0, 1, FO_NO, WR_NAMES), P(2, 3, FO_NO, WR_NAMES)),
 #endif
-    E(renameat2, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), P(2, 3, FO_NO, WR_YES)),
+    E(renameat2, K_PATH, -1, false, P(0, 1, FO_NO, WR_NAMES), P(2, 3, FO_NO, WR_NAMES)),
     E(fchmodat, K_PATH, -1, true, P(0, 1, FO_YES, WR_YES), NOP),
     E(fchmodat2, K_PATH, 3, true, P(0, 1, FO_AT, WR_YES), NOP),
     E(fchmod, K_OWNER, -1, true, NOP, NOP),
@@ -360,6 +360,106 @@ int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size)
 	return -ENAMETOOLONG;
 }
 
+/* ---- the translation cache ------------------------------------------------ */
+
+#define CACHE_SIZE 4096
+#define CACHE_MAX  256 /* longer paths are not kept */
+
+struct bld_ptrace_cache {
+	uint64_t gen;
+	struct centry {
+		uint64_t hash, gen;
+		unsigned flags;
+		mode_t type;
+		bool has_type;
+		char *guest, *host;
+	} e[CACHE_SIZE];
+};
+
+static uint64_t fnv(const char *s, unsigned flags)
+{
+	uint64_t h = 1469598103934665603ULL ^ flags;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool cache_get(struct bld_ptrace_tracer *tr, const char *guest, unsigned flags,
+		      struct bld_ptrace_path *out)
+{
+	struct bld_ptrace_cache *c = tr->cache;
+	uint64_t h = fnv(guest, flags & BLD_PTRACE_FOLLOW);
+	struct centry *e;
+
+	if (!c || tr->changing)
+		return false;
+	e = &c->e[h % CACHE_SIZE];
+	if (e->gen != c->gen || e->hash != h || (e->flags != (flags & BLD_PTRACE_FOLLOW)) ||
+	    !e->guest || strcmp(e->guest, guest) != 0 || ((flags & BLD_PTRACE_TYPE) && !e->has_type))
+		return false;
+	memcpy(out->host, e->host, strlen(e->host) + 1);
+	out->type = e->type;
+	out->unchanged = out->proc_link = false;
+	out->plain = true;
+	return true;
+}
+
+static void cache_put(struct bld_ptrace_tracer *tr, const char *guest, unsigned flags,
+		      const struct bld_ptrace_path *res)
+{
+	struct bld_ptrace_cache *c;
+	uint64_t h;
+	struct centry *e;
+
+	if (tr->changing || !res->plain || strlen(guest) >= CACHE_MAX ||
+	    strlen(res->host) >= PATH_MAX)
+		return;
+	if (!tr->cache)
+		tr->cache = xcalloc(1, sizeof(*tr->cache));
+	c = tr->cache;
+	h = fnv(guest, flags & BLD_PTRACE_FOLLOW);
+	e = &c->e[h % CACHE_SIZE];
+	free(e->guest);
+	free(e->host);
+	e->hash = h;
+	e->gen = c->gen;
+	e->flags = flags & BLD_PTRACE_FOLLOW;
+	e->type = res->type;
+	e->has_type = (flags & BLD_PTRACE_TYPE) != 0;
+	e->guest = xstrdup(guest);
+	e->host = xstrdup(res->host);
+}
+
+void bld_ptrace_cache_free(struct bld_ptrace_tracer *tr)
+{
+	if (!tr->cache)
+		return;
+	for (size_t i = 0; i < CACHE_SIZE; i++) {
+		free(tr->cache->e[i].guest);
+		free(tr->cache->e[i].host);
+	}
+	free(tr->cache);
+	tr->cache = NULL;
+}
+
+void bld_ptrace_settle(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t)
+{
+	if (!t->changes_names)
+		return;
+	t->changes_names = false;
+	tr->changing--;
+	if (tr->cache)
+		tr->cache->gen++;
+}
+
+void bld_ptrace_slots_forget(struct bld_ptrace_tracee *t)
+{
+	for (size_t i = 0; i < BLD_PTRACE_SLOTS; i++) {
+		free(t->slot_str[i]);
+		t->slot_str[i] = NULL;
+	}
+}
+
 /* ---- one stop ------------------------------------------------------------- */
 
 struct stop {
@@ -414,19 +514,33 @@ static uint64_t path_ptr(struct stop *s, int i)
 	return v;
 }
 
-/* Write `data` (n bytes) to the next slot and point argument `i` at it. */
-static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n)
+/* Write `data` (n bytes; `str`: a path) to the next slot and point
+ * argument `i` at it; a path a slot still holds is not written again. */
+static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n, bool str)
 {
 	struct bld_ptrace_tracee *t = s->t;
-	unsigned k = t->next_slot++ % BLD_PTRACE_SLOTS;
-	uint64_t addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
+	unsigned k;
+	uint64_t addr;
 	int r;
 
 	if (n > BLD_PTRACE_SLOT)
 		return -ENAMETOOLONG;
+	if (str)
+		for (k = 0; k < BLD_PTRACE_SLOTS; k++)
+			if (t->slot_str[k] && streq(t->slot_str[k], data)) {
+				t->orig[k] = orig;
+				set_arg(s, i, t->scratch + (uint64_t)k * BLD_PTRACE_SLOT);
+				return 0;
+			}
+	k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
+	free(t->slot_str[k]);
+	t->slot_str[k] = NULL;
 	r = bld_ptrace_mem_write(t->tid, addr, data, n);
 	if (r < 0)
 		return r;
+	if (str)
+		t->slot_str[k] = xstrdup(data);
 	t->orig[k] = orig;
 	set_arg(s, i, addr);
 	return 0;
@@ -475,7 +589,7 @@ static unsigned resolve_flags(const struct stop *s, const struct pathspec *p)
 	}
 	if (p->follow == FO_OPEN)
 		f |= BLD_PTRACE_TYPE;
-	if (p->write == WR_YES ||
+	if (p->write == WR_YES || p->write == WR_NAMES ||
 	    (p->write == WR_OPEN &&
 	     ((fl & O_ACCMODE) != O_RDONLY || (fl & (O_CREAT | O_TRUNC | __O_TMPFILE)))))
 		f |= BLD_PTRACE_WRITE;
@@ -533,12 +647,43 @@ static int want_exit(struct stop *s, int argi, uint64_t orig)
 	return BLD_PT_WANT_EXIT;
 }
 
+/*
+ * A relative path of one name (what find, ls and tar give: an entry of an
+ * open folder) is looked up by the kernel in that folder, as the tracee
+ * would see it, unless the name is a bind point's or a symlink to follow:
+ * it needs no translation, and without following no look at all.
+ */
+static bool same_in_folder(struct stop *s, const struct pathspec *p, const char *name,
+			   unsigned flags)
+{
+	char proc[PATH_MAX + 64];
+	struct stat st;
+	int fd, n;
+
+	if (strchr(name, '/') || streq(name, ".") || streq(name, "..") ||
+	    bld_ptrace_fs_name_is_bound(s->tr->fs, name))
+		return false;
+	if (!(flags & BLD_PTRACE_FOLLOW))
+		return true;
+	fd = p->dirfd >= 0 ? as_fd(arg(s, p->dirfd)) : AT_FDCWD;
+	if (fd == AT_FDCWD)
+		n = snprintf(proc, sizeof(proc), "/proc/%d/cwd/%s", (int)s->t->tid, name);
+	else
+		n = snprintf(proc, sizeof(proc), "/proc/%d/fd/%d/%s", (int)s->t->tid, fd, name);
+	if (n < 0 || (size_t)n >= sizeof(proc))
+		return false;
+	if (lstat(proc, &st) == 0)
+		return !S_ISLNK(st.st_mode);
+	return errno == ENOENT;
+}
+
 static int do_path(struct stop *s)
 {
 	struct bld_ptrace_path res[2];
 	uint64_t orig[2] = {0, 0};
-	bool change[2] = {false, false};
+	bool change[2] = {false, false}, names = false;
 	char path[PATH_MAX], base[PATH_MAX];
+	unsigned flags;
 	int r;
 
 	for (int i = 0; i < 2; i++) {
@@ -555,23 +700,40 @@ static int do_path(struct stop *s)
 			return skip(s, r);
 		if (!*path)
 			continue; /* the dirfd itself (AT_EMPTY_PATH), or ENOENT */
+		flags = resolve_flags(s, p);
+		if (p->write == WR_NAMES)
+			names = true;
 		if (path[0] != '/') {
+			if (same_in_folder(s, p, path, flags))
+				continue;
 			r = base_of(s, p->dirfd, base, sizeof(base));
 			if (r < 0)
 				return skip(s, r);
+		} else if (cache_get(s->tr, path, flags, &res[i])) {
+			change[i] = true;
+			continue;
 		}
-		r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path, resolve_flags(s, p),
-				       &res[i]);
+		r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path, flags, &res[i]);
 		if (r < 0)
 			return skip(s, r);
+		if (path[0] == '/')
+			cache_put(s->tr, path, flags, &res[i]);
 		change[i] = !res[i].unchanged;
+	}
+	if (names && !s->t->changes_names) {
+		/* translations made while it runs are not kept */
+		s->t->changes_names = true;
+		s->tr->changing++;
+		if (s->tr->cache)
+			s->tr->cache->gen++;
 	}
 	if ((change[0] || change[1]) && !s->t->scratch)
 		return BLD_PT_NEED_SCRATCH;
 	for (int i = 0; i < 2; i++) {
 		if (!change[i])
 			continue;
-		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1);
+		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1,
+			     true);
 		if (r < 0)
 			return skip(s, r);
 	}
@@ -791,7 +953,7 @@ static int do_sock(struct stop *s)
 	memset(&out, 0, sizeof(out));
 	out.sun_family = AF_UNIX;
 	memcpy(out.sun_path, res.host, hl + 1);
-	r = put_slot(s, 1, 0, &out, sizeof(out));
+	r = put_slot(s, 1, 0, &out, sizeof(out), false);
 	if (r < 0)
 		return skip(s, r);
 	set_arg(s, 2, offsetof(struct sockaddr_un, sun_path) + hl + 1);

@@ -13,6 +13,8 @@
  *                    handler makes path calls, then restarted
  *   unix             bind and connect an AF_UNIX socket by path
  *   rawexec          execve of a script with an argv
+ *   names            a symlink replaced (unlink, rename) between two opens
+ *                    of the same path in one process
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -231,6 +233,37 @@ static int rawexec_test(void)
 	return 1;
 }
 
+static void first_line(const char *path)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	if (!f || !fgets(buf, sizeof(buf), f))
+		snprintf(buf, sizeof(buf), "%s\n", strerror(errno));
+	if (f)
+		fclose(f);
+	printf("%s: %s", path, buf);
+}
+
+static int names_test(void)
+{
+	unlink("/tmp/n");
+	unlink("/tmp/n2");
+	if (symlink("/etc/os-release", "/tmp/n") < 0)
+		return 1;
+	first_line("/tmp/n");
+	unlink("/tmp/n");
+	if (symlink("/rootfs-marker", "/tmp/n") < 0)
+		return 1;
+	first_line("/tmp/n");
+	if (symlink("/etc/passwd", "/tmp/n2") < 0 || rename("/tmp/n2", "/tmp/n") < 0)
+		return 1;
+	first_line("/tmp/n");
+	unlink("/tmp/n");
+	first_line("/tmp/n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -250,6 +283,8 @@ int main(int argc, char **argv)
 		return unix_test();
 	if (argc >= 2 && strcmp(argv[1], "rawexec") == 0)
 		return rawexec_test();
+	if (argc >= 2 && strcmp(argv[1], "names") == 0)
+		return names_test();
 	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
 		argv[0]);
 	return 2;

@@ -27,6 +27,7 @@ CASES=(
 	"an absolute host path, .. and a symlink to / see only the rootfs"
 	"/proc/self/root, /proc/1/root and /proc/1/cwd see only the rootfs"
 	"a hard link and a write through a symlink stay inside"
+	"relative names: symlinks followed, bind points, replaced symlinks"
 	"system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
 	"a dynamically linked program uses the rootfs's loader and libc"
 	"--network none and --idmap subuid are refused"
@@ -242,6 +243,18 @@ for MODE in "${MODES[@]}"; do
 	assert_eq "$out" "$(printf 'no-link\nno-write\nNAME="nib ptrace test"\nin the rootfs')"
 	assert_eq "$(stat -c %h "$T/host-marker-ptrace")" "$links"
 	assert_no_file "$T/evil-$MODE"
+
+	t "[$MODE] relative names: symlinks followed, bind points, replaced symlinks"
+	pt --hostname box2 -- sh -c "cd /tmp && ln -s $T/host-marker-ptrace hostrel && cat hostrel
+		ln -s /rootfs-marker rel && cat rel; cd /etc && cat hostname; cd / && ls -d proc sys dev
+		cat /tmp/rel; rm /tmp/rel; ln -s /etc/os-release /tmp/rel; head -n 1 /tmp/rel
+		mv /tmp/hostrel /tmp/rel; cat /tmp/rel; echo end"
+	assert_no_match "$out" host-only
+	assert_eq "$out" "$(printf 'in the rootfs\nbox2\ndev\nproc\nsys\nin the rootfs\nNAME="nib ptrace test"\nend')"
+	if [ -z "$probe_why" ]; then
+		pt -- /bin/probe names
+		assert_eq "$out" "$(printf '/tmp/n: NAME="nib ptrace test"\n/tmp/n: in the rootfs\n/tmp/n: root:x:0:0:root:/root:/bin/sh\n/tmp/n: No such file or directory')"
+	fi
 
 	t "[$MODE] system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
 	if [ -n "$probe_why" ]; then
