@@ -18,7 +18,7 @@
  *
  * An error before exec comes back as one line, as in namespace mode.
  */
-#define BLD_PTRACE_INTERNAL 1
+#define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <grp.h>
@@ -160,8 +160,8 @@ static int make_mounts(struct prun *p, struct nib_error *err)
 		} else {
 			host = realpath(m->src, NULL);
 			if (!host)
-				return nib_err(err, NIB_ERR_NOT_FOUND, errno, "mount %s: %s", m->dst,
-					       m->src);
+				return nib_err(err, NIB_ERR_NOT_FOUND, errno, "mount %s: %s",
+					       m->dst, m->src);
 		}
 		bld_ptrace_fs_bind(&p->fs, m->dst, host, m->ro, false);
 	}
@@ -189,8 +189,8 @@ static int make_parents(struct prun *p, struct nib_error *err)
 			}
 			slash = strrchr(g, '/');
 			*slash = '\0';
-			pfd = nib_open_in_root(p->fs.rootfd, *g ? g : "/", O_RDONLY | O_DIRECTORY, 0,
-					       NULL);
+			pfd = nib_open_in_root(p->fs.rootfd, *g ? g : "/", O_RDONLY | O_DIRECTORY,
+					       0, NULL);
 			*slash = '/';
 			if (pfd < 0 || fstat(pfd, &st) < 0 || mkdirat(pfd, slash + 1, 0755) < 0)
 				return nib_err(err, NIB_ERR_IO, errno, "mount %s: creating %s",

@@ -122,8 +122,7 @@ extern bool bld_ptrace_walk_only;
 
 /* The guest path of host path `host` (0), or -1 when the tracee cannot
  * see it. */
-int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char *out,
-			  size_t size);
+int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char *out, size_t size);
 
 /* readlink(2) of guest `path` as the tracee sees it (the /proc/PID links
  * of cwd, root, exe and fd/N give guest paths). Returns the length of the
@@ -206,11 +205,11 @@ void bld_ptrace_reg_rewind(struct bld_ptrace_regs *r, long nr);
  * a signal interrupts is run again with the slot's address in its
  * registers: the slot's record gives back the caller's own pointer), then
  * the room for the argv of an execve. */
-#define BLD_PTRACE_SLOT	      4096
-#define BLD_PTRACE_SLOTS      32
-#define BLD_PTRACE_SCRATCH    (1024 * 1024)
-#define BLD_PTRACE_EXEC_ROOM  (BLD_PTRACE_SCRATCH - BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
-#define BLD_PTRACE_EXEC_OFF   (BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
+#define BLD_PTRACE_SLOT	     4096
+#define BLD_PTRACE_SLOTS     32
+#define BLD_PTRACE_SCRATCH   (1024 * 1024)
+#define BLD_PTRACE_EXEC_ROOM (BLD_PTRACE_SCRATCH - BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
+#define BLD_PTRACE_EXEC_OFF  (BLD_PTRACE_SLOT * BLD_PTRACE_SLOTS)
 
 enum bld_ptrace_state {
 	BLD_PT_RUNNING = 0,
@@ -222,10 +221,10 @@ enum bld_ptrace_state {
 struct bld_ptrace_tracee {
 	pid_t tid, tgid;
 	enum bld_ptrace_state state;
-	bool seen_event;    /* the parent's clone event for it arrived */
-	uint64_t scratch;   /* address of its scratch memory, 0: none yet */
-	bool scratch_own;   /* mapped for this thread (not a vfork parent's) */
-	unsigned next_slot; /* next path slot of the ring */
+	bool seen_event;		 /* the parent's clone event for it arrived */
+	uint64_t scratch;		 /* address of its scratch memory, 0: none yet */
+	bool scratch_own;		 /* mapped for this thread (not a vfork parent's) */
+	unsigned next_slot;		 /* next path slot of the ring */
 	uint64_t orig[BLD_PTRACE_SLOTS]; /* the caller's pointer each slot replaced */
 	struct bld_ptrace_regs saved;	 /* registers of the call an injection interrupts */
 	/* a call that can block and be restarted after a signal: at its
@@ -238,16 +237,16 @@ struct bld_ptrace_tracee {
 	/* resumed into a call that may change names (rename, unlink...):
 	 * translations stay uncached until its next stop */
 	bool changes_names;
-	char *exe;			 /* guest path of its program */
-	char *exe_next;			 /* the program of the execve it is in */
+	char *exe;	/* guest path of its program */
+	char *exe_next; /* the program of the execve it is in */
 };
 
 /* Everything the tracer knows. */
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
-	bool emulate_owner; /* single UID: credentials and owners are nib's records */
-	const char *hostname; /* what uname(2) answers as the node name */
-	pid_t main_pid;	    /* the command */
+	bool emulate_owner;		  /* single UID: credentials and owners are nib's records */
+	const char *hostname;		  /* what uname(2) answers as the node name */
+	pid_t main_pid;			  /* the command */
 	struct bld_ptrace_tracee **slots; /* open addressing by tid */
 	size_t cap, count;
 	/* translations of absolute paths resolved in the rootfs alone,
@@ -259,15 +258,15 @@ struct bld_ptrace_tracer {
 	struct {
 		pid_t tgid;
 		uint64_t addr;
-	} *spare;
+	} * spare;
 	size_t n_spare, cap_spare;
 };
 
 /* What a stopped call needs from the tracer. */
 enum {
-	BLD_PT_CONT = 0,       /* resume */
-	BLD_PT_NEED_SCRATCH,   /* map the scratch memory, then run the call again */
-	BLD_PT_WANT_EXIT,      /* resume to the call's exit (exit_restore) */
+	BLD_PT_CONT = 0,     /* resume */
+	BLD_PT_NEED_SCRATCH, /* map the scratch memory, then run the call again */
+	BLD_PT_WANT_EXIT,    /* resume to the call's exit (exit_restore) */
 };
 
 /* Handle the seccomp stop of `t` (registers in `regs`); the registers are

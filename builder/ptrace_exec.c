@@ -24,9 +24,9 @@
 
 #include "builder/ptrace.h"
 
-#define BINPRM_BUF   256 /* what the kernel reads of a script's first line */
-#define MAX_NESTING  4	 /* interpreters of interpreters (BINPRM_MAX_RECURSION) */
-#define MAX_PHDRS    128
+#define BINPRM_BUF  256 /* what the kernel reads of a script's first line */
+#define MAX_NESTING 4	/* interpreters of interpreters (BINPRM_MAX_RECURSION) */
+#define MAX_PHDRS   128
 
 #if defined(__x86_64__)
 #define NATIVE_MACHINE EM_X86_64
@@ -187,8 +187,8 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 	char interp[PATH_MAX];
 
 	memset(out, 0, sizeof(*out));
-	out->head[0] = argv0 ? (struct bld_ptrace_arg){.ptr = argv0}
-			     : (struct bld_ptrace_arg){.str = ""};
+	out->head[0] =
+	    argv0 ? (struct bld_ptrace_arg){.ptr = argv0} : (struct bld_ptrace_arg){.str = ""};
 	out->n_head = 1;
 	for (int depth = 0;; depth++) {
 		_cleanup_close_ int fd = -1;
@@ -230,9 +230,10 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 			add[k++] = (struct bld_ptrace_arg){.str = keep(out, i, il)};
 			if (al)
 				add[k++] = (struct bld_ptrace_arg){.str = keep(out, a, al)};
-			add[k++] = target_ptr ? (struct bld_ptrace_arg){.ptr = target_ptr}
-					      : (struct bld_ptrace_arg){.str = keep(out, target,
-										    strlen(target))};
+			add[k++] =
+			    target_ptr
+				? (struct bld_ptrace_arg){.ptr = target_ptr}
+				: (struct bld_ptrace_arg){.str = keep(out, target, strlen(target))};
 			r = head_replace(out, 1, add, k);
 			if (r < 0)
 				return r;
@@ -262,12 +263,14 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 			lfd = open_exec(lp.host, &lst);
 			if (lfd < 0)
 				return lfd == -EACCES ? -ELIBBAD : lfd;
-			add[k++] = (struct bld_ptrace_arg){.str = keep(out, interp, strlen(interp))};
+			add[k++] =
+			    (struct bld_ptrace_arg){.str = keep(out, interp, strlen(interp))};
 			if (loader_takes_argv0(lfd, &lst)) {
 				add[k++] = (struct bld_ptrace_arg){.str = "--argv0"};
 				add[k++] = out->head[0];
 			}
-			add[k++] = (struct bld_ptrace_arg){.str = keep(out, out->exe, strlen(out->exe))};
+			add[k++] =
+			    (struct bld_ptrace_arg){.str = keep(out, out->exe, strlen(out->exe))};
 			r = head_replace(out, 1, add, k);
 			if (r < 0)
 				return r;

@@ -181,8 +181,8 @@ static void adopt(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *parent
 		if (bld_ptrace_regs_get(parent->tid, &r) == 0)
 			flags = (unsigned long)bld_ptrace_reg_arg(&r, 0);
 	}
-	child->tgid = event == PTRACE_EVENT_CLONE && (flags & CLONE_THREAD) ? parent->tgid
-									    : child->tid;
+	child->tgid =
+	    event == PTRACE_EVENT_CLONE && (flags & CLONE_THREAD) ? parent->tgid : child->tid;
 	free(child->exe);
 	child->exe = parent->exe ? xstrdup(parent->exe) : NULL;
 	reset_memory(child);

@@ -26,7 +26,7 @@
 #define MAX_LINKS 40
 
 bool bld_ptrace_walk_only;
-#define DELETED	  " (deleted)"
+#define DELETED " (deleted)"
 
 /* `path` (of length `len`) is `prefix` or below it. */
 static bool under(const char *path, size_t len, const char *prefix, size_t plen)
@@ -113,8 +113,7 @@ static int host_of(const struct bld_ptrace_fs *fs, const char *guest, char *out,
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char *out,
-			  size_t size)
+int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char *out, size_t size)
 {
 	size_t len = strlen(host), best = 0;
 	const struct bld_ptrace_bind *b = NULL;
@@ -184,7 +183,6 @@ static const char *last_name(const char *guest, const char **parent, size_t *par
 	*parent_len = (size_t)(slash - p);
 	return slash + 1;
 }
-
 
 enum { LINK_GUEST = 0, LINK_KERNEL = 1, LINK_OUTSIDE = 2 };
 
@@ -303,8 +301,8 @@ static int walk_result(const struct bld_ptrace_fs *fs, struct walk *w, const cha
 	return 0;
 }
 
-static int walk(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who *who,
-		const char *start, unsigned flags, bool trailing, struct bld_ptrace_path *out)
+static int walk(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who *who, const char *start,
+		unsigned flags, bool trailing, struct bld_ptrace_path *out)
 {
 	_cleanup_free_ struct walk *w = xmalloc(sizeof(*w));
 	const char *p = start;

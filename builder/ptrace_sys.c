@@ -28,7 +28,7 @@
  * libc falls back to clone and openat), the *xattrat and file_*attr calls
  * (ENOSYS), io_uring (EPERM: its requests open files without system calls).
  */
-#define BLD_PTRACE_INTERNAL 1
+#define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -97,12 +97,21 @@ struct sysent {
 	struct pathspec p[2];
 };
 
-#define NOP {-1, -1, 0, 0}
+#define NOP                                                                                        \
+	{                                                                                          \
+		-1, -1, 0, 0                                                                       \
+	}
 #define P(d, a, f, w)                                                                              \
 	{                                                                                          \
 		d, a, f, w                                                                         \
 	}
-#define E(n, k, fl, own, p0, p1) {SYS_##n, #n, k, fl, own, {p0, p1}}
+#define E(n, k, fl, own, p0, p1)                                                                   \
+	{                                                                                          \
+		SYS_##n, #n, k, fl, own,                                                           \
+		{                                                                                  \
+			p0, p1                                                                     \
+		}                                                                                  \
+	}
 
 static const struct sysent table[] = {
 #ifdef SYS_open
@@ -133,8 +142,7 @@ static const struct sysent table[] = {
 #ifdef SYS_fstatat
     E(fstatat, K_PATH, 3, true, P(0, 1, FO_AT, WR_NO), NOP),
 #endif
-    E(statx, K_PATH, 2, true, P(0, 1, FO_AT, WR_NO), NOP),
-    E(fstat, K_OWNER, -1, true, NOP, NOP),
+    E(statx, K_PATH, 2, true, P(0, 1, FO_AT, WR_NO), NOP), E(fstat, K_OWNER, -1, true, NOP, NOP),
     E(faccessat, K_PATH, -1, false, P(0, 1, FO_YES, WR_NO), NOP),
     E(faccessat2, K_PATH, 3, false, P(0, 1, FO_AT, WR_NO), NOP),
     E(execve, K_EXEC, -1, true, P(-1, 0, FO_YES, WR_NO), NOP),
@@ -169,26 +177,17 @@ static const struct sysent table[] = {
     E(lremovexattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
     E(inotify_add_watch, K_PATH, 2, false, P(-1, 1, FO_INOTIFY, WR_NO), NOP),
     E(fanotify_mark, K_PATH, 1, false, P(3, 4, FO_FANOTIFY, WR_NO), NOP),
-    E(uname, K_UNAME, -1, false, NOP, NOP),
-    E(bind, K_SOCK, -1, false, NOP, NOP),
+    E(uname, K_UNAME, -1, false, NOP, NOP), E(bind, K_SOCK, -1, false, NOP, NOP),
     E(connect, K_SOCK, -1, false, NOP, NOP),
     /* credentials (single UID): seccomp_creds.c */
-    E(setuid, K_OWNER, -1, true, NOP, NOP),
-    E(setgid, K_OWNER, -1, true, NOP, NOP),
-    E(setreuid, K_OWNER, -1, true, NOP, NOP),
-    E(setregid, K_OWNER, -1, true, NOP, NOP),
-    E(setresuid, K_OWNER, -1, true, NOP, NOP),
-    E(setresgid, K_OWNER, -1, true, NOP, NOP),
-    E(setfsuid, K_OWNER, -1, true, NOP, NOP),
-    E(setfsgid, K_OWNER, -1, true, NOP, NOP),
-    E(setgroups, K_OWNER, -1, true, NOP, NOP),
-    E(getuid, K_OWNER, -1, true, NOP, NOP),
-    E(geteuid, K_OWNER, -1, true, NOP, NOP),
-    E(getgid, K_OWNER, -1, true, NOP, NOP),
-    E(getegid, K_OWNER, -1, true, NOP, NOP),
-    E(getresuid, K_OWNER, -1, true, NOP, NOP),
-    E(getresgid, K_OWNER, -1, true, NOP, NOP),
-    E(getgroups, K_OWNER, -1, true, NOP, NOP),
+    E(setuid, K_OWNER, -1, true, NOP, NOP), E(setgid, K_OWNER, -1, true, NOP, NOP),
+    E(setreuid, K_OWNER, -1, true, NOP, NOP), E(setregid, K_OWNER, -1, true, NOP, NOP),
+    E(setresuid, K_OWNER, -1, true, NOP, NOP), E(setresgid, K_OWNER, -1, true, NOP, NOP),
+    E(setfsuid, K_OWNER, -1, true, NOP, NOP), E(setfsgid, K_OWNER, -1, true, NOP, NOP),
+    E(setgroups, K_OWNER, -1, true, NOP, NOP), E(getuid, K_OWNER, -1, true, NOP, NOP),
+    E(geteuid, K_OWNER, -1, true, NOP, NOP), E(getgid, K_OWNER, -1, true, NOP, NOP),
+    E(getegid, K_OWNER, -1, true, NOP, NOP), E(getresuid, K_OWNER, -1, true, NOP, NOP),
+    E(getresgid, K_OWNER, -1, true, NOP, NOP), E(getgroups, K_OWNER, -1, true, NOP, NOP),
     E(prctl, K_OWNER, -1, true, NOP, NOP), /* PR_SET_KEEPCAPS only */
 };
 
@@ -196,15 +195,40 @@ static const struct sysent table[] = {
  * (a new root, mounts, namespaces, files opened by the kernel on its
  * behalf) or reach the host as a whole when nib runs as root. */
 static const long refused[] = {
-    SYS_mount,	      SYS_umount2,	     SYS_pivot_root,   SYS_chroot,
-    SYS_unshare,      SYS_setns,	     SYS_fsopen,       SYS_fsconfig,
-    SYS_fsmount,      SYS_fspick,	     SYS_move_mount,   SYS_open_tree,
-    SYS_mount_setattr, SYS_name_to_handle_at, SYS_open_by_handle_at, SYS_acct,
-    SYS_swapon,	      SYS_swapoff,	     SYS_quotactl,     SYS_io_uring_setup,
-    SYS_io_uring_enter, SYS_io_uring_register, SYS_reboot,    SYS_kexec_load,
-    SYS_kexec_file_load, SYS_init_module,    SYS_finit_module, SYS_delete_module,
-    SYS_settimeofday, SYS_clock_settime,     SYS_clock_adjtime, SYS_syslog,
-    SYS_bpf,	      SYS_perf_event_open,
+    SYS_mount,
+    SYS_umount2,
+    SYS_pivot_root,
+    SYS_chroot,
+    SYS_unshare,
+    SYS_setns,
+    SYS_fsopen,
+    SYS_fsconfig,
+    SYS_fsmount,
+    SYS_fspick,
+    SYS_move_mount,
+    SYS_open_tree,
+    SYS_mount_setattr,
+    SYS_name_to_handle_at,
+    SYS_open_by_handle_at,
+    SYS_acct,
+    SYS_swapon,
+    SYS_swapoff,
+    SYS_quotactl,
+    SYS_io_uring_setup,
+    SYS_io_uring_enter,
+    SYS_io_uring_register,
+    SYS_reboot,
+    SYS_kexec_load,
+    SYS_kexec_file_load,
+    SYS_init_module,
+    SYS_finit_module,
+    SYS_delete_module,
+    SYS_settimeofday,
+    SYS_clock_settime,
+    SYS_clock_adjtime,
+    SYS_syslog,
+    SYS_bpf,
+    SYS_perf_event_open,
 #ifdef SYS_uselib
     SYS_uselib,
 #endif
@@ -271,9 +295,9 @@ int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
 	for (size_t i = 0; i < ARRAY_SIZE(refused) && r == 0; i++)
 		r = rule(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL);
 	if (r == 0) {
-		static const unsigned long flags[] = {
-		    CLONE_UNTRACED, CLONE_NEWNS,  CLONE_NEWUTS,	  CLONE_NEWIPC,
-		    CLONE_NEWUSER,  CLONE_NEWPID, CLONE_NEWNET,	  CLONE_NEWCGROUP};
+		static const unsigned long flags[] = {CLONE_UNTRACED, CLONE_NEWNS,    CLONE_NEWUTS,
+						      CLONE_NEWIPC,   CLONE_NEWUSER,  CLONE_NEWPID,
+						      CLONE_NEWNET,   CLONE_NEWCGROUP};
 		for (size_t i = 0; i < ARRAY_SIZE(flags) && r == 0; i++) {
 			struct scmp_arg_cmp a =
 			    SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)flags[i], flags[i]);
@@ -395,7 +419,8 @@ static bool cache_get(struct bld_ptrace_tracer *tr, const char *guest, unsigned 
 		return false;
 	e = &c->e[h % CACHE_SIZE];
 	if (e->gen != c->gen || e->hash != h || (e->flags != (flags & BLD_PTRACE_FOLLOW)) ||
-	    !e->guest || strcmp(e->guest, guest) != 0 || ((flags & BLD_PTRACE_TYPE) && !e->has_type))
+	    !e->guest || strcmp(e->guest, guest) != 0 ||
+	    ((flags & BLD_PTRACE_TYPE) && !e->has_type))
 		return false;
 	memcpy(out->host, e->host, strlen(e->host) + 1);
 	out->type = e->type;

@@ -64,11 +64,11 @@ enum bld_network {
 
 /* How a run is kept apart from the host. */
 enum bld_isolation {
-	BLD_ISOLATION_AUTO = 0,	   /* namespaces (the environment ladder's choice) */
-	BLD_ISOLATION_NAMESPACES,  /* user, mount, pid... namespaces over the rootfs */
-	BLD_ISOLATION_PTRACE,	   /* no namespace: nib traces the process tree and
-				    * translates its paths (builder/ptrace.h); not a
-				    * security boundary */
+	BLD_ISOLATION_AUTO = 0,	  /* namespaces (the environment ladder's choice) */
+	BLD_ISOLATION_NAMESPACES, /* user, mount, pid... namespaces over the rootfs */
+	BLD_ISOLATION_PTRACE,	  /* no namespace: nib traces the process tree and
+				   * translates its paths (builder/ptrace.h); not a
+				   * security boundary */
 };
 /* "auto", "namespaces", "ptrace" -> enum; -1 when unknown. */
 int bld_isolation_parse(const char *s);

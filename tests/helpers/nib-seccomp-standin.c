@@ -21,8 +21,8 @@
 
 int main(int argc, char **argv)
 {
-	static const char *const eperm[] = {"unshare",	  "mount", "umount2", "chroot",
-					    "pivot_root", "setns", "fsopen",  "open_tree",
+	static const char *const eperm[] = {"unshare",	  "mount",  "umount2", "chroot",
+					    "pivot_root", "setns",  "fsopen",  "open_tree",
 					    "move_mount", "fsmount"};
 	static const unsigned long nsflags[] = {CLONE_NEWNS,	CLONE_NEWUTS, CLONE_NEWIPC,
 						CLONE_NEWUSER,	CLONE_NEWPID, CLONE_NEWNET,

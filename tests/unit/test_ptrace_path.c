@@ -46,13 +46,14 @@ static bool setup(void)
 	free(real);
 	snprintf(root, sizeof(root), "%s/root", top);
 	snprintf(outside, sizeof(outside), "%s/hostname", top);
-	_cleanup_free_ char *cmd = xasprintf("set -e; cd %s; mkdir -p root/etc root/usr/bin root/tmp root/proc root/dev root/sys "
-	       "root/d/e; echo pw >root/etc/passwd; echo host >hostname; echo secret >secret; "
-	       ": >root/usr/bin/sh; cd root; ln -s usr/bin bin; ln -s /etc abs; "
-	       "ln -s ../../../../.. up; ln -s loop2 loop1; ln -s loop1 loop2; "
-	       "ln -s /nowhere/file dang; ln -s /tmp/made dang2; ln -s /proc/self/mounts etc/mtab; "
-	       "ln -s ../.. d/e/upup; ln -s / slash; ln -s %s/secret hostlink",
-	       top, top);
+	_cleanup_free_ char *cmd = xasprintf(
+	    "set -e; cd %s; mkdir -p root/etc root/usr/bin root/tmp root/proc root/dev root/sys "
+	    "root/d/e; echo pw >root/etc/passwd; echo host >hostname; echo secret >secret; "
+	    ": >root/usr/bin/sh; cd root; ln -s usr/bin bin; ln -s /etc abs; "
+	    "ln -s ../../../../.. up; ln -s loop2 loop1; ln -s loop1 loop2; "
+	    "ln -s /nowhere/file dang; ln -s /tmp/made dang2; ln -s /proc/self/mounts etc/mtab; "
+	    "ln -s ../.. d/e/upup; ln -s / slash; ln -s %s/secret hostlink",
+	    top, top);
 	if (sh(cmd) != 0)
 		return false;
 	if (bld_ptrace_fs_init(&fs, root, &e) < 0)
