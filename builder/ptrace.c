@@ -412,6 +412,7 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 	struct bld_ptrace_tracer tr = {.fs = &p->fs,
 				       .emulate_owner = p->emulate_owner,
 				       .hostname = p->spec->hostname ? p->spec->hostname : "nib"};
+	_cleanup_free_ char *exec_dir = xasprintf("%s/exec", p->tmp);
 	sigset_t none;
 	int rel[2], status = 0, r;
 	pid_t cmd;
@@ -446,6 +447,8 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 		close(p->out_fd);
 	if (p->err_fd >= 0)
 		close(p->err_fd);
+	if (mkdir(exec_dir, 0755) == 0)
+		tr.exec_dir = exec_dir;
 	bld_creds_start_as_root(p->emulate_owner);
 	bld_creds_reset();
 	tracer_cmd = cmd;

@@ -154,6 +154,7 @@ struct bld_ptrace_exec {
 	struct bld_ptrace_arg head[BLD_PTRACE_EXEC_HEAD];
 	size_t n_head;
 	struct nib_strv strs; /* storage of head strings */
+	bool via_loader;      /* `host` is the program's ELF interpreter */
 };
 
 void bld_ptrace_exec_free(struct bld_ptrace_exec *x);
@@ -244,8 +245,13 @@ struct bld_ptrace_tracee {
 /* Everything the tracer knows. */
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
-	bool emulate_owner;		  /* single UID: credentials and owners are nib's records */
-	const char *hostname;		  /* what uname(2) answers as the node name */
+	bool emulate_owner;   /* single UID: credentials and owners are nib's records */
+	const char *hostname; /* what uname(2) answers as the node name */
+	/* a private folder where a loader is run under its program's name
+	 * (the kernel names a process after the file it execs: pidof,
+	 * pgrep and killall look for that name); NULL: the loader's own */
+	const char *exec_dir;
+	struct nib_strv loaders;	  /* loader host paths: exec_dir/INDEX/NAME */
 	pid_t main_pid;			  /* the command */
 	struct bld_ptrace_tracee **slots; /* open addressing by tid */
 	size_t cap, count;

@@ -275,6 +275,7 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 			if (r < 0)
 				return r;
 			snprintf(out->host, sizeof(out->host), "%s", lp.host);
+			out->via_loader = true;
 			return 0;
 		}
 		/* not a format nib knows: the kernel's answer (binfmt_misc) */

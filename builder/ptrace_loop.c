@@ -118,6 +118,7 @@ void bld_ptrace_tracer_free(struct bld_ptrace_tracer *tr)
 	free(tr->slots);
 	free(tr->spare);
 	bld_ptrace_cache_free(tr);
+	nib_strv_free(&tr->loaders);
 	tr->slots = NULL;
 	tr->spare = NULL;
 	tr->cap = tr->count = tr->n_spare = tr->cap_spare = 0;

@@ -842,6 +842,33 @@ static ssize_t read_argv(pid_t tid, uint64_t argv, uint64_t *out, size_t max)
 	}
 }
 
+/* The loader `loader` under the name of the program `exe`: a symlink in
+ * the tracer's exec folder, or the loader itself. */
+static const char *loader_named(struct bld_ptrace_tracer *tr, const char *loader, const char *exe,
+				char *buf, size_t size)
+{
+	const char *name = strrchr(exe, '/');
+	ssize_t i = nib_strv_find(&tr->loaders, loader);
+	int n;
+
+	name = name ? name + 1 : exe;
+	if (!tr->exec_dir || !*name || streq(name, ".") || streq(name, ".."))
+		return loader;
+	if (i < 0) {
+		if (tr->loaders.len >= 64)
+			return loader;
+		n = snprintf(buf, size, "%s/%zu", tr->exec_dir, tr->loaders.len);
+		if (n < 0 || (size_t)n >= size || (mkdir(buf, 0755) < 0 && errno != EEXIST))
+			return loader;
+		nib_strv_push(&tr->loaders, loader);
+		i = (ssize_t)tr->loaders.len - 1;
+	}
+	n = snprintf(buf, size, "%s/%zd/%s", tr->exec_dir, i, name);
+	if (n < 0 || (size_t)n >= size || (symlink(loader, buf) < 0 && errno != EEXIST))
+		return loader;
+	return buf;
+}
+
 static int do_exec(struct stop *s)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -852,6 +879,8 @@ static int do_exec(struct stop *s)
 	uint64_t ptr = path_ptr(s, patharg), argv = arg(s, argvarg), argv0 = 0;
 	uint64_t addr, *ptrs;
 	size_t off = 0, nptr = 0, maxptr;
+	char named[PATH_MAX];
+	const char *filename;
 	ssize_t nargs;
 	int r;
 
@@ -883,8 +912,9 @@ static int do_exec(struct stop *s)
 	/* the exec room: the file name and new strings, then the pointers */
 	buf = xmalloc(BLD_PTRACE_EXEC_ROOM);
 	addr = s->t->scratch + BLD_PTRACE_EXEC_OFF;
-	off = strlen(x.host) + 1;
-	memcpy(buf, x.host, off);
+	filename = x.via_loader ? loader_named(s->tr, x.host, x.exe, named, sizeof(named)) : x.host;
+	off = strlen(filename) + 1;
+	memcpy(buf, filename, off);
 	for (size_t i = 0; i < x.n_head; i++) {
 		if (x.head[i].str) {
 			size_t n = strlen(x.head[i].str) + 1;

@@ -284,9 +284,11 @@ for MODE in "${MODES[@]}"; do
 	else
 		nibrun run --isolation ptrace --rootfs "$D" -- bash -c 'grep -oE "/[^ ]*/(libc\.so\.6|ld-linux[^ ]*)$" /proc/self/maps | sort -u
 			readlink /proc/self/exe; readlink /proc/$$/exe; echo "$0"; head -n 1 /etc/os-release
-			ldd /bin/ls | grep -c libc.so.6; perl -e "print qq(perl ok\n)"; id -u'
+			ldd /bin/ls | grep -c libc.so.6; perl -e "print qq(perl ok\n)"; id -u
+			sleep 100 & for i in $(seq 100); do c=$(cat /proc/$!/comm); [ "$c" = bash ] || break; sleep 0.02; done
+			echo "$c"; kill $!'
 		assert_status 0
-		assert_eq "$out" "$(printf '%s\n%s\n/usr/bin/readlink\n/usr/bin/bash\nbash\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n1\nperl ok\n0' \
+		assert_eq "$out" "$(printf '%s\n%s\n/usr/bin/readlink\n/usr/bin/bash\nbash\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n1\nperl ok\n0\nsleep' \
 			"$D/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$D/usr/lib/x86_64-linux-gnu/libc.so.6")"
 		[ "$(uname -m)" = x86_64 ] || skip "the expected paths are x86_64's"
 	fi
