@@ -768,6 +768,10 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "--idmap subuid needs a user namespace: the ptrace isolation runs "
 			       "the command with nib's own IDs");
+	if (spec->rootfs_setup)
+		return nib_err(err, NIB_ERR_ENV, 0,
+			       "the ptrace isolation has no mount namespace to assemble the rootfs "
+			       "in: it runs over a folder made beforehand");
 	if (!bld_ptrace_audit_arch)
 		return nib_err(err, NIB_ERR_ENV, 0,
 			       "the ptrace isolation does not support this architecture");

@@ -15,6 +15,8 @@
  *   rawexec          execve of a script with an argv
  *   names            a symlink replaced (unlink, rename) between two opens
  *                    of the same path in one process
+ *   compat HOSTFILE  open HOSTFILE with the 32-bit (int 0x80) and x32 system
+ *                    call numbers, which name paths by other numbers
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -264,6 +266,32 @@ static int names_test(void)
 	return 0;
 }
 
+static int compat_test(const char *hostfile)
+{
+#if defined(__x86_64__)
+	static char path[4096];
+	long r;
+
+	/* a static program's data is below 4 GiB: a 32-bit pointer reaches it */
+	snprintf(path, sizeof(path), "%s", hostfile);
+	if ((unsigned long)path > 0xffffffffUL) {
+		printf("int 0x80: not reachable\n");
+	} else {
+		__asm__ volatile("int $0x80"
+				 : "=a"(r)
+				 : "a"(5L), "b"((long)path), "c"(0L), "d"(0L)
+				 : "memory");
+		printf("int 0x80 open: %s\n", r >= 0 ? "OPENED" : strerror((int)-r));
+	}
+	r = syscall(0x40000000L | 257, AT_FDCWD, path, O_RDONLY);
+	printf("x32 openat: %s\n", r >= 0 ? "OPENED" : strerror(errno));
+#else
+	(void)hostfile;
+	printf("int 0x80 open: Function not implemented\nx32 openat: Function not implemented\n");
+#endif
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -285,6 +313,8 @@ int main(int argc, char **argv)
 		return rawexec_test();
 	if (argc >= 2 && strcmp(argv[1], "names") == 0)
 		return names_test();
+	if (argc >= 3 && strcmp(argv[1], "compat") == 0)
+		return compat_test(argv[2]);
 	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
 		argv[0]);
 	return 2;

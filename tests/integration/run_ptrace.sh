@@ -260,6 +260,9 @@ for MODE in "${MODES[@]}"; do
 	if [ -n "$probe_why" ]; then
 		skip "$probe_why"
 	else
+		# 32-bit and x32 system calls name paths by other numbers: refused
+		pt -- /bin/probe compat "$T/host-marker-ptrace"
+		assert_eq "$out" $'int 0x80 open: Function not implemented\nx32 openat: Function not implemented'
 		pt -- /bin/probe dirfd "$T/host-marker-ptrace"
 		assert_status 0
 		assert_eq "$out" "$(printf 'openat(root, etc/os-release): ok\nopenat(root, ../..HOST): No such file or directory\nopenat(cwd, ../..HOST): No such file or directory\nroot/.. is root: yes\nopenat(root, HOST): No such file or directory')"
