@@ -99,6 +99,9 @@ void bld_ptrace_fs_bind(struct bld_ptrace_fs *fs, const char *guest, const char 
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs);
 /* Guest path `guest` is a bind point or below one. */
 bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest);
+/* A read-only bind exists; clean guest path `guest` is in one. */
+bool bld_ptrace_fs_has_ro(const struct bld_ptrace_fs *fs);
+bool bld_ptrace_fs_is_ro(const struct bld_ptrace_fs *fs, const char *guest);
 /* `name` (one component) is the last component of a bind point: a
  * lookup of it may leave the folder it is in. */
 bool bld_ptrace_fs_name_is_bound(const struct bld_ptrace_fs *fs, const char *name);

@@ -189,8 +189,9 @@ static void adopt(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *parent
 	reset_memory(child);
 	if (event == PTRACE_EVENT_VFORK) {
 		/* the same memory, and the parent waits meanwhile: its slots
-		 * are free to use */
+		 * are free to use (what they hold will change) */
 		child->scratch = parent->scratch;
+		bld_ptrace_slots_forget(parent);
 	} else if (event == PTRACE_EVENT_FORK || !(flags & CLONE_VM)) {
 		/* a copy of the parent's memory, scratch included */
 		child->scratch = parent->scratch;

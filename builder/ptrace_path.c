@@ -675,6 +675,20 @@ bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest)
 	return clean_abs(guest, clean, sizeof(clean)) == 0 && bind_of(fs, clean, strlen(clean));
 }
 
+bool bld_ptrace_fs_has_ro(const struct bld_ptrace_fs *fs)
+{
+	for (size_t i = 0; i < fs->n_binds; i++)
+		if (fs->binds[i].ro)
+			return true;
+	return false;
+}
+
+bool bld_ptrace_fs_is_ro(const struct bld_ptrace_fs *fs, const char *guest)
+{
+	const struct bld_ptrace_bind *b = bind_of(fs, guest, strlen(guest));
+	return b && b->ro;
+}
+
 bool bld_ptrace_fs_name_is_bound(const struct bld_ptrace_fs *fs, const char *name)
 {
 	size_t n = strlen(name);

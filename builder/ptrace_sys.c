@@ -539,6 +539,8 @@ static uint64_t path_ptr(struct stop *s, int i)
 	return v;
 }
 
+#define SCRATCH_LOST 1
+
 /* Write `data` (n bytes; `str`: a path) to the next slot and point
  * argument `i` at it; a path a slot still holds is not written again. */
 static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n, bool str)
@@ -562,6 +564,13 @@ static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size
 	free(t->slot_str[k]);
 	t->slot_str[k] = NULL;
 	r = bld_ptrace_mem_write(t->tid, addr, data, n);
+	if (r == -EFAULT) {
+		/* the program unmapped it: map it again, run the call again */
+		bld_ptrace_slots_forget(t);
+		t->scratch = 0;
+		t->scratch_own = false;
+		return SCRATCH_LOST;
+	}
 	if (r < 0)
 		return r;
 	if (str)
@@ -688,6 +697,13 @@ static bool same_in_folder(struct stop *s, const struct pathspec *p, const char 
 	if (strchr(name, '/') || streq(name, ".") || streq(name, "..") ||
 	    bld_ptrace_fs_name_is_bound(s->tr->fs, name))
 		return false;
+	if ((flags & BLD_PTRACE_WRITE) && bld_ptrace_fs_has_ro(s->tr->fs)) {
+		/* a write in a read-only bind's folder fails with EROFS */
+		char base[PATH_MAX];
+		if (base_of(s, p->dirfd, base, sizeof(base)) < 0 ||
+		    bld_ptrace_fs_is_ro(s->tr->fs, base))
+			return false;
+	}
 	if (!(flags & BLD_PTRACE_FOLLOW))
 		return true;
 	fd = p->dirfd >= 0 ? as_fd(arg(s, p->dirfd)) : AT_FDCWD;
@@ -759,6 +775,8 @@ static int do_path(struct stop *s)
 			continue;
 		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1,
 			     true);
+		if (r == SCRATCH_LOST)
+			return BLD_PT_NEED_SCRATCH;
 		if (r < 0)
 			return skip(s, r);
 	}
@@ -942,7 +960,12 @@ static int do_exec(struct stop *s)
 	r = bld_ptrace_mem_write(s->t->tid, addr, buf, off + nptr * 8);
 	if (r < 0) {
 		bld_ptrace_exec_free(&x);
-		return skip(s, r);
+		if (r != -EFAULT)
+			return skip(s, r);
+		bld_ptrace_slots_forget(s->t);
+		s->t->scratch = 0;
+		s->t->scratch_own = false;
+		return BLD_PT_NEED_SCRATCH;
 	}
 	free(s->t->exe_next);
 	s->t->exe_next = xstrdup(x.exe);
@@ -1009,6 +1032,8 @@ static int do_sock(struct stop *s)
 	out.sun_family = AF_UNIX;
 	memcpy(out.sun_path, res.host, hl + 1);
 	r = put_slot(s, 1, 0, &out, sizeof(out), false);
+	if (r == SCRATCH_LOST)
+		return BLD_PT_NEED_SCRATCH;
 	if (r < 0)
 		return skip(s, r);
 	set_arg(s, 2, offsetof(struct sockaddr_un, sun_path) + hl + 1);

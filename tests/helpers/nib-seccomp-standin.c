@@ -38,8 +38,8 @@ int main(int argc, char **argv)
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return 1;
-	/* the profiles' archMap: 32-bit and x32 calls are filtered, not
-	 * killed */
+		/* the profiles' archMap: 32-bit and x32 calls are filtered, not
+		 * killed */
 #if defined(__x86_64__)
 	seccomp_arch_add(ctx, SCMP_ARCH_X86);
 	seccomp_arch_add(ctx, SCMP_ARCH_X32);

@@ -9,6 +9,8 @@
  *   exe              readlink /proc/self/exe
  *   threads N        N threads opening and stating files at once
  *   spawn N          posix_spawn (vfork) of /bin/true N times
+ *   spawnio N        the same with a file opened by the child, between two
+ *                    opens of one path in the parent
  *   restart          an open() of a fifo interrupted by signals whose
  *                    handler makes path calls, then restarted
  *   unix             bind and connect an AF_UNIX socket by path
@@ -149,6 +151,38 @@ static int spawn_test(int n)
 			ok++;
 	}
 	printf("spawned: %d\n", ok);
+	return 0;
+}
+
+/* A vfork child (posix_spawn) opening a file of its own between two opens
+ * of the same path in the parent. */
+static int spawnio_test(int n)
+{
+	int ok = 0;
+
+	for (int i = 0; i < n; i++) {
+		char *argv[] = {"true", NULL};
+		posix_spawn_file_actions_t fa;
+		char buf[64] = "";
+		pid_t pid;
+		FILE *f;
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/tmp/spawn-out", O_WRONLY | O_CREAT,
+						 0644);
+		f = fopen("/etc/os-release", "r");
+		if (f)
+			fclose(f);
+		if (posix_spawn(&pid, "/bin/true", &fa, NULL, argv, environ) == 0)
+			waitpid(pid, NULL, 0);
+		posix_spawn_file_actions_destroy(&fa);
+		f = fopen("/etc/os-release", "r");
+		if (f && fgets(buf, sizeof(buf), f) && strncmp(buf, "NAME=", 5) == 0)
+			ok++;
+		if (f)
+			fclose(f);
+	}
+	printf("parent reads after a vfork child: %d/%d\n", ok, n);
 	return 0;
 }
 
@@ -305,6 +339,8 @@ int main(int argc, char **argv)
 		return threads_test(atoi(argv[2]));
 	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
 		return spawn_test(atoi(argv[2]));
+	if (argc >= 3 && strcmp(argv[1], "spawnio") == 0)
+		return spawnio_test(atoi(argv[2]));
 	if (argc >= 2 && strcmp(argv[1], "restart") == 0)
 		return restart_test();
 	if (argc >= 2 && strcmp(argv[1], "unix") == 0)

@@ -274,6 +274,8 @@ for MODE in "${MODES[@]}"; do
 		assert_eq "$out" "thread failures: 0"
 		pt -- /bin/probe spawn 30
 		assert_eq "$out" "spawned: 30"
+		pt -- /bin/probe spawnio 20
+		assert_eq "$out" "parent reads after a vfork child: 20/20"
 		pt --timeout 20 -- /bin/probe restart
 		assert_eq "$out" $'interrupted: yes\nrestarted open: ok\nsame fifo: yes'
 		pt -- /bin/probe unix
@@ -336,9 +338,13 @@ for MODE in "${MODES[@]}"; do
 
 	t "[$MODE] --mount bind (ro) and tmpfs"
 	pt --mount "type=bind,src=$T/share,dst=/mnt/share,ro" --mount type=tmpfs,dst=/scratch -- \
-		sh -c 'cat /mnt/share/f; touch /mnt/share/g 2>/dev/null || echo ro; touch /scratch/x && ls /scratch'
+		sh -c 'cat /mnt/share/f; touch /mnt/share/g 2>/dev/null || echo ro; touch /scratch/x && ls /scratch
+			cd /mnt/share && { touch g2 2>/dev/null || echo ro-relative; }
+			{ mkdir sub 2>/dev/null || echo ro-mkdir; }; cat f'
 	assert_status 0
-	assert_eq "$out" $'shared content\nro\nx'
+	assert_eq "$out" $'shared content\nro\nx\nro-relative\nro-mkdir\nshared content'
+	assert_no_file "$T/share/g2"
+	assert_no_file "$T/share/sub"
 	assert_no_file "$T/share/g"
 	assert_no_file "$R/mnt"
 	assert_no_file "$R/scratch"
