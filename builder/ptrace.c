@@ -787,6 +787,12 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		p.tmp = NULL;
 		goto out;
 	}
+	/* reachable by every user the command may become (its /dev, its
+	 * /etc files, the loader's names), as namespace mode's /dev is */
+	if (chmod(p.tmp, 0755) < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "%s", p.tmp);
+		goto out;
+	}
 	bld_ptrace_fs_bind(&p.fs, "/proc", "/proc", false, true);
 	bld_ptrace_fs_bind(&p.fs, "/sys", "/sys", true, false);
 	if (make_dev(&p, err) < 0 || make_etc(&p, err) < 0 || make_mounts(&p, err) < 0 ||

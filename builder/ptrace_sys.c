@@ -542,8 +542,11 @@ static uint64_t path_ptr(struct stop *s, int i)
 #define SCRATCH_LOST 1
 
 /* Write `data` (n bytes; `str`: a path) to the next slot and point
- * argument `i` at it; a path a slot still holds is not written again. */
-static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n, bool str)
+ * argument `i` at it; a path a slot still holds is not written again.
+ * *used is the slot taken; slot `avoid` (-1: none) holds another argument
+ * of the same call. */
+static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n, bool str,
+		    int avoid, int *used)
 {
 	struct bld_ptrace_tracee *t = s->t;
 	unsigned k;
@@ -557,9 +560,13 @@ static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size
 			if (t->slot_str[k] && streq(t->slot_str[k], data)) {
 				t->orig[k] = orig;
 				set_arg(s, i, t->scratch + (uint64_t)k * BLD_PTRACE_SLOT);
+				*used = (int)k;
 				return 0;
 			}
 	k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	if ((int)k == avoid)
+		k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	*used = (int)k;
 	addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
 	free(t->slot_str[k]);
 	t->slot_str[k] = NULL;
@@ -723,6 +730,7 @@ static int do_path(struct stop *s)
 	struct bld_ptrace_path res[2];
 	uint64_t orig[2] = {0, 0};
 	bool change[2] = {false, false}, names = false;
+	int used[2] = {-1, -1};
 	char path[PATH_MAX], base[PATH_MAX];
 	unsigned flags;
 	int r;
@@ -745,13 +753,20 @@ static int do_path(struct stop *s)
 		if (p->write == WR_NAMES)
 			names = true;
 		if (path[0] != '/') {
-			if (same_in_folder(s, p, path, flags))
+			if (same_in_folder(s, p, path, flags)) {
+				if (nib_log_enabled(NIB_LOG_TRACE))
+					nib_log(NIB_LOG_TRACE, "ptrace: %d %s %s (in its folder)",
+						(int)s->t->tid, s->e->name, path);
 				continue;
+			}
 			r = base_of(s, p->dirfd, base, sizeof(base));
 			if (r < 0)
 				return skip(s, r);
 		} else if (cache_get(s->tr, path, flags, &res[i])) {
 			change[i] = true;
+			if (nib_log_enabled(NIB_LOG_TRACE))
+				nib_log(NIB_LOG_TRACE, "ptrace: %d %s %s -> %s (cached)",
+					(int)s->t->tid, s->e->name, path, res[i].host);
 			continue;
 		}
 		r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path, flags, &res[i]);
@@ -760,6 +775,9 @@ static int do_path(struct stop *s)
 		if (path[0] == '/')
 			cache_put(s->tr, path, flags, &res[i]);
 		change[i] = !res[i].unchanged;
+		if (nib_log_enabled(NIB_LOG_TRACE))
+			nib_log(NIB_LOG_TRACE, "ptrace: %d %s %s -> %s", (int)s->t->tid, s->e->name,
+				path, res[i].unchanged ? "(unchanged)" : res[i].host);
 	}
 	if (names && !s->t->changes_names) {
 		/* translations made while it runs are not kept */
@@ -774,7 +792,7 @@ static int do_path(struct stop *s)
 		if (!change[i])
 			continue;
 		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1,
-			     true);
+			     true, used[0], &used[i]);
 		if (r == SCRATCH_LOST)
 			return BLD_PT_NEED_SCRATCH;
 		if (r < 0)
@@ -1001,7 +1019,7 @@ static int do_sock(struct stop *s)
 	size_t plen, hl;
 	char path[sizeof(sa.sun_path) + 1], base[PATH_MAX];
 	struct bld_ptrace_path res;
-	int r;
+	int r, k;
 
 	if (len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa))
 		return BLD_PT_CONT;
@@ -1031,7 +1049,7 @@ static int do_sock(struct stop *s)
 	memset(&out, 0, sizeof(out));
 	out.sun_family = AF_UNIX;
 	memcpy(out.sun_path, res.host, hl + 1);
-	r = put_slot(s, 1, 0, &out, sizeof(out), false);
+	r = put_slot(s, 1, 0, &out, sizeof(out), false, -1, &k);
 	if (r == SCRATCH_LOST)
 		return BLD_PT_NEED_SCRATCH;
 	if (r < 0)

@@ -17,6 +17,9 @@
  *   rawexec          execve of a script with an argv
  *   names            a symlink replaced (unlink, rename) between two opens
  *                    of the same path in one process
+ *   slots            renames of a path nib still holds in a slot, after 0 to
+ *                    69 other paths (the second path of a call must not take
+ *                    the first one's slot)
  *   compat HOSTFILE  open HOSTFILE with the 32-bit (int 0x80) and x32 system
  *                    call numbers, which name paths by other numbers
  */
@@ -300,6 +303,29 @@ static int names_test(void)
 	return 0;
 }
 
+static int slots_test(void)
+{
+	int bad = 0, fd = open("/tmp/sA", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char b[64], f[64];
+	struct stat st;
+
+	if (fd < 0)
+		return 1;
+	close(fd);
+	for (int i = 0; i < 70; i++) {
+		stat("/tmp/sA", &st);
+		for (int j = 0; j < i; j++) {
+			snprintf(f, sizeof(f), "/tmp/filler-%d", j);
+			stat(f, &st);
+		}
+		snprintf(b, sizeof(b), "/tmp/sB-%d", i);
+		if (rename("/tmp/sA", b) < 0 || rename(b, "/tmp/sA") < 0)
+			bad++;
+	}
+	printf("rename failures: %d\n", bad);
+	return 0;
+}
+
 static int compat_test(const char *hostfile)
 {
 #if defined(__x86_64__)
@@ -349,6 +375,8 @@ int main(int argc, char **argv)
 		return rawexec_test();
 	if (argc >= 2 && strcmp(argv[1], "names") == 0)
 		return names_test();
+	if (argc >= 2 && strcmp(argv[1], "slots") == 0)
+		return slots_test();
 	if (argc >= 3 && strcmp(argv[1], "compat") == 0)
 		return compat_test(argv[2]);
 	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
