@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -720,6 +721,67 @@ out:
 		close(w.timer_fd);
 	free(w.error);
 	return ret;
+}
+
+int bld_ptrace_probe(struct nib_error *why)
+{
+	int rel[2], st = 0, r = 0;
+	pid_t c;
+
+	if (!bld_ptrace_audit_arch)
+		return nib_err(why, NIB_ERR_ENV, 0, "ptrace isolation: unknown architecture");
+	if (pipe2(rel, O_CLOEXEC) < 0)
+		return nib_err(why, NIB_ERR_ENV, errno, "pipe");
+	c = fork();
+	if (c < 0) {
+		r = nib_err(why, NIB_ERR_ENV, errno, "fork");
+		close(rel[0]);
+		close(rel[1]);
+		return r;
+	}
+	if (c == 0) {
+		char go;
+		struct nib_error e = {0};
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(rel[1]);
+		if (read(rel[0], &go, 1) != 1)
+			_exit(2);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    bld_ptrace_filter_load(false, &e) < 0)
+			_exit(3);
+		/* a traced call: the tracer must answer it */
+		_exit(getcwd(NULL, 0) ? 0 : 4);
+	}
+	close(rel[0]);
+	if (ptrace(PTRACE_SEIZE, c, NULL,
+		   (void *)(long)(PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL)) < 0) {
+		r = nib_err(why, NIB_ERR_ENV, errno, "ptrace");
+		kill(c, SIGKILL);
+		close(rel[1]);
+		while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	if (write(rel[1], "G", 1) != 1)
+		kill(c, SIGKILL);
+	close(rel[1]);
+	for (;;) {
+		if (waitpid(c, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return nib_err(why, NIB_ERR_ENV, errno, "waitpid");
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+		ptrace(PTRACE_CONT, c, NULL, NULL);
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+		return nib_err(why, NIB_ERR_ENV, 0,
+			       "seccomp: a SECCOMP_RET_TRACE filter is refused");
+	return nib_err(why, NIB_ERR_ENV, 0, "a traced process did not run (status 0x%x)",
+		       (unsigned)st);
 }
 
 int bld_isolation_parse(const char *s)

@@ -8,6 +8,10 @@
 #   runs      20 trivial RUN-like invocations (`sh -c true`), on the busybox
 #             rootfs (static) and on the Debian one (dash, dynamically linked:
 #             every library open is a stop). Goal: <= 2x.
+#   apt       `apt-get install less vim-tiny curl` (19 packages: dpkg, maintainer
+#             scripts) from packages downloaded beforehand, on a fresh copy of
+#             the Debian rootfs each time; single UID only (needs the Debian
+#             mirror once, skipped without it). Goal: <= 2x.
 #
 # Each figure is the median of RUNS repetitions (default 5) of the whole
 # workload, with bash's clock. As root both modes run as root (host IDs);
@@ -118,8 +122,28 @@ for who in root nibplain; do
 	line "20 x sh -c true, Debian dash, $label" "$ns" "$pt" 2x
 done
 
+# apt: one download, then installs from the cache on fresh copies
+mirror=$(sed -n 's|^deb http://\([^/]*\)/.*|\1|p' "$W/deb-user/etc/apt/sources.list" | head -n 1)
+if timeout 5 bash -c "exec 3<>/dev/tcp/$mirror/80" 2>/dev/null &&
+	as_user nibplain "$W/nib" run --rootfs "$W/deb-user" -- sh -c \
+		'apt-get update -qq && apt-get install -y -qq --download-only --no-install-recommends less vim-tiny curl' \
+		>/dev/null 2>&1; then
+	apt_install() { # ISOLATION
+		rm -rf "$W/apt"
+		cp -a "$W/deb-user" "$W/apt"
+		as_user nibplain "$W/nib" run --isolation "$1" --rootfs "$W/apt" -- sh -c \
+			'apt-get install -y -qq --no-download --no-install-recommends less vim-tiny curl && curl --version'
+	}
+	# the copy is part of every run, in both modes
+	ns=$(median_ms apt_install namespaces)
+	pt=$(median_ms apt_install ptrace)
+	line "apt-get install (19 packages), single UID" "$ns" "$pt" 2x
+else
+	echo "apt-get install: skipped (the Debian mirror $mirror is not reachable)"
+fi
+
 echo
 echo "stops of one 'find / -xdev -ls' as root, by system call:"
 "$W/nib" --log-level trace run --isolation ptrace --rootfs "$W/deb-root" -- find / -xdev -ls 2>&1 >/dev/null |
-	awk '/ptrace: [0-9]+ / {n[$4]++; t++} END {for (k in n) printf "  %7d %s\n", n[k], k; printf "  %7d in all\n", t}' |
+	awk '$2 == "ptrace:" && NF == 4 {n[$4]++; t++} END {for (k in n) printf "  %7d %s\n", n[k], k; printf "  %7d in all\n", t}' |
 	sort -rn
