@@ -313,6 +313,7 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	char go = 0;
 	struct rlimit rl;
 
+	signal(SIGTERM, SIG_DFL); /* the tracer's handler */
 	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0 || dup2(in, 0) < 0)
 		die(p, "stdin: %s", strerror(errno));
