@@ -843,7 +843,10 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	p.emulate_owner = geteuid() != 0;
 	if (bld_ptrace_fs_init(&p.fs, spec->rootfs, err) < 0)
 		return -1;
-	p.tmp = xasprintf("%s/nib-ptrace.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is one */
+	if (!tmpdir || !*tmpdir)
+		tmpdir = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+	p.tmp = xasprintf("%s/nib-ptrace.XXXXXX", tmpdir);
 	if (!mkdtemp(p.tmp)) {
 		nib_err(err, NIB_ERR_IO, errno, "%s", p.tmp);
 		free(p.tmp);

@@ -297,6 +297,9 @@ const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
  * no_new_privs). `emulate_owner` also stops credential, ownership and
  * stat calls. */
 int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err);
+/* Write that filter as raw BPF (struct sock_filter[]) to `fd`: the build
+ * compiles it once into nib (builder/gen/seccomp_bpf_gen.c). */
+int bld_ptrace_filter_export(bool emulate_owner, int fd, struct nib_error *err);
 
 /* Seize `pid` (blocked until a byte is written to `release_fd`, which is
  * closed) and trace it and its descendants until it has ended, then kill

@@ -31,6 +31,7 @@
 #define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -257,7 +258,8 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, long nr, unsigned n,
 	return r == -EEXIST ? 0 : r;
 }
 
-int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
+/* The filter as libseccomp builds it (in *out, to release). */
+static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_error *err)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int r = 0;
@@ -312,6 +314,43 @@ int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
 		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL);
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: building the ptrace filter");
+	*out = steal_pointer(&ctx);
+	return 0;
+}
+
+int bld_ptrace_filter_export(bool emulate_owner, int fd, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	if (filter_build(emulate_owner, &ctx, err) < 0)
+		return -1;
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: exporting the ptrace filter");
+	return 0;
+}
+
+/* The same programs built at build time (builder/gen/seccomp_bpf_gen.c);
+ * NULL in binaries linked without them (unit tests). */
+extern const struct bld_seccomp_bpf bld_ptrace_prebuilt[2] __attribute__((weak));
+
+int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	if (bld_ptrace_prebuilt && bld_ptrace_audit_arch) {
+		const struct bld_seccomp_bpf *f = &bld_ptrace_prebuilt[emulate_owner ? 1 : 0];
+		struct sock_fprog prog = {.len = (unsigned short)f->len,
+					  .filter = (struct sock_filter *)f->insns};
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			return nib_err(err, NIB_ERR_ENV, errno,
+				       "seccomp: loading the ptrace filter");
+		return 0;
+	}
+	if (filter_build(emulate_owner, &ctx, err) < 0)
+		return -1;
 	r = seccomp_load(ctx);
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: loading the ptrace filter");
