@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -312,6 +313,7 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	char go = 0;
 	struct rlimit rl;
 
+	signal(SIGTERM, SIG_DFL); /* the tracer's handler */
 	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0 || dup2(in, 0) < 0)
 		die(p, "stdin: %s", strerror(errno));
@@ -412,6 +414,7 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 	struct bld_ptrace_tracer tr = {.fs = &p->fs,
 				       .emulate_owner = p->emulate_owner,
 				       .hostname = p->spec->hostname ? p->spec->hostname : "nib"};
+	_cleanup_free_ char *exec_dir = xasprintf("%s/exec", p->tmp);
 	sigset_t none;
 	int rel[2], status = 0, r;
 	pid_t cmd;
@@ -446,6 +449,8 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 		close(p->out_fd);
 	if (p->err_fd >= 0)
 		close(p->err_fd);
+	if (mkdir(exec_dir, 0755) == 0)
+		tr.exec_dir = exec_dir;
 	bld_creds_start_as_root(p->emulate_owner);
 	bld_creds_reset();
 	tracer_cmd = cmd;
@@ -719,6 +724,67 @@ out:
 	return ret;
 }
 
+int bld_ptrace_probe(struct nib_error *why)
+{
+	int rel[2], st = 0, r = 0;
+	pid_t c;
+
+	if (!bld_ptrace_audit_arch)
+		return nib_err(why, NIB_ERR_ENV, 0, "ptrace isolation: unknown architecture");
+	if (pipe2(rel, O_CLOEXEC) < 0)
+		return nib_err(why, NIB_ERR_ENV, errno, "pipe");
+	c = fork();
+	if (c < 0) {
+		r = nib_err(why, NIB_ERR_ENV, errno, "fork");
+		close(rel[0]);
+		close(rel[1]);
+		return r;
+	}
+	if (c == 0) {
+		char go;
+		struct nib_error e = {0};
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(rel[1]);
+		if (read(rel[0], &go, 1) != 1)
+			_exit(2);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    bld_ptrace_filter_load(false, &e) < 0)
+			_exit(3);
+		/* a traced call: the tracer must answer it */
+		_exit(getcwd(NULL, 0) ? 0 : 4);
+	}
+	close(rel[0]);
+	if (ptrace(PTRACE_SEIZE, c, NULL,
+		   (void *)(long)(PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL)) < 0) {
+		r = nib_err(why, NIB_ERR_ENV, errno, "ptrace");
+		kill(c, SIGKILL);
+		close(rel[1]);
+		while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	if (write(rel[1], "G", 1) != 1)
+		kill(c, SIGKILL);
+	close(rel[1]);
+	for (;;) {
+		if (waitpid(c, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return nib_err(why, NIB_ERR_ENV, errno, "waitpid");
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+		ptrace(PTRACE_CONT, c, NULL, NULL);
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+		return nib_err(why, NIB_ERR_ENV, 0,
+			       "seccomp: a SECCOMP_RET_TRACE filter is refused");
+	return nib_err(why, NIB_ERR_ENV, 0, "a traced process did not run (status 0x%x)",
+		       (unsigned)st);
+}
+
 int bld_isolation_parse(const char *s)
 {
 	if (streq(s, "auto"))
@@ -765,6 +831,10 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "--idmap subuid needs a user namespace: the ptrace isolation runs "
 			       "the command with nib's own IDs");
+	if (spec->rootfs_setup)
+		return nib_err(err, NIB_ERR_ENV, 0,
+			       "the ptrace isolation has no mount namespace to assemble the rootfs "
+			       "in: it runs over a folder made beforehand");
 	if (!bld_ptrace_audit_arch)
 		return nib_err(err, NIB_ERR_ENV, 0,
 			       "the ptrace isolation does not support this architecture");
@@ -773,11 +843,20 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	p.emulate_owner = geteuid() != 0;
 	if (bld_ptrace_fs_init(&p.fs, spec->rootfs, err) < 0)
 		return -1;
-	p.tmp = xasprintf("%s/nib-ptrace.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is one */
+	if (!tmpdir || !*tmpdir)
+		tmpdir = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+	p.tmp = xasprintf("%s/nib-ptrace.XXXXXX", tmpdir);
 	if (!mkdtemp(p.tmp)) {
 		nib_err(err, NIB_ERR_IO, errno, "%s", p.tmp);
 		free(p.tmp);
 		p.tmp = NULL;
+		goto out;
+	}
+	/* reachable by every user the command may become (its /dev, its
+	 * /etc files, the loader's names), as namespace mode's /dev is */
+	if (chmod(p.tmp, 0755) < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "%s", p.tmp);
 		goto out;
 	}
 	bld_ptrace_fs_bind(&p.fs, "/proc", "/proc", false, true);

@@ -86,6 +86,9 @@ struct bld_ptrace_path {
 	/* S_IFMT of what it names (with BLD_PTRACE_TYPE; the walk always
 	 * fills it); 0 when missing or not known */
 	mode_t type;
+	/* resolved inside the rootfs alone (no bind, no /proc link): the
+	 * same for every process until names change */
+	bool plain;
 };
 
 /* Open the rootfs (its canonical path becomes fs->root); no binds yet. */
@@ -96,6 +99,12 @@ void bld_ptrace_fs_bind(struct bld_ptrace_fs *fs, const char *guest, const char 
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs);
 /* Guest path `guest` is a bind point or below one. */
 bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest);
+/* A read-only bind exists; clean guest path `guest` is in one. */
+bool bld_ptrace_fs_has_ro(const struct bld_ptrace_fs *fs);
+bool bld_ptrace_fs_is_ro(const struct bld_ptrace_fs *fs, const char *guest);
+/* `name` (one component) is the last component of a bind point: a
+ * lookup of it may leave the folder it is in. */
+bool bld_ptrace_fs_name_is_bound(const struct bld_ptrace_fs *fs, const char *name);
 
 /*
  * Resolve the guest path `path` as the kernel would with the rootfs as "/"
@@ -148,6 +157,7 @@ struct bld_ptrace_exec {
 	struct bld_ptrace_arg head[BLD_PTRACE_EXEC_HEAD];
 	size_t n_head;
 	struct nib_strv strs; /* storage of head strings */
+	bool via_loader;      /* `host` is the program's ELF interpreter */
 };
 
 void bld_ptrace_exec_free(struct bld_ptrace_exec *x);
@@ -226,6 +236,11 @@ struct bld_ptrace_tracee {
 	bool exit_restore;
 	int restore_arg;
 	uint64_t restore_val;
+	/* what each slot holds (a path repeated needs no write) */
+	char *slot_str[BLD_PTRACE_SLOTS];
+	/* resumed into a call that may change names (rename, unlink...):
+	 * translations stay uncached until its next stop */
+	bool changes_names;
 	char *exe;	/* guest path of its program */
 	char *exe_next; /* the program of the execve it is in */
 };
@@ -233,11 +248,20 @@ struct bld_ptrace_tracee {
 /* Everything the tracer knows. */
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
-	bool emulate_owner;		  /* single UID: credentials and owners are nib's records */
-	const char *hostname;		  /* what uname(2) answers as the node name */
+	bool emulate_owner;   /* single UID: credentials and owners are nib's records */
+	const char *hostname; /* what uname(2) answers as the node name */
+	/* a private folder where a loader is run under its program's name
+	 * (the kernel names a process after the file it execs: pidof,
+	 * pgrep and killall look for that name); NULL: the loader's own */
+	const char *exec_dir;
+	struct nib_strv loaders;	  /* loader host paths: exec_dir/INDEX/NAME */
 	pid_t main_pid;			  /* the command */
 	struct bld_ptrace_tracee **slots; /* open addressing by tid */
 	size_t cap, count;
+	/* translations of absolute paths resolved in the rootfs alone,
+	 * valid while `gen` is: any call that may change names bumps it */
+	struct bld_ptrace_cache *cache;
+	unsigned changing; /* tracees in a call that may change names */
 	/* scratch memory of threads gone, for the next thread of that
 	 * process */
 	struct {
@@ -258,6 +282,12 @@ enum {
  * written back when changed. Returns a BLD_PT_* of the above. */
 int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
 		       struct bld_ptrace_regs *regs);
+/* Called with every event of `t`: a call of its that changed names has
+ * ended. */
+void bld_ptrace_settle(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t);
+/* Forget what the slots of `t` hold (new memory, a fork's copy). */
+void bld_ptrace_slots_forget(struct bld_ptrace_tracee *t);
+void bld_ptrace_cache_free(struct bld_ptrace_tracer *tr);
 /* The exit stop of a call that asked for it (BLD_PT_WANT_EXIT). */
 void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t);
 /* The guest exe of traced process `pid` (the callback of bld_ptrace_who). */
@@ -267,6 +297,9 @@ const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
  * no_new_privs). `emulate_owner` also stops credential, ownership and
  * stat calls. */
 int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err);
+/* Write that filter as raw BPF (struct sock_filter[]) to `fd`: the build
+ * compiles it once into nib (builder/gen/seccomp_bpf_gen.c). */
+int bld_ptrace_filter_export(bool emulate_owner, int fd, struct nib_error *err);
 
 /* Seize `pid` (blocked until a byte is written to `release_fd`, which is
  * closed) and trace it and its descendants until it has ended, then kill

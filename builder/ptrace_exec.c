@@ -20,6 +20,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "builder/ptrace.h"
@@ -54,8 +55,6 @@ static unsigned argv0_next;
 static bool loader_takes_argv0(int fd, const struct stat *st)
 {
 	static const char opt[] = "--argv0";
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
 	bool yes = false;
 	unsigned i;
 
@@ -66,15 +65,12 @@ static bool loader_takes_argv0(int fd, const struct stat *st)
 			return argv0_cache[i].yes;
 	/* the option's name is in the loader's strings; loaders are small */
 	if (st->st_size > 0 && st->st_size < 16 * 1024 * 1024) {
-		cap = (size_t)st->st_size;
-		buf = xmalloc(cap);
-		while (len < cap) {
-			ssize_t n = pread(fd, buf + len, cap - len, (off_t)len);
-			if (n <= 0)
-				break;
-			len += (size_t)n;
+		size_t len = (size_t)st->st_size;
+		void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map != MAP_FAILED) {
+			yes = memmem(map, len, opt, sizeof(opt)) != NULL;
+			munmap(map, len);
 		}
-		yes = memmem(buf, len, opt, sizeof(opt)) != NULL;
 	}
 	i = argv0_next++ % ARRAY_SIZE(argv0_cache);
 	argv0_cache[i].dev = st->st_dev;
@@ -275,6 +271,7 @@ int bld_ptrace_exec_plan(const struct bld_ptrace_fs *fs, const struct bld_ptrace
 			if (r < 0)
 				return r;
 			snprintf(out->host, sizeof(out->host), "%s", lp.host);
+			out->via_loader = true;
 			return 0;
 		}
 		/* not a format nib knows: the kernel's answer (binfmt_misc) */

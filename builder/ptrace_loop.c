@@ -94,6 +94,7 @@ static void del(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t)
 		tr->slots[j] = NULL;
 		put(tr, x);
 	}
+	bld_ptrace_slots_forget(t);
 	free(t->exe);
 	free(t->exe_next);
 	free(t);
@@ -109,12 +110,15 @@ void bld_ptrace_tracer_free(struct bld_ptrace_tracer *tr)
 {
 	for (size_t i = 0; i < tr->cap; i++)
 		if (tr->slots[i]) {
+			bld_ptrace_slots_forget(tr->slots[i]);
 			free(tr->slots[i]->exe);
 			free(tr->slots[i]->exe_next);
 			free(tr->slots[i]);
 		}
 	free(tr->slots);
 	free(tr->spare);
+	bld_ptrace_cache_free(tr);
+	nib_strv_free(&tr->loaders);
 	tr->slots = NULL;
 	tr->spare = NULL;
 	tr->cap = tr->count = tr->n_spare = tr->cap_spare = 0;
@@ -159,6 +163,7 @@ static void resume(pid_t tid, int sig)
 
 static void reset_memory(struct bld_ptrace_tracee *t)
 {
+	bld_ptrace_slots_forget(t);
 	t->scratch = 0;
 	t->scratch_own = false;
 	t->next_slot = 0;
@@ -184,8 +189,9 @@ static void adopt(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *parent
 	reset_memory(child);
 	if (event == PTRACE_EVENT_VFORK) {
 		/* the same memory, and the parent waits meanwhile: its slots
-		 * are free to use */
+		 * are free to use (what they hold will change) */
 		child->scratch = parent->scratch;
+		bld_ptrace_slots_forget(parent);
 	} else if (event == PTRACE_EVENT_FORK || !(flags & CLONE_VM)) {
 		/* a copy of the parent's memory, scratch included */
 		child->scratch = parent->scratch;
@@ -249,6 +255,7 @@ static void gone(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t)
 	pid_t tgid = t->tgid;
 	bool group_left = false, held = false;
 
+	bld_ptrace_settle(tr, t);
 	if (t->scratch && t->scratch_own && t->tgid != t->tid)
 		spare_put(tr, tgid, t->scratch);
 	del(tr, t);
@@ -293,6 +300,7 @@ static void inject_start(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee 
 	uint64_t addr = spare_take(tr, t->tgid);
 
 	if (addr) {
+		bld_ptrace_slots_forget(t);
 		t->scratch = addr;
 		t->scratch_own = true;
 		switch (bld_ptrace_syscall(tr, t, regs)) {
@@ -339,6 +347,7 @@ static void inject_done(struct bld_ptrace_tracee *t)
 		/* the call that needed it fails as if it had no memory */
 		bld_ptrace_reg_set_ret(&r, ret);
 	} else {
+		bld_ptrace_slots_forget(t);
 		t->scratch = (uint64_t)ret;
 		t->scratch_own = true;
 		bld_ptrace_reg_rewind(&r, r.nr);
@@ -358,6 +367,7 @@ static void on_stop(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t, i
 	struct bld_ptrace_regs regs;
 	unsigned long msg = 0;
 
+	bld_ptrace_settle(tr, t);
 	switch (event) {
 	case PTRACE_EVENT_SECCOMP:
 		if (bld_ptrace_regs_get(t->tid, &regs) < 0) {

@@ -486,6 +486,7 @@ static int quick(const struct bld_ptrace_fs *fs, const char *g, const char *clea
 			return -EAGAIN;
 		if ((flags & BLD_PTRACE_TYPE) && fstat(fd, &st) == 0)
 			out->type = st.st_mode & S_IFMT;
+		out->plain = true;
 		return trailing ? add_slash(out->host, sizeof(out->host)) : 0;
 	}
 	if (errno != ENOENT || has_dotdot(g))
@@ -513,6 +514,7 @@ static int quick(const struct bld_ptrace_fs *fs, const char *g, const char *clea
 	/* creating a bind point (the rootfs lacks /etc/hosts) */
 	if (bind_of(fs, clean, strlen(clean)))
 		return -EAGAIN;
+	out->plain = true;
 	return trailing ? add_slash(out->host, sizeof(out->host)) : 0;
 }
 
@@ -527,6 +529,7 @@ int bld_ptrace_resolve(const struct bld_ptrace_fs *fs, const struct bld_ptrace_w
 
 	out->unchanged = false;
 	out->proc_link = false;
+	out->plain = false;
 	out->type = 0;
 	if (plen == 0)
 		return -ENOENT;
@@ -670,6 +673,32 @@ bool bld_ptrace_fs_is_bound(const struct bld_ptrace_fs *fs, const char *guest)
 	char clean[PATH_MAX];
 
 	return clean_abs(guest, clean, sizeof(clean)) == 0 && bind_of(fs, clean, strlen(clean));
+}
+
+bool bld_ptrace_fs_has_ro(const struct bld_ptrace_fs *fs)
+{
+	for (size_t i = 0; i < fs->n_binds; i++)
+		if (fs->binds[i].ro)
+			return true;
+	return false;
+}
+
+bool bld_ptrace_fs_is_ro(const struct bld_ptrace_fs *fs, const char *guest)
+{
+	const struct bld_ptrace_bind *b = bind_of(fs, guest, strlen(guest));
+	return b && b->ro;
+}
+
+bool bld_ptrace_fs_name_is_bound(const struct bld_ptrace_fs *fs, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < fs->n_binds; i++) {
+		const char *g = fs->binds[i].guest, *last = strrchr(g, '/') + 1;
+		if (strlen(last) == n && memcmp(last, name, n) == 0)
+			return true;
+	}
+	return false;
 }
 
 void bld_ptrace_fs_free(struct bld_ptrace_fs *fs)

@@ -31,6 +31,7 @@
 #define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -81,7 +82,7 @@ enum follow {
 	FO_FANOTIFY, /* FAN_MARK_DONT_FOLLOW */
 };
 
-enum write { WR_NO = 0, WR_YES, WR_OPEN };
+enum write { WR_NO = 0, WR_YES, WR_OPEN, WR_NAMES /* removes or replaces names */ };
 
 struct pathspec {
 	int8_t dirfd, path; /* argument indexes; dirfd -1: the cwd */
@@ -122,12 +123,12 @@ static const struct sysent table[] = {
     E(access, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
     E(readlink, K_READLINK, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
     E(mkdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(rmdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(unlink, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(rmdir, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NAMES), NOP),
+    E(unlink, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NAMES), NOP),
     E(mknod, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(symlink, K_PATH, -1, false, P(-1, 1, FO_NO, WR_YES), NOP),
-    E(link, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), P(-1, 1, FO_NO, WR_YES)),
-    E(rename, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), P(-1, 1, FO_NO, WR_YES)),
+    E(symlink, K_PATH, -1, false, P(-1, 1, FO_NO, WR_NAMES), NOP),
+    E(link, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), P(-1, 1, FO_NO, WR_NAMES)),
+    E(rename, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NAMES), P(-1, 1, FO_NO, WR_NAMES)),
     E(chmod, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
     E(chown, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
     E(lchown, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
@@ -151,14 +152,14 @@ static const struct sysent table[] = {
     E(getcwd, K_GETCWD, -1, false, NOP, NOP),
     E(readlinkat, K_READLINK, -1, false, P(0, 1, FO_NO, WR_NO), NOP),
     E(mkdirat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), NOP),
-    E(unlinkat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), NOP),
+    E(unlinkat, K_PATH, -1, false, P(0, 1, FO_NO, WR_NAMES), NOP),
     E(mknodat, K_PATH, -1, true, P(0, 1, FO_NO, WR_YES), NOP),
-    E(symlinkat, K_PATH, -1, false, P(1, 2, FO_NO, WR_YES), NOP),
-    E(linkat, K_PATH, 4, false, P(0, 1, FO_ATFOLLOW, WR_NO), P(2, 3, FO_NO, WR_YES)),
+    E(symlinkat, K_PATH, -1, false, P(1, 2, FO_NO, WR_NAMES), NOP),
+    E(linkat, K_PATH, 4, false, P(0, 1, FO_ATFOLLOW, WR_NO), P(2, 3, FO_NO, WR_NAMES)),
 #ifdef SYS_renameat
-    E(renameat, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), P(2, 3, FO_NO, WR_YES)),
+    E(renameat, K_PATH, -1, false, P(0, 1, FO_NO, WR_NAMES), P(2, 3, FO_NO, WR_NAMES)),
 #endif
-    E(renameat2, K_PATH, -1, false, P(0, 1, FO_NO, WR_YES), P(2, 3, FO_NO, WR_YES)),
+    E(renameat2, K_PATH, -1, false, P(0, 1, FO_NO, WR_NAMES), P(2, 3, FO_NO, WR_NAMES)),
     E(fchmodat, K_PATH, -1, true, P(0, 1, FO_YES, WR_YES), NOP),
     E(fchmodat2, K_PATH, 3, true, P(0, 1, FO_AT, WR_YES), NOP),
     E(fchmod, K_OWNER, -1, true, NOP, NOP),
@@ -257,7 +258,8 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, long nr, unsigned n,
 	return r == -EEXIST ? 0 : r;
 }
 
-int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
+/* The filter as libseccomp builds it (in *out, to release). */
+static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_error *err)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int r = 0;
@@ -312,6 +314,43 @@ int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
 		r = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL);
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: building the ptrace filter");
+	*out = steal_pointer(&ctx);
+	return 0;
+}
+
+int bld_ptrace_filter_export(bool emulate_owner, int fd, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	if (filter_build(emulate_owner, &ctx, err) < 0)
+		return -1;
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: exporting the ptrace filter");
+	return 0;
+}
+
+/* The same programs built at build time (builder/gen/seccomp_bpf_gen.c);
+ * NULL in binaries linked without them (unit tests). */
+extern const struct bld_seccomp_bpf bld_ptrace_prebuilt[2] __attribute__((weak));
+
+int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	if (bld_ptrace_prebuilt && bld_ptrace_audit_arch) {
+		const struct bld_seccomp_bpf *f = &bld_ptrace_prebuilt[emulate_owner ? 1 : 0];
+		struct sock_fprog prog = {.len = (unsigned short)f->len,
+					  .filter = (struct sock_filter *)f->insns};
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			return nib_err(err, NIB_ERR_ENV, errno,
+				       "seccomp: loading the ptrace filter");
+		return 0;
+	}
+	if (filter_build(emulate_owner, &ctx, err) < 0)
+		return -1;
 	r = seccomp_load(ctx);
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: loading the ptrace filter");
@@ -384,6 +423,107 @@ int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size)
 	return -ENAMETOOLONG;
 }
 
+/* ---- the translation cache ------------------------------------------------ */
+
+#define CACHE_SIZE 4096
+#define CACHE_MAX  256 /* longer paths are not kept */
+
+struct bld_ptrace_cache {
+	uint64_t gen;
+	struct centry {
+		uint64_t hash, gen;
+		unsigned flags;
+		mode_t type;
+		bool has_type;
+		char *guest, *host;
+	} e[CACHE_SIZE];
+};
+
+static uint64_t fnv(const char *s, unsigned flags)
+{
+	uint64_t h = 1469598103934665603ULL ^ flags;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool cache_get(struct bld_ptrace_tracer *tr, const char *guest, unsigned flags,
+		      struct bld_ptrace_path *out)
+{
+	struct bld_ptrace_cache *c = tr->cache;
+	uint64_t h = fnv(guest, flags & BLD_PTRACE_FOLLOW);
+	struct centry *e;
+
+	if (!c || tr->changing)
+		return false;
+	e = &c->e[h % CACHE_SIZE];
+	if (e->gen != c->gen || e->hash != h || (e->flags != (flags & BLD_PTRACE_FOLLOW)) ||
+	    !e->guest || strcmp(e->guest, guest) != 0 ||
+	    ((flags & BLD_PTRACE_TYPE) && !e->has_type))
+		return false;
+	memcpy(out->host, e->host, strlen(e->host) + 1);
+	out->type = e->type;
+	out->unchanged = out->proc_link = false;
+	out->plain = true;
+	return true;
+}
+
+static void cache_put(struct bld_ptrace_tracer *tr, const char *guest, unsigned flags,
+		      const struct bld_ptrace_path *res)
+{
+	struct bld_ptrace_cache *c;
+	uint64_t h;
+	struct centry *e;
+
+	if (tr->changing || !res->plain || strlen(guest) >= CACHE_MAX ||
+	    strlen(res->host) >= PATH_MAX)
+		return;
+	if (!tr->cache)
+		tr->cache = xcalloc(1, sizeof(*tr->cache));
+	c = tr->cache;
+	h = fnv(guest, flags & BLD_PTRACE_FOLLOW);
+	e = &c->e[h % CACHE_SIZE];
+	free(e->guest);
+	free(e->host);
+	e->hash = h;
+	e->gen = c->gen;
+	e->flags = flags & BLD_PTRACE_FOLLOW;
+	e->type = res->type;
+	e->has_type = (flags & BLD_PTRACE_TYPE) != 0;
+	e->guest = xstrdup(guest);
+	e->host = xstrdup(res->host);
+}
+
+void bld_ptrace_cache_free(struct bld_ptrace_tracer *tr)
+{
+	if (!tr->cache)
+		return;
+	for (size_t i = 0; i < CACHE_SIZE; i++) {
+		free(tr->cache->e[i].guest);
+		free(tr->cache->e[i].host);
+	}
+	free(tr->cache);
+	tr->cache = NULL;
+}
+
+void bld_ptrace_settle(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t)
+{
+	if (!t->changes_names)
+		return;
+	t->changes_names = false;
+	tr->changing--;
+	if (tr->cache)
+		tr->cache->gen++;
+}
+
+void bld_ptrace_slots_forget(struct bld_ptrace_tracee *t)
+{
+	for (size_t i = 0; i < BLD_PTRACE_SLOTS; i++) {
+		free(t->slot_str[i]);
+		t->slot_str[i] = NULL;
+	}
+}
+
 /* ---- one stop ------------------------------------------------------------- */
 
 struct stop {
@@ -438,19 +578,49 @@ static uint64_t path_ptr(struct stop *s, int i)
 	return v;
 }
 
-/* Write `data` (n bytes) to the next slot and point argument `i` at it. */
-static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n)
+#define SCRATCH_LOST 1
+
+/* Write `data` (n bytes; `str`: a path) to the next slot and point
+ * argument `i` at it; a path a slot still holds is not written again.
+ * *used is the slot taken; slot `avoid` (-1: none) holds another argument
+ * of the same call. */
+static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size_t n, bool str,
+		    int avoid, int *used)
 {
 	struct bld_ptrace_tracee *t = s->t;
-	unsigned k = t->next_slot++ % BLD_PTRACE_SLOTS;
-	uint64_t addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
+	unsigned k;
+	uint64_t addr;
 	int r;
 
 	if (n > BLD_PTRACE_SLOT)
 		return -ENAMETOOLONG;
+	if (str)
+		for (k = 0; k < BLD_PTRACE_SLOTS; k++)
+			if (t->slot_str[k] && streq(t->slot_str[k], data)) {
+				t->orig[k] = orig;
+				set_arg(s, i, t->scratch + (uint64_t)k * BLD_PTRACE_SLOT);
+				*used = (int)k;
+				return 0;
+			}
+	k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	if ((int)k == avoid)
+		k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	*used = (int)k;
+	addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
+	free(t->slot_str[k]);
+	t->slot_str[k] = NULL;
 	r = bld_ptrace_mem_write(t->tid, addr, data, n);
+	if (r == -EFAULT) {
+		/* the program unmapped it: map it again, run the call again */
+		bld_ptrace_slots_forget(t);
+		t->scratch = 0;
+		t->scratch_own = false;
+		return SCRATCH_LOST;
+	}
 	if (r < 0)
 		return r;
+	if (str)
+		t->slot_str[k] = xstrdup(data);
 	t->orig[k] = orig;
 	set_arg(s, i, addr);
 	return 0;
@@ -499,7 +669,7 @@ static unsigned resolve_flags(const struct stop *s, const struct pathspec *p)
 	}
 	if (p->follow == FO_OPEN)
 		f |= BLD_PTRACE_TYPE;
-	if (p->write == WR_YES ||
+	if (p->write == WR_YES || p->write == WR_NAMES ||
 	    (p->write == WR_OPEN &&
 	     ((fl & O_ACCMODE) != O_RDONLY || (fl & (O_CREAT | O_TRUNC | __O_TMPFILE)))))
 		f |= BLD_PTRACE_WRITE;
@@ -557,12 +727,51 @@ static int want_exit(struct stop *s, int argi, uint64_t orig)
 	return BLD_PT_WANT_EXIT;
 }
 
+/*
+ * A relative path of one name (what find, ls and tar give: an entry of an
+ * open folder) is looked up by the kernel in that folder, as the tracee
+ * would see it, unless the name is a bind point's or a symlink to follow:
+ * it needs no translation, and without following no look at all.
+ */
+static bool same_in_folder(struct stop *s, const struct pathspec *p, const char *name,
+			   unsigned flags)
+{
+	char proc[PATH_MAX + 64];
+	struct stat st;
+	int fd, n;
+
+	if (strchr(name, '/') || streq(name, ".") || streq(name, "..") ||
+	    bld_ptrace_fs_name_is_bound(s->tr->fs, name))
+		return false;
+	if ((flags & BLD_PTRACE_WRITE) && bld_ptrace_fs_has_ro(s->tr->fs)) {
+		/* a write in a read-only bind's folder fails with EROFS */
+		char base[PATH_MAX];
+		if (base_of(s, p->dirfd, base, sizeof(base)) < 0 ||
+		    bld_ptrace_fs_is_ro(s->tr->fs, base))
+			return false;
+	}
+	if (!(flags & BLD_PTRACE_FOLLOW))
+		return true;
+	fd = p->dirfd >= 0 ? as_fd(arg(s, p->dirfd)) : AT_FDCWD;
+	if (fd == AT_FDCWD)
+		n = snprintf(proc, sizeof(proc), "/proc/%d/cwd/%s", (int)s->t->tid, name);
+	else
+		n = snprintf(proc, sizeof(proc), "/proc/%d/fd/%d/%s", (int)s->t->tid, fd, name);
+	if (n < 0 || (size_t)n >= sizeof(proc))
+		return false;
+	if (lstat(proc, &st) == 0)
+		return !S_ISLNK(st.st_mode);
+	return errno == ENOENT;
+}
+
 static int do_path(struct stop *s)
 {
 	struct bld_ptrace_path res[2];
 	uint64_t orig[2] = {0, 0};
-	bool change[2] = {false, false};
+	bool change[2] = {false, false}, names = false;
+	int used[2] = {-1, -1};
 	char path[PATH_MAX], base[PATH_MAX];
+	unsigned flags;
 	int r;
 
 	for (int i = 0; i < 2; i++) {
@@ -579,23 +788,52 @@ static int do_path(struct stop *s)
 			return skip(s, r);
 		if (!*path)
 			continue; /* the dirfd itself (AT_EMPTY_PATH), or ENOENT */
+		flags = resolve_flags(s, p);
+		if (p->write == WR_NAMES)
+			names = true;
 		if (path[0] != '/') {
+			if (same_in_folder(s, p, path, flags)) {
+				if (nib_log_enabled(NIB_LOG_TRACE))
+					nib_log(NIB_LOG_TRACE, "ptrace: %d %s %s (in its folder)",
+						(int)s->t->tid, s->e->name, path);
+				continue;
+			}
 			r = base_of(s, p->dirfd, base, sizeof(base));
 			if (r < 0)
 				return skip(s, r);
+		} else if (cache_get(s->tr, path, flags, &res[i])) {
+			change[i] = true;
+			if (nib_log_enabled(NIB_LOG_TRACE))
+				nib_log(NIB_LOG_TRACE, "ptrace: %d %s %s -> %s (cached)",
+					(int)s->t->tid, s->e->name, path, res[i].host);
+			continue;
 		}
-		r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path, resolve_flags(s, p),
-				       &res[i]);
+		r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path, flags, &res[i]);
 		if (r < 0)
 			return skip(s, r);
+		if (path[0] == '/')
+			cache_put(s->tr, path, flags, &res[i]);
 		change[i] = !res[i].unchanged;
+		if (nib_log_enabled(NIB_LOG_TRACE))
+			nib_log(NIB_LOG_TRACE, "ptrace: %d %s %s -> %s", (int)s->t->tid, s->e->name,
+				path, res[i].unchanged ? "(unchanged)" : res[i].host);
+	}
+	if (names && !s->t->changes_names) {
+		/* translations made while it runs are not kept */
+		s->t->changes_names = true;
+		s->tr->changing++;
+		if (s->tr->cache)
+			s->tr->cache->gen++;
 	}
 	if ((change[0] || change[1]) && !s->t->scratch)
 		return BLD_PT_NEED_SCRATCH;
 	for (int i = 0; i < 2; i++) {
 		if (!change[i])
 			continue;
-		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1);
+		r = put_slot(s, s->e->p[i].path, orig[i], res[i].host, strlen(res[i].host) + 1,
+			     true, used[0], &used[i]);
+		if (r == SCRATCH_LOST)
+			return BLD_PT_NEED_SCRATCH;
 		if (r < 0)
 			return skip(s, r);
 	}
@@ -679,6 +917,33 @@ static ssize_t read_argv(pid_t tid, uint64_t argv, uint64_t *out, size_t max)
 	}
 }
 
+/* The loader `loader` under the name of the program `exe`: a symlink in
+ * the tracer's exec folder, or the loader itself. */
+static const char *loader_named(struct bld_ptrace_tracer *tr, const char *loader, const char *exe,
+				char *buf, size_t size)
+{
+	const char *name = strrchr(exe, '/');
+	ssize_t i = nib_strv_find(&tr->loaders, loader);
+	int n;
+
+	name = name ? name + 1 : exe;
+	if (!tr->exec_dir || !*name || streq(name, ".") || streq(name, ".."))
+		return loader;
+	if (i < 0) {
+		if (tr->loaders.len >= 64)
+			return loader;
+		n = snprintf(buf, size, "%s/%zu", tr->exec_dir, tr->loaders.len);
+		if (n < 0 || (size_t)n >= size || (mkdir(buf, 0755) < 0 && errno != EEXIST))
+			return loader;
+		nib_strv_push(&tr->loaders, loader);
+		i = (ssize_t)tr->loaders.len - 1;
+	}
+	n = snprintf(buf, size, "%s/%zd/%s", tr->exec_dir, i, name);
+	if (n < 0 || (size_t)n >= size || (symlink(loader, buf) < 0 && errno != EEXIST))
+		return loader;
+	return buf;
+}
+
 static int do_exec(struct stop *s)
 {
 	_cleanup_free_ char *buf = NULL;
@@ -689,6 +954,8 @@ static int do_exec(struct stop *s)
 	uint64_t ptr = path_ptr(s, patharg), argv = arg(s, argvarg), argv0 = 0;
 	uint64_t addr, *ptrs;
 	size_t off = 0, nptr = 0, maxptr;
+	char named[PATH_MAX];
+	const char *filename;
 	ssize_t nargs;
 	int r;
 
@@ -720,8 +987,9 @@ static int do_exec(struct stop *s)
 	/* the exec room: the file name and new strings, then the pointers */
 	buf = xmalloc(BLD_PTRACE_EXEC_ROOM);
 	addr = s->t->scratch + BLD_PTRACE_EXEC_OFF;
-	off = strlen(x.host) + 1;
-	memcpy(buf, x.host, off);
+	filename = x.via_loader ? loader_named(s->tr, x.host, x.exe, named, sizeof(named)) : x.host;
+	off = strlen(filename) + 1;
+	memcpy(buf, filename, off);
 	for (size_t i = 0; i < x.n_head; i++) {
 		if (x.head[i].str) {
 			size_t n = strlen(x.head[i].str) + 1;
@@ -749,7 +1017,12 @@ static int do_exec(struct stop *s)
 	r = bld_ptrace_mem_write(s->t->tid, addr, buf, off + nptr * 8);
 	if (r < 0) {
 		bld_ptrace_exec_free(&x);
-		return skip(s, r);
+		if (r != -EFAULT)
+			return skip(s, r);
+		bld_ptrace_slots_forget(s->t);
+		s->t->scratch = 0;
+		s->t->scratch_own = false;
+		return BLD_PT_NEED_SCRATCH;
 	}
 	free(s->t->exe_next);
 	s->t->exe_next = xstrdup(x.exe);
@@ -785,7 +1058,7 @@ static int do_sock(struct stop *s)
 	size_t plen, hl;
 	char path[sizeof(sa.sun_path) + 1], base[PATH_MAX];
 	struct bld_ptrace_path res;
-	int r;
+	int r, k;
 
 	if (len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa))
 		return BLD_PT_CONT;
@@ -815,7 +1088,9 @@ static int do_sock(struct stop *s)
 	memset(&out, 0, sizeof(out));
 	out.sun_family = AF_UNIX;
 	memcpy(out.sun_path, res.host, hl + 1);
-	r = put_slot(s, 1, 0, &out, sizeof(out));
+	r = put_slot(s, 1, 0, &out, sizeof(out), false, -1, &k);
+	if (r == SCRATCH_LOST)
+		return BLD_PT_NEED_SCRATCH;
 	if (r < 0)
 		return skip(s, r);
 	set_arg(s, 2, offsetof(struct sockaddr_un, sun_path) + hl + 1);

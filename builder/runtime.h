@@ -177,6 +177,11 @@ int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err);
  */
 int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		   struct nib_error *err);
+/* Whether the ptrace isolation works here: a child is traced through one
+ * seccomp stop, as a run would be. 0, or -1 with the call that was refused
+ * in `why` ("ptrace: Operation not permitted"). For nib info and the
+ * environment ladder. */
+int bld_ptrace_probe(struct nib_error *why);
 
 /* ---- environment probe (nib info) --------------------------------------- */
 

@@ -6,7 +6,8 @@
  * namespace flag, mount, umount2, chroot, pivot_root, setns (EPERM), and
  * clone3 (ENOSYS, so that libc falls back to clone). ptrace,
  * process_vm_readv/writev, seccomp, pidfd_open and prctl stay allowed, as
- * in those profiles. no_new_privs is set, as in a restricted pod.
+ * in those profiles, and so are the 32-bit calls they list (archMap).
+ * no_new_privs is set, as in a restricted pod.
  *
  * A stand-in for tests until the real profiles are loaded: it checks
  * itself (unshare must fail with EPERM) before running CMD.
@@ -37,6 +38,14 @@ int main(int argc, char **argv)
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return 1;
+		/* the profiles' archMap: 32-bit and x32 calls are filtered, not
+		 * killed */
+#if defined(__x86_64__)
+	seccomp_arch_add(ctx, SCMP_ARCH_X86);
+	seccomp_arch_add(ctx, SCMP_ARCH_X32);
+#elif defined(__aarch64__)
+	seccomp_arch_add(ctx, SCMP_ARCH_ARM);
+#endif
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]) && r == 0; i++) {
 		int nr = seccomp_syscall_resolve_name(eperm[i]);
 		if (nr != __NR_SCMP_ERROR)

@@ -9,10 +9,19 @@
  *   exe              readlink /proc/self/exe
  *   threads N        N threads opening and stating files at once
  *   spawn N          posix_spawn (vfork) of /bin/true N times
+ *   spawnio N        the same with a file opened by the child, between two
+ *                    opens of one path in the parent
  *   restart          an open() of a fifo interrupted by signals whose
  *                    handler makes path calls, then restarted
  *   unix             bind and connect an AF_UNIX socket by path
  *   rawexec          execve of a script with an argv
+ *   names            a symlink replaced (unlink, rename) between two opens
+ *                    of the same path in one process
+ *   slots            renames of a path nib still holds in a slot, after 0 to
+ *                    69 other paths (the second path of a call must not take
+ *                    the first one's slot)
+ *   compat HOSTFILE  open HOSTFILE with the 32-bit (int 0x80) and x32 system
+ *                    call numbers, which name paths by other numbers
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -148,6 +157,38 @@ static int spawn_test(int n)
 	return 0;
 }
 
+/* A vfork child (posix_spawn) opening a file of its own between two opens
+ * of the same path in the parent. */
+static int spawnio_test(int n)
+{
+	int ok = 0;
+
+	for (int i = 0; i < n; i++) {
+		char *argv[] = {"true", NULL};
+		posix_spawn_file_actions_t fa;
+		char buf[64] = "";
+		pid_t pid;
+		FILE *f;
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/tmp/spawn-out", O_WRONLY | O_CREAT,
+						 0644);
+		f = fopen("/etc/os-release", "r");
+		if (f)
+			fclose(f);
+		if (posix_spawn(&pid, "/bin/true", &fa, NULL, argv, environ) == 0)
+			waitpid(pid, NULL, 0);
+		posix_spawn_file_actions_destroy(&fa);
+		f = fopen("/etc/os-release", "r");
+		if (f && fgets(buf, sizeof(buf), f) && strncmp(buf, "NAME=", 5) == 0)
+			ok++;
+		if (f)
+			fclose(f);
+	}
+	printf("parent reads after a vfork child: %d/%d\n", ok, n);
+	return 0;
+}
+
 static volatile int alarms;
 
 static void on_alarm(int sig)
@@ -231,6 +272,86 @@ static int rawexec_test(void)
 	return 1;
 }
 
+static void first_line(const char *path)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	if (!f || !fgets(buf, sizeof(buf), f))
+		snprintf(buf, sizeof(buf), "%s\n", strerror(errno));
+	if (f)
+		fclose(f);
+	printf("%s: %s", path, buf);
+}
+
+static int names_test(void)
+{
+	unlink("/tmp/n");
+	unlink("/tmp/n2");
+	if (symlink("/etc/os-release", "/tmp/n") < 0)
+		return 1;
+	first_line("/tmp/n");
+	unlink("/tmp/n");
+	if (symlink("/rootfs-marker", "/tmp/n") < 0)
+		return 1;
+	first_line("/tmp/n");
+	if (symlink("/etc/passwd", "/tmp/n2") < 0 || rename("/tmp/n2", "/tmp/n") < 0)
+		return 1;
+	first_line("/tmp/n");
+	unlink("/tmp/n");
+	first_line("/tmp/n");
+	return 0;
+}
+
+static int slots_test(void)
+{
+	int bad = 0, fd = open("/tmp/sA", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char b[64], f[64];
+	struct stat st;
+
+	if (fd < 0)
+		return 1;
+	close(fd);
+	for (int i = 0; i < 70; i++) {
+		stat("/tmp/sA", &st);
+		for (int j = 0; j < i; j++) {
+			snprintf(f, sizeof(f), "/tmp/filler-%d", j);
+			stat(f, &st);
+		}
+		snprintf(b, sizeof(b), "/tmp/sB-%d", i);
+		if (rename("/tmp/sA", b) < 0 || rename(b, "/tmp/sA") < 0)
+			bad++;
+	}
+	printf("rename failures: %d\n", bad);
+	return 0;
+}
+
+static int compat_test(const char *hostfile)
+{
+#if defined(__x86_64__)
+	static char path[4096];
+	long r;
+
+	/* a static program's data is below 4 GiB: a 32-bit pointer reaches it */
+	snprintf(path, sizeof(path), "%s", hostfile);
+	if ((unsigned long)path > 0xffffffffUL) {
+		printf("int 0x80: not reachable\n");
+	} else {
+		__asm__ volatile("int $0x80"
+				 : "=a"(r)
+				 : "a"(5L), "b"((long)path), "c"(0L), "d"(0L)
+				 : "memory");
+		printf("int 0x80 open: %s\n", r >= 0 ? "OPENED" : strerror((int)-r));
+	}
+	r = syscall(0x40000000L | 257, AT_FDCWD, path, O_RDONLY);
+	printf("x32 openat: %s\n", r >= 0 ? "OPENED" : strerror(errno));
+#else
+	(void)hostfile;
+	printf("int 0x80 open: Function not implemented\nx32 openat: Function not implemented\n");
+#endif
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -244,12 +365,20 @@ int main(int argc, char **argv)
 		return threads_test(atoi(argv[2]));
 	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
 		return spawn_test(atoi(argv[2]));
+	if (argc >= 3 && strcmp(argv[1], "spawnio") == 0)
+		return spawnio_test(atoi(argv[2]));
 	if (argc >= 2 && strcmp(argv[1], "restart") == 0)
 		return restart_test();
 	if (argc >= 2 && strcmp(argv[1], "unix") == 0)
 		return unix_test();
 	if (argc >= 2 && strcmp(argv[1], "rawexec") == 0)
 		return rawexec_test();
+	if (argc >= 2 && strcmp(argv[1], "names") == 0)
+		return names_test();
+	if (argc >= 2 && strcmp(argv[1], "slots") == 0)
+		return slots_test();
+	if (argc >= 3 && strcmp(argv[1], "compat") == 0)
+		return compat_test(argv[2]);
 	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
 		argv[0]);
 	return 2;

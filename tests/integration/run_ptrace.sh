@@ -27,8 +27,11 @@ CASES=(
 	"an absolute host path, .. and a symlink to / see only the rootfs"
 	"/proc/self/root, /proc/1/root and /proc/1/cwd see only the rootfs"
 	"a hard link and a write through a symlink stay inside"
+	"relative names: symlinks followed, bind points, replaced symlinks"
 	"system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
 	"a dynamically linked program uses the rootfs's loader and libc"
+	"Debian: useradd, dpkg -i with symlinks and a maintainer script, su"
+	"Debian: apt-get update and install"
 	"--network none and --idmap subuid are refused"
 	"errors before exec come back as one line"
 	"--workdir, --hostname and the generated /etc files"
@@ -243,10 +246,25 @@ for MODE in "${MODES[@]}"; do
 	assert_eq "$(stat -c %h "$T/host-marker-ptrace")" "$links"
 	assert_no_file "$T/evil-$MODE"
 
+	t "[$MODE] relative names: symlinks followed, bind points, replaced symlinks"
+	pt --hostname box2 -- sh -c "cd /tmp && ln -s $T/host-marker-ptrace hostrel && cat hostrel
+		ln -s /rootfs-marker rel && cat rel; cd /etc && cat hostname; cd / && ls -d proc sys dev
+		cat /tmp/rel; rm /tmp/rel; ln -s /etc/os-release /tmp/rel; head -n 1 /tmp/rel
+		mv /tmp/hostrel /tmp/rel; cat /tmp/rel; echo end"
+	assert_no_match "$out" host-only
+	assert_eq "$out" "$(printf 'in the rootfs\nbox2\ndev\nproc\nsys\nin the rootfs\nNAME="nib ptrace test"\nend')"
+	if [ -z "$probe_why" ]; then
+		pt -- /bin/probe names
+		assert_eq "$out" "$(printf '/tmp/n: NAME="nib ptrace test"\n/tmp/n: in the rootfs\n/tmp/n: root:x:0:0:root:/root:/bin/sh\n/tmp/n: No such file or directory')"
+	fi
+
 	t "[$MODE] system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
 	if [ -n "$probe_why" ]; then
 		skip "$probe_why"
 	else
+		# 32-bit and x32 system calls name paths by other numbers: refused
+		pt -- /bin/probe compat "$T/host-marker-ptrace"
+		assert_eq "$out" $'int 0x80 open: Function not implemented\nx32 openat: Function not implemented'
 		pt -- /bin/probe dirfd "$T/host-marker-ptrace"
 		assert_status 0
 		assert_eq "$out" "$(printf 'openat(root, etc/os-release): ok\nopenat(root, ../..HOST): No such file or directory\nopenat(cwd, ../..HOST): No such file or directory\nroot/.. is root: yes\nopenat(root, HOST): No such file or directory')"
@@ -258,6 +276,10 @@ for MODE in "${MODES[@]}"; do
 		assert_eq "$out" "thread failures: 0"
 		pt -- /bin/probe spawn 30
 		assert_eq "$out" "spawned: 30"
+		pt -- /bin/probe spawnio 20
+		assert_eq "$out" "parent reads after a vfork child: 20/20"
+		pt -- /bin/probe slots
+		assert_eq "$out" "rename failures: 0"
 		pt --timeout 20 -- /bin/probe restart
 		assert_eq "$out" $'interrupted: yes\nrestarted open: ok\nsame fifo: yes'
 		pt -- /bin/probe unix
@@ -271,12 +293,66 @@ for MODE in "${MODES[@]}"; do
 	else
 		nibrun run --isolation ptrace --rootfs "$D" -- bash -c 'grep -oE "/[^ ]*/(libc\.so\.6|ld-linux[^ ]*)$" /proc/self/maps | sort -u
 			readlink /proc/self/exe; readlink /proc/$$/exe; echo "$0"; head -n 1 /etc/os-release
-			ldd /bin/ls | grep -c libc.so.6; perl -e "print qq(perl ok\n)"; id -u'
+			ldd /bin/ls | grep -c libc.so.6; perl -e "print qq(perl ok\n)"; id -u
+			sleep 100 & for i in $(seq 100); do c=$(cat /proc/$!/comm); [ "$c" = bash ] || break; sleep 0.02; done
+			echo "$c"; kill $!'
 		assert_status 0
-		assert_eq "$out" "$(printf '%s\n%s\n/usr/bin/readlink\n/usr/bin/bash\nbash\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n1\nperl ok\n0' \
+		assert_eq "$out" "$(printf '%s\n%s\n/usr/bin/readlink\n/usr/bin/bash\nbash\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n1\nperl ok\n0\nsleep' \
 			"$D/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$D/usr/lib/x86_64-linux-gnu/libc.so.6")"
 		[ "$(uname -m)" = x86_64 ] || skip "the expected paths are x86_64's"
 	fi
+
+	t "[$MODE] Debian: useradd, dpkg -i with symlinks and a maintainer script, su"
+	if [ -n "$deb_why" ]; then
+		skip "$deb_why"
+	else
+		DW=$T/debian-$MODE
+		mkdir -p "$DW"
+		tar -xf "$DEB_TAR" -C "$DW"
+		chown -R "$OWNER" "$DW"
+		nibrun run --isolation ptrace --rootfs "$DW" -- sh -ec '
+			useradd -m -u 1500 -s /bin/sh alice
+			install -o alice -g alice -m 4755 /bin/true /usr/local/bin/alice-true
+			mkdir -p /tmp/pkg/DEBIAN /tmp/pkg/opt/nibtest /tmp/pkg/usr/bin
+			for i in 1 2 3 4 5 6 7 8; do echo "file $i" >/tmp/pkg/opt/nibtest/file$i; done
+			for i in 1 2 3 4 5 6 7 8; do ln -s ../../opt/nibtest/file$i /tmp/pkg/usr/bin/nibtest-$i; done
+			printf "Package: nibtest\nVersion: 1.0\nArchitecture: all\nMaintainer: nib <nib@example.org>\nDescription: test\n" >/tmp/pkg/DEBIAN/control
+			printf "#!/bin/sh\nchown alice:alice /opt/nibtest/file1\nchmod 0640 /opt/nibtest/file1\n" >/tmp/pkg/DEBIAN/postinst
+			chmod 755 /tmp/pkg/DEBIAN/postinst
+			dpkg-deb --root-owner-group --build /tmp/pkg /tmp/nibtest.deb >/dev/null
+			dpkg -i /tmp/nibtest.deb >/dev/null
+			dpkg -i /tmp/nibtest.deb >/dev/null
+			cat /usr/bin/nibtest-8
+			ls -ln /opt/nibtest/file1 | cut -d" " -f1,3,4
+			su alice -c "id -un; id -u"
+			setpriv --reuid=alice --regid=alice --clear-groups id -u'
+		assert_status 0
+		assert_eq "$out" $'file 8\n-rw-r----- 1500 1500\nalice\n1500\n1500'
+		assert_match "$(grep -A1 '^Package: nibtest' "$DW/var/lib/dpkg/status")" 'Status: install ok installed'
+		if [ "$single" = 1 ]; then
+			assert_eq "$(x "$DW/opt/nibtest/file1")" "1500:1500:0640:file"
+			assert_eq "$(x "$DW/usr/local/bin/alice-true")" "1500:1500:4755:file"
+		else
+			assert_eq "$(stat -c %u:%g:%a "$DW/opt/nibtest/file1")" "1500:1500:640"
+		fi
+	fi
+
+	t "[$MODE] Debian: apt-get update and install"
+	if [ -n "$deb_why" ]; then
+		skip "$deb_why"
+	elif ! timeout 5 bash -c "exec 3<>/dev/tcp/$(sed -n 's|^deb http://\([^/]*\)/.*|\1|p' "$DW/etc/apt/sources.list" | head -n 1)/80" 2>/dev/null; then
+		skip "the Debian mirror of the base tree is not reachable"
+	else
+		nibrun run --isolation ptrace --rootfs "$DW" -- sh -ec '
+			apt-get update -qq >/dev/null
+			apt-get install -y -qq --no-install-recommends less >/dev/null 2>&1
+			less --version | head -n 1 | cut -d" " -f1
+			stat -c "%U %a" /var/cache/apt/archives/partial'
+		assert_status 0
+		assert_eq "$out" $'less\n_apt 700'
+		[ "$single" = 1 ] && assert_match "$(x "$DW/var/cache/apt/archives/partial")" '^42:0:0700:dir$'
+	fi
+	rm -rf "${DW:?}"
 
 	t "[$MODE] --network none and --idmap subuid are refused"
 	pt --network none -- true
@@ -318,9 +394,13 @@ for MODE in "${MODES[@]}"; do
 
 	t "[$MODE] --mount bind (ro) and tmpfs"
 	pt --mount "type=bind,src=$T/share,dst=/mnt/share,ro" --mount type=tmpfs,dst=/scratch -- \
-		sh -c 'cat /mnt/share/f; touch /mnt/share/g 2>/dev/null || echo ro; touch /scratch/x && ls /scratch'
+		sh -c 'cat /mnt/share/f; touch /mnt/share/g 2>/dev/null || echo ro; touch /scratch/x && ls /scratch
+			cd /mnt/share && { touch g2 2>/dev/null || echo ro-relative; }
+			{ mkdir sub 2>/dev/null || echo ro-mkdir; }; cat f'
 	assert_status 0
-	assert_eq "$out" $'shared content\nro\nx'
+	assert_eq "$out" $'shared content\nro\nx\nro-relative\nro-mkdir\nshared content'
+	assert_no_file "$T/share/g2"
+	assert_no_file "$T/share/sub"
 	assert_no_file "$T/share/g"
 	assert_no_file "$R/mnt"
 	assert_no_file "$R/scratch"
