@@ -13,6 +13,9 @@ struct bld_globals {
 	char *root; /* --root, $NIB_ROOT, else NULL: storage picks its default */
 	enum nib_log_level log_level;
 	enum nib_log_format log_format;
+	/* buildah's global --storage-driver (before the command): the build's
+	 * driver unless `nib build --storage-driver` names one; NULL: auto */
+	const char *storage_driver;
 };
 
 struct bld_command;
