@@ -117,6 +117,23 @@ int bld_bad_option(const struct bld_command *cmd, char **argv, struct nib_error 
 			       arg ? arg : "");
 }
 
+void bld_emit(const char *event, const char *text, ...)
+{
+	_cleanup_buf_ struct nib_buf f = {0};
+	const char *k, *v;
+	va_list ap;
+
+	va_start(ap, text);
+	while ((k = va_arg(ap, const char *))) {
+		v = va_arg(ap, const char *);
+		nib_buf_printf(&f, "%s\"%s\":", f.len ? "," : "", k);
+		nib_buf_json_string(&f, v ? v : "");
+	}
+	va_end(ap);
+	fflush(stdout);
+	nib_log_event(event, f.data, text);
+}
+
 static int global_usage(const char *fmt, ...) _printf_(1, 2);
 static int global_usage(const char *fmt, ...)
 {
