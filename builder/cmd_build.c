@@ -1007,8 +1007,12 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_RETRY_DELAY:
 			/* the registry commands' parsing and limits */
 			if (bld_reg_flag(self, c == OPT_RETRY ? BLD_OPT_RETRY : BLD_OPT_RETRY_DELAY,
-					 optarg, &rf, err) < 0)
+					 optarg, &rf, err) < 0) {
+				/* its first line: a bad value is one line */
+				err->msg[strcspn(err->msg, "\n")] = '\0';
+				nib_err_wrap(err, "build");
 				goto out;
+			}
 			o.retries = rf.o.retries;
 			o.retry_delay = rf.o.retry_delay;
 			break;
@@ -1046,8 +1050,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 					"chroot)");
 				goto out;
 			}
-			bld_usage_error(self, err,
-					"build: bad --isolation \"%s\" (chroot, rootless)", optarg);
+			nib_err(err, NIB_ERR_USAGE, 0,
+				"build: bad --isolation \"%s\" (chroot, rootless)", optarg);
 			goto out;
 		case OPT_EXAMPLE:
 			example = true;

@@ -224,10 +224,10 @@ int main(int argc, char **argv)
 	struct nib_error err = {0};
 	const struct bld_command *cmd = NULL;
 	const char *env;
-	int c, ret;
+	int c, ret, longindex = 0;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hv", opts, &longindex)) != -1) {
 		switch (c) {
 		case 'r':
 			free(g.root);
@@ -283,9 +283,9 @@ int main(int argc, char **argv)
 				return global_usage("unknown cgroup manager '%s'", optarg);
 			break; /* nib puts RUN steps in no cgroup of their own */
 		case G_USERNS_MAP:
-			return global_refuse("%s: not supported: nib picks the ID map itself "
+			return global_refuse("--%s: not supported: nib picks the ID map itself "
 					     "(nib build --idmap auto|subuid|single|none)",
-					     argv[optind - 1]);
+					     opts[longindex].name);
 		default:
 			return global_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
