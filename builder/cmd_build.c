@@ -61,7 +61,7 @@ static const char build_help[] =
     "  --push                     push every tag after the build\n"
     "  --cache-from REPO          look steps up in a registry cache (repeatable)\n"
     "  --cache-to REPO            push each step's layer to a registry cache\n"
-    "  --cache-ttl DURATION       ignore cache entries older than this (168h, 30m, 90s)\n"
+    "  --cache-ttl DURATION       ignore --cache-from entries older than this (168h, 30m)\n"
     "  --authfile FILE, --creds USER:PASS, --cert-dir DIR, --tls-verify[=BOOL]\n"
     "  --retry N, --retry-delay DURATION  registry retries (default 3, from 1s doubling)\n"
     "  --logfile FILE             write the build's output and errors to FILE\n"

@@ -22,7 +22,21 @@ run "$NIB" bud --no-such-flag
 assert_status 2
 assert_match "$err" "no-such-flag"
 
-# one_line_refusal WHAT ARGS...: exit 2, exactly one line naming the option
+t "docs/buildah-options.md lists every buildah bud option"
+if command -v buildah >/dev/null; then
+	table=$(cat "$NIB_SRC/docs/buildah-options.md")
+	for o in $(buildah bud --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+$'); do
+		[ "$o" = --help ] && continue
+		assert_match "$table" "[\`/]$o[[ =\`]" "$o"
+		# nib knows it: taken, ignored or refused with a reason, never "unknown"
+		run "$NIB" build "$o" /dev/null/x 2>/dev/null
+		assert_no_match "$err" 'unknown or incomplete option' "nib build $o"
+	done
+else
+	skip "buildah is not installed"
+fi
+
+# refused WHAT ARGS...: exit 2, exactly one line naming the option
 refused() {
 	local what=$1
 	shift
