@@ -402,6 +402,49 @@ else
 	skip "cannot mount a small tmpfs"
 fi
 
+# The same options as a user with a subuid range, one without (a single UID)
+# and in the restricted-pod simulation: the same tar as root's.
+. "$NIB_SRC/tests/lib/users.sh"
+. "$NIB_SRC/tests/lib/podsim.sh"
+printf 'FROM localhost/busybox:latest\nRUN grep CapEff /proc/self/status > /caps\n' >"$C/UCaps"
+chmod -R a+rX "$C"
+if users_setup; then
+	for who in root nibsub nibplain podsim; do
+		t "$who: -o -, --cap-drop, --env and -f - give root's result"
+		case $who in
+		root) r=$T/u-root owner=0:0 ;;
+		podsim)
+			podsim_available || {
+				skip "needs unshare and setpriv"
+				continue
+			}
+			r=$(podsim_dir u-podsim) owner=$PODSIM_UID:$PODSIM_GID
+			;;
+		*) r=$(user_dir "$who" "u-$who") owner=$(id -u "$who"):$(id -g "$who") ;;
+		esac
+		mkdir -p "$r"
+		bases_nib_load "$r" busybox "$owner" || fail "base"
+		cmd="\"\$NIB\" build -q --timestamp 1700000000 --env E=1 --cap-drop ALL --iidfile '$r/id' -f - -o - '$C' <'$C/UCaps' >'$r/out.tar'"
+		case $who in
+		root) NIB_ROOT=$r run sh -c "$cmd" ;;
+		podsim) NIB_ROOT=$r run podsim sh -c "$cmd" ;;
+		*) NIB_ROOT=$r run as_user "$who" sh -c "$cmd" ;;
+		esac
+		assert_status 0
+		listing=$(tar -xOf "$r/out.tar" caps 2>&1)
+		assert_eq "$listing" "CapEff:	0000000000000000"
+		assert_match "$(tar -tvf "$r/out.tar")" ' 1000/1000 .* home/user/$'
+		assert_eq "$(NIB_ROOT=$r "$NIB" inspect --json "$(cat "$r/id")" | jq -c '.Config.config.Env')" \
+			'["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","E=1"]'
+		if [ "$who" != root ]; then
+			cmp -s "$T/u-root/out.tar" "$r/out.tar" || fail "the tar differs from root's"
+			assert_eq "$(cat "$r/id")" "$(cat "$T/u-root/id")" "root's image ID"
+		fi
+	done
+else
+	skip_cases "needs root and setpriv to make test users" "unprivileged modes"
+fi
+
 t "push --log-format json"
 . "$NIB_SRC/tests/lib/registry.sh"
 if registry_start plain 2>/dev/null; then
