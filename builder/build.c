@@ -26,6 +26,8 @@ void bld_build_opts_init(struct bld_build_opts *o)
 	o->idmap = BLD_IDMAP_AUTO;
 	o->network = BLD_NET_HOST;
 	o->compression = STG_COMPRESS_GZIP;
+	o->retries = -1;
+	o->http_proxy = true;
 }
 
 void bld_build_opts_free(struct bld_build_opts *o)
@@ -35,6 +37,10 @@ void bld_build_opts_free(struct bld_build_opts *o)
 	nib_strv_free(&o->labels);
 	nib_strv_free(&o->annotations);
 	nib_strv_free(&o->cache_from);
+	nib_strv_free(&o->env);
+	nib_strv_free(&o->unsetenv);
+	nib_strv_free(&o->cap_add);
+	nib_strv_free(&o->cap_drop);
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
@@ -77,7 +83,9 @@ static void platform_split(const char *platform, char **os, char **arch, char **
 static int pull_image(struct bld_build *b, const char *name, const char *platform,
 		      struct nib_error *err)
 {
-	struct reg_options ro = {.tls_verify = b->o->tls_verify, .retries = -1};
+	struct reg_options ro = {.tls_verify = b->o->tls_verify,
+				 .retries = b->o->retries,
+				 .retry_delay = b->o->retry_delay};
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_ref_ struct reg_ref ref = {0};
 	struct reg_image img = {0};
@@ -267,8 +275,14 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 				       in->line);
 		b->step++;
 		bld_log_step(b, s, in);
-		if (bld_step_exec(s, in, err) < 0)
+		if (bld_step_exec(s, in, err) < 0) {
+			bld_log_step_failed(b, err);
+			/* every error names its step (a full disk while the
+			 * layer is written, say) */
+			if (err->msg && !nib_str_has_prefix(err->msg, b->f->path))
+				nib_err_wrap(err, "%s:%d", b->f->path, in->line);
 			return -1;
+		}
 		if (in->kind != CF_RUN && in->kind != CF_COPY && in->kind != CF_ADD &&
 		    in->kind != CF_WORKDIR)
 			bld_log_step_end(b, in, 0, false, NULL);
@@ -373,6 +387,22 @@ int bld_build_from_rootfs(struct bld_build *b, const char *name, char **dir, str
 
 /* ---- the image ------------------------------------------------------------------ */
 
+/* Remove every "K=..." from an environment list. */
+static void env_remove(struct nib_strv *env, const char *k)
+{
+	size_t n = strlen(k), j = 0;
+
+	for (size_t i = 0; i < env->len; i++) {
+		if (strncmp(env->v[i], k, n) == 0 && env->v[i][n] == '=')
+			free(env->v[i]);
+		else
+			env->v[j++] = env->v[i];
+	}
+	env->len = j;
+	if (env->v)
+		env->v[j] = NULL;
+}
+
 static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_build_result *res,
 		       struct nib_error *err)
 {
@@ -389,6 +419,27 @@ static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_buil
 		    eq ? xstrndup(b->o->labels.v[i], (size_t)(eq - b->o->labels.v[i]))
 		       : xstrdup(b->o->labels.v[i]);
 		stg_map_set(&c->config.labels, k, eq ? eq + 1 : "");
+	}
+	/* buildah: --env replaces the variable (moved last), --unsetenv then
+	 * removes it; RUN steps never saw either */
+	for (size_t i = 0; i < b->o->env.len; i++) {
+		const char *kv = b->o->env.v[i];
+		_cleanup_free_ char *k = xstrndup(kv, (size_t)(strchr(kv, '=') - kv));
+		env_remove(&c->config.env, k);
+		nib_strv_push(&c->config.env, kv);
+	}
+	for (size_t i = 0; i < b->o->unsetenv.len; i++)
+		env_remove(&c->config.env, b->o->unsetenv.v[i]);
+	if (b->o->omit_history) {
+		for (size_t i = 0; i < c->n_history; i++) {
+			free(c->history[i].created);
+			free(c->history[i].created_by);
+			free(c->history[i].author);
+			free(c->history[i].comment);
+		}
+		free(c->history);
+		c->history = NULL;
+		c->n_history = 0;
 	}
 	free(c->created);
 	c->created =
@@ -566,6 +617,80 @@ static int output_local(struct bld_build *b, struct bld_stage *s, const char *de
 	return 0;
 }
 
+struct tar_work {
+	const char *tree; /* NULL: an empty rootfs */
+	int fd;
+	int64_t timestamp;
+	struct stg_layer_out out;
+};
+
+static int tar_work(void *arg, struct nib_error *err)
+{
+	struct tar_work *w = arg;
+	struct stg_commit_opts co;
+	_cleanup_close_ int tfd = -1;
+	char empty[] = "/tmp/nib-empty-XXXXXX";
+	int ret;
+
+	if (!w->tree && !mkdtemp(empty))
+		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", empty);
+	tfd = open(w->tree ? w->tree : empty, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		ret = nib_err(err, NIB_ERR_IO, errno, "open %s", w->tree ? w->tree : empty);
+	else {
+		/* the whole tree against nothing: every file, owners from the
+		 * records, uncompressed */
+		stg_commit_opts_init(&co);
+		co.kind = STG_DIFF_COMPARE;
+		co.basefd = -1;
+		co.compression = STG_COMPRESS_NONE;
+		co.timestamp = w->timestamp;
+		ret = stg_layer_commit_fd(tfd, &co, w->fd, &w->out, err);
+	}
+	if (!w->tree)
+		rmdir(empty);
+	return ret;
+}
+
+/* type=tar: the final rootfs, every layer applied, as one tar (to stdout
+ * for dest=-). */
+static int output_tar(struct bld_build *b, struct bld_stage *s, const struct bld_output *out,
+		      struct nib_error *err)
+{
+	_cleanup_strv_ struct nib_strv dirs = {0};
+	_cleanup_free_ struct stg_layer_ref *refs = NULL;
+	_cleanup_close_ int own = -1;
+	struct tar_work w = {.fd = out->fd, .timestamp = b->ts};
+	struct stg_unpack_opts uo;
+
+	if (w.fd < 0) {
+		own = open(out->dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (own < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "--output type=tar,dest=%s",
+				       out->dest);
+		w.fd = own;
+	}
+	if (bld_build_env(b, err) < 0)
+		return -1;
+	if (s->n_layers) {
+		uo = b->uo;
+		uo.driver = &stg_driver_vfs; /* a full tree per layer: the last is the rootfs */
+		refs = xcalloc(s->n_layers + 1, sizeof(*refs));
+		for (size_t i = 0; i < s->n_layers; i++) {
+			refs[i].digest = s->layers[i].digest;
+			refs[i].diff_id = s->layers[i].diff_id;
+		}
+		if (stg_layers_unpack(b->st, refs, s->n_layers, &uo, &dirs, err) < 0)
+			return nib_err_wrap(err, "--output type=tar");
+		w.tree = dirs.v[dirs.len - 1];
+	}
+	if (bld_ns_exec(&b->ns, tar_work, &w, &w, sizeof(w), err) < 0)
+		return nib_err_wrap(err, "--output type=tar,dest=%s", out->dest);
+	if (own >= 0 && fsync(own) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "--output type=tar,dest=%s", out->dest);
+	return 0;
+}
+
 static int outputs(struct bld_build *b, struct bld_stage *s, const struct bld_build_result *res,
 		   struct nib_error *err)
 {
@@ -586,6 +711,9 @@ static int outputs(struct bld_build *b, struct bld_stage *s, const struct bld_bu
 			break;
 		case BLD_OUT_LOCAL:
 			r = output_local(b, s, out->dest, err);
+			break;
+		case BLD_OUT_TAR:
+			r = output_tar(b, s, out, err);
 			break;
 		}
 		if (r < 0)
@@ -611,7 +739,8 @@ static void push_progress(void *data, const char *event, const char *digest, int
 static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
 {
 	const struct bld_build_opts *o = b->o;
-	struct reg_options ro = {.tls_verify = o->tls_verify, .retries = -1};
+	struct reg_options ro = {
+	    .tls_verify = o->tls_verify, .retries = o->retries, .retry_delay = o->retry_delay};
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 
@@ -759,6 +888,7 @@ static void build_free(struct bld_build *b)
 	bld_ns_free(&b->ns);
 	bld_regcache_free(b);
 	free(b->now);
+	nib_buf_free(&b->quiet_tail);
 }
 
 int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
@@ -795,6 +925,19 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	if (cf_build_files_load(b.ctx_fd, o->context, o->file, &file, &b.f, &b.ignore, NULL, err) <
 	    0)
 		goto out;
+	if (o->ignorefile) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+		if (nib_read_file_at(AT_FDCWD, o->ignorefile, CF_MAX_IGNORE_SIZE, &data, &len,
+				     err) < 0) {
+			nib_err_wrap(err, "--ignorefile");
+			goto out;
+		}
+		cf_ignore_free(b.ignore);
+		b.ignore = cf_ignore_parse_file(o->ignorefile, data, len, err);
+		if (!b.ignore)
+			goto out;
+	}
 	po.build_args = (const char *const *)o->build_args.v;
 	po.target = o->target;
 	po.target_platform = o->platform;

@@ -20,11 +20,12 @@
 
 enum bld_pull_policy { BLD_PULL_MISSING = 0, BLD_PULL_ALWAYS, BLD_PULL_NEVER };
 
-enum bld_output_type { BLD_OUT_OCI = 0, BLD_OUT_DOCKER_ARCHIVE, BLD_OUT_LOCAL };
+enum bld_output_type { BLD_OUT_OCI = 0, BLD_OUT_DOCKER_ARCHIVE, BLD_OUT_LOCAL, BLD_OUT_TAR };
 
 struct bld_output {
 	enum bld_output_type type;
-	char *dest;
+	char *dest; /* "-" with type tar: `fd` */
+	int fd;	    /* type=tar,dest=-: where the tar goes (nib's stdout) */
 };
 
 struct bld_secret {
@@ -67,6 +68,16 @@ struct bld_build_opts {
 	int tls_verify;
 	enum stg_compression compression;
 	int compression_level; /* 0: the default */
+	/* buildah bud's options */
+	struct nib_strv env;		   /* --env "K=V": set in the image's config */
+	struct nib_strv unsetenv;	   /* --unsetenv K: removed from the image's config */
+	struct nib_strv cap_add, cap_drop; /* RUN's capabilities (runtime names) */
+	const char *ignorefile;		   /* --ignorefile: instead of the context's */
+	int retries;			   /* --retry (-1: the registry client's default) */
+	double retry_delay;		   /* --retry-delay seconds (0: the default) */
+	bool run_stdin;			   /* --stdin: RUN reads nib's stdin */
+	bool omit_history;		   /* --omit-history */
+	bool http_proxy;		   /* pass the *_proxy variables to RUN (default true) */
 };
 void bld_build_opts_init(struct bld_build_opts *o);
 void bld_build_opts_free(struct bld_build_opts *o);
@@ -152,8 +163,9 @@ struct bld_build {
 	int64_t ts;		  /* --timestamp / SOURCE_DATE_EPOCH, or -1 */
 	struct nib_strv tmp_dirs; /* removed at the end */
 	const char *cur_line_file;
-	struct reg_client *rc; /* the registry cache's client, made when first needed */
-	bool silent;	       /* a --jobs child: no progress output */
+	struct reg_client *rc;	   /* the registry cache's client, made when first needed */
+	bool silent;		   /* a --jobs child: no progress output */
+	struct nib_buf quiet_tail; /* -q: the running step's last output lines */
 };
 
 /* builder/build.c: the rootfs of a stage (built first when needed) or of
@@ -224,6 +236,8 @@ void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double sec
 		      const char *key);
 void bld_log_layer(struct bld_build *b, const struct stg_layer_out *l);
 void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t len);
+/* The step failed: with -q, print the output it had hidden (stderr). */
+void bld_log_step_failed(struct bld_build *b, const struct nib_error *err);
 double bld_now(void);
 /* An RFC 3339 UTC time for `t` seconds since the epoch. */
 char *bld_rfc3339(int64_t t);

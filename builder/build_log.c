@@ -33,8 +33,12 @@ static bool json(void)
 	return nib_log_get_format() == NIB_LOG_JSON;
 }
 
+/* -q keeps at most this much of a step's output, its last lines. */
+#define QUIET_TAIL_MAX (64 << 10)
+
 void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_instr *in)
 {
+	nib_buf_reset(&b->quiet_tail);
 	if (b->silent || (b->o->quiet && !json()))
 		return;
 	/* credentials in a URL (ADD https://user:pass@host/x) are not shown */
@@ -100,10 +104,35 @@ void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t le
 		nib_log_event("run_output", f.data, NULL);
 		return;
 	}
-	if (b->o->quiet)
+	if (b->o->quiet) {
+		/* shown only when the step fails */
+		struct nib_buf *t = &b->quiet_tail;
+		nib_buf_append(t, line, len);
+		nib_buf_putc(t, '\n');
+		if (t->len > 2 * QUIET_TAIL_MAX) {
+			const char *keep = t->data + t->len - QUIET_TAIL_MAX;
+			const char *nl = memchr(keep, '\n', QUIET_TAIL_MAX);
+			keep = nl ? nl + 1 : keep;
+			size_t n = (size_t)(t->data + t->len - keep);
+			memmove(t->data, keep, n);
+			t->len = n;
+			t->data[n] = '\0';
+		}
 		return;
+	}
 	FILE *out = stream == BLD_STREAM_STDERR ? stderr : stdout;
 	fwrite(line, 1, len, out);
 	fputc('\n', out);
 	fflush(out);
+}
+
+void bld_log_step_failed(struct bld_build *b, const struct nib_error *err)
+{
+	struct nib_buf *t = &b->quiet_tail;
+
+	if (b->silent || !b->o->quiet || json() || !t->len || err->kind != NIB_ERR_RUN)
+		return;
+	fflush(stdout);
+	(void)nib_write_all(STDERR_FILENO, t->data, t->len);
+	nib_buf_reset(t);
 }

@@ -22,7 +22,9 @@
 
 static int client(struct bld_build *b, struct nib_error *err)
 {
-	struct reg_options ro = {.tls_verify = b->o->tls_verify, .retries = -1};
+	struct reg_options ro = {.tls_verify = b->o->tls_verify,
+				 .retries = b->o->retries,
+				 .retry_delay = b->o->retry_delay};
 
 	if (b->rc)
 		return 0;

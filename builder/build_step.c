@@ -630,6 +630,10 @@ static int run_run(struct layer_step *ls, struct nib_error *err)
 	else if (nf && streq(nf->xvalue, "host"))
 		spec.network = BLD_NET_HOST;
 	spec.idmap = b->ns.mode;
+	spec.cap_add = b->o->cap_add.len ? b->o->cap_add.v : NULL;
+	spec.cap_drop = b->o->cap_drop.len ? b->o->cap_drop.v : NULL;
+	if (b->o->run_stdin)
+		spec.stdin_fd = STDIN_FILENO;
 	spec.on_line = bld_log_line;
 	spec.line_ctx = b;
 	if (b->driver->layer_form == STG_WHITEOUT_OVERLAY) {
@@ -712,10 +716,28 @@ static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 			nib_strv_push(&ls.env, s->args.v[i]);
 	}
 
+	/* buildah --http-proxy: the host's proxy settings, unless ENV or a
+	 * build argument sets them; like Docker's predefined proxy ARGs they
+	 * stay out of the cache key and the history */
+	static const char *const proxy_vars[] = {"http_proxy",	"HTTP_PROXY", "https_proxy",
+						 "HTTPS_PROXY", "ftp_proxy",  "FTP_PROXY",
+						 "no_proxy",	"NO_PROXY"};
+	for (size_t i = 0; s->b->o->http_proxy && i < ARRAY_SIZE(proxy_vars); i++) {
+		const char *v = getenv(proxy_vars[i]);
+		if (v && !strv_lookup(&ls.env, proxy_vars[i]))
+			nib_strv_pushf(&ls.env, "%s=%s", proxy_vars[i], v);
+	}
+
 	nib_buf_puts(&key, "RUN\n");
 	for (size_t i = 0; i < ls.argv.len; i++)
 		nib_buf_printf(&key, "%s%c", ls.argv.v[i], 0 + '\x1f');
 	nib_buf_printf(&key, "\nnetwork %d\nargs\n", (int)s->b->o->network);
+	/* the capabilities change what a step can do (only when asked for:
+	 * keys of builds without them stay as they were) */
+	for (size_t i = 0; i < s->b->o->cap_add.len; i++)
+		nib_buf_printf(&key, "cap+%s\x1f", s->b->o->cap_add.v[i]);
+	for (size_t i = 0; i < s->b->o->cap_drop.len; i++)
+		nib_buf_printf(&key, "cap-%s\x1f", s->b->o->cap_drop.v[i]);
 	for (size_t i = 0; i < s->args.len; i++)
 		nib_buf_printf(&key, "%s\x1f", s->args.v[i]);
 	for (size_t i = 0; i < in->n_flags; i++)

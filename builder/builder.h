@@ -13,6 +13,9 @@ struct bld_globals {
 	char *root; /* --root, $NIB_ROOT, else NULL: storage picks its default */
 	enum nib_log_level log_level;
 	enum nib_log_format log_format;
+	/* buildah's global --storage-driver (before the command): the build's
+	 * driver unless `nib build --storage-driver` names one; NULL: auto */
+	const char *storage_driver;
 };
 
 struct bld_command;
@@ -34,6 +37,11 @@ int bld_usage_error(const struct bld_command *cmd, struct nib_error *err, const 
     _printf_(3, 4);
 /* Report an option getopt_long() refused ('?' or ':'); returns -1. */
 int bld_bad_option(const struct bld_command *cmd, char **argv, struct nib_error *err);
+
+/* A command's result line: `text` (a line on stdout) with --log-format
+ * text, else one JSON event with the string fields given as NULL-ended
+ * key, value pairs ({"event":EVENT,"KEY":"VALUE",...}). */
+void bld_emit(const char *event, const char *text, ...) __attribute__((sentinel));
 
 /* The command implementations, one file each (builder/cmd_NAME.c). */
 int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,

@@ -4,17 +4,21 @@
  * `podman build`), and `--example`, which builds the embedded example
  * image from a static busybox of the host.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
 
 #include "builder/build.h"
 #include "builder/builder.h"
+#include "builder/regflags.h"
 
 static const char build_help[] =
     "  -f, --file FILE            the Containerfile (default CONTEXT/Containerfile, else\n"
-    "                             CONTEXT/Dockerfile)\n"
+    "                             CONTEXT/Dockerfile); - reads it from standard input\n"
     "  -t, --tag REF              name the image (repeatable)\n"
     "  --build-arg K=V | K        a build argument (K alone: from the environment)\n"
     "  --build-arg-file FILE      build arguments, one K=V a line\n"
@@ -22,20 +26,34 @@ static const char build_help[] =
     "  --no-cache                 run every step\n"
     "  --layers[=BOOL]            use and fill the build cache (default true)\n"
     "  --pull[=always|missing|never]  when to pull base images (default missing)\n"
+    "  --pull-always, --pull-never  --pull=always, --pull=never\n"
     "  --format oci|docker        manifest and config format (default oci)\n"
     "  --storage-driver NAME      overlay, fuse-overlayfs or vfs (default: the best that\n"
     "                             works here)\n"
     "  --idmap auto|subuid|single|none  how IDs map (none: no user namespace, no RUN)\n"
+    "  --isolation chroot|rootless  accepted as buildah spells them: RUN always goes\n"
+    "                             through nib's embedded runtime (oci is refused)\n"
     "  --network host|none        RUN steps' network (default host)\n"
+    "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
+    "  --stdin                    RUN steps read nib's standard input\n"
+    "  --http-proxy[=BOOL]        pass the host's *_proxy variables to RUN (default true)\n"
     "  --secret id=ID,src=FILE|env=VAR  a secret for RUN --mount=type=secret\n"
+    "  --ignorefile FILE          the ignore file instead of the context's .containerignore\n"
+    "                             or .dockerignore\n"
     "  --label K=V                add a label to the image (repeatable)\n"
     "  --annotation K=V           add a manifest annotation (repeatable)\n"
+    "  --env K=V | K              set a variable in the image's config (K alone: from\n"
+    "                             the environment); RUN steps do not see it\n"
+    "  --unsetenv K               remove a variable from the image's config\n"
+    "  --omit-history             no history in the image's config\n"
     "  --timestamp EPOCH          created times and file times set to EPOCH\n"
     "                             (default $SOURCE_DATE_EPOCH when set)\n"
-    "  --platform OS/ARCH         the target platform\n"
+    "  --platform OS/ARCH[/VARIANT]  the target platform (one)\n"
+    "  --os OS, --arch ARCH, --variant V  parts of --platform\n"
     "  --iidfile FILE             write the image ID to FILE\n"
     "  --digestfile FILE          write the manifest digest to FILE\n"
     "  -o, --output type=oci,dest=DIR | type=docker-archive,dest=FILE | type=local,dest=DIR\n"
+    "               | type=tar,dest=FILE | -   (-: a tar of the rootfs on standard output)\n"
     "  --compression-format gzip|zstd  layer compression (default gzip)\n"
     "  --compression-level N      compression level (gzip 1-9, zstd 1-22)\n"
     "  --squash                   one layer for the image's own steps\n"
@@ -43,9 +61,17 @@ static const char build_help[] =
     "  --push                     push every tag after the build\n"
     "  --cache-from REPO          look steps up in a registry cache (repeatable)\n"
     "  --cache-to REPO            push each step's layer to a registry cache\n"
+    "  --cache-ttl DURATION       ignore --cache-from entries older than this (168h, 30m)\n"
     "  --authfile FILE, --creds USER:PASS, --cert-dir DIR, --tls-verify[=BOOL]\n"
-    "  -q, --quiet                no progress output; the image ID is printed last\n"
-    "  --example                  build the embedded example as localhost/nib-example\n";
+    "  --retry N, --retry-delay DURATION  registry retries (default 3, from 1s doubling)\n"
+    "  --logfile FILE             write the build's output and errors to FILE\n"
+    "  -q, --quiet                no progress output; the image ID is printed last (a failing\n"
+    "                             RUN step's output is still shown)\n"
+    "  --example                  build the embedded example as localhost/nib-example\n"
+    "\n"
+    "buildah's --rm, --force-rm, --compress, -D/--disable-compression,\n"
+    "--disable-content-trust and --identity-label are accepted and change nothing; the\n"
+    "options nib cannot honour are refused with the reason (see docs/buildah-options.md).\n";
 
 enum {
 	OPT_BUILD_ARG = 0x1000,
@@ -79,7 +105,133 @@ enum {
 	OPT_COMPRESSION,
 	OPT_COMPRESSION_LEVEL,
 	OPT_ISOLATION,
+	OPT_PULL_ALWAYS,
+	OPT_PULL_NEVER,
+	OPT_ENV,
+	OPT_UNSETENV,
+	OPT_CAP_ADD,
+	OPT_CAP_DROP,
+	OPT_STDIN,
+	OPT_IGNOREFILE,
+	OPT_LOGFILE,
+	OPT_RETRY,
+	OPT_RETRY_DELAY,
+	OPT_OMIT_HISTORY,
+	OPT_HTTP_PROXY,
+	OPT_OS,
+	OPT_ARCH,
+	OPT_VARIANT,
+	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
+
+/*
+ * buildah bud options nib takes without effect, or refuses with a reason.
+ * `ok` lists the values ('|'-separated) that are what nib does anyway:
+ * given one of them the option is accepted and changes nothing; NULL with
+ * `why` NULL: any value. A boolean option (optional_argument) is accepted
+ * as "false" when `why` is set, and any value when not.
+ */
+struct compat_opt {
+	const char *name;
+	int has_arg;
+	char short_name; /* buildah's one-letter form, or 0 */
+	const char *ok;
+	const char *why;
+};
+
+#define SOON "not supported yet: "
+#define NO_CGROUP                                                                                  \
+	"nib puts RUN steps in no cgroup of their own: resource limits belong to the pod or job"
+#define OWN_NS                                                                                     \
+	"nib runs every RUN step in namespaces of its own (where the environment allows, see nib " \
+	"info)"
+#define ETC_FILES  SOON "nib writes RUN's /etc/hosts and /etc/resolv.conf itself"
+#define ID_MAP	   "nib picks the ID map itself: use --idmap auto|subuid|single|none"
+#define MULTI_ARCH SOON "multi-platform builds and manifest lists"
+
+static const struct compat_opt compat_opts[] = {
+    /* accepted: what nib does anyway */
+    {"rm", optional_argument, 0, NULL, NULL}, /* nib never leaves build containers */
+    {"force-rm", optional_argument, 0, NULL, NULL},
+    {"compress", optional_argument, 0, NULL, NULL},		 /* legacy in buildah too */
+    {"disable-compression", optional_argument, 'D', NULL, NULL}, /* layers: --compression-format */
+    {"disable-content-trust", optional_argument, 0, NULL, NULL}, /* a no-op in buildah too */
+    {"identity-label", optional_argument, 0, NULL, NULL},	 /* nib adds no identity label */
+    {"ipc", required_argument, 0, "private", OWN_NS},
+    {"pid", required_argument, 0, "private", OWN_NS},
+    {"uts", required_argument, 0, "private", OWN_NS},
+    {"cgroupns", required_argument, 0, "private", OWN_NS},
+    {"userns", required_argument, 0, "container", ID_MAP},
+    {"skip-unused-stages", optional_argument, 0, "true",
+     SOON "building the stages the target does not need"},
+    /* refused */
+    {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
+    {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
+    {"ssh", required_argument, 0, NULL, SOON "SSH agent forwarding"},
+    {"add-host", required_argument, 0, NULL, ETC_FILES},
+    {"dns", required_argument, 0, NULL, ETC_FILES},
+    {"dns-option", required_argument, 0, NULL, ETC_FILES},
+    {"dns-search", required_argument, 0, NULL, ETC_FILES},
+    {"no-hosts", optional_argument, 0, NULL, ETC_FILES},
+    {"security-opt", required_argument, 0, NULL,
+     SOON "security options (RUN steps get nib's seccomp filter and capability set)"},
+    {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
+    {"shm-size", required_argument, 0, NULL, SOON "RUN's /dev/shm is the host's"},
+    {"device", required_argument, 0, NULL, SOON "extra devices in RUN steps"},
+    {"manifest", required_argument, 0, NULL, MULTI_ARCH},
+    {"all-platforms", optional_argument, 0, NULL, MULTI_ARCH},
+    {"logsplit", optional_argument, 0, NULL, MULTI_ARCH},
+    {"from", required_argument, 0, NULL, SOON "replacing the first FROM's image"},
+    {"os-feature", required_argument, 0, NULL, SOON "setting os.features in the config"},
+    {"os-version", required_argument, 0, NULL, SOON "setting os.version in the config"},
+    {"cgroup-parent", required_argument, 0, NULL, NO_CGROUP},
+    {"cpu-period", required_argument, 0, NULL, NO_CGROUP},
+    {"cpu-quota", required_argument, 0, NULL, NO_CGROUP},
+    {"cpu-shares", required_argument, 'c', NULL, NO_CGROUP},
+    {"cpuset-cpus", required_argument, 0, NULL, NO_CGROUP},
+    {"cpuset-mems", required_argument, 0, NULL, NO_CGROUP},
+    {"memory", required_argument, 'm', NULL, NO_CGROUP},
+    {"memory-swap", required_argument, 0, NULL, NO_CGROUP},
+    {"userns-uid-map", required_argument, 0, NULL, ID_MAP},
+    {"userns-gid-map", required_argument, 0, NULL, ID_MAP},
+    {"userns-uid-map-user", required_argument, 0, NULL, ID_MAP},
+    {"userns-gid-map-group", required_argument, 0, NULL, ID_MAP},
+    {"runtime", required_argument, 0, NULL,
+     "nib has no external OCI runtime: RUN steps go through its embedded runtime"},
+    {"runtime-flag", required_argument, 0, NULL,
+     "nib has no external OCI runtime: RUN steps go through its embedded runtime"},
+    {"hooks-dir", required_argument, 0, NULL, "nib runs no OCI hooks"},
+    {"cpp-flag", required_argument, 0, NULL, "nib does not run cpp on Containerfile.in"},
+    {"decryption-key", required_argument, 0, NULL, "nib does not decrypt image layers"},
+    {"sign-by", required_argument, 0, NULL, "nib does not sign images"},
+    {"signature-policy", required_argument, 0, NULL, "nib does not check image signatures"},
+    {"blob-cache", required_argument, 0, NULL, SOON "a blob cache folder"},
+};
+
+/* 0: accepted (no effect); -1: refused, `err` set (one line, exit 2). */
+static int compat_opt_check(const struct compat_opt *c, const char *arg, struct nib_error *err)
+{
+	if (c->has_arg == optional_argument) {
+		int v = arg ? nib_parse_bool(arg) : 1;
+		if (v < 0)
+			return nib_err(err, NIB_ERR_USAGE, 0, "build: --%s: '%s' is not a boolean",
+				       c->name, arg);
+		if (!c->why || (c->ok ? (v == nib_parse_bool(c->ok)) : v == 0))
+			return 0;
+		return nib_err(err, NIB_ERR_USAGE, 0, "build: --%s%s%s: %s", c->name,
+			       arg ? "=" : "", arg ? arg : "", c->why);
+	}
+	if (!c->why)
+		return 0;
+	if (c->ok) {
+		_cleanup_free_ char *ok = xstrdup(c->ok);
+		char *save = NULL;
+		for (char *t = strtok_r(ok, "|", &save); t; t = strtok_r(NULL, "|", &save))
+			if (streq(t, arg))
+				return 0;
+	}
+	return nib_err(err, NIB_ERR_USAGE, 0, "build: --%s %s: %s", c->name, arg, c->why);
+}
 
 static int add_build_arg(const struct bld_command *self, struct bld_build_opts *o, const char *a,
 			 struct nib_error *err)
@@ -125,9 +277,14 @@ static int parse_output(const struct bld_command *self, struct bld_build_opts *o
 {
 	_cleanup_free_ char *copy = xstrdup(s);
 	char *save = NULL;
-	struct bld_output out = {.type = BLD_OUT_LOCAL};
+	struct bld_output out = {.type = BLD_OUT_LOCAL, .fd = -1};
 	bool have_type = false;
 
+	if (streq(s, "-")) { /* Docker and buildah: a tar of the rootfs on stdout */
+		out.type = BLD_OUT_TAR;
+		out.dest = xstrdup("-");
+		goto add;
+	}
 	if (!strchr(s, '=')) { /* buildah: a bare path is a local output */
 		out.dest = xstrdup(s);
 		goto add;
@@ -141,6 +298,8 @@ static int parse_output(const struct bld_command *self, struct bld_build_opts *o
 				out.type = BLD_OUT_DOCKER_ARCHIVE;
 			else if (streq(t + 5, "local"))
 				out.type = BLD_OUT_LOCAL;
+			else if (streq(t + 5, "tar"))
+				out.type = BLD_OUT_TAR;
 			else
 				goto bad;
 		} else if (nib_str_has_prefix(t, "dest=")) {
@@ -152,6 +311,11 @@ static int parse_output(const struct bld_command *self, struct bld_build_opts *o
 	}
 	if (!have_type || !out.dest || !*out.dest)
 		goto bad;
+	if (streq(out.dest, "-") && out.type != BLD_OUT_TAR) {
+		free(out.dest);
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "build: --output %s: only type=tar can go to standard output", s);
+	}
 add:
 	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
 	o->outputs[o->n_outputs++] = out;
@@ -159,7 +323,111 @@ add:
 bad:
 	free(out.dest);
 	return bld_usage_error(
-	    self, err, "build: bad --output \"%s\" (type=oci|docker-archive|local,dest=PATH)", s);
+	    self, err, "build: bad --output \"%s\" (type=oci|docker-archive|local|tar,dest=PATH)",
+	    s);
+}
+
+/* --env K=V | K (buildah: K alone takes the value from the environment,
+ * empty when unset). */
+static int add_env(struct bld_build_opts *o, const char *a, struct nib_error *err)
+{
+	const char *eq = strchr(a, '=');
+
+	if (!*a || eq == a)
+		return nib_err(err, NIB_ERR_USAGE, 0, "build: bad --env \"%s\" (K=V or K)", a);
+	if (eq) {
+		nib_strv_push(&o->env, a);
+	} else {
+		const char *v = getenv(a);
+		nib_strv_pushf(&o->env, "%s=%s", a, v ? v : "");
+	}
+	return 0;
+}
+
+/* --cap-add/--cap-drop take CAP[,CAP...] and repeat. */
+static void add_caps(struct nib_strv *sv, const char *a)
+{
+	_cleanup_free_ char *copy = xstrdup(a);
+	char *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		nib_strv_push(sv, t);
+}
+
+/* "ALL", "NET_ADMIN", "CAP_NET_ADMIN" (any case): what the runtime takes. */
+static bool cap_known(const char *name)
+{
+	_cleanup_free_ char *low = NULL;
+	cap_value_t v;
+
+	if (strcasecmp(name, "ALL") == 0)
+		return true;
+	low = strncasecmp(name, "CAP_", 4) == 0 ? xstrdup(name) : xasprintf("cap_%s", name);
+	for (char *p = low; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return cap_from_name(low, &v) == 0 && v >= 0 && v < 64;
+}
+
+/* --platform with --os/--arch/--variant over it (buildah). */
+static char *compose_platform(const char *platform, const char *os, const char *arch,
+			      const char *variant)
+{
+	const char *hos, *harch, *hvar;
+	_cleanup_free_ char *p = NULL, *po = NULL, *pa = NULL, *pv = NULL;
+
+	if (!os && !arch && !variant)
+		return platform ? xstrdup(platform) : NULL;
+	stg_platform_host(&hos, &harch, &hvar);
+	if (platform) {
+		char *save = NULL;
+		p = xstrdup(platform);
+		char *a = strtok_r(p, "/", &save), *b = strtok_r(NULL, "/", &save),
+		     *c = strtok_r(NULL, "/", &save);
+		po = a ? xstrdup(a) : NULL;
+		pa = b ? xstrdup(b) : NULL;
+		pv = c ? xstrdup(c) : NULL;
+	}
+	os = os ? os : po ? po : hos;
+	arch = arch ? arch : pa ? pa : harch;
+	if (!variant)
+		variant = pv ? pv : (streq(arch, harch) ? hvar : NULL);
+	return variant && *variant ? xasprintf("%s/%s/%s", os, arch, variant)
+				   : xasprintf("%s/%s", os, arch);
+}
+
+/* -f -: the Containerfile from standard input, kept in a temporary folder
+ * for the build (buildah does the same). */
+static int containerfile_from_stdin(char **dir, char **file, struct nib_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_free_ char *d = xasprintf("%s/nib-stdin-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	_cleanup_buf_ struct nib_buf b = {0};
+	char chunk[65536];
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return nib_err(err, NIB_ERR_IO, errno, "-f -: read standard input");
+		}
+		nib_buf_append(&b, chunk, (size_t)n);
+		if (b.len > CF_MAX_FILE_SIZE)
+			return nib_err(err, NIB_ERR_USAGE, EFBIG,
+				       "-f -: larger than the %zu MiB allowed",
+				       CF_MAX_FILE_SIZE >> 20);
+	}
+	if (!mkdtemp(d))
+		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", d);
+	*file = nib_path_join(d, "Containerfile");
+	if (nib_write_file_atomic_at(AT_FDCWD, *file, b.data ? b.data : "", b.len, 0600, err) < 0) {
+		nib_rm_rf_at(AT_FDCWD, d, NULL);
+		free(*file);
+		*file = NULL;
+		return -1;
+	}
+	*dir = steal_pointer(&d);
+	return 0;
 }
 
 static int parse_secret(const struct bld_command *self, struct bld_build_opts *o, const char *s,
@@ -280,6 +548,80 @@ static int example_context(char **out, struct nib_error *err)
 	return 0;
 }
 
+/* ---- where the output goes ----------------------------------------------------- */
+
+/*
+ * --logfile sends the build's output (stdout and stderr) to a file, as
+ * buildah does; -o - needs stdout for the tar, so the build's output goes
+ * to stderr. Both are undone before `nib build` returns, so the error line
+ * main prints reaches the caller's stderr.
+ */
+struct out_redirect {
+	int saved_out, saved_err; /* -1: not redirected */
+	int logfd;
+};
+
+static int redirect_output(struct bld_build_opts *o, const char *logfile, struct out_redirect *rd,
+			   struct nib_error *err)
+{
+	bool tar_stdout = false;
+
+	rd->saved_out = rd->saved_err = rd->logfd = -1;
+	for (size_t i = 0; i < o->n_outputs; i++)
+		if (o->outputs[i].type == BLD_OUT_TAR && streq(o->outputs[i].dest, "-"))
+			tar_stdout = true;
+	if (tar_stdout && isatty(STDOUT_FILENO))
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "build: --output -: standard output is a terminal (redirect it to "
+			       "a file or a pipe)");
+	if (!tar_stdout && !logfile)
+		return 0;
+	if (logfile) {
+		rd->logfd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (rd->logfd < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "--logfile %s", logfile);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	rd->saved_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	rd->saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (rd->saved_out < 0 || rd->saved_err < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "dup");
+	for (size_t i = 0; i < o->n_outputs; i++)
+		if (o->outputs[i].type == BLD_OUT_TAR && streq(o->outputs[i].dest, "-"))
+			o->outputs[i].fd = rd->saved_out;
+	if (rd->logfd >= 0) {
+		dup2(rd->logfd, STDOUT_FILENO);
+		dup2(rd->logfd, STDERR_FILENO);
+	} else {
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+	}
+	return 0;
+}
+
+static void restore_output(struct out_redirect *rd, const struct nib_error *err)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (rd->logfd >= 0 && err && err->kind != NIB_ERR_NONE && err->msg) {
+		/* the log tells the whole story; the caller's stderr gets the
+		 * line too (main) */
+		_cleanup_free_ char *line = xasprintf("nib: error: %s\n", err->msg);
+		(void)nib_write_all(rd->logfd, line, strlen(line));
+	}
+	if (rd->saved_out >= 0) {
+		dup2(rd->saved_out, STDOUT_FILENO);
+		close(rd->saved_out);
+	}
+	if (rd->saved_err >= 0) {
+		dup2(rd->saved_err, STDERR_FILENO);
+		close(rd->saved_err);
+	}
+	if (rd->logfd >= 0)
+		close(rd->logfd);
+	rd->saved_out = rd->saved_err = rd->logfd = -1;
+}
+
 /* ---- the command ---------------------------------------------------------------- */
 
 static int write_small(const char *path, const char *s, struct nib_error *err)
@@ -287,59 +629,116 @@ static int write_small(const char *path, const char *s, struct nib_error *err)
 	return nib_write_output_file(path, s, strlen(s), err);
 }
 
+static const struct option build_opts[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"file", required_argument, NULL, 'f'},
+    {"tag", required_argument, NULL, 't'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"output", required_argument, NULL, 'o'},
+    {"build-arg", required_argument, NULL, OPT_BUILD_ARG},
+    {"build-arg-file", required_argument, NULL, OPT_BUILD_ARG_FILE},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"no-cache", optional_argument, NULL, OPT_NO_CACHE},
+    {"layers", optional_argument, NULL, OPT_LAYERS},
+    {"pull", optional_argument, NULL, OPT_PULL},
+    {"pull-always", optional_argument, NULL, OPT_PULL_ALWAYS},
+    {"pull-never", optional_argument, NULL, OPT_PULL_NEVER},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"storage-driver", required_argument, NULL, OPT_DRIVER},
+    {"idmap", required_argument, NULL, OPT_IDMAP},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"secret", required_argument, NULL, OPT_SECRET},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"annotation", required_argument, NULL, OPT_ANNOTATION},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"unsetenv", required_argument, NULL, OPT_UNSETENV},
+    {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+    {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+    {"stdin", optional_argument, NULL, OPT_STDIN},
+    {"ignorefile", required_argument, NULL, OPT_IGNOREFILE},
+    {"logfile", required_argument, NULL, OPT_LOGFILE},
+    {"omit-history", optional_argument, NULL, OPT_OMIT_HISTORY},
+    {"http-proxy", optional_argument, NULL, OPT_HTTP_PROXY},
+    {"timestamp", required_argument, NULL, OPT_TIMESTAMP},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"os", required_argument, NULL, OPT_OS},
+    {"arch", required_argument, NULL, OPT_ARCH},
+    {"variant", required_argument, NULL, OPT_VARIANT},
+    {"iidfile", required_argument, NULL, OPT_IIDFILE},
+    {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+    {"squash", optional_argument, NULL, OPT_SQUASH},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"push", no_argument, NULL, OPT_PUSH},
+    {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
+    {"cache-to", required_argument, NULL, OPT_CACHE_TO},
+    {"cache-ttl", required_argument, NULL, OPT_CACHE_TTL},
+    {"authfile", required_argument, NULL, OPT_AUTHFILE},
+    {"creds", required_argument, NULL, OPT_CREDS},
+    {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+    {"retry", required_argument, NULL, OPT_RETRY},
+    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+    {"compression", required_argument, NULL, OPT_COMPRESSION},
+    {"compression-format", required_argument, NULL, OPT_COMPRESSION},
+    {"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
+    {"example", no_argument, NULL, OPT_EXAMPLE},
+};
+
+/* build_opts, then compat_opts, then the terminator. */
+static struct option *all_options(void)
+{
+	size_t n = ARRAY_SIZE(build_opts), m = ARRAY_SIZE(compat_opts);
+	struct option *v = xcalloc(n + m + 1, sizeof(*v));
+
+	memcpy(v, build_opts, sizeof(build_opts));
+	for (size_t i = 0; i < m; i++)
+		v[n + i] = (struct option){compat_opts[i].name, compat_opts[i].has_arg, NULL,
+					   OPT_COMPAT + (int)i};
+	return v;
+}
+
+/* A boolean option's value: --flag alone is true, --flag=BOOL as given. */
+static int flag_value(const struct bld_command *self, const char *name, const char *arg, bool *out,
+		      struct nib_error *err)
+{
+	int v = arg ? nib_parse_bool(arg) : 1;
+
+	(void)self;
+	if (v < 0)
+		return nib_err(err, NIB_ERR_USAGE, 0, "build: --%s: '%s' is not a boolean", name,
+			       arg);
+	*out = v;
+	return 0;
+}
+
+/* The long name of the option getopt just returned (for messages). */
+static const char *opt_name(int c, const struct option *opts)
+{
+	for (size_t i = 0; opts[i].name; i++)
+		if (opts[i].val == c)
+			return opts[i].name;
+	return "?";
+}
+
 int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		  struct nib_error *err)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"file", required_argument, NULL, 'f'},
-	    {"tag", required_argument, NULL, 't'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"build-arg", required_argument, NULL, OPT_BUILD_ARG},
-	    {"build-arg-file", required_argument, NULL, OPT_BUILD_ARG_FILE},
-	    {"target", required_argument, NULL, OPT_TARGET},
-	    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-	    {"layers", optional_argument, NULL, OPT_LAYERS},
-	    {"pull", optional_argument, NULL, OPT_PULL},
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"storage-driver", required_argument, NULL, OPT_DRIVER},
-	    {"idmap", required_argument, NULL, OPT_IDMAP},
-	    {"network", required_argument, NULL, OPT_NETWORK},
-	    {"secret", required_argument, NULL, OPT_SECRET},
-	    {"label", required_argument, NULL, OPT_LABEL},
-	    {"annotation", required_argument, NULL, OPT_ANNOTATION},
-	    {"timestamp", required_argument, NULL, OPT_TIMESTAMP},
-	    {"platform", required_argument, NULL, OPT_PLATFORM},
-	    {"iidfile", required_argument, NULL, OPT_IIDFILE},
-	    {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
-	    {"squash", no_argument, NULL, OPT_SQUASH},
-	    {"jobs", required_argument, NULL, OPT_JOBS},
-	    {"push", no_argument, NULL, OPT_PUSH},
-	    {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
-	    {"cache-to", required_argument, NULL, OPT_CACHE_TO},
-	    {"cache-ttl", required_argument, NULL, OPT_CACHE_TTL},
-	    {"authfile", required_argument, NULL, OPT_AUTHFILE},
-	    {"creds", required_argument, NULL, OPT_CREDS},
-	    {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-	    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-	    {"compression", required_argument, NULL, OPT_COMPRESSION},
-	    {"compression-format", required_argument, NULL, OPT_COMPRESSION},
-	    {"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
-	    {"isolation", required_argument, NULL, OPT_ISOLATION},
-	    {"example", no_argument, NULL, OPT_EXAMPLE},
-	    {NULL, 0, NULL, 0},
-	};
+	_cleanup_free_ struct option *opts = all_options();
 	struct bld_build_opts o;
 	struct bld_build_result res;
+	struct bld_reg_flags rf = BLD_REG_FLAGS_INIT;
+	struct out_redirect rd = {-1, -1, -1};
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
-	_cleanup_free_ char *example_dir = NULL;
-	bool example = false;
+	_cleanup_free_ char *example_dir = NULL, *stdin_dir = NULL, *stdin_file = NULL;
+	_cleanup_free_ char *platform = NULL;
+	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL;
+	bool example = false, file_stdin = false, b = false;
 	uint64_t u;
 	int c, r, ret = -1;
 
 	bld_build_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "hf:t:qo:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hf:t:qo:v:c:m:D", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			bld_command_help(self);
@@ -347,7 +746,21 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			bld_build_opts_free(&o);
 			return 0;
 		case 'f':
-			o.file = optarg;
+			if (o.file || file_stdin) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: -f %s: " SOON "several Containerfiles", optarg);
+				goto out;
+			}
+			if (nib_str_has_prefix(optarg, "http://") ||
+			    nib_str_has_prefix(optarg, "https://")) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: -f %s: " SOON "a Containerfile from a URL", optarg);
+				goto out;
+			}
+			if (streq(optarg, "-"))
+				file_stdin = true;
+			else
+				o.file = optarg;
 			break;
 		case 't':
 			nib_strv_push(&o.tags, optarg);
@@ -358,6 +771,15 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case 'o':
 			if (parse_output(self, &o, optarg, err) < 0)
 				goto out;
+			break;
+		case 'v':
+		case 'c':
+		case 'm':
+		case 'D':
+			for (size_t i = 0; i < ARRAY_SIZE(compat_opts); i++)
+				if (compat_opts[i].short_name == c &&
+				    compat_opt_check(&compat_opts[i], optarg, err) < 0)
+					goto out;
 			break;
 		case OPT_BUILD_ARG:
 			if (add_build_arg(self, &o, optarg, err) < 0)
@@ -371,7 +793,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.target = optarg;
 			break;
 		case OPT_NO_CACHE:
-			o.no_cache = true;
+			if (flag_value(self, "no-cache", optarg, &o.no_cache, err) < 0)
+				goto out;
 			break;
 		case OPT_LAYERS:
 			r = optarg ? nib_parse_bool(optarg) : 1;
@@ -383,7 +806,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.layers = r;
 			break;
 		case OPT_PULL:
-			if (!optarg || streq(optarg, "always") || streq(optarg, "true"))
+			if (!optarg || streq(optarg, "always") || streq(optarg, "true") ||
+			    streq(optarg, "ifnewer") || streq(optarg, "newer"))
 				o.pull = BLD_PULL_ALWAYS;
 			else if (streq(optarg, "missing") || streq(optarg, "ifmissing") ||
 				 streq(optarg, "false"))
@@ -395,6 +819,13 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 						optarg);
 				goto out;
 			}
+			break;
+		case OPT_PULL_ALWAYS:
+		case OPT_PULL_NEVER:
+			if (flag_value(self, opt_name(c, opts), optarg, &b, err) < 0)
+				goto out;
+			if (b)
+				o.pull = c == OPT_PULL_ALWAYS ? BLD_PULL_ALWAYS : BLD_PULL_NEVER;
 			break;
 		case OPT_FORMAT:
 			r = stg_format_parse(optarg);
@@ -424,7 +855,15 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 				o.network = BLD_NET_NONE;
 			else if (streq(optarg, "host") || streq(optarg, "default"))
 				o.network = BLD_NET_HOST;
-			else {
+			else if (streq(optarg, "private") || nib_str_has_prefix(optarg, "ns:") ||
+				 nib_str_has_prefix(optarg, "slirp4netns") ||
+				 nib_str_has_prefix(optarg, "pasta")) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: --network %s: " SOON
+					"a private network for RUN (host or none)",
+					optarg);
+				goto out;
+			} else {
 				bld_usage_error(self, err,
 						"build: bad --network \"%s\" (host, none)", optarg);
 				goto out;
@@ -440,6 +879,46 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_ANNOTATION:
 			nib_strv_push(&o.annotations, optarg);
 			break;
+		case OPT_ENV:
+			if (add_env(&o, optarg, err) < 0)
+				goto out;
+			break;
+		case OPT_UNSETENV:
+			if (!*optarg || strchr(optarg, '=')) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: bad --unsetenv \"%s\" (a variable name)", optarg);
+				goto out;
+			}
+			nib_strv_push(&o.unsetenv, optarg);
+			break;
+		case OPT_CAP_ADD:
+			add_caps(&o.cap_add, optarg);
+			break;
+		case OPT_CAP_DROP:
+			add_caps(&o.cap_drop, optarg);
+			break;
+		case OPT_STDIN:
+			if (flag_value(self, "stdin", optarg, &o.run_stdin, err) < 0)
+				goto out;
+			break;
+		case OPT_IGNOREFILE:
+			o.ignorefile = optarg;
+			break;
+		case OPT_LOGFILE:
+			if (!*optarg) {
+				nib_err(err, NIB_ERR_USAGE, 0, "build: --logfile needs a file");
+				goto out;
+			}
+			logfile = optarg;
+			break;
+		case OPT_OMIT_HISTORY:
+			if (flag_value(self, "omit-history", optarg, &o.omit_history, err) < 0)
+				goto out;
+			break;
+		case OPT_HTTP_PROXY:
+			if (flag_value(self, "http-proxy", optarg, &o.http_proxy, err) < 0)
+				goto out;
+			break;
 		case OPT_TIMESTAMP:
 			if (nib_parse_u64(optarg, &u) < 0) {
 				bld_usage_error(self, err,
@@ -449,7 +928,29 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.timestamp = (int64_t)u;
 			break;
 		case OPT_PLATFORM:
+			if (strchr(optarg, ',')) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: --platform %s: " SOON
+					"several platforms in one build",
+					optarg);
+				goto out;
+			}
+			if (!*optarg || optarg[0] == '/' || !strchr(optarg, '/')) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: bad --platform \"%s\" (OS/ARCH[/VARIANT])", optarg);
+				goto out;
+			}
 			o.platform = optarg;
+			break;
+		case OPT_OS:
+		case OPT_ARCH:
+		case OPT_VARIANT:
+			if (!*optarg || strchr(optarg, '/') || strchr(optarg, ',')) {
+				nib_err(err, NIB_ERR_USAGE, 0, "build: bad --%s \"%s\"",
+					opt_name(c, opts), optarg);
+				goto out;
+			}
+			*(c == OPT_OS ? &os : c == OPT_ARCH ? &arch : &variant) = optarg;
 			break;
 		case OPT_IIDFILE:
 			o.iidfile = optarg;
@@ -458,7 +959,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.digestfile = optarg;
 			break;
 		case OPT_SQUASH:
-			o.squash = true;
+			if (flag_value(self, "squash", optarg, &o.squash, err) < 0)
+				goto out;
 			break;
 		case OPT_JOBS:
 			if (nib_parse_u64(optarg, &u) < 0 || u == 0 || u > 64) {
@@ -501,6 +1003,19 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			}
 			o.tls_verify = r;
 			break;
+		case OPT_RETRY:
+		case OPT_RETRY_DELAY:
+			/* the registry commands' parsing and limits */
+			if (bld_reg_flag(self, c == OPT_RETRY ? BLD_OPT_RETRY : BLD_OPT_RETRY_DELAY,
+					 optarg, &rf, err) < 0) {
+				/* its first line: a bad value is one line */
+				err->msg[strcspn(err->msg, "\n")] = '\0';
+				nib_err_wrap(err, "build");
+				goto out;
+			}
+			o.retries = rf.o.retries;
+			o.retry_delay = rf.o.retry_delay;
+			break;
 		case OPT_COMPRESSION:
 			r = stg_compression_parse(optarg);
 			if (r < 0) {
@@ -524,15 +1039,46 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			break;
 		}
 		case OPT_ISOLATION:
-			break; /* buildah compatibility: nib has one runtime */
+			/* buildah's chroot and rootless both mean: no OCI runtime
+			 * process, the builder runs the command itself */
+			if (streq(optarg, "chroot") || streq(optarg, "rootless"))
+				break;
+			if (streq(optarg, "oci")) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: --isolation oci: nib has no external OCI runtime; "
+					"RUN steps go through its embedded runtime (--isolation "
+					"chroot)");
+				goto out;
+			}
+			nib_err(err, NIB_ERR_USAGE, 0,
+				"build: bad --isolation \"%s\" (chroot, rootless)", optarg);
+			goto out;
 		case OPT_EXAMPLE:
 			example = true;
 			break;
 		default:
+			if (c >= OPT_COMPAT && c < OPT_COMPAT + (int)ARRAY_SIZE(compat_opts)) {
+				if (compat_opt_check(&compat_opts[c - OPT_COMPAT], optarg, err) < 0)
+					goto out;
+				break;
+			}
 			bld_bad_option(self, argv, err);
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < o.cap_add.len + o.cap_drop.len; i++) {
+		const char *cap =
+		    i < o.cap_add.len ? o.cap_add.v[i] : o.cap_drop.v[i - o.cap_add.len];
+		if (!cap_known(cap)) {
+			nib_err(err, NIB_ERR_USAGE, 0, "build: --%s %s: unknown capability",
+				i < o.cap_add.len ? "cap-add" : "cap-drop", cap);
+			goto out;
+		}
+	}
+	platform = compose_platform(o.platform, os, arch, variant);
+	o.platform = platform;
+	if (!o.storage_driver)
+		o.storage_driver = g->storage_driver;
 	if (example) {
 		if (optind != argc) {
 			bld_usage_error(self, err, "build: --example takes no CONTEXT");
@@ -554,6 +1100,18 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		bld_usage_error(self, err, "build: --push needs at least one -t REF");
 		goto out;
 	}
+	if (file_stdin) {
+		if (o.run_stdin) {
+			nib_err(err, NIB_ERR_USAGE, 0,
+				"build: -f - and --stdin both read standard input");
+			goto out;
+		}
+		if (containerfile_from_stdin(&stdin_dir, &stdin_file, err) < 0)
+			goto out;
+		o.file = stdin_file;
+	}
+	if (redirect_output(&o, logfile, &rd, err) < 0)
+		goto out;
 	if (stg_store_open(g->root, &st, err) < 0)
 		goto out;
 	if (bld_build_run(st, &o, &res, err) < 0)
@@ -593,8 +1151,11 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	fflush(stdout);
 	ret = 0;
 out:
+	restore_output(&rd, ret < 0 ? err : NULL);
 	if (example_dir)
 		nib_rm_rf_at(AT_FDCWD, example_dir, NULL);
+	if (stdin_dir)
+		nib_rm_rf_at(AT_FDCWD, stdin_dir, NULL);
 	bld_build_opts_free(&o);
 	return ret;
 }

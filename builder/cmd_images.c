@@ -210,7 +210,8 @@ int bld_cmd_images(const struct bld_command *self, int argc, char **argv, struct
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
 	struct stg_image **imgs = NULL;
 	size_t n = 0;
-	bool json = false, quiet = false, notrunc = false;
+	/* --log-format json: the JSON form */
+	bool json = nib_log_get_format() == NIB_LOG_JSON, quiet = false, notrunc = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {

@@ -70,7 +70,8 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct bld_probe p;
-	bool json = false;
+	/* --log-format json: the JSON form */
+	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {

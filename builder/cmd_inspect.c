@@ -34,7 +34,8 @@ int bld_cmd_inspect(const struct bld_command *self, int argc, char **argv, struc
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *manifest = NULL, *config = NULL, *index = NULL;
-	bool json = false;
+	/* --log-format json: the JSON form */
+	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {

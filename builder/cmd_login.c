@@ -128,7 +128,8 @@ int bld_cmd_login(const struct bld_command *self, int argc, char **argv, struct 
 			nib_err(err, NIB_ERR_NOT_FOUND, 0, "not logged into %s", key);
 			goto out;
 		}
-		printf("%s\n", creds.username);
+		bld_emit("login_user", creds.username, "registry", key, "username", creds.username,
+			 NULL);
 		ret = 0;
 		goto out;
 	}
@@ -175,7 +176,7 @@ int bld_cmd_login(const struct bld_command *self, int argc, char **argv, struct 
 	}
 	if (reg_creds_store(authfile, key, &creds, err) < 0)
 		goto out;
-	printf("Login Succeeded!\n");
+	bld_emit("login", "Login Succeeded!", "registry", key, NULL);
 	ret = 0;
 out:
 	if (pass) {

@@ -61,11 +61,13 @@ int bld_cmd_logout(const struct bld_command *self, int argc, char **argv, struct
 	if (r < 0)
 		return -1;
 	if (all) {
-		printf("Removed login credentials for all registries\n");
+		bld_emit("logout", "Removed login credentials for all registries", "registry", "",
+			 NULL);
 		return 0;
 	}
 	if (r == 0)
 		return nib_err(err, NIB_ERR_NOT_FOUND, 0, "not logged into %s (in %s)", key, path);
-	printf("Removed login credentials for %s\n", key);
+	_cleanup_free_ char *line = xasprintf("Removed login credentials for %s", key);
+	bld_emit("logout", line, "registry", key, NULL);
 	return 0;
 }

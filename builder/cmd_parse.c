@@ -26,7 +26,8 @@ int bld_cmd_parse(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_(cf_file_freep) struct cf_file *f = NULL;
 	_cleanup_free_ char *out = NULL;
 	const char *target = NULL, *platform = NULL;
-	bool json = false;
+	/* --log-format json: the JSON form */
+	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {

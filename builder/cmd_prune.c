@@ -47,8 +47,16 @@ int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct 
 			return -1;
 	}
 	size = bld_human_size(gs.bytes_removed);
-	printf("removed %zu blobs (%s), %zu extracted layers, %zu leftover temp files; kept %zu "
-	       "blobs\n",
-	       gs.blobs_removed, size, gs.layers_removed, gs.temps_removed, gs.blobs_kept);
+	_cleanup_free_ char *line =
+	    xasprintf("removed %zu blobs (%s), %zu extracted layers, %zu leftover temp files; "
+		      "kept %zu blobs",
+		      gs.blobs_removed, size, gs.layers_removed, gs.temps_removed, gs.blobs_kept);
+	_cleanup_free_ char *fields =
+	    xasprintf("\"blobs_removed\":%zu,\"bytes_removed\":%lld,\"layers_removed\":%zu,"
+		      "\"temps_removed\":%zu,\"blobs_kept\":%zu",
+		      gs.blobs_removed, (long long)gs.bytes_removed, gs.layers_removed,
+		      gs.temps_removed, gs.blobs_kept);
+	fflush(stdout);
+	nib_log_event("prune", fields, line);
 	return 0;
 }

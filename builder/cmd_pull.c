@@ -47,15 +47,17 @@ int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct b
 		return -1;
 	if (stg_store_open(g->root, &st, err) < 0)
 		return -1;
-	if (!f.quiet) {
-		_cleanup_free_ char *s = reg_ref_string(&ref);
-		fprintf(stderr, "Pulling %s\n", s);
-	}
+	_cleanup_free_ char *refstr = reg_ref_string(&ref);
+	bool json = nib_log_get_format() == NIB_LOG_JSON;
+	f.ref = refstr;
+	if (!f.quiet && !json)
+		fprintf(stderr, "Pulling %s\n", refstr);
 	if (reg_image_pull(rc, st, &ref, &img, err) < 0)
 		return -1;
-	if (!f.quiet)
+	if (!f.quiet && !json)
 		fprintf(stderr, "Manifest %s\n", img.manifest.digest);
-	printf("%s\n", nib_digest_hex(img.config.digest));
+	bld_emit("pull", nib_digest_hex(img.config.digest), "ref", refstr, "manifest",
+		 img.manifest.digest, "image_id", img.config.digest, NULL);
 	reg_image_clear(&img);
 	return 0;
 }

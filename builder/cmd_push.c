@@ -83,7 +83,7 @@ static int push_local(struct bld_globals *g, const char *src, const char *dst, i
 	if (digestfile &&
 	    nib_write_output_file(digestfile, img->desc.digest, strlen(img->desc.digest), err) < 0)
 		return nib_err_wrap(err, "--digestfile");
-	printf("%s\n", img->desc.digest);
+	bld_emit("push", img->desc.digest, "ref", dst, "digest", img->desc.digest, NULL);
 	return 0;
 }
 
@@ -163,7 +163,8 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 		return -1;
 	from = mount_source(img, &dest);
 	deststr = reg_ref_string(&dest);
-	if (!f.quiet)
+	f.ref = deststr;
+	if (!f.quiet && nib_log_get_format() != NIB_LOG_JSON)
 		fprintf(stderr, "Pushing %s\n", deststr);
 	/* the manifest to send: converted for --format (stored untagged, gc
 	 * takes it later), else the image's own (the registry's for an image
@@ -187,6 +188,6 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 		return -1;
 	if (digestfile && nib_write_output_file(digestfile, digest, strlen(digest), err) < 0)
 		return nib_err_wrap(err, "--digestfile");
-	printf("%s\n", digest);
+	bld_emit("push", digest, "ref", deststr, "digest", digest, NULL);
 	return 0;
 }

@@ -41,7 +41,8 @@ static int rmi_one(struct stg_store *st, const char *name, bool force, struct ni
 	if (ref) {
 		if (stg_image_untag(st, ref, err) < 0)
 			return -1;
-		printf("untagged: %s\n", ref);
+		_cleanup_free_ char *line = xasprintf("untagged: %s", ref);
+		bld_emit("untagged", line, "ref", ref, NULL);
 	} else {
 		size_t names = count_names(st, img->id);
 		if (names > 1 && !force)
@@ -54,7 +55,7 @@ static int rmi_one(struct stg_store *st, const char *name, bool force, struct ni
 			return -1;
 	}
 	if (count_names(st, img->id) == 0)
-		printf("%s\n", nib_digest_hex(img->id));
+		bld_emit("removed", nib_digest_hex(img->id), "id", img->id, NULL);
 	return 0;
 }
 
@@ -100,7 +101,8 @@ int bld_cmd_rmi(const struct bld_command *self, int argc, char **argv, struct bl
 			if (r < 0)
 				return -1;
 			if (r > 0)
-				printf("%s\n", nib_digest_hex(ix->manifests[i].digest));
+				bld_emit("removed", nib_digest_hex(ix->manifests[i].digest), "id",
+					 ix->manifests[i].digest, NULL);
 		}
 	}
 	for (int i = optind; i < argc; i++) {

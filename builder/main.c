@@ -58,14 +58,26 @@ static const struct bld_command commands[] = {
      "  --no-wait     fail instead of waiting while another nib has the root open\n"},
 };
 
+/* buildah's other names for `build`. */
+static const char *const build_aliases[] = {"bud", "build-using-dockerfile"};
+
 static const char global_help[] =
     "Global options (before COMMAND):\n"
     "  --root DIR            storage root (default $NIB_ROOT, else $XDG_DATA_HOME/nib,\n"
     "                        else ~/.local/share/nib)\n"
+    "  --storage-driver NAME overlay, fuse-overlayfs or vfs for builds (default: the best\n"
+    "                        that works here)\n"
     "  --log-level LEVEL     error, warn, info, debug or trace (default warn)\n"
     "  --log-format FORMAT   text or json (default text)\n"
+    "  --registries-conf FILE  registries.conf to use (as $CONTAINERS_REGISTRIES_CONF)\n"
+    "  --runroot DIR, --cgroup-manager M, --short-name-alias-conf FILE\n"
+    "                        accepted as buildah spells them; no effect in nib\n"
+    "  --storage-opt OPT     overlay.mount_program=.../fuse-overlayfs picks fuse-overlayfs;\n"
+    "                        *.ignore_chown_errors and overlay.mountopt have no effect\n"
     "  -h, --help            show this help\n"
-    "  -v, --version         show the version\n";
+    "  -v, --version         show the version\n"
+    "\n"
+    "'nib bud' and 'nib build-using-dockerfile' are 'nib build', as in buildah.\n";
 
 static void main_help(void)
 {
@@ -105,6 +117,23 @@ int bld_bad_option(const struct bld_command *cmd, char **argv, struct nib_error 
 			       arg ? arg : "");
 }
 
+void bld_emit(const char *event, const char *text, ...)
+{
+	_cleanup_buf_ struct nib_buf f = {0};
+	const char *k, *v;
+	va_list ap;
+
+	va_start(ap, text);
+	while ((k = va_arg(ap, const char *))) {
+		v = va_arg(ap, const char *);
+		nib_buf_printf(&f, "%s\"%s\":", f.len ? "," : "", k);
+		nib_buf_json_string(&f, v ? v : "");
+	}
+	va_end(ap);
+	fflush(stdout);
+	nib_log_event(event, f.data, text);
+}
+
 static int global_usage(const char *fmt, ...) _printf_(1, 2);
 static int global_usage(const char *fmt, ...)
 {
@@ -119,31 +148,96 @@ static int global_usage(const char *fmt, ...)
 	return 2;
 }
 
+/* A buildah global option nib does not take: one line, exit status 2. */
+static int global_refuse(const char *fmt, ...) _printf_(1, 2);
+static int global_refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "nib: error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* buildah's --storage-opt: what nib can honour is the choice of
+ * fuse-overlayfs; the rest either cannot apply or is what nib does anyway. */
+static int storage_opt(struct bld_globals *g, const char *opt)
+{
+	const char *eq = strchr(opt, '=');
+	const char *val = eq ? eq + 1 : "";
+	_cleanup_free_ char *key = eq ? xstrndup(opt, (size_t)(eq - opt)) : xstrdup(opt);
+
+	if (streq(key, "overlay.mount_program") || streq(key, "mount_program")) {
+		const char *base = strrchr(val, '/');
+		base = base ? base + 1 : val;
+		if (!streq(base, "fuse-overlayfs"))
+			return global_refuse(
+			    "--storage-opt %s: nib mounts only fuse-overlayfs as an "
+			    "overlay program",
+			    opt);
+		g->storage_driver = "fuse-overlayfs";
+		return 0;
+	}
+	/* nib records owners it cannot set instead of failing, and picks its
+	 * own overlay mount options */
+	if (nib_str_has_suffix(key, ".ignore_chown_errors") || streq(key, "overlay.mountopt"))
+		return 0;
+	return global_refuse("--storage-opt %s: not supported: nib takes overlay.mount_program, "
+			     "*.ignore_chown_errors and overlay.mountopt",
+			     opt);
+}
+
 int main(int argc, char **argv)
 {
+	enum {
+		G_RUNROOT = 0x100,
+		G_DRIVER,
+		G_STORAGE_OPT,
+		G_REGISTRIES_CONF,
+		G_REGISTRIES_CONF_DIR,
+		G_ALIAS_CONF,
+		G_CGROUP_MANAGER,
+		G_USERNS_MAP,
+	};
 	static const struct option opts[] = {
 	    {"root", required_argument, NULL, 'r'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"log-format", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'v'},
+	    /* buildah's global options */
+	    {"runroot", required_argument, NULL, G_RUNROOT},
+	    {"storage-driver", required_argument, NULL, G_DRIVER},
+	    {"storage-opt", required_argument, NULL, G_STORAGE_OPT},
+	    {"registries-conf", required_argument, NULL, G_REGISTRIES_CONF},
+	    {"registries-conf-dir", required_argument, NULL, G_REGISTRIES_CONF_DIR},
+	    {"short-name-alias-conf", required_argument, NULL, G_ALIAS_CONF},
+	    {"cgroup-manager", required_argument, NULL, G_CGROUP_MANAGER},
+	    {"userns-uid-map", required_argument, NULL, G_USERNS_MAP},
+	    {"userns-gid-map", required_argument, NULL, G_USERNS_MAP},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bld_globals g = {.log_level = NIB_LOG_WARN, .log_format = NIB_LOG_TEXT};
 	struct nib_error err = {0};
 	const struct bld_command *cmd = NULL;
 	const char *env;
-	int c, ret;
+	int c, ret, longindex = 0;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hv", opts, &longindex)) != -1) {
 		switch (c) {
 		case 'r':
 			free(g.root);
 			g.root = xstrdup(optarg);
 			break;
 		case 'l':
-			ret = nib_log_level_parse(optarg);
+			/* buildah's levels above error */
+			ret = streq(optarg, "fatal") || streq(optarg, "panic")
+				  ? NIB_LOG_ERROR
+				  : nib_log_level_parse(optarg);
 			if (ret < 0)
 				return global_usage("unknown log level '%s'", optarg);
 			g.log_level = (enum nib_log_level)ret;
@@ -162,6 +256,36 @@ int main(int argc, char **argv)
 		case 'v':
 			printf("nib version %s\n", NIB_VERSION);
 			return 0;
+		case G_RUNROOT:
+			/* buildah's state folder: nib keeps its locks in the root */
+			if (!*optarg)
+				return global_usage("%s", "--runroot needs a folder");
+			break;
+		case G_DRIVER:
+			if (!*optarg)
+				return global_usage("%s", "--storage-driver needs a name");
+			g.storage_driver = optarg;
+			break;
+		case G_STORAGE_OPT:
+			if (storage_opt(&g, optarg) != 0)
+				return 2;
+			break;
+		case G_REGISTRIES_CONF:
+			setenv("CONTAINERS_REGISTRIES_CONF", optarg, 1);
+			break;
+		case G_REGISTRIES_CONF_DIR:
+			return global_refuse("--registries-conf-dir: not supported: nib reads one "
+					     "registries.conf (--registries-conf FILE)");
+		case G_ALIAS_CONF:
+			break; /* nib keeps no short-name alias cache */
+		case G_CGROUP_MANAGER:
+			if (!streq(optarg, "cgroupfs") && !streq(optarg, "systemd"))
+				return global_usage("unknown cgroup manager '%s'", optarg);
+			break; /* nib puts RUN steps in no cgroup of their own */
+		case G_USERNS_MAP:
+			return global_refuse("--%s: not supported: nib picks the ID map itself "
+					     "(nib build --idmap auto|subuid|single|none)",
+					     opts[longindex].name);
 		default:
 			return global_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -178,15 +302,23 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		optind++;
+		const char *name = argv[optind];
+		for (size_t i = 0; i < ARRAY_SIZE(build_aliases); i++)
+			if (streq(name, build_aliases[i]))
+				name = "build";
 		for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-			if (streq(commands[i].name, argv[optind])) {
+			if (streq(commands[i].name, name)) {
 				bld_command_help(&commands[i]);
 				return 0;
 			}
 		return global_usage("unknown command '%s'", argv[optind]);
 	}
+	const char *name = argv[optind];
+	for (size_t i = 0; i < ARRAY_SIZE(build_aliases); i++)
+		if (streq(name, build_aliases[i]))
+			name = "build";
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (streq(commands[i].name, argv[optind]))
+		if (streq(commands[i].name, name))
 			cmd = &commands[i];
 	if (!cmd)
 		return global_usage("unknown command '%s'", argv[optind]);

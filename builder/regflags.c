@@ -122,11 +122,30 @@ static void progress(void *data, const char *event, const char *digest, int64_t 
 		fprintf(stderr, "%s %.12s\n", event, hex);
 }
 
+/* --log-format json: one event per blob state change ("push_progress" or
+ * "pull_progress", the fields of the build's push events). */
+static void progress_json(void *data, const char *event, const char *digest, int64_t done,
+			  int64_t total)
+{
+	struct bld_reg_flags *f = data;
+	_cleanup_buf_ struct nib_buf b = {0};
+
+	nib_buf_puts(&b, "\"ref\":");
+	nib_buf_json_string(&b, f->ref ? f->ref : "");
+	nib_buf_printf(&b, ",\"state\":\"%s\",\"digest\":\"%s\",\"done\":%lld,\"total\":%lld",
+		       event, digest, (long long)done, (long long)total);
+	nib_log_event(streq(f->verb, "Wrote") ? "push_progress" : "pull_progress", b.data, NULL);
+}
+
 void bld_reg_flags_finish(struct bld_reg_flags *f, const char *verb)
 {
 	f->verb = verb;
 	f->tty = isatty(STDERR_FILENO);
-	if (!f->quiet) {
+	if (!f->quiet && nib_log_get_format() == NIB_LOG_JSON) {
+		f->o.progress = true;
+		f->o.progress_fn = progress_json;
+		f->o.progress_data = f;
+	} else if (!f->quiet) {
 		f->o.progress = true;
 		f->o.progress_fn = progress;
 		f->o.progress_data = f;

@@ -37,6 +37,7 @@ struct bld_reg_flags {
 	bool quiet;
 	bool tty;
 	const char *verb;
+	const char *ref; /* --log-format json: the reference progress events name */
 };
 
 #define BLD_REG_FLAGS_INIT                                                                         \

@@ -59,4 +59,24 @@ run "$NIB" --log-level loud info
 assert_status 2
 assert_match "$err" "unknown log level 'loud'"
 
+t "every command has a man page, and nib.1 lists them"
+for c in build pull push tag rmi images inspect login logout parse info run prune; do
+	assert_file "$NIB_SRC/docs/man/nib-$c.1"
+	grep -q "BR nib-$c (1)" "$NIB_SRC/docs/man/nib.1" || fail "nib.1 names $c"
+done
+if command -v man >/dev/null; then
+	for f in "$NIB_SRC"/docs/man/*.1; do
+		w=$(MANWIDTH=80 man -l "$f" 2>&1 >/dev/null | grep -v 'cannot adjust line')
+		assert_eq "$w" "" "$(basename "$f") renders without warnings"
+	done
+fi
+
+t "build's --help and man page name its cache, isolation and compression options"
+run "$NIB" build --help
+for o in --cache-ttl --isolation --compression-format --compression-level --logfile --env \
+	--unsetenv --cap-add --ignorefile --stdin --retry; do
+	assert_match "$out" "$o" "--help: $o"
+	assert_match "$(sed 's/\\-/-/g' "$NIB_SRC/docs/man/nib-build.1")" "$o" "nib-build.1: $o"
+done
+
 finish
