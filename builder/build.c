@@ -835,7 +835,7 @@ static int check_run(struct bld_build *b, struct nib_error *err)
 		for (size_t j = 0; cs->needed && j < cs->n_instrs; j++) {
 			if (cs->instrs[j]->kind != CF_RUN)
 				continue;
-			if (bld_runtime_usable(b->o->idmap, err) < 0)
+			if (bld_runtime_usable(b->o->idmap, b->o->isolation, err) < 0)
 				return nib_err_wrap(err, "%s:%d", b->f->path, cs->instrs[j]->line);
 			return 0;
 		}

@@ -50,6 +50,9 @@ struct bld_build_opts {
 	enum stg_format format;
 	const char *storage_driver; /* NULL: auto */
 	enum bld_idmap idmap;
+	/* RUN steps: auto (namespaces, else ptrace where no user namespace can
+	 * be made), namespaces only, or ptrace */
+	enum bld_isolation isolation;
 	enum bld_network network;
 	const char *iidfile, *digestfile;
 	int64_t timestamp; /* -1: none */

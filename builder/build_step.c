@@ -630,6 +630,7 @@ static int run_run(struct layer_step *ls, struct nib_error *err)
 	else if (nf && streq(nf->xvalue, "host"))
 		spec.network = BLD_NET_HOST;
 	spec.idmap = b->ns.mode;
+	spec.isolation = b->o->isolation;
 	spec.cap_add = b->o->cap_add.len ? b->o->cap_add.v : NULL;
 	spec.cap_drop = b->o->cap_drop.len ? b->o->cap_drop.v : NULL;
 	if (b->o->run_stdin)

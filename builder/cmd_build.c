@@ -30,9 +30,11 @@ static const char build_help[] =
     "  --format oci|docker        manifest and config format (default oci)\n"
     "  --storage-driver NAME      overlay, fuse-overlayfs or vfs (default: the best that\n"
     "                             works here)\n"
-    "  --idmap auto|subuid|single|none  how IDs map (none: no user namespace, no RUN)\n"
-    "  --isolation chroot|rootless  accepted as buildah spells them: RUN always goes\n"
-    "                             through nib's embedded runtime (oci is refused)\n"
+    "  --idmap auto|subuid|single|none  how IDs map (none: no user namespace)\n"
+    "  --isolation MODE           RUN steps: chroot or rootless (buildah's names: nib's\n"
+    "                             embedded runtime, ptrace where no user namespace can be\n"
+    "                             made), namespaces (never ptrace), ptrace (not a\n"
+    "                             security boundary); oci is refused\n"
     "  --network host|none        RUN steps' network (default host)\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
     "  --stdin                    RUN steps read nib's standard input\n"
@@ -1041,8 +1043,17 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_ISOLATION:
 			/* buildah's chroot and rootless both mean: no OCI runtime
 			 * process, the builder runs the command itself */
-			if (streq(optarg, "chroot") || streq(optarg, "rootless"))
+			if (streq(optarg, "chroot") || streq(optarg, "rootless")) {
+				o.isolation = BLD_ISOLATION_AUTO;
 				break;
+			}
+			/* namespaces: never the ptrace fallback (a build service
+			 * running Containerfiles it does not trust); ptrace:
+			 * always, even where namespaces work */
+			if (streq(optarg, "namespaces") || streq(optarg, "ptrace")) {
+				o.isolation = (enum bld_isolation)bld_isolation_parse(optarg);
+				break;
+			}
 			if (streq(optarg, "oci")) {
 				nib_err(err, NIB_ERR_USAGE, 0,
 					"build: --isolation oci: nib has no external OCI runtime; "
@@ -1050,8 +1061,10 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 					"chroot)");
 				goto out;
 			}
-			nib_err(err, NIB_ERR_USAGE, 0,
-				"build: bad --isolation \"%s\" (chroot, rootless)", optarg);
+			nib_err(
+			    err, NIB_ERR_USAGE, 0,
+			    "build: bad --isolation \"%s\" (chroot, rootless, namespaces, ptrace)",
+			    optarg);
 			goto out;
 		case OPT_EXAMPLE:
 			example = true;

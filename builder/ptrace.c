@@ -377,6 +377,8 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	if (!env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
+	if (spec->dry_run)
+		_exit(0); /* every step of the setup passed */
 	path = env_get(env.v, "PATH");
 	if (strchr(cmd, '/')) {
 		execve(cmd, spec->argv, env.v);

@@ -507,9 +507,31 @@ out:
 	return ret;
 }
 
-int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err)
+/* The rung a run takes with `isolation` (auto resolved): namespaces where
+ * a user namespace can be made, else ptrace when the caller allows it and
+ * it works here. */
+static enum bld_isolation pick_isolation(enum bld_isolation isolation)
 {
-	struct nib_error why = {0};
+	static int ptrace_ok = -1;
+	if (isolation != BLD_ISOLATION_AUTO || bld_userns_probe(NULL) == 0)
+		return isolation == BLD_ISOLATION_AUTO ? BLD_ISOLATION_NAMESPACES : isolation;
+	if (ptrace_ok < 0) {
+		ptrace_ok = bld_ptrace_probe(NULL) == 0;
+		if (ptrace_ok)
+			log_info("RUN steps go through the ptrace isolation (no user namespace can "
+				 "be made here): not a security boundary, the pod is");
+	}
+	return ptrace_ok ? BLD_ISOLATION_PTRACE : BLD_ISOLATION_NAMESPACES;
+}
+
+int bld_runtime_usable(enum bld_idmap idmap, enum bld_isolation isolation, struct nib_error *err)
+{
+	struct nib_error why = {0}, pwhy = {0};
+
+	if (isolation == BLD_ISOLATION_PTRACE)
+		return bld_ptrace_probe(err) < 0 ? nib_err_wrap(err, "--isolation ptrace") : 0;
+	if (pick_isolation(isolation) == BLD_ISOLATION_PTRACE)
+		return 0;
 
 	if (idmap == BLD_IDMAP_NONE)
 		return nib_err(err, NIB_ERR_USAGE, 0,
@@ -522,14 +544,18 @@ int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err)
 			return -1;
 		return 0;
 	}
+	if (isolation == BLD_ISOLATION_AUTO)
+		bld_ptrace_probe(&pwhy);
 	nib_err(err, NIB_ERR_ENV, 0,
-		"RUN needs a user namespace, and none can be made here: %s. Steps without RUN "
-		"work here; for RUN, give the pod nib's Localhost seccomp profile "
+		"RUN needs a user namespace, and none can be made here: %s%s%s%s. Steps without "
+		"RUN work here; for RUN, give the pod nib's Localhost seccomp profile "
 		"(deploy/seccomp/nib.json), hostUsers: false, or Unconfined",
-		why.msg);
+		why.msg, pwhy.msg ? "; the ptrace isolation is refused too (" : "",
+		pwhy.msg ? pwhy.msg : "", pwhy.msg ? ")" : "");
 	if (err)
 		err->errnum = why.errnum;
 	nib_err_clear(&why);
+	nib_err_clear(&pwhy);
 	return -1;
 }
 
@@ -541,8 +567,12 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	struct stat st;
 	int ret;
 
-	if (spec->isolation == BLD_ISOLATION_PTRACE)
-		return bld_ptrace_run(spec, res, err);
+	if (pick_isolation(spec->isolation) == BLD_ISOLATION_PTRACE) {
+		struct bld_run_spec ps = *spec;
+		if (ps.idmap == BLD_IDMAP_NONE)
+			ps.idmap = BLD_IDMAP_AUTO; /* the pod user's own IDs, as none means */
+		return bld_ptrace_run(&ps, res, err);
+	}
 	memset(res, 0, sizeof(*res));
 	if (!spec->rootfs || stat(spec->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, spec->rootfs ? errno ? errno : ENOTDIR : 0,
@@ -554,7 +584,7 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	if (bld_idmap_choose(spec->idmap, &rt.idmap, &why, err) < 0)
 		return -1;
 	if (rt.idmap.mode == BLD_IDMAP_NONE)
-		return bld_runtime_usable(spec->idmap, err);
+		return bld_runtime_usable(spec->idmap, spec->isolation, err);
 	if (bld_idmap_can_map_root(&rt.idmap, err) < 0)
 		return -1;
 	if (why)

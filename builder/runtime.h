@@ -159,11 +159,13 @@ void bld_run_result_free(struct bld_run_result *r);
 int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		    struct nib_error *err);
 
-/* 0 when RUN can work here with `idmap` (auto: whatever auto picks); else
- * -1 with one line naming the refused call, its cause and the ways out.
+/* 0 when RUN can work here with `idmap` (auto: whatever auto picks) and
+ * `isolation` (auto: namespaces, else ptrace where no user namespace can be
+ * made); else -1 with one line naming the refused call, its cause and the
+ * ways out.
  * Cheap (one throw-away child per process): builds ask it before their
  * first step. */
-int bld_runtime_usable(enum bld_idmap idmap, struct nib_error *err);
+int bld_runtime_usable(enum bld_idmap idmap, enum bld_isolation isolation, struct nib_error *err);
 
 /*
  * The same run without any namespace (--isolation ptrace): for pods whose

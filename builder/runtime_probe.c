@@ -261,7 +261,14 @@ static void probe_run(struct bld_probe *p, const char *base)
 	spec.stdout_fd = spec.stderr_fd = null_fd;
 	if (bld_runtime_run(&spec, &res, &e) == 0 && res.exit_code == 0 && !res.signal) {
 		it = item(p, "run", "RUN", true);
-		it->detail = xasprintf("works (ID map %s)", bld_idmap_name(res.idmap));
+		if (bld_userns_probe(NULL) < 0)
+			it->detail = xasprintf(
+			    "works through the ptrace isolation (no user namespace; ID map %s): "
+			    "not a security boundary, a traced step can race its own paths; the "
+			    "pod is the boundary",
+			    bld_idmap_name(res.idmap));
+		else
+			it->detail = xasprintf("works (ID map %s)", bld_idmap_name(res.idmap));
 	} else {
 		struct nib_error why = {0};
 		it = item(p, "run", "RUN", false);
