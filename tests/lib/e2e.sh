@@ -22,9 +22,6 @@
 #   want stderr REGEX         nib's stderr matches REGEX (warnings)
 #   fail STATUS REGEX         bad input: nib exits STATUS, stderr matches REGEX,
 #                             and the store still holds its earlier images
-#   fail-no-userns STATUS REGEX  the same where no user namespace can be made
-#                             (pod-crio, pod-cd); default: the case's `fail`
-#                             line, else for a case with RUN the refusal of RUN
 #   modes MODE...             only in these modes (root nibsub nibplain pod;
 #                             pod covers every pod-PROFILE mode too)
 #   known-bug [MODE,...:] TEXT  nib is known to get it wrong (in those modes, or
@@ -38,9 +35,8 @@
 # pod-cd (containerd's and Docker's RuntimeDefault); runc-cc, runc-crio and
 # runc-cd: the same pod made by runc running nib's own image
 # (tests/lib/runcpod.sh). Under pod-crio, pod-cd, runc-crio and runc-cd
-# no user namespace can be made: a case with RUN must fail before any work
-# with the one line that says so (exit 1, the store unchanged); every other
-# case must build as in the other modes.
+# no user namespace can be made: RUN goes through the ptrace isolation, and
+# every case must give what it gives in the other modes.
 
 . "$NIB_SRC/tests/lib/users.sh"
 . "$NIB_SRC/tests/lib/podsim.sh"
@@ -143,30 +139,6 @@ e2e_pod_profile() { # MODE
 	runc-crio) echo crio ;;
 	*) return 1 ;;
 	esac
-}
-
-# Modes whose profile refuses user namespaces.
-e2e_no_userns() { [[ $1 == @(pod|runc)-@(crio|cd) ]]; }
-
-# Whether the case's Containerfiles (prebuilds included) have a RUN.
-e2e_has_run() { # NAME
-	grep -qiE '^[[:space:]]*RUN[[:space:]]' "$E2E_CASES/$1/Containerfile" \
-		$(e2e_directive "$1" prebuild | awk -v d="$E2E_CASES/$1" '{print d"/"$1"/Containerfile"}')
-}
-
-# The `fail` line a case must meet in MODE (empty: it must build).
-e2e_fail_line() { # NAME MODE
-	local f
-	f=$(e2e_directive "$1" fail | head -n 1)
-	if e2e_no_userns "$2"; then
-		local g
-		g=$(e2e_directive "$1" fail-no-userns | head -n 1)
-		[ -n "$g" ] && f=$g
-		if [ -z "$f" ] && e2e_has_run "$1"; then
-			f="1 RUN needs a user namespace, and none can be made here: unshare\\(CLONE_NEWUSER\\): Operation not permitted \\(the seccomp profile"
-		fi
-	fi
-	echo "$f"
 }
 
 # e2e_prepare NAME: a world-readable copy of the case under $T/cases with
@@ -352,7 +324,7 @@ e2e_check() { # MODE DRIVER NAME
 		skip "not a case for mode $mode"
 		return
 	fi
-	fst=$(e2e_fail_line "$name" "$mode")
+	fst=$(e2e_directive "$name" fail | head -n 1)
 	if [ -n "$fst" ]; then
 		before=""
 		e2e_needs_debian "$name" && deb=debian
