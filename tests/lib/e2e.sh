@@ -23,7 +23,8 @@
 #   fail STATUS REGEX         bad input: nib exits STATUS, stderr matches REGEX,
 #                             and the store still holds its earlier images
 #   modes MODE...             only in these modes (root nibsub nibplain pod;
-#                             pod covers every pod-PROFILE mode too)
+#                             pod covers every pod-* and runc-* mode too unless
+#                             the line names one of them)
 #   known-bug [MODE,...:] TEXT  nib is known to get it wrong (in those modes, or
 #                             all): the case is skipped with TEXT (a reported
 #                             bug, never a pass; E2E_IGNORE_KNOWN_BUGS=1 runs it)
@@ -319,8 +320,11 @@ e2e_check() { # MODE DRIVER NAME
 		skip "known nib bug: $line"
 		return
 	done < <(e2e_directive "$name" known-bug)
-	if ! [[ " $(e2e_case_modes "$name") " == *" $mode "* ||
-		($mode == @(pod|runc)-* && " $(e2e_case_modes "$name") " == *" pod "*) ]]; then
+	# "pod" stands for every pod and runc mode unless the case names some
+	local cm
+	cm=" $(e2e_case_modes "$name") "
+	if ! [[ $cm == *" $mode "* ||
+		($mode == @(pod|runc)-* && $cm == *" pod "* && $cm != *" "@(pod|runc)-*) ]]; then
 		skip "not a case for mode $mode"
 		return
 	fi

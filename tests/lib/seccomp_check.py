@@ -199,6 +199,12 @@ def cmd_spo(nib_path, yaml_path):
     return 1 if problems else 0
 
 
+def kernel_at_least(version):
+    want = [int(x) for x in version.split(".")[:2]]
+    have = [int(x) for x in platform.release().split("-")[0].split(".")[:2]]
+    return have >= want
+
+
 def cmd_oci(nib_path):
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine())
     native = {"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64"}.get(arch)
@@ -215,8 +221,10 @@ def cmd_oci(nib_path):
     for r in prof["syscalls"]:
         inc = r.get("includes") or {}
         exc = r.get("excludes") or {}
-        if inc.get("caps") or inc.get("minKernel"):
+        if inc.get("caps"):
             continue  # a container without capabilities
+        if inc.get("minKernel") and not kernel_at_least(inc["minKernel"]):
+            continue  # as runc does: the rule applies from that kernel on
         if inc.get("arches") and arch not in inc["arches"]:
             continue
         if exc.get("arches") and arch in exc["arches"]:
