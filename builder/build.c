@@ -218,11 +218,8 @@ static int run_triggers(struct bld_stage *s, struct nib_error *err)
 /* BuildKit: an image without PATH gets the default one in its config. */
 static void default_path(struct stg_image_config *c)
 {
-	for (size_t i = 0; i < c->config.env.len; i++)
-		if (nib_str_has_prefix(c->config.env.v[i], "PATH="))
-			return;
-	nib_strv_push(&c->config.env,
-		      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!nib_env_get(c->config.env.v, "PATH"))
+		nib_strv_push(&c->config.env, "PATH=" NIB_DEFAULT_PATH);
 }
 
 static volatile sig_atomic_t interrupted;

@@ -516,15 +516,6 @@ static void drop_caps(struct bld_rt *rt)
 	cap_free(none);
 }
 
-static const char *env_get(char *const *env, const char *key)
-{
-	size_t kl = strlen(key);
-	for (size_t i = 0; env && env[i]; i++)
-		if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=')
-			return env[i] + kl + 1;
-	return NULL;
-}
-
 _noreturn_ static void exec_command(struct bld_rt *rt)
 {
 	const struct bld_run_spec *spec = rt->spec;
@@ -625,12 +616,11 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 	/* the environment: the caller's, plus PATH and HOME when missing */
 	for (size_t i = 0; spec->env && spec->env[i]; i++)
 		nib_strv_push(&env, spec->env[i]);
-	if (!env_get(env.v, "PATH"))
-		nib_strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-				    "/sbin:/bin");
-	if (!env_get(env.v, "HOSTNAME"))
+	if (!nib_env_get(env.v, "PATH"))
+		nib_strv_push(&env, "PATH=" NIB_DEFAULT_PATH);
+	if (!nib_env_get(env.v, "HOSTNAME"))
 		nib_strv_pushf(&env, "HOSTNAME=%s", spec->hostname ? spec->hostname : "nib");
-	if (!env_get(env.v, "HOME"))
+	if (!nib_env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
 	if (bld_seccomp_load(rt->idmap.mode == BLD_IDMAP_SINGLE, &notify_fd, &e) < 0)
@@ -651,7 +641,7 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */
-	path = env_get(env.v, "PATH");
+	path = nib_env_get(env.v, "PATH");
 	if (strchr(cmd, '/')) {
 		execve(cmd, spec->argv, env.v);
 		saved = errno;

@@ -214,6 +214,13 @@ void nib_strv_push_take(struct nib_strv *sv, char *s);
 void nib_strv_pushf(struct nib_strv *sv, const char *fmt, ...) _printf_(2, 3);
 /* Index of s in sv, or -1. */
 ssize_t nib_strv_find(const struct nib_strv *sv, const char *s);
+/* The PATH a container process gets when its environment sets none (Docker's
+ * and BuildKit's default; an image without PATH gets it in its config). */
+#define NIB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* The value of `key` in a NULL-terminated vector of KEY=VALUE entries (an
+ * environment, an image config's Env; NULL allowed), or NULL. With several
+ * entries for one key the first wins, as getenv(3) finds it in a process. */
+const char *nib_env_get(char *const *env, const char *key);
 char *nib_strv_join(const struct nib_strv *sv, const char *sep);
 void nib_strv_sort(struct nib_strv *sv);
 void nib_strv_free(struct nib_strv *sv);

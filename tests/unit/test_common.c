@@ -97,6 +97,20 @@ static void test_strv(void)
 	CHECK_STREQ(j, "a,b,c");
 }
 
+static void test_env_get(void)
+{
+	char *env[] = {"PATHX=no", "PATH=/bin", "EMPTY=", "NOEQ", "PATH=/second", "A=b=c", NULL};
+
+	CHECK_STREQ(nib_env_get(env, "PATH"), "/bin"); /* the first wins, as getenv(3) */
+	CHECK_STREQ(nib_env_get(env, "EMPTY"), "");
+	CHECK_STREQ(nib_env_get(env, "A"), "b=c");
+	CHECK(nib_env_get(env, "NOEQ") == NULL); /* a name alone sets nothing */
+	CHECK(nib_env_get(env, "PAT") == NULL);
+	CHECK(nib_env_get(env, "HOME") == NULL);
+	CHECK(nib_env_get(NULL, "PATH") == NULL);
+	CHECK(strlen(NIB_DEFAULT_PATH) > 0 && strchr(NIB_DEFAULT_PATH, '=') == NULL);
+}
+
 static void test_strings(void)
 {
 	uint64_t v = 0;
@@ -371,6 +385,7 @@ int main(void)
 	RUN(test_xalloc);
 	RUN(test_buf);
 	RUN(test_strv);
+	RUN(test_env_get);
 	RUN(test_strings);
 	RUN(test_path_clean);
 	RUN(test_open_in_root);
