@@ -88,52 +88,23 @@ static void created(struct setup *s, const char *path, int parentfd)
 	bld_rt_send(s->rt->sync_fd, BLD_MSG_CREATED, &m, sizeof(m), -1);
 }
 
+static void created_report(void *arg, const char *path, int parentfd)
+{
+	created(arg, path, parentfd);
+}
+
 /* mkdir -p `path` inside the rootfs, reporting each folder it creates;
  * returns an O_PATH fd of it, or -1 (errno set). */
 static int ensure_dir(struct setup *s, const char *path)
 {
-	_cleanup_free_ char *clean = nib_path_clean(path[0] == '/' ? path + 1 : path);
-	_cleanup_close_ int cur = -1;
-	char *p = clean;
+	struct nib_error e = {0};
+	int fd = nib_mkdir_in_root_report(s->rootfd, path, 0755, created_report, s, &e);
 
-	cur = nib_open_in_root(s->rootfd, "", O_PATH | O_DIRECTORY, 0, NULL);
-	if (cur < 0 || streq(clean, "."))
-		return cur < 0 ? -1 : take_fd(&cur);
-	for (;;) {
-		char *slash = strchr(p, '/');
-		int fd;
-		if (slash)
-			*slash = '\0';
-		fd = nib_open_in_root(s->rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
-		if (fd < 0 && errno == ENOENT) {
-			const char *name = strrchr(clean, '/');
-			struct stat st;
-			name = name ? name + 1 : clean;
-			/* a dangling symlink stays as it is */
-			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				errno = ENOTDIR;
-				return -1;
-			}
-			_cleanup_close_ int real = -1;
-			char b[32];
-			real = open(fdpath(cur, b), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (real < 0)
-				return -1;
-			if (mkdirat(real, name, 0755) < 0)
-				return -1;
-			created(s, clean, real);
-			fd = nib_open_in_root(s->rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
-		}
-		if (fd < 0)
-			return -1;
-		close(cur);
-		cur = fd;
-		if (!slash)
-			break;
-		*slash = '/';
-		p = slash + 1;
+	if (fd < 0) {
+		errno = e.errnum ? e.errnum : EIO;
+		nib_err_clear(&e);
 	}
-	return take_fd(&cur);
+	return fd;
 }
 
 /* An O_PATH fd of the file `path` inside the rootfs, created empty (and

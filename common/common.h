@@ -297,8 +297,16 @@ int nib_open_in_root(int rootfd, const char *path, int flags, mode_t mode, struc
 int nib_open_in_root_walk(int rootfd, const char *path, int flags, mode_t mode,
 			  struct nib_error *err);
 /* mkdir -p of `path` inside the root, every component resolved inside it;
- * returns an O_DIRECTORY fd of the last folder. */
+ * returns an O_PATH | O_DIRECTORY fd of the last folder. A name on the way
+ * that exists but leads to no folder (a dangling symlink, a file) is an
+ * error (ENOTDIR): nothing is created through it. */
 int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_error *err);
+/* Told about each folder nib_mkdir_in_root_report creates: `path` relative
+ * to the root, `parentfd` the folder it was made in. */
+typedef void (*nib_mkdir_fn)(void *arg, const char *path, int parentfd);
+/* nib_mkdir_in_root that tells `fn` (may be NULL) what it creates. */
+int nib_mkdir_in_root_report(int rootfd, const char *path, mode_t mode, nib_mkdir_fn fn, void *arg,
+			     struct nib_error *err);
 
 /* ---- digests ------------------------------------------------------------ */
 
