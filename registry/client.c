@@ -404,7 +404,7 @@ bool curl_code_retryable(CURLcode rc)
 	}
 }
 
-void client_backoff(struct reg_client *c, int attempt, const char *retry_after)
+double client_backoff_delay(const struct reg_client *c, int attempt, const char *retry_after)
 {
 	double d = c->retry_delay * (double)(1u << MIN(attempt, 16));
 	if (retry_after) {
@@ -413,8 +413,13 @@ void client_backoff(struct reg_client *c, int attempt, const char *retry_after)
 		if (end != retry_after && s >= 0)
 			d = (double)s;
 	}
-	if (d > 60)
-		d = 60;
+	return d > 60 ? 60 : d;
+}
+
+void client_backoff(struct reg_client *c, int attempt, const char *retry_after)
+{
+	double d = client_backoff_delay(c, attempt, retry_after);
+
 	log_debug("retrying in %.1f s", d);
 	struct timespec ts = {.tv_sec = (time_t)d,
 			      .tv_nsec = (long)((d - (double)(time_t)d) * 1e9)};

@@ -182,16 +182,8 @@ static void xfer_start(CURLM *m, struct xfer *x)
 
 static void schedule_retry(struct xfer *x, const char *retry_after)
 {
-	struct reg_client *c = x->ctx->c;
-	double d = c->retry_delay * (double)(1u << MIN(x->attempt, 16));
-	if (retry_after) {
-		char *end;
-		long s = strtol(retry_after, &end, 10);
-		if (end != retry_after && s >= 0)
-			d = (double)s;
-	}
-	if (d > 60)
-		d = 60;
+	double d = client_backoff_delay(x->ctx->c, x->attempt, retry_after);
+
 	x->attempt++;
 	x->ready_at = now_mono() + d;
 }

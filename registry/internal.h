@@ -150,8 +150,10 @@ int client_auth_header(struct reg_client *c, struct host_state *h, const char *s
  */
 int client_do(struct reg_client *c, struct host_state *h, const char *scope, struct http_req *rq,
 	      struct http_resp *rs, const char *what, struct nib_error *err);
-/* Sleep before retry `attempt` (0-based): Retry-After when given, else
- * retry_delay * 2^attempt, capped at 60 s. */
+/* Seconds to wait before retry `attempt` (0-based): Retry-After (delay
+ * seconds) when given, else retry_delay * 2^attempt; capped at 60 s. */
+double client_backoff_delay(const struct reg_client *c, int attempt, const char *retry_after);
+/* Sleep client_backoff_delay() seconds. */
 void client_backoff(struct reg_client *c, int attempt, const char *retry_after);
 bool http_status_retryable(long status);
 bool curl_code_retryable(CURLcode rc);

@@ -508,6 +508,24 @@ static void test_credentials(void)
 	nib_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
+/* One backoff for the request loop and the parallel blob fetcher. */
+static void test_backoff_delay(void)
+{
+	struct reg_client c = {.retry_delay = 0.5};
+
+	CHECK(client_backoff_delay(&c, 0, NULL) == 0.5);
+	CHECK(client_backoff_delay(&c, 1, NULL) == 1.0);
+	CHECK(client_backoff_delay(&c, 3, NULL) == 4.0);
+	CHECK(client_backoff_delay(&c, 7, NULL) == 60.0);  /* capped */
+	CHECK(client_backoff_delay(&c, 99, NULL) == 60.0); /* no overflow */
+	CHECK(client_backoff_delay(&c, 0, "7") == 7.0);	   /* Retry-After wins */
+	CHECK(client_backoff_delay(&c, 5, "0") == 0.0);
+	CHECK(client_backoff_delay(&c, 0, "3600") == 60.0);
+	/* an HTTP date or junk: the computed delay */
+	CHECK(client_backoff_delay(&c, 2, "Wed, 21 Oct 2015 07:28:00 GMT") == 2.0);
+	CHECK(client_backoff_delay(&c, 2, "-5") == 2.0);
+}
+
 static void test_manifest_parse(void)
 {
 	struct reg_image img;
@@ -601,5 +619,6 @@ int main(void)
 	RUN(test_base64_urls);
 	RUN(test_credentials);
 	RUN(test_manifest_parse);
+	RUN(test_backoff_delay);
 	return unit_done();
 }
