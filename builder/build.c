@@ -413,7 +413,6 @@ static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_buil
 		struct stg_manifest *dm = stg_manifest_dup(&m);
 		free(m.layers);
 		m.layers = NULL;
-		dm->media_type = dm->media_type;
 		free(dm->media_type);
 		dm->media_type = xstrdup(STG_MT_OCI_MANIFEST);
 		free(dm->config.media_type);

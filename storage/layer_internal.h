@@ -8,25 +8,6 @@
 
 #ifndef NIB_STORAGE_INTERNAL
 #error "storage/layer_internal.h is internal to storage/"
-/* Copy the content and metadata of folder `srcfd` into folder `dstfd`
- * (vfs steps: reflinks where possible, hardlinks kept). */
-int layer_copy_tree(int srcfd, int dstfd, struct nib_error *err);
-
-/* Run `work` through o->exec (or here). */
-int layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
-	       size_t result_size, struct nib_error *err);
-/* "layers/FORM-TAG" of the cache for these options. */
-const char *layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size);
-/* Extract one layer into the cache folder `rel` ("layers/FORM-TAG/HEX")
- * over a copy of `prev` (vfs form; NULL: alone), through a temp folder. */
-int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
-		     const char *rel, const struct stg_unpack_opts *o, struct nib_error *err);
-/* Unshare a user namespace (this process's IDs mapped to 0) and a mount
- * namespace with private mounts. */
-int layer_enter_userns(struct nib_error *err);
-/* rm -rf through o->exec; failures are logged. */
-int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path);
-
 #endif
 
 #include <sys/stat.h>
