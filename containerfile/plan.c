@@ -8,6 +8,7 @@
  * COPY --from and RUN --mount from=; the target's closure is what gets
  * built; a cycle is an error.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <strings.h>
 #include <sys/utsname.h>
 

@@ -10,10 +10,11 @@
  * plain-HTTP realm unless the registry or the realm's host is marked
  * insecure.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define TOKEN_RESP_MAX (1u << 20)
 

@@ -9,6 +9,7 @@
  * elsewhere (blob storage, CDN) goes without it. Nothing here logs header
  * values.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <dirent.h>
 #include <pthread.h>
 #include <openssl/ssl.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define MAX_REDIRECTS 5
 #define ERR_BODY_MAX  (64u << 10)

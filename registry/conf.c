@@ -7,12 +7,13 @@
  * prefix/location/insecure/blocked and [[registry.mirror]] location/insecure.
  * Other keys are accepted and ignored.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define CONF_MAX (1u << 20)
 

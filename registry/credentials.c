@@ -8,6 +8,7 @@
  * `nib login` / `nib logout`. Secrets are wiped from memory when freed and
  * never logged.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
@@ -19,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define AUTHFILE_MAX (4u << 20)
 

@@ -9,10 +9,11 @@
  * are followed by hand so that the Authorization header stays with the
  * registry's own origin.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 struct xfer {
 	struct fetch_item *item;

@@ -4,9 +4,10 @@
  * descriptors they reference, and platform selection (image-spec
  * manifest.md, image-index.md; Docker image manifest v2 schema 2).
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define MAX_LAYERS	  1000
 #define MAX_INDEX_ENTRIES 10000

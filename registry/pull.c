@@ -6,9 +6,10 @@
  * reference tagged in index.json (a Docker manifest as its OCI conversion,
  * stg_image_import). Mirrors from registries.conf are tried first.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define ACCEPT_MANIFESTS                                                                           \
 	"Accept: " STG_MT_OCI_MANIFEST ", " STG_MT_OCI_INDEX ", " STG_MT_DOCKER_MANIFEST           \

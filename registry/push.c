@@ -8,11 +8,12 @@
  * chunk size. The manifest goes last with its own media type, under the tag
  * or the digest.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 static char *scope_push(const struct reg_ref *ref, const char *from)
 {

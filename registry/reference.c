@@ -4,10 +4,11 @@
  * the distribution project's reference package (reference/regexp.go) and
  * Docker's defaults (docker.io, library/, latest).
  */
+#define NIB_REGISTRY_INTERNAL
 #include <ctype.h>
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define NAME_MAX_TOTAL 255
 #define TAG_MAX	       128

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* registry: base64, JSON helpers, URL helpers, descriptors. */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

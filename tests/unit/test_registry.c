@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for registry/: references, registries.conf, WWW-Authenticate,
  * credentials, URL helpers. */
+#define NIB_REGISTRY_INTERNAL
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 #include "tests/unit/unit.h"
 
 static const struct {

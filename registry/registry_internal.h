@@ -3,9 +3,11 @@
 #ifndef NIB_REGISTRY_INTERNAL_H
 #define NIB_REGISTRY_INTERNAL_H
 
-#ifndef NIB_REGISTRY_H
-#include "registry/registry.h"
+#ifndef NIB_REGISTRY_INTERNAL
+#error "registry/registry_internal.h is internal to registry/"
 #endif
+
+#include "registry/registry.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
