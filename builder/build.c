@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/builder.h"
 #include "registry/registry.h"
 

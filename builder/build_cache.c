@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 
 void bld_cache_chain(char key[NIB_DIGEST_LEN + 1], const char *text)
 {

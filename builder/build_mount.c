@@ -23,7 +23,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/copy.h"
 
 struct kv_fields {

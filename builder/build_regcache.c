@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "registry/registry.h"
 
 #define ANN_CREATED "org.nib.cache.created"

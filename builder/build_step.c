@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/copy.h"
 
 /* ---- expansion ------------------------------------------------------------- */
