@@ -49,7 +49,7 @@ void reg_conf_free(struct reg_conf *conf)
 	free(conf);
 }
 
-const char *conf_alias(const struct reg_conf *conf, const char *name)
+const char *reg_conf_alias(const struct reg_conf *conf, const char *name)
 {
 	for (size_t i = conf->n_aliases; i-- > 0;)
 		if (streq(conf->aliases[i].name, name))
