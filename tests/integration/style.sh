@@ -24,6 +24,11 @@ for f in $(git ls-files '*.c' '*.h' 2>/dev/null); do
 	[ "$n" -le 1500 ] || fail "$f has $n lines"
 done
 
+t "test program names are unique across unit/, integration/ and e2e/ (one log folder)"
+dups=$(cd "$NIB_SRC/tests" && ls unit/test_*.c integration/*.sh e2e/*.sh 2>/dev/null |
+	sed -E 's|.*/||; s/\.(c|sh)$//' | sort | uniq -d)
+assert_eq "$dups" "" "tests/run.sh names each log after the program alone"
+
 t "modules: includes point down, internal headers stay inside, globals carry the module prefix"
 B=${NIB_BUILD:-$NIB_SRC/build}
 if ! command -v python3 >/dev/null; then
