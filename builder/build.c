@@ -74,17 +74,24 @@ static void platform_split(const char *platform, char **os, char **arch, char **
 	}
 }
 
+void bld_build_reg_options(const struct bld_build_opts *o, struct reg_options *ro)
+{
+	*ro = (struct reg_options){.tls_verify = o->tls_verify,
+				   .retries = -1,
+				   .authfile = o->authfile,
+				   .creds = o->creds,
+				   .cert_dir = o->cert_dir};
+}
+
 static int pull_image(struct bld_build *b, const char *name, const char *platform,
 		      struct nib_error *err)
 {
-	struct reg_options ro = {.tls_verify = b->o->tls_verify, .retries = -1};
+	struct reg_options ro;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_ref_ struct reg_ref ref = {0};
 	struct reg_image img = {0};
 
-	ro.authfile = b->o->authfile;
-	ro.creds = b->o->creds;
-	ro.cert_dir = b->o->cert_dir;
+	bld_build_reg_options(b->o, &ro);
 	ro.platform = platform;
 	if (reg_client_new(&ro, &rc, err) < 0 ||
 	    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0)
@@ -607,13 +614,11 @@ static void push_progress(void *data, const char *event, const char *digest, int
 static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
 {
 	const struct bld_build_opts *o = b->o;
-	struct reg_options ro = {.tls_verify = o->tls_verify, .retries = -1};
+	struct reg_options ro;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 
-	ro.authfile = o->authfile;
-	ro.creds = o->creds;
-	ro.cert_dir = o->cert_dir;
+	bld_build_reg_options(o, &ro);
 	if (reg_client_new(&ro, &rc, err) < 0 ||
 	    stg_image_lookup(b->st, res->manifest_digest, &img, err) < 0)
 		return -1;

@@ -43,6 +43,7 @@ int bld_ns_exec(void *ctx, stg_work_fn work, void *arg, void *result, size_t res
 
 struct bld_build;
 struct reg_client;
+struct reg_options;
 
 /* One stage being executed. */
 struct bld_stage {
@@ -155,5 +156,10 @@ void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t le
 double bld_now(void);
 /* An RFC 3339 UTC time for `t` seconds since the epoch. */
 char *bld_rfc3339(int64_t t);
+
+/* The registry options of a build (--authfile, --creds, --cert-dir,
+ * --tls-verify): one place for the pull of a base image, --cache-from /
+ * --cache-to and --push. */
+void bld_build_reg_options(const struct bld_build_opts *o, struct reg_options *ro);
 
 #endif

@@ -22,13 +22,11 @@
 
 static int client(struct bld_build *b, struct nib_error *err)
 {
-	struct reg_options ro = {.tls_verify = b->o->tls_verify, .retries = -1};
+	struct reg_options ro;
 
 	if (b->rc)
 		return 0;
-	ro.authfile = b->o->authfile;
-	ro.creds = b->o->creds;
-	ro.cert_dir = b->o->cert_dir;
+	bld_build_reg_options(b->o, &ro);
 	return reg_client_new(&ro, &b->rc, err);
 }
 
