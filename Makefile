@@ -2,7 +2,9 @@
 #
 # Each top-level folder is its own static archive; the link order below
 # (builder registry storage containerfile common) makes a dependency that
-# points the wrong way fail the link.
+# points the wrong way fail the link when no higher module uses the symbol
+# too; tests/lib/depcheck.py (run by tests/integration/style.sh) checks the
+# includes, internal headers and symbols of every archive.
 #
 #   make            build/nib
 #   make deps       install the Debian packages needed to build and test

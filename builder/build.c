@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/builder.h"
 #include "registry/registry.h"
 
@@ -80,19 +80,25 @@ static void platform_split(const char *platform, char **os, char **arch, char **
 	}
 }
 
+void bld_build_reg_options(const struct bld_build_opts *o, struct reg_options *ro)
+{
+	*ro = (struct reg_options){.tls_verify = o->tls_verify,
+				   .retries = o->retries,
+				   .retry_delay = o->retry_delay,
+				   .authfile = o->authfile,
+				   .creds = o->creds,
+				   .cert_dir = o->cert_dir};
+}
+
 static int pull_image(struct bld_build *b, const char *name, const char *platform,
 		      struct nib_error *err)
 {
-	struct reg_options ro = {.tls_verify = b->o->tls_verify,
-				 .retries = b->o->retries,
-				 .retry_delay = b->o->retry_delay};
+	struct reg_options ro;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_ref_ struct reg_ref ref = {0};
 	struct reg_image img = {0};
 
-	ro.authfile = b->o->authfile;
-	ro.creds = b->o->creds;
-	ro.cert_dir = b->o->cert_dir;
+	bld_build_reg_options(b->o, &ro);
 	ro.platform = platform;
 	if (reg_client_new(&ro, &rc, err) < 0 ||
 	    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0)
@@ -226,11 +232,8 @@ static int run_triggers(struct bld_stage *s, struct nib_error *err)
 /* BuildKit: an image without PATH gets the default one in its config. */
 static void default_path(struct stg_image_config *c)
 {
-	for (size_t i = 0; i < c->config.env.len; i++)
-		if (nib_str_has_prefix(c->config.env.v[i], "PATH="))
-			return;
-	nib_strv_push(&c->config.env,
-		      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!nib_env_get(c->config.env.v, "PATH"))
+		nib_strv_push(&c->config.env, "PATH=" NIB_DEFAULT_PATH);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -467,7 +470,6 @@ static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_buil
 		struct stg_manifest *dm = stg_manifest_dup(&m);
 		free(m.layers);
 		m.layers = NULL;
-		dm->media_type = dm->media_type;
 		free(dm->media_type);
 		dm->media_type = xstrdup(STG_MT_OCI_MANIFEST);
 		free(dm->config.media_type);
@@ -739,14 +741,11 @@ static void push_progress(void *data, const char *event, const char *digest, int
 static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
 {
 	const struct bld_build_opts *o = b->o;
-	struct reg_options ro = {
-	    .tls_verify = o->tls_verify, .retries = o->retries, .retry_delay = o->retry_delay};
+	struct reg_options ro;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 
-	ro.authfile = o->authfile;
-	ro.creds = o->creds;
-	ro.cert_dir = o->cert_dir;
+	bld_build_reg_options(o, &ro);
 	if (reg_client_new(&ro, &rc, err) < 0 ||
 	    stg_image_lookup(b->st, res->manifest_digest, &img, err) < 0)
 		return -1;

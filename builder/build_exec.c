@@ -19,7 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 
 struct shared {
 	int ret;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 
 double bld_now(void)
 {

@@ -23,7 +23,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/copy.h"
 
 struct kv_fields {
@@ -278,8 +278,9 @@ static int cache_dir_work(void *arg, struct nib_error *err)
 		return 0;
 	if (mkdir(w->path, w->mode >= 0 ? (mode_t)w->mode : 0755) < 0 && errno != EEXIST)
 		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", w->path);
-	if (w->mode >= 0)
-		chmod(w->path, (mode_t)w->mode);
+	/* mkdir's mode went through the umask */
+	if (w->mode >= 0 && chmod(w->path, (mode_t)w->mode) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "chmod %s", w->path);
 	if ((w->uid >= 0 || w->gid >= 0) && chown(w->path, w->uid >= 0 ? (uid_t)w->uid : (uid_t)-1,
 						  w->gid >= 0 ? (gid_t)w->gid : (gid_t)-1) < 0) {
 		/* single UID: the owner is recorded instead */
@@ -287,9 +288,12 @@ static int cache_dir_work(void *arg, struct nib_error *err)
 					 .gid = w->gid >= 0 ? (uint32_t)w->gid : 0,
 					 .mode = S_IFDIR | (w->mode >= 0 ? (mode_t)w->mode : 0755),
 					 .has_type = true};
-		_cleanup_close_ int fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0)
-			stg_override_set(fd, &o, NULL);
+		char rec[STG_OVERRIDE_MAX];
+		stg_override_format(&o, rec, sizeof(rec));
+		/* mode= may leave the owner no permission to open it */
+		if (stg_setxattr_owned(w->path, STG_XATTR_OVERRIDE_STAT, rec, strlen(rec)) < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "%s: set %s", w->path,
+				       STG_XATTR_OVERRIDE_STAT);
 	}
 	return 0;
 }

@@ -17,7 +17,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/copy.h"
 #include "builder/userdb.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "registry/registry.h"
 
 #define ANN_CREATED "org.nib.cache.created"
@@ -22,15 +22,11 @@
 
 static int client(struct bld_build *b, struct nib_error *err)
 {
-	struct reg_options ro = {.tls_verify = b->o->tls_verify,
-				 .retries = b->o->retries,
-				 .retry_delay = b->o->retry_delay};
+	struct reg_options ro;
 
 	if (b->rc)
 		return 0;
-	ro.authfile = b->o->authfile;
-	ro.creds = b->o->creds;
-	ro.cert_dir = b->o->cert_dir;
+	bld_build_reg_options(b->o, &ro);
 	return reg_client_new(&ro, &b->rc, err);
 }
 

@@ -12,21 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/build.h"
+#include "builder/build_internal.h"
 #include "builder/copy.h"
 
 /* ---- expansion ------------------------------------------------------------- */
-
-static const char *strv_lookup(const struct nib_strv *sv, const char *name)
-{
-	size_t n = strlen(name);
-	for (size_t i = sv->len; i > 0; i--) {
-		const char *s = sv->v[i - 1];
-		if (strncmp(s, name, n) == 0 && s[n] == '=')
-			return s + n + 1;
-	}
-	return NULL;
-}
 
 static void strv_setkv(struct nib_strv *sv, const char *key, const char *value)
 {
@@ -43,8 +32,8 @@ static void strv_setkv(struct nib_strv *sv, const char *key, const char *value)
 const char *bld_stage_lookup(void *userdata, const char *name)
 {
 	struct bld_stage *s = userdata;
-	const char *v = strv_lookup(&s->cfg->config.env, name); /* ENV wins over ARG */
-	return v ? v : strv_lookup(&s->args, name);
+	const char *v = nib_env_get(s->cfg->config.env.v, name); /* ENV wins over ARG */
+	return v ? v : nib_env_get(s->args.v, name);
 }
 
 /* ---- history and layers ------------------------------------------------------ */
@@ -707,13 +696,12 @@ static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 	 * does not set (Docker: visible to RUN, never in the config) */
 	for (size_t i = 0; i < env->len; i++)
 		nib_strv_push(&ls.env, env->v[i]);
-	if (!strv_lookup(env, "PATH"))
-		nib_strv_push(&ls.env,
-			      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!nib_env_get(env->v, "PATH"))
+		nib_strv_push(&ls.env, "PATH=" NIB_DEFAULT_PATH);
 	for (size_t i = 0; i < s->args.len; i++) {
 		const char *eq = strchr(s->args.v[i], '=');
 		_cleanup_free_ char *k = xstrndup(s->args.v[i], (size_t)(eq - s->args.v[i]));
-		if (!strv_lookup(env, k))
+		if (!nib_env_get(env->v, k))
 			nib_strv_push(&ls.env, s->args.v[i]);
 	}
 

@@ -10,7 +10,7 @@
 
 /* Options every command shares (given before the command name). */
 struct bld_globals {
-	char *root; /* --root, $NIB_ROOT, else NULL: storage picks its default */
+	char *root; /* --root, else NULL: storage picks its default (stg_root_default) */
 	enum nib_log_level log_level;
 	enum nib_log_format log_format;
 	/* buildah's global --storage-driver (before the command): the build's
@@ -77,7 +77,7 @@ extern const char bld_example_containerfile[];
 /* Helpers the image commands share (builder/cmd_images.c). */
 struct stg_store;
 struct stg_image;
-/* Open the storage root --root / $NIB_ROOT / the default names. */
+/* Open the storage root --root names, else the default (stg_root_default). */
 int bld_store_open(const struct bld_globals *g, struct stg_store **out, struct nib_error *err);
 /* Normalise a reference the way Docker does ("busybox" ->
  * "docker.io/library/busybox:latest"); NULL and a usage error when it is

@@ -223,7 +223,6 @@ int main(int argc, char **argv)
 	struct bld_globals g = {.log_level = NIB_LOG_WARN, .log_format = NIB_LOG_TEXT};
 	struct nib_error err = {0};
 	const struct bld_command *cmd = NULL;
-	const char *env;
 	int c, ret, longindex = 0;
 
 	opterr = 0;
@@ -290,8 +289,6 @@ int main(int argc, char **argv)
 			return global_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
-	if (!g.root && (env = getenv("NIB_ROOT")) && *env)
-		g.root = xstrdup(env);
 	nib_log_setup(g.log_level, g.log_format);
 
 	if (optind >= argc)

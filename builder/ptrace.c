@@ -243,15 +243,6 @@ _noreturn_ static void die(struct prun *p, const char *fmt, ...)
 	_exit(127);
 }
 
-static const char *env_get(char *const *env, const char *key)
-{
-	size_t kl = strlen(key);
-	for (size_t i = 0; env && env[i]; i++)
-		if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=')
-			return env[i] + kl + 1;
-	return NULL;
-}
-
 /* Root (nib as root): the capability set of namespace mode. */
 static void set_caps(struct prun *p)
 {
@@ -369,17 +360,16 @@ _noreturn_ static void command_main(struct prun *p, int release)
 
 	for (size_t i = 0; spec->env && spec->env[i]; i++)
 		nib_strv_push(&env, spec->env[i]);
-	if (!env_get(env.v, "PATH"))
-		nib_strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-				    "/sbin:/bin");
-	if (!env_get(env.v, "HOSTNAME"))
+	if (!nib_env_get(env.v, "PATH"))
+		nib_strv_push(&env, "PATH=" NIB_DEFAULT_PATH);
+	if (!nib_env_get(env.v, "HOSTNAME"))
 		nib_strv_pushf(&env, "HOSTNAME=%s", spec->hostname ? spec->hostname : "nib");
-	if (!env_get(env.v, "HOME"))
+	if (!nib_env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */
-	path = env_get(env.v, "PATH");
+	path = nib_env_get(env.v, "PATH");
 	if (strchr(cmd, '/')) {
 		execve(cmd, spec->argv, env.v);
 		saved = errno;

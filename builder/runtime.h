@@ -10,27 +10,14 @@
  * With one mapped UID the kernel refuses chown to any other ID and mknod of
  * devices. Under --idmap single the runtime makes those calls succeed
  * without effect and a supervisor in nib records what was asked in the
- * extended attribute
- *
- *	user.containers.override_stat = "UID:GID:MODE:TYPE"
- *
- *	UID, GID  decimal IDs as seen inside the container
- *	MODE      permission bits (st_mode & 07777) in octal, zero-padded to at
- *	          least 4 digits: "0644", "0755", "4755"
- *	TYPE      file | dir | symlink | pipe | socket |
- *	          char-MAJOR-MINOR | block-MAJOR-MINOR   (decimal numbers)
- *
- *	e.g. "1000:1000:0644:file", "0:0:0755:dir", "0:0:0644:char-1-3"
- *
- * This is containers/storage's format (pkg/idtools FormatContainersOverride-
- * XattrDevice); fuse-overlayfs reads the first three fields ("%d:%d:%o") and
- * ignores the rest, and a reader must accept a value with three fields only
- * (then the type is the file's own). A record of type char-* or block-* sits
- * on an empty regular file standing in for the device node (mknod of a device
- * in single-UID mode creates that placeholder). The record's MODE is kept in
- * step with later chmod calls, so a reader takes owner, mode and type from
- * the record when there is one and from the inode otherwise. Symlinks cannot
- * carry user.* xattrs: a chown of a symlink is accepted and not recorded.
+ * ownership record user.containers.override_stat (its format and its one
+ * codec: storage/storage.h, stg_override_parse and stg_override_format). A
+ * record of type char-* or block-* sits on an empty regular file standing in
+ * for the device node (mknod of a device in single-UID mode creates that
+ * placeholder). The record's MODE is kept in step with later chmod calls, so
+ * a reader takes owner, mode and type from the record when there is one and
+ * from the inode otherwise. Symlinks cannot carry user.* xattrs: the owner of
+ * a symlink is recorded on its folder (storage.h, user.nib.link.NAME).
  * The set*id/get*id families are emulated per process (seccomp_creds.c),
  * so APT, su and setpriv see the IDs they switched to; files created
  * meanwhile still belong to 0.
@@ -43,8 +30,6 @@
 #include <sys/types.h>
 
 #include "common/common.h"
-
-#define BLD_OVERRIDE_XATTR "user.containers.override_stat"
 
 /* How container IDs map to host IDs. */
 enum bld_idmap {

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "builder/runtime.h"
+#include "storage/storage.h"
 
 #define OVERLAYFS_MAGIC 0x794c7630
 
@@ -168,20 +169,6 @@ static void probe_namespaces(const char *ovl_dir, struct ns_probe *r)
 	close(pfd[0]);
 	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
 		r->bits = WEXITSTATUS(status);
-}
-
-static char *default_root(const char *root)
-{
-	const char *e;
-	if (root && *root)
-		return xstrdup(root);
-	if ((e = getenv("NIB_ROOT")) && *e)
-		return xstrdup(e);
-	if ((e = getenv("XDG_DATA_HOME")) && *e)
-		return nib_path_join(e, "nib");
-	if ((e = getenv("HOME")) && *e)
-		return nib_path_join(e, ".local/share/nib");
-	return xstrdup("/tmp/nib");
 }
 
 /* The storage root, or its nearest existing ancestor (same file system). */
@@ -366,7 +353,7 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 	int fd, err_fuse;
 
 	memset(p, 0, sizeof(*p));
-	p->storage_root = default_root(root);
+	p->storage_root = root && *root ? xstrdup(root) : stg_root_default();
 	base = existing_ancestor(p->storage_root);
 	if (statfs(base, &sfs) == 0 && sfs.f_type == OVERLAYFS_MAGIC)
 		root_on_overlay = true;

@@ -88,52 +88,23 @@ static void created(struct setup *s, const char *path, int parentfd)
 	bld_rt_send(s->rt->sync_fd, BLD_MSG_CREATED, &m, sizeof(m), -1);
 }
 
+static void created_report(void *arg, const char *path, int parentfd)
+{
+	created(arg, path, parentfd);
+}
+
 /* mkdir -p `path` inside the rootfs, reporting each folder it creates;
  * returns an O_PATH fd of it, or -1 (errno set). */
 static int ensure_dir(struct setup *s, const char *path)
 {
-	_cleanup_free_ char *clean = nib_path_clean(path[0] == '/' ? path + 1 : path);
-	_cleanup_close_ int cur = -1;
-	char *p = clean;
+	struct nib_error e = {0};
+	int fd = nib_mkdir_in_root_report(s->rootfd, path, 0755, created_report, s, &e);
 
-	cur = nib_open_in_root(s->rootfd, "", O_PATH | O_DIRECTORY, 0, NULL);
-	if (cur < 0 || streq(clean, "."))
-		return cur < 0 ? -1 : take_fd(&cur);
-	for (;;) {
-		char *slash = strchr(p, '/');
-		int fd;
-		if (slash)
-			*slash = '\0';
-		fd = nib_open_in_root(s->rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
-		if (fd < 0 && errno == ENOENT) {
-			const char *name = strrchr(clean, '/');
-			struct stat st;
-			name = name ? name + 1 : clean;
-			/* a dangling symlink stays as it is */
-			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-				errno = ENOTDIR;
-				return -1;
-			}
-			_cleanup_close_ int real = -1;
-			char b[32];
-			real = open(fdpath(cur, b), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (real < 0)
-				return -1;
-			if (mkdirat(real, name, 0755) < 0)
-				return -1;
-			created(s, clean, real);
-			fd = nib_open_in_root(s->rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
-		}
-		if (fd < 0)
-			return -1;
-		close(cur);
-		cur = fd;
-		if (!slash)
-			break;
-		*slash = '/';
-		p = slash + 1;
+	if (fd < 0) {
+		errno = e.errnum ? e.errnum : EIO;
+		nib_err_clear(&e);
 	}
-	return take_fd(&cur);
+	return fd;
 }
 
 /* An O_PATH fd of the file `path` inside the rootfs, created empty (and
@@ -516,15 +487,6 @@ static void drop_caps(struct bld_rt *rt)
 	cap_free(none);
 }
 
-static const char *env_get(char *const *env, const char *key)
-{
-	size_t kl = strlen(key);
-	for (size_t i = 0; env && env[i]; i++)
-		if (strncmp(env[i], key, kl) == 0 && env[i][kl] == '=')
-			return env[i] + kl + 1;
-	return NULL;
-}
-
 _noreturn_ static void exec_command(struct bld_rt *rt)
 {
 	const struct bld_run_spec *spec = rt->spec;
@@ -625,12 +587,11 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 	/* the environment: the caller's, plus PATH and HOME when missing */
 	for (size_t i = 0; spec->env && spec->env[i]; i++)
 		nib_strv_push(&env, spec->env[i]);
-	if (!env_get(env.v, "PATH"))
-		nib_strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-				    "/sbin:/bin");
-	if (!env_get(env.v, "HOSTNAME"))
+	if (!nib_env_get(env.v, "PATH"))
+		nib_strv_push(&env, "PATH=" NIB_DEFAULT_PATH);
+	if (!nib_env_get(env.v, "HOSTNAME"))
 		nib_strv_pushf(&env, "HOSTNAME=%s", spec->hostname ? spec->hostname : "nib");
-	if (!env_get(env.v, "HOME"))
+	if (!nib_env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
 	if (bld_seccomp_load(rt->idmap.mode == BLD_IDMAP_SINGLE, &notify_fd, &e) < 0)
@@ -651,7 +612,7 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */
-	path = env_get(env.v, "PATH");
+	path = nib_env_get(env.v, "PATH");
 	if (strchr(cmd, '/')) {
 		execve(cmd, spec->argv, env.v);
 		saved = errno;

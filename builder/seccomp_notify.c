@@ -5,7 +5,8 @@
  * (SECCOMP_RET_USER_NOTIF). nib resolves the target path inside the
  * container's root (/proc/PID/root, and /proc/PID/cwd or /proc/PID/fd/N for
  * relative paths, with RESOLVE_IN_ROOT), records the intended owner, mode
- * and device in user.containers.override_stat (format: builder/runtime.h),
+ * and device in user.containers.override_stat (format and codec:
+ * storage/storage.h, stg_override_parse and stg_override_format),
  * checks that the request is still alive (SECCOMP_IOCTL_NOTIF_ID_VALID) and
  * answers:
  *	chown family   success without effect (the record holds the owner)
@@ -66,11 +67,6 @@ static int still_valid_keep(int fd)
 {
 	return cur_valid() ? fd : -ESRCH;
 }
-
-struct owner_rec {
-	uint32_t uid, gid, mode;
-	char type[48];
-};
 
 /* /proc/PID/mem of the notifying process, kept open for the next
  * request of the same process. The fd stays bound to that process's
@@ -235,59 +231,32 @@ static int open_target(pid_t pid, int dirfd, const char *path, bool nofollow, bo
 	return still_valid(fd);
 }
 
-static void type_of(const struct stat *st, char *out, size_t size)
-{
-	switch (st->st_mode & S_IFMT) {
-	case S_IFDIR:
-		snprintf(out, size, "dir");
-		break;
-	case S_IFLNK:
-		snprintf(out, size, "symlink");
-		break;
-	case S_IFIFO:
-		snprintf(out, size, "pipe");
-		break;
-	case S_IFSOCK:
-		snprintf(out, size, "socket");
-		break;
-	case S_IFCHR:
-		snprintf(out, size, "char-%u-%u", major(st->st_rdev), minor(st->st_rdev));
-		break;
-	case S_IFBLK:
-		snprintf(out, size, "block-%u-%u", major(st->st_rdev), minor(st->st_rdev));
-		break;
-	default:
-		snprintf(out, size, "file");
-	}
-}
-
 static uid_t euid = (uid_t)-1;
 static gid_t egid = (gid_t)-1;
 
-/* The record of the file behind `fd`, or one made from its inode. */
-static bool rec_get(int fd, const struct stat *st, struct owner_rec *r)
+/* The record of the file behind `fd` (an O_PATH fd: read through its
+ * /proc/self/fd path), or one made from its inode. A record without TYPE
+ * takes the inode's type and device (storage.h). */
+static bool rec_get(int fd, const struct stat *st, struct stg_override *r)
 {
-	char path[64], val[128], type[48] = "";
+	char path[64], val[128];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = fd < 0 ? -1 : getxattr(path, BLD_OVERRIDE_XATTR, val, sizeof(val) - 1);
+	n = fd < 0 ? -1 : getxattr(path, STG_XATTR_OVERRIDE_STAT, val, sizeof(val));
 	if (n < 0 && fd >= 0 && errno == EACCES && !(st->st_mode & S_IRUSR) &&
 	    chmod(path, (st->st_mode & 07777) | S_IRUSR) == 0) {
 		/* user.* xattrs need read permission: lend it for a moment */
-		n = getxattr(path, BLD_OVERRIDE_XATTR, val, sizeof(val) - 1);
+		n = getxattr(path, STG_XATTR_OVERRIDE_STAT, val, sizeof(val));
 		chmod(path, st->st_mode & 07777);
 	}
-	if (n > 0) {
-		val[n] = '\0';
-		if (sscanf(val, "%u:%u:%o:%47s", &r->uid, &r->gid, &r->mode, type) >= 3) {
-			r->mode &= 07777;
-			if (*type)
-				snprintf(r->type, sizeof(r->type), "%s", type);
-			else
-				type_of(st, r->type, sizeof(r->type));
-			return true;
+	if (n > 0 && stg_override_parse(val, (size_t)n, r, NULL) == 0) {
+		if (!r->has_type) {
+			r->mode |= st->st_mode & S_IFMT;
+			r->rdev = st->st_rdev;
+			r->has_type = true;
 		}
+		return true;
 	}
 	/* single-UID: the one mapped host ID is 0 inside, anything else is
 	 * the overflow ID */
@@ -295,21 +264,21 @@ static bool rec_get(int fd, const struct stat *st, struct owner_rec *r)
 		euid = geteuid();
 		egid = getegid();
 	}
-	r->uid = st->st_uid == euid ? 0 : 65534;
-	r->gid = st->st_gid == egid ? 0 : 65534;
-	r->mode = st->st_mode & 07777;
-	type_of(st, r->type, sizeof(r->type));
+	*r = (struct stg_override){.uid = st->st_uid == euid ? 0 : 65534,
+				   .gid = st->st_gid == egid ? 0 : 65534,
+				   .mode = st->st_mode,
+				   .rdev = st->st_rdev,
+				   .has_type = true};
 	return false;
 }
 
-static int rec_set(int fd, const struct owner_rec *r)
+static int rec_set(int fd, const struct stg_override *r)
 {
-	char path[64], val[128];
-	int n;
+	char path[64], val[STG_OVERRIDE_MAX];
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = snprintf(val, sizeof(val), "%u:%u:%04o:%s", r->uid, r->gid, r->mode, r->type);
-	return stg_setxattr_owned(path, BLD_OVERRIDE_XATTR, val, (size_t)n) < 0 ? -errno : 0;
+	stg_override_format(r, val, sizeof(val));
+	return stg_setxattr_owned(path, STG_XATTR_OVERRIDE_STAT, val, strlen(val)) < 0 ? -errno : 0;
 }
 
 /* Split `path` into its folder (returned, allocated) and last name. */
@@ -327,7 +296,7 @@ static char *split_path(const char *path, const char **name)
 
 /* The record of the symlink `path` (stat `st`), kept on its folder. */
 static bool link_rec_get(pid_t pid, int dirfd, const char *path, const struct stat *st,
-			 struct owner_rec *r)
+			 struct stg_override *r)
 {
 	const char *name;
 	_cleanup_free_ char *dir = NULL;
@@ -339,8 +308,9 @@ static bool link_rec_get(pid_t pid, int dirfd, const char *path, const struct st
 	dfd = open_target(pid, dirfd, dir, false, false);
 	if (dfd < 0 || stg_link_owner_get(dfd, name, st->st_ino, &r->uid, &r->gid) != 1)
 		return false;
-	r->mode = st->st_mode & 07777;
-	snprintf(r->type, sizeof(r->type), "symlink");
+	r->mode = S_IFLNK | (st->st_mode & 07777);
+	r->rdev = 0;
+	r->has_type = true;
 	return true;
 }
 
@@ -395,7 +365,7 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 		    bool nofollow, bool empty_path)
 {
 	_cleanup_close_ int fd = open_target(pid, dirfd, path, nofollow, empty_path);
-	struct owner_rec r;
+	struct stg_override r;
 	struct stat st;
 
 	if (fd < 0)
@@ -412,19 +382,18 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 	/* chown(2): a changed owner clears set-user-ID, and set-group-ID when
 	 * group-executable, on everything but folders */
 	if ((uid != UINT32_MAX || gid != UINT32_MAX) && !S_ISDIR(st.st_mode)) {
-		r.mode &= ~(uint32_t)S_ISUID;
+		r.mode &= ~(mode_t)S_ISUID;
 		if (r.mode & S_IXGRP)
-			r.mode &= ~(uint32_t)S_ISGID;
+			r.mode &= ~(mode_t)S_ISGID;
 	}
 	/* the disk keeps the permission bits in step (storage.h: the commit
 	 * takes them from the inode unless the record's type differs) */
-	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != r.mode &&
+	if (S_ISREG(st.st_mode) && (st.st_mode & 07777) != (r.mode & 07777) &&
 	    (st.st_mode & (S_ISUID | S_ISGID))) {
 		char p[64];
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-		if (chmod(p, r.mode & (st.st_mode & 07777)) == 0)
-			st.st_mode =
-			    (st.st_mode & ~(mode_t)07777) | (r.mode & (st.st_mode & 07777));
+		if (chmod(p, r.mode & st.st_mode & 07777) == 0)
+			st.st_mode = (st.st_mode & ~(mode_t)07777) | (r.mode & st.st_mode & 07777);
 	}
 	return rec_set(fd, &r);
 }
@@ -434,14 +403,14 @@ static int do_chmod(pid_t pid, int dirfd, const char *path, uint32_t mode, bool 
 		    bool empty_path)
 {
 	_cleanup_close_ int fd = open_target(pid, dirfd, path, nofollow, empty_path);
-	struct owner_rec r;
+	struct stg_override r;
 	struct stat st;
 
 	if (fd < 0)
 		return 1; /* let the kernel report its own error */
 	if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) || !rec_get(fd, &st, &r))
 		return 1;
-	r.mode = mode & 07777;
+	r.mode = (r.mode & S_IFMT) | (mode & 07777);
 	rec_set(fd, &r);
 	return 1;
 }
@@ -464,7 +433,7 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 	const char *name;
 	_cleanup_free_ char *dir = split_path(path, &name);
 	_cleanup_close_ int dfd = -1, fd = -1;
-	struct owner_rec r = {0};
+	struct stg_override r = {0};
 	struct stat st;
 	int ret;
 
@@ -489,9 +458,9 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 		return -errno;
 	r.uid = 0;
 	r.gid = 0;
-	r.mode = mode & 07777 & ~(uint32_t)proc_umask(pid);
-	snprintf(r.type, sizeof(r.type), "%s-%u-%u", S_ISBLK(mode) ? "block" : "char",
-		 major((dev_t)dev), minor((dev_t)dev));
+	r.mode = (S_ISBLK(mode) ? S_IFBLK : S_IFCHR) | (mode & 07777 & ~(mode_t)proc_umask(pid));
+	r.rdev = (dev_t)dev;
+	r.has_type = true;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	ret = rec_set(fd, &r);
@@ -499,7 +468,7 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 		unlinkat(dfd, name, 0);
 		return ret;
 	}
-	if (fchmod(fd, r.mode) < 0)
+	if (fchmod(fd, r.mode & 07777) < 0)
 		return -errno;
 	return 0;
 }
@@ -521,17 +490,12 @@ static int mem_put(pid_t pid, uint64_t addr, const void *data, size_t n)
 
 /* The file type and device a record states; false when it keeps the
  * inode's own. */
-static bool rec_type(const struct owner_rec *r, mode_t *type, dev_t *dev)
+static bool rec_type(const struct stg_override *r, mode_t *type, dev_t *dev)
 {
-	unsigned maj, min;
-
-	if (sscanf(r->type, "char-%u-%u", &maj, &min) == 2)
-		*type = S_IFCHR;
-	else if (sscanf(r->type, "block-%u-%u", &maj, &min) == 2)
-		*type = S_IFBLK;
-	else
+	if (!S_ISCHR(r->mode) && !S_ISBLK(r->mode))
 		return false;
-	*dev = makedev(maj, min);
+	*type = r->mode & S_IFMT;
+	*dev = r->rdev;
 	return true;
 }
 
@@ -546,7 +510,7 @@ static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool e
 		   uint64_t buf, long long statx_mask)
 {
 	_cleanup_close_ int fd = open_target(pid, dirfd, path, nofollow, empty_path);
-	struct owner_rec r;
+	struct stg_override r;
 	struct stat st;
 	mode_t type;
 	dev_t dev = 0;
@@ -570,7 +534,7 @@ static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool e
 			return 1;
 		sx.stx_uid = r.uid;
 		sx.stx_gid = r.gid;
-		sx.stx_mode = (uint16_t)(type | r.mode);
+		sx.stx_mode = (uint16_t)(type | (r.mode & 07777));
 		if (dev) {
 			sx.stx_rdev_major = major(dev);
 			sx.stx_rdev_minor = minor(dev);
@@ -579,7 +543,7 @@ static int do_stat(pid_t pid, int dirfd, const char *path, bool nofollow, bool e
 	}
 	st.st_uid = r.uid;
 	st.st_gid = r.gid;
-	st.st_mode = type | r.mode;
+	st.st_mode = type | (r.mode & 07777);
 	if (dev)
 		st.st_rdev = dev;
 	return mem_put(pid, buf, &st, sizeof(st)) == 0 ? 0 : 1;

@@ -178,6 +178,16 @@ ssize_t nib_strv_find(const struct nib_strv *sv, const char *s)
 	return -1;
 }
 
+const char *nib_env_get(char *const *env, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+			return env[i] + n + 1;
+	return NULL;
+}
+
 char *nib_strv_join(const struct nib_strv *sv, const char *sep)
 {
 	struct nib_buf b = {0};

@@ -214,6 +214,13 @@ void nib_strv_push_take(struct nib_strv *sv, char *s);
 void nib_strv_pushf(struct nib_strv *sv, const char *fmt, ...) _printf_(2, 3);
 /* Index of s in sv, or -1. */
 ssize_t nib_strv_find(const struct nib_strv *sv, const char *s);
+/* The PATH a container process gets when its environment sets none (Docker's
+ * and BuildKit's default; an image without PATH gets it in its config). */
+#define NIB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* The value of `key` in a NULL-terminated vector of KEY=VALUE entries (an
+ * environment, an image config's Env; NULL allowed), or NULL. With several
+ * entries for one key the first wins, as getenv(3) finds it in a process. */
+const char *nib_env_get(char *const *env, const char *key);
 char *nib_strv_join(const struct nib_strv *sv, const char *sep);
 void nib_strv_sort(struct nib_strv *sv);
 void nib_strv_free(struct nib_strv *sv);
@@ -290,8 +297,16 @@ int nib_open_in_root(int rootfd, const char *path, int flags, mode_t mode, struc
 int nib_open_in_root_walk(int rootfd, const char *path, int flags, mode_t mode,
 			  struct nib_error *err);
 /* mkdir -p of `path` inside the root, every component resolved inside it;
- * returns an O_DIRECTORY fd of the last folder. */
+ * returns an O_PATH | O_DIRECTORY fd of the last folder. A name on the way
+ * that exists but leads to no folder (a dangling symlink, a file) is an
+ * error (ENOTDIR): nothing is created through it. */
 int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_error *err);
+/* Told about each folder nib_mkdir_in_root_report creates: `path` relative
+ * to the root, `parentfd` the folder it was made in. */
+typedef void (*nib_mkdir_fn)(void *arg, const char *path, int parentfd);
+/* nib_mkdir_in_root that tells `fn` (may be NULL) what it creates. */
+int nib_mkdir_in_root_report(int rootfd, const char *path, mode_t mode, nib_mkdir_fn fn, void *arg,
+			     struct nib_error *err);
 
 /* ---- digests ------------------------------------------------------------ */
 

@@ -261,6 +261,12 @@ int nib_open_in_root(int rootfd, const char *path, int flags, mode_t mode, struc
 
 int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_error *err)
 {
+	return nib_mkdir_in_root_report(rootfd, path, mode, NULL, NULL, err);
+}
+
+int nib_mkdir_in_root_report(int rootfd, const char *path, mode_t mode, nib_mkdir_fn fn, void *arg,
+			     struct nib_error *err)
+{
 	_cleanup_free_ char *rooted = xasprintf("/%s", path);
 	_cleanup_free_ char *cleaned = nib_path_clean(rooted);
 	char *clean = cleaned + 1, *p = clean; /* relative, no ".." left */
@@ -280,14 +286,25 @@ int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_erro
 		if (slash)
 			*slash = '\0';
 		fd = nib_open_in_root(rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
-		if (fd < 0) {
+		if (fd < 0 && errno == ENOENT) {
 			const char *name = strrchr(clean, '/');
+			struct stat st;
 			name = name ? name + 1 : clean;
-			if (mkdirat(cur, name, mode) < 0 && errno != EEXIST)
+			/* the name exists, so it is a symlink that leads nowhere:
+			 * never create through it (its target may be anywhere) */
+			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				return nib_err(err, NIB_ERR_IO, ENOTDIR, "mkdir %s", clean);
+			if (mkdirat(cur, name, mode) == 0) {
+				if (fn)
+					fn(arg, clean, cur);
+			} else if (errno != EEXIST) {
 				return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", clean);
+			}
 			fd = nib_open_in_root(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
 			if (fd < 0)
 				return -1;
+		} else if (fd < 0) {
+			return nib_err(err, NIB_ERR_IO, errno, "open %s", clean);
 		}
 		close(cur);
 		cur = fd;

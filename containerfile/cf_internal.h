@@ -3,9 +3,11 @@
 #ifndef NIB_CF_INTERNAL_H
 #define NIB_CF_INTERNAL_H
 
-#ifndef NIB_CONTAINERFILE_H
-#include "containerfile/containerfile.h"
+#ifndef NIB_CONTAINERFILE_INTERNAL
+#error "containerfile/cf_internal.h is internal to containerfile/"
 #endif
+
+#include "containerfile/containerfile.h"
 
 #include <string.h>
 

@@ -5,6 +5,7 @@
  * counts; FROM names stages; HEALTHCHECK, SHELL and ONBUILD have their own
  * forms. Heredoc detection (BuildKit's heredocsFromLine) lives here too.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <strings.h>
 
 #include "containerfile/cf_internal.h"

@@ -5,6 +5,7 @@
  * modifiers, word splitting. The rules (and their quirks) follow that lexer
  * so that a Containerfile expands the same here as under `docker build`.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 
 #define LEX_EOF ((uint32_t)0xFFFFFFFF)

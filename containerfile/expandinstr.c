@@ -8,6 +8,7 @@
  * STOPSIGNAL, and RUN --mount. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK,
  * MAINTAINER and ONBUILD are left to the shell or to a later build.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 
 static size_t key_hash(const char *s)

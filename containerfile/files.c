@@ -8,6 +8,7 @@
  * named with -f outside the context is the caller's own and is read as
  * named (a FIFO such as -f <(...) included).
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -7,6 +7,7 @@
  * folders, a path is excluded when it or one of its parent folders matches,
  * the last matching pattern wins).
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <fcntl.h>
 #include <sys/stat.h>
 

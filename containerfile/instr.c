@@ -6,6 +6,7 @@
  * flags and their types, argument counts, stage names, HEALTHCHECK, SHELL,
  * ONBUILD triggers.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <strings.h>
 
 #include "containerfile/cf_internal.h"

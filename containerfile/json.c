@@ -3,6 +3,7 @@
  * containerfile: the planned file as JSON (nib parse --json, documented in
  * nib-parse(1)) and as a readable plan (nib parse, nib build --example).
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 
 static void json_strv(struct nib_buf *b, const struct nib_strv *v)

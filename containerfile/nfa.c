@@ -7,6 +7,7 @@
  * priorities give the same match Go's regexp package picks, in time
  * proportional to input length times program size (no backtracking blowup).
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 
 size_t cf_nfa_emit(struct cf_nfa *p, enum cf_op op, uint32_t c, size_t x, size_t y)

@@ -7,6 +7,7 @@
  * after the line that names them. Each logical line keeps a map back to the
  * physical lines so that every message names FILE:LINE:COL.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <fcntl.h>
 #include <strings.h>
 

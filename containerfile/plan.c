@@ -8,6 +8,7 @@
  * COPY --from and RUN --mount from=; the target's closure is what gets
  * built; a cycle is an error.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include <strings.h>
 #include <sys/utsname.h>
 
@@ -181,11 +182,6 @@ static int stage_ref(struct plan *p, struct cf_stage *st, struct cf_instr *in, c
 	return 0; /* an image */
 }
 
-static bool csv_bool(const char *v)
-{
-	return !v || strcasecmp(v, "true") == 0 || strcasecmp(v, "1") == 0;
-}
-
 /* RUN --mount=type=...,k=v: BuildKit's mount keys; records from= deps. */
 
 int cf_csv_split(const char *s, struct nib_strv *out)
@@ -320,7 +316,6 @@ static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
 			    strcmp(v, "0"))
 				return cf_instr_error(in, err, fg->off,
 						      "RUN: invalid value \"%s\" for %s", v, kv);
-			(void)csv_bool(v);
 		} else if (streq(kv, "mode") || streq(kv, "uid") || streq(kv, "gid")) {
 			char *end;
 			errno = 0;

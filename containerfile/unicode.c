@@ -5,6 +5,7 @@
  * (the last two approximated by ranges of the scripts in use), and JSON
  * string output that stays valid UTF-8.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 
 void cf_utf8_put(struct nib_buf *b, uint32_t r)

@@ -5,6 +5,7 @@
  * form (Go encoding/json's grammar, so that invalid JSON falls back to the
  * shell form exactly where Docker falls back) and Go durations.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 
 void cf_offs_push(struct cf_offs *o, size_t off)

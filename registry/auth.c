@@ -10,10 +10,11 @@
  * plain-HTTP realm unless the registry or the realm's host is marked
  * insecure.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define TOKEN_RESP_MAX (1u << 20)
 
@@ -51,7 +52,7 @@ static char *registry_hostname(const char *registry)
 
 static bool realm_trusted(const struct host_state *h, const char *realm)
 {
-	_cleanup_free_ char *rh = url_host(realm), *hh = registry_hostname(h->registry);
+	_cleanup_free_ char *rh = reg_url_host(realm), *hh = registry_hostname(h->registry);
 
 	if (strcasecmp(rh, hh) == 0)
 		return true;
@@ -63,7 +64,7 @@ static bool realm_trusted(const struct host_state *h, const char *realm)
 static char *basic_value(const struct reg_creds *cr)
 {
 	_cleanup_free_ char *up = xasprintf("%s:%s", cr->username, cr->password);
-	_cleanup_free_ char *enc = b64_encode(up, strlen(up));
+	_cleanup_free_ char *enc = reg_b64_encode(up, strlen(up));
 	explicit_bzero(up, strlen(up));
 	return xasprintf("Basic %s", enc);
 }
@@ -124,10 +125,10 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 	if (host_creds(c, h, err) < 0)
 		return -1;
 	if (h->have_creds && realm_trusted(h, realm) && nib_str_has_prefix(realm, "http://") &&
-	    !h->insecure && !client_url_insecure(c, realm)) {
+	    !h->insecure && !reg_client_url_insecure(c, realm)) {
 		/* the registry is on HTTPS; its realm would get the password
 		 * in clear */
-		_cleanup_free_ char *rh = url_hostport(realm);
+		_cleanup_free_ char *rh = reg_url_hostport(realm);
 		return nib_err(err, NIB_ERR_AUTH, 0,
 			       "%s: the token realm is plain HTTP (%s): credentials are only sent "
 			       "over HTTPS, or to a host marked insecure (--tls-verify=false, "
@@ -146,7 +147,7 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 			 h->registry, realm);
 	}
 	struct host_state tls = *h; /* the realm host gets the registry's TLS settings */
-	client_setup_easy(c, &tls, e);
+	reg_client_setup_easy(c, &tls, e);
 	curl_easy_setopt(e, CURLOPT_URL, url.data);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	log_debug("GET %s", url.data);
@@ -161,12 +162,12 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 			return nib_err(err, NIB_ERR_AUTH, 0,
 				       "token endpoint %s: response larger than 1 MiB", realm);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-		if (rc != CURLE_OK && curl_code_retryable(rc) && attempt < c->retries) {
-			client_backoff(c, attempt, NULL);
+		if (rc != CURLE_OK && reg_curl_code_retryable(rc) && attempt < c->retries) {
+			reg_client_backoff(c, attempt, NULL);
 			continue;
 		}
-		if (rc == CURLE_OK && http_status_retryable(status) && attempt < c->retries) {
-			client_backoff(c, attempt, NULL);
+		if (rc == CURLE_OK && reg_http_status_retryable(status) && attempt < c->retries) {
+			reg_client_backoff(c, attempt, NULL);
 			continue;
 		}
 		break;
@@ -184,9 +185,9 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 		return nib_err(err, NIB_ERR_AUTH, 0, "token endpoint %s answered HTTP %ld", realm,
 			       status);
 	o = body.len ? json_tokener_parse(body.data) : NULL;
-	t = json_get_string(o, "token");
+	t = reg_json_get_string(o, "token");
 	if (!t || !*t)
-		t = json_get_string(o, "access_token");
+		t = reg_json_get_string(o, "access_token");
 	if (!t || !*t || strlen(t) > 64 * 1024)
 		return nib_err(err, NIB_ERR_AUTH, 0,
 			       "token endpoint %s returned a malformed response (no token)", realm);
@@ -202,14 +203,14 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 	return 0;
 }
 
-int client_auth_header(struct reg_client *c, struct host_state *h, const char *scope, bool refresh,
-		       char **out, struct nib_error *err)
+int reg_client_auth_header(struct reg_client *c, struct host_state *h, const char *scope,
+			   bool refresh, char **out, struct nib_error *err)
 {
 	struct token_entry *te = NULL;
 	const char *sc = scope ? scope : "";
 
 	*out = NULL;
-	if (client_base(c, h, err) < 0)
+	if (reg_client_base(c, h, err) < 0)
 		return -1;
 	if (!h->chal.scheme)
 		return 0;

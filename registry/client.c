@@ -5,10 +5,11 @@
  * manual redirects and retries.
  *
  * Credentials: an Authorization header is only ever attached by
- * client_do() to requests whose origin is the registry's own; a redirect
+ * reg_client_do() to requests whose origin is the registry's own; a redirect
  * elsewhere (blob storage, CDN) goes without it. Nothing here logs header
  * values.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <dirent.h>
 #include <pthread.h>
 #include <openssl/ssl.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define MAX_REDIRECTS 5
 #define ERR_BODY_MAX  (64u << 10)
@@ -115,7 +116,7 @@ static char *find_cert_dir(struct reg_client *c, const char *registry)
 	return NULL;
 }
 
-struct host_state *client_host(struct reg_client *c, const char *registry)
+struct host_state *reg_client_host(struct reg_client *c, const char *registry)
 {
 	struct host_state *h;
 
@@ -132,19 +133,19 @@ struct host_state *client_host(struct reg_client *c, const char *registry)
 	return h;
 }
 
-bool client_url_insecure(const struct reg_client *c, const char *url)
+bool reg_client_url_insecure(const struct reg_client *c, const char *url)
 {
-	_cleanup_free_ char *hp = url_hostport(url);
+	_cleanup_free_ char *hp = reg_url_hostport(url);
 	return c->o.tls_verify == 0 || reg_conf_insecure(c->conf, hp);
 }
 
-int client_check_downgrade(const struct reg_client *c, const char *from, const char *to,
-			   const char *what, struct nib_error *err)
+int reg_client_check_downgrade(const struct reg_client *c, const char *from, const char *to,
+			       const char *what, struct nib_error *err)
 {
 	if (!nib_str_has_prefix(from, "https://") || !nib_str_has_prefix(to, "http://") ||
-	    client_url_insecure(c, to))
+	    reg_client_url_insecure(c, to))
 		return 0;
-	_cleanup_free_ char *hp = url_hostport(to);
+	_cleanup_free_ char *hp = reg_url_hostport(to);
 	return nib_err(err, NIB_ERR_NETWORK, 0,
 		       "%s: redirect from HTTPS to plain HTTP (%s) refused", what, hp);
 }
@@ -166,7 +167,7 @@ static CURLcode ssl_ctx_cb(CURL *e, void *sslctx, void *data)
 	return CURLE_OK;
 }
 
-void client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e)
+void reg_client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e)
 {
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "nib/" NIB_VERSION);
@@ -202,7 +203,7 @@ void client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e)
 	}
 }
 
-void http_resp_clear(struct http_resp *r)
+void reg_http_resp_clear(struct http_resp *r)
 {
 	nib_buf_free(&r->body);
 	free(r->content_type);
@@ -226,7 +227,7 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *data)
 		/* a new response (after 100 Continue): forget earlier headers */
 		struct nib_buf keep = rs->body;
 		rs->body = (struct nib_buf){0};
-		http_resp_clear(rs);
+		reg_http_resp_clear(rs);
 		rs->body = keep;
 		return len;
 	}
@@ -338,8 +339,8 @@ static CURLcode perform_once(struct reg_client *c, struct host_state *h, const c
 	struct sink sink = {.e = e, .rq = rq, .rs = rs};
 	CURLcode rc;
 
-	http_resp_clear(rs);
-	client_setup_easy(c, h, e);
+	reg_http_resp_clear(rs);
+	reg_client_setup_easy(c, h, e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	for (struct curl_slist *l = rq->headers; l; l = l->next)
 		hdrs = curl_slist_append(hdrs, l->data);
@@ -381,12 +382,12 @@ static CURLcode perform_once(struct reg_client *c, struct host_state *h, const c
 	return rc;
 }
 
-bool http_status_retryable(long status)
+bool reg_http_status_retryable(long status)
 {
 	return status == 429 || status == 408 || (status >= 500 && status != 501 && status != 505);
 }
 
-bool curl_code_retryable(CURLcode rc)
+bool reg_curl_code_retryable(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -404,7 +405,7 @@ bool curl_code_retryable(CURLcode rc)
 	}
 }
 
-void client_backoff(struct reg_client *c, int attempt, const char *retry_after)
+double reg_client_backoff_delay(const struct reg_client *c, int attempt, const char *retry_after)
 {
 	double d = c->retry_delay * (double)(1u << MIN(attempt, 16));
 	if (retry_after) {
@@ -413,8 +414,13 @@ void client_backoff(struct reg_client *c, int attempt, const char *retry_after)
 		if (end != retry_after && s >= 0)
 			d = (double)s;
 	}
-	if (d > 60)
-		d = 60;
+	return d > 60 ? 60 : d;
+}
+
+void reg_client_backoff(struct reg_client *c, int attempt, const char *retry_after)
+{
+	double d = reg_client_backoff_delay(c, attempt, retry_after);
+
 	log_debug("retrying in %.1f s", d);
 	struct timespec ts = {.tv_sec = (time_t)d,
 			      .tv_nsec = (long)((d - (double)(time_t)d) * 1e9)};
@@ -456,8 +462,8 @@ static const char *status_text(long s)
 	}
 }
 
-int http_error(struct nib_error *err, const char *what, const struct http_resp *rs,
-	       const char *doing)
+int reg_http_error(struct nib_error *err, const char *what, const struct http_resp *rs,
+		   const char *doing)
 {
 	enum nib_err_kind kind = NIB_ERR_NETWORK;
 	_cleanup_buf_ struct nib_buf detail = {0};
@@ -472,8 +478,8 @@ int http_error(struct nib_error *err, const char *what, const struct http_resp *
 		if (o && json_object_object_get_ex(o, "errors", &errs) &&
 		    json_object_is_type(errs, json_type_array) &&
 		    (e0 = json_object_array_get_idx(errs, 0))) {
-			const char *code = json_get_string(e0, "code");
-			const char *msg = json_get_string(e0, "message");
+			const char *code = reg_json_get_string(e0, "code");
+			const char *msg = reg_json_get_string(e0, "message");
 			nib_buf_printf(&detail, ": %s%s%.200s", code ? code : "",
 				       code && msg ? " " : "", msg ? msg : "");
 		}
@@ -484,12 +490,13 @@ int http_error(struct nib_error *err, const char *what, const struct http_resp *
 
 static int curl_error(struct nib_error *err, const char *what, const char *url, CURLcode rc)
 {
-	_cleanup_free_ char *host = url_host(url);
+	_cleanup_free_ char *host = reg_url_host(url);
 	return nib_err(err, NIB_ERR_NETWORK, 0, "%s: %s (%s)", what, curl_easy_strerror(rc), host);
 }
 
-int client_do(struct reg_client *c, struct host_state *h, const char *scope, struct http_req *rq,
-	      struct http_resp *rs, const char *what, struct nib_error *err)
+int reg_client_do(struct reg_client *c, struct host_state *h, const char *scope,
+		  struct http_req *rq, struct http_resp *rs, const char *what,
+		  struct nib_error *err)
 {
 	_cleanup_free_ char *url = xstrdup(rq->url), *auth = NULL;
 	_cleanup_free_ char *origin = xasprintf("%s://%s/", h->scheme, h->registry);
@@ -497,21 +504,21 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 	bool refreshed = false;
 	int attempt = 0, redirects = 0;
 
-	if (client_auth_header(c, h, scope, false, &auth, err) < 0)
+	if (reg_client_auth_header(c, h, scope, false, &auth, err) < 0)
 		return nib_err_wrap(err, "%s", what);
-	/* client_base only falls back to plain HTTP for an insecure host: a
+	/* reg_client_base only falls back to plain HTTP for an insecure host: a
 	 * credential never travels in clear otherwise */
 	if (auth && streq(h->scheme, "http") && !h->insecure)
 		return nib_err(err, NIB_ERR_AUTH, 0,
 			       "%s: credentials are not sent to %s over plain HTTP", what,
 			       h->registry);
 	for (;;) {
-		bool same = url_same_origin(url, origin);
+		bool same = reg_url_same_origin(url, origin);
 		CURLcode rc = perform_once(c, h, url, rq, same ? auth : NULL, rs);
 		if (rc != CURLE_OK) {
-			if (curl_code_retryable(rc) && attempt < c->retries) {
+			if (reg_curl_code_retryable(rc) && attempt < c->retries) {
 				log_info("%s: %s, retrying", what, curl_easy_strerror(rc));
-				client_backoff(c, attempt++, NULL);
+				reg_client_backoff(c, attempt++, NULL);
 				continue;
 			}
 			rq->method = method0;
@@ -523,7 +530,7 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 				return nib_err(err, NIB_ERR_NETWORK, 0, "%s: too many redirects",
 					       what);
 			}
-			char *next = url_resolve(url, rs->location);
+			char *next = reg_url_resolve(url, rs->location);
 			if (!nib_str_has_prefix(next, "http://") &&
 			    !nib_str_has_prefix(next, "https://")) {
 				free(next);
@@ -531,7 +538,7 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 				return nib_err(err, NIB_ERR_NETWORK, 0,
 					       "%s: redirect to an unsupported URL", what);
 			}
-			if (client_check_downgrade(c, url, next, what, err) < 0) {
+			if (reg_client_check_downgrade(c, url, next, what, err) < 0) {
 				free(next);
 				rq->method = method0;
 				return -1;
@@ -548,17 +555,17 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 			refreshed = true;
 			free(auth);
 			auth = NULL;
-			if (client_auth_header(c, h, scope, true, &auth, err) < 0) {
+			if (reg_client_auth_header(c, h, scope, true, &auth, err) < 0) {
 				rq->method = method0;
 				return nib_err_wrap(err, "%s", what);
 			}
 			continue;
 		}
-		if (http_status_retryable(rs->status) && attempt < c->retries) {
+		if (reg_http_status_retryable(rs->status) && attempt < c->retries) {
 			log_info("%s: HTTP %ld, retrying", what, rs->status);
-			client_backoff(c, attempt++,
-				       rs->status == 429 || rs->status == 503 ? rs->retry_after
-									      : NULL);
+			reg_client_backoff(c, attempt++,
+					   rs->status == 429 || rs->status == 503 ? rs->retry_after
+										  : NULL);
 			continue;
 		}
 		if (rs->body_too_long) {
@@ -574,11 +581,11 @@ int client_do(struct reg_client *c, struct host_state *h, const char *scope, str
 
 /* GET /v2/ (distribution-spec: "determining support"): the scheme and the
  * authentication challenge for this host. */
-int client_base(struct reg_client *c, struct host_state *h, struct nib_error *err)
+int reg_client_base(struct reg_client *c, struct host_state *h, struct nib_error *err)
 {
 	const char *schemes[2] = {"https", "http"};
 	struct http_req rq = {.method = "GET", .body_fd = -1};
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	CURLcode rc = CURLE_OK;
 	_cleanup_free_ char *lasturl = NULL;
 
@@ -590,15 +597,15 @@ int client_base(struct reg_client *c, struct host_state *h, struct nib_error *er
 			lasturl = xasprintf("%s://%s/v2/", schemes[s], h->registry);
 			rq.url = lasturl;
 			rc = perform_once(c, h, lasturl, &rq, NULL, &rs);
-			if (rc == CURLE_OK && http_status_retryable(rs.status) &&
+			if (rc == CURLE_OK && reg_http_status_retryable(rs.status) &&
 			    attempt < c->retries) {
-				client_backoff(c, attempt, rs.retry_after);
+				reg_client_backoff(c, attempt, rs.retry_after);
 				continue;
 			}
-			if (rc != CURLE_OK && curl_code_retryable(rc) &&
+			if (rc != CURLE_OK && reg_curl_code_retryable(rc) &&
 			    rc != CURLE_COULDNT_RESOLVE_HOST && attempt < c->retries &&
 			    !(h->insecure && s == 0)) {
-				client_backoff(c, attempt, NULL);
+				reg_client_backoff(c, attempt, NULL);
 				continue;
 			}
 			break;
@@ -642,9 +649,9 @@ int client_base(struct reg_client *c, struct host_state *h, struct nib_error *er
 int reg_client_ping(struct reg_client *c, const char *registry, const struct reg_creds *creds,
 		    struct nib_error *err)
 {
-	struct host_state *h = client_host(c, registry);
+	struct host_state *h = reg_client_host(c, registry);
 	struct http_req rq = {.method = "GET", .body_fd = -1};
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	_cleanup_free_ char *url = NULL;
 
 	if (creds) {
@@ -653,15 +660,15 @@ int reg_client_ping(struct reg_client *c, const char *registry, const struct reg
 		h->creds.password = xstrdup(creds->password);
 		h->have_creds = h->creds_looked_up = true;
 	}
-	if (client_base(c, h, err) < 0)
+	if (reg_client_base(c, h, err) < 0)
 		return -1;
 	if (!h->chal.scheme)
 		return 0;
 	url = xasprintf("%s://%s/v2/", h->scheme, registry);
 	rq.url = url;
-	if (client_do(c, h, NULL, &rq, &rs, registry, err) < 0)
+	if (reg_client_do(c, h, NULL, &rq, &rs, registry, err) < 0)
 		return -1;
 	if (rs.status != 200)
-		return http_error(err, registry, &rs, "login");
+		return reg_http_error(err, registry, &rs, "login");
 	return 0;
 }

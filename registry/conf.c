@@ -7,12 +7,13 @@
  * prefix/location/insecure/blocked and [[registry.mirror]] location/insecure.
  * Other keys are accepted and ignored.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define CONF_MAX (1u << 20)
 
@@ -48,7 +49,7 @@ void reg_conf_free(struct reg_conf *conf)
 	free(conf);
 }
 
-const char *conf_alias(const struct reg_conf *conf, const char *name)
+const char *reg_conf_alias(const struct reg_conf *conf, const char *name)
 {
 	for (size_t i = conf->n_aliases; i-- > 0;)
 		if (streq(conf->aliases[i].name, name))

@@ -8,6 +8,7 @@
  * `nib login` / `nib logout`. Secrets are wiped from memory when freed and
  * never logged.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
@@ -19,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define AUTHFILE_MAX (4u << 20)
 
@@ -98,7 +99,7 @@ static int decode_auth(const char *path, const char *key, const char *auth, stru
 		       struct nib_error *err)
 {
 	size_t n;
-	char *dec = b64_decode(auth, &n), *colon;
+	char *dec = reg_b64_decode(auth, &n), *colon;
 
 	if (!dec || strlen(dec) != n || !(colon = strchr(dec, ':')) || colon == dec) {
 		wipe_free(dec);
@@ -118,8 +119,9 @@ static int decode_auth(const char *path, const char *key, const char *auth, stru
 static int entry_creds(const char *path, const char *key, json_object *val, struct reg_creds *out,
 		       struct nib_error *err)
 {
-	const char *a = json_get_string(val, "auth");
-	const char *u = json_get_string(val, "username"), *p = json_get_string(val, "password");
+	const char *a = reg_json_get_string(val, "auth");
+	const char *u = reg_json_get_string(val, "username"),
+		   *p = reg_json_get_string(val, "password");
 
 	if (a && *a)
 		return decode_auth(path, key, a, out, err);
@@ -194,7 +196,7 @@ static int run_helper(const char *helper, const char *registry, struct reg_creds
 	}
 	o = outb.len ? json_tokener_parse(outb.data) : NULL;
 	explicit_bzero(outb.data, outb.len);
-	const char *u = json_get_string(o, "Username"), *s = json_get_string(o, "Secret");
+	const char *u = reg_json_get_string(o, "Username"), *s = reg_json_get_string(o, "Secret");
 	if (!u || !s)
 		return nib_err(err, NIB_ERR_AUTH, 0,
 			       "credential helper %s returned a malformed answer for %s", prog,
@@ -248,7 +250,7 @@ static int lookup_file(const char *path, bool must_exist, const char *registry, 
 		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: not a JSON object", path);
 	if (json_object_object_get_ex(o, "credHelpers", &helpers) &&
 	    json_object_is_type(helpers, json_type_object)) {
-		const char *hname = json_get_string(helpers, registry);
+		const char *hname = reg_json_get_string(helpers, registry);
 		if (hname)
 			return run_helper(hname, registry, out, err);
 	}
@@ -276,7 +278,7 @@ static int lookup_file(const char *path, bool must_exist, const char *registry, 
 			*slash = '\0';
 		}
 	}
-	store = json_get_string(o, "credsStore");
+	store = reg_json_get_string(o, "credsStore");
 	if (store && *store)
 		return run_helper(store, registry, out, err);
 	(void)v;
@@ -408,7 +410,7 @@ int reg_creds_store(const char *authfile, const char *key, const struct reg_cred
 		}
 	}
 	_cleanup_free_ char *up = xasprintf("%s:%s", c->username, c->password);
-	_cleanup_free_ char *enc = b64_encode(up, strlen(up));
+	_cleanup_free_ char *enc = reg_b64_encode(up, strlen(up));
 	explicit_bzero(up, strlen(up));
 	entry = json_object_new_object();
 	json_object_object_add(entry, "auth", json_object_new_string(enc));

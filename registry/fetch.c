@@ -9,10 +9,11 @@
  * are followed by hand so that the Authorization header stays with the
  * registry's own origin.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 #include <time.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 struct xfer {
 	struct fetch_item *item;
@@ -149,7 +150,7 @@ static void xfer_start(CURLM *m, struct xfer *x)
 	char buf[64];
 
 	x->e = curl_easy_init();
-	client_setup_easy(fc->c, fc->h, x->e);
+	reg_client_setup_easy(fc->c, fc->h, x->e);
 	nib_buf_reset(&x->rs.body);
 	free(x->rs.content_type);
 	x->rs.content_type = NULL;
@@ -162,7 +163,7 @@ static void xfer_start(CURLM *m, struct xfer *x)
 		log_info("%s: resuming %s at byte %lld", fc->what, x->item->d.digest,
 			 (long long)x->offset);
 	}
-	if (fc->auth && url_same_origin(x->url, fc->origin)) {
+	if (fc->auth && reg_url_same_origin(x->url, fc->origin)) {
 		_cleanup_free_ char *a = xasprintf("Authorization: %s", fc->auth);
 		x->hdrs = curl_slist_append(x->hdrs, a);
 		explicit_bzero(a, strlen(a));
@@ -182,16 +183,8 @@ static void xfer_start(CURLM *m, struct xfer *x)
 
 static void schedule_retry(struct xfer *x, const char *retry_after)
 {
-	struct reg_client *c = x->ctx->c;
-	double d = c->retry_delay * (double)(1u << MIN(x->attempt, 16));
-	if (retry_after) {
-		char *end;
-		long s = strtol(retry_after, &end, 10);
-		if (end != retry_after && s >= 0)
-			d = (double)s;
-	}
-	if (d > 60)
-		d = 60;
+	double d = reg_client_backoff_delay(x->ctx->c, x->attempt, retry_after);
+
 	x->attempt++;
 	x->ready_at = now_mono() + d;
 }
@@ -216,7 +209,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 			       "%s: blob %s is larger than the %lld bytes its descriptor gives",
 			       fc->what, dg, (long long)x->item->d.size);
 	if (rc != CURLE_OK) {
-		if (curl_code_retryable(rc) && x->attempt < c->retries) {
+		if (reg_curl_code_retryable(rc) && x->attempt < c->retries) {
 			log_info("%s: blob %s: %s after %lld bytes, retrying", fc->what, dg,
 				 curl_easy_strerror(rc), (long long)stg_blob_writer_size(x->w));
 			schedule_retry(x, NULL);
@@ -229,14 +222,14 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 		if (++x->redirects > 5)
 			return nib_err(err, NIB_ERR_NETWORK, 0, "%s: blob %s: too many redirects",
 				       fc->what, dg);
-		char *next = url_resolve(x->url, x->rs.location);
+		char *next = reg_url_resolve(x->url, x->rs.location);
 		if (!nib_str_has_prefix(next, "http://") && !nib_str_has_prefix(next, "https://")) {
 			free(next);
 			return nib_err(err, NIB_ERR_NETWORK, 0,
 				       "%s: blob %s: redirect to an unsupported URL", fc->what, dg);
 		}
 		_cleanup_free_ char *bw = xasprintf("%s: blob %s", fc->what, dg);
-		if (client_check_downgrade(c, x->url, next, bw, err) < 0) {
+		if (reg_client_check_downgrade(c, x->url, next, bw, err) < 0) {
 			free(next);
 			return -1;
 		}
@@ -245,11 +238,11 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 		x->ready_at = 0;
 		return 0;
 	}
-	if (status == 401 && !x->refreshed && url_same_origin(x->url, fc->origin)) {
+	if (status == 401 && !x->refreshed && reg_url_same_origin(x->url, fc->origin)) {
 		x->refreshed = true;
 		free(fc->auth);
 		fc->auth = NULL;
-		if (client_auth_header(c, fc->h, fc->scope, true, &fc->auth, err) < 0)
+		if (reg_client_auth_header(c, fc->h, fc->scope, true, &fc->auth, err) < 0)
 			return nib_err_wrap(err, "%s", fc->what);
 		x->ready_at = 0;
 		return 0;
@@ -266,7 +259,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 		}
 		status = 206;
 	}
-	if (http_status_retryable(status) && x->attempt < c->retries) {
+	if (reg_http_status_retryable(status) && x->attempt < c->retries) {
 		log_info("%s: blob %s: HTTP %ld, retrying", fc->what, dg, status);
 		schedule_retry(x, x->rs.retry_after);
 		return 0;
@@ -274,7 +267,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 	if (status != 200 && status != 206) {
 		_cleanup_free_ char *what = xasprintf("%s", fc->what);
 		_cleanup_free_ char *doing = xasprintf("blob %s", dg);
-		return http_error(err, what, &x->rs, doing);
+		return reg_http_error(err, what, &x->rs, doing);
 	}
 	if (stg_blob_writer_commit(x->w, dg, x->item->d.size, NULL, err) < 0)
 		return nib_err_wrap(err, "%s", fc->what);
@@ -284,9 +277,9 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 	return 0;
 }
 
-int fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st,
-		const struct reg_ref *ref, const char *base, struct fetch_item *items, size_t n,
-		struct nib_error *err)
+int reg_fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st,
+		    const struct reg_ref *ref, const char *base, struct fetch_item *items, size_t n,
+		    struct nib_error *err)
 {
 	_cleanup_free_ char *refstr = reg_ref_string(ref);
 	struct fetch_ctx fc = {.c = c, .h = h, .st = st, .what = refstr};
@@ -301,7 +294,7 @@ int fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st
 	for (size_t i = 0; i < n; i++) {
 		xs[i].item = &items[i];
 		xs[i].ctx = &fc;
-		http_resp_clear(&xs[i].rs);
+		reg_http_resp_clear(&xs[i].rs);
 		if (items[i].skip || stg_blob_exists(st, items[i].d.digest)) {
 			xs[i].done = true;
 			if (c->o.progress_fn)
@@ -322,7 +315,7 @@ int fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st
 		}
 		remaining++;
 	}
-	if (remaining && client_auth_header(c, h, fc.scope, false, &fc.auth, err) < 0) {
+	if (remaining && reg_client_auth_header(c, h, fc.scope, false, &fc.auth, err) < 0) {
 		nib_err_wrap(err, "%s", refstr);
 		ret = -1;
 		goto out;
@@ -376,7 +369,7 @@ out:
 		/* a failed pull leaves no partial blob: the writer removes its temp file */
 		stg_blob_writer_free(xs[i].w);
 		free(xs[i].url);
-		http_resp_clear(&xs[i].rs);
+		reg_http_resp_clear(&xs[i].rs);
 		nib_buf_free(&xs[i].rs.body);
 		nib_err_clear(&xs[i].werr);
 	}

@@ -4,19 +4,20 @@
  * descriptors they reference, and platform selection (image-spec
  * manifest.md, image-index.md; Docker image manifest v2 schema 2).
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define MAX_LAYERS	  1000
 #define MAX_INDEX_ENTRIES 10000
 
-bool media_type_is_index(const char *mt)
+bool reg_media_type_is_index(const char *mt)
 {
 	return mt && (streq(mt, STG_MT_OCI_INDEX) || streq(mt, STG_MT_DOCKER_LIST));
 }
 
-bool media_type_is_manifest(const char *mt)
+bool reg_media_type_is_manifest(const char *mt)
 {
 	return mt && (streq(mt, STG_MT_OCI_MANIFEST) || streq(mt, STG_MT_DOCKER_MANIFEST));
 }
@@ -25,7 +26,8 @@ static int desc_from_json(json_object *o, const char *what, const char *field, s
 			  struct nib_error *err)
 {
 	json_object *sz;
-	const char *dg = json_get_string(o, "digest"), *mt = json_get_string(o, "mediaType");
+	const char *dg = reg_json_get_string(o, "digest"),
+		   *mt = reg_json_get_string(o, "mediaType");
 
 	memset(d, 0, sizeof(*d));
 	if (!o || !json_object_is_type(o, json_type_object))
@@ -55,7 +57,7 @@ static int doc_media_type(json_object *o, const char *content_type, const char *
 			  struct nib_error *err)
 {
 	json_object *sv, *tmp;
-	const char *field = json_get_string(o, "mediaType");
+	const char *field = reg_json_get_string(o, "mediaType");
 	_cleanup_free_ char *ct = NULL;
 
 	if (json_object_object_get_ex(o, "schemaVersion", &sv) &&
@@ -73,7 +75,7 @@ static int doc_media_type(json_object *o, const char *content_type, const char *
 				       "deprecated format; push the image again with a current "
 				       "client)",
 				       what);
-		if (!media_type_is_index(ct) && !media_type_is_manifest(ct)) {
+		if (!reg_media_type_is_index(ct) && !reg_media_type_is_manifest(ct)) {
 			free(ct);
 			ct = NULL; /* "application/json" and the like: use the document */
 		}
@@ -83,7 +85,7 @@ static int doc_media_type(json_object *o, const char *content_type, const char *
 			       "%s: manifest media type '%.100s' does not match the Content-Type "
 			       "'%s'",
 			       what, field, ct);
-	if (field && !media_type_is_index(field) && !media_type_is_manifest(field))
+	if (field && !reg_media_type_is_index(field) && !reg_media_type_is_manifest(field))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,
 			       "%s: unsupported manifest media type '%.100s'", what, field);
 	if (field)
@@ -108,13 +110,13 @@ static int doc_media_type(json_object *o, const char *content_type, const char *
 static int fields_match_type(json_object *o, const char *mt, const char *what,
 			     struct nib_error *err)
 {
-	if (media_type_is_index(mt) && (json_object_object_get_ex(o, "config", NULL) ||
-					json_object_object_get_ex(o, "layers", NULL)))
+	if (reg_media_type_is_index(mt) && (json_object_object_get_ex(o, "config", NULL) ||
+					    json_object_object_get_ex(o, "layers", NULL)))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,
 			       "%s: an image index (%s) with a \"config\" or \"layers\" field is "
 			       "ambiguous and refused",
 			       what, mt);
-	if (media_type_is_manifest(mt) && json_object_object_get_ex(o, "manifests", NULL))
+	if (reg_media_type_is_manifest(mt) && json_object_object_get_ex(o, "manifests", NULL))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,
 			       "%s: an image manifest (%s) with a \"manifests\" field is ambiguous "
 			       "and refused",
@@ -125,8 +127,8 @@ static int fields_match_type(json_object *o, const char *mt, const char *what,
 /* Parse a manifest or index. For a manifest, `out` gets config and layers
  * and out->manifest.media_type; for an index only out->index.media_type is
  * set and `*doc` keeps the document for platform selection. */
-int manifest_parse(const char *data, size_t len, const char *content_type_what,
-		   struct reg_image *out, json_object **doc, struct nib_error *err)
+int reg_manifest_parse(const char *data, size_t len, const char *content_type_what,
+		       struct reg_image *out, json_object **doc, struct nib_error *err)
 {
 	/* content_type_what: "CONTENT-TYPE\nWHAT" packed by the caller */
 	const char *nl = strchr(content_type_what, '\n');
@@ -155,7 +157,7 @@ int manifest_parse(const char *data, size_t len, const char *content_type_what,
 			       what);
 	if (fields_match_type(o, mt, what, err) < 0)
 		return -1;
-	if (media_type_is_index(mt)) {
+	if (reg_media_type_is_index(mt)) {
 		json_object *m;
 		if (!json_object_object_get_ex(o, "manifests", &m) ||
 		    !json_object_is_type(m, json_type_array))

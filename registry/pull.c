@@ -6,9 +6,10 @@
  * reference tagged in index.json (a Docker manifest as its OCI conversion,
  * stg_image_import). Mirrors from registries.conf are tried first.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define ACCEPT_MANIFESTS                                                                           \
 	"Accept: " STG_MT_OCI_MANIFEST ", " STG_MT_OCI_INDEX ", " STG_MT_DOCKER_MANIFEST           \
@@ -23,8 +24,8 @@ static char *scope_pull(const struct reg_ref *ref)
 static struct host_state *host_for(struct reg_client *c, const struct reg_ref *ref,
 				   struct nib_error *err)
 {
-	struct host_state *h = client_host(c, ref->registry);
-	if (client_base(c, h, err) < 0)
+	struct host_state *h = reg_client_host(c, ref->registry);
+	if (reg_client_base(c, h, err) < 0)
 		return NULL;
 	return h;
 }
@@ -49,7 +50,7 @@ static int manifest_request(struct reg_client *c, const struct reg_ref *ref, con
 	url = manifest_url(h, ref, which);
 	struct http_req rq = {
 	    .method = method, .url = url, .headers = hdrs, .body_fd = -1, .resp_max = MANIFEST_MAX};
-	r = client_do(c, h, scope, &rq, rs, what, err);
+	r = reg_client_do(c, h, scope, &rq, rs, what, err);
 	curl_slist_free_all(hdrs);
 	return r;
 }
@@ -57,7 +58,7 @@ static int manifest_request(struct reg_client *c, const struct reg_ref *ref, con
 int reg_manifest_get(struct reg_client *c, const struct reg_ref *ref, char **data, size_t *len,
 		     struct reg_desc *out, struct nib_error *err)
 {
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	_cleanup_free_ char *what = reg_ref_string(ref);
 	const char *which = ref->digest ? ref->digest : ref->tag;
 	char got[NIB_DIGEST_LEN + 1];
@@ -66,7 +67,7 @@ int reg_manifest_get(struct reg_client *c, const struct reg_ref *ref, char **dat
 	if (manifest_request(c, ref, which, "GET", &rs, err) < 0)
 		return -1;
 	if (rs.status != 200)
-		return http_error(err, what, &rs, "manifest");
+		return reg_http_error(err, what, &rs, "manifest");
 	nib_sha256_digest(rs.body.data ? rs.body.data : "", rs.body.len, got);
 	if (ref->digest && !streq(ref->digest, got))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,
@@ -88,7 +89,7 @@ int reg_manifest_get(struct reg_client *c, const struct reg_ref *ref, char **dat
 int reg_manifest_head(struct reg_client *c, const struct reg_ref *ref, struct reg_desc *out,
 		      struct nib_error *err)
 {
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	_cleanup_free_ char *what = reg_ref_string(ref);
 
 	memset(out, 0, sizeof(*out));
@@ -97,7 +98,7 @@ int reg_manifest_head(struct reg_client *c, const struct reg_ref *ref, struct re
 	if (rs.status == 404)
 		return 0;
 	if (rs.status != 200)
-		return http_error(err, what, &rs, "manifest");
+		return reg_http_error(err, what, &rs, "manifest");
 	if (rs.docker_digest && nib_digest_valid(rs.docker_digest))
 		snprintf(out->digest, sizeof(out->digest), "%s", rs.docker_digest);
 	else if (ref->digest)
@@ -111,7 +112,7 @@ int reg_manifest_head(struct reg_client *c, const struct reg_ref *ref, struct re
 int reg_blob_head(struct reg_client *c, const struct reg_ref *ref, const char *digest,
 		  int64_t *size, struct nib_error *err)
 {
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	_cleanup_free_ char *what = reg_ref_string(ref), *scope = scope_pull(ref), *url = NULL;
 	struct host_state *h = host_for(c, ref, err);
 
@@ -119,13 +120,13 @@ int reg_blob_head(struct reg_client *c, const struct reg_ref *ref, const char *d
 		return nib_err_wrap(err, "%s", what);
 	url = xasprintf("%s://%s/v2/%s/blobs/%s", h->scheme, h->registry, ref->repo, digest);
 	struct http_req rq = {.method = "HEAD", .url = url, .body_fd = -1};
-	if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+	if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 		return -1;
 	if (rs.status == 404)
 		return 0;
 	if (rs.status != 200) {
 		_cleanup_free_ char *doing = xasprintf("blob %s", digest);
-		return http_error(err, what, &rs, doing);
+		return reg_http_error(err, what, &rs, doing);
 	}
 	if (size)
 		*size = rs.content_length;
@@ -143,7 +144,7 @@ int reg_blob_get(struct reg_client *c, struct stg_store *st, const struct reg_re
 		return nib_err_wrap(err, "%s", what);
 	base = xasprintf("%s://%s/v2/", h->scheme, h->registry);
 	it.d.media_type = NULL;
-	return fetch_blobs(c, h, st, ref, base, &it, 1, err);
+	return reg_fetch_blobs(c, h, st, ref, base, &it, 1, err);
 }
 
 /* ---- platform selection ---- */
@@ -191,18 +192,18 @@ static int select_platform(json_object *index, const char *plat, const char *wha
 	json_object_object_get_ex(index, "manifests", &mans);
 	for (size_t i = 0; i < json_object_array_length(mans); i++) {
 		json_object *e = json_object_array_get_idx(mans, i), *p;
-		const char *mt = json_get_string(e, "mediaType");
+		const char *mt = reg_json_get_string(e, "mediaType");
 		if (!json_object_object_get_ex(e, "platform", &p))
 			continue;
-		const char *os = json_get_string(p, "os"),
-			   *arch = json_get_string(p, "architecture");
-		const char *var = json_get_string(p, "variant");
+		const char *os = reg_json_get_string(p, "os"),
+			   *arch = reg_json_get_string(p, "architecture");
+		const char *var = reg_json_get_string(p, "variant");
 		if (!os || !arch)
 			continue;
 		if (avail.len < 400)
 			nib_buf_printf(&avail, "%s%s/%s%s%s", avail.len ? ", " : "", os, arch,
 				       var ? "/" : "", var ? var : "");
-		if (mt && !media_type_is_manifest(mt))
+		if (mt && !reg_media_type_is_manifest(mt))
 			continue;
 		if (!streq(os, want.os) || !streq(arch, want.arch))
 			continue;
@@ -230,7 +231,8 @@ static int select_platform(json_object *index, const char *plat, const char *wha
 			       "%s: no image for platform %s in the index (available: %s)", what,
 			       plat, avail.len ? avail.data : "none");
 	json_object *e = json_object_array_get_idx(mans, (size_t)best), *sz;
-	const char *dg = json_get_string(e, "digest"), *mt = json_get_string(e, "mediaType");
+	const char *dg = reg_json_get_string(e, "digest"),
+		   *mt = reg_json_get_string(e, "mediaType");
 	if (!dg || !nib_digest_valid(dg) || !json_object_object_get_ex(e, "size", &sz))
 		return nib_err(err, NIB_ERR_CORRUPT, 0, "%s: malformed index entry for %s", what,
 			       plat);
@@ -257,7 +259,7 @@ static int pull_from(struct reg_client *c, struct stg_store *st, const struct re
 	if (reg_manifest_get(c, ref, &data, &len, &top, err) < 0)
 		goto out;
 	ctwhat = xasprintf("%s\n%s", top.media_type ? top.media_type : "", display);
-	if (manifest_parse(data, len, ctwhat, &img, &doc, err) < 0)
+	if (reg_manifest_parse(data, len, ctwhat, &img, &doc, err) < 0)
 		goto out;
 	if (img.index.media_type) {
 		/* an index: store it, choose the platform, fetch that manifest */
@@ -293,7 +295,7 @@ static int pull_from(struct reg_client *c, struct stg_store *st, const struct re
 		ctwhat = xasprintf("%s\n%s", sel.media_type, display);
 		struct reg_image inner = {0};
 		json_object *nested = NULL;
-		int r = manifest_parse(d2, l2, ctwhat, &inner, &nested, err);
+		int r = reg_manifest_parse(d2, l2, ctwhat, &inner, &nested, err);
 		if (r == 0 && inner.index.media_type) {
 			json_object_put(nested);
 			reg_image_clear(&inner);
@@ -333,7 +335,7 @@ static int pull_from(struct reg_client *c, struct stg_store *st, const struct re
 		items[0].d = img.config;
 		for (size_t i = 0; i < img.n_layers; i++)
 			items[i + 1].d = img.layers[i];
-		int r = fetch_blobs(c, h, st, ref, base, items, n, err);
+		int r = reg_fetch_blobs(c, h, st, ref, base, items, n, err);
 		free(items);
 		if (r < 0)
 			goto out;
@@ -366,7 +368,7 @@ int reg_image_pull(struct reg_client *c, struct stg_store *st, const struct reg_
 				    .repo = eps[i].repo,
 				    .tag = ref->tag,
 				    .digest = ref->digest};
-		struct host_state *h = client_host(c, r.registry);
+		struct host_state *h = reg_client_host(c, r.registry);
 		if (eps[i].insecure)
 			h->insecure = true;
 		if (i + 1 < n) {

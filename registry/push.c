@@ -8,11 +8,12 @@
  * chunk size. The manifest goes last with its own media type, under the tag
  * or the digest.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 static char *scope_push(const struct reg_ref *ref, const char *from)
 {
@@ -39,7 +40,7 @@ static int upload_chunks(struct reg_client *c, struct host_state *h, const char 
 	int resumes = 0;
 
 	while (off < size) {
-		_cleanup_(http_resp_clear) struct http_resp rs = {0};
+		_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 		_cleanup_slist_ struct curl_slist *hdrs = NULL;
 		int64_t n = MIN((int64_t)c->chunk_size, size - off);
 		char range[96];
@@ -54,7 +55,7 @@ static int upload_chunks(struct reg_client *c, struct host_state *h, const char 
 				      .body_fd = fd,
 				      .body_off = off,
 				      .body_len_fd = n};
-		if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+		if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 			return -1;
 		if (rs.status == 416 && resumes++ < 3 && rs.range) {
 			/* the registry has a different amount: continue from there */
@@ -65,10 +66,10 @@ static int upload_chunks(struct reg_client *c, struct host_state *h, const char 
 			}
 		}
 		if (rs.status != 202)
-			return http_error(err, what, &rs, "blob upload (PATCH)");
+			return reg_http_error(err, what, &rs, "blob upload (PATCH)");
 		if (rs.location) {
-			char *next = url_resolve(*loc, rs.location);
-			if (client_check_downgrade(c, *loc, next, what, err) < 0) {
+			char *next = reg_url_resolve(*loc, rs.location);
+			if (reg_client_check_downgrade(c, *loc, next, what, err) < 0) {
 				free(next);
 				return -1;
 			}
@@ -87,19 +88,19 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 {
 	_cleanup_free_ char *what = reg_ref_string(ref), *scope = scope_push(ref, mount_from);
 	_cleanup_free_ char *url = NULL, *loc = NULL, *final = NULL;
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	_cleanup_curl_ CURL *esc = curl_easy_init();
 	_cleanup_close_ int fd = -1;
-	struct host_state *h = client_host(c, ref->registry);
+	struct host_state *h = reg_client_host(c, ref->registry);
 	struct stat sb;
 	int64_t size;
 
-	if (client_base(c, h, err) < 0)
+	if (reg_client_base(c, h, err) < 0)
 		return nib_err_wrap(err, "%s", what);
 	url = xasprintf("%s://%s/v2/%s/blobs/%s", h->scheme, h->registry, ref->repo, d->digest);
 	{
 		struct http_req rq = {.method = "HEAD", .url = url, .body_fd = -1};
-		if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+		if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 			return -1;
 		if (rs.status == 200) {
 			if (c->o.progress_fn)
@@ -109,7 +110,7 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 		}
 		if (rs.status != 404) {
 			_cleanup_free_ char *doing = xasprintf("blob %s", d->digest);
-			return http_error(err, what, &rs, doing);
+			return reg_http_error(err, what, &rs, doing);
 		}
 	}
 	fd = stg_blob_open(st, d->digest, err);
@@ -130,7 +131,7 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 		_cleanup_free_ char *u1 = with_query(esc, url, "mount", d->digest);
 		_cleanup_free_ char *u2 = with_query(esc, u1, "from", mount_from);
 		struct http_req rq = {.method = "POST", .url = u2, .body_fd = -1};
-		if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+		if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 			return -1;
 		if (rs.status == 201) {
 			if (c->o.progress_fn)
@@ -140,15 +141,15 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 		}
 	} else {
 		struct http_req rq = {.method = "POST", .url = url, .body_fd = -1};
-		if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+		if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 			return -1;
 	}
 	if (rs.status != 202 || !rs.location) {
 		_cleanup_free_ char *doing = xasprintf("blob upload %s", d->digest);
-		return http_error(err, what, &rs, doing);
+		return reg_http_error(err, what, &rs, doing);
 	}
-	loc = url_resolve(url, rs.location);
-	if (client_check_downgrade(c, url, loc, what, err) < 0)
+	loc = reg_url_resolve(url, rs.location);
+	if (reg_client_check_downgrade(c, url, loc, what, err) < 0)
 		return -1;
 
 	_cleanup_slist_ struct curl_slist *hdrs =
@@ -159,7 +160,7 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 		final = with_query(esc, loc, "digest", d->digest);
 		struct http_req rq = {
 		    .method = "PUT", .url = final, .headers = hdrs, .body_fd = -1};
-		if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+		if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 			return -1;
 	} else {
 		final = with_query(esc, loc, "digest", d->digest);
@@ -174,12 +175,12 @@ int reg_blob_put(struct reg_client *c, struct stg_store *st, const struct reg_re
 			rq.body = "";
 			rq.body_len = 0;
 		}
-		if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+		if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 			return -1;
 	}
 	if (rs.status != 201) {
 		_cleanup_free_ char *doing = xasprintf("blob upload %s", d->digest);
-		return http_error(err, what, &rs, doing);
+		return reg_http_error(err, what, &rs, doing);
 	}
 	if (c->o.progress_fn)
 		c->o.progress_fn(c->o.progress_data, "done", d->digest, size, size);
@@ -192,9 +193,9 @@ int reg_manifest_put(struct reg_client *c, const struct reg_ref *ref, const char
 {
 	_cleanup_free_ char *what = reg_ref_string(ref), *scope = scope_push(ref, NULL);
 	_cleanup_free_ char *url = NULL, *ct = NULL;
-	_cleanup_(http_resp_clear) struct http_resp rs = {0};
+	_cleanup_(reg_http_resp_clear) struct http_resp rs = {0};
 	_cleanup_slist_ struct curl_slist *hdrs = NULL;
-	struct host_state *h = client_host(c, ref->registry);
+	struct host_state *h = reg_client_host(c, ref->registry);
 	char dg[NIB_DIGEST_LEN + 1];
 
 	nib_sha256_digest(data, len, dg);
@@ -203,7 +204,7 @@ int reg_manifest_put(struct reg_client *c, const struct reg_ref *ref, const char
 		    err, NIB_ERR_USAGE, 0,
 		    "%s: the image's manifest has digest %s, not the one in the reference", what,
 		    dg);
-	if (client_base(c, h, err) < 0)
+	if (reg_client_base(c, h, err) < 0)
 		return nib_err_wrap(err, "%s", what);
 	url = xasprintf("%s://%s/v2/%s/manifests/%s", h->scheme, h->registry, ref->repo,
 			ref->tag ? ref->tag : dg);
@@ -215,10 +216,10 @@ int reg_manifest_put(struct reg_client *c, const struct reg_ref *ref, const char
 			      .body = data,
 			      .body_len = len,
 			      .body_fd = -1};
-	if (client_do(c, h, scope, &rq, &rs, what, err) < 0)
+	if (reg_client_do(c, h, scope, &rq, &rs, what, err) < 0)
 		return -1;
 	if (rs.status != 201 && rs.status != 200)
-		return http_error(err, what, &rs, "manifest upload");
+		return reg_http_error(err, what, &rs, "manifest upload");
 	if (rs.docker_digest && nib_str_has_prefix(rs.docker_digest, "sha256:") &&
 	    !streq(rs.docker_digest, dg))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,
@@ -242,7 +243,7 @@ int reg_image_push(struct reg_client *c, struct stg_store *st, const struct reg_
 	if (stg_blob_read(st, manifest->digest, MANIFEST_MAX, &data, &len, err) < 0)
 		return nib_err_wrap(err, "%s", what);
 	ctwhat = xasprintf("%s\n%s", manifest->media_type ? manifest->media_type : "", what);
-	if (manifest_parse(data, len, ctwhat, &img, &doc, err) < 0)
+	if (reg_manifest_parse(data, len, ctwhat, &img, &doc, err) < 0)
 		return -1;
 	if (img.index.media_type) {
 		json_object_put(doc);

@@ -4,10 +4,11 @@
  * the distribution project's reference package (reference/regexp.go) and
  * Docker's defaults (docker.io, library/, latest).
  */
+#define NIB_REGISTRY_INTERNAL
 #include <ctype.h>
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 #define NAME_MAX_TOTAL 255
 #define TAG_MAX	       128
@@ -160,8 +161,8 @@ void reg_ref_copy(struct reg_ref *dst, const struct reg_ref *src)
 
 /* Parse with an explicit default registry (NULL: Docker's rules). When
  * `default_registry` is given the name is taken as unqualified. */
-int ref_parse_with(const char *s, const char *default_registry, struct reg_ref *out,
-		   struct nib_error *err)
+int reg_ref_parse_with(const char *s, const char *default_registry, struct reg_ref *out,
+		       struct nib_error *err)
 {
 	_cleanup_free_ char *name = NULL;
 	_cleanup_ref_ struct reg_ref r = {0};
@@ -245,7 +246,7 @@ int ref_parse_with(const char *s, const char *default_registry, struct reg_ref *
 
 int reg_ref_parse(const char *s, struct reg_ref *out, struct nib_error *err)
 {
-	return ref_parse_with(s, NULL, out, err);
+	return reg_ref_parse_with(s, NULL, out, err);
 }
 
 char *reg_ref_name(const struct reg_ref *r)
@@ -282,10 +283,10 @@ int reg_ref_resolve(const struct reg_conf *conf, const char *s, struct reg_ref *
 	if (reg_ref_is_qualified(s) || !conf)
 		return reg_ref_parse(s, out, err);
 	split_short(s, &name, &suffix);
-	alias = conf_alias(conf, name);
+	alias = reg_conf_alias(conf, name);
 	if (!alias && strncmp(name, "library/", 8) != 0) {
 		_cleanup_free_ char *lib = xasprintf("library/%s", name);
-		alias = conf_alias(conf, lib);
+		alias = reg_conf_alias(conf, lib);
 	}
 	if (alias) {
 		_cleanup_free_ char *full = xasprintf("%s%s", alias, suffix);
@@ -298,7 +299,7 @@ int reg_ref_resolve(const struct reg_conf *conf, const char *s, struct reg_ref *
 	case 0:
 		return reg_ref_parse(s, out, err);
 	case 1:
-		return ref_parse_with(s, conf->search[0], out, err);
+		return reg_ref_parse_with(s, conf->search[0], out, err);
 	default: {
 		_cleanup_buf_ struct nib_buf b = {0};
 		for (size_t i = 0; i < conf->n_search; i++)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* registry: base64, JSON helpers, URL helpers, descriptors. */
+#define NIB_REGISTRY_INTERNAL
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *b64_encode(const void *p, size_t n)
+char *reg_b64_encode(const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
@@ -27,7 +28,7 @@ char *b64_encode(const void *p, size_t n)
 	return out;
 }
 
-char *b64_decode(const char *s, size_t *outlen)
+char *reg_b64_decode(const char *s, size_t *outlen)
 {
 	size_t n = strlen(s), j = 0;
 	unsigned v = 0;
@@ -61,7 +62,7 @@ bad:
 	return NULL;
 }
 
-const char *json_get_string(json_object *o, const char *key)
+const char *reg_json_get_string(json_object *o, const char *key)
 {
 	json_object *v;
 	if (!o || !json_object_is_type(o, json_type_object) ||
@@ -153,7 +154,7 @@ static char *url_authority(const char *url, bool with_default_port)
 	return a;
 }
 
-bool url_same_origin(const char *a, const char *b)
+bool reg_url_same_origin(const char *a, const char *b)
 {
 	_cleanup_free_ char *x = url_authority(a, true), *y = url_authority(b, true);
 	const char *sa = strstr(a, "://"), *sb = strstr(b, "://");
@@ -162,12 +163,12 @@ bool url_same_origin(const char *a, const char *b)
 	return streq(x, y);
 }
 
-char *url_hostport(const char *url)
+char *reg_url_hostport(const char *url)
 {
 	return url_authority(url, false);
 }
 
-char *url_host(const char *url)
+char *reg_url_host(const char *url)
 {
 	char *a = url_authority(url, false);
 	if (a[0] == '[') {
@@ -182,7 +183,7 @@ char *url_host(const char *url)
 	return a;
 }
 
-char *url_resolve(const char *base, const char *loc)
+char *reg_url_resolve(const char *base, const char *loc)
 {
 	if (strstr(loc, "://"))
 		return xstrdup(loc);

@@ -5,10 +5,11 @@
  * `scheme param=value, param="quoted"`; Bearer carries realm, service and
  * scope, Basic a realm.
  */
+#define NIB_REGISTRY_INTERNAL
 #include <ctype.h>
 #include <string.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 
 void reg_challenge_clear(struct reg_challenge *c)
 {

@@ -76,7 +76,7 @@ static la_ssize_t tar_out(struct archive *a, void *data, const void *buf, size_t
 	if (p->failed)
 		return -1;
 	nib_sha256_update(p->hu, buf, n);
-	if (compress_write(p->z, buf, n, &p->err) < 0) {
+	if (stg_compress_write(p->z, buf, n, &p->err) < 0) {
 		p->failed = true;
 		archive_set_error(a, EIO, "%s", p->err.msg);
 		return -1;
@@ -163,7 +163,7 @@ static void add_xattrs(int fd, const char *list, size_t n, struct archive_entry 
 			continue;
 		if (nib_str_has_prefix(name, STG_XATTR_OVERRIDE_PREFIX))
 			tname = name + strlen(STG_XATTR_OVERRIDE_PREFIX);
-		else if (layer_xattr_reserved(name))
+		else if (stg_layer_xattr_reserved(name))
 			continue;
 		vl = fgetxattr(fd, name, val, sizeof(val));
 		if (vl < 0)
@@ -221,11 +221,11 @@ static int write_entry(struct writer *w, const struct change *ch, struct nib_err
 	pfd = parent_fd(w, ch->path);
 	if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "stat /%s", ch->path);
-	perm_fixes_lookup(&w->fx, &st);
+	stg_perm_fixes_lookup(&w->fx, &st);
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-		fd = layer_openat(pfd, base,
-				  O_RDONLY | O_NOFOLLOW | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0),
-				  &w->fx);
+		fd = stg_layer_openat(
+		    pfd, base, O_RDONLY | O_NOFOLLOW | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0),
+		    &w->fx);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open /%s", ch->path);
 		/* one listing per file: most have no xattr at all */
@@ -348,10 +348,10 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 	p->sink.hash = !p->sink.w && o->compression != STG_COMPRESS_NONE;
 	p->hu = nib_sha256_new();
 	w.data = xmalloc(CHUNK);
-	if (compress_new(o->compression, o->level, 0, sink_write, &p->sink, &p->z, err) < 0)
+	if (stg_compress_new(o->compression, o->level, 0, sink_write, &p->sink, &p->z, err) < 0)
 		goto out;
 	ch.fx = &w.fx;
-	if (diff_collect(treefd, o, &ch, err) < 0)
+	if (stg_diff_collect(treefd, o, &ch, err) < 0)
 		goto out;
 
 	w.a = archive_write_new();
@@ -379,7 +379,7 @@ static int commit(int treefd, const struct stg_commit_opts *o, struct sink *sink
 			nib_err(err, NIB_ERR_IO, 0, "tar: %s", archive_error_string(w.a));
 		goto out;
 	}
-	if (compress_finish(p->z, err) < 0)
+	if (stg_compress_finish(p->z, err) < 0)
 		goto out;
 	nib_sha256_final(p->hu, out->diff_id);
 	if (o->compression == STG_COMPRESS_NONE)
@@ -400,9 +400,9 @@ out:
 	free(w.pdir);
 	if (w.pfd >= 0)
 		close(w.pfd);
-	perm_fixes_restore(&w.fx);
-	diff_changes_free(&ch);
-	compress_free(p->z);
+	stg_perm_fixes_restore(&w.fx);
+	stg_diff_changes_free(&ch);
+	stg_compress_free(p->z);
 	nib_sha256_free(p->hu);
 	nib_err_clear(&p->err);
 	free(p);

@@ -54,7 +54,7 @@ struct compress {
 	};
 };
 
-unsigned compress_threads_auto(void)
+unsigned stg_compress_threads_auto(void)
 {
 	const char *env = getenv("NIB_COMPRESS_THREADS");
 	cpu_set_t set;
@@ -434,10 +434,10 @@ const char *stg_compression_media_type(enum stg_compression c)
 	return (size_t)c < ARRAY_SIZE(compressors) ? compressors[c].media_type : NULL;
 }
 
-int compress_new(enum stg_compression c, int level, unsigned threads, compress_sink_fn sink,
-		 void *arg, struct compress **out, struct nib_error *err)
+int stg_compress_new(enum stg_compression c, int level, unsigned threads, compress_sink_fn sink,
+		     void *arg, struct compress **out, struct nib_error *err)
 {
-	_cleanup_(compress_freep) struct compress *z = NULL;
+	_cleanup_(stg_compress_freep) struct compress *z = NULL;
 
 	*out = NULL;
 	if ((size_t)c >= ARRAY_SIZE(compressors))
@@ -445,7 +445,7 @@ int compress_new(enum stg_compression c, int level, unsigned threads, compress_s
 	z = xcalloc(1, sizeof(*z));
 	z->c = &compressors[c];
 	z->level = level > 0 ? level : z->c->default_level;
-	z->threads = MIN(threads ? threads : compress_threads_auto(), 64u);
+	z->threads = MIN(threads ? threads : stg_compress_threads_auto(), 64u);
 	z->sink = sink;
 	z->arg = arg;
 	if (z->c->start(z, err) < 0)
@@ -454,12 +454,12 @@ int compress_new(enum stg_compression c, int level, unsigned threads, compress_s
 	return 0;
 }
 
-int compress_write(struct compress *z, const void *p, size_t n, struct nib_error *err)
+int stg_compress_write(struct compress *z, const void *p, size_t n, struct nib_error *err)
 {
 	return n ? z->c->write(z, p, n, false, err) : 0;
 }
 
-int compress_finish(struct compress *z, struct nib_error *err)
+int stg_compress_finish(struct compress *z, struct nib_error *err)
 {
 	if (z->finished)
 		return 0;
@@ -467,7 +467,7 @@ int compress_finish(struct compress *z, struct nib_error *err)
 	return z->c->write(z, NULL, 0, true, err);
 }
 
-void compress_free(struct compress *z)
+void stg_compress_free(struct compress *z)
 {
 	if (!z)
 		return;

@@ -36,7 +36,7 @@ static void push(struct changes *c, char *path, enum change_kind kind)
 	c->len++;
 }
 
-void diff_changes_free(struct changes *c)
+void stg_diff_changes_free(struct changes *c)
 {
 	for (size_t i = 0; i < c->len; i++)
 		free(c->v[i].path);
@@ -154,7 +154,7 @@ static int refuse_wh(const char *rel, const char *name, struct nib_error *err)
 
 static int opendir_at(int dfd, const char *name, struct perm_fixes *fx)
 {
-	return layer_openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, fx);
+	return stg_layer_openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, fx);
 }
 
 /* ---- overlay upper folder ------------------------------------------------- */
@@ -330,8 +330,8 @@ static bool entry_changed(int tdfd, int bdfd, const char *name, const struct sta
 	if (!S_ISREG(ts->st_mode) && !S_ISDIR(ts->st_mode))
 		return false;
 	int fl = O_RDONLY | O_NOFOLLOW | (S_ISDIR(ts->st_mode) ? O_DIRECTORY : 0);
-	_cleanup_close_ int tf = layer_openat(tdfd, name, fl, fx);
-	_cleanup_close_ int bf = layer_openat(bdfd, name, fl, fx);
+	_cleanup_close_ int tf = stg_layer_openat(tdfd, name, fl, fx);
+	_cleanup_close_ int bf = stg_layer_openat(bdfd, name, fl, fx);
 	if (tf < 0 || bf < 0)
 		return true;
 	if (!xattrs_equal(tf, bf))
@@ -438,8 +438,8 @@ out:
 	return ret < 0 ? -1 : any;
 }
 
-int diff_collect(int treefd, const struct stg_commit_opts *o, struct changes *c,
-		 struct nib_error *err)
+int stg_diff_collect(int treefd, const struct stg_commit_opts *o, struct changes *c,
+		     struct nib_error *err)
 {
 	_cleanup_close_ int t = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int b = -1;

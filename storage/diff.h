@@ -29,8 +29,8 @@ struct changes {
 };
 
 /* Collect the changes of the tree at `treefd` in tar order. */
-int diff_collect(int treefd, const struct stg_commit_opts *o, struct changes *c,
-		 struct nib_error *err);
-void diff_changes_free(struct changes *c);
+int stg_diff_collect(int treefd, const struct stg_commit_opts *o, struct changes *c,
+		     struct nib_error *err);
+void stg_diff_changes_free(struct changes *c);
 
 #endif

@@ -5,6 +5,7 @@
  * format that `docker load` and skopeo's docker-archive: read). Every blob
  * is hashed again while it is copied.
  */
+#define NIB_STORAGE_INTERNAL
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>

@@ -7,6 +7,7 @@
  * shared, the collector takes it exclusively, so a blob written but not
  * yet named by index.json is never collected.
  */
+#define NIB_STORAGE_INTERNAL
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>

@@ -5,6 +5,7 @@
  * image-layout.md), tagging, untagging, lookup by reference, manifest
  * digest or image ID, platform selection for multi-platform entries.
  */
+#define NIB_STORAGE_INTERNAL
 #include <string.h>
 #include <sys/utsname.h>
 

@@ -16,15 +16,15 @@ void stg_unpack_opts_init(struct stg_unpack_opts *o)
 	stg_layer_limits_default(&o->limits);
 }
 
-int layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
-	       size_t result_size, struct nib_error *err)
+int stg_layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
+		   size_t result_size, struct nib_error *err)
 {
 	if (o && o->exec)
 		return o->exec(o->exec_ctx, work, arg, result, result_size, err);
 	return work(arg, err);
 }
 
-const char *layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size)
+const char *stg_layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size)
 {
 	bool ovl = o->driver && o->driver->layer_form == STG_WHITEOUT_OVERLAY;
 
@@ -44,11 +44,11 @@ static int rm_work(void *arg, struct nib_error *err)
 	return nib_rm_rf_at(w->dirfd, w->path, err);
 }
 
-int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path)
+int stg_layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path)
 {
 	struct rm_work w = {dirfd, path};
 	struct nib_error e = {0};
-	int r = layer_exec(o, rm_work, &w, NULL, 0, &e);
+	int r = stg_layer_exec(o, rm_work, &w, NULL, 0, &e);
 
 	if (r < 0)
 		log_warn("%s", e.msg);
@@ -79,7 +79,7 @@ static int unpack_work(void *arg, struct nib_error *err)
 		    openat(w->nibfd, w->prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "open %s", w->prev);
-		if (layer_copy_tree(pfd, tfd, err) < 0)
+		if (stg_layer_copy_tree(pfd, tfd, err) < 0)
 			return -1;
 	}
 	bfd = stg_blob_open(w->st, w->layer->digest, err);
@@ -96,8 +96,8 @@ static int unpack_work(void *arg, struct nib_error *err)
 	return stg_layer_extract_fd(tfd, bfd, &eo, NULL, err);
 }
 
-int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
-		     const char *rel, const struct stg_unpack_opts *o, struct nib_error *err)
+int stg_layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
+			 const char *rel, const struct stg_unpack_opts *o, struct nib_error *err)
 {
 	int nibfd = stg_store_nib_dirfd(st);
 	const char *slash = strrchr(rel, '/');
@@ -111,13 +111,13 @@ int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, co
 	if (mkdirat(nibfd, tmp, 0755) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", tmp);
 	log_debug("extracting layer %s into %s", layer->digest, rel);
-	if (layer_exec(o, unpack_work, &w, NULL, 0, err) < 0) {
-		layer_remove(o, nibfd, tmp);
+	if (stg_layer_exec(o, unpack_work, &w, NULL, 0, err) < 0) {
+		stg_layer_remove(o, nibfd, tmp);
 		return -1;
 	}
 	if (renameat(nibfd, tmp, nibfd, rel) < 0) {
 		int e = errno;
-		layer_remove(o, nibfd, tmp);
+		stg_layer_remove(o, nibfd, tmp);
 		/* another process won the race: use its folder */
 		if (e != EEXIST && e != ENOTEMPTY)
 			return nib_err(err, NIB_ERR_IO, e, "rename %s", rel);
@@ -133,7 +133,7 @@ int stg_layers_unpack(struct stg_store *st, const struct stg_layer_ref *layers, 
 	_cleanup_free_ char *prev = NULL;
 	bool vfs = !o->driver || o->driver->layer_form == STG_WHITEOUT_APPLY;
 
-	layer_form_dir(o, form, sizeof(form));
+	stg_layer_form_dir(o, form, sizeof(form));
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *rel = NULL;
 		struct stat sb;
@@ -145,7 +145,7 @@ int stg_layers_unpack(struct stg_store *st, const struct stg_layer_ref *layers, 
 		stg_chain_id(i ? chain : NULL, layers[i].diff_id, chain);
 		rel = xasprintf("%s/%s", form, nib_digest_hex(chain));
 		if ((fstatat(nibfd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode)) &&
-		    layer_extract_to(st, &layers[i], vfs && i ? prev : NULL, rel, o, err) < 0)
+		    stg_layer_extract_to(st, &layers[i], vfs && i ? prev : NULL, rel, o, err) < 0)
 			return -1;
 		nib_strv_push_take(dirs, xasprintf("%s/nib/%s", stg_store_path(st), rel));
 		free(prev);

@@ -113,7 +113,8 @@ static int copy_dir(struct copy *c, int sfd, int dfd, const char *rel, struct ni
 			_cleanup_close_ int s2 = -1, d2 = -1;
 			if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
 				return nib_err(err, NIB_ERR_IO, errno, "mkdir /%s", p);
-			s2 = layer_openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, &c->fx);
+			s2 = stg_layer_openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+					      &c->fx);
 			d2 = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s2 < 0 || d2 < 0)
 				return nib_err(err, NIB_ERR_IO, errno, "open /%s", p);
@@ -136,7 +137,7 @@ static int copy_dir(struct copy *c, int sfd, int dfd, const char *rel, struct ni
 		}
 		if (S_ISREG(st.st_mode)) {
 			_cleanup_close_ int s2 =
-			    layer_openat(sfd, name, O_RDONLY | O_NOFOLLOW, &c->fx);
+			    stg_layer_openat(sfd, name, O_RDONLY | O_NOFOLLOW, &c->fx);
 			_cleanup_close_ int d2 = openat(
 			    dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (s2 < 0 || d2 < 0)
@@ -176,7 +177,7 @@ static int copy_dir(struct copy *c, int sfd, int dfd, const char *rel, struct ni
 	return 0;
 }
 
-int layer_copy_tree(int srcfd, int dstfd, struct nib_error *err)
+int stg_layer_copy_tree(int srcfd, int dstfd, struct nib_error *err)
 {
 	struct copy c = {.droot = dstfd};
 	struct stat st;
@@ -187,7 +188,7 @@ int layer_copy_tree(int srcfd, int dstfd, struct nib_error *err)
 		r = finish(srcfd, dstfd, &st, "", err);
 	log_debug("copied %llu files, %llu reflinked", (unsigned long long)c.files,
 		  (unsigned long long)c.reflinked);
-	perm_fixes_restore(&c.fx);
+	stg_perm_fixes_restore(&c.fx);
 	for (size_t i = 0; i < c.n_links; i++)
 		free(c.links[i].path);
 	free(c.links);

@@ -353,7 +353,7 @@ static int set_xattrs(struct ex *x, int fd, struct archive_entry *e, struct nib_
 			return eerr(x, err, NIB_ERR_CORRUPT, 0,
 				    "extended attributes pass %llu bytes (NIB_LAYER_MAX_HEADER)",
 				    (unsigned long long)x->o->limits.max_header);
-		if (layer_xattr_reserved(name)) {
+		if (stg_layer_xattr_reserved(name)) {
 			log_debug("layer %s: /%s: xattr %s ignored (reserved)", x->name, x->path,
 				  name);
 			continue;
@@ -864,7 +864,7 @@ struct feed {
 static la_ssize_t feed_read(struct archive *a, void *data, const void **buf)
 {
 	struct feed *f = data;
-	ssize_t n = layer_stream_read(f->s, buf, &f->err);
+	ssize_t n = stg_layer_stream_read(f->s, buf, &f->err);
 
 	if (n < 0) {
 		f->failed = true;
@@ -877,7 +877,7 @@ static la_ssize_t feed_read(struct archive *a, void *data, const void **buf)
 int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 			 struct stg_extract_result *res, struct nib_error *err)
 {
-	_cleanup_(layer_stream_freep) struct layer_stream *s = NULL;
+	_cleanup_(stg_layer_stream_freep) struct layer_stream *s = NULL;
 	_cleanup_(archive_read_freep) struct archive *a = NULL;
 	struct stg_extract_result local;
 	struct feed f = {0};
@@ -896,7 +896,7 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 	x.pcache_fd = -1;
 	x.path = "";
 
-	if (layer_stream_open(fd, x.name, &o->limits, &s, err) < 0)
+	if (stg_layer_stream_open(fd, x.name, &o->limits, &s, err) < 0)
 		return -1;
 	f.s = s;
 	a = archive_read_new();
@@ -906,7 +906,7 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 	if (archive_read_open(a, &f, NULL, feed_read, NULL) != ARCHIVE_OK) {
 		if (f.failed) {
 			nib_err_move(err, &f.err);
-		} else if (layer_stream_comp(s) == LAYER_COMP_NONE && res->entries == 0) {
+		} else if (stg_layer_stream_comp(s) == LAYER_COMP_NONE && res->entries == 0) {
 			nib_err(err, NIB_ERR_CORRUPT, 0,
 				"layer %s: not a tar, tar+gzip or tar+zstd stream: %s", x.name,
 				archive_error_string(a));
@@ -945,11 +945,12 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 		}
 		x.path = "";
 	}
-	if (layer_stream_drain(s, err) < 0)
+	if (stg_layer_stream_drain(s, err) < 0)
 		goto out;
-	perm_fixes_restore(&x.fx);
+	stg_perm_fixes_restore(&x.fx);
 	fix_dirs(&x);
-	layer_stream_digests(s, res->digest, res->diff_id, &res->compressed, &res->uncompressed);
+	stg_layer_stream_digests(s, res->digest, res->diff_id, &res->compressed,
+				 &res->uncompressed);
 	if (o->digest && !streq(o->digest, res->digest)) {
 		nib_err(err, NIB_ERR_CORRUPT, 0, "layer %s: digest %s, expected %s", x.name,
 			res->digest, o->digest);
@@ -964,7 +965,7 @@ int stg_layer_extract_fd(int rootfd, int fd, const struct stg_extract_opts *o,
 	ret = 0;
 out:
 	pcache_drop(&x);
-	perm_fixes_restore(&x.fx);
+	stg_perm_fixes_restore(&x.fx);
 	pathset_free(&x.made);
 	for (size_t i = 0; i < x.n_dirs; i++)
 		free(x.dirs[i].path);

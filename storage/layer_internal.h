@@ -8,25 +8,6 @@
 
 #ifndef NIB_STORAGE_INTERNAL
 #error "storage/layer_internal.h is internal to storage/"
-/* Copy the content and metadata of folder `srcfd` into folder `dstfd`
- * (vfs steps: reflinks where possible, hardlinks kept). */
-int layer_copy_tree(int srcfd, int dstfd, struct nib_error *err);
-
-/* Run `work` through o->exec (or here). */
-int layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
-	       size_t result_size, struct nib_error *err);
-/* "layers/FORM-TAG" of the cache for these options. */
-const char *layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size);
-/* Extract one layer into the cache folder `rel` ("layers/FORM-TAG/HEX")
- * over a copy of `prev` (vfs form; NULL: alone), through a temp folder. */
-int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
-		     const char *rel, const struct stg_unpack_opts *o, struct nib_error *err);
-/* Unshare a user namespace (this process's IDs mapped to 0) and a mount
- * namespace with private mounts. */
-int layer_enter_userns(struct nib_error *err);
-/* rm -rf through o->exec; failures are logged. */
-int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path);
-
 #endif
 
 #include <sys/stat.h>
@@ -44,38 +25,38 @@ struct perm_fixes {
 };
 /* openat() that, when refused with EACCES on a file or folder the caller
  * owns (a step may chmod 000 its own files), adds the owner's permission
- * for the open; the mode comes back when perm_fixes_restore() runs (user
+ * for the open; the mode comes back when stg_perm_fixes_restore() runs (user
  * xattrs and lookups below a folder need the permission until then), or at
  * once when `fx` is NULL. */
-int layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx);
-void perm_fixes_restore(struct perm_fixes *fx);
+int stg_layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx);
+void stg_perm_fixes_restore(struct perm_fixes *fx);
 /* Give `st` the mode its file had before it was widened. */
-void perm_fixes_lookup(const struct perm_fixes *fx, struct stat *st);
+void stg_perm_fixes_lookup(const struct perm_fixes *fx, struct stat *st);
 
 /* Map a record's type field for a stat mode; returns "file", "dir"... */
-const char *layer_type_name(mode_t mode);
+const char *stg_layer_type_name(mode_t mode);
 
 /* True for names the overlay driver reserves (user.overlay.*,
  * trusted.overlay.*) or nib's own records: never taken from a layer. */
-bool layer_xattr_reserved(const char *name);
+bool stg_layer_xattr_reserved(const char *name);
 
 /* Copy the content and metadata of folder `srcfd` into folder `dstfd`
  * (vfs steps: reflinks where possible, hardlinks kept). */
-int layer_copy_tree(int srcfd, int dstfd, struct nib_error *err);
+int stg_layer_copy_tree(int srcfd, int dstfd, struct nib_error *err);
 
 /* Run `work` through o->exec (or here). */
-int layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
-	       size_t result_size, struct nib_error *err);
+int stg_layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
+		   size_t result_size, struct nib_error *err);
 /* "layers/FORM-TAG" of the cache for these options. */
-const char *layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size);
+const char *stg_layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size);
 /* Extract one layer into the cache folder `rel` ("layers/FORM-TAG/HEX")
  * over a copy of `prev` (vfs form; NULL: alone), through a temp folder. */
-int layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
-		     const char *rel, const struct stg_unpack_opts *o, struct nib_error *err);
+int stg_layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
+			 const char *rel, const struct stg_unpack_opts *o, struct nib_error *err);
 /* Unshare a user namespace (this process's IDs mapped to 0) and a mount
  * namespace with private mounts. */
-int layer_enter_userns(struct nib_error *err);
+int stg_layer_enter_userns(struct nib_error *err);
 /* rm -rf through o->exec; failures are logged. */
-int layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path);
+int stg_layer_remove(const struct stg_unpack_opts *o, int dirfd, const char *path);
 
 #endif

@@ -50,8 +50,8 @@ static int fill(struct layer_stream *s, struct nib_error *err)
 	return 0;
 }
 
-int layer_stream_open(int fd, const char *name, const struct stg_layer_limits *lim,
-		      struct layer_stream **out, struct nib_error *err)
+int stg_layer_stream_open(int fd, const char *name, const struct stg_layer_limits *lim,
+			  struct layer_stream **out, struct nib_error *err)
 {
 	struct layer_stream *s = xcalloc(1, sizeof(*s));
 
@@ -69,7 +69,7 @@ int layer_stream_open(int fd, const char *name, const struct stg_layer_limits *l
 			continue;
 		if (n < 0) {
 			nib_err(err, NIB_ERR_IO, errno, "layer %s: read", s->name);
-			layer_stream_free(s);
+			stg_layer_stream_free(s);
 			return -1;
 		}
 		if (n == 0)
@@ -81,7 +81,7 @@ int layer_stream_open(int fd, const char *name, const struct stg_layer_limits *l
 	if (s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
 		s->comp = LAYER_COMP_GZIP;
 		if (inflateInit2(&s->z, 15 + 16) != Z_OK) {
-			layer_stream_free(s);
+			stg_layer_stream_free(s);
 			return nib_err(err, NIB_ERR_IO, ENOMEM, "layer %s: inflate", name);
 		}
 		s->z_init = true;
@@ -99,7 +99,7 @@ int layer_stream_open(int fd, const char *name, const struct stg_layer_limits *l
 	return 0;
 }
 
-enum layer_comp layer_stream_comp(const struct layer_stream *s)
+enum layer_comp stg_layer_stream_comp(const struct layer_stream *s)
 {
 	return s->comp;
 }
@@ -197,7 +197,7 @@ static ssize_t read_zstd(struct layer_stream *s, struct nib_error *err)
 	}
 }
 
-ssize_t layer_stream_read(struct layer_stream *s, const void **buf, struct nib_error *err)
+ssize_t stg_layer_stream_read(struct layer_stream *s, const void **buf, struct nib_error *err)
 {
 	ssize_t n;
 
@@ -232,18 +232,18 @@ ssize_t layer_stream_read(struct layer_stream *s, const void **buf, struct nib_e
 	return n;
 }
 
-int layer_stream_drain(struct layer_stream *s, struct nib_error *err)
+int stg_layer_stream_drain(struct layer_stream *s, struct nib_error *err)
 {
 	const void *b;
 	ssize_t n;
 
-	while ((n = layer_stream_read(s, &b, err)) > 0)
+	while ((n = stg_layer_stream_read(s, &b, err)) > 0)
 		;
 	return n < 0 ? -1 : 0;
 }
 
-void layer_stream_digests(struct layer_stream *s, char digest[NIB_DIGEST_LEN + 1],
-			  char diff_id[NIB_DIGEST_LEN + 1], uint64_t *nz, uint64_t *nu)
+void stg_layer_stream_digests(struct layer_stream *s, char digest[NIB_DIGEST_LEN + 1],
+			      char diff_id[NIB_DIGEST_LEN + 1], uint64_t *nz, uint64_t *nu)
 {
 	nib_sha256_final(s->hz, digest);
 	nib_sha256_final(s->hu, diff_id);
@@ -251,7 +251,7 @@ void layer_stream_digests(struct layer_stream *s, char digest[NIB_DIGEST_LEN + 1
 	*nu = s->nu;
 }
 
-void layer_stream_free(struct layer_stream *s)
+void stg_layer_stream_free(struct layer_stream *s)
 {
 	if (!s)
 		return;

@@ -108,7 +108,7 @@ bad:
 		       (int)MIN(len, 64), s);
 }
 
-const char *layer_type_name(mode_t mode)
+const char *stg_layer_type_name(mode_t mode)
 {
 	switch (mode & S_IFMT) {
 	case S_IFDIR:
@@ -134,11 +134,11 @@ void stg_override_format(const struct stg_override *o, char *buf, size_t size)
 
 	if (t == S_IFCHR || t == S_IFBLK)
 		snprintf(buf, size, "%" PRIu32 ":%" PRIu32 ":%04o:%s-%u-%u", o->uid, o->gid,
-			 (unsigned)(o->mode & 07777), layer_type_name(t), major(o->rdev),
+			 (unsigned)(o->mode & 07777), stg_layer_type_name(t), major(o->rdev),
 			 minor(o->rdev));
 	else
 		snprintf(buf, size, "%" PRIu32 ":%" PRIu32 ":%04o:%s", o->uid, o->gid,
-			 (unsigned)(o->mode & 07777), layer_type_name(t ? t : S_IFREG));
+			 (unsigned)(o->mode & 07777), stg_layer_type_name(t ? t : S_IFREG));
 }
 
 int stg_override_get(int fd, struct stg_override *out, struct nib_error *err)
@@ -221,7 +221,7 @@ void stg_layer_limits_default(struct stg_layer_limits *l)
 	limit_env("NIB_LAYER_MAX_RATIO", &l->max_ratio);
 }
 
-bool layer_xattr_reserved(const char *name)
+bool stg_layer_xattr_reserved(const char *name)
 {
 	return nib_str_has_prefix(name, "user.overlay.") ||
 	       nib_str_has_prefix(name, "trusted.overlay.") ||
@@ -295,7 +295,7 @@ int stg_open_nosym(int rootfd, const char *path, int flags, mode_t mode)
 
 /* ---- opening one's own unreadable files ----------------------------------- */
 
-int layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx)
+int stg_layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx)
 {
 	struct stat st;
 	int fd = openat(dfd, name, flags | O_CLOEXEC);
@@ -330,7 +330,7 @@ int layer_openat(int dfd, const char *name, int flags, struct perm_fixes *fx)
 	return fd;
 }
 
-void perm_fixes_restore(struct perm_fixes *fx)
+void stg_perm_fixes_restore(struct perm_fixes *fx)
 {
 	for (size_t i = fx->n; i-- > 0;) {
 		if (fx->fd[i] >= 0) {
@@ -343,7 +343,7 @@ void perm_fixes_restore(struct perm_fixes *fx)
 	memset(fx, 0, sizeof(*fx));
 }
 
-void perm_fixes_lookup(const struct perm_fixes *fx, struct stat *st)
+void stg_perm_fixes_lookup(const struct perm_fixes *fx, struct stat *st)
 {
 	for (size_t i = 0; i < fx->n; i++) {
 		struct stat fs;

@@ -4,6 +4,7 @@
  * counterparts: strict parsing with validation, canonical generation and
  * conversion between the two formats.
  */
+#define NIB_STORAGE_INTERNAL
 #include <string.h>
 
 #include "storage/store_internal.h"

@@ -4,6 +4,7 @@
  * fields plus ones nib does not keep): parse with validation, canonical
  * generation, copy.
  */
+#define NIB_STORAGE_INTERNAL
 #include <string.h>
 
 #include "storage/store_internal.h"

@@ -81,7 +81,7 @@ static int copy_work(void *arg, struct nib_error *err)
 
 	if (s < 0 || d < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", s < 0 ? w->from : w->to);
-	return layer_copy_tree(s, d, err);
+	return stg_layer_copy_tree(s, d, err);
 }
 
 int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
@@ -117,8 +117,8 @@ int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
 		if (r->lowers.len) {
 			struct copy_work w = {r->lowers.v[r->lowers.len - 1], r->target};
 			r->base = xstrdup(w.from);
-			if (layer_exec(uo, copy_work, &w, NULL, 0, err) < 0) {
-				layer_remove(uo, AT_FDCWD, r->dir);
+			if (stg_layer_exec(uo, copy_work, &w, NULL, 0, err) < 0) {
+				stg_layer_remove(uo, AT_FDCWD, r->dir);
 				return -1;
 			}
 		}
@@ -175,7 +175,7 @@ int stg_rootfs_commit(struct stg_store *st, struct stg_rootfs *r, const struct s
 	c.w.o.lowers = r->lowers.len ? (const char *const *)r->lowers.v : no_lowers;
 	if (!c.w.o.idmap && uo)
 		c.w.o.idmap = uo->idmap;
-	return layer_exec(uo, commit_work_out, &c, out, sizeof(*out), err);
+	return stg_layer_exec(uo, commit_work_out, &c, out, sizeof(*out), err);
 }
 
 struct prune_work {
@@ -234,7 +234,7 @@ int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *par
 	struct stat sb;
 
 	o.driver = r->driver;
-	layer_form_dir(&o, form, sizeof(form));
+	stg_layer_form_dir(&o, form, sizeof(form));
 	stg_chain_id(parent_chain, layer->diff_id, chain);
 	rel = xasprintf("%s/%s", form, nib_digest_hex(chain));
 	if (r->driver == &stg_driver_fuse_overlayfs) {
@@ -242,14 +242,14 @@ int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *par
 		 * blob instead (overlay form: each layer stands alone) */
 		struct stg_layer_ref ref = {layer->digest, layer->diff_id};
 		if (fstatat(nibfd, rel, &sb, 0) < 0 &&
-		    layer_extract_to(st, &ref, NULL, rel, &o, err) < 0)
+		    stg_layer_extract_to(st, &ref, NULL, rel, &o, err) < 0)
 			return -1;
 		nib_strv_push_take(dirs, xasprintf("%s/nib/%s", stg_store_path(st), rel));
 		return 0;
 	}
 	struct prune_work pw = {tree, exclude};
 	if (nib_mkdir_p_at(nibfd, form, 0755, err) < 0 ||
-	    layer_exec(uo, prune_work, &pw, NULL, 0, err) < 0)
+	    stg_layer_exec(uo, prune_work, &pw, NULL, 0, err) < 0)
 		return -1;
 	_cleanup_free_ char *dst = xasprintf("%s/nib/%s", stg_store_path(st), rel);
 	if (rename(tree, dst) < 0 && errno != EEXIST && errno != ENOTEMPTY)
@@ -264,7 +264,7 @@ int stg_rootfs_remove(struct stg_rootfs *r, const struct stg_unpack_opts *uo, st
 
 	if (!r)
 		return 0;
-	if (r->dir && layer_remove(uo, AT_FDCWD, r->dir) < 0)
+	if (r->dir && stg_layer_remove(uo, AT_FDCWD, r->dir) < 0)
 		ret = nib_err(err, NIB_ERR_IO, 0, "could not remove %s", r->dir);
 	stg_rootfs_free(r);
 	return ret;

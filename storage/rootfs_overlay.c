@@ -149,7 +149,7 @@ static int write_file(const char *path, const char *s)
 
 /* Enter a new user namespace (the caller's IDs mapped to 0) and mount
  * namespace: what the runtime's child does, in miniature. */
-int layer_enter_userns(struct nib_error *err)
+int stg_layer_enter_userns(struct nib_error *err)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -204,7 +204,7 @@ static int probe_in_child(struct stg_store *st, const struct stg_rootfs_driver *
 		struct nib_error e = {0};
 		_cleanup_free_ char *g = xasprintf("%s/g", r.target), *del = NULL;
 		close(pfd[0]);
-		if (layer_enter_userns(&e) == 0 && d->mount(&r, &e) == 0) {
+		if (stg_layer_enter_userns(&e) == 0 && d->mount(&r, &e) == 0) {
 			/* a write and a deletion: copy-up and a whiteout work */
 			del = xasprintf("%s/f", r.target);
 			int fd = open(g, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);

@@ -36,8 +36,10 @@
 
 struct stg_store; /* an open storage root */
 
-/* The default root: $NIB_ROOT, else $XDG_DATA_HOME/nib, else
- * ~/.local/share/nib. */
+/* The default root, the one place it is decided (nib build, nib info and
+ * every other command use it): $NIB_ROOT, else $XDG_DATA_HOME/nib (only an
+ * absolute $XDG_DATA_HOME, as the XDG base directory spec says), else
+ * ~/.local/share/nib ($HOME, else the passwd entry's home). */
 char *stg_root_default(void);
 
 /* Open (creating when missing) the storage root at `path` (NULL: the

@@ -8,6 +8,7 @@
  * appears under its digest after it was hashed and verified: writers stream
  * into a temp file `blobs/sha256/.tmp-*`, fsync it and rename it into place.
  */
+#define NIB_STORAGE_INTERNAL
 #include <fcntl.h>
 #include <pwd.h>
 #include <string.h>

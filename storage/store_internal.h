@@ -3,6 +3,10 @@
 #ifndef NIB_STORAGE_STORE_INTERNAL_H
 #define NIB_STORAGE_STORE_INTERNAL_H
 
+#ifndef NIB_STORAGE_INTERNAL
+#error "storage/store_internal.h is internal to storage/"
+#endif
+
 #include "storage/storage.h"
 
 struct stg_store {

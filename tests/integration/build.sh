@@ -267,4 +267,20 @@ assert_match "$err" 'compression-level'
 run "$NIB" build --compression-format lz4 "$Z"
 assert_status 2
 
+t "a malformed build cache entry is a miss with a warning"
+M=$T/mctx
+mkdir -p "$M"
+printf 'FROM localhost/busybox:latest\nRUN echo cached > /f\n' >"$M/Containerfile"
+run "$NIB" build -q -t localhost/m:1 "$M"
+assert_status 0
+run "$NIB" build -t localhost/m:1 "$M"
+assert_match "$out" 'Using cache'
+for f in "$ROOT"/nib/cache/*; do echo junk >"$f"; done
+run "$NIB" build -t localhost/m:1 "$M"
+assert_status 0
+assert_no_match "$out" 'Using cache'
+assert_match "$err" 'build cache: .*/nib/cache/[0-9a-f]{64}: malformed entry, ignored'
+run "$NIB" build -t localhost/m:1 "$M"
+assert_match "$out" 'Using cache' "the rebuild wrote the entries anew"
+
 finish

@@ -10,12 +10,23 @@ CASES=("[root] host ID map" "[nibsub] subuid ID map, working newuidmap"
 	"--json is one document with advice for every missing check"
 	"[pod, containers-common profile] RUN works, host name kept"
 	"[pod, CRI-O profile] no user namespace: ID map none, vfs, RUN through ptrace"
-	"[pod, containerd profile] the same, in JSON with advice" "usage errors")
+	"[pod, containerd profile] the same, in JSON with advice" "usage errors"
+	"the storage root nib info reports is the one the other commands use")
 
 t "usage errors"
 run "$NIB" info extra
 assert_status 2
 assert_match "$err" "unexpected argument 'extra'"
+
+t "the storage root nib info reports is the one the other commands use"
+# a relative XDG_DATA_HOME is ignored (XDG base directory spec)
+mkdir -p "$T/home"
+run env -u NIB_ROOT HOME="$T/home" XDG_DATA_HOME=rel "$NIB" info --json
+assert_status 0
+assert_eq "$(printf '%s' "$out" | jq -r .storage_root)" "$T/home/.local/share/nib"
+run env -u NIB_ROOT HOME="$T/home" XDG_DATA_HOME=rel "$NIB" images
+assert_status 0
+assert_file "$T/home/.local/share/nib/oci-layout"
 
 if [ "$(id -u)" != 0 ] || ! users_setup; then
 	skip_cases "needs root to create the test users" "${CASES[@]:0:8}"

@@ -97,6 +97,20 @@ static void test_strv(void)
 	CHECK_STREQ(j, "a,b,c");
 }
 
+static void test_env_get(void)
+{
+	char *env[] = {"PATHX=no", "PATH=/bin", "EMPTY=", "NOEQ", "PATH=/second", "A=b=c", NULL};
+
+	CHECK_STREQ(nib_env_get(env, "PATH"), "/bin"); /* the first wins, as getenv(3) */
+	CHECK_STREQ(nib_env_get(env, "EMPTY"), "");
+	CHECK_STREQ(nib_env_get(env, "A"), "b=c");
+	CHECK(nib_env_get(env, "NOEQ") == NULL); /* a name alone sets nothing */
+	CHECK(nib_env_get(env, "PAT") == NULL);
+	CHECK(nib_env_get(env, "HOME") == NULL);
+	CHECK(nib_env_get(NULL, "PATH") == NULL);
+	CHECK(strlen(NIB_DEFAULT_PATH) > 0 && strchr(NIB_DEFAULT_PATH, '=') == NULL);
+}
+
 static void test_strings(void)
 {
 	uint64_t v = 0;
@@ -264,6 +278,53 @@ static void test_mkdir_in_root(void)
 	nib_err_clear(&err);
 }
 
+static void record_made(void *arg, const char *path, int parentfd)
+{
+	struct stat st;
+	nib_strv_pushf(arg, "%s%s", path, fstat(parentfd, &st) == 0 ? "" : " (bad parent)");
+}
+
+static void test_mkdir_in_root_report(void)
+{
+	char root[PATH_MAX], p[PATH_MAX * 2];
+	_cleanup_strv_ struct nib_strv made = {0};
+	struct nib_error err = {0};
+	struct stat st;
+
+	CHECK(make_tree(root, sizeof(root)) == 0);
+	_cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY);
+	/* only the folders it creates are reported, relative to the root */
+	int fd = nib_mkdir_in_root_report(rfd, "/dir/rep/a/../b", 0700, record_made, &made, &err);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	_cleanup_free_ char *j = nib_strv_join(&made, ",");
+	CHECK_STREQ(j, "dir/rep,dir/rep/b");
+	snprintf(p, sizeof(p), "%s/dir/rep/b", root);
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0700);
+	/* an existing path: nothing to report */
+	fd = nib_mkdir_in_root_report(rfd, "dir/rep", 0755, record_made, &made, &err);
+	CHECK(fd >= 0 && made.len == 2);
+	if (fd >= 0)
+		close(fd);
+	/* a dangling symlink on the way: ENOTDIR, nothing made through it */
+	snprintf(p, sizeof(p), "%s/dangling", root);
+	(void)symlink("/nowhere/below", p);
+	fd = nib_mkdir_in_root_report(rfd, "dangling/x", 0755, record_made, &made, &err);
+	CHECK(fd < 0 && err.errnum == ENOTDIR && made.len == 2);
+	snprintf(p, sizeof(p), "%s/nowhere", root);
+	CHECK(stat(p, &st) < 0);
+	/* a file on the way: ENOTDIR */
+	fd = nib_mkdir_in_root(rfd, "dir/inside/x", 0755, &err);
+	CHECK(fd < 0 && err.errnum == ENOTDIR);
+	/* the root itself */
+	fd = nib_mkdir_in_root_report(rfd, "/", 0755, record_made, &made, &err);
+	CHECK(fd >= 0 && made.len == 2);
+	if (fd >= 0)
+		close(fd);
+	nib_err_clear(&err);
+}
+
 static void test_files(void)
 {
 	struct nib_error err = {0};
@@ -371,11 +432,13 @@ int main(void)
 	RUN(test_xalloc);
 	RUN(test_buf);
 	RUN(test_strv);
+	RUN(test_env_get);
 	RUN(test_strings);
 	RUN(test_path_clean);
 	RUN(test_open_in_root);
 	RUN(test_open_in_root_walk);
 	RUN(test_mkdir_in_root);
+	RUN(test_mkdir_in_root_report);
 	RUN(test_files);
 	RUN(test_digest);
 	RUN(test_log);

@@ -48,17 +48,17 @@ static int to_buf(void *arg, const void *p, size_t n, struct nib_error *err)
 static int run(enum stg_compression c, int level, unsigned threads, const unsigned char *in,
 	       size_t n, size_t piece, struct out *o, struct nib_error *err)
 {
-	_cleanup_(compress_freep) struct compress *z = NULL;
+	_cleanup_(stg_compress_freep) struct compress *z = NULL;
 
-	if (compress_new(c, level, threads, to_buf, o, &z, err) < 0)
+	if (stg_compress_new(c, level, threads, to_buf, o, &z, err) < 0)
 		return -1;
 	for (size_t at = 0; at < n;) {
 		size_t k = piece ? MIN(piece, n - at) : n;
-		if (compress_write(z, in + at, k, err) < 0)
+		if (stg_compress_write(z, in + at, k, err) < 0)
 			return -1;
 		at += k;
 	}
-	return compress_finish(z, err);
+	return stg_compress_finish(z, err);
 }
 
 /* gunzip a series of members; NULL when corrupt */
@@ -213,13 +213,13 @@ static void test_errors(void)
 	struct nib_error err = {0};
 	struct compress *z = NULL;
 
-	CHECK(compress_new(STG_COMPRESS_GZIP, 13, 2, to_buf, NULL, &z, &err) < 0);
+	CHECK(stg_compress_new(STG_COMPRESS_GZIP, 13, 2, to_buf, NULL, &z, &err) < 0);
 	CHECK(err.kind == NIB_ERR_USAGE && strstr(err.msg, "gzip: bad compression level 13"));
 	nib_err_clear(&err);
-	CHECK(compress_new(STG_COMPRESS_ZSTD, 99, 2, to_buf, NULL, &z, &err) < 0);
+	CHECK(stg_compress_new(STG_COMPRESS_ZSTD, 99, 2, to_buf, NULL, &z, &err) < 0);
 	CHECK(err.msg && strstr(err.msg, "zstd: bad compression level 99"));
 	nib_err_clear(&err);
-	CHECK(compress_new((enum stg_compression)7, 0, 2, to_buf, NULL, &z, &err) < 0);
+	CHECK(stg_compress_new((enum stg_compression)7, 0, 2, to_buf, NULL, &z, &err) < 0);
 	nib_err_clear(&err);
 	CHECK(z == NULL);
 	/* the sink fails half way: the error comes back, the workers stop */
@@ -236,18 +236,18 @@ static void test_errors(void)
 		nib_buf_free(&o.b);
 	}
 	/* freed before the end: no hang, no leak */
-	CHECK(compress_new(STG_COMPRESS_GZIP, 6, 3, to_buf, &(struct out){0}, &z, &err) == 0);
-	compress_free(z);
+	CHECK(stg_compress_new(STG_COMPRESS_GZIP, 6, 3, to_buf, &(struct out){0}, &z, &err) == 0);
+	stg_compress_free(z);
 }
 
 static void test_threads_auto(void)
 {
 	setenv("NIB_COMPRESS_THREADS", "3", 1);
-	CHECK_INTEQ(compress_threads_auto(), 3);
+	CHECK_INTEQ(stg_compress_threads_auto(), 3);
 	setenv("NIB_COMPRESS_THREADS", "0", 1);
-	CHECK(compress_threads_auto() >= 1 && compress_threads_auto() <= 4);
+	CHECK(stg_compress_threads_auto() >= 1 && stg_compress_threads_auto() <= 4);
 	unsetenv("NIB_COMPRESS_THREADS");
-	CHECK(compress_threads_auto() >= 1 && compress_threads_auto() <= 4);
+	CHECK(stg_compress_threads_auto() >= 1 && stg_compress_threads_auto() <= 4);
 }
 
 int main(void)

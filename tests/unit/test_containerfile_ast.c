@@ -5,6 +5,7 @@
  * here as data) are read with the instruction checks off and printed in
  * BuildKit's s-expression form.
  */
+#define NIB_CONTAINERFILE_INTERNAL
 #include "containerfile/cf_internal.h"
 #include "tests/unit/unit.h"
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for registry/: references, registries.conf, WWW-Authenticate,
  * credentials, URL helpers. */
+#define NIB_REGISTRY_INTERNAL
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "registry/internal.h"
+#include "registry/registry_internal.h"
 #include "tests/unit/unit.h"
 
 static const struct {
@@ -324,28 +325,28 @@ static void test_www_authenticate(void)
 
 static void test_base64_urls(void)
 {
-	_cleanup_free_ char *a = b64_encode("user:pässword", strlen("user:pässword"));
+	_cleanup_free_ char *a = reg_b64_encode("user:pässword", strlen("user:pässword"));
 	size_t n;
-	_cleanup_free_ char *b = b64_decode(a, &n);
+	_cleanup_free_ char *b = reg_b64_decode(a, &n);
 	CHECK_STREQ(b, "user:pässword");
-	_cleanup_free_ char *c = b64_encode("ab", 2);
+	_cleanup_free_ char *c = reg_b64_encode("ab", 2);
 	CHECK_STREQ(c, "YWI=");
-	CHECK(b64_decode("YW*=", NULL) == NULL);
-	CHECK(b64_decode("YQ==YQ", NULL) == NULL);
+	CHECK(reg_b64_decode("YW*=", NULL) == NULL);
+	CHECK(reg_b64_decode("YQ==YQ", NULL) == NULL);
 
-	CHECK(url_same_origin("https://h:443/v2/", "https://H/x"));
-	CHECK(!url_same_origin("https://h/v2/", "http://h/v2/"));
-	CHECK(!url_same_origin("https://h/v2/", "https://h:5000/v2/"));
-	CHECK(!url_same_origin("https://h/v2/", "https://evil.com/h/v2/"));
-	CHECK(!url_same_origin("https://h/v2/", "https://h@evil.com/v2/"));
-	CHECK(url_same_origin("http://[::1]:5000/a", "http://[::1]:5000/b"));
-	_cleanup_free_ char *h = url_host("https://user@Example.COM:5000/x");
+	CHECK(reg_url_same_origin("https://h:443/v2/", "https://H/x"));
+	CHECK(!reg_url_same_origin("https://h/v2/", "http://h/v2/"));
+	CHECK(!reg_url_same_origin("https://h/v2/", "https://h:5000/v2/"));
+	CHECK(!reg_url_same_origin("https://h/v2/", "https://evil.com/h/v2/"));
+	CHECK(!reg_url_same_origin("https://h/v2/", "https://h@evil.com/v2/"));
+	CHECK(reg_url_same_origin("http://[::1]:5000/a", "http://[::1]:5000/b"));
+	_cleanup_free_ char *h = reg_url_host("https://user@Example.COM:5000/x");
 	CHECK_STREQ(h, "example.com");
-	_cleanup_free_ char *r1 = url_resolve("http://h:1/v2/a/blobs/x", "/v2/b?x=1");
+	_cleanup_free_ char *r1 = reg_url_resolve("http://h:1/v2/a/blobs/x", "/v2/b?x=1");
 	CHECK_STREQ(r1, "http://h:1/v2/b?x=1");
-	_cleanup_free_ char *r2 = url_resolve("http://h:1/v2/a/blobs/x", "https://s3/y");
+	_cleanup_free_ char *r2 = reg_url_resolve("http://h:1/v2/a/blobs/x", "https://s3/y");
 	CHECK_STREQ(r2, "https://s3/y");
-	_cleanup_free_ char *r3 = url_resolve("http://h:1/v2/a/blobs/x?q=/z", "y");
+	_cleanup_free_ char *r3 = reg_url_resolve("http://h:1/v2/a/blobs/x?q=/z", "y");
 	CHECK_STREQ(r3, "http://h:1/v2/a/blobs/y");
 }
 
@@ -508,6 +509,24 @@ static void test_credentials(void)
 	nib_rm_rf_at(AT_FDCWD, dir, NULL);
 }
 
+/* One backoff for the request loop and the parallel blob fetcher. */
+static void test_backoff_delay(void)
+{
+	struct reg_client c = {.retry_delay = 0.5};
+
+	CHECK(reg_client_backoff_delay(&c, 0, NULL) == 0.5);
+	CHECK(reg_client_backoff_delay(&c, 1, NULL) == 1.0);
+	CHECK(reg_client_backoff_delay(&c, 3, NULL) == 4.0);
+	CHECK(reg_client_backoff_delay(&c, 7, NULL) == 60.0);  /* capped */
+	CHECK(reg_client_backoff_delay(&c, 99, NULL) == 60.0); /* no overflow */
+	CHECK(reg_client_backoff_delay(&c, 0, "7") == 7.0);    /* Retry-After wins */
+	CHECK(reg_client_backoff_delay(&c, 5, "0") == 0.0);
+	CHECK(reg_client_backoff_delay(&c, 0, "3600") == 60.0);
+	/* an HTTP date or junk: the computed delay */
+	CHECK(reg_client_backoff_delay(&c, 2, "Wed, 21 Oct 2015 07:28:00 GMT") == 2.0);
+	CHECK(reg_client_backoff_delay(&c, 2, "-5") == 2.0);
+}
+
 static void test_manifest_parse(void)
 {
 	struct reg_image img;
@@ -520,7 +539,7 @@ static void test_manifest_parse(void)
 	    "12},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
 	    "\"digest\":\"sha256:1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
 	    ",\"size\":34}]}";
-	CHECK(manifest_parse(good, strlen(good), "\nref", &img, &doc, &e) == 0);
+	CHECK(reg_manifest_parse(good, strlen(good), "\nref", &img, &doc, &e) == 0);
 	CHECK_INTEQ(img.n_layers, 1);
 	CHECK_INTEQ(img.config.size, 12);
 	reg_image_clear(&img);
@@ -560,7 +579,7 @@ static void test_manifest_parse(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		_cleanup_free_ char *ctw = xasprintf("%s\nmyref", bad[i].ct);
-		int r = manifest_parse(bad[i].doc, strlen(bad[i].doc), ctw, &img, &doc, &e);
+		int r = reg_manifest_parse(bad[i].doc, strlen(bad[i].doc), ctw, &img, &doc, &e);
 		char name[64];
 		snprintf(name, sizeof(name), "bad manifest %zu", i);
 		unit_row(name,
@@ -584,7 +603,7 @@ static void test_manifest_parse(void)
 			       "23456789abcdef0123456789abcdef0123456789abcdef\",\"size\":1}",
 			       i ? "," : "");
 	nib_buf_puts(&b, "]}");
-	CHECK(manifest_parse(b.data, b.len, "\nref", &img, &doc, &e) < 0);
+	CHECK(reg_manifest_parse(b.data, b.len, "\nref", &img, &doc, &e) < 0);
 	CHECK(e.msg && strstr(e.msg, "too many layers"));
 	nib_err_clear(&e);
 	nib_buf_free(&b);
@@ -601,5 +620,6 @@ int main(void)
 	RUN(test_base64_urls);
 	RUN(test_credentials);
 	RUN(test_manifest_parse);
+	RUN(test_backoff_delay);
 	return unit_done();
 }

@@ -34,7 +34,7 @@ static int count_blobs(struct stg_store *st)
 
 static void test_root_default(void)
 {
-	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
 	char *saved_root = getenv("NIB_ROOT") ? xstrdup(getenv("NIB_ROOT")) : NULL;
 
 	setenv("NIB_ROOT", "/x/root", 1);
@@ -48,6 +48,16 @@ static void test_root_default(void)
 	setenv("HOME", "/home/u", 1);
 	c = stg_root_default();
 	CHECK_STREQ(c, "/home/u/.local/share/nib");
+	/* XDG base directory spec: a relative $XDG_DATA_HOME is ignored */
+	setenv("XDG_DATA_HOME", "rel/data", 1);
+	d = stg_root_default();
+	CHECK_STREQ(d, "/home/u/.local/share/nib");
+	unsetenv("XDG_DATA_HOME");
+	/* an empty $NIB_ROOT is unset */
+	setenv("NIB_ROOT", "", 1);
+	e = stg_root_default();
+	CHECK_STREQ(e, "/home/u/.local/share/nib");
+	unsetenv("NIB_ROOT");
 	if (saved_root)
 		setenv("NIB_ROOT", saved_root, 1);
 	free(saved_root);

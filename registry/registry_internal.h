@@ -3,9 +3,11 @@
 #ifndef NIB_REGISTRY_INTERNAL_H
 #define NIB_REGISTRY_INTERNAL_H
 
-#ifndef NIB_REGISTRY_H
-#include "registry/registry.h"
+#ifndef NIB_REGISTRY_INTERNAL
+#error "registry/registry_internal.h is internal to registry/"
 #endif
+
+#include "registry/registry.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -23,7 +25,7 @@ struct conf_registry {
 	struct conf_mirror *mirrors;
 	size_t n_mirrors;
 };
-struct conf_alias {
+struct reg_conf_alias {
 	char *name;
 	char *value;
 };
@@ -33,16 +35,16 @@ struct reg_conf {
 	bool search_set;
 	struct conf_registry *regs;
 	size_t n_regs, cap_regs;
-	struct conf_alias *aliases;
+	struct reg_conf_alias *aliases;
 	size_t n_aliases, cap_aliases;
 };
-const char *conf_alias(const struct reg_conf *conf, const char *name);
-int ref_parse_with(const char *s, const char *default_registry, struct reg_ref *out,
-		   struct nib_error *err);
+const char *reg_conf_alias(const struct reg_conf *conf, const char *name);
+int reg_ref_parse_with(const char *s, const char *default_registry, struct reg_ref *out,
+		       struct nib_error *err);
 
 /* ---- json helpers ---- */
 #define _cleanup_json_ _cleanup_(json_object_putp)
-const char *json_get_string(json_object *o, const char *key);
+const char *reg_json_get_string(json_object *o, const char *key);
 
 static inline void curl_easy_cleanupp(CURL **h)
 {
@@ -58,9 +60,9 @@ static inline void curl_slist_free_allp(struct curl_slist **l)
 #define _cleanup_slist_ _cleanup_(curl_slist_free_allp)
 
 /* ---- base64 ---- */
-char *b64_encode(const void *p, size_t n);
+char *reg_b64_encode(const void *p, size_t n);
 /* Returns NULL when malformed. */
-char *b64_decode(const char *s, size_t *outlen);
+char *reg_b64_decode(const char *s, size_t *outlen);
 
 /* ---- client ---- */
 struct token_entry {
@@ -131,64 +133,67 @@ struct http_resp {
 	bool www_auth_too_long;
 	bool body_too_long;
 };
-void http_resp_clear(struct http_resp *r);
+void reg_http_resp_clear(struct http_resp *r);
 
-struct host_state *client_host(struct reg_client *c, const char *registry);
+struct host_state *reg_client_host(struct reg_client *c, const char *registry);
 /* Base URL "scheme://host" for the registry (pinging it the first time). */
-int client_base(struct reg_client *c, struct host_state *h, struct nib_error *err);
+int reg_client_base(struct reg_client *c, struct host_state *h, struct nib_error *err);
 /* Set TLS, timeouts and common options on an easy handle. */
-void client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e);
+void reg_client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e);
 /* An Authorization header value for a request to `h` needing `scope`
  * (NULL when anonymous access is used). */
-int client_auth_header(struct reg_client *c, struct host_state *h, const char *scope, bool refresh,
-		       char **out, struct nib_error *err);
+int reg_client_auth_header(struct reg_client *c, struct host_state *h, const char *scope,
+			   bool refresh, char **out, struct nib_error *err);
 /*
  * Perform a request to the registry `h` with authentication for `scope`,
  * manual redirects (Authorization dropped on another host), and retries
  * with backoff on network errors, 5xx and 429 (Retry-After). `what` names
  * the reference in errors. Returns 0 with the final response (any status).
  */
-int client_do(struct reg_client *c, struct host_state *h, const char *scope, struct http_req *rq,
-	      struct http_resp *rs, const char *what, struct nib_error *err);
-/* Sleep before retry `attempt` (0-based): Retry-After when given, else
- * retry_delay * 2^attempt, capped at 60 s. */
-void client_backoff(struct reg_client *c, int attempt, const char *retry_after);
-bool http_status_retryable(long status);
-bool curl_code_retryable(CURLcode rc);
+int reg_client_do(struct reg_client *c, struct host_state *h, const char *scope,
+		  struct http_req *rq, struct http_resp *rs, const char *what,
+		  struct nib_error *err);
+/* Seconds to wait before retry `attempt` (0-based): Retry-After (delay
+ * seconds) when given, else retry_delay * 2^attempt; capped at 60 s. */
+double reg_client_backoff_delay(const struct reg_client *c, int attempt, const char *retry_after);
+/* Sleep reg_client_backoff_delay() seconds. */
+void reg_client_backoff(struct reg_client *c, int attempt, const char *retry_after);
+bool reg_http_status_retryable(long status);
+bool reg_curl_code_retryable(CURLcode rc);
 /* Same host and port (default ports filled in). */
-bool url_same_origin(const char *a, const char *b);
+bool reg_url_same_origin(const char *a, const char *b);
 /* host part of an URL (no port), lower case. */
-char *url_host(const char *url);
+char *reg_url_host(const char *url);
 /* host[:port] of an URL as written (no default port), lower case. */
-char *url_hostport(const char *url);
+char *reg_url_hostport(const char *url);
 /* Whether transport security may be given up for the URL's host:
  * --tls-verify=false, or registries.conf marks it insecure. */
-bool client_url_insecure(const struct reg_client *c, const char *url);
+bool reg_client_url_insecure(const struct reg_client *c, const char *url);
 /* Refuse to follow `from` (HTTPS) to `to` (plain HTTP): the content and
  * whatever the request carries would be readable and changeable on the
  * way. Allowed only when `to`'s host is marked insecure. */
-int client_check_downgrade(const struct reg_client *c, const char *from, const char *to,
-			   const char *what, struct nib_error *err);
+int reg_client_check_downgrade(const struct reg_client *c, const char *from, const char *to,
+			       const char *what, struct nib_error *err);
 /* Error for an unexpected response: "REF: HTTP 500 (registry message)". */
-int http_error(struct nib_error *err, const char *what, const struct http_resp *rs,
-	       const char *doing);
+int reg_http_error(struct nib_error *err, const char *what, const struct http_resp *rs,
+		   const char *doing);
 /* An absolute URL for a Location header relative to `base`. */
-char *url_resolve(const char *base, const char *loc);
+char *reg_url_resolve(const char *base, const char *loc);
 
 /* ---- blob download ---- */
 struct fetch_item {
 	struct reg_desc d;
 	bool skip;
 };
-int fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st,
-		const struct reg_ref *ref, const char *base, struct fetch_item *items, size_t n,
-		struct nib_error *err);
+int reg_fetch_blobs(struct reg_client *c, struct host_state *h, struct stg_store *st,
+		    const struct reg_ref *ref, const char *base, struct fetch_item *items, size_t n,
+		    struct nib_error *err);
 
 /* ---- manifests ---- */
 #define MANIFEST_MAX (4u << 20)
-bool media_type_is_index(const char *mt);
-bool media_type_is_manifest(const char *mt);
-int manifest_parse(const char *data, size_t len, const char *what, struct reg_image *out,
-		   json_object **doc, struct nib_error *err);
+bool reg_media_type_is_index(const char *mt);
+bool reg_media_type_is_manifest(const char *mt);
+int reg_manifest_parse(const char *data, size_t len, const char *what, struct reg_image *out,
+		       json_object **doc, struct nib_error *err);
 
 #endif
