@@ -713,7 +713,7 @@ static int step_run(struct bld_stage *s, struct cf_instr *in, struct nib_error *
 						 "no_proxy",	"NO_PROXY"};
 	for (size_t i = 0; s->b->o->http_proxy && i < ARRAY_SIZE(proxy_vars); i++) {
 		const char *v = getenv(proxy_vars[i]);
-		if (v && !strv_lookup(&ls.env, proxy_vars[i]))
+		if (v && !nib_env_get(ls.env.v, proxy_vars[i]))
 			nib_strv_pushf(&ls.env, "%s=%s", proxy_vars[i], v);
 	}
 
