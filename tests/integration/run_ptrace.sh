@@ -149,7 +149,7 @@ for MODE in "${MODES[@]}"; do
 	assert_eq "$out" "$(printf 'bin\netc\nhome\nlinuxrc\nroot\nrootfs-marker\nsbin\ntmp\nusr\nNAME="nib ptrace test"\nID=nibtest\nin the rootfs')"
 	if [ "$MODE" = standin ]; then
 		# the stand-in really refuses user namespaces
-		nibrun run --rootfs "$R" -- true
+		nibrun run --isolation namespaces --rootfs "$R" -- true
 		assert_status 1 "namespace mode under the stand-in"
 		assert_match "$err" 'cannot create the container.s namespaces'
 	fi
