@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -76,7 +77,8 @@ struct owner_rec {
  * request of the same process. The fd stays bound to that process's
  * memory: once it is gone, access fails, and a new process with the same
  * PID is reached only through a new fd (opened after the request was
- * checked alive). */
+ * checked alive). An execve keeps the PID but replaces the memory: the
+ * old fd then reads and writes nothing, and is opened anew. */
 static struct {
 	pid_t pid;
 	int fd;
@@ -99,14 +101,41 @@ static int mem_fd(pid_t pid, bool reopen)
 	return still_valid_keep(mem.fd);
 }
 
+/*
+ * A caller stopped by ptrace (no listener) is reached by PID, always in
+ * its memory of the moment: no fd is kept, which after an execve (same
+ * PID) or in a vfork child (the parent's memory until it execs) would
+ * name other memory. -EPERM or -ENOSYS when these calls are refused.
+ */
+static int vm_io(pid_t pid, bool wr, uint64_t addr, void *p, size_t n, ssize_t *done)
+{
+	struct iovec local = {p, n}, remote = {(void *)(uintptr_t)addr, n};
+
+	*done = wr ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
+		   : process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (*done >= 0 || errno == EFAULT)
+		return 0;
+	return -errno;
+}
+
 /* pread/pwrite of the notifying process's memory. */
 static int mem_io(pid_t pid, bool wr, uint64_t addr, void *p, size_t n, ssize_t *done)
 {
+	if (cur.fd < 0) {
+		int r = vm_io(pid, wr, addr, p, n, done);
+		if (r != -EPERM && r != -ENOSYS)
+			return r;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = mem_fd(pid, attempt > 0);
+		/* a caller stopped by ptrace: its memory of now, never a
+		 * kept fd's */
+		int fd = mem_fd(pid, attempt > 0 || cur.fd < 0);
 		if (fd < 0)
 			return fd;
 		*done = wr ? pwrite(fd, p, n, (off_t)addr) : pread(fd, p, n, (off_t)addr);
+		/* nothing done: the memory the fd was opened for is gone */
+		if (*done == 0 && n > 0 && attempt == 0)
+			continue;
 		if (*done >= 0 || errno == EFAULT || errno == EIO)
 			return 0;
 	}

@@ -219,6 +219,18 @@ for MODE in "${MODES[@]}"; do
 		assert_eq "$(stat -c %u:%g "$R/tmp/f")" "1000:50"
 		[ -c "$R/tmp/null2" ] || fail "mknod as root made no device"
 	fi
+	# the program of an execve in a process that made calls before (the
+	# same PID, new memory): its paths and stat answers are its own
+	pt -- mkdir -p /tmp/ex/d
+	pt -- chown -R 1000:50 /tmp/ex
+	assert_status 0
+	assert_eq "$err" ""
+	pt -- stat -c %u:%g /tmp/ex/d
+	assert_eq "$out" 1000:50
+	pt -- sh -c 'chown 1000:0 /tmp/ex/d'
+	assert_status 0
+	assert_eq "$err" ""
+	[ "$single" = 1 ] && assert_eq "$(x "$R/tmp/ex/d")" "1000:0:0755:dir"
 
 	t "[$MODE] an absolute host path, .. and a symlink to / see only the rootfs"
 	pt -- sh -c "cat $T/host-marker-ptrace; cat /../../../..$T/host-marker-ptrace
