@@ -219,6 +219,15 @@ for MODE in "${MODES[@]}"; do
 		assert_eq "$(stat -c %u:%g "$R/tmp/f")" "1000:50"
 		[ -c "$R/tmp/null2" ] || fail "mknod as root made no device"
 	fi
+	# chown -h of a symlink: recorded on its folder with a single UID
+	pt -- sh -c 'ln -s f /tmp/ln && chown -h 1:4 /tmp/ln && stat -c %u:%g /tmp/ln'
+	assert_status 0
+	assert_eq "$out" 1:4
+	if [ "$single" = 1 ]; then
+		assert_match "$(getfattr --absolute-names --only-values -n user.nib.link.ln "$R/tmp" 2>/dev/null)" '^1:4:'
+	else
+		assert_eq "$(stat -c %u:%g "$R/tmp/ln")" "1:4"
+	fi
 	# the program of an execve in a process that made calls before (the
 	# same PID, new memory): its paths and stat answers are its own
 	pt -- mkdir -p /tmp/ex/d
