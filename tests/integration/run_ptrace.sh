@@ -148,10 +148,14 @@ for MODE in "${MODES[@]}"; do
 	assert_status 0
 	assert_eq "$out" "$(printf 'bin\netc\nhome\nlinuxrc\nroot\nrootfs-marker\nsbin\ntmp\nusr\nNAME="nib ptrace test"\nID=nibtest\nin the rootfs')"
 	if [ "$MODE" = standin ]; then
-		# the stand-in really refuses user namespaces
-		nibrun run --rootfs "$R" -- true
+		# the stand-in really refuses user namespaces: namespace mode
+		# fails, and auto takes the ptrace isolation
+		nibrun run --isolation namespaces --rootfs "$R" -- true
 		assert_status 1 "namespace mode under the stand-in"
 		assert_match "$err" 'cannot create the container.s namespaces'
+		nibrun run --rootfs "$R" -- cat /rootfs-marker
+		assert_status 0 "auto isolation under the stand-in"
+		assert_eq "$out" "in the rootfs"
 	fi
 
 	t "[$MODE] cd, pwd and relative paths"
