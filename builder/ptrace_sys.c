@@ -16,11 +16,12 @@
  *   execve        rewritten to run the rootfs's interpreters (ptrace_exec.c)
  *   bind/connect  an AF_UNIX path rewritten in a copy of the address
  *
- * With a single UID (nib not root) the credential, ownership and stat
- * calls are then answered by the same code as the seccomp-notify
+ * With a single UID (nib not root) the credential, ownership, stat and
+ * xattr calls are then answered by the same code as the seccomp-notify
  * supervisor of user-namespace mode (seccomp_notify.c, seccomp_creds.c):
  * the process is root to itself, chown and device mknod are recorded in
- * user.containers.override_stat, stat shows the records.
+ * user.containers.override_stat, stat shows the records, file
+ * capabilities are kept as user.containers.override_security.capability.
  *
  * Calls that would take a process out of the translation are refused:
  * mount and namespace calls, chroot and pivot_root (EPERM), clone with
@@ -168,14 +169,17 @@ static const struct sysent table[] = {
     E(truncate, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
     E(utimensat, K_PATH, 3, false, P(0, 1, FO_AT, WR_YES), NOP),
     E(statfs, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
-    E(setxattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
-    E(lsetxattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
-    E(getxattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
-    E(lgetxattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
+    E(setxattr, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(lsetxattr, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(getxattr, K_PATH, -1, true, P(-1, 0, FO_YES, WR_NO), NOP),
+    E(lgetxattr, K_PATH, -1, true, P(-1, 0, FO_NO, WR_NO), NOP),
     E(listxattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_NO), NOP),
     E(llistxattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_NO), NOP),
-    E(removexattr, K_PATH, -1, false, P(-1, 0, FO_YES, WR_YES), NOP),
-    E(lremovexattr, K_PATH, -1, false, P(-1, 0, FO_NO, WR_YES), NOP),
+    E(removexattr, K_PATH, -1, true, P(-1, 0, FO_YES, WR_YES), NOP),
+    E(lremovexattr, K_PATH, -1, true, P(-1, 0, FO_NO, WR_YES), NOP),
+    /* file capabilities (single UID): seccomp_notify.c */
+    E(fsetxattr, K_OWNER, -1, true, NOP, NOP), E(fgetxattr, K_OWNER, -1, true, NOP, NOP),
+    E(fremovexattr, K_OWNER, -1, true, NOP, NOP),
     E(inotify_add_watch, K_PATH, 2, false, P(-1, 1, FO_INOTIFY, WR_NO), NOP),
     E(fanotify_mark, K_PATH, 1, false, P(3, 4, FO_FANOTIFY, WR_NO), NOP),
     E(uname, K_UNAME, -1, false, NOP, NOP), E(bind, K_SOCK, -1, false, NOP, NOP),

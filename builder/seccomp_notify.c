@@ -15,15 +15,21 @@
  *	mknod device   an empty regular file carrying the record
  *	stat family    the record's owner, mode and device for a file that
  *	               has one, else the kernel answers
+ *	xattr family   (ptrace only: in a user namespace the kernel keeps
+ *	               them) security.capability kept as
+ *	               user.containers.override_security.capability
  */
 #define BLD_RUNTIME_INTERNAL 1
+#include <endian.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -72,7 +78,8 @@ static int still_valid_keep(int fd)
  * request of the same process. The fd stays bound to that process's
  * memory: once it is gone, access fails, and a new process with the same
  * PID is reached only through a new fd (opened after the request was
- * checked alive). */
+ * checked alive). An execve keeps the PID but replaces the memory: the
+ * old fd then reads and writes nothing, and is opened anew. */
 static struct {
 	pid_t pid;
 	int fd;
@@ -95,14 +102,41 @@ static int mem_fd(pid_t pid, bool reopen)
 	return still_valid_keep(mem.fd);
 }
 
+/*
+ * A caller stopped by ptrace (no listener) is reached by PID, always in
+ * its memory of the moment: no fd is kept, which after an execve (same
+ * PID) or in a vfork child (the parent's memory until it execs) would
+ * name other memory. -EPERM or -ENOSYS when these calls are refused.
+ */
+static int vm_io(pid_t pid, bool wr, uint64_t addr, void *p, size_t n, ssize_t *done)
+{
+	struct iovec local = {p, n}, remote = {(void *)(uintptr_t)addr, n};
+
+	*done = wr ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
+		   : process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (*done >= 0 || errno == EFAULT)
+		return 0;
+	return -errno;
+}
+
 /* pread/pwrite of the notifying process's memory. */
 static int mem_io(pid_t pid, bool wr, uint64_t addr, void *p, size_t n, ssize_t *done)
 {
+	if (cur.fd < 0) {
+		int r = vm_io(pid, wr, addr, p, n, done);
+		if (r != -EPERM && r != -ENOSYS)
+			return r;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = mem_fd(pid, attempt > 0);
+		/* a caller stopped by ptrace: its memory of now, never a
+		 * kept fd's */
+		int fd = mem_fd(pid, attempt > 0 || cur.fd < 0);
 		if (fd < 0)
 			return fd;
 		*done = wr ? pwrite(fd, p, n, (off_t)addr) : pread(fd, p, n, (off_t)addr);
+		/* nothing done: the memory the fd was opened for is gone */
+		if (*done == 0 && n > 0 && attempt == 0)
+			continue;
 		if (*done >= 0 || errno == EFAULT || errno == EIO)
 			return 0;
 	}
@@ -361,6 +395,8 @@ static int do_chown_link(pid_t pid, int dirfd, const char *path, uint32_t uid, u
 	return 0;
 }
 
+static int cap_remove(int fd);
+
 static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32_t gid,
 		    bool nofollow, bool empty_path)
 {
@@ -385,6 +421,8 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 		r.mode &= ~(mode_t)S_ISUID;
 		if (r.mode & S_IXGRP)
 			r.mode &= ~(mode_t)S_ISGID;
+		/* and file capabilities, kept ones too */
+		cap_remove(fd);
 	}
 	/* the disk keeps the permission bits in step (storage.h: the commit
 	 * takes them from the inode unless the record's type differs) */
@@ -486,6 +524,158 @@ static int mem_put(pid_t pid, uint64_t addr, const void *data, size_t n)
 		return -ESRCH;
 	r = mem_io(pid, true, addr, (void *)data, n, &done);
 	return r < 0 ? r : done == (ssize_t)n ? 0 : -EFAULT;
+}
+
+/* ---- file capabilities ------------------------------------------------ */
+
+#define CAP_XATTR    "security.capability"
+#define CAP_OVERRIDE STG_XATTR_OVERRIDE_PREFIX CAP_XATTR
+
+/*
+ * A security.capability value as root reads it back (capabilities(7),
+ * "File capability extended attribute versioning"): version 2, or
+ * version 3 with its root ID, which reads as version 2 when that ID is 0.
+ * -EINVAL for what the kernel refuses to set.
+ */
+static int cap_value_root(uint8_t *v, size_t *n)
+{
+	uint32_t magic, rootid, sans;
+
+	if (*n < XATTR_CAPS_SZ_2)
+		return -EINVAL;
+	memcpy(&magic, v, sizeof(magic));
+	magic = le32toh(magic);
+	sans = magic & ~(uint32_t)VFS_CAP_FLAGS_EFFECTIVE;
+	if (*n == XATTR_CAPS_SZ_2 && sans == VFS_CAP_REVISION_2)
+		return 0;
+	if (*n != XATTR_CAPS_SZ_3 || sans != VFS_CAP_REVISION_3)
+		return -EINVAL;
+	memcpy(&rootid, v + XATTR_CAPS_SZ_2, sizeof(rootid));
+	if (rootid == 0) {
+		magic = htole32(VFS_CAP_REVISION_2 | (magic & VFS_CAP_FLAGS_EFFECTIVE));
+		memcpy(v, &magic, sizeof(magic));
+		*n = XATTR_CAPS_SZ_2;
+	}
+	return 0;
+}
+
+/* setxattr of security.capability: the value kept under its record's
+ * name, honouring XATTR_CREATE and XATTR_REPLACE. */
+static int cap_set(pid_t pid, int fd, uint64_t addr, size_t size, int flags)
+{
+	uint8_t v[XATTR_CAPS_SZ_3];
+	char path[64];
+	size_t n = size;
+	ssize_t done = 0, have;
+	struct stat st;
+	int r;
+
+	if (size > sizeof(v) || size < XATTR_CAPS_SZ_2)
+		return -EINVAL;
+	r = mem_io(pid, false, addr, v, size, &done);
+	if (r < 0)
+		return r;
+	if (done != (ssize_t)size)
+		return -EFAULT;
+	r = cap_value_root(v, &n);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -EPERM; /* no record can be kept on a symlink */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	have = getxattr(path, CAP_OVERRIDE, NULL, 0);
+	if ((flags & XATTR_CREATE) && have >= 0)
+		return -EEXIST;
+	if ((flags & XATTR_REPLACE) && have < 0)
+		return -ENODATA;
+	if (!cur_valid())
+		return -ESRCH;
+	return stg_setxattr_owned(path, CAP_OVERRIDE, v, n) < 0 ? -errno : 0;
+}
+
+/* getxattr of security.capability: the kept value (its length in *val),
+ * or 1: the kernel answers (none kept). */
+static int cap_get(pid_t pid, int fd, uint64_t addr, size_t size, __s64 *val)
+{
+	uint8_t v[XATTR_CAPS_SZ_3 + 1];
+	char path[64];
+	ssize_t n;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = getxattr(path, CAP_OVERRIDE, v, sizeof(v));
+	if (n < 0 && errno == EACCES && fstat(fd, &st) == 0 && !(st.st_mode & S_IRUSR) &&
+	    chmod(path, (st.st_mode & 07777) | S_IRUSR) == 0) {
+		/* user.* xattrs need read permission: lend it for a moment */
+		n = getxattr(path, CAP_OVERRIDE, v, sizeof(v));
+		chmod(path, st.st_mode & 07777);
+	}
+	if (n < 0 || (size_t)n > XATTR_CAPS_SZ_3)
+		return 1;
+	if (size > 0) {
+		int r;
+		if (size < (size_t)n)
+			return -ERANGE;
+		r = mem_put(pid, addr, v, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+	*val = n;
+	return 2;
+}
+
+/* removexattr of security.capability: the kept value, or 1: the kernel
+ * answers (none kept). */
+static int cap_remove(int fd)
+{
+	char path[64];
+	struct stat st;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (removexattr(path, CAP_OVERRIDE) == 0)
+		return 0;
+	e = errno;
+	if (e == ENODATA)
+		return 1;
+	if (e != EACCES || fstat(fd, &st) < 0 || (st.st_mode & S_IWUSR) ||
+	    chmod(path, (st.st_mode & 07777) | S_IWUSR) < 0)
+		return -e;
+	/* user.* xattrs need write permission: lend it for a moment */
+	e = removexattr(path, CAP_OVERRIDE) == 0 ? 0 : errno;
+	chmod(path, st.st_mode & 07777);
+	return e == ENODATA ? 1 : -e;
+}
+
+/*
+ * The xattr calls (`call`: [l|f]{set,get,remove}xattr): root's file
+ * capabilities (security.capability, which a single UID may not set) are
+ * kept as user.containers.override_security.capability, which the commit
+ * writes back under their name. Every other name, and a file without a
+ * kept value, is the kernel's (1).
+ */
+static int do_xattr(pid_t pid, const char *call, const __u64 *a, __s64 *val)
+{
+	bool by_fd = call[0] == 'f', nofollow = call[0] == 'l';
+	const char *op = call + (by_fd || nofollow ? 1 : 0);
+	char path[PATH_MAX], xname[XATTR_NAME_MAX + 1];
+	_cleanup_close_ int fd = -1;
+
+	if (read_string(pid, a[1], xname, sizeof(xname)) < 0 || !streq(xname, CAP_XATTR))
+		return 1;
+	if (!by_fd && read_string(pid, a[0], path, sizeof(path)) < 0)
+		return 1; /* the kernel's EFAULT or ENAMETOOLONG */
+	fd = open_target(pid, by_fd ? (int)(int32_t)(uint32_t)a[0] : AT_FDCWD, by_fd ? NULL : path,
+			 nofollow, by_fd);
+	if (fd < 0)
+		return fd;
+	if (streq(op, "setxattr"))
+		return cap_set(pid, fd, a[2], (size_t)a[3], (int)a[4]);
+	if (streq(op, "getxattr"))
+		return cap_get(pid, fd, a[2], (size_t)a[3], val);
+	return cap_remove(fd);
 }
 
 /* The file type and device a record states; false when it keeps the
@@ -635,6 +825,10 @@ static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *r
 
 	if (!name) {
 		r = -ENOSYS;
+	} else if (strstr(name, "xattr")) {
+		/* before the credentials: "setxattr" and "getxattr" are no
+		 * set*id or get*id */
+		r = do_xattr(pid, name, a, &resp->val);
 	} else if (bld_creds_handle(name, req, resp)) {
 		r = 2; /* answered in resp */
 	} else if (streq(name, "fchown") || streq(name, "fchown32")) {

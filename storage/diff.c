@@ -269,23 +269,57 @@ out:
 
 /* ---- comparison with the tree before --------------------------------------- */
 
+/* The xattrs of a file (symlink records aside) as `list` with their count;
+ * -1 when they cannot be listed. */
+static ssize_t xattr_names(int fd, char *list, size_t size, size_t *count)
+{
+	ssize_t n = flistxattr(fd, list, size);
+
+	*count = 0;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		if (!nib_str_has_prefix(list + i, STG_XATTR_LINK_PREFIX))
+			(*count)++;
+	return n;
+}
+
+/* The same xattrs with the same values. A folder's symlink records are
+ * left out: they name inodes, which a copy changes, and each symlink is
+ * compared with its own (link_owner_equal). */
 static int xattrs_equal(int tfd, int bfd)
 {
 	char lt[4096], lb[4096];
-	ssize_t nt = flistxattr(tfd, lt, sizeof(lt)), nb = flistxattr(bfd, lb, sizeof(lb));
+	size_t ct, cb;
+	ssize_t nt = xattr_names(tfd, lt, sizeof(lt), &ct),
+		nb = xattr_names(bfd, lb, sizeof(lb), &cb);
 
 	if (nt < 0 || nb < 0)
 		return nt < 0 && nb < 0;
-	if (nt != nb || memcmp(lt, lb, (size_t)nt) != 0)
+	if (ct != cb)
 		return 0;
 	for (ssize_t i = 0; i < nt; i += (ssize_t)strlen(lt + i) + 1) {
 		char vt[1024], vb[1024];
-		ssize_t a = fgetxattr(tfd, lt + i, vt, sizeof(vt)),
-			b = fgetxattr(bfd, lt + i, vb, sizeof(vb));
+		ssize_t a, b;
+
+		if (nib_str_has_prefix(lt + i, STG_XATTR_LINK_PREFIX))
+			continue;
+		a = fgetxattr(tfd, lt + i, vt, sizeof(vt));
+		b = fgetxattr(bfd, lt + i, vb, sizeof(vb));
 		if (a != b || (a > 0 && memcmp(vt, vb, (size_t)a) != 0))
 			return 0;
 	}
 	return 1;
+}
+
+/* A symlink has the same owner record (storage.h: kept on its folder) in
+ * both trees, or none in either. */
+static bool link_owner_equal(int tdfd, int bdfd, const char *name, const struct stat *ts,
+			     const struct stat *bs)
+{
+	uint32_t tu = 0, tg = 0, bu = 0, bg = 0;
+	int t = stg_link_owner_get(tdfd, name, ts->st_ino, &tu, &tg),
+	    b = stg_link_owner_get(bdfd, name, bs->st_ino, &bu, &bg);
+
+	return t == b && tu == bu && tg == bg;
 }
 
 static bool content_equal(int tfd, int bfd)
@@ -325,7 +359,8 @@ static bool entry_changed(int tdfd, int bdfd, const char *name, const struct sta
 		char a[PATH_MAX], b[PATH_MAX];
 		ssize_t x = readlinkat(tdfd, name, a, sizeof(a)),
 			y = readlinkat(bdfd, name, b, sizeof(b));
-		return x != y || x < 0 || memcmp(a, b, (size_t)x) != 0;
+		return x != y || x < 0 || memcmp(a, b, (size_t)x) != 0 ||
+		       !link_owner_equal(tdfd, bdfd, name, ts, bs);
 	}
 	if (!S_ISREG(ts->st_mode) && !S_ISDIR(ts->st_mode))
 		return false;

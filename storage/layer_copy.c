@@ -28,13 +28,38 @@ struct copy {
 	uint64_t files, reflinked;
 };
 
+/* The record of symlink `name` of folder `sfd` (storage.h: it names the
+ * symlink's inode) made for its copy in `dfd`; none when it is stale. */
+static int copy_link_owner(int sfd, int dfd, const char *name, const char *path,
+			   struct nib_error *err)
+{
+	struct stat st;
+	uint32_t uid, gid;
+
+	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode) ||
+	    stg_link_owner_get(sfd, name, st.st_ino, &uid, &gid) != 1)
+		return 0;
+	if (stg_link_owner_set(dfd, name, uid, gid, err) < 0)
+		return nib_err_wrap(err, "/%s", path);
+	return 0;
+}
+
+/* Once the folder's entries are copied (symlink records name them). */
 static int copy_xattrs(int sfd, int dfd, const char *path, struct nib_error *err)
 {
 	char list[16384], val[65536];
 	ssize_t n = flistxattr(sfd, list, sizeof(list));
 
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
-		ssize_t vl = fgetxattr(sfd, list + i, val, sizeof(val));
+		ssize_t vl;
+
+		if (nib_str_has_prefix(list + i, STG_XATTR_LINK_PREFIX)) {
+			if (copy_link_owner(sfd, dfd, list + i + strlen(STG_XATTR_LINK_PREFIX),
+					    path, err) < 0)
+				return -1;
+			continue;
+		}
+		vl = fgetxattr(sfd, list + i, val, sizeof(val));
 		if (vl < 0)
 			continue;
 		if (fsetxattr(dfd, list + i, val, (size_t)vl, 0) < 0 &&

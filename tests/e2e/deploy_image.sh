@@ -180,6 +180,7 @@ g = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(g)
 json.dump(g.resolve(json.load(open(sys.argv[2]))), open(sys.argv[3], "w"))
 EOF
+	# no user namespace: a RUN step goes through the ptrace isolation
 	pod_config "$T/runtime-default.json" "$T/pod-default" /usr/bin/nib build --push --tls-verify=false \
 		-t "$REG/pod/built:default" /ctx || fail "runc config"
 	pod_run "$T/pod-default"

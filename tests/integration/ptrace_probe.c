@@ -22,6 +22,9 @@
  *                    the first one's slot)
  *   compat HOSTFILE  open HOSTFILE with the 32-bit (int 0x80) and x32 system
  *                    call numbers, which name paths by other numbers
+ *   caps             setcap's calls: security.capability set by path and by
+ *                    fd, read back, refused, removed, dropped by chown; left
+ *                    set on /tmp/capf
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -352,6 +356,50 @@ static int compat_test(const char *hostfile)
 	return 0;
 }
 
+/* cap_net_raw+ep: VFS_CAP_REVISION_2 with the effective flag, then
+ * VFS_CAP_REVISION_3 with root ID 0 (which reads back as the first) */
+static const unsigned char cap_v2[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00};
+static const unsigned char cap_v3[24] = {0x01, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00};
+
+static const char *said(long r)
+{
+	return r >= 0 ? "ok" : strerror(errno);
+}
+
+static int caps_test(void)
+{
+	const char *f = "/tmp/capf", *cap = "security.capability";
+	unsigned char v[64];
+	int fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0755);
+	ssize_t n;
+
+	if (fd < 0)
+		return 1;
+	n = getxattr(f, cap, v, sizeof(v));
+	printf("none: %s\n", n >= 0 ? "a value" : strerror(errno));
+	printf("set: %s\n", said(setxattr(f, cap, cap_v2, sizeof(cap_v2), 0)));
+	n = getxattr(f, cap, NULL, 0);
+	printf("size: %zd\n", n);
+	n = getxattr(f, cap, v, sizeof(v));
+	printf("get: %s\n", n == 20 && memcmp(v, cap_v2, 20) == 0 ? "same" : "different");
+	n = getxattr(f, cap, v, 4);
+	printf("small: %s\n", n >= 0 ? "a value" : strerror(errno));
+	printf("create: %s\n", said(setxattr(f, cap, cap_v2, sizeof(cap_v2), XATTR_CREATE)));
+	printf("bad: %s\n", said(setxattr(f, cap, cap_v2, 12, 0)));
+	printf("remove: %s\n", said(removexattr(f, cap)));
+	n = getxattr(f, cap, v, sizeof(v));
+	printf("removed: %s\n", n >= 0 ? "a value" : strerror(errno));
+	printf("fset v3: %s\n", said(fsetxattr(fd, cap, cap_v3, sizeof(cap_v3), 0)));
+	n = fgetxattr(fd, cap, v, sizeof(v));
+	printf("fget: %s\n", n == 20 && memcmp(v, cap_v2, 20) == 0 ? "v2" : "different");
+	printf("chown: %s\n", said(chown(f, 0, 0)));
+	n = getxattr(f, cap, v, sizeof(v));
+	printf("after chown: %s\n", n >= 0 ? "a value" : strerror(errno));
+	printf("set again: %s\n", said(setxattr(f, cap, cap_v2, sizeof(cap_v2), 0)));
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -379,6 +427,8 @@ int main(int argc, char **argv)
 		return slots_test();
 	if (argc >= 3 && strcmp(argv[1], "compat") == 0)
 		return compat_test(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "caps") == 0)
+		return caps_test();
 	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
 		argv[0]);
 	return 2;

@@ -148,10 +148,14 @@ for MODE in "${MODES[@]}"; do
 	assert_status 0
 	assert_eq "$out" "$(printf 'bin\netc\nhome\nlinuxrc\nroot\nrootfs-marker\nsbin\ntmp\nusr\nNAME="nib ptrace test"\nID=nibtest\nin the rootfs')"
 	if [ "$MODE" = standin ]; then
-		# the stand-in really refuses user namespaces
+		# the stand-in really refuses user namespaces: namespace mode
+		# fails, and auto takes the ptrace isolation
 		nibrun run --isolation namespaces --rootfs "$R" -- true
 		assert_status 1 "namespace mode under the stand-in"
 		assert_match "$err" 'cannot create the container.s namespaces'
+		nibrun run --rootfs "$R" -- cat /rootfs-marker
+		assert_status 0 "auto isolation under the stand-in"
+		assert_eq "$out" "in the rootfs"
 	fi
 
 	t "[$MODE] cd, pwd and relative paths"
@@ -219,6 +223,41 @@ for MODE in "${MODES[@]}"; do
 		assert_eq "$(stat -c %u:%g "$R/tmp/f")" "1000:50"
 		[ -c "$R/tmp/null2" ] || fail "mknod as root made no device"
 	fi
+	# chown -h of a symlink: recorded on its folder with a single UID
+	pt -- sh -c 'ln -s f /tmp/ln && chown -h 1:4 /tmp/ln && stat -c %u:%g /tmp/ln'
+	assert_status 0
+	assert_eq "$out" 1:4
+	if [ "$single" = 1 ]; then
+		assert_match "$(getfattr --absolute-names --only-values -n user.nib.link.ln "$R/tmp" 2>/dev/null)" '^1:4:'
+	else
+		assert_eq "$(stat -c %u:%g "$R/tmp/ln")" "1:4"
+	fi
+	# setcap: file capabilities as root has them, kept for the commit with a
+	# single UID
+	if [ -z "$probe_why" ]; then
+		pt -- /bin/probe caps
+		assert_status 0
+		assert_eq "$out" "$(printf '%s\n' 'none: No data available' 'set: ok' 'size: 20' 'get: same' \
+			'small: Numerical result out of range' 'create: File exists' 'bad: Invalid argument' \
+			'remove: ok' 'removed: No data available' 'fset v3: ok' 'fget: v2' 'chown: ok' \
+			'after chown: No data available' 'set again: ok')"
+		xname=security.capability
+		[ "$single" = 1 ] && xname=user.containers.override_security.capability
+		assert_eq "$(getfattr --absolute-names -e hex -n "$xname" "$R/tmp/capf" 2>/dev/null | sed -n 's/^[^=]*=//p')" \
+			0x0100000200200000000000000000000000000000
+	fi
+	# the program of an execve in a process that made calls before (the
+	# same PID, new memory): its paths and stat answers are its own
+	pt -- mkdir -p /tmp/ex/d
+	pt -- chown -R 1000:50 /tmp/ex
+	assert_status 0
+	assert_eq "$err" ""
+	pt -- stat -c %u:%g /tmp/ex/d
+	assert_eq "$out" 1000:50
+	pt -- sh -c 'chown 1000:0 /tmp/ex/d'
+	assert_status 0
+	assert_eq "$err" ""
+	[ "$single" = 1 ] && assert_eq "$(x "$R/tmp/ex/d")" "1000:0:0755:dir"
 
 	t "[$MODE] an absolute host path, .. and a symlink to / see only the rootfs"
 	pt -- sh -c "cat $T/host-marker-ptrace; cat /../../../..$T/host-marker-ptrace
