@@ -135,7 +135,9 @@ def cmd_sources(nib_path, default_path, src_dir):
         elif not rule.get("args") and rule["action"] == "SCMP_ACT_ALLOW" and \
                 not inc.get("arches") and not (rule.get("excludes") or {}).get("arches"):
             unconditional |= set(rule["names"])
-    candidates = (gated | NEVER_ALLOWED) - unconditional
+    # the ptrace isolation reads a traced process's memory with these and
+    # falls back to /proc/PID/mem where the profile refuses them
+    candidates = (gated | NEVER_ALLOWED) - unconditional - {"process_vm_readv", "process_vm_writev"}
     added = set(nib["syscalls"][-1]["names"])
     found = calls_in_sources(src_dir, candidates | added)
     problems = []
