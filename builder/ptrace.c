@@ -37,6 +37,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
+#include "builder/lines.h"
 #include "builder/ptrace.h"
 #include "builder/runtime.h"
 
@@ -468,30 +469,10 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 /* ---- nib's side ------------------------------------------------------------ */
 
 struct linebuf {
-	struct nib_buf b;
+	struct bld_lines lines;
 	int fd;
 	enum bld_stream stream;
 };
-
-static void lines_flush(const struct bld_run_spec *spec, struct linebuf *lb, bool all)
-{
-	size_t start = 0;
-
-	for (size_t i = 0; i < lb->b.len; i++)
-		if (lb->b.data[i] == '\n') {
-			spec->on_line(spec->line_ctx, lb->stream, lb->b.data + start, i - start);
-			start = i + 1;
-		}
-	if (all && start < lb->b.len) {
-		spec->on_line(spec->line_ctx, lb->stream, lb->b.data + start, lb->b.len - start);
-		start = lb->b.len;
-	}
-	if (start) {
-		memmove(lb->b.data, lb->b.data + start, lb->b.len - start);
-		lb->b.len -= start;
-		lb->b.data[lb->b.len] = '\0';
-	}
-}
 
 struct watch {
 	pid_t pid;
@@ -596,10 +577,11 @@ static void pump(const struct bld_run_spec *spec, struct watch *w)
 				char buf[8192];
 				ssize_t got = read(lb->fd, buf, sizeof(buf));
 				if (got > 0) {
-					nib_buf_append(&lb->b, buf, (size_t)got);
-					lines_flush(spec, lb, false);
+					bld_lines_feed(&lb->lines, buf, (size_t)got, spec->on_line,
+						       spec->line_ctx, lb->stream);
 				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-					lines_flush(spec, lb, true);
+					bld_lines_finish(&lb->lines, spec->on_line, spec->line_ctx,
+							 lb->stream);
 					close(lb->fd);
 					lb->fd = -1;
 				}
@@ -704,7 +686,7 @@ out:
 			close(outp[i][1]);
 		if (w.out[i].fd >= 0)
 			close(w.out[i].fd);
-		nib_buf_free(&w.out[i].b);
+		bld_lines_free(&w.out[i].lines);
 	}
 	if (p->sync_fd >= 0)
 		close(p->sync_fd);
