@@ -259,7 +259,6 @@ static void set_caps(struct prun *p)
 		}
 		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
 		cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
-		cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET);
 	}
 	if (cap_set_proc(caps) < 0)
 		die(p, "set capabilities: %s", strerror(errno));
