@@ -14,6 +14,7 @@
 
 #include "builder/build.h"
 #include "builder/builder.h"
+#include "builder/context.h"
 #include "builder/regflags.h"
 
 static const char build_help[] =
@@ -723,6 +724,18 @@ static const char *opt_name(int c, const struct option *opts)
 	return "?";
 }
 
+/* BuildKit keeps a git context's .git only when asked with this build
+ * argument. */
+static bool keep_git_dir(const struct bld_build_opts *o)
+{
+	for (size_t i = 0; i < o->build_args.len; i++) {
+		const char *a = o->build_args.v[i];
+		if (nib_str_has_prefix(a, "BUILDKIT_CONTEXT_KEEP_GIT_DIR="))
+			return nib_parse_bool(strchr(a, '=') + 1) == 1;
+	}
+	return false;
+}
+
 int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		  struct nib_error *err)
 {
@@ -733,6 +746,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	struct out_redirect rd = {-1, -1, -1};
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
 	_cleanup_free_ char *example_dir = NULL, *stdin_dir = NULL, *stdin_file = NULL;
+	_cleanup_free_ char *tmp_parent = NULL, *ctx_file = NULL;
+	struct bld_context ctx = {0};
+	const char *context_arg = NULL;
 	_cleanup_free_ char *platform = NULL;
 	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL;
 	bool example = false, file_stdin = false, b = false;
@@ -1107,10 +1123,17 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			bld_usage_error(self, err, "build: expected one CONTEXT");
 			goto out;
 		}
-		o.context = optind < argc ? argv[optind] : ".";
+		context_arg = optind < argc ? argv[optind] : ".";
 	}
 	if (o.push && !o.tags.len) {
 		bld_usage_error(self, err, "build: --push needs at least one -t REF");
+		goto out;
+	}
+	if (context_arg && bld_context_kind(context_arg) == BLD_CONTEXT_STDIN &&
+	    (file_stdin || o.run_stdin)) {
+		nib_err(err, NIB_ERR_USAGE, 0,
+			"build: the context - and %s both read standard input",
+			file_stdin ? "-f -" : "--stdin");
 		goto out;
 	}
 	if (file_stdin) {
@@ -1127,6 +1150,26 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		goto out;
 	if (stg_store_open(g->root, &st, err) < 0)
 		goto out;
+	if (context_arg) {
+		tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
+		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &ctx, err) < 0)
+			goto out;
+		o.context = ctx.dir;
+		if (ctx.file && o.file) {
+			nib_err(
+			    err, NIB_ERR_USAGE, 0,
+			    "build: the context %s is a Containerfile itself; -f %s cannot apply",
+			    context_arg, o.file);
+			goto out;
+		}
+		if (ctx.file) {
+			o.file = ctx.file;
+		} else if (ctx.tmp && o.file && o.file[0] != '/') {
+			/* -f names a file of the fetched context */
+			ctx_file = nib_path_join(ctx.dir, o.file);
+			o.file = ctx_file;
+		}
+	}
 	if (bld_build_run(st, &o, &res, err) < 0)
 		goto out;
 	if (o.iidfile && write_small(o.iidfile, res.image_id, err) < 0)
@@ -1169,6 +1212,7 @@ out:
 		nib_rm_rf_at(AT_FDCWD, example_dir, NULL);
 	if (stdin_dir)
 		nib_rm_rf_at(AT_FDCWD, stdin_dir, NULL);
+	bld_context_close(&ctx);
 	bld_build_opts_free(&o);
 	return ret;
 }
