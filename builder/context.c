@@ -165,9 +165,10 @@ int bld_context_extract(int fd, const char *dir, const char *what, struct nib_er
 		if (hardlink) {
 			_cleanup_free_ char *target = NULL;
 			if (entry_name(hardlink, &target) < 0 || !target)
-				return nib_err(err, NIB_ERR_CORRUPT, 0,
-					       "context %s: hard link %s points outside the context",
-					       what, name);
+				return nib_err(
+				    err, NIB_ERR_CORRUPT, 0,
+				    "context %s: hard link %s points outside the context", what,
+				    name);
 			link = nib_path_join(dir, target);
 			archive_entry_set_hardlink(e, link);
 		}
@@ -380,9 +381,8 @@ static int from_git(const char *spec, bool keep_git_dir, struct bld_context *c,
 		nib_err_clear(&first);
 	}
 	modules = nib_path_join(dir, ".gitmodules");
-	if (lstat(modules, &st) == 0 &&
-	    GIT("-C", dir, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1") <
-		0)
+	if (lstat(modules, &st) == 0 && GIT("-C", dir, "submodule", "update", "-q", "--init",
+					    "--recursive", "--depth", "1") < 0)
 		return -1;
 	gitdir = nib_path_join(dir, ".git");
 	if (!keep_git_dir && nib_rm_rf_at(AT_FDCWD, gitdir, err) < 0)
@@ -429,9 +429,15 @@ int bld_context_open(const char *spec, const char *tmp_parent, bool keep_git_dir
 		fd = open(spec, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "context %s", spec);
-		if (!bld_copy_is_archive(fd))
-			return nib_err(err, NIB_ERR_USAGE, 0,
-				       "context %s: not a folder or a tar archive", spec);
+		if (!bld_copy_is_archive(fd)) {
+			/* a Containerfile, its folder the context (as buildah) */
+			const char *slash = strrchr(spec, '/');
+			c->kind = BLD_CONTEXT_DIR;
+			c->dir = slash ? xstrndup(spec, (size_t)(slash - spec) + (slash == spec))
+				       : xstrdup(".");
+			c->file = xstrdup(spec);
+			return 0;
+		}
 		if (work_folder(tmp_parent, c, err) < 0)
 			return -1;
 		return bld_context_extract(fd, c->dir, spec, err);

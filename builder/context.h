@@ -6,7 +6,8 @@
  *   -                    a tar archive on standard input (any compression
  *                        libarchive reads), or else a Containerfile and an
  *                        empty context (as `docker build - < Dockerfile`);
- *   FILE                 a local tar archive;
+ *   FILE                 a local tar archive; any other file is the
+ *                        Containerfile, its folder the context (buildah);
  *   git URL[#REF[:DIR]]  `git://…`, `git@…`, `ssh://…`, `github.com/…`, or
  *                        an http(s) URL whose path ends in `.git`: REF
  *                        (branch, tag or commit; default HEAD) fetched at

@@ -22,7 +22,7 @@ CASES=("tar on stdin and a local tar.gz give the folder's image"
 	"an http tarball context"
 	"hostile archives are refused and the store keeps its images"
 	"repository folders that leave the repository are refused"
-	"usage errors")
+	"usage errors, and a Containerfile as CONTEXT")
 names() { for m in "${MODES[@]}"; do for c in "${CASES[@]}"; do echo "$m: $c"; done; done; }
 if ! users_setup || ! podsim_available || ! command -v git >/dev/null; then
 	mapfile -t all < <(names)
@@ -247,9 +247,13 @@ case_usage() {
 	nib_as build -q -f Containerfile "$HTTP/Containerfile"
 	assert_status 2
 	assert_match "$err" "is a Containerfile itself"
-	nib_as build -q "$W/Containerfile"
+	# a file that is no archive is the Containerfile, its folder the context
+	nib_as build -q --timestamp 0 -t localhost/cf-file "$W/ctx/app.Containerfile"
+	assert_status 0
+	assert_eq "$(id_of localhost/cf-file)" "$(id_of localhost/dir-f)"
+	nib_as build -q -f "$W/ctx/Containerfile" "$W/ctx/app.Containerfile"
 	assert_status 2
-	assert_match "$err" "not a folder or a tar archive"
+	assert_match "$err" "is a Containerfile itself"
 }
 
 for mode in "${MODES[@]}"; do
