@@ -92,4 +92,43 @@ void bld_ref_split(const char *ref, char **repo, char **tag);
 /* "4.86 MB": decimal units, three significant digits, as buildah prints. */
 char *bld_human_size(int64_t n);
 
+/* Image transports (builder/transport.c). */
+enum bld_transport {
+	BLD_TRANSPORT_DOCKER = 0, /* a registry: docker://REF or a plain reference */
+	BLD_TRANSPORT_OCI,	  /* oci:DIR[:TAG] */
+	BLD_TRANSPORT_OCI_ARCHIVE,
+	BLD_TRANSPORT_DOCKER_ARCHIVE,
+};
+/* Which transport `s` names; a transport nib does not read (dir:,
+ * containers-storage:, ...) or an unknown SCHEME:// is a usage error. */
+int bld_transport_kind(const char *s, struct nib_error *err);
+struct stg_platform;
+/* Store the image a local transport names (checked as storage/import.c
+ * says), tag it under the name podman would give it (`name`, may be NULL:
+ * that name or NULL when untagged) and load it for `want` (NULL: host). */
+int bld_transport_pull(struct stg_store *st, const char *s, const struct stg_platform *want,
+		       struct stg_image **out, char **name, struct nib_error *err);
+
+/* Platforms in builds (builder/platform.c). */
+/* `platform` parsed ("os/arch[/variant]"; NULL or "": the host). */
+int bld_platform_want(const char *platform, struct stg_platform *out, struct nib_error *err);
+/* --platform "a,b": each item checked and normalised onto `out`; empty
+ * items and repeats are usage errors. */
+int bld_platform_list(const char *s, struct nib_strv *out, struct nib_error *err);
+/* Whether the image `img` is for `want`: when not, an error when the
+ * platform was `asked` for (--platform, FROM --platform), else buildah's
+ * warning. `what` names the base in messages. */
+int bld_platform_check(const struct stg_image *img, const struct stg_platform *want, bool asked,
+		       const char *what, struct nib_error *err);
+/* Whether this host's CPU runs `arch` (an OCI architecture) itself. */
+bool bld_platform_native(const char *arch);
+/* Before RUN for `arch`: 0 native (or binfmt_misc not visible: the kernel
+ * is asked by the exec itself), 1 emulated by a registered and enabled
+ * qemu-user-static entry, -1 (NIB_ERR_ENV, one line naming the platform and
+ * what to install) when binfmt_misc shows no usable entry. */
+int bld_platform_emulated(const char *arch, struct nib_error *err);
+/* A RUN that failed with "Exec format error" for a foreign `arch`: say
+ * what the host lacks in front of the message. */
+void bld_platform_explain_exec(const char *arch, struct nib_error *err);
+
 #endif
