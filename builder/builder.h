@@ -70,6 +70,8 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		struct nib_error *err);
 int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		  struct nib_error *err);
+int bld_cmd_manifest(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		     struct nib_error *err);
 
 /* The example Containerfile `nib build --example` uses. */
 extern const char bld_example_containerfile[];
@@ -130,5 +132,27 @@ int bld_platform_emulated(const char *arch, struct nib_error *err);
 /* A RUN that failed with "Exec format error" for a foreign `arch`: say
  * what the host lacks in front of the message. */
 void bld_platform_explain_exec(const char *arch, struct nib_error *err);
+
+/* Manifest lists in the store (builder/cmd_manifest.c), for nib manifest
+ * and nib build --manifest. */
+struct stg_index;
+struct stg_map;
+/* The list `name` (an index entry of the store); with `create` a new empty
+ * OCI index when there is none. `ref` (may be NULL) gets the name to save
+ * it under (the normalised reference, or the digest of an untagged list).
+ * An image that is not a list is a usage error. */
+int bld_list_load(struct stg_store *st, const char *name, bool create, struct stg_index **out,
+		  char **ref, struct nib_error *err);
+/* Add image `img` (its stored manifest) with the platform of its config,
+ * each field `platform` gives overriding it (may be NULL), and
+ * `annotations` (may be NULL). An entry for the same manifest is replaced;
+ * with `replace_platform` also one for the same os/arch/variant. -1 when
+ * the list is full. */
+int bld_list_add(struct stg_index *ix, const struct stg_image *img,
+		 const struct stg_platform *platform, const struct stg_map *annotations,
+		 bool replace_platform);
+/* Store the list and name it `refs` (none: untagged). */
+int bld_list_save(struct stg_store *st, const struct stg_index *ix, const char *const *refs,
+		  size_t n_refs, char out[NIB_DIGEST_LEN + 1], struct nib_error *err);
 
 #endif
