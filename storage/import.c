@@ -48,7 +48,7 @@ static int layout_open(int dfd, const char *where, const char *path, struct nib_
 
 	if (fd < 0) {
 		if (errno == ELOOP || errno == EXDEV || errno == ENOTDIR)
-			return nib_err(err, NIB_ERR_CORRUPT, errno,
+			return nib_err(err, NIB_ERR_CORRUPT, 0,
 				       "%s: %s is a symlink or leads outside the layout (refused: "
 				       "a layout's files must be inside it)",
 				       where, path);
