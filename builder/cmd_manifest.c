@@ -33,16 +33,42 @@ enum {
 
 /* ---- lists in the store ---------------------------------------------------------- */
 
+/* The index.json entry `name` names: as written, normalised, or a digest. */
+static int list_entry(struct stg_store *st, const char *name, struct stg_descriptor *out,
+		      struct nib_error *err)
+{
+	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
+	_cleanup_free_ char *norm = bld_ref_normalise(name, NULL);
+
+	if (stg_store_index_load(st, &ix, err) < 0)
+		return -1;
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = ix->n_manifests; i-- > 0;) {
+			const struct stg_descriptor *d = &ix->manifests[i];
+			const char *r = stg_map_get(&d->annotations, STG_ANNOTATION_REF_NAME);
+			bool hit = pass == 0   ? r && streq(r, name)
+				   : pass == 1 ? r && norm && streq(r, norm)
+					       : streq(d->digest, name);
+			if (hit) {
+				stg_descriptor_copy(out, d);
+				return 0;
+			}
+		}
+	return nib_err(err, NIB_ERR_NOT_FOUND, 0, "manifest list '%s' not found in %s", name,
+		       stg_store_path(st));
+}
+
 int bld_list_load(struct stg_store *st, const char *name, bool create, struct stg_index **out,
 		  char **ref, struct nib_error *err)
 {
-	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	_cleanup_(stg_descriptor_clear) struct stg_descriptor d = {0};
 	_cleanup_free_ char *data = NULL, *norm = NULL;
 	struct nib_error e = {0};
 	size_t len = 0;
+	const char *r;
 
 	*out = NULL;
-	if (bld_image_find(st, name, &img, &e) < 0) {
+	if (list_entry(st, name, &d, &e) < 0) {
 		if (e.kind != NIB_ERR_NOT_FOUND || !create) {
 			nib_err_move(err, &e);
 			return -1;
@@ -58,13 +84,14 @@ int bld_list_load(struct stg_store *st, const char *name, bool create, struct st
 			*ref = steal_pointer(&norm);
 		return 0;
 	}
-	if (!stg_media_type_is_index(img->entry.media_type))
+	if (!stg_media_type_is_index(d.media_type))
 		return nib_err(err, NIB_ERR_USAGE, 0, "%s is an image, not a manifest list", name);
-	if (stg_blob_read(st, img->entry.digest, STG_MANIFEST_MAX, &data, &len, err) < 0 ||
+	if (stg_blob_read(st, d.digest, STG_MANIFEST_MAX, &data, &len, err) < 0 ||
 	    stg_index_parse(data, len, out, err) < 0)
 		return nib_err_wrap(err, "%s", name);
+	r = stg_map_get(&d.annotations, STG_ANNOTATION_REF_NAME);
 	if (ref)
-		*ref = img->ref ? xstrdup(img->ref) : xstrdup(img->entry.digest);
+		*ref = xstrdup(r ? r : d.digest);
 	return 0;
 }
 
@@ -311,7 +338,7 @@ static int cmd_create(const struct bld_command *self, int argc, char **argv, str
 	struct bld_reg_flags f = BLD_REG_FLAGS_INIT;
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
 	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
-	_cleanup_(stg_image_freep) struct stg_image *have = NULL;
+	_cleanup_(stg_descriptor_clear) struct stg_descriptor have = {0};
 	_cleanup_free_ char *ref = NULL;
 	struct entry_opts eo = {0};
 	bool amend = false;
@@ -337,7 +364,7 @@ static int cmd_create(const struct bld_command *self, int argc, char **argv, str
 	bld_reg_flags_finish(&f, "Copied");
 	if (bld_store_open(g, &st, err) < 0)
 		return -1;
-	if (bld_image_find(st, argv[optind], &have, NULL) == 0 && !amend)
+	if (list_entry(st, argv[optind], &have, NULL) == 0 && !amend)
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "manifest create: %s exists (--amend adds to it, nib manifest rm "
 			       "removes it)",
@@ -597,10 +624,10 @@ static int cmd_push(const struct bld_command *self, int argc, char **argv, struc
 	struct bld_reg_flags f = BLD_REG_FLAGS_INIT;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
-	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	struct stg_image img = {0};
 	_cleanup_(stg_descriptor_clear) struct stg_descriptor sd = {0};
 	_cleanup_ref_ struct reg_ref dest = {0};
-	_cleanup_free_ char *deststr = NULL;
+	_cleanup_free_ char *deststr = NULL, *ref_rm = NULL;
 	const char *digestfile = NULL, *dst;
 	char digest[NIB_DIGEST_LEN + 1];
 	bool all = false, rm = false;
@@ -650,21 +677,29 @@ static int cmd_push(const struct bld_command *self, int argc, char **argv, struc
 	if (nib_str_has_prefix(dst, "docker://"))
 		dst += 9;
 	bld_reg_flags_finish(&f, "Wrote");
-	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, argv[optind], &img, err) < 0)
+	if (bld_store_open(g, &st, err) < 0 || list_entry(st, argv[optind], &img.entry, err) < 0)
 		return -1;
-	if (!stg_media_type_is_index(img->entry.media_type))
+	if (!stg_media_type_is_index(img.entry.media_type)) {
+		stg_descriptor_clear(&img.entry);
 		return nib_err(err, NIB_ERR_USAGE, 0, "%s is an image, not a manifest list",
 			       argv[optind]);
+	}
+	img.ref = (char *)stg_map_get(&img.entry.annotations, STG_ANNOTATION_REF_NAME);
 	if (reg_client_new(&f.o, &rc, err) < 0 ||
 	    reg_ref_resolve(reg_client_conf(rc), dst, &dest, err) < 0)
 		return -1;
 	deststr = reg_ref_string(&dest);
 	if (format >= 0) {
-		if (stg_image_convert_index(st, img, (enum stg_format)format, &sd, err) < 0)
-			return nib_err_wrap(err, "%s", deststr);
+		r = stg_image_convert_index(st, &img, (enum stg_format)format, &sd, err);
 	} else {
-		stg_descriptor_copy(&sd, &img->entry);
+		stg_descriptor_copy(&sd, &img.entry);
+		r = 0;
 	}
+	if (r == 0 && rm)
+		ref_rm = img.ref ? xstrdup(img.ref) : NULL;
+	stg_descriptor_clear(&img.entry);
+	if (r < 0)
+		return nib_err_wrap(err, "%s", deststr);
 	struct reg_desc md = {.media_type = sd.media_type, .size = sd.size};
 	snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
 	if (all) {
@@ -681,7 +716,7 @@ static int cmd_push(const struct bld_command *self, int argc, char **argv, struc
 	}
 	if (digestfile && nib_write_output_file(digestfile, digest, strlen(digest), err) < 0)
 		return nib_err_wrap(err, "--digestfile");
-	if (rm && img->ref && stg_image_untag(st, img->ref, err) < 0)
+	if (ref_rm && stg_image_untag(st, ref_rm, err) < 0)
 		return -1;
 	bld_emit("push", digest, "ref", deststr, "digest", digest, NULL);
 	return 0;
