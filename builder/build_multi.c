@@ -126,19 +126,26 @@ static int all_platforms(struct stg_store *st, const struct bld_build_opts *o, s
 }
 
 static int push_list(const struct bld_build_opts *o, struct stg_store *st, const char *digest,
-		     size_t size, struct nib_error *err)
+		     struct nib_error *err)
 {
 	struct reg_options ro;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	struct stg_image list = {.entry = {.media_type = STG_MT_OCI_INDEX,
+					   .digest = (char *)digest,
+					   .size = stg_blob_size(st, digest)}};
+	_cleanup_(stg_descriptor_clear) struct stg_descriptor sd = {0};
 
+	/* --format docker: a Docker manifest list of Docker manifests */
+	if (stg_image_convert_index(st, &list, o->format, &sd, err) < 0)
+		return -1;
 	bld_build_reg_options(o, &ro);
 	if (reg_client_new(&ro, &rc, err) < 0)
 		return -1;
 	for (size_t i = 0; i < o->tags.len; i++) {
 		_cleanup_ref_ struct reg_ref ref = {0};
-		struct reg_desc md = {.media_type = STG_MT_OCI_INDEX, .size = (int64_t)size};
+		struct reg_desc md = {.media_type = sd.media_type, .size = sd.size};
 		char out[NIB_DIGEST_LEN + 1];
-		snprintf(md.digest, sizeof(md.digest), "%s", digest);
+		snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
 		if (reg_ref_resolve(reg_client_conf(rc), o->tags.v[i], &ref, err) < 0)
 			return -1;
 		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
@@ -221,8 +228,7 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 		return -1;
 	/* --iidfile and the ID printed last: the list's digest (docker buildx) */
 	memcpy(res->image_id, res->manifest_digest, sizeof(res->image_id));
-	if (o->push && push_list(o, st, res->manifest_digest,
-				 (size_t)stg_blob_size(st, res->manifest_digest), err) < 0)
+	if (o->push && push_list(o, st, res->manifest_digest, err) < 0)
 		return -1;
 	return 0;
 }

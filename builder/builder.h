@@ -124,11 +124,13 @@ int bld_platform_check(const struct stg_image *img, const struct stg_platform *w
 		       const char *what, struct nib_error *err);
 /* Whether this host's CPU runs `arch` (an OCI architecture) itself. */
 bool bld_platform_native(const char *arch);
-/* Before RUN for `arch`: 0 native (or binfmt_misc not visible: the kernel
- * is asked by the exec itself), 1 emulated by a registered and enabled
- * qemu-user-static entry, -1 (NIB_ERR_ENV, one line naming the platform and
- * what to install) when binfmt_misc shows no usable entry. */
-int bld_platform_emulated(const char *arch, struct nib_error *err);
+/* Before RUN for `arch` (`ptrace`: through the ptrace isolation): 0 native
+ * (or binfmt_misc not visible: the kernel is asked by the exec itself), 1
+ * emulated by a registered and enabled qemu-user-static entry, -1
+ * (NIB_ERR_ENV, one line naming the platform and what to install) when
+ * binfmt_misc shows no usable entry, or when RUN would go through the
+ * ptrace isolation (which does not trace qemu). */
+int bld_platform_emulated(const char *arch, bool ptrace, struct nib_error *err);
 /* A RUN that failed with "Exec format error" for a foreign `arch`: say
  * what the host lacks in front of the message. */
 void bld_platform_explain_exec(const char *arch, struct nib_error *err);

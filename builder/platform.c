@@ -96,7 +96,7 @@ bool bld_platform_native(const char *arch)
 	       (streq(harch, "arm64") && streq(arch, "arm"));
 }
 
-int bld_platform_emulated(const char *arch, struct nib_error *err)
+int bld_platform_emulated(const char *arch, bool ptrace, struct nib_error *err)
 {
 	_cleanup_free_ char *entry = NULL, *data = NULL;
 	const char *os, *harch, *hvar;
@@ -105,6 +105,14 @@ int bld_platform_emulated(const char *arch, struct nib_error *err)
 	if (bld_platform_native(arch))
 		return 0;
 	stg_platform_host(&os, &harch, &hvar);
+	/* qemu's process under the ptrace isolation: its own system calls are
+	 * the host's, its paths the guest's; nib does not trace it */
+	if (ptrace)
+		return nib_err(err, NIB_ERR_ENV, 0,
+			       "RUN for linux/%s on this %s host is not supported under the ptrace "
+			       "isolation (no user namespace can be made here): build that "
+			       "platform where RUN gets namespaces, or leave RUN out of it",
+			       arch, harch);
 	entry = xasprintf("/proc/sys/fs/binfmt_misc/qemu-%s", q);
 	if (nib_read_file_at(AT_FDCWD, entry, 4096, &data, NULL, NULL) == 0) {
 		if (nib_str_has_prefix(data, "enabled"))

@@ -143,6 +143,28 @@ else
 	assert_eq "$(tar -xzOf "$r/out/blobs/sha256/$(jq -r '.layers[-1].digest' "$r/out/blobs/sha256/$(jq -r '.manifests[0].digest' "$r/out/index.json" | cut -d: -f2)" | cut -d: -f2)" arch)" aarch64
 fi
 
+t "pod under containerd's profile (RUN through ptrace): RUN for arm64 is refused in one line"
+if ! podsim_available || ! podsim_profiles | grep -qx containerd; then
+	skip "needs the restricted-pod simulation with containerd's seccomp profile"
+else
+	r=$(podsim_dir r-pod-cd)
+	NIB_ROOT=$r PODSIM_SECCOMP=containerd run podsim sh -c "\"\$NIB\" build -q --tls-verify=false --platform linux/arm64 '$C'"
+	assert_status 1
+	assert_lines "$err" 1
+	assert_match "$err" "Containerfile:3: RUN for linux/arm64 on this amd64 host is not supported under the ptrace isolation"
+	NIB_ROOT=$r PODSIM_SECCOMP=containerd run podsim sh -c "\"\$NIB\" build -q --tls-verify=false --platform linux/amd64,linux/arm64 '$C2'"
+	assert_status 0 "without RUN every platform builds there"
+fi
+
+t "--format docker --push: a Docker manifest list of Docker manifests"
+run "$NIB" build -q --tls-verify=false --format docker --platform linux/amd64,linux/arm64 \
+	-t "$REG"/dock:1 --push "$C2"
+assert_status 0
+run skopeo inspect --tls-verify=false --raw docker://"$REG"/dock:1
+assert_eq "$(echo "$out" | jq -r .mediaType)" application/vnd.docker.distribution.manifest.list.v2+json
+assert_eq "$(echo "$out" | jq -r '[.manifests[].mediaType] | unique | join(",")')" \
+	application/vnd.docker.distribution.manifest.v2+json
+
 t "a base without the platform asked for is refused; only a default: buildah's warning"
 printf 'FROM %s/bb:amd64\nCOPY Containerfile /cf\n' "$REG" >"$T/Containerfile.amd"
 run "$NIB" build -q --tls-verify=false -f "$T/Containerfile.amd" --platform linux/arm64 "$C2"
