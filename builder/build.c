@@ -139,8 +139,11 @@ static int base_image(struct bld_build *b, const char *name, const char *platfor
 			_cleanup_free_ char *d = xstrdup((*out)->entry.digest);
 			stg_image_free(*out);
 			*out = NULL;
-			if (stg_image_lookup_platform(b->st, d, &want, out, &e) == 0)
-				return 0;
+			/* a list in the store is not pulled again: no image for
+			 * the platform in it is the answer */
+			if (stg_image_lookup_platform(b->st, d, &want, out, err) < 0)
+				return nib_err_wrap(err, "%s", name);
+			return 0;
 		} else if (!asked || bld_platform_check(*out, &want, true, name, NULL) == 0) {
 			return 0;
 		} else {

@@ -106,6 +106,19 @@ assert_status 0
 run "$NIB" manifest inspect localhost/all
 assert_eq "$(echo "$out" | jq -r '[.manifests[].platform.architecture] | join(",")')" amd64,arm64
 
+t "FROM a manifest list in the store takes its image for the platform"
+printf 'FROM localhost/all\nCOPY Containerfile /cf2\n' >"$T/Containerfile.list"
+run "$NIB" build -q --platform linux/arm64 -f "$T/Containerfile.list" "$C2"
+assert_status 0
+assert_eq "$("$NIB" inspect --json "$(printf '%s\n' "$out" | tail -1)" | jq -r .Config.architecture)" arm64
+run "$NIB" build -q -f "$T/Containerfile.list" "$C2"
+assert_status 0
+assert_eq "$("$NIB" inspect --json "$(printf '%s\n' "$out" | tail -1)" | jq -r .Config.architecture)" amd64
+run "$NIB" build -q --platform linux/s390x -f "$T/Containerfile.list" "$C2"
+assert_status 1
+assert_lines "$err" 1
+assert_match "$err" "no manifest for linux/s390x in index sha256:[0-9a-f]+ \(it has linux/amd64, linux/arm64/v8\)"
+
 for who in nibsub nibplain podsim; do
 	t "$who: the same two-platform build without RUN gives the same list"
 	if [ "$who" = podsim ] && ! podsim_available; then
