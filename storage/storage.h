@@ -683,6 +683,12 @@ int stg_import_docker_archive(struct stg_store *st, const char *file,
 			      const struct stg_import_select *sel, struct stg_import_result *res,
 			      struct nib_error *err);
 
+/* The image `ref` as an oci-archive `file`: the OCI layout
+ * stg_export_oci_layout writes (named `tag`, may be NULL), packed as a tar
+ * whose entries are sorted with owner 0 and mtime 0; the file appears only
+ * when complete. */
+int stg_export_oci_archive(struct stg_store *st, const char *ref, const char *file, const char *tag,
+			   struct nib_error *err);
 /* ==== layers: diff and commit ============================================ */
 
 enum stg_compression { STG_COMPRESS_GZIP = 0, STG_COMPRESS_ZSTD, STG_COMPRESS_NONE };

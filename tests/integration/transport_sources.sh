@@ -281,10 +281,19 @@ assert_status 1
 assert_lines "$err" 1
 assert_match "$err" "Containerfile:1: FROM oci:$T/nope: oci:$T/nope: No such file"
 
-t "nib push to oci: and docker-archive: reads back through nib pull and skopeo"
+t "nib push to oci:, oci-archive: and docker-archive: reads back through nib pull and skopeo"
 export NIB_ROOT=$T/root
 run "$NIB" push localhost/bb:1 oci:"$T/pushed":p
 assert_status 0
+run "$NIB" push localhost/bb:1 oci-archive:"$T/pushed-oa.tar":p
+assert_status 0
+run "$NIB" push localhost/bb:1 oci-archive:"$T/pushed-oa2.tar":p
+cmp -s "$T/pushed-oa.tar" "$T/pushed-oa2.tar" || fail "the same image gives the same oci-archive"
+run skopeo inspect --raw --config oci-archive:"$T/pushed-oa.tar":p
+assert_status 0
+assert_eq "sha256:$(printf '%s' "$out" | sha256sum | cut -d' ' -f1)" "$cfg" "skopeo reads the config"
+run "$NIB" push --format docker localhost/bb:1 oci-archive:"$T/x.tar"
+assert_status 2
 run "$NIB" push localhost/bb:1 docker-archive:"$T/pushed.tar":localhost/bb:p
 assert_status 0
 run skopeo inspect --config docker-archive:"$T/pushed.tar"
@@ -294,6 +303,9 @@ run env NIB_ROOT="$T/r-back" "$NIB" pull oci:"$T/pushed":p
 assert_status 0
 assert_eq "$out" "${cfg#sha256:}"
 run env NIB_ROOT="$T/r-back" "$NIB" pull docker-archive:"$T/pushed.tar"
+assert_status 0
+assert_eq "$out" "${cfg#sha256:}"
+run env NIB_ROOT="$T/r-back" "$NIB" pull oci-archive:"$T/pushed-oa.tar":p
 assert_status 0
 assert_eq "$out" "${cfg#sha256:}"
 
