@@ -347,6 +347,26 @@ void stg_image_list_free(struct stg_image **imgs, size_t n)
 	free(imgs);
 }
 
+/* A multi-platform entry without the host's platform (a list built for
+ * others): listed by the image of its first platform. */
+static int list_any_platform(struct stg_store *st, const struct stg_descriptor *entry,
+			     struct stg_image **out)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
+	size_t len = 0;
+
+	if (!stg_media_type_is_index(entry->media_type) ||
+	    stg_blob_read(st, entry->digest, STG_MANIFEST_MAX, &data, &len, NULL) < 0 ||
+	    stg_index_parse(data, len, &ix, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < ix->n_manifests; i++)
+		if (ix->manifests[i].platform &&
+		    image_load(st, entry, ix->manifests[i].platform, out, NULL) == 0)
+			return 0;
+	return -1;
+}
+
 int stg_image_list(struct stg_store *st, struct stg_image ***out, size_t *n, struct nib_error *err)
 {
 	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
@@ -358,11 +378,13 @@ int stg_image_list(struct stg_store *st, struct stg_image ***out, size_t *n, str
 	imgs = xcalloc(ix->n_manifests + 1, sizeof(*imgs));
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		struct nib_error e = {0};
-		if (stg_image_load(st, &ix->manifests[i], &imgs[k], &e) < 0) {
+		if (stg_image_load(st, &ix->manifests[i], &imgs[k], &e) < 0 &&
+		    list_any_platform(st, &ix->manifests[i], &imgs[k]) < 0) {
 			log_warn("skipping %s", e.msg);
 			nib_err_clear(&e);
 			continue;
 		}
+		nib_err_clear(&e);
 		k++;
 	}
 	*out = imgs;

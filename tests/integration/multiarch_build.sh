@@ -106,6 +106,14 @@ assert_status 0
 run "$NIB" manifest inspect localhost/all
 assert_eq "$(echo "$out" | jq -r '[.manifests[].platform.architecture] | join(",")')" amd64,arm64
 
+t "nib images lists a list without this host's platform by its first image, no warning"
+run "$NIB" build -q --platform linux/arm64 --manifest localhost/armonly "$C2"
+assert_status 0
+run "$NIB" images
+assert_status 0
+assert_match "$out" "localhost/armonly +latest"
+assert_eq "$err" ""
+
 t "FROM a manifest list in the store takes its image for the platform"
 printf 'FROM localhost/all\nCOPY Containerfile /cf2\n' >"$T/Containerfile.list"
 run "$NIB" build -q --platform linux/arm64 -f "$T/Containerfile.list" "$C2"
