@@ -288,4 +288,22 @@ assert_status 0
 run "$NIB" manifest exists localhost/ml
 assert_status 1
 
+t "nib manifest and buildah manifest list the same entries"
+if ! command -v buildah >/dev/null; then
+	skip "buildah is not installed"
+else
+	B=(buildah --root "$T/b/root" --runroot "$T/b/run" --storage-driver vfs)
+	entries() { jq -c '[.manifests[] | [.digest, .mediaType, .size, .platform]] | sort'; }
+	"${B[@]}" manifest create localhost/cmp >/dev/null 2>&1
+	"${B[@]}" manifest add localhost/cmp oci:"$T/arm":bb >/dev/null 2>&1
+	"${B[@]}" manifest add --tls-verify=false localhost/cmp docker://"$REG"/bb:amd64 >/dev/null 2>&1
+	want=$("${B[@]}" manifest inspect localhost/cmp 2>/dev/null | entries)
+	run "$NIB" manifest create localhost/cmp oci:"$T/arm":bb
+	assert_status 0
+	run "$NIB" manifest add --tls-verify=false localhost/cmp docker://"$REG"/bb:amd64
+	assert_status 0
+	assert_match "$want" 'arm64' "buildah made its list"
+	assert_eq "$("$NIB" manifest inspect localhost/cmp | entries)" "$want"
+fi
+
 finish

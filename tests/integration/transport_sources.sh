@@ -63,6 +63,18 @@ assert_status 0
 run skopeo inspect --config oci:"$NIB_ROOT":localhost/bb:1
 assert_status 0 "the store stays an OCI layout skopeo reads"
 
+t "an umoci-made layout"
+if ! command -v umoci >/dev/null; then
+	skip "umoci is not installed"
+else
+	umoci init --layout "$T/um" && umoci new --image "$T/um:t" &&
+		umoci config --image "$T/um:t" --config.cmd=/bin/true --author=nib-tests
+	ucfg=$(jq -r .config.digest "$T/um/blobs/sha256/$(jq -r '.manifests[0].digest' "$T/um/index.json" | cut -d: -f2)")
+	run "$NIB" pull oci:"$T/um":t
+	assert_status 0
+	assert_eq "$out" "${ucfg#sha256:}"
+fi
+
 t "docker-archive layers are stored uncompressed, checked against the diff IDs"
 lm=$("$NIB" inspect --json localhost/bb:1 | jq -r '.Manifest.layers[0].mediaType')
 assert_eq "$lm" application/vnd.oci.image.layer.v1.tar
