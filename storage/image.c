@@ -283,14 +283,8 @@ static int image_load(struct stg_store *st, const struct stg_descriptor *entry,
 		}
 		const struct stg_descriptor *next = stg_index_pick(ix, want);
 		if (!next) {
-			struct stg_platform host = {0};
-			_cleanup_free_ char *ws = NULL, *avail = stg_index_platforms(ix);
-			if (!want) {
-				stg_platform_host_get(&host);
-				want = &host;
-			}
-			ws = stg_platform_string(want->os, want->architecture, want->variant);
-			stg_platform_clear(&host);
+			_cleanup_free_ char *ws = stg_platform_want_string(want),
+					    *avail = stg_index_platforms(ix);
 			nib_err(err, NIB_ERR_NOT_FOUND, 0,
 				"%s: no manifest for %s in index %s (it has %s)", what, ws,
 				cur.digest, avail);

@@ -252,13 +252,8 @@ static int resolve_manifest(int dfd, const char *where, const struct stg_descrip
 		}
 		next = stg_index_pick(ix, want);
 		if (!next) {
-			struct stg_platform host = {0};
-			_cleanup_free_ char *ws = NULL, *avail = stg_index_platforms(ix);
-			if (!want)
-				stg_platform_host_get(&host);
-			ws = want ? stg_platform_string(want->os, want->architecture, want->variant)
-				  : stg_platform_string(host.os, host.architecture, host.variant);
-			stg_platform_clear(&host);
+			_cleanup_free_ char *ws = stg_platform_want_string(want),
+					    *avail = stg_index_platforms(ix);
 			nib_err(err, NIB_ERR_NOT_FOUND, 0, "%s: no image for %s (it has %s)", where,
 				ws, avail);
 			goto fail;

@@ -76,6 +76,16 @@ char *stg_platform_string(const char *os, const char *arch, const char *variant)
 		   : xasprintf("%s/%s", os ? os : "?", arch ? arch : "?");
 }
 
+char *stg_platform_want_string(const struct stg_platform *want)
+{
+	const char *os, *arch, *variant;
+
+	if (want)
+		return stg_platform_string(want->os, want->architecture, want->variant);
+	stg_platform_host(&os, &arch, &variant);
+	return stg_platform_string(os, arch, variant);
+}
+
 /* The variant an architecture has when none is named (containerd's
  * platforms.Normalize: arm64 is v8). */
 static const char *default_variant(const char *arch)

@@ -406,6 +406,8 @@ void stg_platform_clear(struct stg_platform *p);
 void stg_platform_host_get(struct stg_platform *out);
 /* "os/arch[/variant]" */
 char *stg_platform_string(const char *os, const char *arch, const char *variant);
+/* The same for `want`, the host's platform when NULL. */
+char *stg_platform_want_string(const struct stg_platform *want);
 /* How well an image of (os, arch, variant) serves `want`: 0 not at all (os
  * or architecture differ, or both name different variants), 1 a variant
  * `want` did not ask for, 2 the same with the default variant on one side
