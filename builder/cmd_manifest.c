@@ -196,6 +196,12 @@ static void add_features(struct nib_strv *sv, const char *a)
 		nib_strv_push(sv, t);
 }
 
+static const char entry_help[] =
+    "  --arch A, --os O, --variant V, --os-version V, --os-features F (--features F)\n"
+    "                         the entry's platform fields (default: the image config's)\n"
+    "  --annotation K=V       an annotation of the entry (repeatable)\n"
+    "  --all                  (add) an image that is a list adds every image it lists\n";
+
 /* Options of add and annotate. */
 struct entry_opts {
 	struct stg_platform platform; /* only what was given */
@@ -413,8 +419,9 @@ static int cmd_add(const struct bld_command *self, int argc, char **argv, struct
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
 		if (c == 'h') {
-			printf("Usage: nib manifest %s [OPTIONS] LIST %s\n", verb,
-			       annotate ? "IMAGE|DIGEST" : "IMAGE");
+			printf("Usage: nib manifest %s [OPTIONS] LIST %s\n\n%s%s", verb,
+			       annotate ? "IMAGE|DIGEST" : "IMAGE", entry_help,
+			       annotate ? "" : bld_reg_flags_help);
 			entry_opts_free(&eo);
 			return 0;
 		}
@@ -748,10 +755,12 @@ int bld_cmd_manifest(const struct bld_command *self, int argc, char **argv, stru
 		    {"exists", cmd_exists}, {"rm", cmd_rm},	    {"push", cmd_push}};
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
-	if (!sub || streq(sub, "-h") || streq(sub, "--help")) {
+	if (!sub)
+		return bld_usage_error(self, err, "manifest: expected a command");
+	if (streq(sub, "-h") || streq(sub, "--help")) {
 		bld_command_help(self);
 		printf("\n%s", manifest_help);
-		return sub ? 0 : bld_usage_error(self, err, "manifest: expected a command");
+		return 0;
 	}
 	if (streq(sub, "add") || streq(sub, "annotate"))
 		return cmd_add(self, argc - 1, argv + 1, g, streq(sub, "annotate"), err);
