@@ -263,22 +263,44 @@ static int entry_opt(struct entry_opts *e, int c, const char *arg, struct nib_er
 	}
 
 /* The image `name` into the store: found there, read from a local
- * transport, else pulled from its registry (for the platform the entry
- * options name, else the host's). */
+ * transport, else pulled from its registry; from an index, the image for
+ * the platform the entry options name (the host's parts where they name
+ * none). */
 static int image_get(struct stg_store *st, struct bld_reg_flags *f, const char *name,
-		     const struct stg_platform *want, struct stg_image **out, struct nib_error *err)
+		     const struct stg_platform *opts, struct stg_image **out, struct nib_error *err)
 {
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	_cleanup_ref_ struct reg_ref ref = {0};
 	_cleanup_free_ char *plat = NULL, *refstr = NULL;
+	_cleanup_(stg_platform_clear) struct stg_platform want = {0};
 	struct reg_image ri = {0};
 	struct nib_error e = {0};
 	int kind = bld_transport_kind(name, err);
 
 	if (kind < 0)
 		return -1;
+	stg_platform_host_get(&want);
+	if (opts && (opts->os || opts->architecture || opts->variant)) {
+		if (opts->architecture && !streq(opts->architecture, want.architecture)) {
+			free(want.variant);
+			want.variant = NULL;
+		}
+		for (size_t i = 0; i < 3; i++) {
+			char **dst = i == 0   ? &want.os
+				     : i == 1 ? &want.architecture
+					      : &want.variant;
+			const char *v = i == 0	 ? opts->os
+					: i == 1 ? opts->architecture
+						 : opts->variant;
+			if (v) {
+				free(*dst);
+				*dst = xstrdup(v);
+			}
+		}
+		plat = stg_platform_string(want.os, want.architecture, want.variant);
+	}
 	if (kind != BLD_TRANSPORT_DOCKER)
-		return bld_transport_pull(st, name, want, out, NULL, err);
+		return bld_transport_pull(st, name, &want, out, NULL, err);
 	if (nib_str_has_prefix(name, "docker://"))
 		name += 9;
 	else if (bld_image_find(st, name, out, &e) == 0)
@@ -288,8 +310,6 @@ static int image_get(struct stg_store *st, struct bld_reg_flags *f, const char *
 		return -1;
 	}
 	nib_err_clear(&e);
-	if (want && want->os && want->architecture)
-		plat = stg_platform_string(want->os, want->architecture, want->variant);
 	f->o.platform = plat;
 	if (reg_client_new(&f->o, &rc, err) < 0 ||
 	    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0 ||

@@ -253,6 +253,11 @@ assert_status 0
 assert_eq "$("$NIB" manifest inspect localhost/ml | jq -r '.manifests[0].annotations.a')" b
 run "$NIB" manifest exists localhost/ml
 assert_status 0
+run "$NIB" manifest create localhost/ml2
+run "$NIB" manifest add --arch arm64 localhost/ml2 oci:"$T/multi":m
+assert_status 0 "--arch picks the image of a multi-platform source"
+assert_eq "$("$NIB" manifest inspect localhost/ml2 | jq -c '.manifests[].platform')" \
+	'{"architecture":"arm64","os":"linux","variant":"v8"}'
 run "$NIB" manifest exists localhost/nope
 assert_status 1
 run "$NIB" manifest push --all --tls-verify=false --digestfile "$T/dg" localhost/ml docker://"$REG"/ml:1
