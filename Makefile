@@ -166,7 +166,8 @@ DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
-	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc
+	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc \
+	qemu-user-static binfmt-support
 # What `make` alone needs (no fuzzing or formatting tools): the build stage of
 # deploy/Containerfile installs `make -s print-deb-build-nib`.
 DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))
@@ -174,11 +175,20 @@ DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))
 DEB_TEST_DEPLOY := selinux-policy-dev checkpolicy semodule-utils python3-yaml runc \
 	golang-github-docker-docker-dev git selinux-policy-default selinux-policy-src
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+NIB_TEST_CACHE ?= /var/tmp/nib-test-cache
 
 deps:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BUILD) $(DEB_TEST) $(DEB_TEST_PODS)
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_TEST_DEPLOY)
+	@# multi-platform tests: Debian's arm64 busybox-static (downloaded, never
+	@# installed) for an arm64 base image, cached as tests/lib/multiarch.sh has it
+	dpkg --print-foreign-architectures | grep -qx arm64 || \
+		{ $(SUDO) dpkg --add-architecture arm64 && \
+		  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq; }
+	$(SUDO) mkdir -p $(NIB_TEST_CACHE)/debs
+	ls $(NIB_TEST_CACHE)/debs/busybox-static_*_arm64.deb >/dev/null 2>&1 || \
+		(cd $(NIB_TEST_CACHE)/debs && $(SUDO) apt-get download -qq busybox-static:arm64)
 
 print-deb-build-nib:
 	@echo $(DEB_BUILD_NIB)

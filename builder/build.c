@@ -114,14 +114,44 @@ static int pull_image(struct bld_build *b, const char *name, const char *platfor
 	return 0;
 }
 
-/* The image `name` from the store, pulled per --pull. */
-static int base_image(struct bld_build *b, const char *name, const char *platform,
+/* The image `name` for `platform` (NULL: the host's, only a default unless
+ * `asked`): read from its transport, or from the store, pulled per --pull
+ * (also when the stored image is for another platform). */
+static int base_image(struct bld_build *b, const char *name, const char *platform, bool asked,
 		      struct stg_image **out, struct nib_error *err)
 {
+	_cleanup_(stg_platform_clear) struct stg_platform want = {0};
 	struct nib_error e = {0};
+	int kind = bld_transport_kind(name, err);
 
-	if (b->o->pull != BLD_PULL_ALWAYS && bld_image_find(b->st, name, out, &e) == 0)
-		return 0;
+	if (kind < 0 || bld_platform_want(platform, &want, err) < 0)
+		return -1;
+	if (kind != BLD_TRANSPORT_DOCKER) {
+		if (bld_transport_pull(b->st, name, &want, out, NULL, err) < 0)
+			return -1;
+		return bld_platform_check(*out, &want, asked, name, err);
+	}
+	if (nib_str_has_prefix(name, "docker://"))
+		name += 9;
+	if (b->o->pull != BLD_PULL_ALWAYS && bld_image_find(b->st, name, out, &e) == 0) {
+		/* a multi-platform entry: its image for the platform */
+		if (stg_media_type_is_index((*out)->entry.media_type)) {
+			_cleanup_free_ char *d = xstrdup((*out)->entry.digest);
+			stg_image_free(*out);
+			*out = NULL;
+			/* a list in the store is not pulled again: no image for
+			 * the platform in it is the answer */
+			if (stg_image_lookup_platform(b->st, d, &want, out, err) < 0)
+				return nib_err_wrap(err, "%s", name);
+			return 0;
+		} else if (!asked || bld_platform_check(*out, &want, true, name, NULL) == 0) {
+			return 0;
+		} else {
+			stg_image_free(*out);
+			*out = NULL;
+			nib_err(&e, NIB_ERR_NOT_FOUND, 0, "another platform");
+		}
+	}
 	if (e.kind != NIB_ERR_NONE && e.kind != NIB_ERR_NOT_FOUND) {
 		nib_err_move(err, &e);
 		return -1;
@@ -129,10 +159,11 @@ static int base_image(struct bld_build *b, const char *name, const char *platfor
 	nib_err_clear(&e);
 	if (b->o->pull == BLD_PULL_NEVER)
 		return nib_err(err, NIB_ERR_NOT_FOUND, 0,
-			       "image %s is not in the store and --pull=never", name);
-	if (pull_image(b, name, platform, err) < 0)
+			       "image %s is not in the store%s and --pull=never", name,
+			       asked ? " for that platform" : "");
+	if (pull_image(b, name, platform, err) < 0 || bld_image_find(b->st, name, out, err) < 0)
 		return -1;
-	return bld_image_find(b->st, name, out, err);
+	return bld_platform_check(*out, &want, asked, name, err);
 }
 
 static int stage_from_image(struct bld_stage *s, struct stg_image *img, struct nib_error *err)
@@ -199,7 +230,7 @@ static int stage_from(struct bld_stage *s, struct nib_error *err)
 		return 0;
 	}
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
-	if (base_image(b, cs->base, platform, &img, err) < 0)
+	if (base_image(b, cs->base, platform, platform != NULL, &img, err) < 0)
 		return nib_err_wrap(err, "%s:%d: FROM %s", b->f->path, cs->from->line, cs->base);
 	return stage_from_image(s, img, err);
 }
@@ -374,7 +405,7 @@ int bld_build_from_rootfs(struct bld_build *b, const char *name, char **dir, str
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	struct bld_stage tmp = {.b = b};
 	int ret;
-	if (base_image(b, name, b->o->platform, &img, err) < 0)
+	if (base_image(b, name, b->o->platform, b->o->platform != NULL, &img, err) < 0)
 		return -1;
 	ret = stage_from_image(&tmp, img, err);
 	if (ret == 0)

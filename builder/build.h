@@ -96,4 +96,13 @@ struct bld_build_result {
 int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		  struct bld_build_result *res, struct nib_error *err);
 
+/* builder/build_multi.c: the build once for each of `platforms` (or, with
+ * `all`, each platform every base image offers), the images added to the
+ * manifest list `manifest` (made when missing; may be NULL) and named by
+ * every -t; pushed with --push. `res` gets the list's digest as both
+ * manifest digest and image ID. */
+int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
+			const struct nib_strv *platforms, bool all, const char *manifest,
+			struct bld_build_result *res, struct nib_error *err);
+
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "builder/build_internal.h"
+#include "builder/builder.h"
 #include "builder/copy.h"
 
 /* ---- expansion ------------------------------------------------------------- */
@@ -632,8 +633,16 @@ static int run_run(struct layer_step *ls, struct nib_error *err)
 		spec.rootfs_setup = rootfs_setup;
 		spec.rootfs_setup_ctx = ls->r;
 	}
-	if (bld_runtime_run(&spec, &res, err) < 0)
+	/* another architecture: qemu-user-static through binfmt_misc (not
+	 * under ptrace, which RUN takes where no user namespace is made) */
+	if (bld_platform_emulated(
+		s->cfg->architecture,
+		b->o->isolation == BLD_ISOLATION_PTRACE || b->ns.mode == BLD_IDMAP_NONE, err) < 0)
+		return nib_err_wrap(err, "%s:%d", b->f->path, ls->in->line);
+	if (bld_runtime_run(&spec, &res, err) < 0) {
+		bld_platform_explain_exec(s->cfg->architecture, err);
 		return nib_err_wrap(err, "%s:%d: %s", b->f->path, ls->in->line, ls->in->original);
+	}
 	for (size_t i = 0; i < res.created.len; i++)
 		nib_strv_push(&ls->exclude, res.created.v[i]);
 	bld_run_result_free(&res);

@@ -51,7 +51,10 @@ static const char build_help[] =
     "  --omit-history             no history in the image's config\n"
     "  --timestamp EPOCH          created times and file times set to EPOCH\n"
     "                             (default $SOURCE_DATE_EPOCH when set)\n"
-    "  --platform OS/ARCH[/VARIANT]  the target platform (one)\n"
+    "  --platform OS/ARCH[/VARIANT][,...]  the target platform; several: one image each,\n"
+    "                             in a manifest list named by --manifest and -t\n"
+    "  --all-platforms            every platform the base images offer\n"
+    "  --manifest LIST            add the image(s) to manifest list LIST (made when missing)\n"
     "  --os OS, --arch ARCH, --variant V  parts of --platform\n"
     "  --iidfile FILE             write the image ID to FILE\n"
     "  --digestfile FILE          write the manifest digest to FILE\n"
@@ -124,6 +127,8 @@ enum {
 	OPT_OS,
 	OPT_ARCH,
 	OPT_VARIANT,
+	OPT_MANIFEST,
+	OPT_ALL_PLATFORMS,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -148,9 +153,8 @@ struct compat_opt {
 #define OWN_NS                                                                                     \
 	"nib runs every RUN step in namespaces of its own (where the environment allows, see nib " \
 	"info)"
-#define ETC_FILES  SOON "nib writes RUN's /etc/hosts and /etc/resolv.conf itself"
-#define ID_MAP	   "nib picks the ID map itself: use --idmap auto|subuid|single|none"
-#define MULTI_ARCH SOON "multi-platform builds and manifest lists"
+#define ETC_FILES SOON "nib writes RUN's /etc/hosts and /etc/resolv.conf itself"
+#define ID_MAP	  "nib picks the ID map itself: use --idmap auto|subuid|single|none"
 
 static const struct compat_opt compat_opts[] = {
     /* accepted: what nib does anyway */
@@ -181,9 +185,7 @@ static const struct compat_opt compat_opts[] = {
     {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
     {"shm-size", required_argument, 0, NULL, SOON "RUN's /dev/shm is the host's"},
     {"device", required_argument, 0, NULL, SOON "extra devices in RUN steps"},
-    {"manifest", required_argument, 0, NULL, MULTI_ARCH},
-    {"all-platforms", optional_argument, 0, NULL, MULTI_ARCH},
-    {"logsplit", optional_argument, 0, NULL, MULTI_ARCH},
+    {"logsplit", optional_argument, 0, NULL, SOON "a log file per platform"},
     {"from", required_argument, 0, NULL, SOON "replacing the first FROM's image"},
     {"os-feature", required_argument, 0, NULL, SOON "setting os.features in the config"},
     {"os-version", required_argument, 0, NULL, SOON "setting os.version in the config"},
@@ -667,6 +669,8 @@ static const struct option build_opts[] = {
     {"os", required_argument, NULL, OPT_OS},
     {"arch", required_argument, NULL, OPT_ARCH},
     {"variant", required_argument, NULL, OPT_VARIANT},
+    {"manifest", required_argument, NULL, OPT_MANIFEST},
+    {"all-platforms", optional_argument, NULL, OPT_ALL_PLATFORMS},
     {"iidfile", required_argument, NULL, OPT_IIDFILE},
     {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
     {"squash", optional_argument, NULL, OPT_SQUASH},
@@ -750,8 +754,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	struct bld_context ctx = {0};
 	const char *context_arg = NULL;
 	_cleanup_free_ char *platform = NULL;
-	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL;
-	bool example = false, file_stdin = false, b = false;
+	_cleanup_strv_ struct nib_strv platforms = {0};
+	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL, *manifest = NULL;
+	bool example = false, file_stdin = false, b = false, all_platforms = false;
 	uint64_t u;
 	int c, r, ret = -1;
 
@@ -946,19 +951,23 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.timestamp = (int64_t)u;
 			break;
 		case OPT_PLATFORM:
-			if (strchr(optarg, ',')) {
-				nib_err(err, NIB_ERR_USAGE, 0,
-					"build: --platform %s: " SOON
-					"several platforms in one build",
-					optarg);
+			/* repeated or a comma list: one build each (buildah) */
+			if (bld_platform_list(optarg, &platforms, err) < 0) {
+				nib_err_wrap(err, "build");
 				goto out;
 			}
-			if (!*optarg || optarg[0] == '/' || !strchr(optarg, '/')) {
-				nib_err(err, NIB_ERR_USAGE, 0,
-					"build: bad --platform \"%s\" (OS/ARCH[/VARIANT])", optarg);
+			o.platform = platforms.v[0];
+			break;
+		case OPT_MANIFEST:
+			if (!*optarg) {
+				nib_err(err, NIB_ERR_USAGE, 0, "build: --manifest needs a name");
 				goto out;
 			}
-			o.platform = optarg;
+			manifest = optarg;
+			break;
+		case OPT_ALL_PLATFORMS:
+			if (flag_value(self, "all-platforms", optarg, &all_platforms, err) < 0)
+				goto out;
 			break;
 		case OPT_OS:
 		case OPT_ARCH:
@@ -1104,6 +1113,15 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			goto out;
 		}
 	}
+	if (all_platforms && platforms.len) {
+		nib_err(err, NIB_ERR_USAGE, 0, "build: --all-platforms and --platform together");
+		goto out;
+	}
+	if ((platforms.len > 1 || all_platforms) && (os || arch || variant)) {
+		nib_err(err, NIB_ERR_USAGE, 0,
+			"build: --os, --arch and --variant are for one platform");
+		goto out;
+	}
 	platform = compose_platform(o.platform, os, arch, variant);
 	o.platform = platform;
 	if (!o.storage_driver)
@@ -1170,7 +1188,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.file = ctx_file;
 		}
 	}
-	if (bld_build_run(st, &o, &res, err) < 0)
+	if (platforms.len > 1 || all_platforms || manifest
+		? bld_build_platforms(st, &o, &platforms, all_platforms, manifest, &res, err) < 0
+		: bld_build_run(st, &o, &res, err) < 0)
 		goto out;
 	if (o.iidfile && write_small(o.iidfile, res.image_id, err) < 0)
 		goto out;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* nib pull REF: fetch an image from a registry into the store. */
+/* nib pull REF: fetch an image from a registry (docker://REF or REF), an OCI
+ * layout (oci:DIR[:TAG]), an oci-archive or a docker-archive into the
+ * store. */
 #include <getopt.h>
 #include <string.h>
 
@@ -8,8 +10,32 @@
 #include "registry/registry.h"
 #include "storage/storage.h"
 
-static const char pull_help[] = "  --platform OS/ARCH[/VARIANT]  image to choose from an index "
-				"(default: this host)\n";
+static const char pull_help[] =
+    "REF is a registry reference (docker://REF or REF), oci:DIR[:TAG],\n"
+    "oci-archive:FILE[:TAG] or docker-archive:FILE[:REF|:@N].\n\n"
+    "  --platform OS/ARCH[/VARIANT]  image to choose from an index "
+    "(default: this host)\n";
+
+/* A local transport: read and checked by storage, named as podman names it. */
+static int pull_local(struct bld_globals *g, const char *src, const char *platform, bool quiet,
+		      struct nib_error *err)
+{
+	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
+	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
+	_cleanup_(stg_platform_clear) struct stg_platform want = {0};
+	_cleanup_free_ char *name = NULL;
+
+	if (bld_platform_want(platform, &want, err) < 0)
+		return -1;
+	if (stg_store_open(g->root, &st, err) < 0 ||
+	    bld_transport_pull(st, src, &want, &img, &name, err) < 0)
+		return -1;
+	if (!quiet && nib_log_get_format() != NIB_LOG_JSON)
+		fprintf(stderr, "Copied %s%s%s\n", src, name ? " as " : "", name ? name : "");
+	bld_emit("pull", nib_digest_hex(img->id), "ref", name ? name : src, "manifest",
+		 img->desc.digest, "image_id", img->id, NULL);
+	return 0;
+}
 
 int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		 struct nib_error *err)
@@ -40,6 +66,13 @@ int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct b
 	}
 	if (optind + 1 != argc)
 		return bld_usage_error(self, err, "pull: expected one image reference");
+	r = bld_transport_kind(argv[optind], err);
+	if (r < 0)
+		return -1;
+	if (r != BLD_TRANSPORT_DOCKER)
+		return pull_local(g, argv[optind], f.o.platform, f.quiet, err);
+	if (nib_str_has_prefix(argv[optind], "docker://"))
+		argv[optind] += 9;
 	bld_reg_flags_finish(&f, "Copied");
 	if (reg_client_new(&f.o, &rc, err) < 0)
 		return -1;

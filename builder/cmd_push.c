@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nib push SRC [DEST]: send an image from the store to a registry
- * (docker://REF or a bare reference), an OCI layout (oci:DIR[:TAG]) or a
- * docker-archive (docker-archive:FILE[:REF]). --format oci|docker picks the
+ * (docker://REF or a bare reference), an OCI layout (oci:DIR[:TAG]), an
+ * oci-archive (oci-archive:FILE[:TAG]) or a docker-archive
+ * (docker-archive:FILE[:REF]). --format oci|docker picks the
  * manifest format sent to a registry, as skopeo's and podman's --format do
  * (config and layer blobs unchanged, media types mapped); without it the
  * image keeps its own format: for an image converted to OCI on pull, the
@@ -20,12 +21,14 @@
 enum { OPT_DIGESTFILE = BLD_OPT_LOCAL, OPT_FORMAT, OPT_ALL };
 
 static const char push_help[] =
-    "DEST is docker://REF or REF (a registry), oci:DIR[:TAG] or docker-archive:FILE[:REF];\n"
+    "DEST is docker://REF or REF (a registry), oci:DIR[:TAG], oci-archive:FILE[:TAG] or\n"
+    "docker-archive:FILE[:REF];\n"
     "without DEST the image goes to the registry its name says.\n\n"
     "  --digestfile FILE      write the pushed manifest digest to FILE\n"
     "  -f, --format oci|docker  manifest format in the registry (default: the image's\n"
     "                         own; an image pulled in Docker format keeps it);\n"
-    "                         oci: takes only oci, docker-archive: only docker\n"
+    "                         oci: and oci-archive: take only oci, docker-archive: only\n"
+    "                         docker\n"
     "  --all                  a multi-platform image: the whole index and every image\n"
     "                         it lists (default: the image for this platform)\n";
 
@@ -42,14 +45,15 @@ static char *mount_source(const struct stg_image *img, const struct reg_ref *des
 	return xstrdup(src.repo);
 }
 
-/* oci:DIR[:TAG] and docker-archive:FILE[:REF] through storage's exporters. */
+/* oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF]
+ * through storage's exporters. */
 static int push_local(struct bld_globals *g, const char *src, const char *dst, int format,
 		      const char *digestfile, struct nib_error *err)
 {
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	_cleanup_free_ char *path = NULL, *name = NULL;
-	bool oci = nib_str_has_prefix(dst, "oci:");
+	bool oci = nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "oci-archive:");
 	const char *rest = strchr(dst, ':') + 1, *colon = strchr(rest, ':');
 	const char *key;
 
@@ -65,7 +69,10 @@ static int push_local(struct bld_globals *g, const char *src, const char *dst, i
 	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, src, &img, err) < 0)
 		return -1;
 	key = img->ref ? img->ref : img->id;
-	if (oci) {
+	if (nib_str_has_prefix(dst, "oci-archive:")) {
+		if (stg_export_oci_archive(st, key, path, colon ? colon + 1 : NULL, err) < 0)
+			return -1;
+	} else if (oci) {
 		if (stg_export_oci_layout(st, key, path, colon ? colon + 1 : NULL, err) < 0)
 			return -1;
 	} else {
@@ -142,7 +149,8 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 		return bld_usage_error(self, err, "push: expected SRC and optionally DEST");
 	src = argv[optind];
 	dst = argc - optind == 2 ? argv[optind + 1] : src;
-	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "docker-archive:")) {
+	if (nib_str_has_prefix(dst, "oci:") || nib_str_has_prefix(dst, "oci-archive:") ||
+	    nib_str_has_prefix(dst, "docker-archive:")) {
 		if (all)
 			return nib_err(err, NIB_ERR_USAGE, 0,
 				       "push: '%s': --all is for registry destinations", dst);

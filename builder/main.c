@@ -53,6 +53,8 @@ static const struct bld_command commands[] = {
      "  --json        one JSON object\n"},
     {"run", bld_cmd_run, "Run one command through the embedded runtime",
      "nib run [OPTIONS] --rootfs DIR -- CMD [ARG...]", NULL},
+    {"manifest", bld_cmd_manifest, "Create, change, inspect and push manifest lists",
+     "nib manifest COMMAND [OPTIONS] LIST ...", NULL},
     {"prune", bld_cmd_prune, "Remove unused blobs, layers and cache entries", "nib prune [OPTIONS]",
      "Options:\n"
      "  --no-wait     fail instead of waiting while another nib has the root open\n"},

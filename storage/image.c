@@ -187,38 +187,6 @@ void stg_platform_host(const char **os, const char **arch, const char **variant)
 	*arch = u.machine;
 }
 
-/* Pick the manifest for the host from an index: os and architecture must
- * match; a matching variant is preferred; an entry without platform is
- * taken only when it is the sole entry. */
-static const struct stg_descriptor *pick_platform(const struct stg_index *ix)
-{
-	const char *os, *arch, *variant;
-	const struct stg_descriptor *best = NULL;
-
-	stg_platform_host(&os, &arch, &variant);
-	for (size_t i = 0; i < ix->n_manifests; i++) {
-		const struct stg_descriptor *d = &ix->manifests[i];
-		const struct stg_platform *p = d->platform;
-		if (!stg_media_type_is_manifest(d->media_type) &&
-		    !stg_media_type_is_index(d->media_type))
-			continue;
-		if (!p) {
-			if (ix->n_manifests == 1)
-				return d;
-			continue;
-		}
-		if (!streq(p->os, os) || !streq(p->architecture, arch))
-			continue;
-		if (!variant || !p->variant || streq(p->variant, variant)) {
-			if (variant && p->variant && streq(p->variant, variant))
-				return d;
-			if (!best)
-				best = d;
-		}
-	}
-	return best;
-}
-
 void stg_image_free(struct stg_image *img)
 {
 	if (!img)
@@ -263,8 +231,10 @@ const char *stg_image_digest(const struct stg_image *img)
 	return img->source.digest ? img->source.digest : img->desc.digest;
 }
 
-int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, struct stg_image **out,
-		   struct nib_error *err)
+/* stg_image_load with an index resolved for `want` (NULL: the host). */
+static int image_load(struct stg_store *st, const struct stg_descriptor *entry,
+		      const struct stg_platform *want, struct stg_image **out,
+		      struct nib_error *err)
 {
 	_cleanup_(stg_image_freep) struct stg_image *img = xcalloc(1, sizeof(*img));
 	struct stg_descriptor cur;
@@ -311,12 +281,13 @@ int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, str
 			nib_err_wrap(err, "index %s", cur.digest);
 			goto fail_wrap;
 		}
-		const struct stg_descriptor *next = pick_platform(ix);
+		const struct stg_descriptor *next = stg_index_pick(ix, want);
 		if (!next) {
-			const char *os, *arch, *variant;
-			stg_platform_host(&os, &arch, &variant);
-			nib_err(err, NIB_ERR_NOT_FOUND, 0, "%s: no manifest for %s/%s in index %s",
-				what, os, arch, cur.digest);
+			_cleanup_free_ char *ws = stg_platform_want_string(want),
+					    *avail = stg_index_platforms(ix);
+			nib_err(err, NIB_ERR_NOT_FOUND, 0,
+				"%s: no manifest for %s in index %s (it has %s)", what, ws,
+				cur.digest, avail);
 			goto fail;
 		}
 		struct stg_descriptor tmp;
@@ -357,11 +328,37 @@ fail:
 	return -1;
 }
 
+int stg_image_load(struct stg_store *st, const struct stg_descriptor *entry, struct stg_image **out,
+		   struct nib_error *err)
+{
+	return image_load(st, entry, NULL, out, err);
+}
+
 void stg_image_list_free(struct stg_image **imgs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		stg_image_free(imgs[i]);
 	free(imgs);
+}
+
+/* A multi-platform entry without the host's platform (a list built for
+ * others): listed by the image of its first platform. */
+static int list_any_platform(struct stg_store *st, const struct stg_descriptor *entry,
+			     struct stg_image **out)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
+	size_t len = 0;
+
+	if (!stg_media_type_is_index(entry->media_type) ||
+	    stg_blob_read(st, entry->digest, STG_MANIFEST_MAX, &data, &len, NULL) < 0 ||
+	    stg_index_parse(data, len, &ix, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < ix->n_manifests; i++)
+		if (ix->manifests[i].platform &&
+		    image_load(st, entry, ix->manifests[i].platform, out, NULL) == 0)
+			return 0;
+	return -1;
 }
 
 int stg_image_list(struct stg_store *st, struct stg_image ***out, size_t *n, struct nib_error *err)
@@ -375,11 +372,13 @@ int stg_image_list(struct stg_store *st, struct stg_image ***out, size_t *n, str
 	imgs = xcalloc(ix->n_manifests + 1, sizeof(*imgs));
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		struct nib_error e = {0};
-		if (stg_image_load(st, &ix->manifests[i], &imgs[k], &e) < 0) {
+		if (stg_image_load(st, &ix->manifests[i], &imgs[k], &e) < 0 &&
+		    list_any_platform(st, &ix->manifests[i], &imgs[k]) < 0) {
 			log_warn("skipping %s", e.msg);
 			nib_err_clear(&e);
 			continue;
 		}
+		nib_err_clear(&e);
 		k++;
 	}
 	*out = imgs;
@@ -398,6 +397,13 @@ static bool all_hex(const char *s)
 int stg_image_lookup(struct stg_store *st, const char *name, struct stg_image **out,
 		     struct nib_error *err)
 {
+	return stg_image_lookup_platform(st, name, NULL, out, err);
+}
+
+int stg_image_lookup_platform(struct stg_store *st, const char *name,
+			      const struct stg_platform *want, struct stg_image **out,
+			      struct nib_error *err)
+{
 	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
 	const char *hex = nib_str_has_prefix(name, "sha256:") ? name + 7 : name;
 	bool by_id = strlen(hex) >= 3 && strlen(hex) <= 64 && all_hex(hex);
@@ -409,26 +415,26 @@ int stg_image_lookup(struct stg_store *st, const char *name, struct stg_image **
 	for (size_t i = ix->n_manifests; i-- > 0;) {
 		const char *r = entry_ref(&ix->manifests[i]);
 		if (r && streq(r, name))
-			return stg_image_load(st, &ix->manifests[i], out, err);
+			return image_load(st, &ix->manifests[i], want, out, err);
 	}
 	/* 2. manifest digest: the stored one, or the registry's for a manifest
 	 * converted on pull */
 	if (nib_digest_valid(name)) {
 		for (size_t i = 0; i < ix->n_manifests; i++)
 			if (streq(ix->manifests[i].digest, name))
-				return stg_image_load(st, &ix->manifests[i], out, err);
+				return image_load(st, &ix->manifests[i], want, out, err);
 		for (size_t i = 0; i < ix->n_manifests; i++) {
 			const char *src = stg_map_get(&ix->manifests[i].annotations,
 						      STG_ANNOTATION_SOURCE_DIGEST);
 			if (src && streq(src, name))
-				return stg_image_load(st, &ix->manifests[i], out, err);
+				return image_load(st, &ix->manifests[i], want, out, err);
 		}
 	}
 	/* 3. image ID or a unique prefix of it */
 	if (by_id) {
 		for (size_t i = 0; i < ix->n_manifests; i++) {
 			_cleanup_(stg_image_freep) struct stg_image *img = NULL;
-			if (stg_image_load(st, &ix->manifests[i], &img, NULL) < 0)
+			if (image_load(st, &ix->manifests[i], want, &img, NULL) < 0)
 				continue;
 			if (!nib_str_has_prefix(nib_digest_hex(img->id), hex))
 				continue;

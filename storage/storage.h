@@ -395,6 +395,39 @@ int stg_image_convert_index(struct stg_store *st, const struct stg_image *img, e
 /* The host platform in OCI terms ("amd64", "arm64" + variant "v8"...). */
 void stg_platform_host(const char **os, const char **arch, const char **variant);
 
+/* ==== platforms (storage/platform.c) ======================================== */
+
+/* Parse "os/arch[/variant]" (--platform): each part lower-case letters,
+ * digits, '_', '-' or '.', at most 64 bytes; anything else is NIB_ERR_USAGE
+ * naming `s`. `out` is cleared first; free with stg_platform_clear. */
+int stg_platform_parse(const char *s, struct stg_platform *out, struct nib_error *err);
+void stg_platform_clear(struct stg_platform *p);
+/* The host platform as a struct (stg_platform_host, owned copies). */
+void stg_platform_host_get(struct stg_platform *out);
+/* "os/arch[/variant]" */
+char *stg_platform_string(const char *os, const char *arch, const char *variant);
+/* The same for `want`, the host's platform when NULL. */
+char *stg_platform_want_string(const struct stg_platform *want);
+/* How well an image of (os, arch, variant) serves `want`: 0 not at all (os
+ * or architecture differ, or both name different variants), 1 a variant
+ * `want` did not ask for, 2 the same with the default variant on one side
+ * (arm64's is v8), 3 the same variant named on both. */
+int stg_platform_score(const struct stg_platform *want, const char *os, const char *arch,
+		       const char *variant);
+/* The entry of `ix` that serves `want` best (NULL: the host); an entry
+ * without platform only when it is the sole one; NULL when none does. */
+const struct stg_descriptor *stg_index_pick(const struct stg_index *ix,
+					    const struct stg_platform *want);
+/* "linux/amd64, linux/arm64/v8": the platforms an index lists (for
+ * messages). */
+char *stg_index_platforms(const struct stg_index *ix);
+
+/* stg_image_lookup, with an entry that is an index resolved for `want`
+ * (NULL: the host) instead of the host. */
+int stg_image_lookup_platform(struct stg_store *st, const char *name,
+			      const struct stg_platform *want, struct stg_image **out,
+			      struct nib_error *err);
+
 /* ==== garbage collection (storage/gc.c) ===================================== */
 
 /* Files in nib/gcroots/ keep blobs alive: each line a digest; a manifest or
@@ -600,6 +633,64 @@ int stg_export_oci_layout(struct stg_store *st, const char *ref, const char *dir
  */
 int stg_export_docker_archive(struct stg_store *st, const char *ref, const char *file,
 			      const char *name, struct nib_error *err);
+/* ==== import (storage/import.c) ============================================== */
+
+/* What an import stored: the image manifest (not tagged: the caller names
+ * it with stg_image_import or stg_image_tag while the store stays open) and
+ * the names the source gives it (an OCI layout entry's ref.name, a
+ * docker-archive's RepoTags, as written there). */
+struct stg_import_result {
+	struct stg_descriptor desc;
+	struct nib_strv names;
+};
+void stg_import_result_clear(struct stg_import_result *r);
+
+/*
+ * Store the image of the OCI image layout `dir` named `tag` (its ref.name
+ * annotation; NULL: the layout must hold one image), the platform `want`
+ * (NULL: the host) chosen from an index. Every document is checked against
+ * its descriptor (digest, size, the media type it declares) and parsed
+ * strictly, the config's diff IDs counted against the layers, every blob
+ * hashed while it is copied (a present blob is not read again). Files are
+ * opened without following symlinks: a symlinked blob is refused.
+ * Errors name "oci:DIR" and the blob or field.
+ */
+int stg_import_oci_layout(struct stg_store *st, const char *dir, const char *tag,
+			  const struct stg_platform *want, struct stg_import_result *res,
+			  struct nib_error *err);
+/* The same from an oci-archive (a tar of a layout, possibly compressed),
+ * unpacked into nib/tmp first: entries with ".." or absolute names,
+ * hardlinks, devices and FIFOs are refused; the work folder is removed. */
+int stg_import_oci_archive(struct stg_store *st, const char *file, const char *tag,
+			   const struct stg_platform *want, struct stg_import_result *res,
+			   struct nib_error *err);
+
+/* Which image of a docker-archive: `index` >= 0 (docker-archive:FILE:@N),
+ * else the first whose RepoTags has one `match` accepts (`name` for
+ * messages), else (both unset, or `sel` NULL) the sole image. */
+struct stg_import_select {
+	int index;
+	bool (*match)(void *data, const char *repo_tag);
+	void *data;
+	const char *name;
+};
+/*
+ * Store an image of the docker-archive `file` (unpacked as an oci-archive
+ * is; manifest.json's paths resolved inside it): the config (its digest
+ * checked against a "HEX.json" name), each layer checked against the
+ * config's diff ID (uncompressed tars stored as they are, gzip and zstd
+ * ones after their content was checked), and a new OCI manifest for them.
+ */
+int stg_import_docker_archive(struct stg_store *st, const char *file,
+			      const struct stg_import_select *sel, struct stg_import_result *res,
+			      struct nib_error *err);
+
+/* The image `ref` as an oci-archive `file`: the OCI layout
+ * stg_export_oci_layout writes (named `tag`, may be NULL), packed as a tar
+ * whose entries are sorted with owner 0 and mtime 0; the file appears only
+ * when complete. */
+int stg_export_oci_archive(struct stg_store *st, const char *ref, const char *file, const char *tag,
+			   struct nib_error *err);
 /* ==== layers: diff and commit ============================================ */
 
 enum stg_compression { STG_COMPRESS_GZIP = 0, STG_COMPRESS_ZSTD, STG_COMPRESS_NONE };

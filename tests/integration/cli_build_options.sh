@@ -73,10 +73,8 @@ done <<'EOF'
 --ulimit nofile=1024:1024|--ulimit nofile=1024:1024: not supported yet
 --shm-size 1g|--shm-size 1g: not supported yet
 --device /dev/fuse|--device /dev/fuse: not supported yet
---manifest list|--manifest list: not supported yet: multi-platform
---all-platforms|--all-platforms: not supported yet: multi-platform
 --logsplit|--logsplit: not supported yet
---platform linux/amd64,linux/arm64|several platforms
+--platform linux|bad platform "linux"
 --from busybox|--from busybox: not supported yet
 --os-feature win32k|--os-feature win32k: not supported yet
 --os-version 10.0|--os-version 10.0: not supported yet
