@@ -34,50 +34,6 @@ void bld_run_result_free(struct bld_run_result *r)
 	nib_strv_free(&r->created);
 }
 
-int bld_mount_parse(char *spec, struct bld_mount *m, struct nib_error *err)
-{
-	bool have_type = false;
-	char *save = NULL;
-
-	memset(m, 0, sizeof(*m));
-	for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : NULL;
-		if (eq)
-			*eq = '\0';
-		if (streq(tok, "type") && val) {
-			if (streq(val, "bind"))
-				m->type = BLD_MOUNT_BIND;
-			else if (streq(val, "tmpfs"))
-				m->type = BLD_MOUNT_TMPFS;
-			else
-				return nib_err(err, NIB_ERR_USAGE, 0,
-					       "--mount: unknown type '%s' (bind or tmpfs)", val);
-			have_type = true;
-		} else if ((streq(tok, "src") || streq(tok, "source")) && val) {
-			m->src = val;
-		} else if ((streq(tok, "dst") || streq(tok, "target") ||
-			    streq(tok, "destination")) &&
-			   val) {
-			m->dst = val;
-		} else if ((streq(tok, "ro") || streq(tok, "readonly")) &&
-			   (!val || nib_parse_bool(val) >= 0)) {
-			m->ro = !val || nib_parse_bool(val) == 1;
-		} else if (streq(tok, "rw") && !val) {
-			m->ro = false;
-		} else {
-			return nib_err(err, NIB_ERR_USAGE, 0, "--mount: unknown option '%s'", tok);
-		}
-	}
-	if (!have_type)
-		m->type = BLD_MOUNT_BIND;
-	if (!m->dst || m->dst[0] != '/')
-		return nib_err(err, NIB_ERR_USAGE, 0, "--mount: dst= must be an absolute path");
-	if (m->type == BLD_MOUNT_BIND && (!m->src || !*m->src))
-		return nib_err(err, NIB_ERR_USAGE, 0, "--mount: type=bind needs src=");
-	return 0;
-}
-
 int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -359,44 +315,154 @@ static void pump(const struct bld_run_spec *spec, struct run_state *st)
 	}
 }
 
-/* One attempt with the ID map in rt->idmap. Returns 0 when the container
- * ran, -1 with err set, -2 when writing the ID map failed (err set) so
- * that auto can try the next mode. */
-static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
+/* How one attempt ended. */
+enum attempt {
+	ATTEMPT_RAN = 0,       /* the command ran (whatever its status) */
+	ATTEMPT_FAILED,	       /* the container could not be set up (err set) */
+	ATTEMPT_IDMAP_REFUSED, /* writing the ID map failed (err set): auto may try
+				* the next mode */
+};
+
+/* The container's output pipes: nib reads [0], the container writes [1]. */
+static int output_pipes(struct bld_rt *rt, struct run_state *st, int (*outp)[2],
+			struct nib_error *err)
+{
+	for (int i = 0; i < 2; i++) {
+		if (pipe2(outp[i], O_CLOEXEC) < 0)
+			return nib_err(err, NIB_ERR_ENV, errno, "pipe");
+		st->out[i].fd = take_fd(&outp[i][0]);
+		st->out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
+	}
+	rt->out_fd = outp[0][1];
+	rt->err_fd = outp[1][1];
+	return 0;
+}
+
+/* Clone pid 1 of the container's namespaces (without a cgroup namespace
+ * where one is refused); the child never returns. */
+static pid_t clone_container(struct bld_rt *rt, unsigned long flags, struct nib_error *err)
+{
+	pid_t pid;
+
+	for (;;) {
+		pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+		if (pid == 0)
+			bld_runtime_child(rt);
+		if (pid > 0 || !(flags & CLONE_NEWCGROUP) || (errno != EINVAL && errno != EPERM))
+			break;
+		flags &= ~(unsigned long)CLONE_NEWCGROUP; /* not allowed here: go without */
+	}
+	if (pid < 0)
+		nib_err(err, NIB_ERR_ENV, errno,
+			"cannot create the container's namespaces (clone)%s",
+			errno == EPERM || errno == ENOSPC || errno == EUSERS
+			    ? "; user namespaces may be disabled: see 'nib info'"
+			    : "");
+	return pid;
+}
+
+static void run_state_free(struct run_state *st)
+{
+	for (int i = 0; i < 2; i++) {
+		closep(&st->out[i].fd);
+		bld_lines_free(&st->out[i].lines);
+	}
+	closep(&st->sync_fd);
+	closep(&st->notify_fd);
+	closep(&st->timer_fd);
+	closep(&st->sig_fd);
+	free(st->error);
+	free(st->created);
+}
+
+/* What the pid 1 we reaped tells of the command. */
+static void result_of(const struct run_state *st, struct bld_run_result *res)
+{
+	res->timed_out = st->timed_out;
+	res->interrupted = st->interrupted;
+	if (st->got_status && WIFEXITED(st->status)) {
+		res->exit_code = WEXITSTATUS(st->status);
+	} else if (st->got_status && WIFSIGNALED(st->status)) {
+		res->signal = WTERMSIG(st->status);
+		res->exit_code = 128 + res->signal;
+	} else {
+		/* pid 1 was killed (timeout, interrupt) before the command ended */
+		res->signal = SIGKILL;
+		res->exit_code = 128 + SIGKILL;
+	}
+}
+
+/* Run the container with signals blocked (they arrive on st->sig_fd):
+ * clone, write the ID maps, let it go, supervise it until it is gone. */
+static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*outp)[2],
+				int (*sv)[2], struct bld_run_result *res, struct nib_error *err)
+{
+	const struct bld_run_spec *spec = rt->spec;
+	const struct bld_idmap_backend *backend = bld_idmap_backend_get(rt->idmap.mode);
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+			      CLONE_NEWUTS | CLONE_NEWCGROUP | (rt->netns ? CLONE_NEWNET : 0);
+	_cleanup_child_ pid_t pid = clone_container(rt, flags, err);
+
+	if (pid < 0)
+		return ATTEMPT_FAILED;
+	st->pid = pid;
+	closep(&(*sv)[1]);
+	rt->sync_fd = -1;
+	closep(&outp[0][1]);
+	closep(&outp[1][1]);
+	if (backend->apply(&rt->idmap, pid, err) < 0)
+		return ATTEMPT_IDMAP_REFUSED; /* the child is killed and reaped */
+	if (bld_rt_send(st->sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "container setup");
+		kill_container(st);
+	}
+	if (spec->timeout > 0) {
+		struct itimerspec its = {.it_value = {.tv_sec = (time_t)spec->timeout}};
+		st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (st->timer_fd >= 0)
+			timerfd_settime(st->timer_fd, 0, &its, NULL);
+	}
+	pump(spec, st);
+	if (!st->reaped)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	st->reaped = true;
+	pid = -1; /* reaped */
+	res->idmap = rt->idmap.mode;
+	remove_created(spec->rootfs, st->created, st->n_created, &res->created);
+	if (st->error && !st->timed_out && !st->interrupted) {
+		nib_err(err, NIB_ERR_RUN, 0, "%s", st->error);
+		return ATTEMPT_FAILED;
+	}
+	result_of(st, res);
+	return ATTEMPT_RAN;
+}
+
+/* One attempt with the ID map in rt->idmap. */
+static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
 {
 	const struct bld_run_spec *spec = rt->spec;
 	struct run_state st = {
 	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
-	int sv[2], outp[2][2] = {{-1, -1}, {-1, -1}};
+	_cleanup_pair_ int sv[2] = {-1, -1};
+	int outp[2][2] = {{-1, -1}, {-1, -1}};
 	sigset_t mask, old;
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-			      CLONE_NEWUTS | CLONE_NEWCGROUP;
-	const struct bld_idmap_backend *backend = bld_idmap_backend_get(rt->idmap.mode);
-	int ret = -1;
+	enum attempt ret;
 
 	st.out[0].fd = st.out[1].fd = -1;
 	bld_creds_reset();
-	if (rt->netns)
-		flags |= CLONE_NEWNET;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return nib_err(err, NIB_ERR_ENV, errno, "socketpair");
-	st.sync_fd = sv[0];
-	rt->sync_fd = sv[1];
 	rt->out_fd = spec->stdout_fd;
 	rt->err_fd = spec->stderr_fd;
-	if (spec->on_line) {
-		for (int i = 0; i < 2; i++) {
-			if (pipe2(outp[i], O_CLOEXEC) < 0) {
-				nib_err(err, NIB_ERR_ENV, errno, "pipe");
-				goto out;
-			}
-			st.out[i].fd = outp[i][0];
-			st.out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
-		}
-		rt->out_fd = outp[0][1];
-		rt->err_fd = outp[1][1];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "socketpair");
+		return ATTEMPT_FAILED;
 	}
-
+	st.sync_fd = take_fd(&sv[0]);
+	rt->sync_fd = sv[1];
+	if (spec->on_line && output_pipes(rt, &st, outp, err) < 0) {
+		ret = ATTEMPT_FAILED;
+		goto out;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGINT);
@@ -406,104 +472,18 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 	st.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (st.sig_fd < 0) {
 		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
-		goto out_mask;
-	}
-
-	for (;;) {
-		st.pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
-		if (st.pid == 0)
-			bld_runtime_child(rt);
-		if (st.pid > 0 || !(flags & CLONE_NEWCGROUP) || (errno != EINVAL && errno != EPERM))
-			break;
-		flags &= ~(unsigned long)CLONE_NEWCGROUP; /* not allowed here: go without */
-	}
-	if (st.pid < 0) {
-		nib_err(err, NIB_ERR_ENV, errno,
-			"cannot create the container's namespaces (clone)%s",
-			errno == EPERM || errno == ENOSPC || errno == EUSERS
-			    ? "; user namespaces may be disabled: see 'nib info'"
-			    : "");
-		goto out_mask;
-	}
-	close(sv[1]);
-	rt->sync_fd = -1;
-	for (int i = 0; i < 2; i++)
-		if (outp[i][1] >= 0) {
-			close(outp[i][1]);
-			outp[i][1] = -1;
-		}
-
-	if (backend->apply(&rt->idmap, st.pid, err) < 0) {
-		kill(st.pid, SIGKILL);
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		st.reaped = true;
-		ret = -2;
-		goto out_mask;
-	}
-	if (bld_rt_send(st.sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
-		nib_err(err, NIB_ERR_ENV, errno, "container setup");
-		kill_container(&st);
-	}
-	if (spec->timeout > 0) {
-		struct itimerspec its = {.it_value = {.tv_sec = (time_t)spec->timeout}};
-		st.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (st.timer_fd >= 0)
-			timerfd_settime(st.timer_fd, 0, &its, NULL);
-	}
-	pump(spec, &st);
-	if (!st.reaped) {
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		st.reaped = true;
-	}
-	res->idmap = rt->idmap.mode;
-	remove_created(spec->rootfs, st.created, st.n_created, &res->created);
-	if (st.error && !st.timed_out && !st.interrupted) {
-		nib_err(err, NIB_ERR_RUN, 0, "%s", st.error);
-		goto out_mask;
-	}
-	res->timed_out = st.timed_out;
-	res->interrupted = st.interrupted;
-	if (st.got_status && WIFEXITED(st.status)) {
-		res->exit_code = WEXITSTATUS(st.status);
-	} else if (st.got_status && WIFSIGNALED(st.status)) {
-		res->signal = WTERMSIG(st.status);
-		res->exit_code = 128 + res->signal;
+		ret = ATTEMPT_FAILED;
 	} else {
-		/* pid 1 was killed (timeout, interrupt) before the command ended */
-		res->signal = SIGKILL;
-		res->exit_code = 128 + SIGKILL;
+		ret = run_blocked(rt, &st, outp, &sv, res, err);
 	}
-	ret = 0;
-
-out_mask:
-	if (st.sig_fd >= 0)
-		close(st.sig_fd);
-	if (!st.reaped && st.pid > 0) {
-		kill(st.pid, SIGKILL);
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+	/* the container is gone (run_blocked reaped or killed it): signals
+	 * may be handled again */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
-	for (int i = 0; i < 2; i++) {
-		if (outp[i][1] >= 0)
-			close(outp[i][1]);
-		if (st.out[i].fd >= 0)
-			close(st.out[i].fd);
-		bld_lines_free(&st.out[i].lines);
-	}
-	if (rt->sync_fd >= 0)
-		close(rt->sync_fd);
-	if (st.sync_fd >= 0)
-		close(st.sync_fd);
-	if (st.notify_fd >= 0)
-		close(st.notify_fd);
-	if (st.timer_fd >= 0)
-		close(st.timer_fd);
-	free(st.error);
-	free(st.created);
+	nib_pair_closep(&outp[0]);
+	nib_pair_closep(&outp[1]);
+	rt->sync_fd = -1;
+	run_state_free(&st);
 	return ret;
 }
 
@@ -565,7 +545,6 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	struct bld_rt rt = {.spec = spec, .sync_fd = -1, .out_fd = -1, .err_fd = -1};
 	_cleanup_free_ char *why = NULL;
 	struct stat st;
-	int ret;
 
 	if (pick_isolation(spec->isolation) == BLD_ISOLATION_PTRACE) {
 		struct bld_run_spec ps = *spec;
@@ -594,16 +573,18 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
 	make_files(&rt, spec->hostname ? spec->hostname : "nib");
 
-	ret = run_once(&rt, res, err);
-	if (ret == -2 && spec->idmap == BLD_IDMAP_AUTO && rt.idmap.mode == BLD_IDMAP_SUBUID) {
+	enum attempt a = run_once(&rt, res, err);
+	if (a == ATTEMPT_IDMAP_REFUSED && spec->idmap == BLD_IDMAP_AUTO &&
+	    rt.idmap.mode == BLD_IDMAP_SUBUID) {
 		log_info("ID map: single (subuid: %s)", err->msg);
 		nib_err_clear(err);
-		if (bld_idmap_choose(BLD_IDMAP_SINGLE, &rt.idmap, NULL, err) == 0)
-			ret = run_once(&rt, res, err);
+		a = bld_idmap_choose(BLD_IDMAP_SINGLE, &rt.idmap, NULL, err) == 0
+			? run_once(&rt, res, err)
+			: ATTEMPT_FAILED;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(rt.etc_files); i++)
 		free(rt.etc_files[i]);
 	free(rt.selinux_label);
 	free(rt.selinux_mount);
-	return ret < 0 ? -1 : 0;
+	return a == ATTEMPT_RAN ? 0 : -1;
 }

@@ -68,17 +68,14 @@ const char *bld_isolation_name(enum bld_isolation i);
 
 enum bld_mount_type { BLD_MOUNT_BIND = 0, BLD_MOUNT_TMPFS };
 
-/* One extra mount requested by the caller (nib run --mount, RUN --mount). */
+/* One extra mount requested by the caller (nib run --mount, RUN --mount;
+ * both parsed by containerfile's cf_mount_parse). */
 struct bld_mount {
 	enum bld_mount_type type;
 	const char *src; /* host path (bind only) */
 	const char *dst; /* path inside the container, resolved inside the rootfs */
 	bool ro;
 };
-/* Parse "type=bind,src=S,dst=D[,ro]" or "type=tmpfs,dst=D" (also source=,
- * target=, destination=, readonly). The strings point into `spec`, which
- * is modified. */
-int bld_mount_parse(char *spec, struct bld_mount *m, struct nib_error *err);
 
 enum bld_stream { BLD_STREAM_STDOUT = 1, BLD_STREAM_STDERR = 2 };
 /* Called with each complete output line (without its newline; a last

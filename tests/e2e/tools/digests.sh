@@ -22,6 +22,8 @@ if [ "${1:-}" = -m ]; then
 	shift 2
 fi
 only=${1:-.}
+# prebuilt bases too, or a case built FROM one differs with its time
+E2E_PREBUILD_ARGS="--timestamp $E2E_TS"
 users_setup || exit 1
 bases_busybox || exit 1
 mkdir -p "$T/cases"
