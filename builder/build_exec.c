@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "builder/build_internal.h"
+#include "builder/runtime_internal.h"
 
 struct shared {
 	int ret;

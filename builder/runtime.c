@@ -20,7 +20,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "builder/lines.h"
 
 void bld_run_spec_init(struct bld_run_spec *spec)
@@ -122,13 +122,76 @@ static void remove_created(const char *rootfs, struct bld_msg_created *c, size_t
 	}
 }
 
-/* ---- the run -------------------------------------------------------------- */
+/* ---- the command's output, timer and result (ptrace.c may share them) ---- */
 
-struct linebuf {
-	struct bld_lines lines;
+int bld_run_out_open(struct bld_run_out out[2], int *child_out, int *child_err,
+		     struct nib_error *err)
+{
+	int p[2];
+
+	for (int i = 0; i < 2; i++) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return nib_err(err, NIB_ERR_ENV, errno, "pipe");
+		out[i].fd = p[0];
+		out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
+		*(i == 0 ? child_out : child_err) = p[1];
+	}
+	return 0;
+}
+
+void bld_run_out_read(struct bld_run_out *o, const struct bld_run_spec *spec)
+{
+	char buf[8192];
+	ssize_t got = read(o->fd, buf, sizeof(buf));
+
+	if (got > 0) {
+		bld_lines_feed(&o->lines, buf, (size_t)got, spec->on_line, spec->line_ctx,
+			       o->stream);
+	} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+		bld_lines_finish(&o->lines, spec->on_line, spec->line_ctx, o->stream);
+		closep(&o->fd);
+	}
+}
+
+void bld_run_out_close(struct bld_run_out out[2])
+{
+	for (int i = 0; i < 2; i++) {
+		closep(&out[i].fd);
+		bld_lines_free(&out[i].lines);
+	}
+}
+
+int bld_run_timer(unsigned seconds)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = (time_t)seconds}};
 	int fd;
-	enum bld_stream stream;
-};
+
+	if (seconds == 0)
+		return -1;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd >= 0)
+		timerfd_settime(fd, 0, &its, NULL);
+	return fd;
+}
+
+void bld_run_result_set(struct bld_run_result *res, bool got_status, int status, bool timed_out,
+			bool interrupted)
+{
+	res->timed_out = timed_out;
+	res->interrupted = interrupted;
+	if (got_status && WIFEXITED(status)) {
+		res->exit_code = WEXITSTATUS(status);
+	} else if (got_status && WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->exit_code = 128 + res->signal;
+	} else {
+		/* pid 1 was killed (timeout, interrupt) before the command ended */
+		res->signal = SIGKILL;
+		res->exit_code = 128 + SIGKILL;
+	}
+}
+
+/* ---- the run -------------------------------------------------------------- */
 
 struct run_state {
 	pid_t pid;
@@ -136,7 +199,7 @@ struct run_state {
 	int notify_fd;
 	int sig_fd;
 	int timer_fd;
-	struct linebuf out[2];
+	struct bld_run_out out[2];
 	bool reaped, sync_eof, got_status;
 	int status;
 	char *error;
@@ -296,20 +359,8 @@ static void pump(const struct bld_run_spec *spec, struct run_state *st)
 				st->timer_fd = -1;
 				break;
 			}
-			default: {
-				struct linebuf *lb = &st->out[idx[i] - 4];
-				char buf[8192];
-				ssize_t got = read(lb->fd, buf, sizeof(buf));
-				if (got > 0) {
-					bld_lines_feed(&lb->lines, buf, (size_t)got, spec->on_line,
-						       spec->line_ctx, lb->stream);
-				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-					bld_lines_finish(&lb->lines, spec->on_line, spec->line_ctx,
-							 lb->stream);
-					close(lb->fd);
-					lb->fd = -1;
-				}
-			}
+			default:
+				bld_run_out_read(&st->out[idx[i] - 4], spec);
 			}
 		}
 	}
@@ -322,21 +373,6 @@ enum attempt {
 	ATTEMPT_IDMAP_REFUSED, /* writing the ID map failed (err set): auto may try
 				* the next mode */
 };
-
-/* The container's output pipes: nib reads [0], the container writes [1]. */
-static int output_pipes(struct bld_rt *rt, struct run_state *st, int (*outp)[2],
-			struct nib_error *err)
-{
-	for (int i = 0; i < 2; i++) {
-		if (pipe2(outp[i], O_CLOEXEC) < 0)
-			return nib_err(err, NIB_ERR_ENV, errno, "pipe");
-		st->out[i].fd = take_fd(&outp[i][0]);
-		st->out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
-	}
-	rt->out_fd = outp[0][1];
-	rt->err_fd = outp[1][1];
-	return 0;
-}
 
 /* Clone pid 1 of the container's namespaces (without a cgroup namespace
  * where one is refused); the child never returns. */
@@ -363,10 +399,7 @@ static pid_t clone_container(struct bld_rt *rt, unsigned long flags, struct nib_
 
 static void run_state_free(struct run_state *st)
 {
-	for (int i = 0; i < 2; i++) {
-		closep(&st->out[i].fd);
-		bld_lines_free(&st->out[i].lines);
-	}
+	bld_run_out_close(st->out);
 	closep(&st->sync_fd);
 	closep(&st->notify_fd);
 	closep(&st->timer_fd);
@@ -375,27 +408,10 @@ static void run_state_free(struct run_state *st)
 	free(st->created);
 }
 
-/* What the pid 1 we reaped tells of the command. */
-static void result_of(const struct run_state *st, struct bld_run_result *res)
-{
-	res->timed_out = st->timed_out;
-	res->interrupted = st->interrupted;
-	if (st->got_status && WIFEXITED(st->status)) {
-		res->exit_code = WEXITSTATUS(st->status);
-	} else if (st->got_status && WIFSIGNALED(st->status)) {
-		res->signal = WTERMSIG(st->status);
-		res->exit_code = 128 + res->signal;
-	} else {
-		/* pid 1 was killed (timeout, interrupt) before the command ended */
-		res->signal = SIGKILL;
-		res->exit_code = 128 + SIGKILL;
-	}
-}
-
 /* Run the container with signals blocked (they arrive on st->sig_fd):
  * clone, write the ID maps, let it go, supervise it until it is gone. */
-static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*outp)[2],
-				int (*sv)[2], struct bld_run_result *res, struct nib_error *err)
+static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*sv)[2],
+				struct bld_run_result *res, struct nib_error *err)
 {
 	const struct bld_run_spec *spec = rt->spec;
 	const struct bld_idmap_backend *backend = bld_idmap_backend_get(rt->idmap.mode);
@@ -408,20 +424,17 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*o
 	st->pid = pid;
 	closep(&(*sv)[1]);
 	rt->sync_fd = -1;
-	closep(&outp[0][1]);
-	closep(&outp[1][1]);
+	if (spec->on_line) {
+		closep(&rt->out_fd);
+		closep(&rt->err_fd);
+	}
 	if (backend->apply(&rt->idmap, pid, err) < 0)
 		return ATTEMPT_IDMAP_REFUSED; /* the child is killed and reaped */
 	if (bld_rt_send(st->sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
 		nib_err(err, NIB_ERR_ENV, errno, "container setup");
 		kill_container(st);
 	}
-	if (spec->timeout > 0) {
-		struct itimerspec its = {.it_value = {.tv_sec = (time_t)spec->timeout}};
-		st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (st->timer_fd >= 0)
-			timerfd_settime(st->timer_fd, 0, &its, NULL);
-	}
+	st->timer_fd = bld_run_timer(spec->timeout);
 	pump(spec, st);
 	if (!st->reaped)
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -434,7 +447,7 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*o
 		nib_err(err, NIB_ERR_RUN, 0, "%s", st->error);
 		return ATTEMPT_FAILED;
 	}
-	result_of(st, res);
+	bld_run_result_set(res, st->got_status, st->status, st->timed_out, st->interrupted);
 	return ATTEMPT_RAN;
 }
 
@@ -445,21 +458,21 @@ static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, stru
 	struct run_state st = {
 	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
 	_cleanup_pair_ int sv[2] = {-1, -1};
-	int outp[2][2] = {{-1, -1}, {-1, -1}};
 	sigset_t mask, old;
 	enum attempt ret;
 
 	st.out[0].fd = st.out[1].fd = -1;
 	bld_creds_reset();
-	rt->out_fd = spec->stdout_fd;
-	rt->err_fd = spec->stderr_fd;
+	/* the caller's fds, or the pipes nib reads the output lines from */
+	rt->out_fd = spec->on_line ? -1 : spec->stdout_fd;
+	rt->err_fd = spec->on_line ? -1 : spec->stderr_fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		nib_err(err, NIB_ERR_ENV, errno, "socketpair");
 		return ATTEMPT_FAILED;
 	}
 	st.sync_fd = take_fd(&sv[0]);
 	rt->sync_fd = sv[1];
-	if (spec->on_line && output_pipes(rt, &st, outp, err) < 0) {
+	if (spec->on_line && bld_run_out_open(st.out, &rt->out_fd, &rt->err_fd, err) < 0) {
 		ret = ATTEMPT_FAILED;
 		goto out;
 	}
@@ -474,14 +487,16 @@ static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, stru
 		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
 		ret = ATTEMPT_FAILED;
 	} else {
-		ret = run_blocked(rt, &st, outp, &sv, res, err);
+		ret = run_blocked(rt, &st, &sv, res, err);
 	}
 	/* the container is gone (run_blocked reaped or killed it): signals
 	 * may be handled again */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
-	nib_pair_closep(&outp[0]);
-	nib_pair_closep(&outp[1]);
+	if (spec->on_line) {
+		closep(&rt->out_fd);
+		closep(&rt->err_fd);
+	}
 	rt->sync_fd = -1;
 	run_state_free(&st);
 	return ret;

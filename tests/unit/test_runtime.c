@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "containerfile/containerfile.h"
 #include "tests/unit/unit.h"
 
