@@ -22,11 +22,10 @@ void bld_build_opts_init(struct bld_build_opts *o)
 	o->layers = true;
 	o->timestamp = -1;
 	o->jobs = 1;
-	o->tls_verify = -1;
+	o->reg = (struct reg_options){.tls_verify = -1, .retries = -1};
 	o->idmap = BLD_IDMAP_AUTO;
 	o->network = BLD_NET_HOST;
 	o->compression = STG_COMPRESS_GZIP;
-	o->retries = -1;
 	o->http_proxy = true;
 }
 
@@ -80,16 +79,6 @@ static void platform_split(const char *platform, char **os, char **arch, char **
 	}
 }
 
-void bld_build_reg_options(const struct bld_build_opts *o, struct reg_options *ro)
-{
-	*ro = (struct reg_options){.tls_verify = o->tls_verify,
-				   .retries = o->retries,
-				   .retry_delay = o->retry_delay,
-				   .authfile = o->authfile,
-				   .creds = o->creds,
-				   .cert_dir = o->cert_dir};
-}
-
 /* --log-format json: push progress events name the tag being pushed
  * (b->push_ref); a pull reports none. */
 static void push_progress(void *data, const char *event, const char *digest, int64_t done,
@@ -111,9 +100,8 @@ static void push_progress(void *data, const char *event, const char *digest, int
 static int client_new(struct bld_build *b, const char *platform, struct reg_client **out,
 		      struct nib_error *err)
 {
-	struct reg_options ro;
+	struct reg_options ro = b->o->reg;
 
-	bld_build_reg_options(b->o, &ro);
 	ro.platform = platform ? platform : b->o->platform;
 	ro.progress_fn = push_progress;
 	ro.progress_data = b;

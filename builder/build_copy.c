@@ -241,14 +241,19 @@ int bld_step_copy(struct bld_stage *s, const struct cf_step *step, struct nib_er
 {
 	struct bld_build *b = s->b;
 	const struct cf_copy *c = &step->copy;
-	struct copy_step cs = {.ls = {.s = s, .step = step, .run = run_copy},
-			       .from_fd = -1,
-			       .user_fd = -1};
+	struct copy_step cs = {
+	    .ls = {.s = s, .step = step, .run = run_copy}, .from_fd = -1, .user_fd = -1};
 	struct copy_work w = {.cs = &cs};
 	_cleanup_free_ char *key = NULL, *by = NULL;
 	int ret = -1;
 
 	copy_opts(s, step, &cs);
+	/* ADD <url>: the build's registry client's TLS options and retries */
+	for (size_t i = 0; cs.co.add && !cs.co.client && i < c->srcs.len; i++)
+		if ((nib_str_has_prefix(c->srcs.v[i], "http://") ||
+		     nib_str_has_prefix(c->srcs.v[i], "https://")) &&
+		    bld_build_client(b, &cs.co.client, err) < 0)
+			goto out;
 	if (c->from) {
 		if ((cs.from_fd = from_rootfs(s, c, err)) < 0)
 			goto out;
@@ -258,10 +263,10 @@ int bld_step_copy(struct bld_stage *s, const struct cf_step *step, struct nib_er
 	}
 	/* the context is the caller's: read in this process; a stage's rootfs
 	 * may hold files of subordinate IDs: read in the build's namespace */
-	if (cs.co.from_rootfs ? bld_build_env(b, err) < 0 || bld_ns_exec(&b->ns, NULL,
-									 copy_digest_work, &w, &w,
-									 sizeof(w), err) < 0
-			      : copy_digest_work(&w, err) < 0)
+	if (cs.co.from_rootfs
+		? bld_build_env(b, err) < 0 ||
+		      bld_ns_exec(&b->ns, NULL, copy_digest_work, &w, &w, sizeof(w), err) < 0
+		: copy_digest_work(&w, err) < 0)
 		goto out;
 	key = bld_key_copy_text(step, s->cfg->config.working_dir, w.digest);
 	by = history_text(step);

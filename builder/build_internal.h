@@ -234,8 +234,4 @@ double bld_now(void);
 /* An RFC 3339 UTC time for `t` seconds since the epoch. */
 char *bld_rfc3339(int64_t t);
 
-/* The registry options of a build (--authfile, --creds, --cert-dir,
- * --tls-verify, --retry, --retry-delay, --registries-conf). */
-void bld_build_reg_options(const struct bld_build_opts *o, struct reg_options *ro);
-
 #endif

@@ -37,6 +37,8 @@
 
 #include "common/common.h"
 #include "containerfile/containerfile.h"
+
+struct reg_client;
 #include "storage/storage.h"
 
 /* How owners other than the caller's own are written. */
@@ -105,7 +107,11 @@ struct bld_copy_opts {
 	 * state"), so give user_root_fd for --chown names. */
 	bool link;
 	const char *checksum; /* ADD --checksum=sha256:... (URL sources) */
-	bool no_unpack;	      /* ADD --unpack=false */
+	/* URL sources: the build's registry client, whose TLS options
+	 * (--tls-verify, --cert-dir) and retries the download takes; NULL:
+	 * libcurl's defaults, no retry */
+	struct reg_client *client;
+	bool no_unpack; /* ADD --unpack=false */
 
 	enum bld_copy_chown_mode chown_mode;
 	/* >= 0: every entry written gets this mtime (SOURCE_DATE_EPOCH /
@@ -336,9 +342,10 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
  * verified when non-NULL. Returns the fd (at offset 0), the mtime from
  * Last-Modified (0 when absent) and the file name from the URL path.
  * Credentials in the URL go to its own origin only; redirects from HTTPS
- * to plain HTTP are refused. */
-int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, char **name,
-		      struct nib_error *err);
+ * to plain HTTP are refused. `client` (may be NULL): the TLS options and
+ * retries of the build's registry client. */
+int bld_copy_download(const char *url, const char *checksum, struct reg_client *client,
+		      int64_t *mtime, char **name, struct nib_error *err);
 /* `text` with the credentials of every URL in it removed
  * ("https://user:pass@host/x" -> "https://host/x"): what nib writes of an
  * ADD URL, in logs, history, cache keys and messages. */

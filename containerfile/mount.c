@@ -193,9 +193,11 @@ static int field(struct cf_mount *m, enum cf_mount_dialect d, char *kv, const ch
 	case K_REQUIRED: {
 		int b = v ? parse_bool(v) : 1;
 		if (b < 0)
-			return nib_err(err, NIB_ERR_SYNTAX, 0, "invalid value \"%s\" for %s", v, kv);
-		*(keys[k].key == K_RO ? &m->readonly : keys[k].key == K_RW ? &m->rw : &m->required) =
-		    b;
+			return nib_err(err, NIB_ERR_SYNTAX, 0, "invalid value \"%s\" for %s", v,
+				       kv);
+		*(keys[k].key == K_RO	? &m->readonly
+		  : keys[k].key == K_RW ? &m->rw
+					: &m->required) = b;
 		return 0;
 	}
 	case K_MODE:
@@ -205,9 +207,11 @@ static int field(struct cf_mount *m, enum cf_mount_dialect d, char *kv, const ch
 		errno = 0;
 		unsigned long n = strtoul(v, &end, keys[k].key == K_MODE ? 8 : 10);
 		if (!*v || *end || errno || n > 0xFFFFFFFFul)
-			return nib_err(err, NIB_ERR_SYNTAX, 0, "invalid value \"%s\" for %s", v, kv);
-		*(keys[k].key == K_MODE ? &m->mode : keys[k].key == K_UID ? &m->uid : &m->gid) =
-		    (long)n;
+			return nib_err(err, NIB_ERR_SYNTAX, 0, "invalid value \"%s\" for %s", v,
+				       kv);
+		*(keys[k].key == K_MODE	 ? &m->mode
+		  : keys[k].key == K_UID ? &m->uid
+					 : &m->gid) = (long)n;
 		return 0;
 	}
 	case K_IGNORED:

@@ -179,7 +179,8 @@ static int type_copy(struct cf_step *st, cf_stage_ref_fn ref, void *ctx, struct 
 			}
 		} else if (streq(name, "from")) {
 			c->from = *v ? v : NULL;
-			c->from_stage = c->from ? ref(ctx, st->in, v, st->in->flags[i].off, err) : -1;
+			c->from_stage =
+			    c->from ? ref(ctx, st->in, v, st->in->flags[i].off, err) : -1;
 			if (c->from_stage < -1)
 				return -1;
 		} else if (streq(name, "checksum")) {

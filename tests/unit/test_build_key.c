@@ -117,9 +117,10 @@ static void test_run(void)
 
 static void test_copy(void)
 {
-	struct cf_file *f = plan("FROM scratch\nCOPY --chown=1:2 a b /dst/\n"
-				 "COPY --chown=1:3 a b /dst/\nCOPY a b /dst/\n"
-				 "ADD https://u:secret@example.org/x /x\nADD https://example.org/x /x\n");
+	struct cf_file *f =
+	    plan("FROM scratch\nCOPY --chown=1:2 a b /dst/\n"
+		 "COPY --chown=1:3 a b /dst/\nCOPY a b /dst/\n"
+		 "ADD https://u:secret@example.org/x /x\nADD https://example.org/x /x\n");
 	const struct cf_step *st = f->stages[0].steps;
 	_cleanup_free_ char *t = bld_key_copy_text(&st[0], "/w", "sha256:src");
 	_cleanup_free_ char *t2 = bld_key_copy_text(&st[0], "/w", "sha256:src");
