@@ -174,6 +174,23 @@ int bld_run_timer(unsigned seconds)
 	return fd;
 }
 
+int bld_run_signals(sigset_t *old, struct nib_error *err)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, old);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
+	return fd;
+}
+
 void bld_run_result_set(struct bld_run_result *res, bool got_status, int status, bool timed_out,
 			bool interrupted)
 {
@@ -458,7 +475,7 @@ static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, stru
 	struct run_state st = {
 	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
 	_cleanup_pair_ int sv[2] = {-1, -1};
-	sigset_t mask, old;
+	sigset_t old;
 	enum attempt ret;
 
 	st.out[0].fd = st.out[1].fd = -1;
@@ -476,19 +493,8 @@ static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, stru
 		ret = ATTEMPT_FAILED;
 		goto out;
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	st.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (st.sig_fd < 0) {
-		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
-		ret = ATTEMPT_FAILED;
-	} else {
-		ret = run_blocked(rt, &st, &sv, res, err);
-	}
+	st.sig_fd = bld_run_signals(&old, err);
+	ret = st.sig_fd < 0 ? ATTEMPT_FAILED : run_blocked(rt, &st, &sv, res, err);
 	/* the container is gone (run_blocked reaped or killed it): signals
 	 * may be handled again */
 	sigprocmask(SIG_SETMASK, &old, NULL);

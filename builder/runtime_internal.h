@@ -16,6 +16,7 @@
 #include "builder/lines.h"
 #include "builder/runtime.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -163,6 +164,10 @@ int bld_run_out_open(struct bld_run_out out[2], int *child_out, int *child_err,
  * at its end, the last line, and the pipe is closed. */
 void bld_run_out_read(struct bld_run_out *o, const struct bld_run_spec *spec);
 void bld_run_out_close(struct bld_run_out out[2]);
+/* Block SIGCHLD, SIGINT, SIGTERM and SIGHUP (the mask before in *old,
+ * for sigprocmask(SIG_SETMASK) once the command is gone) and return a
+ * signalfd that reads them, or -1 with `err` set (still blocked). */
+int bld_run_signals(sigset_t *old, struct nib_error *err);
 /* A timerfd that fires after `seconds` (0: none, -1). */
 int bld_run_timer(unsigned seconds);
 /* The result of a command whose pid 1 (or tracer) reported `status`
