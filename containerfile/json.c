@@ -32,7 +32,8 @@ static const char *shown_flag(const struct cf_instr *in, const struct cf_step *s
 
 static const char *shown_heredoc(const struct cf_instr *in, const struct cf_step *st, size_t i)
 {
-	return st && st->in == in ? st->heredocs[i] : in->heredocs[i].content;
+	/* an expansion that failed left no body */
+	return st && st->in == in && st->heredocs[i] ? st->heredocs[i] : in->heredocs[i].content;
 }
 
 static void json_instr(struct nib_buf *b, const struct cf_instr *in, const struct cf_step *st)

@@ -58,7 +58,7 @@ static void summary_instr(struct nib_buf *b, const struct cf_instr *in, const st
 		const struct cf_heredoc *hd = &h->heredocs[i];
 		nib_buf_printf(b, "<<%s%s%s ", hd->name, hd->chomp ? "-" : "",
 			       hd->expand ? "" : "noexpand");
-		esc(b, st && st->in == h ? st->heredocs[i] : hd->content);
+		esc(b, st && st->in == h && st->heredocs[i] ? st->heredocs[i] : hd->content);
 		nib_buf_putc(b, '\n');
 	}
 }

@@ -24,12 +24,13 @@ static struct cf_file *plan(const char *text)
 
 static void test_run_mounts(void)
 {
-	struct cf_file *f = plan("FROM a AS src\nFROM b\n"
-				 "RUN --mount=type=bind,from=src,source=/x,target=/y,rw "
-				 "--mount=type=cache,target=c,id=go,sharing=locked,uid=1,gid=2,mode=0700 "
-				 "--mount=type=tmpfs,dst=/t --mount=type=secret,id=tok,required "
-				 "--mount=from=0,target=/z --mount=from=img:1,target=/i,ro "
-				 "--mount=type=ssh --network=none --security=insecure make\n");
+	struct cf_file *f =
+	    plan("FROM a AS src\nFROM b\n"
+		 "RUN --mount=type=bind,from=src,source=/x,target=/y,rw "
+		 "--mount=type=cache,target=c,id=go,sharing=locked,uid=1,gid=2,mode=0700 "
+		 "--mount=type=tmpfs,dst=/t --mount=type=secret,id=tok,required "
+		 "--mount=from=0,target=/z --mount=from=img:1,target=/i,ro "
+		 "--mount=type=ssh --network=none --security=insecure make\n");
 	const struct cf_step *st = &f->stages[1].steps[0];
 	const struct cf_run *r = &st->run;
 
@@ -49,7 +50,7 @@ static void test_run_mounts(void)
 	CHECK(r->mounts[2].uid == -1 && r->mounts[2].mode == -1);
 	CHECK(r->mounts[3].type == CF_MOUNT_SECRET && r->mounts[3].required);
 	CHECK(r->mounts[3].target == NULL);
-	CHECK(r->mounts[4].from_stage == 0); /* by index */
+	CHECK(r->mounts[4].from_stage == 0);					   /* by index */
 	CHECK(r->mounts[5].from_stage == -1 && streq(r->mounts[5].from, "img:1")); /* an image */
 	CHECK(r->mounts[5].readonly);
 	CHECK(r->mounts[6].type == CF_MOUNT_SSH);
@@ -131,10 +132,11 @@ static void test_copy(void)
 
 static void test_healthcheck_and_expose(void)
 {
-	struct cf_file *f = plan("FROM a\nHEALTHCHECK --interval=1m30s --timeout=500ms "
-				 "--start-period=1.5s --start-interval=2s --retries=4 CMD curl -f x\n"
-				 "HEALTHCHECK CMD [\"/bin/true\", \"-v\"]\nHEALTHCHECK none\n"
-				 "EXPOSE 80 53/UDP 8000-8010/tcp\n");
+	struct cf_file *f =
+	    plan("FROM a\nHEALTHCHECK --interval=1m30s --timeout=500ms "
+		 "--start-period=1.5s --start-interval=2s --retries=4 CMD curl -f x\n"
+		 "HEALTHCHECK CMD [\"/bin/true\", \"-v\"]\nHEALTHCHECK none\n"
+		 "EXPOSE 80 53/UDP 8000-8010/tcp\n");
 	const struct cf_step *s = f->stages[0].steps;
 	const struct cf_healthcheck *h = &s[0].health;
 
