@@ -22,11 +22,10 @@ void bld_build_opts_init(struct bld_build_opts *o)
 	o->layers = true;
 	o->timestamp = -1;
 	o->jobs = 1;
-	o->tls_verify = -1;
+	o->reg = (struct reg_options){.tls_verify = -1, .retries = -1};
 	o->idmap = BLD_IDMAP_AUTO;
 	o->network = BLD_NET_HOST;
 	o->compression = STG_COMPRESS_GZIP;
-	o->retries = -1;
 	o->http_proxy = true;
 }
 
@@ -80,28 +79,61 @@ static void platform_split(const char *platform, char **os, char **arch, char **
 	}
 }
 
-void bld_build_reg_options(const struct bld_build_opts *o, struct reg_options *ro)
+/* --log-format json: push progress events name the tag being pushed
+ * (b->push_ref); a pull reports none. */
+static void push_progress(void *data, const char *event, const char *digest, int64_t done,
+			  int64_t total)
 {
-	*ro = (struct reg_options){.tls_verify = o->tls_verify,
-				   .retries = o->retries,
-				   .retry_delay = o->retry_delay,
-				   .authfile = o->authfile,
-				   .creds = o->creds,
-				   .cert_dir = o->cert_dir};
+	const struct bld_build *b = data;
+	_cleanup_buf_ struct nib_buf f = {0};
+
+	if (!b->push_ref || nib_log_get_format() != NIB_LOG_JSON)
+		return;
+	nib_buf_puts(&f, "\"ref\":");
+	nib_buf_json_string(&f, b->push_ref);
+	nib_buf_printf(&f, ",\"state\":\"%s\",\"digest\":\"%s\",\"done\":%lld,\"total\":%lld",
+		       event, digest, (long long)done, (long long)total);
+	nib_log_event("push_progress", f.data, NULL);
+}
+
+/* A client for `platform` (NULL: the build's --platform). */
+static int client_new(struct bld_build *b, const char *platform, struct reg_client **out,
+		      struct nib_error *err)
+{
+	struct reg_options ro = b->o->reg;
+
+	ro.platform = platform ? platform : b->o->platform;
+	ro.progress_fn = push_progress;
+	ro.progress_data = b;
+	return reg_client_new(&ro, out, err);
+}
+
+int bld_build_client(struct bld_build *b, struct reg_client **out, struct nib_error *err)
+{
+	if (!b->rc && client_new(b, NULL, &b->rc, err) < 0)
+		return -1;
+	*out = b->rc;
+	return 0;
 }
 
 static int pull_image(struct bld_build *b, const char *name, const char *platform,
 		      struct nib_error *err)
 {
-	struct reg_options ro;
-	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	_cleanup_(reg_client_freep) struct reg_client *own = NULL;
+	struct reg_client *rc;
 	_cleanup_ref_ struct reg_ref ref = {0};
 	struct reg_image img = {0};
 
-	bld_build_reg_options(b->o, &ro);
-	ro.platform = platform;
-	if (reg_client_new(&ro, &rc, err) < 0 ||
-	    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0)
+	/* a FROM --platform of its own needs a client of its own (the
+	 * client resolves indexes for one platform) */
+	if (platform && !(b->o->platform && streq(platform, b->o->platform))) {
+		if (client_new(b, platform, &own, err) < 0)
+			return -1;
+		rc = own;
+	} else if (bld_build_client(b, &rc, err) < 0) {
+		return -1;
+	}
+	if (reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0)
 		return -1;
 	if (!b->o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
 		_cleanup_free_ char *s = reg_ref_string(&ref);
@@ -193,8 +225,6 @@ static int stage_from_image(struct bld_stage *s, struct stg_image *img, struct n
 	return 0;
 }
 
-static int build_stage(struct bld_build *b, int index, struct nib_error *err);
-
 static int stage_from(struct bld_stage *s, struct nib_error *err)
 {
 	struct bld_build *b = s->b;
@@ -202,9 +232,8 @@ static int stage_from(struct bld_stage *s, struct nib_error *err)
 	const char *platform = cs->platform && *cs->platform ? cs->platform : b->o->platform;
 
 	if (cs->base_stage >= 0) {
+		/* built before this one: the graph's edge */
 		struct bld_stage *p = &b->stages[cs->base_stage];
-		if (build_stage(b, cs->base_stage, err) < 0)
-			return -1;
 		s->cfg = stg_config_dup(p->cfg);
 		nib_strv_free(&s->cfg->diff_ids);
 		for (size_t i = 0; i < p->n_layers; i++) {
@@ -225,39 +254,13 @@ static int stage_from(struct bld_stage *s, struct nib_error *err)
 		s->cfg->os = steal_pointer(&os);
 		s->cfg->architecture = steal_pointer(&arch);
 		s->cfg->variant = steal_pointer(&variant);
-		snprintf(s->key, sizeof(s->key), "scratch");
-		bld_cache_chain(s->key, s->cfg->architecture);
+		bld_key_scratch(s->cfg->architecture, s->key);
 		return 0;
 	}
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	if (base_image(b, cs->base, platform, platform != NULL, &img, err) < 0)
 		return nib_err_wrap(err, "%s:%d: FROM %s", b->f->path, cs->from->line, cs->base);
 	return stage_from_image(s, img, err);
-}
-
-/* ONBUILD triggers of the base image run right after FROM (Docker). */
-static int run_triggers(struct bld_stage *s, struct nib_error *err)
-{
-	struct nib_strv triggers = s->cfg->config.on_build;
-
-	memset(&s->cfg->config.on_build, 0, sizeof(s->cfg->config.on_build));
-	for (size_t i = 0; i < triggers.len; i++) {
-		struct cf_instr *in = NULL;
-		_cleanup_(cf_file_freep) struct cf_file *tf =
-		    cf_trigger_parse(triggers.v[i], &in, err);
-		if (!tf) {
-			nib_strv_free(&triggers);
-			return nib_err_wrap(err, "%s:%d: ONBUILD trigger of the base image",
-					    s->b->f->path, s->cs->from->line);
-		}
-		in->line = s->cs->from->line;
-		if (bld_step_exec(s, in, err) < 0) {
-			nib_strv_free(&triggers);
-			return -1;
-		}
-	}
-	nib_strv_free(&triggers);
-	return 0;
 }
 
 /* BuildKit: an image without PATH gets the default one in its config. */
@@ -279,14 +282,54 @@ bool bld_interrupted(void)
 	return interrupted != 0;
 }
 
+/* The stage's steps with its base's ENV and ONBUILD triggers (which run
+ * right after FROM, Docker) and the steps themselves, in order. */
+static int run_steps(struct bld_build *b, struct bld_stage *s, struct nib_error *err)
+{
+	struct nib_strv triggers = s->cfg->config.on_build;
+	const struct cf_stage_steps *ss = &s->steps;
+	int ret;
+
+	memset(&s->cfg->config.on_build, 0, sizeof(s->cfg->config.on_build));
+	ret = cf_stage_bind(b->f, s->cs->index, s->cfg->config.env.v, triggers.v, &s->steps, err);
+	nib_strv_free(&triggers);
+	if (ret < 0)
+		return -1;
+	for (size_t i = 0; i < ss->n; i++) {
+		const struct cf_step *step = &ss->v[i];
+		bool trigger = i < ss->n_triggers;
+		if (bld_interrupted())
+			return nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path,
+				       step->in->line);
+		if (!trigger) {
+			b->step++;
+			bld_log_step(b, s, step->in);
+		}
+		if (bld_step_exec(s, step, err) < 0) {
+			if (!trigger)
+				bld_log_step_failed(b, err);
+			/* every error names its step (a full disk while the
+			 * layer is written, say) */
+			return nib_err_wrap(err, "%s:%d", b->f->path, step->in->line);
+		}
+		if (!trigger && step->in->kind != CF_RUN && step->in->kind != CF_COPY &&
+		    step->in->kind != CF_ADD && step->in->kind != CF_WORKDIR)
+			bld_log_step_end(b, step->in, 0, false, NULL);
+	}
+	return 0;
+}
+
+/* The stage scheduler: stage `index` after the stages it needs (its FROM
+ * stage, COPY --from, RUN --mount from=: the plan's graph), each built
+ * once. */
 static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 {
 	struct bld_stage *s = &b->stages[index];
 	const struct cf_stage *cs = s->cs;
+	int ret;
 
 	if (s->done)
 		return 0;
-	/* stages this one names (COPY --from, RUN --mount from=) first */
 	for (size_t i = 0; i < cs->n_deps; i++)
 		if (build_stage(b, cs->deps[i], err) < 0)
 			return -1;
@@ -300,27 +343,10 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 	default_path(s->cfg);
 	s->n_base_layers = s->n_layers;
 	bld_log_step_end(b, cs->from, bld_now() - t0, false, NULL);
-	if (s->cfg->config.on_build.len && run_triggers(s, err) < 0)
+	ret = run_steps(b, s, err);
+	cf_stage_steps_free(&s->steps);
+	if (ret < 0)
 		return -1;
-	for (size_t i = 0; i < cs->n_instrs; i++) {
-		struct cf_instr *in = cs->instrs[i];
-		if (bld_interrupted())
-			return nib_err(err, NIB_ERR_RUN, EINTR, "%s:%d: interrupted", b->f->path,
-				       in->line);
-		b->step++;
-		bld_log_step(b, s, in);
-		if (bld_step_exec(s, in, err) < 0) {
-			bld_log_step_failed(b, err);
-			/* every error names its step (a full disk while the
-			 * layer is written, say) */
-			if (err->msg && !nib_str_has_prefix(err->msg, b->f->path))
-				nib_err_wrap(err, "%s:%d", b->f->path, in->line);
-			return -1;
-		}
-		if (in->kind != CF_RUN && in->kind != CF_COPY && in->kind != CF_ADD &&
-		    in->kind != CF_WORKDIR)
-			bld_log_step_end(b, in, 0, false, NULL);
-	}
 	s->done = true;
 	return 0;
 }
@@ -383,28 +409,20 @@ static void prebuild_parallel(struct bld_build *b)
 	}
 }
 
-int bld_build_from_stage_key(struct bld_build *b, int index, struct nib_buf *key,
-			     struct nib_error *err)
+int bld_stage_rootfs(struct bld_build *b, int index, char **dir, struct nib_error *err)
 {
-	if (build_stage(b, index, err) < 0)
-		return -1;
-	nib_buf_printf(key, " stage %s", b->stages[index].key);
-	return 0;
+	if (!b->stages[index].done)
+		return nib_err(err, NIB_ERR_USAGE, 0, "stage %d is used before it is built", index);
+	return bld_stage_materialise(&b->stages[index], dir, err);
 }
 
-int bld_build_from_rootfs(struct bld_build *b, const char *name, char **dir, struct nib_error *err)
+int bld_image_rootfs(struct bld_build *b, const char *name, char **dir, struct nib_error *err)
 {
-	const struct cf_stage *cs = cf_file_stage(b->f, name);
-
-	if (cs) {
-		if (build_stage(b, cs->index, err) < 0)
-			return -1;
-		return bld_stage_materialise(&b->stages[cs->index], dir, err);
-	}
-	/* an image: a throwaway stage over it */
+	/* a throwaway stage over the image */
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	struct bld_stage tmp = {.b = b};
 	int ret;
+
 	if (base_image(b, name, b->o->platform, b->o->platform != NULL, &img, err) < 0)
 		return -1;
 	ret = stage_from_image(&tmp, img, err);
@@ -591,7 +609,7 @@ static int squash(struct bld_build *b, struct bld_stage *s, struct nib_error *er
 	w.co.compression = b->o->compression;
 	w.top = dirs.v[dirs.len - 1];
 	w.base = nb ? dirs.v[nb - 1] : NULL;
-	if (bld_ns_exec(&b->ns, squash_work, &w, &w, sizeof(w), err) < 0)
+	if (bld_ns_exec(&b->ns, NULL, squash_work, &w, &w, sizeof(w), err) < 0)
 		return nib_err_wrap(err, "--squash");
 	for (size_t i = nb; i < s->n_layers; i++)
 		free(s->layers[i].media_type);
@@ -717,7 +735,7 @@ static int output_tar(struct bld_build *b, struct bld_stage *s, const struct bld
 			return nib_err_wrap(err, "--output type=tar");
 		w.tree = dirs.v[dirs.len - 1];
 	}
-	if (bld_ns_exec(&b->ns, tar_work, &w, &w, sizeof(w), err) < 0)
+	if (bld_ns_exec(&b->ns, NULL, tar_work, &w, &w, sizeof(w), err) < 0)
 		return nib_err_wrap(err, "--output type=tar,dest=%s", out->dest);
 	if (own >= 0 && fsync(own) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "--output type=tar,dest=%s", out->dest);
@@ -755,29 +773,13 @@ static int outputs(struct bld_build *b, struct bld_stage *s, const struct bld_bu
 	return 0;
 }
 
-static void push_progress(void *data, const char *event, const char *digest, int64_t done,
-			  int64_t total)
-{
-	_cleanup_buf_ struct nib_buf f = {0};
-
-	if (nib_log_get_format() != NIB_LOG_JSON)
-		return;
-	nib_buf_puts(&f, "\"ref\":");
-	nib_buf_json_string(&f, data);
-	nib_buf_printf(&f, ",\"state\":\"%s\",\"digest\":\"%s\",\"done\":%lld,\"total\":%lld",
-		       event, digest, (long long)done, (long long)total);
-	nib_log_event("push_progress", f.data, NULL);
-}
-
 static int push(struct bld_build *b, const struct bld_build_result *res, struct nib_error *err)
 {
 	const struct bld_build_opts *o = b->o;
-	struct reg_options ro;
-	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
+	struct reg_client *rc;
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 
-	bld_build_reg_options(o, &ro);
-	if (reg_client_new(&ro, &rc, err) < 0 ||
+	if (bld_build_client(b, &rc, err) < 0 ||
 	    stg_image_lookup(b->st, res->manifest_digest, &img, err) < 0)
 		return -1;
 	for (size_t i = 0; i < o->tags.len; i++) {
@@ -787,6 +789,7 @@ static int push(struct bld_build *b, const struct bld_build_result *res, struct 
 		const struct stg_descriptor *sd = img->source.digest ? &img->source : &img->desc;
 		struct reg_desc md = {.media_type = sd->media_type, .size = sd->size};
 		char out[NIB_DIGEST_LEN + 1];
+		int r;
 		snprintf(md.digest, sizeof(md.digest), "%s", sd->digest);
 		if (reg_ref_resolve(reg_client_conf(rc), o->tags.v[i], &ref, err) < 0)
 			return -1;
@@ -795,16 +798,10 @@ static int push(struct bld_build *b, const struct bld_build_result *res, struct 
 			printf("Pushing %s\n", s);
 			fflush(stdout);
 		}
-		if (nib_log_get_format() == NIB_LOG_JSON) {
-			ro.progress = true;
-			ro.progress_fn = push_progress;
-			ro.progress_data = o->tags.v[i];
-			reg_client_free(rc);
-			rc = NULL;
-			if (reg_client_new(&ro, &rc, err) < 0)
-				return -1;
-		}
-		if (reg_image_push(rc, b->st, &md, &ref, NULL, out, err) < 0)
+		b->push_ref = o->tags.v[i];
+		r = reg_image_push(rc, b->st, &md, &ref, NULL, out, err);
+		b->push_ref = NULL;
+		if (r < 0)
 			return nib_err_wrap(err, "push %s", o->tags.v[i]);
 		if (nib_log_get_format() == NIB_LOG_JSON) {
 			_cleanup_buf_ struct nib_buf f = {0};
@@ -850,24 +847,43 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 	b->uo.idmap_tag = b->ns.idmap_tag;
 	if (b->ns.mode == BLD_IDMAP_NONE)
 		b->uo.idmap = &b->ns.disk_map;
-	b->uo.exec = bld_ns_exec;
+	b->uo.exec = bld_ns_storage_exec;
 	b->uo.exec_ctx = &b->ns;
 	log_info("storage driver %s, ID map %s", b->driver->name, bld_idmap_name(b->ns.mode));
 	return 0;
 }
 
-/* A RUN where no user namespace can be made fails before any work, at the
- * first RUN of the stages the target needs. */
-static int check_run(struct bld_build *b, struct nib_error *err)
+/* What the build cannot do, before its first step, from the plan of the
+ * stages the target needs: RUN --mount=type=ssh (nib has no --ssh), a
+ * required secret no --secret gives, and RUN where no user namespace can
+ * be made (at its first RUN). */
+static int check_plan(struct bld_build *b, struct nib_error *err)
 {
+	bool run_checked = false;
+
 	for (size_t i = 0; i < b->f->n_stages; i++) {
 		const struct cf_stage *cs = &b->f->stages[i];
 		for (size_t j = 0; cs->needed && j < cs->n_instrs; j++) {
-			if (cs->instrs[j]->kind != CF_RUN)
+			const struct cf_step *step = &cs->steps[j];
+			if (step->in->kind != CF_RUN)
 				continue;
-			if (bld_runtime_usable(b->o->idmap, b->o->isolation, err) < 0)
-				return nib_err_wrap(err, "%s:%d", b->f->path, cs->instrs[j]->line);
-			return 0;
+			for (size_t k = 0; k < step->run.n_mounts; k++) {
+				const struct cf_mount *m = &step->run.mounts[k];
+				if (m->type == CF_MOUNT_SSH)
+					return cf_file_error(b->f, err, m->line, m->col,
+							     "RUN --mount type=ssh is not "
+							     "supported (nib has no --ssh)");
+				if (m->type == CF_MOUNT_SECRET && m->required &&
+				    !bld_secret_find(b->o, m->id))
+					return nib_err(err, NIB_ERR_NOT_FOUND, 0,
+						       "%s:%d: secret \"%s\" is required but no "
+						       "--secret id=%s was given",
+						       b->f->path, step->in->line, m->id, m->id);
+			}
+			if (!run_checked &&
+			    bld_runtime_usable(b->o->idmap, b->o->isolation, err) < 0)
+				return nib_err_wrap(err, "%s:%d", b->f->path, step->in->line);
+			run_checked = true;
 		}
 	}
 	return 0;
@@ -902,8 +918,7 @@ static void build_free(struct bld_build *b)
 		free(s->layers);
 		stg_config_free(s->cfg);
 		nib_strv_free(&s->args);
-		nib_strv_free(&s->used_args);
-		free(s->image_id);
+		cf_stage_steps_free(&s->steps);
 		free(s->rootfs_dir);
 		free(s->last_created);
 	}
@@ -916,7 +931,7 @@ static void build_free(struct bld_build *b)
 	if (b->ctx_fd >= 0)
 		close(b->ctx_fd);
 	bld_ns_free(&b->ns);
-	bld_regcache_free(b);
+	reg_client_free(b->rc);
 	free(b->now);
 	nib_buf_free(&b->quiet_tail);
 }
@@ -986,7 +1001,7 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		b.stages[i].cs = &b.f->stages[i];
 	}
 	count_steps(&b);
-	if (check_run(&b, err) < 0)
+	if (check_plan(&b, err) < 0)
 		goto out;
 
 	prebuild_parallel(&b);

@@ -16,6 +16,7 @@
 #include "builder/runtime.h"
 #include "common/common.h"
 #include "containerfile/containerfile.h"
+#include "registry/registry.h"
 #include "storage/storage.h"
 
 enum bld_pull_policy { BLD_PULL_MISSING = 0, BLD_PULL_ALWAYS, BLD_PULL_NEVER };
@@ -67,8 +68,10 @@ struct bld_build_opts {
 	struct nib_strv cache_from;
 	const char *cache_to;
 	int64_t cache_ttl; /* seconds; 0: no limit */
-	const char *authfile, *creds, *cert_dir;
-	int tls_verify;
+	/* --authfile, --creds, --cert-dir, --tls-verify, --retry, --retry-delay,
+	 * --registries-conf (builder/regflags.c): the one registry client of the
+	 * build (pull, --cache-from / --cache-to, --push) */
+	struct reg_options reg;
 	enum stg_compression compression;
 	int compression_level; /* 0: the default */
 	/* buildah bud's options */
@@ -76,8 +79,6 @@ struct bld_build_opts {
 	struct nib_strv unsetenv;	   /* --unsetenv K: removed from the image's config */
 	struct nib_strv cap_add, cap_drop; /* RUN's capabilities (runtime names) */
 	const char *ignorefile;		   /* --ignorefile: instead of the context's */
-	int retries;			   /* --retry (-1: the registry client's default) */
-	double retry_delay;		   /* --retry-delay seconds (0: the default) */
 	bool run_stdin;			   /* --stdin: RUN reads nib's stdin */
 	bool omit_history;		   /* --omit-history */
 	bool http_proxy;		   /* pass the *_proxy variables to RUN (default true) */

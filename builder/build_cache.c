@@ -2,7 +2,7 @@
 /*
  * The local build cache: one small file per step key in nib/cache/, named by
  * the key's hex, written atomically. A key chains the parent's identity with
- * everything that decides the step's result (builder/build_step.c), so a
+ * everything that decides the step's result (builder/build_key.c), so a
  * lookup is one open and read: a rebuild of twenty cached steps costs a few
  * milliseconds. Layers the cache names are kept alive for the garbage
  * collector by nib/gcroots/build-cache.
@@ -13,16 +13,6 @@
 #include <sys/stat.h>
 
 #include "builder/build_internal.h"
-
-void bld_cache_chain(char key[NIB_DIGEST_LEN + 1], const char *text)
-{
-	_cleanup_(nib_sha256_freep) struct nib_sha256 *h = nib_sha256_new();
-
-	nib_sha256_update(h, key, strlen(key));
-	nib_sha256_update(h, "\n", 1);
-	nib_sha256_update(h, text, strlen(text));
-	nib_sha256_final(h, key);
-}
 
 /* A cache entry nib cannot read is a miss, with a warning. */
 static int malformed(struct bld_build *b, const char *path)

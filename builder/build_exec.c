@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "builder/build_internal.h"
+#include "builder/runtime_internal.h"
 
 struct shared {
 	int ret;
@@ -81,136 +82,116 @@ void bld_ns_free(struct bld_ns *ns)
 	memset(ns, 0, sizeof(*ns));
 }
 
-static int write_all_fd(int fd, const void *p, size_t n)
+/* The child: its namespaces, the parent's go, the mount, the work. */
+_noreturn_ static void ns_child(const struct bld_ns *ns, struct stg_rootfs *rootfs,
+				stg_work_fn work, void *arg, void *result, size_t result_size,
+				struct shared *sh, int ready, int go)
 {
-	return nib_write_all(fd, p, n);
-}
-
-int bld_ns_exec(void *vctx, stg_work_fn work, void *arg, void *result, size_t result_size,
-		struct nib_error *err)
-{
-	struct bld_ns *ns = vctx;
-	const struct bld_idmap_ctx *ctx = ns->idmap_ctx;
-	struct stg_rootfs *ns_mount = ns->mount;
-	size_t size = sizeof(struct shared) + result_size;
-	struct shared *sh;
-	int ready[2], go[2], status = 0, ret;
-	pid_t pid;
+	struct nib_error e = {0};
+	int flags = CLONE_NEWNS | (ns->real_chown ? 0 : CLONE_NEWUSER);
 	char c = 0;
 
-	if (ns_mount && ns_mount->driver == &stg_driver_vfs)
-		ns_mount = NULL; /* nothing to mount: the folder is the tree */
-	if (ns_mount && bld_userns_probe(NULL) < 0)
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (unshare(flags) < 0) {
+		nib_err(&e, NIB_ERR_ENV, errno, "unshare the build's namespaces");
+	} else if (nib_write_all(ready, "r", 1) < 0 || read(go, &c, 1) != 1 || c != 'g') {
+		nib_err(&e, NIB_ERR_ENV, 0, "the ID map for the build's namespace failed");
+	} else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		nib_err(&e, NIB_ERR_ENV, errno, "make / private");
+	} else if (!rootfs || rootfs->driver->mount(rootfs, &e) == 0) {
+		sh->ret = work(arg, &e);
+		if (sh->ret == 0 && result && result_size)
+			memcpy(sh->result, result, result_size);
+	} else if (e.kind != NIB_ERR_ENV) {
+		/* the mount is the environment's to refuse */
+		e.kind = NIB_ERR_ENV;
+	}
+	if (e.kind != NIB_ERR_NONE) {
+		sh->kind = e.kind;
+		sh->errnum = e.errnum;
+		sh->status = e.status;
+		snprintf(sh->msg, sizeof(sh->msg), "%s", e.msg ? e.msg : "");
+	}
+	_exit(sh->ret == 0 ? 0 : 1);
+}
+
+/* The child's error in `err`. */
+static int child_error(const struct shared *sh, struct nib_error *err)
+{
+	nib_err(err, sh->kind, 0, "%s", sh->msg);
+	if (err) {
+		err->errnum = sh->errnum;
+		err->status = sh->status;
+	}
+	return -1;
+}
+
+int bld_ns_exec(struct bld_ns *ns, struct stg_rootfs *mount, stg_work_fn work, void *arg,
+		void *result, size_t result_size, struct nib_error *err)
+{
+	const struct bld_idmap_ctx *ctx = ns->idmap_ctx;
+	_cleanup_map_ struct nib_map map = {.len = sizeof(struct shared) + result_size};
+	_cleanup_pair_ int ready[2] = {-1, -1}, go[2] = {-1, -1};
+	_cleanup_child_ pid_t pid = -1;
+	struct shared *sh;
+	int status = 0;
+	char c = 0;
+
+	if (mount && bld_userns_probe(NULL) < 0)
 		/* no user namespace, so no mount namespace either (root without
 		 * CAP_SYS_ADMIN included): callers fall back to plain folders */
 		return nib_err(err, NIB_ERR_ENV, EPERM,
 			       "mount %s on %s: no mount namespace can be made here",
-			       ns_mount->driver->name, ns_mount->target);
-	if ((ns->mode == BLD_IDMAP_HOST || ns->mode == BLD_IDMAP_NONE) && !ns_mount)
+			       mount->driver->name, mount->target);
+	if ((ns->mode == BLD_IDMAP_HOST || ns->mode == BLD_IDMAP_NONE) && !mount)
 		return work(arg, err); /* no namespace needed: the work runs here */
 
-	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
+	map.p = mmap(NULL, map.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (map.p == MAP_FAILED)
 		return nib_err(err, NIB_ERR_ENV, errno, "mmap");
+	sh = map.p;
 	sh->ret = -1;
-	if (pipe2(ready, O_CLOEXEC) < 0) {
-		munmap(sh, size);
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
 		return nib_err(err, NIB_ERR_ENV, errno, "pipe");
-	}
-	if (pipe2(go, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		munmap(sh, size);
-		return nib_err(err, NIB_ERR_ENV, errno, "pipe");
-	}
 	pid = fork();
-	if (pid < 0) {
-		ret = nib_err(err, NIB_ERR_ENV, errno, "fork");
-		close(ready[0]);
-		close(ready[1]);
-		close(go[0]);
-		close(go[1]);
-		munmap(sh, size);
-		return ret;
-	}
+	if (pid < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "fork");
 	if (pid == 0) {
-		struct nib_error e = {0};
-		int flags = CLONE_NEWNS | (ns->real_chown ? 0 : CLONE_NEWUSER);
-
-		close(ready[0]);
-		close(go[1]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (unshare(flags) < 0) {
-			nib_err(&e, NIB_ERR_ENV, errno, "unshare the build's namespaces");
-			goto fail;
-		}
-		if (write_all_fd(ready[1], "r", 1) < 0 || read(go[0], &c, 1) != 1 || c != 'g') {
-			nib_err(&e, NIB_ERR_ENV, 0, "the ID map for the build's namespace failed");
-			goto fail;
-		}
-		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-			nib_err(&e, NIB_ERR_ENV, errno, "make / private");
-			goto fail;
-		}
-		if (ns_mount && ns_mount->driver->mount(ns_mount, &e) < 0)
-			goto fail;
-		sh->ret = work(arg, &e);
-		if (sh->ret == 0 && result && result_size)
-			memcpy(sh->result, result, result_size);
-	fail:
-		if (e.kind != NIB_ERR_NONE) {
-			sh->kind = e.kind;
-			sh->errnum = e.errnum;
-			sh->status = e.status;
-			snprintf(sh->msg, sizeof(sh->msg), "%s", e.msg ? e.msg : "");
-		}
-		_exit(sh->ret == 0 ? 0 : 1);
+		closep(&ready[0]);
+		closep(&go[1]);
+		ns_child(ns, mount, work, arg, result, result_size, sh, ready[1], go[0]);
 	}
-	close(ready[1]);
-	close(go[0]);
-	ret = 0;
-	if (read(ready[0], &c, 1) != 1) {
-		ret = -1;
-	} else if (!ns->real_chown) {
-		/* root of a user-namespaced pod has no CAP_SYS_ADMIN for a
-		 * mount namespace of its own: a user namespace with its map */
-		const struct bld_idmap_backend *be = bld_idmap_backend_get(ns->mode);
-		if (be->apply(ctx, pid, err) < 0)
-			ret = -1;
-	}
-	if (ret == 0)
-		write_all_fd(go[1], "g", 1);
-	close(go[1]);
-	close(ready[0]);
+	closep(&ready[1]);
+	closep(&go[0]);
+	if (read(ready[0], &c, 1) != 1)
+		/* the child's own cause (the refused unshare) when it has one */
+		return sh->kind != NIB_ERR_NONE
+			   ? child_error(sh, err)
+			   : nib_err(err, NIB_ERR_ENV, 0,
+				     "could not enter the build's user namespace");
+	/* root of a user-namespaced pod has no CAP_SYS_ADMIN for a mount
+	 * namespace of its own: a user namespace with its map */
+	if (!ns->real_chown && bld_idmap_backend_get(ns->mode)->apply(ctx, pid, err) < 0)
+		return -1;
+	if (nib_write_all(go[1], "g", 1) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "start the build's helper process");
+	closep(&go[1]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (ret < 0) {
-		/* the child's own cause (the refused unshare) when it has one */
-		if (err && err->kind == NIB_ERR_NONE && sh->kind != NIB_ERR_NONE) {
-			nib_err(err, sh->kind, 0, "%s", sh->msg);
-			err->errnum = sh->errnum;
-		}
-		munmap(sh, size);
-		if (err && err->kind == NIB_ERR_NONE)
-			nib_err(err, NIB_ERR_ENV, 0, "could not enter the build's user namespace");
-		return -1;
-	}
+	pid = -1;
 	if (sh->ret == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		if (result && result_size)
 			memcpy(result, sh->result, result_size);
-		munmap(sh, size);
 		return 0;
 	}
-	if (sh->kind != NIB_ERR_NONE) {
-		nib_err(err, sh->kind, 0, "%s", sh->msg);
-		if (err) {
-			err->errnum = sh->errnum;
-			err->status = sh->status;
-		}
-	} else {
-		nib_err(err, NIB_ERR_ENV, 0, "the build's helper process ended with status 0x%x",
-			status);
-	}
-	munmap(sh, size);
-	return -1;
+	if (sh->kind != NIB_ERR_NONE)
+		return child_error(sh, err);
+	return nib_err(err, NIB_ERR_ENV, 0, "the build's helper process ended with status 0x%x",
+		       status);
+}
+
+int bld_ns_storage_exec(void *ns, stg_work_fn work, void *arg, void *result, size_t result_size,
+			struct nib_error *err)
+{
+	return bld_ns_exec(ns, NULL, work, arg, result, result_size, err);
 }

@@ -26,105 +26,44 @@
 #include "builder/build_internal.h"
 #include "builder/copy.h"
 
-struct kv_fields {
-	struct nib_strv keys, vals;
-};
-
-static void fields_free(struct kv_fields *f)
-{
-	nib_strv_free(&f->keys);
-	nib_strv_free(&f->vals);
-}
-
-/* the fields of a --mount value (checked by the parser), keys lowercase */
-static void fields_parse(const char *spec, struct kv_fields *f)
-{
-	_cleanup_strv_ struct nib_strv all = {0};
-
-	(void)cf_csv_split(spec, &all);
-	for (size_t i = 0; i < all.len; i++) {
-		char *eq = strchr(all.v[i], '=');
-		if (eq) {
-			nib_strv_push_take(&f->keys, xstrndup(all.v[i], (size_t)(eq - all.v[i])));
-			nib_strv_push(&f->vals, eq + 1);
-		} else {
-			nib_strv_push(&f->keys, all.v[i]);
-			nib_strv_push(&f->vals, "true");
-		}
-		for (char *k = f->keys.v[f->keys.len - 1]; *k; k++)
-			*k = (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k);
-	}
-}
-
-static const char *field(const struct kv_fields *f, const char *const *names)
-{
-	const char *v = NULL;
-	for (size_t i = 0; i < f->keys.len; i++)
-		for (const char *const *n = names; *n; n++)
-			if (streq(f->keys.v[i], *n))
-				v = f->vals.v[i];
-	return v;
-}
-
-static bool field_bool(const struct kv_fields *f, const char *const *names)
-{
-	const char *v = field(f, names);
-	return v && nib_parse_bool(v) == 1;
-}
-
-enum mtype { M_BIND, M_CACHE, M_TMPFS, M_SECRET };
-
-struct run_mount {
-	enum mtype type;
-	char *target;
-	char *source; /* bind: path in the source root */
-	char *from;   /* bind/cache: stage or image */
-	char *id;
-	char *sharing;
-	bool rw;
-	bool required;
-	long uid, gid, mode;
-	char *host; /* realised: the host path bound */
-};
-
+/* A mount being realised: its host side and what to undo after the step. */
 struct bld_run_mounts {
-	struct run_mount *m;
-	size_t n;
 	struct bld_mount *bm;
+	char **targets; /* per mount: the target inside the rootfs */
+	char **hosts;	/* per mount: the host path bound */
+	size_t n;
 	struct nib_strv tmp; /* folders removed after the step */
 	int *locks;
 	size_t n_locks;
 };
 
-static void run_mount_clear(struct run_mount *m)
-{
-	free(m->target);
-	free(m->source);
-	free(m->from);
-	free(m->id);
-	free(m->sharing);
-	free(m->host);
-}
-
 void bld_mounts_free(struct bld_run_mounts *rm)
 {
 	if (!rm)
 		return;
-	for (size_t i = 0; i < rm->n; i++)
-		run_mount_clear(&rm->m[i]);
+	for (size_t i = 0; i < rm->n; i++) {
+		free(rm->targets[i]);
+		free(rm->hosts[i]);
+	}
 	for (size_t i = 0; i < rm->tmp.len; i++)
 		nib_rm_rf_at(AT_FDCWD, rm->tmp.v[i], NULL);
 	for (size_t i = 0; i < rm->n_locks; i++)
 		close(rm->locks[i]);
 	nib_strv_free(&rm->tmp);
 	free(rm->locks);
-	free(rm->m);
+	free(rm->targets);
+	free(rm->hosts);
 	free(rm->bm);
 	free(rm);
 }
 
-static char *target_of(struct bld_stage *s, const char *t)
+/* The target in the rootfs: relative to WORKDIR; a secret's default is
+ * /run/secrets/ID. */
+static char *target_of(struct bld_stage *s, const struct cf_mount *m)
 {
+	if (!m->target && m->type == CF_MOUNT_SECRET)
+		return xasprintf("/run/secrets/%s", m->id ? m->id : "");
+	const char *t = m->target ? m->target : "/";
 	if (t[0] == '/')
 		return nib_path_clean(t);
 	const char *wd = s->cfg->config.working_dir && *s->cfg->config.working_dir
@@ -134,7 +73,18 @@ static char *target_of(struct bld_stage *s, const char *t)
 	return nib_path_clean(j);
 }
 
-static const struct bld_secret *find_secret(const struct bld_build_opts *o, const char *id)
+static const char *source_of(const struct cf_mount *m)
+{
+	return m->source ? m->source : "/";
+}
+
+/* bind: read-only unless rw (and not ro) */
+static bool writable(const struct cf_mount *m)
+{
+	return m->rw && !m->readonly;
+}
+
+const struct bld_secret *bld_secret_find(const struct bld_build_opts *o, const char *id)
 {
 	for (size_t i = 0; i < o->n_secrets; i++)
 		if (streq(o->secrets[i].id, id))
@@ -160,106 +110,30 @@ static int bind_digest(struct bld_build *b, const char *src, char out[NIB_DIGEST
 	return 0;
 }
 
-int bld_mounts_parse(struct bld_stage *s, const struct cf_instr *in, struct bld_run_mounts **out,
-		     struct nib_buf *key, struct nib_error *err)
+int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_buf *key,
+		   struct nib_error *err)
 {
-	static const char *const
-	    k_type[] = {"type", NULL},
-	    *const k_target[] = {"target", "dst", "destination", NULL},
-	    *const k_src[] = {"source", "src", NULL}, *const k_from[] = {"from", NULL},
-	    *const k_id[] = {"id", NULL}, *const k_sharing[] = {"sharing", NULL},
-	    *const k_rw[] = {"rw", "readwrite", NULL}, *const k_ro[] = {"ro", "readonly", NULL},
-	    *const k_req[] = {"required", NULL}, *const k_uid[] = {"uid", NULL},
-	    *const k_gid[] = {"gid", NULL}, *const k_mode[] = {"mode", NULL};
 	struct bld_build *b = s->b;
-	struct bld_run_mounts *rm = xcalloc(1, sizeof(*rm));
 
-	*out = rm;
-	for (size_t i = 0; i < in->n_flags; i++) {
-		const struct cf_flag *fg = &in->flags[i];
-		struct kv_fields f = {0};
-		struct run_mount m = {.uid = -1, .gid = -1, .mode = -1};
-		const char *v;
-		if (!streq(fg->name, "mount"))
+	for (size_t i = 0; i < step->run.n_mounts; i++) {
+		const struct cf_mount *m = &step->run.mounts[i];
+		_cleanup_free_ char *target = target_of(s, m);
+		/* what changes the step's result (never a secret's value, never
+		 * a cache folder's content) */
+		nib_buf_printf(key, "\nmount %d %s %s %s", (int)m->type, target, source_of(m),
+			       writable(m) ? "rw" : "ro");
+		if (m->type != CF_MOUNT_BIND)
 			continue;
-		fields_parse(fg->xvalue, &f);
-		v = field(&f, k_type);
-		m.type = !v || streq(v, "bind") ? M_BIND
-			 : streq(v, "cache")	? M_CACHE
-			 : streq(v, "tmpfs")	? M_TMPFS
-			 : streq(v, "secret")	? M_SECRET
-						: (enum mtype) - 1;
-		if ((int)m.type < 0) {
-			fields_free(&f);
-			return cf_file_error(b->f, err, fg->line, fg->col,
-					     "RUN --mount type=%s is not supported", v);
-		}
-		v = field(&f, k_id);
-		m.id = v ? xstrdup(v) : NULL;
-		v = field(&f, k_target);
-		if (!v && m.type == M_SECRET)
-			m.target = xasprintf("/run/secrets/%s", m.id ? m.id : "");
-		else
-			m.target = target_of(s, v ? v : "/");
-		v = field(&f, k_src);
-		m.source = xstrdup(v ? v : "/");
-		v = field(&f, k_from);
-		m.from = v && *v ? xstrdup(v) : NULL;
-		v = field(&f, k_sharing);
-		m.sharing = xstrdup(v ? v : "shared");
-		m.rw = field_bool(&f, k_rw) && !field_bool(&f, k_ro);
-		m.required = field_bool(&f, k_req);
-		if ((v = field(&f, k_uid)))
-			m.uid = strtol(v, NULL, 10);
-		if ((v = field(&f, k_gid)))
-			m.gid = strtol(v, NULL, 10);
-		if ((v = field(&f, k_mode)))
-			m.mode = strtol(v, NULL, 8);
-		fields_free(&f);
-		if (m.type == M_CACHE && !m.id)
-			m.id = xstrdup(m.target);
-		if (m.type == M_SECRET) {
-			const struct bld_secret *sec = m.id ? find_secret(b->o, m.id) : NULL;
-			if (!m.id || !*m.id) {
-				run_mount_clear(&m);
-				return cf_file_error(b->f, err, fg->line, fg->col,
-						     "RUN --mount=type=secret needs id=ID");
-			}
-			if (!sec && m.required) {
-				nib_err(err, NIB_ERR_NOT_FOUND, 0,
-					"%s:%d: secret \"%s\" is required but no --secret id=%s "
-					"was given",
-					b->f->path, in->line, m.id, m.id);
-				run_mount_clear(&m);
-				return -1;
-			}
-		}
-		/* the key: what changes the step's result (never a secret's value,
-		 * never a cache folder's content) */
-		nib_buf_printf(key, "\nmount %d %s %s %s", (int)m.type, m.target, m.source,
-			       m.rw ? "rw" : "ro");
-		if (m.type == M_BIND && !m.from) {
+		if (!m->from) {
 			char d[NIB_DIGEST_LEN + 1];
-			if (bind_digest(b, m.source, d, err) < 0) {
-				nib_err_wrap(err, "%s:%d: RUN --mount source %s", b->f->path,
-					     in->line, m.source);
-				run_mount_clear(&m);
-				return -1;
-			}
+			if (bind_digest(b, source_of(m), d, err) < 0)
+				return nib_err_wrap(err, "RUN --mount source %s", source_of(m));
 			nib_buf_printf(key, " %s", d);
-		} else if (m.type == M_BIND) {
-			const struct cf_stage *cs = cf_file_stage(b->f, m.from);
-			if (cs) {
-				if (bld_build_from_stage_key(b, cs->index, key, err) < 0) {
-					run_mount_clear(&m);
-					return -1;
-				}
-			} else {
-				nib_buf_printf(key, " image %s", m.from);
-			}
+		} else if (m->from_stage >= 0) {
+			nib_buf_printf(key, " stage %s", b->stages[m->from_stage].key);
+		} else {
+			nib_buf_printf(key, " image %s", m->from);
 		}
-		rm->m = xrealloc(rm->m, (rm->n + 1) * sizeof(*rm->m));
-		rm->m[rm->n++] = m;
 	}
 	return 0;
 }
@@ -354,131 +228,181 @@ static int rw_copy_work(void *arg, struct nib_error *err)
 	return bld_copy_run(&co, dfd, NULL, err);
 }
 
-int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const struct bld_mount **out,
-		       size_t *n, struct nib_error *err)
+/* bind: the host path of the source (a throwaway copy with rw). */
+static char *bind_host(struct bld_stage *s, struct bld_run_mounts *rm, const struct cf_mount *m,
+		       struct nib_error *err)
 {
 	struct bld_build *b = s->b;
+	_cleanup_free_ char *root = NULL, *host = NULL;
+	_cleanup_close_ int rfd = -1;
+	struct stat sb;
 
-	rm->bm = xcalloc(rm->n + 1, sizeof(*rm->bm));
-	for (size_t i = 0; i < rm->n; i++) {
-		struct run_mount *m = &rm->m[i];
+	if (m->from) {
+		int r = m->from_stage >= 0 ? bld_stage_rootfs(b, m->from_stage, &root, err)
+					   : bld_image_rootfs(b, m->from, &root, err);
+		if (r < 0)
+			return NULL;
+		rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		rfd = dup(b->ctx_fd);
+	}
+	if (rfd < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "open the mount source root");
+		return NULL;
+	}
+	host = resolve_in(rfd, source_of(m), err);
+	if (!host) {
+		nib_err_wrap(err, "RUN --mount source %s", source_of(m));
+		return NULL;
+	}
+	if (!writable(m))
+		return steal_pointer(&host);
+	/* a throwaway copy: the step's changes are discarded */
+	_cleanup_free_ char *d = tmp_dir(b, rm, "bind", err);
+	if (!d)
+		return NULL;
+	bool is_dir = stat(host, &sb) == 0 && S_ISDIR(sb.st_mode);
+	struct rw_copy_work w = {rfd, source_of(m), d, is_dir};
+	if (bld_ns_exec(&b->ns, NULL, rw_copy_work, &w, NULL, 0, err) < 0) {
+		nib_err_wrap(err, "RUN --mount source %s", source_of(m));
+		return NULL;
+	}
+	return is_dir ? steal_pointer(&d) : xasprintf("%s/file", d);
+}
+
+/* cache: the folder kept in nib/cache-mounts/ by id (sharing=locked holds
+ * its lock for the step), or a fresh one (sharing=private). */
+static char *cache_host(struct bld_stage *s, struct bld_run_mounts *rm, const struct cf_mount *m,
+			const char *target, struct nib_error *err)
+{
+	struct bld_build *b = s->b;
+	int nibfd = stg_store_nib_dirfd(b->st);
+	const char *id = m->id ? m->id : target;
+	_cleanup_free_ char *host = NULL;
+	char d[NIB_DIGEST_LEN + 1];
+
+	if (m->sharing == CF_SHARING_PRIVATE) {
+		host = tmp_dir(b, rm, "cache", err);
+		if (!host)
+			return NULL;
+	} else {
+		nib_sha256_digest(id, strlen(id), d);
+		if (nib_mkdir_p_at(nibfd, "cache-mounts", 0755, err) < 0)
+			return NULL;
+		host = xasprintf("%s/nib/cache-mounts/%.32s", stg_store_path(b->st),
+				 nib_digest_hex(d));
+		if (m->sharing == CF_SHARING_LOCKED) {
+			_cleanup_free_ char *lk =
+			    xasprintf("cache-mounts/%.32s.lock", nib_digest_hex(d));
+			_cleanup_close_ int fd =
+			    openat(nibfd, lk, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+				nib_err(err, NIB_ERR_IO, errno, "lock %s", lk);
+				return NULL;
+			}
+			rm->locks = xrealloc(rm->locks, (rm->n_locks + 1) * sizeof(int));
+			rm->locks[rm->n_locks++] = take_fd(&fd);
+		}
+	}
+	struct cache_dir_work w = {host, m->uid, m->gid, m->mode};
+	if (bld_ns_exec(&b->ns, NULL, cache_dir_work, &w, NULL, 0, err) < 0)
+		return NULL;
+	return steal_pointer(&host);
+}
+
+/* secret: the --secret's value in a private folder of nib/tmp, removed
+ * after the step. */
+static char *secret_host(struct bld_stage *s, struct bld_run_mounts *rm,
+			 const struct bld_secret *sec, const struct cf_mount *m,
+			 struct nib_error *err)
+{
+	_cleanup_free_ char *data = NULL, *host = NULL;
+	size_t len = 0;
+
+	if (sec->src) {
+		if (nib_read_file_at(AT_FDCWD, sec->src, 1 << 20, &data, &len, err) < 0) {
+			nib_err_wrap(err, "secret %s", m->id);
+			return NULL;
+		}
+	} else {
+		const char *v = getenv(sec->env);
+		if (!v) {
+			nib_err(err, NIB_ERR_NOT_FOUND, 0,
+				"secret %s: environment variable %s is not set", m->id, sec->env);
+			return NULL;
+		}
+		data = xstrdup(v);
+		len = strlen(v);
+	}
+	_cleanup_free_ char *d = tmp_dir(s->b, rm, "secret", err);
+	if (!d)
+		return NULL;
+	if (chmod(d, 0700) < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "chmod %s", d);
+		return NULL;
+	}
+	host = xasprintf("%s/secret", d);
+	_cleanup_close_ int fd = open(host, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				      m->mode >= 0 ? (mode_t)m->mode : 0400);
+	if (fd < 0 || nib_write_all(fd, data, len) < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "secret %s", m->id);
+		return NULL;
+	}
+	explicit_bzero(data, len);
+	return steal_pointer(&host);
+}
+
+int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct bld_run_mounts **rmp,
+		       const struct bld_mount **out, size_t *n, struct nib_error *err)
+{
+	const struct cf_run *run = &step->run;
+	struct bld_run_mounts *rm = xcalloc(1, sizeof(*rm));
+
+	*rmp = rm;
+	*n = 0;
+	rm->bm = xcalloc(run->n_mounts + 1, sizeof(*rm->bm));
+	rm->targets = xcalloc(run->n_mounts + 1, sizeof(char *));
+	rm->hosts = xcalloc(run->n_mounts + 1, sizeof(char *));
+	rm->n = run->n_mounts;
+	for (size_t i = 0; i < run->n_mounts; i++) {
+		const struct cf_mount *m = &run->mounts[i];
 		struct bld_mount *bm = &rm->bm[*n];
+		const struct bld_secret *sec = NULL;
+		rm->targets[i] = target_of(s, m);
 		switch (m->type) {
-		case M_TMPFS:
+		case CF_MOUNT_TMPFS:
 			bm->type = BLD_MOUNT_TMPFS;
 			break;
-		case M_BIND: {
-			_cleanup_free_ char *root = NULL;
-			_cleanup_close_ int rfd = -1;
-			if (m->from) {
-				if (bld_build_from_rootfs(b, m->from, &root, err) < 0)
-					return -1;
-				rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			} else {
-				rfd = dup(b->ctx_fd);
-			}
-			if (rfd < 0)
-				return nib_err(err, NIB_ERR_IO, errno,
-					       "open the mount source root");
-			m->host = resolve_in(rfd, m->source, err);
-			if (!m->host)
-				return nib_err_wrap(err, "RUN --mount source %s", m->source);
-			if (m->rw) {
-				/* a throwaway copy: the step's changes are discarded */
-				struct stat sb;
-				char *d = tmp_dir(b, rm, "bind", err);
-				if (!d)
-					return -1;
-				bool is_dir = stat(m->host, &sb) == 0 && S_ISDIR(sb.st_mode);
-				struct rw_copy_work w = {rfd, m->source, d, is_dir};
-				if (bld_ns_exec(&b->ns, rw_copy_work, &w, NULL, 0, err) < 0)
-					return nib_err_wrap(err, "RUN --mount source %s",
-							    m->source);
-				free(m->host);
-				m->host = is_dir ? d : xasprintf("%s/file", d);
-				if (!is_dir)
-					free(d);
-			}
-			bm->type = BLD_MOUNT_BIND;
-			bm->src = m->host;
-			bm->ro = !m->rw;
-			break;
-		}
-		case M_CACHE: {
-			int nibfd = stg_store_nib_dirfd(b->st);
-			char d[NIB_DIGEST_LEN + 1];
-			if (streq(m->sharing, "private")) {
-				m->host = tmp_dir(b, rm, "cache", err);
-				if (!m->host)
-					return -1;
-			} else {
-				nib_sha256_digest(m->id, strlen(m->id), d);
-				if (nib_mkdir_p_at(nibfd, "cache-mounts", 0755, err) < 0)
-					return -1;
-				m->host = xasprintf("%s/nib/cache-mounts/%.32s",
-						    stg_store_path(b->st), nib_digest_hex(d));
-				if (streq(m->sharing, "locked")) {
-					_cleanup_free_ char *lk =
-					    xasprintf("cache-mounts/%.32s.lock", nib_digest_hex(d));
-					int fd =
-					    openat(nibfd, lk, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-					if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-						if (fd >= 0)
-							close(fd);
-						return nib_err(err, NIB_ERR_IO, errno, "lock %s",
-							       lk);
-					}
-					rm->locks =
-					    xrealloc(rm->locks, (rm->n_locks + 1) * sizeof(int));
-					rm->locks[rm->n_locks++] = fd;
-				}
-			}
-			struct cache_dir_work w = {m->host, m->uid, m->gid, m->mode};
-			if (bld_ns_exec(&b->ns, cache_dir_work, &w, NULL, 0, err) < 0)
+		case CF_MOUNT_BIND:
+			rm->hosts[i] = bind_host(s, rm, m, err);
+			if (!rm->hosts[i])
 				return -1;
 			bm->type = BLD_MOUNT_BIND;
-			bm->src = m->host;
+			bm->ro = !writable(m);
 			break;
-		}
-		case M_SECRET: {
-			const struct bld_secret *sec = find_secret(b->o, m->id);
-			_cleanup_free_ char *data = NULL;
-			size_t len = 0;
+		case CF_MOUNT_CACHE:
+			rm->hosts[i] = cache_host(s, rm, m, rm->targets[i], err);
+			if (!rm->hosts[i])
+				return -1;
+			bm->type = BLD_MOUNT_BIND;
+			break;
+		case CF_MOUNT_SECRET:
+			sec = bld_secret_find(s->b->o, m->id);
 			if (!sec)
 				continue; /* not required: no mount (BuildKit) */
-			if (sec->src) {
-				if (nib_read_file_at(AT_FDCWD, sec->src, 1 << 20, &data, &len,
-						     err) < 0)
-					return nib_err_wrap(err, "secret %s", m->id);
-			} else {
-				const char *v = getenv(sec->env);
-				if (!v)
-					return nib_err(
-					    err, NIB_ERR_NOT_FOUND, 0,
-					    "secret %s: environment variable %s is not set", m->id,
-					    sec->env);
-				data = xstrdup(v);
-				len = strlen(v);
-			}
-			char *d = tmp_dir(b, rm, "secret", err);
-			if (!d)
+			rm->hosts[i] = secret_host(s, rm, sec, m, err);
+			if (!rm->hosts[i])
 				return -1;
-			chmod(d, 0700);
-			m->host = xasprintf("%s/secret", d);
-			free(d);
-			_cleanup_close_ int fd =
-			    open(m->host, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-				 m->mode >= 0 ? (mode_t)m->mode : 0400);
-			if (fd < 0 || nib_write_all(fd, data, len) < 0)
-				return nib_err(err, NIB_ERR_IO, errno, "secret %s", m->id);
-			explicit_bzero(data, len);
 			bm->type = BLD_MOUNT_BIND;
-			bm->src = m->host;
 			bm->ro = true;
 			break;
+		case CF_MOUNT_SSH:
+			/* refused before the first step (bld_build_run) */
+			return nib_err(err, NIB_ERR_USAGE, 0,
+				       "RUN --mount type=ssh is not supported");
 		}
-		}
-		bm->dst = m->target;
+		bm->src = rm->hosts[i];
+		bm->dst = rm->targets[i];
 		(*n)++;
 	}
 	*out = rm->bm;

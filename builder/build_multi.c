@@ -36,7 +36,7 @@ static int image_platforms(struct stg_store *st, const struct bld_build_opts *o,
 		if (stg_blob_read(st, img->entry.digest, STG_MANIFEST_MAX, &data, &len, err) < 0)
 			return -1;
 	} else {
-		struct reg_options ro;
+		struct reg_options ro = o->reg;
 		_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 		_cleanup_ref_ struct reg_ref ref = {0};
 		struct reg_desc d = {0};
@@ -45,7 +45,6 @@ static int image_platforms(struct stg_store *st, const struct bld_build_opts *o,
 				       "--all-platforms: %s is not a multi-platform image in the "
 				       "store and --pull=never",
 				       name);
-		bld_build_reg_options(o, &ro);
 		if (reg_client_new(&ro, &rc, err) < 0 ||
 		    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0 ||
 		    reg_manifest_get(rc, &ref, &data, &len, &d, err) < 0)
@@ -128,7 +127,7 @@ static int all_platforms(struct stg_store *st, const struct bld_build_opts *o, s
 static int push_list(const struct bld_build_opts *o, struct stg_store *st, const char *digest,
 		     struct nib_error *err)
 {
-	struct reg_options ro;
+	struct reg_options ro = o->reg;
 	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	struct stg_image list = {.entry = {.media_type = STG_MT_OCI_INDEX,
 					   .digest = (char *)digest,
@@ -138,7 +137,6 @@ static int push_list(const struct bld_build_opts *o, struct stg_store *st, const
 	/* --format docker: a Docker manifest list of Docker manifests */
 	if (stg_image_convert_index(st, &list, o->format, &sd, err) < 0)
 		return -1;
-	bld_build_reg_options(o, &ro);
 	if (reg_client_new(&ro, &rc, err) < 0)
 		return -1;
 	for (size_t i = 0; i < o->tags.len; i++) {

@@ -131,16 +131,12 @@ int bld_owner_fix(struct bld_build *b, struct stg_rootfs *r, const char *user,
 		  const char *const *exclude, struct nib_error *err)
 {
 	struct owner_work w = {.r = r, .user = user, .exclude = exclude};
-	int ret;
 
 	if ((b->ns.mode != BLD_IDMAP_SINGLE && b->ns.mode != BLD_IDMAP_NONE) || !user || !*user ||
 	    streq(user, "0") || streq(user, "root") || streq(user, "0:0") ||
 	    streq(user, "root:root"))
 		return 0;
-	w.overlay = r->driver->layer_form == STG_WHITEOUT_OVERLAY;
+	w.overlay = bld_merged(b, r) != NULL;
 	/* the merged view for the image's /etc/passwd and /etc/group */
-	b->ns.mount = w.overlay ? r : NULL;
-	ret = bld_ns_exec(&b->ns, owner_work, &w, NULL, 0, err);
-	b->ns.mount = NULL;
-	return ret;
+	return bld_ns_exec(&b->ns, bld_merged(b, r), owner_work, &w, NULL, 0, err);
 }

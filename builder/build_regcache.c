@@ -22,18 +22,8 @@
 
 static int client(struct bld_build *b, struct nib_error *err)
 {
-	struct reg_options ro;
-
-	if (b->rc)
-		return 0;
-	bld_build_reg_options(b->o, &ro);
-	return reg_client_new(&ro, &b->rc, err);
-}
-
-void bld_regcache_free(struct bld_build *b)
-{
-	reg_client_free(b->rc);
-	b->rc = NULL;
+	struct reg_client *rc;
+	return bld_build_client(b, &rc, err);
 }
 
 static int key_ref(struct bld_build *b, const char *repo, const char *key, struct reg_ref *ref,

@@ -68,7 +68,8 @@ static const char build_help[] =
     "  --cache-from REPO          look steps up in a registry cache (repeatable)\n"
     "  --cache-to REPO            push each step's layer to a registry cache\n"
     "  --cache-ttl DURATION       ignore --cache-from entries older than this (168h, 30m)\n"
-    "  --authfile FILE, --creds USER:PASS, --cert-dir DIR, --tls-verify[=BOOL]\n"
+    "  --authfile FILE, --creds USER:PASS, --cert-dir DIR, --tls-verify[=BOOL],\n"
+    "  --registries-conf FILE     as for nib pull and push\n"
     "  --retry N, --retry-delay DURATION  registry retries (default 3, from 1s doubling)\n"
     "  --logfile FILE             write the build's output and errors to FILE\n"
     "  -q, --quiet                no progress output; the image ID is printed last (a failing\n"
@@ -80,7 +81,7 @@ static const char build_help[] =
     "options nib cannot honour are refused with the reason (see docs/buildah-options.md).\n";
 
 enum {
-	OPT_BUILD_ARG = 0x1000,
+	OPT_BUILD_ARG = BLD_OPT_LOCAL,
 	OPT_BUILD_ARG_FILE,
 	OPT_TARGET,
 	OPT_NO_CACHE,
@@ -103,10 +104,6 @@ enum {
 	OPT_CACHE_FROM,
 	OPT_CACHE_TO,
 	OPT_CACHE_TTL,
-	OPT_AUTHFILE,
-	OPT_CREDS,
-	OPT_CERT_DIR,
-	OPT_TLS_VERIFY,
 	OPT_EXAMPLE,
 	OPT_COMPRESSION,
 	OPT_COMPRESSION_LEVEL,
@@ -120,8 +117,6 @@ enum {
 	OPT_STDIN,
 	OPT_IGNOREFILE,
 	OPT_LOGFILE,
-	OPT_RETRY,
-	OPT_RETRY_DELAY,
 	OPT_OMIT_HISTORY,
 	OPT_HTTP_PROXY,
 	OPT_OS,
@@ -472,37 +467,19 @@ static int parse_secret(const struct bld_command *self, struct bld_build_opts *o
 	return 0;
 }
 
-/* "168h", "30m", "90s", "1h30m" or plain seconds. */
+/* A Go duration ("168h", "30m", "1h30m") or plain seconds. */
 static int parse_ttl(const char *s, int64_t *out)
 {
-	int64_t total = 0;
-	char *end;
+	uint64_t secs;
+	int64_t ns;
 
-	if (!*s)
-		return -1;
-	while (*s) {
-		long long v = strtoll(s, &end, 10);
-		if (end == s || v < 0)
-			return -1;
-		s = end;
-		switch (*s) {
-		case 'h':
-			total += v * 3600, s++;
-			break;
-		case 'm':
-			total += v * 60, s++;
-			break;
-		case 's':
-			s++;
-			/* fallthrough */
-		case '\0':
-			total += v;
-			break;
-		default:
-			return -1;
-		}
+	if (nib_parse_u64(s, &secs) == 0 && secs <= INT64_MAX) {
+		*out = (int64_t)secs;
+		return 0;
 	}
-	*out = total;
+	if (nib_parse_duration(s, &ns) < 0 || ns < 0)
+		return -1;
+	*out = ns / 1000000000;
 	return 0;
 }
 
@@ -679,17 +656,13 @@ static const struct option build_opts[] = {
     {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
     {"cache-to", required_argument, NULL, OPT_CACHE_TO},
     {"cache-ttl", required_argument, NULL, OPT_CACHE_TTL},
-    {"authfile", required_argument, NULL, OPT_AUTHFILE},
-    {"creds", required_argument, NULL, OPT_CREDS},
-    {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-    {"retry", required_argument, NULL, OPT_RETRY},
-    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"compression", required_argument, NULL, OPT_COMPRESSION},
     {"compression-format", required_argument, NULL, OPT_COMPRESSION},
     {"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"example", no_argument, NULL, OPT_EXAMPLE},
+    /* the registry commands' options (builder/regflags.c) */
+    BLD_REG_LONG_OPTIONS,
 };
 
 /* build_opts, then compat_opts, then the terminator. */
@@ -1012,37 +985,6 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 				goto out;
 			}
 			break;
-		case OPT_AUTHFILE:
-			o.authfile = optarg;
-			break;
-		case OPT_CREDS:
-			o.creds = optarg;
-			break;
-		case OPT_CERT_DIR:
-			o.cert_dir = optarg;
-			break;
-		case OPT_TLS_VERIFY:
-			r = optarg ? nib_parse_bool(optarg) : 1;
-			if (r < 0) {
-				bld_usage_error(self, err, "build: bad --tls-verify \"%s\"",
-						optarg);
-				goto out;
-			}
-			o.tls_verify = r;
-			break;
-		case OPT_RETRY:
-		case OPT_RETRY_DELAY:
-			/* the registry commands' parsing and limits */
-			if (bld_reg_flag(self, c == OPT_RETRY ? BLD_OPT_RETRY : BLD_OPT_RETRY_DELAY,
-					 optarg, &rf, err) < 0) {
-				/* its first line: a bad value is one line */
-				err->msg[strcspn(err->msg, "\n")] = '\0';
-				nib_err_wrap(err, "build");
-				goto out;
-			}
-			o.retries = rf.o.retries;
-			o.retry_delay = rf.o.retry_delay;
-			break;
 		case OPT_COMPRESSION:
 			r = stg_compression_parse(optarg);
 			if (r < 0) {
@@ -1100,6 +1042,18 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 					goto out;
 				break;
 			}
+			/* --authfile, --creds, --cert-dir, --tls-verify, --retry,
+			 * --retry-delay, --registries-conf: the registry commands'
+			 * parsing and limits */
+			r = bld_reg_flag(self, c, optarg, &rf, err);
+			if (r == 1)
+				break;
+			if (r < 0) {
+				/* its first line: a bad value is one line */
+				err->msg[strcspn(err->msg, "\n")] = '\0';
+				nib_err_wrap(err, "build");
+				goto out;
+			}
 			bld_bad_option(self, argv, err);
 			goto out;
 		}
@@ -1121,6 +1075,15 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		nib_err(err, NIB_ERR_USAGE, 0,
 			"build: --os, --arch and --variant are for one platform");
 		goto out;
+	}
+	o.reg = rf.o;
+	/* every -t names an image before anything is built */
+	for (size_t i = 0; i < o.tags.len; i++) {
+		_cleanup_free_ char *n = bld_ref_normalise(o.tags.v[i], err);
+		if (!n) {
+			nib_err_wrap(err, "build: -t %s", o.tags.v[i]);
+			goto out;
+		}
 	}
 	platform = compose_platform(o.platform, os, arch, variant);
 	o.platform = platform;

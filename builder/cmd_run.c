@@ -9,6 +9,7 @@
 
 #include "builder/builder.h"
 #include "builder/runtime.h"
+#include "containerfile/containerfile.h"
 
 static const char run_help[] =
     "Options:\n"
@@ -67,6 +68,7 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	struct bld_run_spec spec;
 	_cleanup_strv_ struct nib_strv env = {0}, capadd = {0}, capdrop = {0}, mspecs = {0};
 	_cleanup_free_ struct bld_mount *mounts = NULL;
+	_cleanup_free_ struct cf_mount *cms = NULL;
 	struct bld_run_result res = {0};
 	uint64_t v;
 	int c, ret;
@@ -144,10 +146,22 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		return bld_usage_error(self, err, "run: --rootfs DIR is required");
 	if (optind >= argc)
 		return bld_usage_error(self, err, "run: no command given");
+	/* RUN --mount's parser, in the runtime's dialect (bind and tmpfs) */
 	mounts = xcalloc(mspecs.len + 1, sizeof(*mounts));
-	for (size_t i = 0; i < mspecs.len; i++)
-		if (bld_mount_parse(mspecs.v[i], &mounts[i], err) < 0)
-			return bld_usage_error(self, err, "%s", err->msg);
+	cms = xcalloc(mspecs.len + 1, sizeof(*cms));
+	for (size_t i = 0; i < mspecs.len; i++) {
+		if (cf_mount_parse(mspecs.v[i], CF_MOUNT_RUNTIME, &cms[i], err) < 0) {
+			for (size_t k = 0; k < i; k++)
+				cf_mount_clear(&cms[k]);
+			return bld_usage_error(self, err, "--mount: %s", err->msg);
+		}
+		mounts[i] = (struct bld_mount){
+		    .type = cms[i].type == CF_MOUNT_TMPFS ? BLD_MOUNT_TMPFS : BLD_MOUNT_BIND,
+		    .src = cms[i].source,
+		    .dst = cms[i].target,
+		    .ro = cms[i].readonly && !cms[i].rw,
+		};
+	}
 	spec.mounts = mounts;
 	spec.n_mounts = mspecs.len;
 	spec.env = env.v;
@@ -156,7 +170,10 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	spec.argv = argv + optind;
 	(void)g;
 
-	if (bld_runtime_run(&spec, &res, err) < 0) {
+	ret = bld_runtime_run(&spec, &res, err);
+	for (size_t i = 0; i < mspecs.len; i++)
+		cf_mount_clear(&cms[i]);
+	if (ret < 0) {
 		bld_run_result_free(&res);
 		if (err->kind == NIB_ERR_USAGE)
 			return bld_usage_error(self, err, "%s", err->msg);

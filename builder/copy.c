@@ -271,8 +271,6 @@ int bld_copy_plan_new(const struct bld_copy_opts *o, struct bld_copy_plan **out,
 		return nib_err(err, NIB_ERR_SYNTAX, 0, "%s needs a source", cmd_name(o));
 	if (o->src_fd < 0 && o->n_srcs > 0)
 		return nib_err(err, NIB_ERR_USAGE, 0, "%s: no source folder", cmd_name(o));
-	if (bld_copy_chmod_parse(o->chmod, &p->chmod, err) < 0)
-		return -1;
 	if (bld_copy_excludes_new(o->excludes, o->n_excludes, &p->excludes, err) < 0)
 		return -1;
 	for (size_t i = 0; i < o->n_srcs; i++)
@@ -304,7 +302,7 @@ int bld_copy_plan_new(const struct bld_copy_opts *o, struct bld_copy_plan **out,
 				return nib_err(err, NIB_ERR_SYNTAX, 0,
 					       "source can't be a URL for COPY: %s", r);
 			}
-			fd = bld_copy_download(s, o->checksum, &mtime, &name, err);
+			fd = bld_copy_download(s, o->checksum, o->client, &mtime, &name, err);
 			if (fd < 0)
 				return -1;
 			it = add_item(p, BLD_COPY_ITEM_URL, NULL);
@@ -341,7 +339,6 @@ void bld_copy_plan_free(struct bld_copy_plan *p)
 	}
 	free(p->items);
 	bld_copy_excludes_free(p->excludes);
-	free(p->chmod.clauses);
 	free(p);
 }
 
@@ -628,7 +625,7 @@ int bld_copy_plan_apply(struct bld_copy_plan *p, int dest_root_fd, struct bld_co
 	bool dir_syntax = dest_is_dir_syntax(o->dest);
 	int ret = -1;
 
-	w.chmod = p->chmod;
+	w.chmod = o->chmod;
 	w.excludes = p->excludes;
 	clock_gettime(CLOCK_REALTIME, &w.now);
 	if (stats)

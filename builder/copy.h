@@ -36,6 +36,9 @@
 #include <time.h>
 
 #include "common/common.h"
+#include "containerfile/containerfile.h"
+
+struct reg_client;
 #include "storage/storage.h"
 
 /* How owners other than the caller's own are written. */
@@ -95,16 +98,20 @@ struct bld_copy_opts {
 
 	const char *const *excludes; /* --exclude patterns (ignore-file syntax) */
 	size_t n_excludes;
-	const char *chown; /* --chown=user[:group] or NULL */
-	const char *chmod; /* --chmod=0755 or symbolic (u+x,go-w) or NULL */
-	bool parents;	   /* --parents */
+	const char *chown;	      /* --chown=user[:group] or NULL */
+	const struct cf_chmod *chmod; /* --chmod (octal or symbolic), or NULL */
+	bool parents;		      /* --parents */
 	/* --link: the caller passes an empty folder as the destination root;
 	 * the result is a layer of its own. Existing paths of the image are
 	 * not looked at (Docker: "COPY --link cannot read the previous
 	 * state"), so give user_root_fd for --chown names. */
 	bool link;
 	const char *checksum; /* ADD --checksum=sha256:... (URL sources) */
-	bool no_unpack;	      /* ADD --unpack=false */
+	/* URL sources: the build's registry client, whose TLS options
+	 * (--tls-verify, --cert-dir) and retries the download takes; NULL:
+	 * libcurl's defaults, no retry */
+	struct reg_client *client;
+	bool no_unpack; /* ADD --unpack=false */
 
 	enum bld_copy_chown_mode chown_mode;
 	/* >= 0: every entry written gets this mtime (SOURCE_DATE_EPOCH /
@@ -127,7 +134,7 @@ struct bld_copy_plan;
 
 /*
  * Resolve every source of `o` (which must outlive the plan): wildcards,
- * ignore rules and excludes; check --chown/--chmod syntax; download URL
+ * ignore rules and excludes; download URL
  * sources into a temp file. Errors name the source as written
  * ("COPY source not found: ../x", NIB_ERR_NOT_FOUND).
  */
@@ -196,16 +203,6 @@ bool bld_copy_excludes_has_exceptions(const struct bld_copy_excludes *ex);
 struct cf_ignore;
 void bld_copy_matcher_cf(struct bld_copy_matcher *m, const struct cf_ignore *ig);
 
-/* --chmod: parse octal or symbolic; apply to a source mode. */
-struct bld_copy_chmod {
-	bool set;
-	bool symbolic;
-	mode_t mode;   /* octal form */
-	char *clauses; /* symbolic form, validated */
-};
-int bld_copy_chmod_parse(const char *s, struct bld_copy_chmod *out, struct nib_error *err);
-mode_t bld_copy_chmod_apply(const struct bld_copy_chmod *c, mode_t mode, bool is_dir);
-
 /* Resolve --chown "user[:group]" in the rootfs at `rootfd` (names from its
  * /etc/passwd and /etc/group; a user without group takes the user's
  * primary group for a name, the same number for a number). */
@@ -231,7 +228,6 @@ struct bld_copy_plan {
 	struct bld_copy_item *items;
 	size_t n, cap;
 	struct bld_copy_excludes *excludes;
-	struct bld_copy_chmod chmod;
 	uint64_t bytes; /* after bld_copy_plan_digest: the sources' data bytes */
 };
 
@@ -243,7 +239,7 @@ struct bld_copy_writer {
 	bool have_chown;
 	uid_t chown_uid;
 	gid_t chown_gid;
-	struct bld_copy_chmod chmod;
+	const struct cf_chmod *chmod;
 	struct bld_copy_excludes *excludes;
 	struct bld_copy_stats stats;
 	struct bld_copy_hardlink *links; /* per source item */
@@ -346,9 +342,10 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
  * verified when non-NULL. Returns the fd (at offset 0), the mtime from
  * Last-Modified (0 when absent) and the file name from the URL path.
  * Credentials in the URL go to its own origin only; redirects from HTTPS
- * to plain HTTP are refused. */
-int bld_copy_download(const char *url, const char *checksum, int64_t *mtime, char **name,
-		      struct nib_error *err);
+ * to plain HTTP are refused. `client` (may be NULL): the TLS options and
+ * retries of the build's registry client. */
+int bld_copy_download(const char *url, const char *checksum, struct reg_client *client,
+		      int64_t *mtime, char **name, struct nib_error *err);
 /* `text` with the credentials of every URL in it removed
  * ("https://user:pass@host/x" -> "https://host/x"): what nib writes of an
  * ADD URL, in logs, history, cache keys and messages. */

@@ -265,7 +265,7 @@ void bld_copy_meta_for(const struct bld_copy_writer *w, const struct stat *st, b
 	}
 	m->mode = st->st_mode & 07777;
 	if (apply_chmod && !S_ISLNK(st->st_mode))
-		m->mode = bld_copy_chmod_apply(&w->chmod, m->mode, S_ISDIR(st->st_mode));
+		m->mode = cf_chmod_apply(w->chmod, m->mode, S_ISDIR(st->st_mode));
 	if (w->o->timestamp >= 0) {
 		m->mtime.tv_sec = (time_t)w->o->timestamp;
 		m->mtime.tv_nsec = 0;

@@ -3,8 +3,11 @@
  * ADD of an http(s) URL: downloaded with libcurl into an unlinked temp
  * file, hashed while it streams (--checksum), mtime from Last-Modified.
  * Remote archives are never extracted (Dockerfile reference: ADD).
- * Redirects are followed by hand: HTTPS never leads to plain HTTP.
- * SSL_CERT_FILE / SSL_CERT_DIR name the trusted CAs, as for Go programs.
+ * Redirects are followed by hand: HTTPS never leads to plain HTTP. The
+ * build's registry client sets each request up (--tls-verify, --cert-dir
+ * or the host's certs.d, timeouts) and decides the retries (--retry,
+ * --retry-delay); SSL_CERT_FILE / SSL_CERT_DIR name more trusted CAs, as
+ * for Go programs.
  */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "builder/copy.h"
+#include "registry/registry.h"
 
 static void curl_easy_cleanupp(CURL **c)
 {
@@ -168,88 +172,44 @@ static void curl_freep(char **p)
 	}
 }
 
-int bld_copy_download(const char *url_in, const char *checksum, int64_t *mtime, char **name,
-		      struct nib_error *err)
+/* One attempt: the request and its redirects, the body into s->fd.
+ * Returns the libcurl result (`status` the last HTTP status), or -1 with
+ * `err` set for what no retry mends. */
+static int fetch(CURL *c, CURLU *u, struct reg_client *client, const char *url, const char *origin,
+		 const char *user, const char *pass, struct sink *s, long *status,
+		 struct nib_error *err)
 {
-	/* credentials in the URL (https://user:pass@host/...) are sent to that
-	 * origin only, and no message, log or record shows them */
-	_cleanup_free_ char *url = bld_url_redact(url_in), *origin = NULL;
-	_cleanup_(curl_freep) char *user = NULL, *pass = NULL;
-	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
-	_cleanup_(curl_urlp) CURLU *u = NULL;
-	_cleanup_(nib_sha256_freep) struct nib_sha256 *sha = NULL;
-	_cleanup_close_ int fd = -1;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char got[NIB_DIGEST_LEN + 1];
-	struct sink s;
-	curl_off_t ft = -1;
-	long status = 0;
 	CURLcode rc;
 
-	if (checksum && !(nib_str_has_prefix(checksum, "sha256:") && nib_digest_valid(checksum)))
-		return nib_err(err, NIB_ERR_SYNTAX, 0,
-			       "invalid --checksum=%s: expected sha256:<64 hex digits>", checksum);
-	pthread_once(&curl_once, curl_init);
-	u = curl_url();
-	if (!u || curl_url_set(u, CURLUPART_URL, url_in, 0) != CURLUE_OK)
-		return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
-	curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
-	curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
-	curl_url_set(u, CURLUPART_USER, NULL, 0);
-	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-	origin = url_origin(u);
-	fd = tmp_file(err);
-	if (fd < 0)
-		return -1;
-	sha = nib_sha256_new();
-	c = curl_easy_init();
-	if (!c)
-		return nib_err(err, NIB_ERR_ENV, 0, "ADD %s: cannot start libcurl", url);
-	s = (struct sink){.c = c, .fd = fd, .sha = sha};
-	/* redirects are followed here, not by libcurl, so that each one is
-	 * checked: HTTPS never leads to plain HTTP, credentials stay with
-	 * their origin */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "nib/" NIB_VERSION);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	/* the CA certificates Go programs (Docker, BuildKit) trust for ADD */
-	const char *cafile = getenv("SSL_CERT_FILE"), *cadir = getenv("SSL_CERT_DIR");
-	if (cafile && *cafile)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
-	if (cadir && *cadir)
-		curl_easy_setopt(c, CURLOPT_CAPATH, cadir);
 	for (int redirects = 0;; redirects++) {
 		_cleanup_free_ char *here = url_origin(u);
 		char *cur = NULL, *loc = NULL;
 		bool creds = (user || pass) && streq(here, origin);
 		if (curl_url_get(u, CURLUPART_URL, &cur, 0) != CURLUE_OK)
 			return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
+		if (client)
+			reg_client_setup_download(client, cur, c);
 		curl_easy_setopt(c, CURLOPT_URL, cur);
 		curl_free(cur);
 		curl_easy_setopt(c, CURLOPT_USERNAME, creds ? (user ? user : "") : NULL);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, creds ? (pass ? pass : "") : NULL);
 		errbuf[0] = '\0';
 		rc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (rc == CURLE_WRITE_ERROR && s.errnum)
-			return nib_err(err, NIB_ERR_IO, s.errnum, "ADD %s: write the download",
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (rc == CURLE_WRITE_ERROR && s->errnum)
+			return nib_err(err, NIB_ERR_IO, s->errnum, "ADD %s: write the download",
 				       url);
 		if (rc != CURLE_OK) {
 			_cleanup_free_ char *e =
 			    bld_url_redact(*errbuf ? errbuf : curl_easy_strerror(rc));
-			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url, e);
+			nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: %s", url, e);
+			return (int)rc;
 		}
-		if (status < 300 || status >= 400 ||
+		if (*status < 300 || *status >= 400 ||
 		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc)
-			break;
+			return CURLE_OK;
 		if (redirects >= MAX_REDIRECTS)
 			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: more than %d redirects",
 				       url, MAX_REDIRECTS);
@@ -268,9 +228,87 @@ int bld_copy_download(const char *url_in, const char *checksum, int64_t *mtime, 
 				       url, hp);
 		}
 	}
-	if (status >= 300)
-		return nib_err(err, status == 404 ? NIB_ERR_NOT_FOUND : NIB_ERR_NETWORK, 0,
-			       "ADD %s: HTTP status %ld", url, status);
+}
+
+int bld_copy_download(const char *url_in, const char *checksum, struct reg_client *client,
+		      int64_t *mtime, char **name, struct nib_error *err)
+{
+	/* credentials in the URL (https://user:pass@host/...) are sent to that
+	 * origin only, and no message, log or record shows them */
+	_cleanup_free_ char *url = bld_url_redact(url_in), *origin = NULL;
+	_cleanup_(curl_freep) char *user = NULL, *pass = NULL;
+	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
+	_cleanup_(curl_urlp) CURLU *u = NULL;
+	_cleanup_(nib_sha256_freep) struct nib_sha256 *sha = NULL;
+	_cleanup_close_ int fd = -1;
+	char got[NIB_DIGEST_LEN + 1];
+	struct sink s;
+	curl_off_t ft = -1;
+	long status = 0;
+	int rc;
+
+	if (checksum && !(nib_str_has_prefix(checksum, "sha256:") && nib_digest_valid(checksum)))
+		return nib_err(err, NIB_ERR_SYNTAX, 0,
+			       "invalid --checksum=%s: expected sha256:<64 hex digits>", checksum);
+	pthread_once(&curl_once, curl_init);
+	u = curl_url();
+	if (!u || curl_url_set(u, CURLUPART_URL, url_in, 0) != CURLUE_OK)
+		return nib_err(err, NIB_ERR_SYNTAX, 0, "ADD %s: not a valid URL", url);
+	curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+	curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
+	curl_url_set(u, CURLUPART_USER, NULL, 0);
+	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+	origin = url_origin(u);
+	fd = tmp_file(err);
+	if (fd < 0)
+		return -1;
+	c = curl_easy_init();
+	if (!c)
+		return nib_err(err, NIB_ERR_ENV, 0, "ADD %s: cannot start libcurl", url);
+	/* redirects are followed here, not by libcurl, so that each one is
+	 * checked: HTTPS never leads to plain HTTP, credentials stay with
+	 * their origin */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "nib/" NIB_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	/* the CA certificates Go programs (Docker, BuildKit) trust for ADD */
+	const char *cafile = getenv("SSL_CERT_FILE"), *cadir = getenv("SSL_CERT_DIR");
+	if (cafile && *cafile)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+	if (cadir && *cadir)
+		curl_easy_setopt(c, CURLOPT_CAPATH, cadir);
+	for (int attempt = 0;; attempt++) {
+		/* each attempt from the start: an empty file, a new digest */
+		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "ADD %s: the download's file", url);
+		nib_sha256_free(sha);
+		sha = nib_sha256_new();
+		s = (struct sink){.c = c, .fd = fd, .sha = sha};
+		curl_url_set(u, CURLUPART_URL, url_in, 0);
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		rc = fetch(c, u, client, url, origin, user, pass, &s, &status, err);
+		if (rc < 0)
+			return -1;
+		if (rc == CURLE_OK && status < 300)
+			break;
+		if (!client || !reg_client_download_retry(client, attempt, rc, status)) {
+			if (rc != CURLE_OK)
+				return -1;
+			return nib_err(err, status == 404 ? NIB_ERR_NOT_FOUND : NIB_ERR_NETWORK, 0,
+				       "ADD %s: HTTP status %ld", url, status);
+		}
+		log_info("ADD %s: %s: trying again", url,
+			 rc != CURLE_OK && err && err->msg ? err->msg : "server error");
+		nib_err_clear(err);
+	}
 	nib_sha256_final(sha, got);
 	if (checksum && !streq(checksum, got))
 		return nib_err(err, NIB_ERR_CORRUPT, 0,

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 
 static const char *const idmap_names[] = {
     [BLD_IDMAP_AUTO] = "auto", [BLD_IDMAP_SUBUID] = "subuid", [BLD_IDMAP_SINGLE] = "single",

@@ -39,7 +39,7 @@
 
 #include "builder/lines.h"
 #include "builder/ptrace.h"
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 
 /* The usual device nodes, shown from the host's (the pod's) /dev. */
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};

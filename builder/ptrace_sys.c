@@ -49,7 +49,7 @@
 #include <sys/utsname.h>
 
 #include "builder/ptrace.h"
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)

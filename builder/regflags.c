@@ -17,21 +17,23 @@ const char bld_reg_flags_help[] =
     "  --retry-delay DURATION delay before the first retry, doubled each time (default 1s)\n"
     "  -q, --quiet            no progress output\n";
 
-static int parse_duration(const char *s, double *out)
+/* A Go duration ("2s", "500ms", "1m30s"), or a plain number of seconds;
+ * not negative. */
+static int parse_delay(const char *s, double *out)
 {
 	char *end;
+	int64_t ns;
 	double v = strtod(s, &end);
 
-	if (end == s || v < 0)
-		return -1;
-	if (!*end || streq(end, "s"))
+	if (end != s && !*end) {
+		if (v < 0)
+			return -1;
 		*out = v;
-	else if (streq(end, "ms"))
-		*out = v / 1000;
-	else if (streq(end, "m"))
-		*out = v * 60;
-	else
+		return 0;
+	}
+	if (nib_parse_duration(s, &ns) < 0 || ns < 0)
 		return -1;
+	*out = (double)ns / 1e9;
 	return 0;
 }
 
@@ -65,7 +67,7 @@ int bld_reg_flag(const struct bld_command *cmd, int c, const char *arg, struct b
 		f->o.retries = (int)n;
 		return 1;
 	case BLD_OPT_RETRY_DELAY:
-		if (parse_duration(arg, &f->o.retry_delay) < 0)
+		if (parse_delay(arg, &f->o.retry_delay) < 0)
 			return bld_usage_error(
 			    cmd, err, "--retry-delay: '%s' is not a duration (2s, 500ms)", arg);
 		if (f->o.retry_delay == 0)

@@ -20,7 +20,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "builder/lines.h"
 
 void bld_run_spec_init(struct bld_run_spec *spec)
@@ -32,50 +32,6 @@ void bld_run_spec_init(struct bld_run_spec *spec)
 void bld_run_result_free(struct bld_run_result *r)
 {
 	nib_strv_free(&r->created);
-}
-
-int bld_mount_parse(char *spec, struct bld_mount *m, struct nib_error *err)
-{
-	bool have_type = false;
-	char *save = NULL;
-
-	memset(m, 0, sizeof(*m));
-	for (char *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : NULL;
-		if (eq)
-			*eq = '\0';
-		if (streq(tok, "type") && val) {
-			if (streq(val, "bind"))
-				m->type = BLD_MOUNT_BIND;
-			else if (streq(val, "tmpfs"))
-				m->type = BLD_MOUNT_TMPFS;
-			else
-				return nib_err(err, NIB_ERR_USAGE, 0,
-					       "--mount: unknown type '%s' (bind or tmpfs)", val);
-			have_type = true;
-		} else if ((streq(tok, "src") || streq(tok, "source")) && val) {
-			m->src = val;
-		} else if ((streq(tok, "dst") || streq(tok, "target") ||
-			    streq(tok, "destination")) &&
-			   val) {
-			m->dst = val;
-		} else if ((streq(tok, "ro") || streq(tok, "readonly")) &&
-			   (!val || nib_parse_bool(val) >= 0)) {
-			m->ro = !val || nib_parse_bool(val) == 1;
-		} else if (streq(tok, "rw") && !val) {
-			m->ro = false;
-		} else {
-			return nib_err(err, NIB_ERR_USAGE, 0, "--mount: unknown option '%s'", tok);
-		}
-	}
-	if (!have_type)
-		m->type = BLD_MOUNT_BIND;
-	if (!m->dst || m->dst[0] != '/')
-		return nib_err(err, NIB_ERR_USAGE, 0, "--mount: dst= must be an absolute path");
-	if (m->type == BLD_MOUNT_BIND && (!m->src || !*m->src))
-		return nib_err(err, NIB_ERR_USAGE, 0, "--mount: type=bind needs src=");
-	return 0;
 }
 
 int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
@@ -166,13 +122,93 @@ static void remove_created(const char *rootfs, struct bld_msg_created *c, size_t
 	}
 }
 
-/* ---- the run -------------------------------------------------------------- */
+/* ---- the command's output, timer and result (ptrace.c may share them) ---- */
 
-struct linebuf {
-	struct bld_lines lines;
+int bld_run_out_open(struct bld_run_out out[2], int *child_out, int *child_err,
+		     struct nib_error *err)
+{
+	int p[2];
+
+	for (int i = 0; i < 2; i++) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return nib_err(err, NIB_ERR_ENV, errno, "pipe");
+		out[i].fd = p[0];
+		out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
+		*(i == 0 ? child_out : child_err) = p[1];
+	}
+	return 0;
+}
+
+void bld_run_out_read(struct bld_run_out *o, const struct bld_run_spec *spec)
+{
+	char buf[8192];
+	ssize_t got = read(o->fd, buf, sizeof(buf));
+
+	if (got > 0) {
+		bld_lines_feed(&o->lines, buf, (size_t)got, spec->on_line, spec->line_ctx,
+			       o->stream);
+	} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+		bld_lines_finish(&o->lines, spec->on_line, spec->line_ctx, o->stream);
+		closep(&o->fd);
+	}
+}
+
+void bld_run_out_close(struct bld_run_out out[2])
+{
+	for (int i = 0; i < 2; i++) {
+		closep(&out[i].fd);
+		bld_lines_free(&out[i].lines);
+	}
+}
+
+int bld_run_timer(unsigned seconds)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = (time_t)seconds}};
 	int fd;
-	enum bld_stream stream;
-};
+
+	if (seconds == 0)
+		return -1;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd >= 0)
+		timerfd_settime(fd, 0, &its, NULL);
+	return fd;
+}
+
+int bld_run_signals(sigset_t *old, struct nib_error *err)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, old);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
+	return fd;
+}
+
+void bld_run_result_set(struct bld_run_result *res, bool got_status, int status, bool timed_out,
+			bool interrupted)
+{
+	res->timed_out = timed_out;
+	res->interrupted = interrupted;
+	if (got_status && WIFEXITED(status)) {
+		res->exit_code = WEXITSTATUS(status);
+	} else if (got_status && WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->exit_code = 128 + res->signal;
+	} else {
+		/* pid 1 was killed (timeout, interrupt) before the command ended */
+		res->signal = SIGKILL;
+		res->exit_code = 128 + SIGKILL;
+	}
+}
+
+/* ---- the run -------------------------------------------------------------- */
 
 struct run_state {
 	pid_t pid;
@@ -180,7 +216,7 @@ struct run_state {
 	int notify_fd;
 	int sig_fd;
 	int timer_fd;
-	struct linebuf out[2];
+	struct bld_run_out out[2];
 	bool reaped, sync_eof, got_status;
 	int status;
 	char *error;
@@ -340,170 +376,135 @@ static void pump(const struct bld_run_spec *spec, struct run_state *st)
 				st->timer_fd = -1;
 				break;
 			}
-			default: {
-				struct linebuf *lb = &st->out[idx[i] - 4];
-				char buf[8192];
-				ssize_t got = read(lb->fd, buf, sizeof(buf));
-				if (got > 0) {
-					bld_lines_feed(&lb->lines, buf, (size_t)got, spec->on_line,
-						       spec->line_ctx, lb->stream);
-				} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-					bld_lines_finish(&lb->lines, spec->on_line, spec->line_ctx,
-							 lb->stream);
-					close(lb->fd);
-					lb->fd = -1;
-				}
-			}
+			default:
+				bld_run_out_read(&st->out[idx[i] - 4], spec);
 			}
 		}
 	}
 }
 
-/* One attempt with the ID map in rt->idmap. Returns 0 when the container
- * ran, -1 with err set, -2 when writing the ID map failed (err set) so
- * that auto can try the next mode. */
-static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
+/* How one attempt ended. */
+enum attempt {
+	ATTEMPT_RAN = 0,       /* the command ran (whatever its status) */
+	ATTEMPT_FAILED,	       /* the container could not be set up (err set) */
+	ATTEMPT_IDMAP_REFUSED, /* writing the ID map failed (err set): auto may try
+				* the next mode */
+};
+
+/* Clone pid 1 of the container's namespaces (without a cgroup namespace
+ * where one is refused); the child never returns. */
+static pid_t clone_container(struct bld_rt *rt, unsigned long flags, struct nib_error *err)
 {
-	const struct bld_run_spec *spec = rt->spec;
-	struct run_state st = {
-	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
-	int sv[2], outp[2][2] = {{-1, -1}, {-1, -1}};
-	sigset_t mask, old;
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-			      CLONE_NEWUTS | CLONE_NEWCGROUP;
-	const struct bld_idmap_backend *backend = bld_idmap_backend_get(rt->idmap.mode);
-	int ret = -1;
-
-	st.out[0].fd = st.out[1].fd = -1;
-	bld_creds_reset();
-	if (rt->netns)
-		flags |= CLONE_NEWNET;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return nib_err(err, NIB_ERR_ENV, errno, "socketpair");
-	st.sync_fd = sv[0];
-	rt->sync_fd = sv[1];
-	rt->out_fd = spec->stdout_fd;
-	rt->err_fd = spec->stderr_fd;
-	if (spec->on_line) {
-		for (int i = 0; i < 2; i++) {
-			if (pipe2(outp[i], O_CLOEXEC) < 0) {
-				nib_err(err, NIB_ERR_ENV, errno, "pipe");
-				goto out;
-			}
-			st.out[i].fd = outp[i][0];
-			st.out[i].stream = i == 0 ? BLD_STREAM_STDOUT : BLD_STREAM_STDERR;
-		}
-		rt->out_fd = outp[0][1];
-		rt->err_fd = outp[1][1];
-	}
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	st.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (st.sig_fd < 0) {
-		nib_err(err, NIB_ERR_ENV, errno, "signalfd");
-		goto out_mask;
-	}
+	pid_t pid;
 
 	for (;;) {
-		st.pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
-		if (st.pid == 0)
+		pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+		if (pid == 0)
 			bld_runtime_child(rt);
-		if (st.pid > 0 || !(flags & CLONE_NEWCGROUP) || (errno != EINVAL && errno != EPERM))
+		if (pid > 0 || !(flags & CLONE_NEWCGROUP) || (errno != EINVAL && errno != EPERM))
 			break;
 		flags &= ~(unsigned long)CLONE_NEWCGROUP; /* not allowed here: go without */
 	}
-	if (st.pid < 0) {
+	if (pid < 0)
 		nib_err(err, NIB_ERR_ENV, errno,
 			"cannot create the container's namespaces (clone)%s",
 			errno == EPERM || errno == ENOSPC || errno == EUSERS
 			    ? "; user namespaces may be disabled: see 'nib info'"
 			    : "");
-		goto out_mask;
-	}
-	close(sv[1]);
+	return pid;
+}
+
+static void run_state_free(struct run_state *st)
+{
+	bld_run_out_close(st->out);
+	closep(&st->sync_fd);
+	closep(&st->notify_fd);
+	closep(&st->timer_fd);
+	closep(&st->sig_fd);
+	free(st->error);
+	free(st->created);
+}
+
+/* Run the container with signals blocked (they arrive on st->sig_fd):
+ * clone, write the ID maps, let it go, supervise it until it is gone. */
+static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*sv)[2],
+				struct bld_run_result *res, struct nib_error *err)
+{
+	const struct bld_run_spec *spec = rt->spec;
+	const struct bld_idmap_backend *backend = bld_idmap_backend_get(rt->idmap.mode);
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+			      CLONE_NEWUTS | CLONE_NEWCGROUP | (rt->netns ? CLONE_NEWNET : 0);
+	_cleanup_child_ pid_t pid = clone_container(rt, flags, err);
+
+	if (pid < 0)
+		return ATTEMPT_FAILED;
+	st->pid = pid;
+	closep(&(*sv)[1]);
 	rt->sync_fd = -1;
-	for (int i = 0; i < 2; i++)
-		if (outp[i][1] >= 0) {
-			close(outp[i][1]);
-			outp[i][1] = -1;
-		}
-
-	if (backend->apply(&rt->idmap, st.pid, err) < 0) {
-		kill(st.pid, SIGKILL);
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		st.reaped = true;
-		ret = -2;
-		goto out_mask;
+	if (spec->on_line) {
+		closep(&rt->out_fd);
+		closep(&rt->err_fd);
 	}
-	if (bld_rt_send(st.sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
+	if (backend->apply(&rt->idmap, pid, err) < 0)
+		return ATTEMPT_IDMAP_REFUSED; /* the child is killed and reaped */
+	if (bld_rt_send(st->sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
 		nib_err(err, NIB_ERR_ENV, errno, "container setup");
-		kill_container(&st);
+		kill_container(st);
 	}
-	if (spec->timeout > 0) {
-		struct itimerspec its = {.it_value = {.tv_sec = (time_t)spec->timeout}};
-		st.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (st.timer_fd >= 0)
-			timerfd_settime(st.timer_fd, 0, &its, NULL);
-	}
-	pump(spec, &st);
-	if (!st.reaped) {
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
+	st->timer_fd = bld_run_timer(spec->timeout);
+	pump(spec, st);
+	if (!st->reaped)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		st.reaped = true;
-	}
+	st->reaped = true;
+	pid = -1; /* reaped */
 	res->idmap = rt->idmap.mode;
-	remove_created(spec->rootfs, st.created, st.n_created, &res->created);
-	if (st.error && !st.timed_out && !st.interrupted) {
-		nib_err(err, NIB_ERR_RUN, 0, "%s", st.error);
-		goto out_mask;
+	remove_created(spec->rootfs, st->created, st->n_created, &res->created);
+	if (st->error && !st->timed_out && !st->interrupted) {
+		nib_err(err, NIB_ERR_RUN, 0, "%s", st->error);
+		return ATTEMPT_FAILED;
 	}
-	res->timed_out = st.timed_out;
-	res->interrupted = st.interrupted;
-	if (st.got_status && WIFEXITED(st.status)) {
-		res->exit_code = WEXITSTATUS(st.status);
-	} else if (st.got_status && WIFSIGNALED(st.status)) {
-		res->signal = WTERMSIG(st.status);
-		res->exit_code = 128 + res->signal;
-	} else {
-		/* pid 1 was killed (timeout, interrupt) before the command ended */
-		res->signal = SIGKILL;
-		res->exit_code = 128 + SIGKILL;
-	}
-	ret = 0;
+	bld_run_result_set(res, st->got_status, st->status, st->timed_out, st->interrupted);
+	return ATTEMPT_RAN;
+}
 
-out_mask:
-	if (st.sig_fd >= 0)
-		close(st.sig_fd);
-	if (!st.reaped && st.pid > 0) {
-		kill(st.pid, SIGKILL);
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
-			;
+/* One attempt with the ID map in rt->idmap. */
+static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
+{
+	const struct bld_run_spec *spec = rt->spec;
+	struct run_state st = {
+	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
+	_cleanup_pair_ int sv[2] = {-1, -1};
+	sigset_t old;
+	enum attempt ret;
+
+	st.out[0].fd = st.out[1].fd = -1;
+	bld_creds_reset();
+	/* the caller's fds, or the pipes nib reads the output lines from */
+	rt->out_fd = spec->on_line ? -1 : spec->stdout_fd;
+	rt->err_fd = spec->on_line ? -1 : spec->stderr_fd;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "socketpair");
+		return ATTEMPT_FAILED;
 	}
+	st.sync_fd = take_fd(&sv[0]);
+	rt->sync_fd = sv[1];
+	if (spec->on_line && bld_run_out_open(st.out, &rt->out_fd, &rt->err_fd, err) < 0) {
+		ret = ATTEMPT_FAILED;
+		goto out;
+	}
+	st.sig_fd = bld_run_signals(&old, err);
+	ret = st.sig_fd < 0 ? ATTEMPT_FAILED : run_blocked(rt, &st, &sv, res, err);
+	/* the container is gone (run_blocked reaped or killed it): signals
+	 * may be handled again */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
-	for (int i = 0; i < 2; i++) {
-		if (outp[i][1] >= 0)
-			close(outp[i][1]);
-		if (st.out[i].fd >= 0)
-			close(st.out[i].fd);
-		bld_lines_free(&st.out[i].lines);
+	if (spec->on_line) {
+		closep(&rt->out_fd);
+		closep(&rt->err_fd);
 	}
-	if (rt->sync_fd >= 0)
-		close(rt->sync_fd);
-	if (st.sync_fd >= 0)
-		close(st.sync_fd);
-	if (st.notify_fd >= 0)
-		close(st.notify_fd);
-	if (st.timer_fd >= 0)
-		close(st.timer_fd);
-	free(st.error);
-	free(st.created);
+	rt->sync_fd = -1;
+	run_state_free(&st);
 	return ret;
 }
 
@@ -565,7 +566,6 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	struct bld_rt rt = {.spec = spec, .sync_fd = -1, .out_fd = -1, .err_fd = -1};
 	_cleanup_free_ char *why = NULL;
 	struct stat st;
-	int ret;
 
 	if (pick_isolation(spec->isolation) == BLD_ISOLATION_PTRACE) {
 		struct bld_run_spec ps = *spec;
@@ -594,16 +594,18 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
 	make_files(&rt, spec->hostname ? spec->hostname : "nib");
 
-	ret = run_once(&rt, res, err);
-	if (ret == -2 && spec->idmap == BLD_IDMAP_AUTO && rt.idmap.mode == BLD_IDMAP_SUBUID) {
+	enum attempt a = run_once(&rt, res, err);
+	if (a == ATTEMPT_IDMAP_REFUSED && spec->idmap == BLD_IDMAP_AUTO &&
+	    rt.idmap.mode == BLD_IDMAP_SUBUID) {
 		log_info("ID map: single (subuid: %s)", err->msg);
 		nib_err_clear(err);
-		if (bld_idmap_choose(BLD_IDMAP_SINGLE, &rt.idmap, NULL, err) == 0)
-			ret = run_once(&rt, res, err);
+		a = bld_idmap_choose(BLD_IDMAP_SINGLE, &rt.idmap, NULL, err) == 0
+			? run_once(&rt, res, err)
+			: ATTEMPT_FAILED;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(rt.etc_files); i++)
 		free(rt.etc_files[i]);
 	free(rt.selinux_label);
 	free(rt.selinux_mount);
-	return ret < 0 ? -1 : 0;
+	return a == ATTEMPT_RAN ? 0 : -1;
 }

@@ -68,17 +68,14 @@ const char *bld_isolation_name(enum bld_isolation i);
 
 enum bld_mount_type { BLD_MOUNT_BIND = 0, BLD_MOUNT_TMPFS };
 
-/* One extra mount requested by the caller (nib run --mount, RUN --mount). */
+/* One extra mount requested by the caller (nib run --mount, RUN --mount;
+ * both parsed by containerfile's cf_mount_parse). */
 struct bld_mount {
 	enum bld_mount_type type;
 	const char *src; /* host path (bind only) */
 	const char *dst; /* path inside the container, resolved inside the rootfs */
 	bool ro;
 };
-/* Parse "type=bind,src=S,dst=D[,ro]" or "type=tmpfs,dst=D" (also source=,
- * target=, destination=, readonly). The strings point into `spec`, which
- * is modified. */
-int bld_mount_parse(char *spec, struct bld_mount *m, struct nib_error *err);
 
 enum bld_stream { BLD_STREAM_STDOUT = 1, BLD_STREAM_STDERR = 2 };
 /* Called with each complete output line (without its newline; a last
@@ -200,151 +197,5 @@ struct bld_probe {
  * probed is reported as missing with the reason. */
 void bld_runtime_probe(const char *root, struct bld_probe *p);
 void bld_probe_free(struct bld_probe *p);
-
-/* ---- internal: shared by builder/runtime*.c, idmap*.c, seccomp*.c ------- */
-#ifdef BLD_RUNTIME_INTERNAL
-
-#include <stdint.h>
-#include <time.h>
-
-#define BLD_IDMAP_MAX_RANGES 16
-
-struct bld_idmap_range {
-	uint32_t inside, outside, count;
-};
-
-/* An ID map chosen for one run. */
-struct bld_idmap_ctx {
-	enum bld_idmap mode;
-	uid_t uid; /* the caller's effective IDs */
-	gid_t gid;
-	struct bld_idmap_range uids[BLD_IDMAP_MAX_RANGES], gids[BLD_IDMAP_MAX_RANGES];
-	size_t n_uids, n_gids;
-	bool setgroups; /* setgroups(2) allowed inside */
-};
-
-/* An ID-map mode: probe says whether this environment allows it (and fills
- * the ranges), apply writes the maps of the child `pid` from the parent. */
-struct bld_idmap_backend {
-	enum bld_idmap mode;
-	const char *name;
-	int (*probe)(struct bld_idmap_ctx *ctx, struct nib_error *why);
-	int (*apply)(const struct bld_idmap_ctx *ctx, pid_t pid, struct nib_error *err);
-};
-
-const struct bld_idmap_backend *bld_idmap_backend_get(enum bld_idmap mode);
-/* Resolve `want` (auto included) to a working backend; for auto, `why`
- * (may be NULL) gets the reason a better mode was not taken. */
-int bld_idmap_choose(enum bld_idmap want, struct bld_idmap_ctx *ctx, char **why,
-		     struct nib_error *err);
-/* 0 when an unprivileged user namespace can be made here (tried once per
- * process in a throw-away child); else -1 with the refused call and its
- * cause (seccomp profile, sysctl, kernel) in `why`. */
-int bld_userns_probe(struct nib_error *why);
-/* 0 when a child user namespace can map the caller's root with `ctx`;
- * root of a user-namespaced pod needs CAP_SETFCAP for it. */
-int bld_idmap_can_map_root(const struct bld_idmap_ctx *ctx, struct nib_error *err);
-/* Whether the map is real root's: 0 -> 0 over every ID. */
-bool bld_idmap_full(const struct bld_idmap_ctx *ctx);
-bool bld_idmap_uid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
-bool bld_idmap_gid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
-/* "400000:65536,500000:10" of the caller's subordinate UIDs, or NULL. */
-char *bld_idmap_subuid_describe(void);
-
-/* Build and load the container seccomp filter into the calling process
- * (no_new_privs must be set). With `emulate_owner`, chown/mknod-of-device
- * /chmod go to a user-notification listener returned in *notify_fd, and
- * set*id/setgroups/capset succeed without effect. */
-int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err);
-/* Write the filter bld_seccomp_load would load, as raw BPF (struct
- * sock_filter[]), to `fd`: the build compiles it once into nib. */
-int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err);
-/* A BPF program: `len` struct sock_filter at `insns`. */
-struct bld_seccomp_bpf {
-	const void *insns;
-	size_t len;
-};
-/* Forget the emulated process credentials (one table per run). */
-void bld_creds_reset(void);
-struct seccomp_notif;
-struct seccomp_notif_resp;
-/* Answer a credential call (set*id, get*id, setgroups, getgroups) from
- * the emulated credentials in `resp`; 0 when `name` is not one. */
-int bld_creds_handle(const char *name, const struct seccomp_notif *req,
-		     struct seccomp_notif_resp *resp);
-/* Whether the kernel and libseccomp support user notification. */
-bool bld_seccomp_notify_supported(void);
-/* Ask the kernel to run the supervisor of `notify_fd` on the CPU of the
- * calling process and back (Linux 6.6; a no-op before). */
-void bld_seccomp_supervise_init(int notify_fd);
-/* Receive and answer one notification on `notify_fd` (the supervisor side
- * of single-UID ownership emulation). Returns -1 only when the listener is
- * gone. */
-int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err);
-/* Answer `req` as the supervisor would, with no listener: for the ptrace
- * executor, whose caller is stopped until answered (no liveness check) and
- * not in a user namespace (`map_ids`: stat answers report the caller's
- * own IDs as 0 and others as 65534 even for files without a record). */
-void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
-			bool map_ids);
-/* Start every process's credentials at root (0) rather than at what the
- * kernel reports: the ptrace executor's processes are not in a user
- * namespace. Takes effect at the next bld_creds_reset(). */
-void bld_creds_start_as_root(bool yes);
-
-/* Messages on the sync socket (SOCK_SEQPACKET; first byte is the type). */
-enum {
-	BLD_MSG_GO = 'G',	  /* parent -> child: ID maps written */
-	BLD_MSG_ERROR = 'E',	  /* child -> parent: one-line setup error */
-	BLD_MSG_CREATED = 'C',	  /* child -> parent: struct bld_msg_created */
-	BLD_MSG_NOTIFY = 'F',	  /* child -> parent: seccomp listener (SCM_RIGHTS) */
-	BLD_MSG_STATUS = 'S',	  /* pid 1 -> parent: the command's wait status */
-	BLD_MSG_PROC_BOUND = 'P', /* child -> parent: a fresh /proc was refused */
-};
-
-/* A mount target the runtime created, and its folder's times before. */
-struct bld_msg_created {
-	char type;
-	struct timespec times[2];
-	char path[4096];
-};
-
-/* The files nib generates for every run, in bld_rt.etc_files order. */
-#define BLD_ETC_FILES                                                                              \
-	{                                                                                          \
-		"resolv.conf", "hosts", "hostname"                                                 \
-	}
-
-/* Everything the container side needs, prepared by the parent. */
-struct bld_rt {
-	const struct bld_run_spec *spec;
-	struct bld_idmap_ctx idmap;
-	int sync_fd;	    /* child end of the sync socket */
-	int out_fd, err_fd; /* -1: inherited */
-	/* contents of /etc/resolv.conf, hosts, hostname (BLD_ETC_FILES order),
-	 * written to the container's /dev tmpfs and bound over the image's */
-	char *etc_files[3];
-	bool netns;
-	bool proc_bind;	     /* a fresh /proc was refused before: bind at once */
-	uint64_t caps;	     /* capability mask of the command */
-	char *selinux_label; /* exec label, or NULL */
-	char *selinux_mount; /* context= mount option value, or NULL */
-};
-
-/* Send one message (with `passfd` as SCM_RIGHTS when >= 0). */
-int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd);
-/* The container side: pid 1 of the new namespaces. Never returns. */
-_noreturn_ void bld_runtime_child(struct bld_rt *rt);
-/* Capability mask from the default set plus adds minus drops. */
-int bld_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct nib_error *err);
-/* SELinux exec and file labels (container_t / container_file_t with two
- * random MCS categories) when SELinux is enabled, else both NULL. */
-void bld_selinux_labels(char **exec_label, char **mount_label);
-/* Resolve "user[:group]" from the current root's /etc/passwd and
- * /etc/group (never the host's NSS). */
-int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups,
-		     char **home, struct nib_error *err);
-
-#endif /* BLD_RUNTIME_INTERNAL */
 
 #endif

@@ -19,7 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "storage/storage.h"
 
 #define OVERLAYFS_MAGIC 0x794c7630

@@ -29,7 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -450,26 +450,10 @@ static void set_rlimits(void)
 
 static void set_caps(struct bld_rt *rt, bool root)
 {
-	int last = (int)cap_max_bits();
-	cap_t caps;
+	char why[256];
 
-	for (int c = 0; c < last; c++)
-		if (!(rt->caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
-		    errno != EINVAL)
-			die(rt, "drop capability %d from the bounding set: %s", c, strerror(errno));
-	if (!root)
-		return;
-	caps = cap_init();
-	for (int c = 0; c < last; c++) {
-		cap_value_t v = c;
-		if (!(rt->caps & (1ULL << c)))
-			continue;
-		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
-		cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
-	}
-	if (cap_set_proc(caps) < 0)
-		die(rt, "set capabilities: %s", strerror(errno));
-	cap_free(caps);
+	if (bld_caps_apply(rt->caps, root, why, sizeof(why)) < 0)
+		die(rt, "%s", why);
 }
 
 /* A non-root user of single-UID mode: the command stays UID 0 on the

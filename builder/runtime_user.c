@@ -10,10 +10,11 @@
 #include <selinux/selinux.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <time.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "builder/userdb.h"
 
 /* containers.conf default_capabilities */
@@ -62,6 +63,35 @@ int bld_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct ni
 	}
 	*mask = m;
 	return 0;
+}
+
+int bld_caps_apply(uint64_t mask, bool set, char *why, size_t n)
+{
+	int last = (int)cap_max_bits();
+	cap_t caps;
+
+	for (int c = 0; c < last; c++)
+		if (!(mask & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+		    errno != EINVAL) {
+			snprintf(why, n, "drop capability %d from the bounding set: %s", c,
+				 strerror(errno));
+			return -1;
+		}
+	if (!set)
+		return 0;
+	caps = cap_init(); /* nothing inheritable */
+	for (int c = 0; c < last; c++) {
+		cap_value_t v = c;
+		if (!(mask & (1ULL << c)))
+			continue;
+		cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
+		cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
+	}
+	int r = cap_set_proc(caps);
+	if (r < 0)
+		snprintf(why, n, "set capabilities: %s", strerror(errno));
+	cap_free(caps);
+	return r < 0 ? -1 : 0;
 }
 
 /* ---- /etc/passwd and /etc/group of the rootfs ----------------------------- */

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 
 NIB_DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
 

@@ -16,7 +16,7 @@
 #include <seccomp.h>
 #include <string.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)

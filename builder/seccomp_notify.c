@@ -33,7 +33,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "storage/storage.h"
 
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE

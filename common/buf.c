@@ -259,3 +259,60 @@ int nib_parse_bool(const char *s)
 	}
 	return -1;
 }
+
+int nib_parse_duration(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		double ns;
+	} units[] = {
+	    {"ns", 1},	 {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+	    {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},	  {"h", 3600e9},
+	};
+	double total = 0;
+	bool neg = false;
+
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (!*s)
+		return -1;
+	while (*s) {
+		double v = 0, frac = 0, scale = 1;
+		bool digits = false;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s++ - '0');
+			digits = true;
+		}
+		if (*s == '.') {
+			s++;
+			while (*s >= '0' && *s <= '9') {
+				scale /= 10;
+				frac += (*s++ - '0') * scale;
+				digits = true;
+			}
+		}
+		if (!digits)
+			return -1;
+		size_t ul = 0;
+		while (s[ul] && !(s[ul] >= '0' && s[ul] <= '9') && s[ul] != '.')
+			ul++;
+		if (ul == 0)
+			return -1;
+		size_t k;
+		for (k = 0; k < ARRAY_SIZE(units); k++)
+			if (strlen(units[k].unit) == ul && memcmp(units[k].unit, s, ul) == 0)
+				break;
+		if (k == ARRAY_SIZE(units))
+			return -1;
+		total += (v + frac) * units[k].ns;
+		if (total > 9.2e18)
+			return -1;
+		s += ul;
+	}
+	*out = (int64_t)(neg ? -total : total);
+	return 0;
+}

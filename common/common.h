@@ -91,11 +91,14 @@ static inline void freep(void *p)
 {
 	free(*(void **)p);
 }
+/* Close and forget: the variable is -1 afterwards (closing it twice is a
+ * no-op). */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno;
 		close(*fd);
+		*fd = -1;
 		errno = saved;
 	}
 }
@@ -122,6 +125,29 @@ static inline void closedirp(DIR **d)
 		if (*p)                                                                            \
 			func(*p);                                                                  \
 	}
+
+/* A child process: killed (SIGKILL) and reaped when the variable leaves
+ * its scope (crun's cleanup_pidp); <= 0: none. A caller that reaped it
+ * itself sets it to -1 (take_fd works on it). */
+void nib_child_killp(pid_t *pid);
+#define _cleanup_child_ _cleanup_(nib_child_killp)
+
+/* Both ends of a pipe or socket pair; an end already closed or moved is -1. */
+static inline void nib_pair_closep(int (*pair)[2])
+{
+	closep(&(*pair)[0]);
+	closep(&(*pair)[1]);
+}
+#define _cleanup_pair_ _cleanup_(nib_pair_closep)
+
+/* A memory mapping (mmap), unmapped when it leaves its scope; p == NULL or
+ * MAP_FAILED: none. */
+struct nib_map {
+	void *p;
+	size_t len;
+};
+void nib_map_freep(struct nib_map *m);
+#define _cleanup_map_ _cleanup_(nib_map_freep)
 
 /* Ownership moves: return the value and leave NULL / -1 behind. */
 #define steal_pointer(pp)                                                                          \
@@ -239,6 +265,11 @@ bool nib_str_has_suffix(const char *s, const char *suffix);
 int nib_parse_u64(const char *s, uint64_t *out);
 /* Parse "true|false|1|0|yes|no" (case-insensitive); -1 when not a bool. */
 int nib_parse_bool(const char *s);
+/* Parse a Go duration (time.ParseDuration: "1m30s", "1.5h", "500ms", "0",
+ * units ns us µs ms s m h, an optional sign) into nanoseconds; -1 when not
+ * one or out of range. The one duration syntax of nib: HEALTHCHECK's
+ * flags, --retry-delay, --cache-ttl. */
+int nib_parse_duration(const char *s, int64_t *ns);
 
 /* ---- files -------------------------------------------------------------- */
 

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "common/common.h"
 
@@ -240,4 +243,24 @@ int nib_write_output_file(const char *path, const void *data, size_t len, struct
 	if (nib_write_all(fd, data, len) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "write %s", path);
 	return 0;
+}
+
+void nib_child_killp(pid_t *pid)
+{
+	int saved = errno;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = -1;
+	errno = saved;
+}
+
+void nib_map_freep(struct nib_map *m)
+{
+	if (m->p && m->p != MAP_FAILED)
+		munmap(m->p, m->len);
+	m->p = NULL;
 }

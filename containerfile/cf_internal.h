@@ -67,8 +67,10 @@ void cf_split_ws(const char *s, struct nib_strv *out, struct cf_offs *offs);
 /* parseJSON: 1 = a JSON array of strings (out filled), 0 = not JSON (fall
  * back), -1 = a JSON array with non-strings (an error). */
 int cf_parse_json_array(const char *s, struct nib_strv *out);
-/* Go duration syntax ("1m30s"); returns nanoseconds via out. */
-int cf_parse_duration(const char *s, int64_t *out);
+/* Split a --mount value into its fields as Go's encoding/csv does (','
+ * separates, "..." quotes with "" inside), appended to `out`; -1 on an
+ * unterminated quote. */
+int cf_csv_split(const char *s, struct nib_strv *out);
 
 /* ---- nfa.c: a small Pike VM for shell and ignore patterns --------------- */
 
@@ -143,6 +145,10 @@ void cf_instr_pos_next(const struct cf_instr *in, size_t off, int *line, int *co
 		       struct cf_poscache *pc);
 int cf_instr_error(const struct cf_instr *in, struct nib_error *err, size_t off, const char *fmt,
 		   ...) _printf_(4, 5);
+/* The flag `name` (last one when repeated) of an instruction, or NULL. */
+const struct cf_flag *cf_instr_flag(const struct cf_instr *in, const char *name);
+/* A heredoc marker word ("<<EOF", "<<-'EOF'", "3<<X") and what it names. */
+bool cf_heredoc_marker(const char *word, char **name, bool *chomp, bool *expand);
 /* Check flags and arguments of a parsed instruction (BuildKit's
  * instructions.Parse). */
 int cf_instr_check(struct cf_instr *in, struct nib_error *err);
@@ -176,5 +182,32 @@ void cf_scope_set(struct cf_scope *s, const char *key, const char *val);
 const char *cf_scope_get(const struct cf_scope *s, const char *key);
 void cf_scope_free(struct cf_scope *s);
 const char *cf_scope_lookup(void *ud, const char *name);
+
+/* ---- expandinstr.c ------------------------------------------------------- */
+
+/*
+ * Expand one instruction with `lookup` as Docker does at that step into
+ * `st` (cleared first): words, kvs, flags and heredoc bodies. Instructions
+ * Docker does not expand (RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK,
+ * MAINTAINER, ONBUILD) get copies. Errors carry the file position.
+ */
+int cf_instr_expand(const struct cf_instr *in, cf_lookup_fn lookup, void *userdata,
+		    struct cf_step *st, struct nib_error *err);
+/* A new step for `in` (cleared first): flags and heredocs as written,
+ * nothing else. */
+void cf_step_init(struct cf_step *st, const struct cf_instr *in);
+/* The expanded value of flag `name` (last one when repeated), or NULL. */
+const struct cf_xflag *cf_step_flag(const struct cf_step *st, const char *name);
+
+/* ---- steps.c: typed steps ------------------------------------------------- */
+
+/* How a step names a stage (COPY --from, RUN --mount from=): resolve `ref`
+ * to a stage index (>= 0), -1 for an image, or -2 with `err` set. */
+typedef int (*cf_stage_ref_fn)(void *ctx, const struct cf_instr *in, const char *ref, size_t off,
+			       struct nib_error *err);
+/* Fill the typed part of an expanded step and check it (RUN mounts,
+ * network and security; COPY/ADD sources, flags, --chmod, --checksum,
+ * --exclude; HEALTHCHECK; EXPOSE). */
+int cf_step_type(struct cf_step *st, cf_stage_ref_fn ref, void *ctx, struct nib_error *err);
 
 #endif

@@ -141,7 +141,7 @@ static int check_duration(const struct cf_instr *in, const char *name, struct ni
 
 	if (!fg || !*fg->value)
 		return 0;
-	if (cf_parse_duration(fg->value, &ns) < 0)
+	if (nib_parse_duration(fg->value, &ns) < 0)
 		return flag_error(in, fg, err, "invalid duration \"%s\" for --%s", fg->value, name);
 	if (ns != 0 && ns < 1000000)
 		return flag_error(in, fg, err, "Interval \"%s\" cannot be less than 1ms", name);

@@ -13,10 +13,16 @@
  *   cf_parse_file()  syntax: instructions with positions, raw words, flags,
  *                    heredocs, stages (no expansion yet)
  *   cf_file_plan()   build args, predefined platform args, global ARG scope,
- *                    parse-time expansion of every instruction Docker expands,
- *                    stage references, --target, cycles
- * The builder re-expands each step itself with cf_instr_expand() and the real
- * environment of that step (the base image's ENV is only known at build time).
+ *                    expansion of every instruction Docker expands, then each
+ *                    instruction as a typed step (struct cf_step: mounts,
+ *                    network, sources, --chmod, --checksum, durations...),
+ *                    every check, stage references as a graph, --target,
+ *                    cycles. Variables the base image's ENV would set are
+ *                    unknown here and expand as unset.
+ *   cf_stage_bind()  at build time, once a stage's base image is known: the
+ *                    stage's steps again with that image's ENV and ONBUILD
+ *                    triggers. The builder executes these steps and never
+ *                    reads instruction text or expands a word itself.
  */
 #ifndef NIB_CONTAINERFILE_H
 #define NIB_CONTAINERFILE_H
@@ -72,19 +78,17 @@ int cf_kind_from_name(const char *keyword);
 struct cf_flag {
 	char *name;    /* without the leading "--" */
 	char *value;   /* as written (the flag lexer removes quotes); "true" for a bare bool */
-	char *xvalue;  /* after expansion for flags Docker expands, else a copy of value */
 	int line, col; /* where the flag is written (1-based, columns in characters) */
 	size_t off;    /* byte offset in the instruction's `original` (cf_instr_where) */
 };
 
 struct cf_heredoc {
-	char *name;	/* the delimiter word, quotes removed */
-	char *content;	/* body lines, each with its newline; leading tabs removed for <<- */
-	char *xcontent; /* COPY/ADD with expand: after expansion; else a copy of content */
-	bool expand;	/* unquoted delimiter: Docker expands the body */
-	bool chomp;	/* <<- */
-	unsigned fd;	/* 3<<EOF */
-	int line;	/* line of the first body line */
+	char *name;    /* the delimiter word, quotes removed */
+	char *content; /* body lines, each with its newline; leading tabs removed for <<- */
+	bool expand;   /* unquoted delimiter: Docker expands the body (COPY/ADD) */
+	bool chomp;    /* <<- */
+	unsigned fd;   /* 3<<EOF */
+	int line;      /* line of the first body line */
 };
 
 struct cf_kv {
@@ -121,21 +125,148 @@ struct cf_instr {
 
 	struct cf_instr *trigger; /* ONBUILD: the instruction it registers */
 
-	/* Filled by cf_instr_expand() (cf_file_plan() calls it with the
-	 * parse-time scope): args after expansion where Docker expands, else a
-	 * copy of args; ENV/LABEL/ARG as "KEY=VALUE" (ARG without value: "KEY"). */
-	struct nib_strv xargs;
-	struct cf_kv *xkvs;
-	size_t n_xkvs;
-	bool expanded;
-
 	/* internal: logical offset -> physical line/column */
 	struct cf_seg *segs;
 	size_t n_segs;
 	size_t seg_base; /* offset of `original` inside the segments' line */
 	struct cf_file *file;
-	size_t xbytes; /* internal: bytes of expanded text, counted in file->xbytes */
 };
+
+/* ---- the typed plan: what each instruction does, after expansion --------- */
+
+enum cf_mount_type {
+	CF_MOUNT_BIND = 0, /* a path of the context, or of a stage or image (from=) */
+	CF_MOUNT_CACHE,	   /* a folder kept between builds, by id */
+	CF_MOUNT_TMPFS,	   /* an empty tmpfs */
+	CF_MOUNT_SECRET,   /* a --secret of the build, by id */
+	CF_MOUNT_SSH,	   /* an SSH agent socket (BuildKit's; nib has no --ssh) */
+};
+enum cf_mount_sharing { CF_SHARING_SHARED = 0, CF_SHARING_PRIVATE, CF_SHARING_LOCKED };
+
+/* Which keys a --mount value may use: a Containerfile's RUN --mount
+ * (BuildKit's keys, then buildah's: SELinux relabeling, propagation, tmpfs
+ * options, accepted and ignored), or `nib run --mount` (type bind or tmpfs,
+ * source, target, readonly, rw; the target absolute, a bind's source
+ * given). */
+enum cf_mount_dialect { CF_MOUNT_DOCKERFILE = 0, CF_MOUNT_RUNTIME };
+
+/* One --mount value. */
+struct cf_mount {
+	enum cf_mount_type type; /* default bind */
+	char *target;		 /* as written (relative: to WORKDIR); NULL when not given */
+	char *source;		 /* as written; NULL when not given */
+	char *from;		 /* a stage or image; NULL: none (from= empty is none) */
+	int from_stage;		 /* the stage `from` names, or -1 (an image); set by the plan */
+	char *id;		 /* NULL when not given */
+	enum cf_mount_sharing sharing;
+	bool readonly; /* ro/readonly true */
+	bool rw;       /* rw/readwrite true */
+	bool required;
+	long uid, gid, mode; /* -1 when not given */
+	int line, col;	     /* where the --mount is written (set by the plan) */
+};
+/*
+ * Parse a --mount value: fields split as Go's encoding/csv does (',' between
+ * fields, "..." quotes with "" inside), keys case-insensitive (but buildah's
+ * z, Z and U), bare boolean keys true. Errors (NIB_ERR_SYNTAX) name the key
+ * or value, without a position: the caller adds it ("RUN: ", "--mount: ").
+ */
+int cf_mount_parse(const char *spec, enum cf_mount_dialect dialect, struct cf_mount *m,
+		   struct nib_error *err);
+void cf_mount_clear(struct cf_mount *m);
+
+/* COPY/ADD --chmod: octal (at most 07777) or symbolic (chmod(1) and
+ * BuildKit: comma-separated [ugoa]*([-+=]([rwxXst]*|[ugo]))+). */
+struct cf_chmod {
+	bool set;
+	bool symbolic;
+	mode_t mode;   /* octal form */
+	char *clauses; /* symbolic form */
+};
+int cf_chmod_parse(const char *s, struct cf_chmod *out, struct nib_error *err);
+/* The mode an entry of mode `mode` gets (07777 bits). */
+mode_t cf_chmod_apply(const struct cf_chmod *c, mode_t mode, bool is_dir);
+void cf_chmod_clear(struct cf_chmod *c);
+
+enum cf_network { CF_NETWORK_UNSET = 0, CF_NETWORK_DEFAULT, CF_NETWORK_NONE, CF_NETWORK_HOST };
+enum cf_security { CF_SECURITY_UNSET = 0, CF_SECURITY_SANDBOX, CF_SECURITY_INSECURE };
+
+/* RUN */
+struct cf_run {
+	struct cf_mount *mounts; /* every --mount, in order */
+	size_t n_mounts;
+	enum cf_network network;
+	enum cf_security security;
+	/* shell form: the text the shell gets (the command line, or with
+	 * heredocs: `RUN <<EOF` the heredoc itself, else the line followed by
+	 * each heredoc and its delimiter, as a shell reads them); exec form:
+	 * NULL, the command is the step's words */
+	char *script;
+};
+
+/* A heredoc used as a COPY/ADD source (`COPY <<NAME /dst`). */
+struct cf_copy_heredoc {
+	const char *name; /* the file name it gets */
+	const char *data; /* its content, expanded when Docker expands it */
+};
+
+/* COPY and ADD */
+struct cf_copy {
+	struct nib_strv srcs; /* sources after expansion, heredocs left out */
+	struct cf_copy_heredoc *heredocs;
+	size_t n_heredocs;
+	const char *dest;  /* the last word */
+	const char *from;  /* --from (not empty), NULL: the context */
+	int from_stage;	   /* the stage --from names, or -1 (an image, or none) */
+	const char *chown; /* --chown (not empty), or NULL */
+	struct cf_chmod chmod;
+	const char *checksum;	  /* ADD --checksum: "sha256:" and 64 hex digits, or NULL */
+	struct nib_strv excludes; /* --exclude patterns, checked */
+	bool link, parents, keep_git_dir;
+	bool unpack; /* ADD: extract local archives (--unpack, default true) */
+};
+
+/* HEALTHCHECK (durations in nanoseconds, 0 when not given) */
+struct cf_healthcheck {
+	bool none;	      /* HEALTHCHECK NONE */
+	struct nib_strv test; /* ["CMD", argv...] or ["CMD-SHELL", line] or ["NONE"] */
+	int64_t interval, timeout, start_period, start_interval;
+	int64_t retries; /* 0 when not given */
+};
+
+/* A flag after expansion (Docker expands COPY/ADD's and RUN --mount). */
+struct cf_xflag {
+	const char *name; /* the instruction's flag name */
+	char *value;
+	int line, col;
+};
+
+/*
+ * One instruction as the builder executes it. `words`, `kvs`, `flags` and
+ * `heredocs` are what was written after Docker's expansion (what the
+ * image's history and the build cache key show); the typed fields are what
+ * the step does.
+ */
+struct cf_step {
+	const struct cf_instr *in; /* what was written: kind, line, original text */
+	bool expanded;
+	/* args after expansion where Docker expands, else as written; ENV,
+	 * LABEL and ARG as "KEY=VALUE" ("KEY": an ARG without value) */
+	struct nib_strv words;
+	struct cf_kv *kvs; /* ENV, LABEL, ARG: keys and values after expansion (ARG:
+			    * the value the build gives it, NULL for none) */
+	size_t n_kvs;
+	struct cf_xflag *flags; /* every flag, in written order */
+	size_t n_flags;
+	char **heredocs; /* per in->heredocs: the body (COPY/ADD: after expansion) */
+	size_t xbytes;	 /* internal: expanded text held, counted in the file's */
+
+	struct cf_run run;	      /* RUN */
+	struct cf_copy copy;	      /* COPY, ADD */
+	struct cf_healthcheck health; /* HEALTHCHECK */
+	struct nib_strv ports;	      /* EXPOSE: "PORT[-PORT]/proto", proto lower-case */
+};
+void cf_step_clear(struct cf_step *st);
 
 struct cf_stage {
 	int index;
@@ -152,6 +283,9 @@ struct cf_stage {
 	/* planned scope at the end of the stage (ENV only, what a child stage
 	 * that names this one in FROM inherits) */
 	struct nib_strv env;
+	/* cf_file_plan(): instrs[i] as a typed step (the base image's ENV
+	 * unknown); at build time cf_stage_bind() gives the ones to execute */
+	struct cf_step *steps;
 };
 
 struct cf_file {
@@ -208,20 +342,37 @@ struct cf_plan_opts {
 /*
  * Resolve what Docker resolves before building: predefined platform ARGs,
  * global ARGs with the build args, each FROM's base and platform, every
- * stage's ARG/ENV scope and the expansion of each instruction Docker expands
- * (variables the base image would define are unknown here and expand as
- * unset), stage references, the target and its closure, and cycles.
+ * stage's ARG/ENV scope (ENV wins over ARG) and the expansion of each
+ * instruction Docker expands (variables the base image would define are
+ * unknown here and expand as unset), each instruction as a typed step
+ * (stage->steps) with every check, stage references, the target and its
+ * closure, and cycles. Errors are NIB_ERR_SYNTAX "PATH:LINE:COL: ..." (a
+ * --target that names no stage: NIB_ERR_USAGE).
  */
 int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_error *err);
+
+/* The steps of one stage as the builder executes them. */
+struct cf_stage_steps {
+	struct cf_step *v;
+	size_t n;
+	size_t n_triggers; /* the first n_triggers: the base image's ONBUILD triggers */
+	struct cf_file **trigger_files; /* internal: what the trigger steps point into */
+};
+/*
+ * The steps of planned stage `stage` once its base is known: `env` is the
+ * stage's ENV after FROM (the base image's, or the base stage's), `triggers`
+ * the base image's ONBUILD triggers (NULL-terminated, may be NULL), run
+ * right after FROM. Every instruction is expanded again with that ENV, ARG
+ * values stay what cf_file_plan() gave them, and every check runs again. A
+ * bad trigger is "PATH:LINE: ONBUILD trigger of the base image: ...".
+ */
+int cf_stage_bind(struct cf_file *f, int stage, char *const *env, char *const *triggers,
+		  struct cf_stage_steps *out, struct nib_error *err);
+void cf_stage_steps_free(struct cf_stage_steps *s);
 
 /* Format a syntax error at `line`:`col` of `f` (returns -1). */
 int cf_file_error(const struct cf_file *f, struct nib_error *err, int line, int col,
 		  const char *fmt, ...) _printf_(5, 6);
-
-/* Split a RUN --mount value into its fields as Go's encoding/csv does
- * (',' separates, "..." quotes with "" inside), appended to `out`; -1 on an
- * unterminated quote. */
-int cf_csv_split(const char *s, struct nib_strv *out);
 
 /* ---- expansion (BuildKit's shell lexer) -------------------------------- */
 
@@ -249,22 +400,9 @@ int cf_expand_word(const char *word, char escape, unsigned flags, cf_lookup_fn l
 int cf_expand_words(const char *word, char escape, unsigned flags, cf_lookup_fn lookup,
 		    void *userdata, struct nib_strv *out, struct nib_error *err);
 
-/*
- * Expand one instruction with `lookup` as Docker does at that step: fills
- * in->xargs, in->xkvs, flags' xvalue and heredocs' xcontent. Instructions
- * Docker does not expand (RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK,
- * MAINTAINER, ONBUILD) get copies. Errors carry the file position.
- */
-int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata,
-		    struct nib_error *err);
-
 /* Line and column (1-based, in characters) of a byte offset in the
  * instruction's `original`, e.g. a flag's `off`. */
 void cf_instr_where(const struct cf_instr *in, size_t off, int *line, int *col);
-/* The flag `name` (last one when repeated) of an instruction, or NULL. */
-const struct cf_flag *cf_instr_flag(const struct cf_instr *in, const char *name);
-/* A heredoc marker word ("<<EOF", "<<-'EOF'", "3<<X") and what it names. */
-bool cf_heredoc_marker(const char *word, char **name, bool *chomp, bool *expand);
 
 /* Build args Docker passes to RUN without an ARG (HTTP_PROXY...). */
 bool cf_arg_is_proxy(const char *name);

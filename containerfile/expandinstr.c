@@ -75,7 +75,8 @@ const char *cf_scope_lookup(void *ud, const char *name)
 }
 
 struct ctx {
-	struct cf_instr *in;
+	const struct cf_instr *in;
+	struct cf_step *st;
 	cf_lookup_fn lookup;
 	void *ud;
 	struct nib_error *err;
@@ -93,91 +94,122 @@ static int word(struct ctx *c, const char *w, size_t off, unsigned flags, char *
 	return 0;
 }
 
+/* Expand every flag called `name`. */
 static int flag(struct ctx *c, const char *name)
 {
 	for (size_t i = 0; i < c->in->n_flags; i++) {
-		struct cf_flag *fg = &c->in->flags[i];
+		const struct cf_flag *fg = &c->in->flags[i];
+		struct cf_xflag *x = &c->st->flags[i];
 		if (!streq(fg->name, name) || !fg->value)
 			continue;
-		struct nib_error e = {0};
-		free(fg->xvalue);
-		fg->xvalue = NULL;
-		if (cf_expand_word(fg->value, c->in->file->escape, 0, c->lookup, c->ud, &fg->xvalue,
-				   &e) < 0) {
-			cf_instr_error(c->in, c->err, fg->off, "%s", e.msg);
-			nib_err_clear(&e);
+		free(x->value);
+		x->value = NULL;
+		if (word(c, fg->value, fg->off, 0, &x->value) < 0)
 			return -1;
-		}
 	}
 	return 0;
 }
 
-/* Bytes of expanded text the instruction holds. */
-static size_t held(const struct cf_instr *in)
+const struct cf_xflag *cf_step_flag(const struct cf_step *st, const char *name)
+{
+	const struct cf_xflag *found = NULL;
+	for (size_t i = 0; i < st->n_flags; i++)
+		if (streq(st->flags[i].name, name))
+			found = &st->flags[i];
+	return found;
+}
+
+/* Bytes of expanded text the step holds. */
+static size_t held(const struct cf_step *st)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < in->xargs.len; i++)
-		n += strlen(in->xargs.v[i]) + 1;
-	for (size_t i = 0; i < in->n_xkvs; i++)
-		n += strlen(in->xkvs[i].key) + (in->xkvs[i].value ? strlen(in->xkvs[i].value) : 0);
-	for (size_t i = 0; i < in->n_flags; i++)
-		n += in->flags[i].xvalue ? strlen(in->flags[i].xvalue) : 0;
-	for (size_t i = 0; i < in->n_heredocs; i++)
-		n += in->heredocs[i].xcontent ? strlen(in->heredocs[i].xcontent) : 0;
+	for (size_t i = 0; i < st->words.len; i++)
+		n += strlen(st->words.v[i]) + 1;
+	for (size_t i = 0; i < st->n_kvs; i++)
+		n += strlen(st->kvs[i].key) + (st->kvs[i].value ? strlen(st->kvs[i].value) : 0);
+	for (size_t i = 0; i < st->n_flags; i++)
+		n += st->flags[i].value ? strlen(st->flags[i].value) : 0;
+	for (size_t i = 0; st->heredocs && i < st->in->n_heredocs; i++)
+		n += strlen(st->heredocs[i]);
 	return n;
 }
 
-static void reset(struct cf_instr *in)
+void cf_step_clear(struct cf_step *st)
 {
-	in->file->xbytes -= in->xbytes;
-	in->xbytes = 0;
-	nib_strv_free(&in->xargs);
-	for (size_t i = 0; i < in->n_xkvs; i++) {
-		free(in->xkvs[i].key);
-		free(in->xkvs[i].value);
+	if (!st->in)
+		return;
+	st->in->file->xbytes -= st->xbytes;
+	nib_strv_free(&st->words);
+	for (size_t i = 0; i < st->n_kvs; i++) {
+		free(st->kvs[i].key);
+		free(st->kvs[i].value);
 	}
-	free(in->xkvs);
-	in->xkvs = NULL;
-	in->n_xkvs = 0;
-	for (size_t i = 0; i < in->n_flags; i++) {
-		free(in->flags[i].xvalue);
-		in->flags[i].xvalue = in->flags[i].value ? xstrdup(in->flags[i].value) : NULL;
-	}
-	for (size_t i = 0; i < in->n_heredocs; i++) {
-		free(in->heredocs[i].xcontent);
-		in->heredocs[i].xcontent = xstrdup(in->heredocs[i].content);
-	}
-	in->expanded = false;
+	free(st->kvs);
+	for (size_t i = 0; i < st->n_flags; i++)
+		free(st->flags[i].value);
+	free(st->flags);
+	for (size_t i = 0; st->heredocs && i < st->in->n_heredocs; i++)
+		free(st->heredocs[i]);
+	free(st->heredocs);
+	for (size_t i = 0; i < st->run.n_mounts; i++)
+		cf_mount_clear(&st->run.mounts[i]);
+	free(st->run.mounts);
+	free(st->run.script);
+	nib_strv_free(&st->copy.srcs);
+	free(st->copy.heredocs);
+	cf_chmod_clear(&st->copy.chmod);
+	nib_strv_free(&st->copy.excludes);
+	nib_strv_free(&st->health.test);
+	nib_strv_free(&st->ports);
+	*st = (struct cf_step){0};
 }
 
-static int kvs(struct ctx *c, bool arg)
+void cf_step_init(struct cf_step *st, const struct cf_instr *in)
 {
-	struct cf_instr *in = c->in;
+	cf_step_clear(st);
+	st->in = in;
+	st->flags = xcalloc(in->n_flags + 1, sizeof(*st->flags));
+	st->n_flags = in->n_flags;
+	for (size_t i = 0; i < in->n_flags; i++) {
+		st->flags[i].name = in->flags[i].name;
+		st->flags[i].value = in->flags[i].value ? xstrdup(in->flags[i].value) : NULL;
+		st->flags[i].line = in->flags[i].line;
+		st->flags[i].col = in->flags[i].col;
+	}
+	st->heredocs = xcalloc(in->n_heredocs + 1, sizeof(*st->heredocs));
+	for (size_t i = 0; i < in->n_heredocs; i++)
+		st->heredocs[i] = xstrdup(in->heredocs[i].content);
+}
 
-	in->xkvs = xcalloc(in->n_kvs + 1, sizeof(*in->xkvs));
+static int kvs(struct ctx *c)
+{
+	const struct cf_instr *in = c->in;
+	struct cf_step *st = c->st;
+
+	st->kvs = xcalloc(in->n_kvs + 1, sizeof(*st->kvs));
 	for (size_t i = 0; i < in->n_kvs; i++) {
-		struct cf_kv *kv = &in->xkvs[in->n_xkvs++];
+		struct cf_kv *kv = &st->kvs[st->n_kvs++];
 		size_t off = (size_t)in->arg_offs[i];
 		if (word(c, in->kvs[i].key, off, 0, &kv->key) < 0)
 			return -1;
 		if (in->kvs[i].value && word(c, in->kvs[i].value, off, 0, &kv->value) < 0)
 			return -1;
 		if (kv->value)
-			nib_strv_pushf(&in->xargs, "%s=%s", kv->key, kv->value);
+			nib_strv_pushf(&st->words, "%s=%s", kv->key, kv->value);
 		else
-			nib_strv_push(&in->xargs, kv->key);
+			nib_strv_push(&st->words, kv->key);
 	}
-	(void)arg;
 	return 0;
 }
 
-int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata, struct nib_error *err)
+int cf_instr_expand(const struct cf_instr *in, cf_lookup_fn lookup, void *userdata,
+		    struct cf_step *st, struct nib_error *err)
 {
-	struct ctx c = {.in = in, .lookup = lookup, .ud = userdata, .err = err};
+	struct ctx c = {.in = in, .st = st, .lookup = lookup, .ud = userdata, .err = err};
 	char *x;
 
-	reset(in);
+	cf_step_init(st, in);
 	switch (in->kind) {
 	case CF_ADD:
 	case CF_COPY:
@@ -186,37 +218,37 @@ int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata, st
 			bool chomp, expand;
 			if (i + 1 < in->args.len &&
 			    cf_heredoc_marker(in->args.v[i], &hn, &chomp, &expand)) {
-				nib_strv_push(&in->xargs, in->args.v[i]);
+				nib_strv_push(&st->words, in->args.v[i]);
 				continue;
 			}
 			if (word(&c, in->args.v[i], (size_t)in->arg_offs[i], 0, &x) < 0)
 				return -1;
-			nib_strv_push_take(&in->xargs, x);
+			nib_strv_push_take(&st->words, x);
 		}
 		if (flag(&c, "chown") < 0 || flag(&c, "chmod") < 0 || flag(&c, "from") < 0 ||
 		    flag(&c, "checksum") < 0 || flag(&c, "exclude") < 0)
 			return -1;
 		for (size_t i = 0; i < in->n_heredocs; i++) {
-			struct cf_heredoc *h = &in->heredocs[i];
-			if (!h->expand)
+			if (!in->heredocs[i].expand)
 				continue;
-			free(h->xcontent);
-			h->xcontent = NULL;
-			if (word(&c, h->content, (size_t)-1, CF_EXPAND_NO_QUOTES, &h->xcontent) < 0)
+			free(st->heredocs[i]);
+			st->heredocs[i] = NULL;
+			if (word(&c, in->heredocs[i].content, (size_t)-1, CF_EXPAND_NO_QUOTES,
+				 &st->heredocs[i]) < 0)
 				return -1;
 		}
 		break;
 	case CF_ARG:
 	case CF_ENV:
 	case CF_LABEL:
-		if (kvs(&c, in->kind == CF_ARG) < 0)
+		if (kvs(&c) < 0)
 			return -1;
 		break;
 	case CF_EXPOSE:
 		for (size_t i = 0; i < in->args.len; i++) {
 			struct nib_error e = {0};
 			if (cf_expand_words(in->args.v[i], in->file->escape, 0, lookup, userdata,
-					    &in->xargs, &e) < 0) {
+					    &st->words, &e) < 0) {
 				cf_instr_error(in, err, (size_t)in->arg_offs[i], "%s", e.msg);
 				nib_err_clear(&e);
 				return -1;
@@ -233,12 +265,12 @@ int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata, st
 	case CF_STOPSIGNAL:
 		for (size_t i = 0; i < in->args.len; i++) {
 			if (in->kind == CF_FROM && i > 0) {
-				nib_strv_push(&in->xargs, in->args.v[i]);
+				nib_strv_push(&st->words, in->args.v[i]);
 				continue;
 			}
 			if (word(&c, in->args.v[i], (size_t)in->arg_offs[i], 0, &x) < 0)
 				return -1;
-			nib_strv_push_take(&in->xargs, x);
+			nib_strv_push_take(&st->words, x);
 		}
 		break;
 	case CF_RUN:
@@ -247,18 +279,16 @@ int cf_instr_expand(struct cf_instr *in, cf_lookup_fn lookup, void *userdata, st
 		/* fall through */
 	default:
 		for (size_t i = 0; i < in->args.len; i++)
-			nib_strv_push(&in->xargs, in->args.v[i]);
-		if (in->kind == CF_ENV || in->kind == CF_LABEL)
-			break;
+			nib_strv_push(&st->words, in->args.v[i]);
 	}
 	/* each word is capped; so is the whole file's expanded text, or
 	 * thousands of lines each near the cap would hold gigabytes */
-	in->xbytes = held(in);
-	in->file->xbytes += in->xbytes;
+	st->xbytes = held(st);
+	in->file->xbytes += st->xbytes;
 	if (in->file->xbytes > CF_MAX_EXPAND_TOTAL)
 		return cf_instr_error(in, err, (size_t)-1,
 				      "the expanded instructions of this file exceed %zu MiB",
 				      CF_MAX_EXPAND_TOTAL >> 20);
-	in->expanded = true;
+	st->expanded = true;
 	return 0;
 }

@@ -54,7 +54,6 @@ void cf_instr_free(struct cf_instr *in)
 	for (size_t i = 0; i < in->n_flags; i++) {
 		free(in->flags[i].name);
 		free(in->flags[i].value);
-		free(in->flags[i].xvalue);
 	}
 	free(in->flags);
 	nib_strv_free(&in->args);
@@ -64,19 +63,12 @@ void cf_instr_free(struct cf_instr *in)
 		free(in->kvs[i].value);
 	}
 	free(in->kvs);
-	for (size_t i = 0; i < in->n_xkvs; i++) {
-		free(in->xkvs[i].key);
-		free(in->xkvs[i].value);
-	}
-	free(in->xkvs);
 	for (size_t i = 0; i < in->n_heredocs; i++) {
 		free(in->heredocs[i].name);
 		free(in->heredocs[i].content);
-		free(in->heredocs[i].xcontent);
 	}
 	free(in->heredocs);
 	cf_instr_free(in->trigger);
-	nib_strv_free(&in->xargs);
 	free(in->segs);
 	free(in);
 }

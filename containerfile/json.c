@@ -17,9 +17,28 @@ static void json_strv(struct nib_buf *b, const struct nib_strv *v)
 	nib_buf_putc(b, ']');
 }
 
-static void json_instr(struct nib_buf *b, const struct cf_instr *in)
+/* What to show of an instruction: its planned step when it has one
+ * (`st` may be NULL: an ONBUILD trigger, a stage planning stopped in). */
+static const struct nib_strv *shown_args(const struct cf_instr *in, const struct cf_step *st)
 {
-	const struct nib_strv *args = in->expanded ? &in->xargs : &in->args;
+	return st && st->expanded ? &st->words : &in->args;
+}
+
+static const char *shown_flag(const struct cf_instr *in, const struct cf_step *st, size_t i)
+{
+	const char *v = st && st->in == in ? st->flags[i].value : in->flags[i].value;
+	return v ? v : "";
+}
+
+static const char *shown_heredoc(const struct cf_instr *in, const struct cf_step *st, size_t i)
+{
+	/* an expansion that failed left no body */
+	return st && st->in == in && st->heredocs[i] ? st->heredocs[i] : in->heredocs[i].content;
+}
+
+static void json_instr(struct nib_buf *b, const struct cf_instr *in, const struct cf_step *st)
+{
+	const struct nib_strv *args = shown_args(in, st);
 
 	nib_buf_printf(b, "{\"line\":%d,\"col\":%d,\"end_line\":%d,\"instruction\":", in->line,
 		       in->col, in->end_line);
@@ -48,9 +67,7 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 			if (!first)
 				nib_buf_putc(b, ',');
 			first = false;
-			const char *v =
-			    in->flags[j].xvalue ? in->flags[j].xvalue : in->flags[j].value;
-			nib_buf_json_string(b, v ? v : "");
+			nib_buf_json_string(b, shown_flag(in, st, j));
 		}
 		if (count > 1)
 			nib_buf_putc(b, ']');
@@ -66,7 +83,7 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 		nib_buf_puts(b, "{\"name\":");
 		nib_buf_json_string(b, hd->name);
 		nib_buf_puts(b, ",\"content\":");
-		nib_buf_json_string(b, hd->xcontent ? hd->xcontent : hd->content);
+		nib_buf_json_string(b, shown_heredoc(h, st, i));
 		nib_buf_printf(b, ",\"expand\":%s,\"chomp\":%s,\"line\":%d}",
 			       hd->expand ? "true" : "false", hd->chomp ? "true" : "false",
 			       hd->line);
@@ -74,7 +91,7 @@ static void json_instr(struct nib_buf *b, const struct cf_instr *in)
 	nib_buf_putc(b, ']');
 	if (in->trigger) {
 		nib_buf_puts(b, ",\"trigger\":");
-		json_instr(b, in->trigger);
+		json_instr(b, in->trigger, NULL);
 	}
 	nib_buf_putc(b, '}');
 }
@@ -117,7 +134,7 @@ char *cf_file_json(const struct cf_file *f)
 		for (size_t k = 0; k < st->n_instrs; k++) {
 			if (k)
 				nib_buf_putc(&b, ',');
-			json_instr(&b, st->instrs[k]);
+			json_instr(&b, st->instrs[k], st->steps ? &st->steps[k] : NULL);
 		}
 		nib_buf_puts(&b, "]}");
 	}
@@ -144,14 +161,12 @@ char *cf_file_json(const struct cf_file *f)
 	return nib_buf_steal(&b);
 }
 
-static void text_args(struct nib_buf *b, const struct cf_instr *in)
+static void text_args(struct nib_buf *b, const struct cf_instr *in, const struct cf_step *st)
 {
-	const struct nib_strv *args = in->expanded ? &in->xargs : &in->args;
+	const struct nib_strv *args = shown_args(in, st);
 
-	for (size_t i = 0; i < in->n_flags; i++) {
-		const char *v = in->flags[i].xvalue ? in->flags[i].xvalue : in->flags[i].value;
-		nib_buf_printf(b, " --%s=%s", in->flags[i].name, v ? v : "");
-	}
+	for (size_t i = 0; i < in->n_flags; i++)
+		nib_buf_printf(b, " --%s=%s", in->flags[i].name, shown_flag(in, st, i));
 	if (in->exec_form) {
 		nib_buf_putc(b, ' ');
 		json_strv(b, args);
@@ -185,7 +200,7 @@ char *cf_file_text(const struct cf_file *f)
 		for (size_t k = 0; k < st->n_instrs; k++) {
 			const struct cf_instr *in = st->instrs[k];
 			nib_buf_printf(&b, "  %4d  %s", in->line, cf_kind_name(in->kind));
-			text_args(&b, in);
+			text_args(&b, in, st->steps ? &st->steps[k] : NULL);
 			nib_buf_putc(&b, '\n');
 			const struct cf_instr *h = in->trigger ? in->trigger : in;
 			for (size_t d = 0; d < h->n_heredocs; d++)

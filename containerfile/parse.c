@@ -665,6 +665,12 @@ void cf_file_free(struct cf_file *f)
 
 	if (!f)
 		return;
+	for (size_t i = 0; i < f->n_stages; i++) {
+		struct cf_stage *st = &f->stages[i];
+		for (size_t k = 0; st->steps && k < st->n_instrs; k++)
+			cf_step_clear(&st->steps[k]);
+		free(st->steps);
+	}
 	for (size_t i = 0; i < f->n_instrs; i++)
 		cf_instr_free(f->instrs[i]);
 	free(f->instrs);

@@ -3,10 +3,12 @@
  * containerfile: what Docker resolves before it builds. Predefined platform
  * ARGs and build args form the global scope; ARGs before the first FROM are
  * global and only FROM lines see them unless a stage declares them again;
- * inside a stage ARG and ENV extend the scope in order (a stage that starts
- * FROM another inherits its ENV); stage references come from FROM,
+ * inside a stage ARG and ENV extend the scope in order (ENV wins over ARG;
+ * a stage that starts FROM another inherits its ENV) and each instruction
+ * becomes a typed step (steps.c); stage references come from FROM,
  * COPY --from and RUN --mount from=; the target's closure is what gets
- * built; a cycle is an error.
+ * built; a cycle is an error. At build time cf_stage_bind() plans a stage
+ * again once its base image's ENV and ONBUILD triggers are known.
  */
 #define NIB_CONTAINERFILE_INTERNAL
 #include <strings.h>
@@ -95,7 +97,6 @@ struct plan {
 	struct nib_strv ba_keys, ba_vals;
 	bool *ba_used;
 	struct nib_error *stage_err; /* first error of each stage */
-	struct cf_instr **dep_instr; /* per stage, per dep: who created it */
 };
 
 static const char *build_arg(struct plan *p, const char *key)
@@ -155,325 +156,176 @@ static int stage_named(const struct plan *p, const char *ref)
 	return cf_names_get(&p->names, low);
 }
 
-/* A stage reference from COPY --from or a mount's from=: a stage name, a
- * stage index, or else an image. */
-static int stage_ref(struct plan *p, struct cf_stage *st, struct cf_instr *in, const char *ref,
-		     size_t off, struct nib_error *err)
+/* A stage's scope while its steps are planned: ENV wins over ARG
+ * (Dockerfile reference: "Environment variables defined using the ENV
+ * instruction always override an ARG instruction of the same name"). */
+struct stage_plan {
+	struct cf_file *f;
+	struct cf_stage *st;
+	struct plan *p; /* cf_file_plan: build args, global ARGs, deps; NULL in cf_stage_bind */
+	const struct cf_names *names;
+	struct cf_scope env, args;
+};
+
+static const char *scope_lookup(void *ud, const char *name)
 {
-	struct cf_file *f = p->f;
+	struct stage_plan *sp = ud;
+	const char *v = cf_scope_get(&sp->env, name);
+	return v ? v : cf_scope_get(&sp->args, name);
+}
+
+/* A stage reference from COPY --from or a mount's from=: a stage name, a
+ * stage index, or else an image (-1). While planning it is an edge of the
+ * stage graph; when binding, one the graph already has. */
+static int stage_ref(void *ctx, const struct cf_instr *in, const char *ref, size_t off,
+		     struct nib_error *err)
+{
+	struct stage_plan *sp = ctx;
+	struct cf_file *f = sp->f;
+	_cleanup_free_ char *low = xstrdup(ref);
 	char *end;
 	long idx;
 	int si;
 
-	si = stage_named(p, ref);
-	if (si >= 0) {
-		add_dep(p, st, si);
-		return 0;
-	}
+	for (char *c = low; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	si = cf_names_get(sp->names, low);
 	errno = 0;
 	idx = strtol(ref, &end, 10);
-	if (*ref && !*end && (*ref != '-' && *ref != '+')) {
-		if (errno || idx < 0 || (size_t)idx >= f->n_stages)
-			return cf_instr_error(
-			    in, err, off, "%s: invalid stage index %s (the file has %zu stages)",
-			    cf_kind_name(in->kind), ref, f->n_stages);
-		add_dep(p, st, (int)idx);
+	if (si < 0 && *ref && !*end && (*ref != '-' && *ref != '+')) {
+		if (errno || idx < 0 || (size_t)idx >= f->n_stages) {
+			cf_instr_error(in, err, off,
+				       "%s: invalid stage index %s (the file has %zu stages)",
+				       cf_kind_name(in->kind), ref, f->n_stages);
+			return -2;
+		}
+		si = (int)idx;
 	}
-	return 0; /* an image */
+	if (si < 0)
+		return -1; /* an image */
+	if (sp->p) {
+		add_dep(sp->p, sp->st, si);
+		return si;
+	}
+	for (size_t d = 0; d < sp->st->n_deps; d++)
+		if (sp->st->deps[d] == si)
+			return si;
+	cf_instr_error(in, err, off,
+		       "%s: the base image's environment makes \"%s\" name a stage the plan did "
+		       "not know",
+		       cf_kind_name(in->kind), ref);
+	return -2;
 }
 
-/* RUN --mount=type=...,k=v: BuildKit's mount keys; records from= deps. */
-
-int cf_csv_split(const char *s, struct nib_strv *out)
+/* An ARG: its value is the build arg's, else its default (expanded), else
+ * the global ARG's of that name; only a value goes into the scope. */
+static int plan_arg(struct stage_plan *sp, const struct cf_instr *in, const struct cf_step *planned,
+		    struct cf_step *step, struct nib_error *err)
 {
-	_cleanup_buf_ struct nib_buf cur = {0};
-	bool q = false;
+	struct plan *p = sp->p;
 
-	nib_buf_puts(&cur, "");
-	for (const char *c = s;; c++) {
-		if (!*c || (*c == ',' && !q)) {
-			nib_strv_push(out, cur.data);
-			nib_buf_reset(&cur);
-			if (!*c)
-				break;
-			continue;
+	if (!p) {
+		/* bound at build time: the values the plan gave (a base image's
+		 * ONBUILD ARG declares nothing) */
+		cf_step_init(step, in);
+		for (size_t k = 0; planned && k < planned->n_kvs; k++) {
+			const struct cf_kv *kv = &planned->kvs[k];
+			step->kvs = xrealloc(step->kvs, (step->n_kvs + 1) * sizeof(*step->kvs));
+			step->kvs[step->n_kvs++] =
+			    (struct cf_kv){xstrdup(kv->key), kv->value ? xstrdup(kv->value) : NULL};
 		}
-		if (*c == '"') {
-			if (q && c[1] == '"') {
-				nib_buf_putc(&cur, '"');
-				c++;
-			} else {
-				q = !q;
+	} else {
+		if (cf_instr_expand(in, scope_lookup, sp, step, err) < 0)
+			return -1;
+		for (size_t k = 0; k < step->n_kvs; k++) {
+			struct cf_kv *kv = &step->kvs[k];
+			const char *ba = build_arg(p, kv->key);
+			if (ba) {
+				free(kv->value);
+				kv->value = xstrdup(ba);
+			} else if (!kv->value && cf_scope_get(&p->meta, kv->key)) {
+				kv->value = xstrdup(cf_scope_get(&p->meta, kv->key));
 			}
-			continue;
-		}
-		nib_buf_putc(&cur, *c);
-	}
-	return q ? -1 : 0;
-}
-
-static int check_mount(struct plan *p, struct cf_stage *st, struct cf_instr *in,
-		       const struct cf_flag *fg, const char *spec, struct nib_error *err)
-{
-	/* BuildKit's keys, then buildah's additions (SELinux relabeling, U,
-	 * propagation, tmpfs options) */
-	static const char *const keys[] = {
-	    "type",
-	    "target",
-	    "dst",
-	    "destination",
-	    "source",
-	    "src",
-	    "from",
-	    "readonly",
-	    "ro",
-	    "rw",
-	    "readwrite",
-	    "id",
-	    "sharing",
-	    "mode",
-	    "uid",
-	    "gid",
-	    "required",
-	    "size",
-	    "env",
-	    "z",
-	    "Z",
-	    "U",
-	    "relabel",
-	    "bind-propagation",
-	    "bind-nonrecursive",
-	    "tmpfs-size",
-	    "tmpfs-mode",
-	    "tmpcopyup",
-	    "notmpcopyup",
-	    "nosuid",
-	    "suid",
-	    "nodev",
-	    "dev",
-	    "noexec",
-	    "exec",
-	    "consistency",
-	};
-	static const char *const bare[] = {
-	    "readonly",	 "ro",		"rw",
-	    "readwrite", "required",	"z",
-	    "Z",	 "U",		"bind-nonrecursive",
-	    "tmpcopyup", "notmpcopyup", "nosuid",
-	    "suid",	 "nodev",	"dev",
-	    "noexec",	 "exec",
-	};
-	_cleanup_free_ char *type = xstrdup("bind"), *from = NULL;
-	bool target = false;
-	_cleanup_strv_ struct nib_strv fields = {0};
-
-	if (cf_csv_split(spec, &fields) < 0)
-		return cf_instr_error(in, err, fg->off, "RUN: unterminated quote in --mount=%s",
-				      spec);
-	for (size_t i = 0; i < fields.len; i++) {
-		char *kv = fields.v[i], *eq = strchr(kv, '=');
-		const char *v = eq ? eq + 1 : NULL;
-		size_t k;
-		if (eq)
-			*eq = '\0';
-		/* keys are case-insensitive but for buildah's z/Z */
-		if (!streq(kv, "Z"))
-			for (char *c = kv; *c; c++)
-				*c = (char)(*c >= 'A' && *c <= 'Z' && strcmp(kv, "U") ? *c + 32
-										      : *c);
-		for (k = 0; k < ARRAY_SIZE(keys); k++)
-			if (streq(keys[k], kv))
-				break;
-		if (k == ARRAY_SIZE(keys))
-			return cf_instr_error(in, err, fg->off, "RUN: unexpected key '%s' in '%s'",
-					      kv, spec);
-		bool may_be_bare = false;
-		for (size_t b = 0; b < ARRAY_SIZE(bare); b++)
-			may_be_bare |= streq(bare[b], kv);
-		if (!v && !may_be_bare)
-			return cf_instr_error(in, err, fg->off,
-					      "RUN: invalid field '%s' must be a key=value pair",
-					      kv);
-		if (streq(kv, "type")) {
-			if (!(streq(v, "bind") || streq(v, "cache") || streq(v, "tmpfs") ||
-			      streq(v, "secret") || streq(v, "ssh")))
-				return cf_instr_error(in, err, fg->off,
-						      "RUN: unsupported mount type \"%s\"", v);
-			free(type);
-			type = xstrdup(v);
-		} else if (streq(kv, "target") || streq(kv, "dst") || streq(kv, "destination")) {
-			target = *v != '\0';
-		} else if (streq(kv, "from")) {
-			free(from);
-			from = xstrdup(v);
-		} else if (streq(kv, "sharing")) {
-			if (!(streq(v, "shared") || streq(v, "private") || streq(v, "locked")))
-				return cf_instr_error(in, err, fg->off,
-						      "RUN: unsupported sharing value \"%s\"", v);
-		} else if (v && (streq(kv, "readonly") || streq(kv, "ro") || streq(kv, "rw") ||
-				 streq(kv, "readwrite") || streq(kv, "required"))) {
-			if (strcasecmp(v, "true") && strcasecmp(v, "false") && strcmp(v, "1") &&
-			    strcmp(v, "0"))
-				return cf_instr_error(in, err, fg->off,
-						      "RUN: invalid value \"%s\" for %s", v, kv);
-		} else if (streq(kv, "mode") || streq(kv, "uid") || streq(kv, "gid")) {
-			char *end;
-			errno = 0;
-			unsigned long n = strtoul(v, &end, streq(kv, "mode") ? 8 : 10);
-			if (!*v || *end || errno || n > 0xFFFFFFFFul)
-				return cf_instr_error(in, err, fg->off,
-						      "RUN: invalid value \"%s\" for %s", v, kv);
 		}
 	}
-	if (!target && (streq(type, "bind") || streq(type, "cache") || streq(type, "tmpfs")))
-		return cf_instr_error(in, err, fg->off,
-				      "RUN: mount type %s needs a target (target=PATH)", type);
-	if (from && (streq(type, "tmpfs") || streq(type, "secret") || streq(type, "ssh")))
-		return cf_instr_error(in, err, fg->off,
-				      "RUN: from= is not allowed for mount type %s", type);
-	if (from)
-		return stage_ref(p, st, in, from, fg->off, err);
-	return 0;
-}
-
-static int check_run(struct plan *p, struct cf_stage *st, struct cf_instr *in,
-		     struct nib_error *err)
-{
-	for (size_t i = 0; i < in->n_flags; i++) {
-		const struct cf_flag *fg = &in->flags[i];
-		if (streq(fg->name, "mount")) {
-			if (check_mount(p, st, in, fg, fg->xvalue, err) < 0)
-				return -1;
-		} else if (streq(fg->name, "network")) {
-			if (!(streq(fg->value, "default") || streq(fg->value, "none") ||
-			      streq(fg->value, "host")))
-				return cf_instr_error(
-				    in, err, fg->off,
-				    "RUN: unsupported network mode \"%s\" (default, "
-				    "none or host)",
-				    fg->value);
-		} else if (streq(fg->name, "security")) {
-			if (!(streq(fg->value, "sandbox") || streq(fg->value, "insecure")))
-				return cf_instr_error(in, err, fg->off,
-						      "RUN: unsupported security mode \"%s\" "
-						      "(sandbox or insecure)",
-						      fg->value);
+	nib_strv_free(&step->words);
+	for (size_t k = 0; k < step->n_kvs; k++) {
+		const struct cf_kv *kv = &step->kvs[k];
+		if (kv->value) {
+			cf_scope_set(&sp->args, kv->key, kv->value);
+			nib_strv_pushf(&step->words, "%s=%s", kv->key, kv->value);
+		} else {
+			nib_strv_push(&step->words, kv->key);
 		}
 	}
 	return 0;
 }
 
-/* EXPOSE port[-port][/tcp|udp|sctp] after expansion */
-static int check_expose(struct cf_instr *in, struct nib_error *err)
+/* One instruction of the stage as a typed step, in the scope so far. */
+static int plan_instr(struct stage_plan *sp, const struct cf_instr *in,
+		      const struct cf_step *planned, struct cf_step *step, struct nib_error *err)
 {
-	for (size_t i = 0; i < in->xargs.len; i++) {
-		const char *s = in->xargs.v[i], *slash = strchr(s, '/');
-		size_t n = slash ? (size_t)(slash - s) : strlen(s);
-		unsigned long lo = 0, hi = 0;
-		char *end;
-		bool ok = n > 0 && s[0] >= '0' && s[0] <= '9';
-		if (ok) {
-			lo = strtoul(s, &end, 10);
-			hi = lo;
-			if (*end == '-' && end[1] >= '0' && end[1] <= '9')
-				hi = strtoul(end + 1, &end, 10);
-			ok = (size_t)(end - s) == n && lo <= 65535 && hi <= 65535 && lo <= hi;
-		}
-		if (ok && slash)
-			ok = strcasecmp(slash + 1, "tcp") == 0 ||
-			     strcasecmp(slash + 1, "udp") == 0 ||
-			     strcasecmp(slash + 1, "sctp") == 0;
-		if (!ok)
-			return cf_instr_error(
-			    in, err, (size_t)-1,
-			    "EXPOSE: invalid port \"%s\" (PORT[-PORT][/tcp|udp|sctp])", s);
+	if (in->kind == CF_ARG)
+		return plan_arg(sp, in, planned, step, err);
+	if (in->kind == CF_ONBUILD)
+		return cf_instr_expand(in, NULL, NULL, step, err);
+	if (cf_instr_expand(in, scope_lookup, sp, step, err) < 0)
+		return -1;
+	if (in->kind == CF_ENV)
+		for (size_t k = 0; k < step->n_kvs; k++)
+			cf_scope_set(&sp->env, step->kvs[k].key,
+				     step->kvs[k].value ? step->kvs[k].value : "");
+	return cf_step_type(step, stage_ref, sp, err);
+}
+
+static void stage_plan_init(struct stage_plan *sp, struct cf_file *f, struct cf_stage *st,
+			    struct plan *p, const struct cf_names *names, char *const *env)
+{
+	*sp = (struct stage_plan){.f = f, .st = st, .p = p, .names = names};
+	for (size_t i = 0; env && env[i]; i++) {
+		const char *eq = strchr(env[i], '=');
+		_cleanup_free_ char *k =
+		    eq ? xstrndup(env[i], (size_t)(eq - env[i])) : xstrdup(env[i]);
+		cf_scope_set(&sp->env, k, eq ? eq + 1 : "");
 	}
-	return 0;
+}
+
+static void stage_plan_free(struct stage_plan *sp)
+{
+	cf_scope_free(&sp->env);
+	cf_scope_free(&sp->args);
+}
+
+static void stage_steps_free(struct cf_stage *st)
+{
+	for (size_t i = 0; st->steps && i < st->n_instrs; i++)
+		cf_step_clear(&st->steps[i]);
+	free(st->steps);
+	st->steps = NULL;
 }
 
 static int plan_stage(struct plan *p, struct cf_stage *st, struct nib_error *err)
 {
 	struct cf_file *f = p->f;
-	struct cf_scope sc = {0}, env = {0};
+	struct stage_plan sp;
 	int ret = 0;
 
 	nib_strv_free(&st->env);
+	stage_steps_free(st);
+	st->steps = xcalloc(st->n_instrs + 1, sizeof(*st->steps));
 	for (size_t d = 0; d < st->n_deps; d++)
 		p->dep_mark[st->deps[d]] = st->index;
-	if (st->base_stage >= 0) {
-		struct cf_stage *b = &f->stages[st->base_stage];
-		for (size_t i = 0; i < b->env.len; i++) {
-			char *eq = strchr(b->env.v[i], '=');
-			_cleanup_free_ char *k = xstrndup(b->env.v[i], (size_t)(eq - b->env.v[i]));
-			cf_scope_set(&sc, k, eq + 1);
-			cf_scope_set(&env, k, eq + 1);
-		}
-	}
-	for (size_t i = 0; i < st->n_instrs; i++) {
-		struct cf_instr *in = st->instrs[i];
-		if (in->kind == CF_ARG) {
-			if (cf_instr_expand(in, cf_scope_lookup, &sc, err) < 0)
-				goto fail;
-			nib_strv_free(&in->xargs);
-			for (size_t k = 0; k < in->n_xkvs; k++) {
-				struct cf_kv *kv = &in->xkvs[k];
-				const char *ba = build_arg(p, kv->key);
-				if (ba) {
-					free(kv->value);
-					kv->value = xstrdup(ba);
-				} else if (!kv->value && cf_scope_get(&p->meta, kv->key)) {
-					kv->value = xstrdup(cf_scope_get(&p->meta, kv->key));
-				}
-				if (kv->value) {
-					cf_scope_set(&sc, kv->key, kv->value);
-					nib_strv_pushf(&in->xargs, "%s=%s", kv->key, kv->value);
-				} else {
-					nib_strv_push(&in->xargs, kv->key);
-				}
-			}
-			continue;
-		}
-		if (in->kind == CF_ONBUILD) {
-			if (cf_instr_expand(in, NULL, NULL, err) < 0)
-				goto fail;
-			continue;
-		}
-		if (cf_instr_expand(in, cf_scope_lookup, &sc, err) < 0)
-			goto fail;
-		switch (in->kind) {
-		case CF_ENV:
-			for (size_t k = 0; k < in->n_xkvs; k++) {
-				cf_scope_set(&sc, in->xkvs[k].key, in->xkvs[k].value);
-				cf_scope_set(&env, in->xkvs[k].key, in->xkvs[k].value);
-			}
-			break;
-		case CF_COPY: {
-			const struct cf_flag *fg = cf_instr_flag(in, "from");
-			if (fg && stage_ref(p, st, in, fg->xvalue, fg->off, err) < 0)
-				goto fail;
+	stage_plan_init(&sp, f, st, p, &p->names,
+			st->base_stage >= 0 ? f->stages[st->base_stage].env.v : NULL);
+	for (size_t i = 0; i < st->n_instrs; i++)
+		if (plan_instr(&sp, st->instrs[i], NULL, &st->steps[i], err) < 0) {
+			ret = -1;
 			break;
 		}
-		case CF_RUN:
-			if (check_run(p, st, in, err) < 0)
-				goto fail;
-			break;
-		case CF_EXPOSE:
-			if (check_expose(in, err) < 0)
-				goto fail;
-			break;
-		default:
-			break;
-		}
-	}
-	goto out;
-fail:
-	ret = -1;
-out:
 	/* what a stage starting FROM this one inherits (image config order) */
-	for (size_t i = 0; i < env.keys.len; i++)
-		nib_strv_pushf(&st->env, "%s=%s", env.keys.v[i], env.vals.v[i]);
-	cf_scope_free(&sc);
-	cf_scope_free(&env);
+	for (size_t i = 0; i < sp.env.keys.len; i++)
+		nib_strv_pushf(&st->env, "%s=%s", sp.env.keys.v[i], sp.env.vals.v[i]);
+	stage_plan_free(&sp);
 	return ret;
 }
 
@@ -578,12 +430,11 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 
 	/* global ARGs */
 	for (size_t i = 0; i < f->n_meta; i++) {
-		struct cf_instr *in = f->meta[i];
-		if (cf_instr_expand(in, cf_scope_lookup, &p.meta, err) < 0)
+		_cleanup_(cf_step_clear) struct cf_step a = {0};
+		if (cf_instr_expand(f->meta[i], cf_scope_lookup, &p.meta, &a, err) < 0)
 			goto out;
-		nib_strv_free(&in->xargs);
-		for (size_t k = 0; k < in->n_xkvs; k++) {
-			struct cf_kv *kv = &in->xkvs[k];
+		for (size_t k = 0; k < a.n_kvs; k++) {
+			struct cf_kv *kv = &a.kvs[k];
 			const char *ba = build_arg(&p, kv->key);
 			if (ba) {
 				free(kv->value);
@@ -592,10 +443,8 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 			if (kv->value) {
 				cf_scope_set(&p.meta, kv->key, kv->value);
 				nib_strv_pushf(&f->meta_args, "%s=%s", kv->key, kv->value);
-				nib_strv_pushf(&in->xargs, "%s=%s", kv->key, kv->value);
 			} else {
 				nib_strv_push(&f->meta_args, kv->key);
-				nib_strv_push(&in->xargs, kv->key);
 			}
 		}
 	}
@@ -603,7 +452,8 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 	/* FROM lines see only the global scope */
 	for (size_t i = 0; i < f->n_stages; i++) {
 		struct cf_stage *st = &f->stages[i];
-		const struct cf_flag *pf;
+		_cleanup_(cf_step_clear) struct cf_step from = {0};
+		const struct cf_xflag *pf;
 		free(st->base);
 		free(st->platform);
 		st->base = st->platform = NULL;
@@ -612,17 +462,17 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 		st->deps = NULL;
 		st->n_deps = 0;
 		st->needed = false;
-		if (cf_instr_expand(st->from, cf_scope_lookup, &p.meta, err) < 0)
+		if (cf_instr_expand(st->from, cf_scope_lookup, &p.meta, &from, err) < 0)
 			goto out;
-		st->base = xstrdup(st->from->xargs.v[0]);
+		st->base = xstrdup(from.words.v[0]);
 		if (!*st->base) {
 			cf_instr_error(st->from, err, (size_t)st->from->arg_offs[0],
 				       "base name (%s) should not be blank", st->from->args.v[0]);
 			goto out;
 		}
-		pf = cf_instr_flag(st->from, "platform");
+		pf = cf_step_flag(&from, "platform");
 		if (pf)
-			st->platform = xstrdup(pf->xvalue);
+			st->platform = xstrdup(pf->value);
 		int j = stage_named(&p, st->base);
 		if (j >= 0 && (size_t)j < i) {
 			st->base_stage = j;
@@ -662,19 +512,18 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 			_cleanup_free_ char *b = stage_label(&f->stages[edge[1]]);
 			struct cf_stage *st = &f->stages[edge[0]];
 			/* blame the instruction that names the other stage */
-			struct cf_instr *blame = st->from;
+			const struct cf_instr *blame = st->from;
 			for (size_t k = 0; k < st->n_instrs; k++) {
-				struct cf_instr *in = st->instrs[k];
-				const struct cf_flag *fg = cf_instr_flag(in, "from");
-				if (in->kind == CF_COPY && fg &&
-				    cf_file_stage(f, fg->xvalue) == &f->stages[edge[1]])
-					blame = in;
-				if (in->kind == CF_RUN && blame == st->from) {
-					for (size_t m = 0; m < in->n_flags; m++)
-						if (streq(in->flags[m].name, "mount") &&
-						    strstr(in->flags[m].xvalue, "from="))
-							blame = in;
-				}
+				const struct cf_step *sk = &st->steps[k];
+				if (!sk->in)
+					break; /* planning stopped at an error */
+				if (sk->in->kind == CF_COPY && sk->copy.from_stage == edge[1])
+					blame = sk->in;
+				for (size_t m = 0; sk->in->kind == CF_RUN && blame == st->from &&
+						   m < sk->run.n_mounts;
+				     m++)
+					if (sk->run.mounts[m].from)
+						blame = sk->in;
 			}
 			if (edge[0] == edge[1])
 				cf_instr_error(
@@ -713,4 +562,61 @@ out:
 	nib_strv_free(&p.ba_keys);
 	nib_strv_free(&p.ba_vals);
 	return ret;
+}
+
+int cf_stage_bind(struct cf_file *f, int stage, char *const *env, char *const *triggers,
+		  struct cf_stage_steps *out, struct nib_error *err)
+{
+	struct cf_stage *st = &f->stages[stage];
+	struct cf_names names = {0};
+	struct stage_plan sp;
+	size_t n_trig = 0;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	while (triggers && triggers[n_trig])
+		n_trig++;
+	out->v = xcalloc(n_trig + st->n_instrs + 1, sizeof(*out->v));
+	out->trigger_files = xcalloc(n_trig + 1, sizeof(*out->trigger_files));
+	cf_names_build(&names, f);
+	stage_plan_init(&sp, f, st, NULL, &names, env);
+	/* ONBUILD triggers of the base image run right after FROM (Docker) */
+	for (size_t i = 0; i < n_trig; i++) {
+		struct cf_instr *in = NULL;
+		struct cf_file *tf = cf_trigger_parse(triggers[i], &in, err);
+		if (!tf) {
+			nib_err_wrap(err, "%s:%d: ONBUILD trigger of the base image", f->path,
+				     st->from->line);
+			goto out;
+		}
+		out->trigger_files[out->n_triggers++] = tf;
+		in->line = st->from->line;
+		if (plan_instr(&sp, in, NULL, &out->v[out->n++], err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < st->n_instrs; i++)
+		if (plan_instr(&sp, st->instrs[i], st->steps ? &st->steps[i] : NULL,
+			       &out->v[out->n++], err) < 0)
+			goto out;
+	/* the plan's steps of this stage are replaced: their expanded text
+	 * no longer counts against the file's limit */
+	stage_steps_free(st);
+	ret = 0;
+out:
+	stage_plan_free(&sp);
+	cf_names_free(&names);
+	if (ret < 0)
+		cf_stage_steps_free(out);
+	return ret;
+}
+
+void cf_stage_steps_free(struct cf_stage_steps *s)
+{
+	for (size_t i = 0; s->v && i < s->n; i++)
+		cf_step_clear(&s->v[i]);
+	free(s->v);
+	for (size_t i = 0; i < s->n_triggers; i++)
+		cf_file_free(s->trigger_files[i]);
+	free(s->trigger_files);
+	memset(s, 0, sizeof(*s));
 }

@@ -672,3 +672,21 @@ int reg_client_ping(struct reg_client *c, const char *registry, const struct reg
 		return reg_http_error(err, registry, &rs, "login");
 	return 0;
 }
+
+void reg_client_setup_download(struct reg_client *c, const char *url, void *easy)
+{
+	_cleanup_free_ char *hp = reg_url_hostport(url);
+
+	reg_client_setup_easy(c, reg_client_host(c, hp), easy);
+}
+
+bool reg_client_download_retry(struct reg_client *c, int attempt, int curl_code, long status)
+{
+	bool again = curl_code != CURLE_OK ? reg_curl_code_retryable((CURLcode)curl_code)
+					   : reg_http_status_retryable(status);
+
+	if (!again || attempt >= c->retries)
+		return false;
+	reg_client_backoff(c, attempt, NULL);
+	return true;
+}

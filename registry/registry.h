@@ -167,6 +167,20 @@ void reg_client_free(struct reg_client *c);
 NIB_DEFINE_CLEANUP(struct reg_client *, reg_client_free)
 const struct reg_conf *reg_client_conf(const struct reg_client *c);
 
+/*
+ * For plain downloads with a build's registry settings (ADD <url>): set up
+ * the libcurl easy handle `easy` (a CURL *) for `url` as the client's own
+ * requests to that host are: TLS verification (off with --tls-verify=false
+ * or registries.conf's `insecure`), the CA and client certificates of
+ * --cert-dir (else the host's certs.d folder), timeouts, user agent.
+ */
+void reg_client_setup_download(struct reg_client *c, const char *url, void *easy);
+/* Whether attempt `attempt` (0-based) of such a download, which failed
+ * with libcurl result `curl_code` or HTTP `status`, is tried again by the
+ * client's policy (--retry, network errors, 5xx and 429); when it is, the
+ * backoff (--retry-delay, doubling) has been slept. */
+bool reg_client_download_retry(struct reg_client *c, int attempt, int curl_code, long status);
+
 /* Check that the registry answers and that the credentials (if any) work:
  * GET /v2/ with authentication. Used by `nib login`. */
 int reg_client_ping(struct reg_client *c, const char *registry, const struct reg_creds *creds,

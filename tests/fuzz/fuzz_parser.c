@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the whole Containerfile reader. Parse, plan with a
- * target and build args taken from the input, expand every instruction
- * again as the builder would, and print JSON and text.
+ * target and build args taken from the input, print JSON and text, then
+ * plan every stage again with a base image's ENV and ONBUILD triggers as
+ * the builder does (cf_stage_bind).
  */
 #include "containerfile/containerfile.h"
 
@@ -31,14 +32,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	if (cf_file_plan(f, &o, &err) == 0) {
 		char *j = cf_file_json(f), *t = cf_file_text(f);
+		char *env[] = {"A=a b", "E=", "PATH=/bin", NULL};
+		char *triggers[] = {"ENV A=x", "ARG B=y", NULL};
 		free(j);
 		free(t);
+		for (size_t i = 0; i < f->n_stages; i++) {
+			struct cf_stage_steps ss;
+			if (cf_stage_bind(f, (int)i, env, (size & 1) ? triggers : NULL, &ss,
+					  &err) == 0)
+				cf_stage_steps_free(&ss);
+			nib_err_clear(&err);
+		}
 	}
 	nib_err_clear(&err);
-	for (size_t i = 0; i < f->n_instrs; i++) {
-		cf_instr_expand(f->instrs[i], lookup, NULL, &err);
-		nib_err_clear(&err);
-	}
 	cf_file_free(f);
 
 	/* the expander alone, with every flag combination */

@@ -64,6 +64,7 @@ int main(int argc, char **argv)
 	_cleanup_(bld_copy_plan_freep) struct bld_copy_plan *plan = NULL;
 	struct bld_copy_stats stats;
 	struct nib_error err = {0};
+	_cleanup_(cf_chmod_clear) struct cf_chmod chmod = {0};
 	const char *context = NULL, *root = NULL, *ignore_file = NULL, *user_root = NULL;
 	bool digest = false;
 	int c, rootfd;
@@ -82,7 +83,11 @@ int main(int argc, char **argv)
 			o.chown = optarg;
 			break;
 		case 'm':
-			o.chmod = optarg;
+			/* as the plan checks it before a COPY runs */
+			cf_chmod_clear(&chmod);
+			if (cf_chmod_parse(optarg, &chmod, &err) < 0)
+				return fail(&err);
+			o.chmod = &chmod;
 			break;
 		case 'x':
 			nib_strv_push(&excludes, optarg);

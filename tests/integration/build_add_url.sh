@@ -1,7 +1,9 @@
 #!/bin/bash
 # ADD <url> over HTTPS: a redirect to plain HTTP is refused; credentials in
 # the URL (https://user:pass@host/x) are sent to that origin only and appear
-# nowhere nib writes (output, messages, history, the store). The HTTPS server
+# nowhere nib writes (output, messages, history, the store); the download
+# takes the build's registry options: --tls-verify=false, --cert-dir, and
+# --retry / --retry-delay for 5xx answers. The HTTPS server
 # is the fault proxy with TLS (tests/lib/fault_proxy.py) in front of
 # python3's http.server; nib trusts its CA through SSL_CERT_FILE, as Go
 # programs do. As root, as a user without a subuid range and in the
@@ -13,7 +15,9 @@
 
 MODES=(root nibplain pod)
 CASES=("ADD https:// downloads" "ADD https:// redirected to plain HTTP is refused"
-	"ADD https://user:pass@ uses them and writes them nowhere")
+	"ADD https://user:pass@ uses them and writes them nowhere"
+	"ADD https:// with the build's --tls-verify=false and --cert-dir"
+	"ADD https:// retries a 503 as --retry says")
 names() { for m in "${MODES[@]}"; do for c in "${CASES[@]}"; do echo "$m: $c"; done; done; }
 if ! command -v python3 >/dev/null || ! command -v openssl >/dev/null || ! command -v jq >/dev/null ||
 	! users_setup || ! podsim_available; then
@@ -39,9 +43,21 @@ PROXY_TLS_CERT=$T/tls/server.pem PROXY_TLS_KEY=$T/tls/server.key proxy_start "12
 	fail "TLS proxy"
 printf 'GET ^/files/redir redirect-to http://127.0.0.1:%s\nGET ^/files/cross redirect-to https://localhost:%s/r\n' \
 	"$WPORT" "${PROXY##*:}" >"$PROXY_DIR/rules"
+mkdir -p "$T/certs"
+cp "$T/tls/ca.pem" "$T/certs/ca.crt"
+chmod -R a+rX "$T/certs"
 echo cross-origin >"$W/files/cross.txt"
 CRED_USER=addsecretuser CRED_PASS='AddS3cretPW'
 H=https://$PROXY
+
+# nib_as without SSL_CERT_FILE: the CA only through nib's own options
+nib_nocert() { # ARGS...
+	case $mode in
+	root) run timeout 120 "$NIB" "$@" ;;
+	nibplain) run as_user nibplain timeout 120 "$T/bin/nib" "$@" ;;
+	pod) run podsim timeout 120 "$T/bin/nib" "$@" ;;
+	esac
+}
 
 nib_as() { # ARGS...
 	case $mode in
@@ -115,5 +131,37 @@ for mode in "${MODES[@]}"; do
 	nib_as --root "$S" build -q "$c"
 	[ "$status" != 0 ] || fail "a bad --chmod was accepted"
 	assert_no_match "$err" "$CRED_USER|$CRED_PASS"
+
+	t "$mode: ${CASES[3]}"
+	c=$(ctx tls "ADD $H/files/data.txt /data.txt")
+	nib_nocert --root "$S" build -q --no-cache "$c"
+	assert_status 1
+	assert_match "$err" "ADD $H/files/data.txt: .*(certificate|SSL)"
+	nib_nocert --root "$S" build -q --no-cache --tls-verify=false -o "type=local,dest=$c/out1" "$c"
+	assert_status 0
+	assert_eq "$(cat "$c/out1/data.txt" 2>/dev/null)" payload
+	nib_nocert --root "$S" build -q --no-cache --cert-dir "$T/certs" -o "type=local,dest=$c/out2" "$c"
+	assert_status 0
+	assert_eq "$(cat "$c/out2/data.txt" 2>/dev/null)" payload
+
+	t "$mode: ${CASES[4]}"
+	c=$(ctx retry "ADD $H/files/data.txt /data.txt")
+	# two 503 answers (rule: status CODE RETRY-AFTER TIMES, counted per
+	# rule text: each mode and build writes its own, RETRY-AFTER, which
+	# nib's downloads do not read, tells them apart)
+	ra=$((${#mode} * 10))
+	printf 'GET ^/files/data status 503 %s 2\n' "$ra" >"$PROXY_DIR/rules"
+	nib_as --root "$S" build -q --no-cache --retry 1 --retry-delay 10ms "$c"
+	assert_status 1
+	assert_match "$err" "ADD $H/files/data.txt: HTTP status 503"
+	printf 'GET ^/files/data status 503 %s 2\n' "$((ra + 1))" >"$PROXY_DIR/rules"
+	: >"$PROXY_DIR/log"
+	nib_as --root "$S" build -q --no-cache --retry 2 --retry-delay 10ms -o "type=local,dest=$c/out" "$c"
+	assert_status 0
+	assert_eq "$(cat "$c/out/data.txt" 2>/dev/null)" payload
+	# two 503s and the download for the key's digest, one more for the copy
+	assert_eq "$(grep -c 'GET /files/data.txt' "$PROXY_DIR/log")" 4 "two retries"
+	printf 'GET ^/files/redir redirect-to http://127.0.0.1:%s\nGET ^/files/cross redirect-to https://localhost:%s/r\n' \
+		"$WPORT" "${PROXY##*:}" >"$PROXY_DIR/rules"
 done
 finish

@@ -125,6 +125,9 @@ done <<'EOF'
 --isolation vm|bad --isolation "vm"
 --retry x|--retry: 'x' is not a number
 --retry-delay soon|--retry-delay: 'soon' is not a duration
+--tls-verify=maybe|--tls-verify: 'maybe' is not a boolean
+-t Upper/Case|build: -t Upper/Case: 
+-t a -t bad::ref|build: -t bad::ref: 
 --arch a/b|bad --arch "a/b"
 -o type=local,dest=-|only type=tar can go to standard output
 --stdin -f -|-f - and --stdin both read standard input
@@ -340,6 +343,10 @@ t2=$((($(date +%s%N) - start) / 1000000))
 assert_status 1
 [ "$t2" -ge 1100 ] || fail "--retry 2 --retry-delay 400ms took ${t2}ms (expected 400+800)"
 [ "$t0" -lt "$t2" ] || fail "--retry 0 took ${t0}ms, --retry 2 ${t2}ms"
+# the registry commands' --registries-conf, for the build's one client
+run "$NIB" build -q --retry 0 --registries-conf "$T/registries.conf" -f "$C/Remote" "$C"
+assert_status 1
+assert_match "$err" 'Remote:1: FROM 127.0.0.1:9/none:latest: .*blocked by registries.conf'
 
 t "--pull-always and --pull-never"
 printf 'FROM localhost/not-here:latest\n' >"$C/Missing"

@@ -59,9 +59,7 @@ COMMON_EXTRA = {"xmalloc", "xcalloc", "xrealloc", "xgrow", "xstrdup", "xstrndup"
                 "xasprintf", "xvasprintf"}
 # Internal sections still in a builder header, each with the change that
 # moves it to a guarded header.
-SECTION_EXCEPTIONS = {
-    "builder/runtime.h": "moves to runtime_internal.h with the namespace-exec boundary (issue 13)",
-}
+SECTION_EXCEPTIONS = {}
 DIRECTION = "common <- containerfile; common <- storage <- registry; builder uses all"
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"/]+)/([^"]+)"')

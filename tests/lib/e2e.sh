@@ -273,7 +273,8 @@ e2e_nib() { # MODE ARGS...
 }
 
 # e2e_build MODE DRIVER NAME [EXTRA ARGS...]: nib builds the prepared case as
-# localhost/e2e-NAME in the mode's store; sets status/out/err and E2E_ROOT.
+# localhost/e2e-NAME in the mode's store (its prebuilds first, with
+# $E2E_PREBUILD_ARGS); sets status/out/err and E2E_ROOT.
 e2e_build() { # MODE DRIVER NAME [ARGS...]
 	local mode=$1 driver=$2 name=$3 deb="" pre tag dargs=()
 	shift 3
@@ -288,7 +289,8 @@ e2e_build() { # MODE DRIVER NAME [ARGS...]
 	while read -r pre tag; do
 		[ -n "$pre" ] || continue
 		pushd "$T/cases/$name/$pre" >/dev/null || return 1
-		e2e_nib "$mode" --root "$E2E_ROOT" build --format docker "${dargs[@]}" -t "$tag" .
+		# shellcheck disable=SC2086
+		e2e_nib "$mode" --root "$E2E_ROOT" build --format docker "${dargs[@]}" ${E2E_PREBUILD_ARGS:-} -t "$tag" .
 		popd >/dev/null
 		if [ "$status" != 0 ]; then
 			err="prebuild $pre: $err"

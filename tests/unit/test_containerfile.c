@@ -5,8 +5,11 @@
  * lines, flags and arguments after Docker's expansion) or the error it must
  * give (FILE:LINE:COL: what). Every row is one test.
  */
-#include "containerfile/containerfile.h"
+#define NIB_CONTAINERFILE_INTERNAL
+#include "containerfile/cf_internal.h"
 #include "tests/unit/unit.h"
+
+#define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 struct pcase {
 	const char *name;
@@ -34,16 +37,18 @@ static void esc(struct nib_buf *b, const char *s)
 	}
 }
 
-static void summary_instr(struct nib_buf *b, const struct cf_instr *in)
+static void summary_instr(struct nib_buf *b, const struct cf_instr *in, const struct cf_step *st)
 {
+	const struct nib_strv *w = st && st->expanded ? &st->words : &in->args;
+
 	nib_buf_printf(b, "%d %s", in->line, cf_kind_name(in->kind));
 	for (size_t i = 0; i < in->n_flags; i++)
 		nib_buf_printf(b, " --%s=%s", in->flags[i].name,
-			       in->flags[i].xvalue ? in->flags[i].xvalue : in->flags[i].value);
+			       st && st->in == in ? st->flags[i].value : in->flags[i].value);
 	nib_buf_puts(b, " ::");
-	for (size_t i = 0; i < in->xargs.len; i++) {
+	for (size_t i = 0; i < w->len; i++) {
 		nib_buf_puts(b, i ? " | " : " ");
-		esc(b, in->xargs.v[i]);
+		esc(b, w->v[i]);
 	}
 	if (in->exec_form)
 		nib_buf_puts(b, " (json)");
@@ -53,7 +58,7 @@ static void summary_instr(struct nib_buf *b, const struct cf_instr *in)
 		const struct cf_heredoc *hd = &h->heredocs[i];
 		nib_buf_printf(b, "<<%s%s%s ", hd->name, hd->chomp ? "-" : "",
 			       hd->expand ? "" : "noexpand");
-		esc(b, hd->xcontent ? hd->xcontent : hd->content);
+		esc(b, st && st->in == h && st->heredocs[i] ? st->heredocs[i] : hd->content);
 		nib_buf_putc(b, '\n');
 	}
 }
@@ -71,7 +76,7 @@ static char *summary(const struct cf_file *f)
 			       st->base, st->platform ? " platform=" : "",
 			       st->platform ? st->platform : "", st->needed ? " needed" : "");
 		for (size_t k = 0; k < st->n_instrs; k++)
-			summary_instr(&b, st->instrs[k]);
+			summary_instr(&b, st->instrs[k], st->steps ? &st->steps[k] : NULL);
 	}
 	return nib_buf_steal(&b);
 }
@@ -286,8 +291,24 @@ static const struct pcase cases[] = {
     {"ADD with flags", "FROM a\nADD --chown=1:2 --chmod=0644 --link src /dst/\n", NULL, NULL,
      "2 ADD --chown=1:2 --chmod=0644 --link=true :: src | /dst/"},
     {"ADD --checksum --keep-git-dir",
-     "FROM a\nADD --checksum=sha256:abc --keep-git-dir=true https://x/y.git /y\n", NULL, NULL,
-     "2 ADD --checksum=sha256:abc --keep-git-dir=true :: https://x/y.git | /y"},
+     "FROM a\nADD --checksum=sha256:" SHA_A " --keep-git-dir=true https://x/y.git /y\n", NULL, NULL,
+     "2 ADD --checksum=sha256:" SHA_A " --keep-git-dir=true :: https://x/y.git | /y"},
+    {"ADD --checksum not a digest", "FROM a\nADD --checksum=sha256:abc https://x/y /y\n", NULL,
+     NULL,
+     "!Containerfile:2:5: ADD: invalid --checksum=sha256:abc: expected sha256:<64 hex digits>"},
+    {"ADD --checksum of a local file", "FROM a\nADD --checksum=sha256:" SHA_A " y.txt /y\n", NULL,
+     NULL, "!Containerfile:2:5: ADD: checksum requires HTTP(S) sources: y.txt"},
+    {"ADD --checksum of two sources",
+     "FROM a\nADD --checksum=sha256:" SHA_A " https://x/a https://x/b /y/\n", NULL, NULL,
+     "!ADD: checksum can't be specified for multiple sources"},
+    {"COPY --chmod octal out of range", "FROM a\nCOPY --chmod=0999 a /b\n", NULL, NULL,
+     "!Containerfile:2:6: COPY: invalid --chmod=0999: it should be octal and between 0 and 07777"},
+    {"COPY --chmod symbolic", "FROM a\nCOPY --chmod=u+x,go-w a /b\n", NULL, NULL,
+     "2 COPY --chmod=u+x,go-w :: a | /b"},
+    {"COPY --chmod neither", "FROM a\nARG M=rwx\nCOPY --chmod=$M a /b\n", NULL, NULL,
+     "!Containerfile:3:6: COPY: invalid --chmod=rwx: not an octal or symbolic mode"},
+    {"COPY --exclude bad pattern", "FROM a\nCOPY --exclude=[z- a /b\n", NULL, NULL,
+     "!Containerfile:2:6: COPY: --exclude=[z-:"},
     {"ADD --exclude repeated", "FROM a\nADD --exclude=*.md --exclude=*.txt . /app\n", NULL, NULL,
      "2 ADD --exclude=*.md --exclude=*.txt :: . | /app"},
     {"ADD --unpack", "FROM a\nADD --unpack=false a.tar /\n", NULL, NULL,
@@ -628,48 +649,68 @@ static const char *map_lookup(void *ud, const char *name)
 	return NULL;
 }
 
-/* The builder's use: expand one step with that step's environment. */
-static void test_instr_expand_api(void)
+/* The builder's use: a stage's steps once its base image's ENV and
+ * ONBUILD triggers are known. */
+static void test_stage_bind(void)
 {
-	static const char text[] = "FROM a\nCOPY --chown=$U src/$F /dst/\nRUN echo $U\n"
-				   "COPY <<EOF /f\n$U\nEOF\n";
-	const char *env[] = {"U", "app", "F", "x.txt", NULL};
+	static const char text[] =
+	    "FROM a\nARG A=planned\nCOPY --chown=$U src/$F /dst/\nRUN echo $U\n"
+	    "COPY <<EOF /f\n$U\nEOF\nCOPY $T$A /t\n";
+	char *env[] = {"U=app", "F=x.txt", NULL};
+	char *triggers[] = {"ENV T=trig", "ARG A=trigger", NULL};
 	struct nib_error err = {0};
+	struct cf_stage_steps ss;
 	struct cf_file *f = cf_parse_buffer("Containerfile", text, sizeof(text) - 1, &err);
 
-	CHECK(f != NULL);
+	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
 	if (!f)
 		return;
-	struct cf_instr *copy = f->stages[0].instrs[0];
-	CHECK(cf_instr_expand(copy, map_lookup, env, &err) == 0);
-	CHECK_STREQ(copy->xargs.v[0], "src/x.txt");
-	CHECK_STREQ(cf_instr_flag(copy, "chown")->xvalue, "app");
-	CHECK_INTEQ(cf_instr_flag(copy, "chown")->line, 2);
-	CHECK_INTEQ(cf_instr_flag(copy, "chown")->col, 6);
-	/* the raw words stay for the next expansion */
-	CHECK_STREQ(copy->args.v[0], "src/$F");
-	const char *env2[] = {"U", "root", "F", "y", NULL};
-	CHECK(cf_instr_expand(copy, map_lookup, env2, &err) == 0);
-	CHECK_STREQ(copy->xargs.v[0], "src/y");
-	CHECK_STREQ(cf_instr_flag(copy, "chown")->xvalue, "root");
-	struct cf_instr *run = f->stages[0].instrs[1];
-	CHECK(cf_instr_expand(run, map_lookup, env, &err) == 0);
-	CHECK_STREQ(run->xargs.v[0], "echo $U");
-	struct cf_instr *hd = f->stages[0].instrs[2];
-	CHECK(cf_instr_expand(hd, map_lookup, env, &err) == 0);
-	CHECK_STREQ(hd->heredocs[0].xcontent, "app\n");
-	CHECK_STREQ(hd->heredocs[0].content, "$U\n");
-	CHECK_INTEQ(hd->line, 4);
-	CHECK_INTEQ(hd->end_line, 6);
-	CHECK_INTEQ(hd->heredocs[0].line, 5);
-	/* an error names the position */
+	/* the plan knew no U: */
+	CHECK(f->stages[0].steps[1].copy.chown == NULL);
+	CHECK_INTEQ(cf_stage_bind(f, 0, env, triggers, &ss, &err), 0);
+	CHECK_INTEQ((int)ss.n, 7);
+	CHECK_INTEQ((int)ss.n_triggers, 2);
+	CHECK(f->stages[0].steps == NULL); /* replaced */
+	const struct cf_step *copy = &ss.v[3];
+	CHECK_STREQ(copy->copy.srcs.v[0], "src/x.txt");
+	CHECK_STREQ(copy->copy.dest, "/dst/");
+	CHECK_STREQ(copy->copy.chown, "app");
+	CHECK_INTEQ(copy->flags[0].line, 3);
+	CHECK_INTEQ(copy->flags[0].col, 6);
+	/* the raw words stay as written */
+	CHECK_STREQ(copy->in->args.v[0], "src/$F");
+	const struct cf_step *run = &ss.v[4];
+	CHECK_STREQ(run->words.v[0], "echo $U");
+	CHECK_STREQ(run->run.script, "echo $U");
+	const struct cf_step *hd = &ss.v[5];
+	CHECK_INTEQ((int)hd->copy.n_heredocs, 1);
+	CHECK_STREQ(hd->copy.heredocs[0].data, "app\n");
+	CHECK_STREQ(hd->in->heredocs[0].content, "$U\n");
+	CHECK_INTEQ(hd->in->line, 5);
+	CHECK_INTEQ(hd->in->end_line, 7);
+	CHECK_INTEQ(hd->in->heredocs[0].line, 6);
+	/* a trigger's ENV counts for the steps after it; an ARG keeps the
+	 * plan's value (a trigger's ARG declares nothing) */
+	CHECK_INTEQ(ss.v[0].in->line, 1);
+	CHECK_STREQ(ss.v[6].copy.srcs.v[0], "trigplanned");
+	cf_stage_steps_free(&ss);
+	/* a bad trigger names the FROM line */
+	char *bad[] = {"COPY", NULL};
+	f->stages[0].steps = NULL;
+	CHECK_INTEQ(cf_stage_bind(f, 0, env, bad, &ss, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "Containerfile:1: ONBUILD trigger of the base image"));
+	nib_err_clear(&err);
+	cf_file_free(f);
+
+	/* an expansion error names the position */
 	const char *env3[] = {NULL};
+	struct cf_step st = {0};
 	struct cf_file *g = cf_parse_buffer("C", "FROM a\nWORKDIR ${D:?no D}\n", 26, &err);
-	CHECK(g && cf_instr_expand(g->stages[0].instrs[0], map_lookup, env3, &err) < 0);
+	CHECK(g && cf_instr_expand(g->stages[0].instrs[0], map_lookup, env3, &st, &err) < 0);
 	CHECK(err.msg && strstr(err.msg, "C:2:9: failed to process"));
+	cf_step_clear(&st);
 	nib_err_clear(&err);
 	cf_file_free(g);
-	cf_file_free(f);
 }
 
 static void test_lookups(void)
@@ -745,7 +786,7 @@ static void test_limits(void)
 	nib_buf_puts(&b, "\n");
 	f = cf_parse_buffer("C", b.data, b.len, &err);
 	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
-	CHECK(f && strlen(f->stages[0].instrs[0]->xargs.v[0]) > (4 << 20) - 16);
+	CHECK(f && strlen(f->stages[0].steps[0].words.v[0]) > (4 << 20) - 16);
 	cf_file_free(f);
 	nib_buf_reset(&b);
 	/* a file above the limit is refused before anything else */
@@ -780,7 +821,7 @@ static void test_limits(void)
 	f = cf_parse_buffer("C", b.data, b.len, &err);
 	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
 	/* one ENV line sees the values from before it */
-	CHECK(f && streq(f->stages[0].instrs[1]->xargs.v[0], "LAST="));
+	CHECK(f && streq(f->stages[0].steps[1].words.v[0], "LAST="));
 	cf_file_free(f);
 	nib_buf_free(&b);
 }
@@ -846,7 +887,7 @@ int main(void)
 	test_cases();
 	RUN(test_csv_split);
 	RUN(test_trigger_parse);
-	RUN(test_instr_expand_api);
+	RUN(test_stage_bind);
 	RUN(test_lookups);
 	RUN(test_json_output);
 	RUN(test_limits);

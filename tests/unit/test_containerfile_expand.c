@@ -4,7 +4,8 @@
  * (envVarTest, wordsTest, the pattern and replacement cases), copied here as
  * data, plus nib's own rows for nesting limits and the word-splitting API.
  */
-#include "containerfile/containerfile.h"
+#define NIB_CONTAINERFILE_INTERNAL
+#include "containerfile/cf_internal.h"
 #include "tests/unit/unit.h"
 
 #include <string.h>
@@ -652,7 +653,8 @@ static void test_size_cap_plan(void)
 	cf_file_free(f);
 	nib_err_clear(&err);
 
-	/* below the caps all is well, and re-expanding does not count twice */
+	/* below the caps all is well, and expanding again (each stage at
+	 * build time: cf_stage_bind) does not count twice */
 	nib_buf_reset(&b);
 	nib_buf_puts(&b, "FROM scratch\nENV a=x\n");
 	for (int i = 0; i < 19; i++)
@@ -661,12 +663,19 @@ static void test_size_cap_plan(void)
 		nib_buf_printf(&b, "ENV b%d=$a\n", i);
 	f = cf_parse_buffer("Fine", b.data, b.len, &err);
 	CHECK(f && cf_file_plan(f, NULL, &err) == 0);
+	for (int round = 0; f && round < 10; round++) {
+		struct cf_stage_steps ss;
+		CHECK(cf_stage_bind(f, 0, NULL, NULL, &ss, &err) == 0);
+		cf_stage_steps_free(&ss);
+	}
+	/* and so does the expander itself, into one step again and again */
 	_cleanup_free_ char *half = xmalloc((CF_MAX_EXPAND_SIZE >> 1) + 1);
 	memset(half, 'x', CF_MAX_EXPAND_SIZE >> 1);
 	half[CF_MAX_EXPAND_SIZE >> 1] = '\0';
-	for (int round = 0; f && round < 10; round++)
-		for (size_t i = 0; i < f->n_instrs; i++)
-			CHECK(cf_instr_expand(f->instrs[i], a_lookup, half, &err) == 0);
+	struct cf_step step = {0};
+	for (int round = 0; f && round < 100; round++)
+		CHECK(cf_instr_expand(f->instrs[2], a_lookup, half, &step, &err) == 0);
+	cf_step_clear(&step);
 	cf_file_free(f);
 	nib_buf_free(&b);
 	nib_err_clear(&err);

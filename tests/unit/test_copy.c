@@ -400,6 +400,7 @@ static void run_case(const struct tcase *tc)
 	struct bld_copy_opts o;
 	struct nib_error err = {0};
 	_cleanup_free_ char *got = NULL, *want = NULL;
+	_cleanup_(cf_chmod_clear) struct cf_chmod chmod = {0};
 	int ctxfd, rootfd, r;
 	char why[16384];
 	bool ok;
@@ -453,7 +454,9 @@ static void run_case(const struct tcase *tc)
 	o.excludes = (const char *const *)excl.v;
 	o.n_excludes = excl.len;
 	o.chown = tc->chown;
-	o.chmod = tc->chmod;
+	/* --chmod is checked by the plan (containerfile), before the copy */
+	bool chmod_ok = !tc->chmod || cf_chmod_parse(tc->chmod, &chmod, &err) == 0;
+	o.chmod = chmod.set ? &chmod : NULL;
 	o.parents = tc->flags & F_PARENTS;
 	o.link = tc->flags & F_LINK;
 	o.no_unpack = tc->flags & F_NOUNPACK;
@@ -469,7 +472,7 @@ static void run_case(const struct tcase *tc)
 		int dfd = rootfd;
 		if (tc->flags & F_LINK)
 			dfd = open(cmd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		r = bld_copy_run(&o, dfd, NULL, &err);
+		r = chmod_ok ? bld_copy_run(&o, dfd, NULL, &err) : -1;
 		if (tc->flags & F_LINK) {
 			nib_strv_free(&before);
 			list_tree(cmd, "", false, &after);
@@ -688,19 +691,19 @@ static void test_match(void)
 	CHECK(!bld_copy_has_wildcards("a/b\\*"));
 
 	/* --chmod */
-	struct bld_copy_chmod c;
-	CHECK(bld_copy_chmod_parse("0755", &c, NULL) == 0 && c.mode == 0755);
-	CHECK(bld_copy_chmod_parse("4755", &c, NULL) == 0 && c.mode == 04755);
-	CHECK(bld_copy_chmod_parse("8", &c, NULL) < 0);
-	CHECK(bld_copy_chmod_parse("17777", &c, NULL) < 0);
-	CHECK(bld_copy_chmod_parse("u+x,go-w", &c, NULL) == 0);
-	CHECK_INTEQ(bld_copy_chmod_apply(&c, 0666, false), 0744);
-	free(c.clauses);
-	CHECK(bld_copy_chmod_parse("a=rX", &c, NULL) == 0);
-	CHECK_INTEQ(bld_copy_chmod_apply(&c, 0700, true), 0555);
-	CHECK_INTEQ(bld_copy_chmod_apply(&c, 0600, false), 0444);
-	free(c.clauses);
-	CHECK(bld_copy_chmod_parse("u+q", &c, NULL) < 0);
+	struct cf_chmod c;
+	CHECK(cf_chmod_parse("0755", &c, NULL) == 0 && c.mode == 0755);
+	CHECK(cf_chmod_parse("4755", &c, NULL) == 0 && c.mode == 04755);
+	CHECK(cf_chmod_parse("8", &c, NULL) < 0);
+	CHECK(cf_chmod_parse("17777", &c, NULL) < 0);
+	CHECK(cf_chmod_parse("u+x,go-w", &c, NULL) == 0);
+	CHECK_INTEQ(cf_chmod_apply(&c, 0666, false), 0744);
+	cf_chmod_clear(&c);
+	CHECK(cf_chmod_parse("a=rX", &c, NULL) == 0);
+	CHECK_INTEQ(cf_chmod_apply(&c, 0700, true), 0555);
+	CHECK_INTEQ(cf_chmod_apply(&c, 0600, false), 0444);
+	cf_chmod_clear(&c);
+	CHECK(cf_chmod_parse("u+q", &c, NULL) < 0);
 }
 
 /* ADD of a URL against python3 -m http.server on loopback. */

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
 #include "tests/unit/unit.h"
 
 static char rootfs[256];

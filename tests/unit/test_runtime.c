@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
-#include "builder/runtime.h"
+#include "builder/runtime_internal.h"
+#include "containerfile/containerfile.h"
 #include "tests/unit/unit.h"
 
 static char rootfs[256];
@@ -163,25 +164,32 @@ static void test_signal_and_errors(void)
 	close(devnull);
 }
 
+/* nib run --mount: RUN --mount's parser in the runtime's dialect */
 static void test_mount_parse(void)
 {
-	struct bld_mount m;
+	struct cf_mount m;
 	struct nib_error err = {0};
-	char a[] = "type=bind,src=/a,dst=/b,ro";
-	char b[] = "type=tmpfs,target=/t";
-	char c[] = "type=nfs,dst=/x";
-	char d[] = "type=bind,dst=/x";
-	char e[] = "src=/s,destination=/d,readonly=false";
 
-	CHECK_INTEQ(bld_mount_parse(a, &m, &err), 0);
-	CHECK(m.type == BLD_MOUNT_BIND && streq(m.src, "/a") && streq(m.dst, "/b") && m.ro);
-	CHECK_INTEQ(bld_mount_parse(b, &m, &err), 0);
-	CHECK(m.type == BLD_MOUNT_TMPFS && streq(m.dst, "/t") && !m.ro);
-	CHECK_INTEQ(bld_mount_parse(c, &m, &err), -1);
-	CHECK_INTEQ(err.kind, NIB_ERR_USAGE);
-	CHECK_INTEQ(bld_mount_parse(d, &m, &err), -1);
-	CHECK_INTEQ(bld_mount_parse(e, &m, &err), 0);
-	CHECK(m.type == BLD_MOUNT_BIND && !m.ro);
+	CHECK_INTEQ(cf_mount_parse("type=bind,src=/a,dst=/b,ro", CF_MOUNT_RUNTIME, &m, &err), 0);
+	CHECK(m.type == CF_MOUNT_BIND && streq(m.source, "/a") && streq(m.target, "/b") &&
+	      m.readonly);
+	cf_mount_clear(&m);
+	CHECK_INTEQ(cf_mount_parse("type=tmpfs,target=/t", CF_MOUNT_RUNTIME, &m, &err), 0);
+	CHECK(m.type == CF_MOUNT_TMPFS && streq(m.target, "/t") && !m.readonly);
+	cf_mount_clear(&m);
+	CHECK_INTEQ(cf_mount_parse("type=nfs,dst=/x", CF_MOUNT_RUNTIME, &m, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "unsupported mount type \"nfs\" (bind or tmpfs)"));
+	CHECK_INTEQ(cf_mount_parse("type=cache,dst=/x", CF_MOUNT_RUNTIME, &m, &err), -1);
+	CHECK_INTEQ(cf_mount_parse("type=bind,dst=/x", CF_MOUNT_RUNTIME, &m, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "needs a source"));
+	CHECK_INTEQ(cf_mount_parse("type=tmpfs,dst=x", CF_MOUNT_RUNTIME, &m, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "absolute"));
+	CHECK_INTEQ(cf_mount_parse("type=bind,src=/a,dst=/b,id=x", CF_MOUNT_RUNTIME, &m, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "unexpected key 'id'"));
+	CHECK_INTEQ(
+	    cf_mount_parse("src=/s,destination=/d,readonly=false", CF_MOUNT_RUNTIME, &m, &err), 0);
+	CHECK(m.type == CF_MOUNT_BIND && !m.readonly);
+	cf_mount_clear(&m);
 	nib_err_clear(&err);
 }
 
