@@ -1133,7 +1133,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		goto out;
 	if (context_arg) {
 		tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
-		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &ctx, err) < 0)
+		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &o.reg, &ctx, err) <
+		    0)
 			goto out;
 		o.context = ctx.dir;
 		if (ctx.file && o.file) {

@@ -412,7 +412,7 @@ static int from_git(const char *spec, bool keep_git_dir, struct bld_context *c,
 #undef GIT
 
 int bld_context_open(const char *spec, const char *tmp_parent, bool keep_git_dir,
-		     struct bld_context *c, struct nib_error *err)
+		     const struct reg_options *ro, struct bld_context *c, struct nib_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -448,8 +448,11 @@ int bld_context_open(const char *spec, const char *tmp_parent, bool keep_git_dir
 		return from_stream(fd, "-", c, err);
 	case BLD_CONTEXT_URL: {
 		_cleanup_free_ char *name = NULL, *what = bld_url_redact(spec);
+		_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 		int64_t mtime;
-		fd = bld_copy_download(spec, NULL, &mtime, &name, err);
+		if (reg_client_new(ro, &rc, err) < 0)
+			return -1;
+		fd = bld_copy_download(spec, NULL, rc, &mtime, &name, err);
 		if (fd < 0)
 			return nib_err_wrap(err, "context %s", what);
 		if (work_folder(tmp_parent, c, err) < 0)

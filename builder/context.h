@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "common/common.h"
+#include "registry/registry.h"
 
 enum bld_context_kind {
 	BLD_CONTEXT_DIR,
@@ -50,9 +51,10 @@ enum bld_context_kind bld_context_kind(const char *spec);
 int bld_context_git_split(const char *spec, char **url, char **ref, char **dir,
 			  struct nib_error *err);
 
-/* Make `spec` a local folder; work folders go under `tmp_parent`. */
+/* Make `spec` a local folder; work folders go under `tmp_parent`; an
+ * http(s) download uses the registry options `ro` (TLS, retries). */
 int bld_context_open(const char *spec, const char *tmp_parent, bool keep_git_dir,
-		     struct bld_context *out, struct nib_error *err);
+		     const struct reg_options *ro, struct bld_context *out, struct nib_error *err);
 void bld_context_close(struct bld_context *c);
 
 /* Extract the tar archive at `fd` (from its start) into the folder `dir`
