@@ -262,20 +262,11 @@ struct stg_blob_writer {
 
 int stg_blob_writer_new(struct stg_store *st, struct stg_blob_writer **out, struct nib_error *err)
 {
-	static unsigned long counter;
 	_cleanup_(stg_blob_writer_freep) struct stg_blob_writer *w = xcalloc(1, sizeof(*w));
 
 	w->st = st;
 	w->fd = -1;
-	for (int tries = 0; tries < 100 && w->fd < 0; tries++) {
-		free(w->tmp);
-		w->tmp = xasprintf(".tmp-%d-%lu", (int)getpid(),
-				   __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-		w->fd = openat(st->blobs_fd, w->tmp,
-			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (w->fd < 0 && errno != EEXIST)
-			break;
-	}
+	w->fd = nib_create_tmp_at(st->blobs_fd, ".tmp-", false, 0644, &w->tmp);
 	if (w->fd < 0) {
 		int e = errno;
 		free(w->tmp);
