@@ -413,7 +413,7 @@ int bld_mounts_realise(struct bld_stage *s, struct bld_run_mounts *rm, const str
 					return -1;
 			} else {
 				nib_sha256_digest(m->id, strlen(m->id), d);
-				if (nib_mkdir_p_at(nibfd, "cache-mounts", 0755, err) < 0)
+				if (nib_mkdir_p_at(nibfd, "cache-mounts", 0700, err) < 0)
 					return -1;
 				m->host = xasprintf("%s/nib/cache-mounts/%.32s",
 						    stg_store_path(b->st), nib_digest_hex(d));
