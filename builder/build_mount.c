@@ -287,7 +287,7 @@ static char *cache_host(struct bld_stage *s, struct bld_run_mounts *rm, const st
 			return NULL;
 	} else {
 		nib_sha256_digest(id, strlen(id), d);
-		if (nib_mkdir_p_at(nibfd, "cache-mounts", 0755, err) < 0)
+		if (nib_mkdir_p_at(nibfd, "cache-mounts", 0700, err) < 0)
 			return NULL;
 		host = xasprintf("%s/nib/cache-mounts/%.32s", stg_store_path(b->st),
 				 nib_digest_hex(d));

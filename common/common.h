@@ -286,6 +286,16 @@ int nib_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t
  */
 int nib_read_regular_in_root(int rootfd, const char *path, const char *name, size_t max, char **out,
 			     size_t *len, struct nib_error *err);
+/* `n` random lowercase hex digits and a NUL into `buf` (n + 1 bytes), from
+ * getrandom(2): temp names that no other process picks, whatever its pid
+ * namespace (processes in sibling pods share pids; a pid and a counter
+ * collide there). */
+void nib_random_hex(char *buf, size_t n);
+/* Create a file (O_WRONLY | O_EXCL, never through a symlink) or, with
+ * `dir`, a folder named `prefix` + 16 random hex digits in `dirfd`;
+ * `*name` receives the name. The file's fd, 0 for a folder, -1 with errno
+ * on failure (after 100 names taken, EEXIST). */
+int nib_create_tmp_at(int dirfd, const char *prefix, bool dir, mode_t mode, char **name);
 /* Write `data` to `path` atomically: temp file in the same folder, fsync,
  * rename. */
 int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,

@@ -4,10 +4,65 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/common.h"
+
+void nib_random_hex(char *buf, size_t n)
+{
+	static unsigned long counter;
+	unsigned char raw[32];
+	size_t got = 0;
+
+	while (got < n) {
+		size_t want = MIN(sizeof(raw), (n - got + 1) / 2);
+		ssize_t r = getrandom(raw, want, 0);
+
+		if (r <= 0) {
+			/* no getrandom (an old kernel, a seccomp profile that
+			 * refuses it): time, pid and a counter, still unique
+			 * within this pid namespace */
+			struct timespec ts;
+			unsigned long mix;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			mix = (unsigned long)ts.tv_nsec * 2654435761u ^ (unsigned long)ts.tv_sec ^
+			      (unsigned long)getpid() << 20 ^
+			      __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) << 40;
+			memcpy(raw, &mix, sizeof(mix));
+			r = (ssize_t)MIN(want, sizeof(mix));
+		}
+		for (ssize_t i = 0; i < r && got < n; i++) {
+			buf[got++] = "0123456789abcdef"[raw[i] >> 4];
+			if (got < n)
+				buf[got++] = "0123456789abcdef"[raw[i] & 15];
+		}
+	}
+	buf[n] = '\0';
+}
+
+int nib_create_tmp_at(int dirfd, const char *prefix, bool dir, mode_t mode, char **name)
+{
+	int r = -1;
+
+	*name = NULL;
+	for (int tries = 0; tries < 100; tries++) {
+		char rnd[17];
+
+		nib_random_hex(rnd, 16);
+		free(*name);
+		*name = xasprintf("%s%s", prefix, rnd);
+		r = dir ? mkdirat(dirfd, *name, mode)
+			: openat(dirfd, *name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+				 mode);
+		if (r >= 0 || errno != EEXIST)
+			break;
+	}
+	return r;
+}
 
 int nib_write_all(int fd, const void *p, size_t n)
 {
@@ -91,20 +146,10 @@ int nib_read_regular_in_root(int rootfd, const char *path, const char *name, siz
 int nib_write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
 			     struct nib_error *err)
 {
-	static unsigned long counter;
+	_cleanup_free_ char *prefix = xasprintf("%s.tmp-", path);
 	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = nib_create_tmp_at(dirfd, prefix, false, mode, &tmp);
 
-	/* pid + counter is unique among live processes and threads; O_EXCL
-	 * refuses a leftover of a crashed process with the same pid. */
-	for (int tries = 0; tries < 100 && fd < 0; tries++) {
-		free(tmp);
-		tmp = xasprintf("%s.tmp-%d-%lu", path, (int)getpid(),
-				__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-		if (fd < 0 && errno != EEXIST)
-			break;
-	}
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "create %s", tmp);
 	if (fchmod(fd, mode) < 0 || nib_write_all(fd, data, len) < 0 || fsync(fd) < 0) {

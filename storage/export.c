@@ -34,7 +34,7 @@ static int copy_blob(struct stg_store *st, const struct stg_descriptor *d, int d
 {
 	_cleanup_close_ int in = -1, out = -1;
 	_cleanup_(nib_sha256_freep) struct nib_sha256 *sha = nib_sha256_new();
-	_cleanup_free_ char *tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
+	_cleanup_free_ char *tmp = NULL;
 	char got[NIB_DIGEST_LEN + 1], buf[1 << 16];
 	int64_t total = 0;
 	ssize_t n;
@@ -46,7 +46,7 @@ static int copy_blob(struct stg_store *st, const struct stg_descriptor *d, int d
 	in = stg_blob_open(st, d->digest, err);
 	if (in < 0)
 		return -1;
-	out = openat(dstfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	out = nib_create_tmp_at(dstfd, ".tmp-", false, 0644, &tmp);
 	if (out < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "create %s/%s", where, tmp);
 	while ((n = read(in, buf, sizeof(buf))) != 0) {
@@ -303,7 +303,7 @@ int stg_export_docker_archive(struct stg_store *st, const char *ref, const char 
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	_cleanup_(archive_writep) struct archive *a = NULL;
 	_cleanup_(json_object_putp) json_object *man = json_object_new_array();
-	_cleanup_free_ char *cfg = NULL, *cfgname = NULL, *tmp = NULL;
+	_cleanup_free_ char *cfg = NULL, *cfgname = NULL, *tmp = NULL, *prefix = NULL;
 	_cleanup_buf_ struct nib_buf mb = {0};
 	_cleanup_close_ int fd = -1;
 	json_object *entry, *layers, *tags;
@@ -319,8 +319,8 @@ int stg_export_docker_archive(struct stg_store *st, const char *ref, const char 
 			       img->config->diff_ids.len, m->n_layers);
 	if (stg_blob_read(st, img->id, STG_CONFIG_MAX, &cfg, &clen, err) < 0)
 		return nib_err_wrap(err, "%s", ref);
-	tmp = xasprintf("%s.tmp-%d", file, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	prefix = xasprintf("%s.tmp-", file);
+	fd = nib_create_tmp_at(AT_FDCWD, prefix, false, 0644, &tmp);
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "create %s", tmp);
 	a = archive_write_new();

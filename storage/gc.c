@@ -220,7 +220,7 @@ static int sweep_tmp(struct stg_store *st, struct stg_gc_stats *stats, struct ni
 		    unlinkat(st->dirfd, de->d_name, 0) == 0)
 			stats->temps_removed++;
 	if (nib_rm_rf_at(st->nib_fd, "tmp", err) < 0 ||
-	    nib_mkdir_p_at(st->nib_fd, "tmp", 0755, err) < 0)
+	    nib_mkdir_p_at(st->nib_fd, "tmp", 0700, err) < 0)
 		return nib_err_wrap(err, "%s/nib", st->path);
 	return 0;
 }

@@ -102,14 +102,17 @@ int stg_layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer
 	int nibfd = stg_store_nib_dirfd(st);
 	const char *slash = strrchr(rel, '/');
 	_cleanup_free_ char *form = xstrndup(rel, (size_t)(slash - rel));
-	_cleanup_free_ char *tmp = xasprintf("%s/.tmp-%.16s-%d-%lx", form, slash + 1, (int)getpid(),
-					     (unsigned long)random());
-	struct unpack_work w = {st, nibfd, tmp, prev, layer, o};
+	_cleanup_free_ char *prefix = xasprintf("%s/.tmp-%.16s-", form, slash + 1);
+	_cleanup_free_ char *tmp = NULL;
+	struct unpack_work w = {st, nibfd, NULL, prev, layer, o};
 
-	if (nib_mkdir_p_at(nibfd, form, 0755, err) < 0)
+	if (nib_mkdir_p_at(nibfd, form, 0700, err) < 0)
 		return -1;
-	if (mkdirat(nibfd, tmp, 0755) < 0)
+	/* a random name: processes in sibling pid namespaces (pods sharing the
+	 * root) have the same pids */
+	if (nib_create_tmp_at(nibfd, prefix, true, 0755, &tmp) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", tmp);
+	w.tmp = tmp;
 	log_debug("extracting layer %s into %s", layer->digest, rel);
 	if (stg_layer_exec(o, unpack_work, &w, NULL, 0, err) < 0) {
 		stg_layer_remove(o, nibfd, tmp);

@@ -101,6 +101,46 @@ static void pathset_free(struct pathset *ps)
 	free(ps->slots);
 }
 
+/* ---- a set of inodes (the non-folders a layer made, for vfs) ------------ */
+
+struct inoset {
+	uint64_t *slots; /* 0: empty (no file system hands out inode 0) */
+	size_t cap, len;
+};
+
+static bool inoset_has(const struct inoset *is, uint64_t ino)
+{
+	if (!is->cap || !ino)
+		return false;
+	for (size_t i = (ino * 11400714819323198485ULL) & (is->cap - 1);;
+	     i = (i + 1) & (is->cap - 1)) {
+		if (!is->slots[i])
+			return false;
+		if (is->slots[i] == ino)
+			return true;
+	}
+}
+
+static void inoset_add(struct inoset *is, uint64_t ino)
+{
+	if (!ino || inoset_has(is, ino))
+		return;
+	if ((is->len + 1) * 2 > is->cap) {
+		struct inoset n = {xcalloc(is->cap ? is->cap * 2 : 256, sizeof(uint64_t)),
+				   is->cap ? is->cap * 2 : 256, 0};
+		for (size_t i = 0; i < is->cap; i++)
+			if (is->slots[i])
+				inoset_add(&n, is->slots[i]);
+		free(is->slots);
+		*is = n;
+	}
+	size_t i = (ino * 11400714819323198485ULL) & (is->cap - 1);
+	while (is->slots[i])
+		i = (i + 1) & (is->cap - 1);
+	is->slots[i] = ino;
+	is->len++;
+}
+
 /* ---- extraction state ---------------------------------------------------- */
 
 struct dirfix {
@@ -120,6 +160,7 @@ struct ex {
 	char *pcache;
 	int pcache_fd;
 	struct pathset made;
+	struct inoset own; /* vfs: the non-folders this layer made */
 	struct dirfix *dirs;
 	size_t n_dirs, cap_dirs;
 	struct perm_fixes fx; /* lower folders widened to write into */
@@ -150,66 +191,7 @@ static int eerr(struct ex *x, struct nib_error *err, enum nib_err_kind kind, int
 	return nib_err(err, kind, errnum, "layer %s: /%s: %s", x->name, x->path, m);
 }
 
-/* mkdir -p inside the root, every component resolved as if the root were
- * "/". Unlike nib_mkdir_in_root, a dangling symlink on the way is followed
- * and its target created (inside the root), as docker and containerd do. */
 static int widen(struct perm_fixes *fx, int pathfd);
-
-static int mkdir_follow(int rootfd, const char *path, int depth, struct perm_fixes *fx,
-			struct nib_error *err)
-{
-	_cleanup_free_ char *rooted = xasprintf("/%s", path);
-	_cleanup_free_ char *clean = nib_path_clean(rooted);
-	char *p = clean + 1, *s = p;
-
-	if (depth > 40)
-		return nib_err(err, NIB_ERR_CORRUPT, ELOOP, "/%s", path);
-	for (;;) {
-		char *slash = strchr(s, '/');
-		_cleanup_close_ int fd = -1, ppfd = -1;
-		const char *base;
-		struct stat st;
-
-		if (slash)
-			*slash = '\0';
-		fd = nib_open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0, NULL);
-		if (fd < 0 && errno != ENOENT)
-			return nib_err(err, NIB_ERR_CORRUPT, errno, "/%s", p);
-		if (fd < 0) {
-			char *ls = strrchr(p, '/');
-			_cleanup_free_ char *pp = ls ? xstrndup(p, (size_t)(ls - p)) : xstrdup("");
-			base = ls ? ls + 1 : p;
-			ppfd = nib_open_in_root(rootfd, pp, O_PATH | O_DIRECTORY, 0, err);
-			if (ppfd < 0)
-				return -1;
-			if (fstatat(ppfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				int r = mkdirat(ppfd, base, 0755);
-				if (r < 0 && errno == EACCES && widen(fx, ppfd) == 0)
-					r = mkdirat(ppfd, base, 0755);
-				if (r < 0 && errno != EEXIST)
-					return nib_err(err, NIB_ERR_IO, errno, "mkdir /%s", p);
-			} else if (S_ISLNK(st.st_mode)) {
-				char target[PATH_MAX];
-				ssize_t n = readlinkat(ppfd, base, target, sizeof(target) - 1);
-				if (n < 0)
-					return nib_err(err, NIB_ERR_IO, errno, "readlink /%s", p);
-				target[n] = '\0';
-				_cleanup_free_ char *next =
-				    target[0] == '/' ? xstrdup(target) : nib_path_join(pp, target);
-				if (mkdir_follow(rootfd, next, depth + 1, fx, err) < 0)
-					return -1;
-			} else {
-				return nib_err(err, NIB_ERR_CORRUPT, ENOTDIR, "/%s", p);
-			}
-		}
-		if (!slash)
-			break;
-		*slash = '/';
-		s = slash + 1;
-	}
-	return nib_open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0, err);
-}
-
 /* A single UID (not root) cannot write into its own folders that lack
  * u+wx (a lower layer's 0555 /proc, a 0000 folder): add the permission for
  * the extraction and give the mode back at the end. */
@@ -251,6 +233,112 @@ static int writable_dir(struct perm_fixes *fx, int pathfd)
 	return fd;
 }
 
+/* Whether a non-folder on disk is this layer's: always when the layer is
+ * extracted alone (overlay form); else when this layer made it. */
+static bool own_entry(const struct ex *x, const struct stat *st)
+{
+	return x->o->whiteouts == STG_WHITEOUT_OVERLAY || inoset_has(&x->own, (uint64_t)st->st_ino);
+}
+
+/* Note a non-folder this layer just made as `base` in `pfd` (vfs). */
+static void note_own(struct ex *x, int pfd, const char *base)
+{
+	struct stat st;
+
+	if (x->o->whiteouts == STG_WHITEOUT_APPLY &&
+	    fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		inoset_add(&x->own, (uint64_t)st.st_ino);
+}
+
+/*
+ * The folder `path` inside the root, made when missing, with overlay's
+ * semantics whatever the form (an upper folder hides a lower non-folder of
+ * the same name: the two only merge when both are folders), so that overlay
+ * and vfs give one tree:
+ *   - a name that a lower layer made a symlink or a file is replaced by an
+ *     empty folder (vfs; the overlay form never sees lower layers);
+ *   - a symlink this layer made is followed inside the root when `follow`
+ *     (a dangling one has its target made, as docker and containerd do)
+ *     and refused otherwise (whiteouts never act through one);
+ *   - a file this layer made is an error.
+ * Every component is opened without following symlinks. An O_PATH fd.
+ */
+static int walk_dir(struct ex *x, const char *path, bool follow, int depth, struct nib_error *err)
+{
+	_cleanup_free_ char *rooted = xasprintf("/%s", path);
+	_cleanup_free_ char *clean = nib_path_clean(rooted);
+	_cleanup_close_ int cur = openat(x->rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char *p = clean + 1, *s = p;
+
+	if (depth > 40)
+		return nib_err(err, NIB_ERR_CORRUPT, ELOOP, "/%s", path);
+	if (cur < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "open the root");
+	while (*s) {
+		char *slash = strchr(s, '/');
+		_cleanup_close_ int next = -1;
+		struct stat st;
+		int r;
+
+		if (slash)
+			*slash = '\0';
+		r = fstatat(cur, s, &st, AT_SYMLINK_NOFOLLOW);
+		if (r < 0 && errno == EACCES && widen(&x->fx, cur) == 0)
+			r = fstatat(cur, s, &st, AT_SYMLINK_NOFOLLOW);
+		if (r < 0 && errno != ENOENT)
+			return nib_err(err, NIB_ERR_IO, errno, "/%s", p);
+		if (r == 0 && !S_ISDIR(st.st_mode) && own_entry(x, &st)) {
+			char target[PATH_MAX];
+			ssize_t n;
+
+			if (!follow)
+				return eerr(x, err, NIB_ERR_CORRUPT, 0,
+					    "whiteout below a symlink or a non-folder is refused");
+			if (!S_ISLNK(st.st_mode))
+				return nib_err(err, NIB_ERR_CORRUPT, ENOTDIR, "/%s", p);
+			n = readlinkat(cur, s, target, sizeof(target) - 1);
+			if (n < 0)
+				return nib_err(err, NIB_ERR_IO, errno, "readlink /%s", p);
+			target[n] = '\0';
+			/* the rest of the path, from the link's target on */
+			_cleanup_free_ char *dir = xstrndup(p, s > p ? (size_t)(s - p - 1) : 0);
+			_cleanup_free_ char *t =
+			    target[0] == '/' ? xstrdup(target) : nib_path_join(dir, target);
+			_cleanup_free_ char *rest =
+			    slash ? nib_path_join(t, slash + 1) : xstrdup(t);
+			return walk_dir(x, rest, follow, depth + 1, err);
+		}
+		if (r == 0 && !S_ISDIR(st.st_mode)) {
+			/* a lower layer's symlink or file: this layer's folder
+			 * hides it */
+			int u = unlinkat(cur, s, 0);
+			if (u < 0 && errno == EACCES && widen(&x->fx, cur) == 0)
+				u = unlinkat(cur, s, 0);
+			if (u < 0)
+				return nib_err(err, NIB_ERR_IO, errno, "replace /%s", p);
+			pcache_drop(x);
+			r = -1;
+		}
+		if (r < 0) {
+			int m = mkdirat(cur, s, 0755);
+			if (m < 0 && errno == EACCES && widen(&x->fx, cur) == 0)
+				m = mkdirat(cur, s, 0755);
+			if (m < 0 && errno != EEXIST)
+				return nib_err(err, NIB_ERR_IO, errno, "mkdir /%s", p);
+		}
+		next = openat(cur, s, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "open /%s", p);
+		closep(&cur);
+		cur = take_fd(&next);
+		if (!slash)
+			break;
+		*slash = '/';
+		s = slash + 1;
+	}
+	return take_fd(&cur);
+}
+
 /* The folder that holds an entry, created when missing, resolved inside
  * the root. Borrowed fd: valid until the cache is dropped. */
 static int parent_fd(struct ex *x, const char *parent, struct nib_error *err)
@@ -260,7 +348,7 @@ static int parent_fd(struct ex *x, const char *parent, struct nib_error *err)
 	_cleanup_close_ int pathfd = -1;
 
 	pcache_drop(x);
-	pathfd = mkdir_follow(x->rootfd, parent, 0, &x->fx, err);
+	pathfd = walk_dir(x, parent, true, 0, err);
 	if (pathfd < 0)
 		return nib_err_wrap(err, "layer %s: /%s", x->name, x->path);
 	x->pcache_fd = writable_dir(&x->fx, pathfd);
@@ -270,29 +358,16 @@ static int parent_fd(struct ex *x, const char *parent, struct nib_error *err)
 	return x->pcache_fd;
 }
 
-/* Create the folders of `path` below the root without following any
- * symlink (whiteouts must not act through one). */
-static int mkdir_nosym(struct ex *x, const char *path, struct nib_error *err)
+/* The folder of a whiteout, made when missing (walk_dir without following
+ * symlinks: whiteouts must not act through one), open for writing. */
+static int whiteout_dir(struct ex *x, const char *path, struct nib_error *err)
 {
-	_cleanup_free_ char *p = xstrdup(path);
-	char *s = p;
+	_cleanup_close_ int pathfd = walk_dir(x, path, false, 0, err);
 	int fd;
 
-	for (;;) {
-		char *slash = strchr(s, '/');
-		if (slash)
-			*slash = '\0';
-		if (*p && mkdirat(x->rootfd, p, 0755) < 0 && errno != EEXIST)
-			return eerr(x, err, NIB_ERR_IO, errno, "mkdir /%s", p);
-		if (!slash)
-			break;
-		*slash = '/';
-		s = slash + 1;
-	}
-	fd = stg_open_nosym(x->rootfd, path, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == EXDEV))
-		return eerr(x, err, NIB_ERR_CORRUPT, 0,
-			    "whiteout below a symlink or a non-folder is refused");
+	if (pathfd < 0)
+		return -1;
+	fd = writable_dir(&x->fx, pathfd);
 	if (fd < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "open /%s", path);
 	return fd;
@@ -476,6 +551,7 @@ static int make_file(struct ex *x, struct archive *a, struct archive_entry *e, i
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "create");
+	note_own(x, pfd, base);
 	if (type == S_IFREG && write_data(x, a, fd, size, err) < 0)
 		return -1;
 	return finish_fd(x, fd, e, type, rdev, false, path, err);
@@ -497,6 +573,7 @@ static int make_special(struct ex *x, struct archive_entry *e, int pfd, const ch
 		return make_file(x, NULL, e, pfd, base, path, type, rdev, err);
 	if (mknodat(pfd, base, S_IFIFO | 0600, 0) < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "mkfifo");
+	note_own(x, pfd, base);
 	r = set_owner(x, -1, pfd, base, uid, gid, err);
 	if (r < 0)
 		return -1;
@@ -526,6 +603,7 @@ static int make_symlink(struct ex *x, struct archive_entry *e, int pfd, const ch
 	/* stored verbatim: it is only ever resolved inside the root */
 	if (symlinkat(target, pfd, base) < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "symlink");
+	note_own(x, pfd, base);
 	r = set_owner(x, -1, pfd, base, (uint32_t)archive_entry_uid(e),
 		      (uint32_t)archive_entry_gid(e), err);
 	if (r < 0)
@@ -566,6 +644,7 @@ static int make_hardlink(struct ex *x, struct archive_entry *e, int pfd, const c
 			    "hardlink to /%s: a folder or whiteout is refused", rel);
 	if (linkat(tpfd, tbase, pfd, base, 0) < 0)
 		return eerr(x, err, NIB_ERR_IO, errno, "hardlink to /%s", rel);
+	note_own(x, pfd, base);
 	return 0;
 }
 
@@ -594,13 +673,6 @@ static int make_dir(struct ex *x, struct archive_entry *e, int pfd, const char *
 }
 
 /* ---- whiteouts (image-spec layer.md: whiteouts) ------------------------- */
-
-static int open_nosym_writable(struct ex *x, const char *path)
-{
-	_cleanup_close_ int pathfd = stg_open_nosym(x->rootfd, path, O_PATH | O_DIRECTORY, 0);
-
-	return pathfd < 0 ? -1 : writable_dir(&x->fx, pathfd);
-}
 
 /* vfs: remove what lower layers put below `dfd` and this layer did not. */
 static int opaque_apply(struct ex *x, int dfd, const char *dpath, struct nib_error *err)
@@ -637,39 +709,31 @@ static int whiteout(struct ex *x, const char *parent, const char *base, struct n
 {
 	const char *target = base + 4;
 	bool overlay = x->o->whiteouts == STG_WHITEOUT_OVERLAY;
+	bool opaque = streq(base, ".wh..wh..opq");
 	_cleanup_close_ int pfd = -1;
+	struct stat st;
 
-	if (streq(base, ".wh..wh..opq")) {
-		if (overlay) {
-			pfd = mkdir_nosym(x, parent, err);
-			if (pfd < 0)
-				return -1;
-			if (fsetxattr(pfd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
-				return eerr(x, err, NIB_ERR_IO, errno, "set %s", OVL_OPAQUE_XATTR);
-			return 0;
-		}
-		pfd = open_nosym_writable(x, parent);
-		if (pfd < 0 && errno == ENOENT)
-			return 0;
-		if (pfd < 0)
-			return eerr(x, err, NIB_ERR_CORRUPT, errno,
-				    "opaque whiteout below a symlink or a non-folder is refused");
-		pathset_add(&x->made, *parent ? parent : ".");
-		pcache_drop(x);
-		return opaque_apply(x, pfd, parent, err);
-	}
-	if (nib_str_has_prefix(base, ".wh..wh.")) {
+	if (!opaque && nib_str_has_prefix(base, ".wh..wh.")) {
 		/* aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not content */
 		log_debug("layer %s: /%s ignored", x->name, x->path);
 		return 0;
 	}
-	if (!*target || streq(target, ".") || streq(target, ".."))
+	if (!opaque && (!*target || streq(target, ".") || streq(target, "..")))
 		return eerr(x, err, NIB_ERR_CORRUPT, 0, "malformed whiteout name");
+	/* the folder is made in both forms: overlay shows this layer's folder,
+	 * over whatever a lower layer had there */
+	pcache_drop(x);
+	pfd = whiteout_dir(x, parent, err);
+	if (pfd < 0)
+		return -1;
+	if (!overlay)
+		pathset_add(&x->made, *parent ? parent : ".");
+	if (opaque) {
+		if (overlay && fsetxattr(pfd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
+			return eerr(x, err, NIB_ERR_IO, errno, "set %s", OVL_OPAQUE_XATTR);
+		return overlay ? 0 : opaque_apply(x, pfd, parent, err);
+	}
 	if (overlay) {
-		struct stat st;
-		pfd = mkdir_nosym(x, parent, err);
-		if (pfd < 0)
-			return -1;
 		/* made by this layer already: it hides the lower one itself */
 		if (fstatat(pfd, target, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return 0;
@@ -678,16 +742,9 @@ static int whiteout(struct ex *x, const char *parent, const char *base, struct n
 				    "cannot create the overlay whiteout (a 0:0 character device)");
 		return 0;
 	}
-	pfd = open_nosym_writable(x, parent);
-	if (pfd < 0 && errno == ENOENT)
-		return 0;
-	if (pfd < 0)
-		return eerr(x, err, NIB_ERR_CORRUPT, errno,
-			    "whiteout below a symlink or a non-folder is refused");
 	_cleanup_free_ char *tp = *parent ? xasprintf("%s/%s", parent, target) : xstrdup(target);
 	if (pathset_has(&x->made, tp))
 		return 0; /* whiteouts only apply to lower layers */
-	pcache_drop(x);
 	return nib_rm_rf_at(pfd, target, err) < 0 ? nib_err_wrap(err, "layer %s", x->name) : 0;
 }
 
@@ -967,6 +1024,7 @@ out:
 	pcache_drop(&x);
 	stg_perm_fixes_restore(&x.fx);
 	pathset_free(&x.made);
+	free(x.own.slots);
 	for (size_t i = 0; i < x.n_dirs; i++)
 		free(x.dirs[i].path);
 	free(x.dirs);

@@ -248,7 +248,7 @@ int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *par
 		return 0;
 	}
 	struct prune_work pw = {tree, exclude};
-	if (nib_mkdir_p_at(nibfd, form, 0755, err) < 0 ||
+	if (nib_mkdir_p_at(nibfd, form, 0700, err) < 0 ||
 	    stg_layer_exec(uo, prune_work, &pw, NULL, 0, err) < 0)
 		return -1;
 	_cleanup_free_ char *dst = xasprintf("%s/nib/%s", stg_store_path(st), rel);

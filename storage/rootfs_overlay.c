@@ -282,8 +282,9 @@ static char *find_program(const char *name)
 	return NULL;
 }
 
-/* Run argv with cwd `dir`; its stderr becomes the error message. */
-static int run_program(char *const argv[], const char *dir, struct nib_error *err)
+/* Run argv with cwd `dir` and root `root` (NULL: ours); its stderr
+ * becomes the error message. */
+static int run_program(char *const argv[], const char *dir, const char *root, struct nib_error *err)
 {
 	int pfd[2], status = 0;
 	char msg[512] = "";
@@ -300,6 +301,10 @@ static int run_program(char *const argv[], const char *dir, struct nib_error *er
 		dup2(pfd[1], 2);
 		if (dir && chdir(dir) < 0)
 			_exit(127);
+		if (root && chroot(root) < 0) {
+			dprintf(2, "chroot %s: %s", root, strerror(errno));
+			_exit(126);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -325,6 +330,7 @@ static int run_program(char *const argv[], const char *dir, struct nib_error *er
 static int fovl_mount(struct stg_rootfs *r, struct nib_error *err)
 {
 	_cleanup_free_ char *prog = find_program("fuse-overlayfs"), *lowers = NULL, *o = NULL;
+	_cleanup_free_ char *host = NULL;
 
 	if (!prog)
 		return nib_err(err, NIB_ERR_ENV, ENOENT, "fuse-overlayfs is not installed");
@@ -332,8 +338,30 @@ static int fovl_mount(struct stg_rootfs *r, struct nib_error *err)
 	if (!lowers)
 		return -1;
 	o = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lowers, r->upper, r->work);
-	char *argv[] = {prog, "-o", o, r->target, NULL};
-	return run_program(argv, r->dir, err);
+	/*
+	 * The daemon's root is a bind of "/", not "/" itself: the step's
+	 * pivot_root moves every process of its mount namespace whose root is
+	 * the old root, and a daemon whose root became its own mount deadlocks
+	 * (a lookup through itself) on the first absolute symlink of a lower
+	 * layer that it follows, as with a later layer writing below it. The
+	 * bind is detached again once the daemon runs (it keeps it as its
+	 * root), so that nothing walking the step's folder reaches the host.
+	 */
+	host = xasprintf("%s/host", r->dir);
+	if (mkdir(host, 0700) < 0 && errno != EEXIST)
+		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", host);
+	if (mount("/", host, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "bind / on %s for fuse-overlayfs", host);
+	/* the mount point relative to the step's folder (the daemon's working
+	 * folder): resolved from its root, it would name the bind's copy */
+	size_t dl = strlen(r->dir);
+	if (strncmp(r->target, r->dir, dl) != 0 || r->target[dl] != '/')
+		return nib_err(err, NIB_ERR_IO, EINVAL, "%s is not in %s", r->target, r->dir);
+	char *argv[] = {prog, "-o", o, r->target + dl + 1, NULL};
+	int ret = run_program(argv, r->dir, host, err);
+	if (umount2(host, MNT_DETACH) < 0)
+		log_debug("umount %s: %m", host);
+	return ret;
 }
 
 static int fovl_umount(struct stg_rootfs *r, struct nib_error *err)
@@ -342,7 +370,7 @@ static int fovl_umount(struct stg_rootfs *r, struct nib_error *err)
 
 	if (prog) {
 		char *argv[] = {prog, "-u", "-z", r->target, NULL};
-		if (run_program(argv, NULL, NULL) == 0)
+		if (run_program(argv, NULL, NULL, NULL) == 0)
 			return 0;
 	}
 	if (umount2(r->target, MNT_DETACH) < 0 && errno != EINVAL)

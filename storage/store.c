@@ -62,8 +62,8 @@ static int check_layout(struct stg_store *st, struct nib_error *err)
 	return 0;
 }
 
-/* A lock file; read-only when the root is not ours to write (listing and
- * inspecting a shared root still work; flock needs no write access). */
+/* A lock file; read-only when the root is not ours to write (root lists and
+ * inspects a user's root; flock needs no write access). */
 static int open_lock(int nibfd, const char *name)
 {
 	int fd = openat(nibfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -72,11 +72,86 @@ static int open_lock(int nibfd, const char *name)
 	return fd;
 }
 
+/* Folder `name` of `dirfd` (`root`/`shown` in messages): mode 0700 when
+ * it is ours and others may enter it. */
+static int fix_private(int dirfd, const char *name, const char *root, const char *shown,
+		       struct nib_error *err)
+{
+	struct stat sb;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "%s%s", root, shown);
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || !(sb.st_mode & 077) ||
+	    (sb.st_mode & S_ISVTX))
+		return 0;
+	if (fchmodat(dirfd, name, sb.st_mode & 07700, 0) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "make %s%s private", root, shown);
+	log_debug("%s%s: made private to its owner (mode %04o, was %04o)", root, shown,
+		  (unsigned)(sb.st_mode & 07700), (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+/* fix_private on every folder in `sub` of `rootfd`. */
+static int fix_private_children(int rootfd, const char *sub, const char *root,
+				struct nib_error *err)
+{
+	int fd = openat(rootfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return nib_err(err, NIB_ERR_IO, errno, "%s/%s", root, sub);
+	}
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *shown = xasprintf("/%s/%s", sub, de->d_name);
+		if (fix_private(dirfd(d), de->d_name, root, shown, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The root and the folders below it are private to their owner (0700, as
+ * containers/storage keeps its own): extracted layers, step folders and
+ * cache mounts hold what RUN steps made, setuid-root programs and root-only
+ * files included, and blobs hold the same as tar. Made so, and roots made
+ * by an older nib (0755) fixed, on every open by the owner: the root,
+ * blobs/, nib/ and the folders in nib/ and nib/layers/. Folders of another
+ * owner (a volume's mount point) and a sticky root (a shared folder such as
+ * /tmp: its entries are private) are left as they are.
+ */
+static int make_private(int dirfd, const char *root, struct nib_error *err)
+{
+	static const char *const dirs[] = {"blobs/sha256", "nib/layers", "nib/cache", "nib/tmp",
+					   "nib/" STG_GCROOTS_DIR};
+	static const char *const fixed[] = {"blobs", "blobs/sha256", "nib"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (nib_mkdir_p_at(dirfd, dirs[i], 0700, err) < 0)
+			return nib_err_wrap(err, "storage root %s", root);
+	if (fix_private(dirfd, ".", root, "", err) < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		_cleanup_free_ char *shown = xasprintf("/%s", fixed[i]);
+		if (fix_private(dirfd, fixed[i], root, shown, err) < 0)
+			return -1;
+	}
+	return fix_private_children(dirfd, "nib", root, err) < 0 ||
+		       fix_private_children(dirfd, "nib/layers", root, err) < 0
+		   ? -1
+		   : 0;
+}
+
 int stg_store_open(const char *path, struct stg_store **out, struct nib_error *err)
 {
 	_cleanup_(stg_store_freep) struct stg_store *st = xcalloc(1, sizeof(*st));
 	_cleanup_free_ char *def = NULL;
-	static const char *const dirs[] = {"blobs/sha256", "nib/layers", "nib/cache", "nib/tmp"};
 
 	st->dirfd = st->blobs_fd = st->nib_fd = st->lock_fd = st->gc_fd = -1;
 	if (!path || !*path)
@@ -87,9 +162,8 @@ int stg_store_open(const char *path, struct stg_store **out, struct nib_error *e
 	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "storage root %s", path);
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-		if (nib_mkdir_p_at(st->dirfd, dirs[i], 0755, err) < 0)
-			return nib_err_wrap(err, "storage root %s", path);
+	if (make_private(st->dirfd, path, err) < 0)
+		return -1;
 	st->nib_fd = openat(st->dirfd, "nib", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (st->nib_fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "%s/nib", path);
@@ -262,20 +336,11 @@ struct stg_blob_writer {
 
 int stg_blob_writer_new(struct stg_store *st, struct stg_blob_writer **out, struct nib_error *err)
 {
-	static unsigned long counter;
 	_cleanup_(stg_blob_writer_freep) struct stg_blob_writer *w = xcalloc(1, sizeof(*w));
 
 	w->st = st;
 	w->fd = -1;
-	for (int tries = 0; tries < 100 && w->fd < 0; tries++) {
-		free(w->tmp);
-		w->tmp = xasprintf(".tmp-%d-%lu", (int)getpid(),
-				   __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-		w->fd = openat(st->blobs_fd, w->tmp,
-			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (w->fd < 0 && errno != EEXIST)
-			break;
-	}
+	w->fd = nib_create_tmp_at(st->blobs_fd, ".tmp-", false, 0644, &w->tmp);
 	if (w->fd < 0) {
 		int e = errno;
 		free(w->tmp);

@@ -97,6 +97,11 @@ t "confined results: a whiteout file removes only its own name"
 t "confined results: aufs bookkeeping is ignored"
 [ -f "$E/aufs-bookkeeping/rootfs/keep" ] && [ -z "$(ls -A "$E/aufs-bookkeeping/rootfs" | grep -v '^keep$')" ] ||
 	fail "aufs names were applied: $(ls -A "$E/aufs-bookkeeping/rootfs")"
+t "confined results: a whiteout below a lower layer's symlink makes a folder there, as overlay does"
+for c in whiteout-via-symlink whiteout-via-rel-symlink opaque-via-symlink; do
+	r=$E/$c/rootfs
+	[ -d "$r/l" ] && [ ! -L "$r/l" ] && [ -z "$(ls -A "$r/l")" ] || fail "$c: l is not an empty folder"
+done
 t "confined results: opaque root in a later layer only hides lower content"
 [ ! -e "$E/opaque-root/rootfs/keep" ] && [ -f "$E/opaque-root/rootfs/new" ] || fail "opaque root"
 finish

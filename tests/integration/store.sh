@@ -252,8 +252,9 @@ if users_setup; then
 	assert_status 0
 	assert_file "$d/r/index.json"
 	run as_user nibplain env NIB_ROOT="$ROOT" "$NIB" images
-	assert_status 0 "another user's root can be listed"
-	assert_match "$out" 'mytag'
+	assert_status 1 "another user's root is private to it"
+	assert_lines "$err" 1
+	assert_match "$err" "$ROOT"
 	run as_user nibplain env NIB_ROOT="$ROOT" "$NIB" tag mytag x/y:z
 	assert_status 1 "root owned by another user"
 	assert_lines "$err" 1

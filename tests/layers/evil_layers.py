@@ -106,9 +106,14 @@ case("layers-symlink-replace-file", [[sym("l", victim("layers-symlink-replace-fi
 case("whiteout-dotdot", [[f(".wh..")]], "refuse malformed whiteout")
 case("whiteout-empty", [[f(".wh.")]], "refuse malformed whiteout")
 case("whiteout-dotdotdot", [[d("a"), f("a/.wh...")]], "refuse malformed whiteout")
-case("whiteout-via-symlink", [[sym("l", victim("whiteout-via-symlink"))], [f("l/.wh.secret")]], "refuse symlink")
-case("whiteout-via-rel-symlink", [[sym("l", "../victim")], [f("l/.wh.secret")]], "refuse symlink")
-case("opaque-via-symlink", [[sym("l", victim("opaque-via-symlink"))], [f("l/.wh..wh..opq")]], "refuse symlink")
+# a whiteout below a lower layer's symlink: as in overlay, the later layer's
+# folder replaces the symlink (and nothing is deleted where it pointed)
+case("whiteout-via-symlink", [[sym("l", victim("whiteout-via-symlink"))], [f("l/.wh.secret")]])
+case("whiteout-via-rel-symlink", [[sym("l", "../victim")], [f("l/.wh.secret")]])
+case("opaque-via-symlink", [[sym("l", victim("opaque-via-symlink"))], [f("l/.wh..wh..opq")]])
+# ... and below the same layer's symlink it is refused in both forms
+case("whiteout-via-own-symlink", [[sym("l", victim("whiteout-via-own-symlink")), f("l/.wh.secret")]], "refuse symlink")
+case("opaque-via-own-symlink", [[sym("l", "../victim"), f("l/.wh..wh..opq")]], "refuse symlink")
 case("whiteout-abs-name", [[f(victim("whiteout-abs-name") + "/.wh.secret")]])
 case("whiteout-dotdot-name", [[f("../victim/.wh.secret")]])
 case("opaque-root", [[f("keep")], [f(".wh..wh..opq"), f("new")]])

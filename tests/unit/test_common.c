@@ -354,6 +354,32 @@ static void test_files(void)
 	nib_err_clear(&err);
 }
 
+static void test_tmp_names(void)
+{
+	_cleanup_close_ int dfd = open(tmpdir, O_PATH | O_DIRECTORY);
+	_cleanup_free_ char *a = NULL, *b = NULL, *d = NULL, *e = NULL;
+	_cleanup_close_ int fa = -1, fb = -1;
+	char h1[33], h2[33], odd[6];
+	struct stat st;
+
+	nib_random_hex(h1, 32);
+	nib_random_hex(h2, 32);
+	CHECK_INTEQ(strlen(h1), 32);
+	CHECK(strspn(h1, "0123456789abcdef") == 32);
+	CHECK(strcmp(h1, h2) != 0);
+	nib_random_hex(odd, 5);
+	CHECK_INTEQ(strlen(odd), 5);
+
+	fa = nib_create_tmp_at(dfd, "t.tmp-", false, 0600, &a);
+	fb = nib_create_tmp_at(dfd, "t.tmp-", false, 0600, &b);
+	CHECK(fa >= 0 && fb >= 0);
+	CHECK(a && b && strcmp(a, b) != 0);
+	CHECK(a && nib_str_has_prefix(a, "t.tmp-") && strlen(a) == 6 + 16);
+	CHECK(nib_create_tmp_at(dfd, "t.dir-", true, 0700, &d) == 0);
+	CHECK(d && fstatat(dfd, d, &st, 0) == 0 && S_ISDIR(st.st_mode));
+	CHECK(nib_create_tmp_at(dfd, "missing/x-", false, 0600, &e) < 0 && errno == ENOENT);
+}
+
 static void test_digest(void)
 {
 	char d[NIB_DIGEST_LEN + 1];
@@ -440,6 +466,7 @@ int main(void)
 	RUN(test_mkdir_in_root);
 	RUN(test_mkdir_in_root_report);
 	RUN(test_files);
+	RUN(test_tmp_names);
 	RUN(test_digest);
 	RUN(test_log);
 	RUN(test_url_redact);
