@@ -244,15 +244,20 @@ _noreturn_ static void die(struct prun *p, const char *fmt, ...)
 	_exit(127);
 }
 
-/* Root (nib as root): the capability set of namespace mode. */
+/* Root (nib as root): the capability set of namespace mode, as far as
+ * nib holds it (root of a user-namespaced pod has the runtime's default
+ * set, with no namespace of its own to gain the rest in). */
 static void set_caps(struct prun *p)
 {
 	int last = (int)cap_max_bits();
-	cap_t caps = cap_init();
+	cap_t caps = cap_init(), have = cap_get_proc();
 
 	for (int c = 0; c < last; c++) {
 		cap_value_t v = c;
-		if (!(p->caps & (1ULL << c))) {
+		cap_flag_value_t held = CAP_CLEAR;
+		if (have && cap_get_flag(have, v, CAP_PERMITTED, &held) < 0)
+			held = CAP_CLEAR;
+		if (!(p->caps & (1ULL << c)) || (have && held != CAP_SET)) {
 			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 				die(p, "drop capability %d: %s", c, strerror(errno));
 			continue;
@@ -263,6 +268,7 @@ static void set_caps(struct prun *p)
 	if (cap_set_proc(caps) < 0)
 		die(p, "set capabilities: %s", strerror(errno));
 	cap_free(caps);
+	cap_free(have);
 }
 
 static void workdir(struct prun *p)
