@@ -14,6 +14,8 @@
  *   ptrace_path.c  paths as the tracee sees them: resolution inside the
  *                  rootfs, binds (/proc, /dev, /sys, generated /etc files,
  *                  --mount), /proc/PID links, host -> guest
+ *   ptrace_mem.c   the tracee's memory and /proc entries, with its IDs
+ *                  where nib needs them to be let in
  *   ptrace_exec.c  execve: `#!` scripts and ELF interpreters of the rootfs
  *   ptrace_arch.c  register access per architecture
  *

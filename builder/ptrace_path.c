@@ -16,10 +16,8 @@
  */
 #define BLD_PTRACE_INTERNAL 1
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -145,37 +143,6 @@ int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char
 }
 
 /* ---- /proc ------------------------------------------------------------- */
-
-void bld_ptrace_look_begin(const struct bld_ptrace_who *who, struct bld_ptrace_look *l)
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2];
-
-	l->on = who && who->look;
-	if (!l->on)
-		return;
-	/* setfsgid first: CAP_SETGID is not a file system capability, kept
-	 * with any fsuid; setfs*id answer the IDs they replace */
-	l->gid = setfsgid(who->gid);
-	l->uid = setfsuid(who->uid);
-	/* a uid other than 0 takes the file system capabilities out of the
-	 * effective set, and the kernel wants that set to hold all the
-	 * process has (a setpriv that kept its capabilities): back in */
-	if (syscall(SYS_capget, &h, d) == 0) {
-		d[0].effective = d[0].permitted;
-		d[1].effective = d[1].permitted;
-		syscall(SYS_capset, &h, d);
-	}
-}
-
-void bld_ptrace_look_end(struct bld_ptrace_look *l)
-{
-	if (!l->on)
-		return;
-	setfsuid((uid_t)l->uid);
-	setfsgid((gid_t)l->gid);
-	l->on = false;
-}
 
 /* readlink(2) of a /proc link of `who`'s, with the IDs it is looked at
  * with: the length, or -errno. */

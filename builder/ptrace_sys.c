@@ -14,7 +14,8 @@
  *   readlink      answered by nib (/proc/PID/{cwd,root,exe,fd/N} as guest
  *                 paths)
  *   execve        rewritten to run the rootfs's interpreters (ptrace_exec.c)
- *   bind/connect  an AF_UNIX path rewritten in a copy of the address
+ *   bind/connect  an AF_UNIX path rewritten in a copy of the address;
+ *   sendto/msg    sendmsg and sendmmsg in a copy of their headers too
  *
  * With a single UID (nib not root) the credential, ownership, stat and
  * xattr calls are then answered by the same code as the seccomp-notify
@@ -26,8 +27,14 @@
  * Calls that would take a process out of the translation are refused:
  * mount and namespace calls, chroot and pivot_root (EPERM), clone with
  * CLONE_UNTRACED or a namespace flag (EPERM), clone3 and openat2 (ENOSYS:
- * libc falls back to clone and openat), the *xattrat and file_*attr calls
- * (ENOSYS), io_uring (EPERM: its requests open files without system calls).
+ * libc falls back to clone, and every caller of openat2 to openat, since
+ * kernels before 5.6 lack it; its RESOLVE_IN_ROOT and RESOLVE_BENEATH
+ * would need a second resolver rooted at the dirfd), the *xattrat and
+ * file_*attr calls (ENOSYS), io_uring (EPERM: its requests open files
+ * without system calls), name_to_handle_at and open_by_handle_at (EPERM:
+ * a handle opens a file of the whole file system). 32-bit and x32 calls
+ * name paths by other numbers: ENOSYS (the filter's bad-architecture
+ * answer), so none passes untranslated.
  */
 #define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
@@ -374,81 +381,6 @@ int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: loading the ptrace filter");
 	return 0;
-}
-
-/* ---- tracee memory ---------------------------------------------------------- */
-
-/*
- * process_vm_readv/writev: one call, no file, but only for a caller whose
- * real IDs are the process's (or with CAP_SYS_PTRACE); else /proc/PID/mem,
- * which wants the file system IDs to match: those nib takes to look at a
- * process of another user (who->look). The count moved, or -errno.
- */
-static ssize_t mem_io(const struct bld_ptrace_who *who, bool wr, uint64_t addr, void *p, size_t n)
-{
-	char path[64];
-	struct bld_ptrace_look l;
-	_cleanup_close_ int fd = -1;
-	ssize_t done;
-	int e;
-
-	if (!who->look) {
-		struct iovec local = {p, n}, remote = {(void *)(uintptr_t)addr, n};
-		done = wr ? process_vm_writev(who->tid, &local, 1, &remote, 1, 0)
-			  : process_vm_readv(who->tid, &local, 1, &remote, 1, 0);
-		if (done >= 0)
-			return done;
-		if (errno != ENOSYS && errno != EPERM)
-			return -errno;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)who->tid);
-	bld_ptrace_look_begin(who, &l);
-	fd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-	e = errno;
-	bld_ptrace_look_end(&l);
-	if (fd < 0)
-		return -e;
-	done = wr ? pwrite(fd, p, n, (off_t)addr) : pread(fd, p, n, (off_t)addr);
-	return done < 0 ? -errno : done;
-}
-
-/* 0; -EFAULT where the memory is not (unmapped: EIO from /proc/PID/mem,
- * or a part only), else why it could not be reached */
-static int mem_all(ssize_t done, size_t n)
-{
-	if (done == (ssize_t)n)
-		return 0;
-	return done >= 0 || done == -EIO ? -EFAULT : (int)done;
-}
-
-int bld_ptrace_mem_write(const struct bld_ptrace_who *who, uint64_t addr, const void *p, size_t n)
-{
-	return mem_all(mem_io(who, true, addr, (void *)p, n), n);
-}
-
-int bld_ptrace_mem_read(const struct bld_ptrace_who *who, uint64_t addr, void *p, size_t n)
-{
-	return mem_all(mem_io(who, false, addr, p, n), n);
-}
-
-int bld_ptrace_read_string(const struct bld_ptrace_who *who, uint64_t addr, char *out, size_t size)
-{
-	size_t got = 0;
-
-	if (addr == 0)
-		return -EFAULT;
-	while (got < size) {
-		/* up to the end of the page: the next one may be unmapped */
-		size_t want = MIN(4096 - ((addr + got) & 4095), size - got);
-		ssize_t n = mem_io(who, false, addr + got, out + got, want);
-
-		if (n <= 0)
-			return -EFAULT;
-		if (memchr(out + got, '\0', (size_t)n))
-			return 0;
-		got += (size_t)n;
-	}
-	return -ENAMETOOLONG;
 }
 
 /* ---- the translation cache ------------------------------------------------ */
