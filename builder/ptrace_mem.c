@@ -108,8 +108,10 @@ int bld_ptrace_read_string(const struct bld_ptrace_who *who, uint64_t addr, char
 	if (addr == 0)
 		return -EFAULT;
 	while (got < size) {
-		/* up to the end of the page: the next one may be unmapped */
-		size_t want = MIN(4096 - ((addr + got) & 4095), size - got);
+		/* up to the end of the page (the next one may be unmapped),
+		 * and first a short piece: most paths are */
+		size_t want = MIN(MIN(4096 - ((addr + got) & 4095), size - got),
+				  got ? SIZE_MAX : (size_t)256);
 		ssize_t n = mem_io(who, false, addr + got, out + got, want);
 
 		if (n <= 0)
