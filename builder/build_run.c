@@ -33,25 +33,49 @@ static int rootfs_setup(void *ctx, struct nib_error *err)
 	return r->driver->mount(r, err);
 }
 
-static int make_targets(const char *dir, struct nib_error *err)
+/* The overlay shows a folder with the times and mode of the topmost layer
+ * that has it: each target folder takes those of the image's (its upper
+ * folder's, else its top layer's), so a RUN that copies it up leaves them
+ * as they were, as under vfs and ptrace. */
+static void target_like_image(const struct stg_rootfs *r, int dfd, const char *name)
+{
+	for (size_t i = r->lowers.len + 1; i-- > 0;) {
+		const char *layer = i == r->lowers.len ? r->upper : r->lowers.v[i];
+		_cleanup_free_ char *p = layer ? xasprintf("%s/%s", layer, name + 8) : NULL;
+		struct stat st;
+
+		if (!p || lstat(p, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			const struct timespec t[2] = {st.st_atim, st.st_mtim};
+			fchmodat(dfd, name, st.st_mode & 07777, 0);
+			utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW);
+		}
+		return;
+	}
+}
+
+static int make_targets(const struct stg_rootfs *r, struct nib_error *err)
 {
 	static const char *const dirs[] = {"targets", "targets/etc", "targets/proc", "targets/sys",
 					   "targets/dev"};
 	static const char *const files[] = {"targets/etc/resolv.conf", "targets/etc/hosts",
 					    "targets/etc/hostname"};
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
+		return nib_err(err, NIB_ERR_IO, errno, "open %s", r->dir);
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (mkdirat(dfd, dirs[i], 0755) < 0 && errno != EEXIST)
-			return nib_err(err, NIB_ERR_IO, errno, "mkdir %s/%s", dir, dirs[i]);
+			return nib_err(err, NIB_ERR_IO, errno, "mkdir %s/%s", r->dir, dirs[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		int fd = openat(dfd, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
-			return nib_err(err, NIB_ERR_IO, errno, "create %s/%s", dir, files[i]);
+			return nib_err(err, NIB_ERR_IO, errno, "create %s/%s", r->dir, files[i]);
 		close(fd);
 	}
+	for (size_t i = 1; i < ARRAY_SIZE(dirs); i++)
+		target_like_image(r, dfd, dirs[i]);
 	return 0;
 }
 
@@ -87,7 +111,7 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	spec.on_line = bld_log_line;
 	spec.line_ctx = b;
 	if (bld_merged(b, ls->r)) {
-		if (make_targets(ls->r->dir, err) < 0)
+		if (make_targets(ls->r, err) < 0)
 			return -1;
 		spec.rootfs_setup = rootfs_setup;
 		spec.rootfs_setup_ctx = ls->r;

@@ -61,6 +61,12 @@ struct prun {
 	int out_fd, err_fd;
 	struct created *created;
 	size_t n_created, cap_created;
+	/* as root: the folders above the rootfs that not every user may pass */
+	struct closed {
+		char *path;
+		struct stat st;
+	} * closed;
+	size_t n_closed;
 };
 
 /* ---- what the command sees ---------------------------------------------- */
@@ -229,6 +235,51 @@ static void remove_created(struct prun *p, struct nib_strv *out)
 	}
 }
 
+/* As root, the folders above the rootfs that other users may not pass:
+ * the kernel walks the rootfs's host path for every call of the command,
+ * also after it became the image's USER. */
+static void find_closed(struct prun *p)
+{
+	_cleanup_free_ char *path = xstrdup(p->fs.root);
+
+	for (char *s = path; s && *s;) {
+		struct stat st;
+		char *next = strchr(s + 1, '/');
+
+		if (next)
+			*next = '\0';
+		if (stat(*path ? path : "/", &st) == 0 && !(st.st_mode & S_IXOTH)) {
+			p->closed = xrealloc(p->closed, (p->n_closed + 1) * sizeof(*p->closed));
+			p->closed[p->n_closed].path = xstrdup(*path ? path : "/");
+			p->closed[p->n_closed++].st = st;
+		}
+		if (next)
+			*next = '/';
+		s = next;
+	}
+}
+
+/* The first of those `uid` (with `gid` and `groups`) may not pass. */
+static const struct closed *closed_to(const struct prun *p, uid_t uid, gid_t gid,
+				      const gid_t *groups, size_t n_groups)
+{
+	for (size_t i = 0; uid != 0 && i < p->n_closed; i++) {
+		const struct stat *st = &p->closed[i].st;
+		bool in = st->st_gid == gid;
+		mode_t bit = S_IXOTH;
+
+		for (size_t j = 0; j < n_groups && !in; j++)
+			in = st->st_gid == groups[j];
+		if (st->st_uid == uid)
+			bit = S_IXUSR;
+		else if (in)
+			bit = S_IXGRP;
+		if (!(st->st_mode & bit))
+			return &p->closed[i];
+	}
+	return NULL;
+}
+
 /* ---- the command ---------------------------------------------------------- */
 
 _noreturn_ static void die(struct prun *p, const char *fmt, ...) _printf_(2, 3);
@@ -244,15 +295,20 @@ _noreturn_ static void die(struct prun *p, const char *fmt, ...)
 	_exit(127);
 }
 
-/* Root (nib as root): the capability set of namespace mode. */
+/* Root (nib as root): the capability set of namespace mode, as far as
+ * nib holds it (root of a user-namespaced pod has the runtime's default
+ * set, with no namespace of its own to gain the rest in). */
 static void set_caps(struct prun *p)
 {
 	int last = (int)cap_max_bits();
-	cap_t caps = cap_init();
+	cap_t caps = cap_init(), have = cap_get_proc();
 
 	for (int c = 0; c < last; c++) {
 		cap_value_t v = c;
-		if (!(p->caps & (1ULL << c))) {
+		cap_flag_value_t held = CAP_CLEAR;
+		if (have && cap_get_flag(have, v, CAP_PERMITTED, &held) < 0)
+			held = CAP_CLEAR;
+		if (!(p->caps & (1ULL << c)) || (have && held != CAP_SET)) {
 			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 				die(p, "drop capability %d: %s", c, strerror(errno));
 			continue;
@@ -263,6 +319,7 @@ static void set_caps(struct prun *p)
 	if (cap_set_proc(caps) < 0)
 		die(p, "set capabilities: %s", strerror(errno));
 	cap_free(caps);
+	cap_free(have);
 }
 
 static void workdir(struct prun *p)
@@ -342,6 +399,14 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	if (bld_user_resolve(spec->user, &uid, &gid, groups, &n_groups, &home, &e) < 0)
 		die(p, "%s", e.msg);
 	if (!p->emulate_owner) {
+		const struct closed *c = closed_to(p, uid, gid, groups, n_groups);
+		if (c)
+			die(p,
+			    "user %u cannot reach the rootfs: %s is mode %04o, owner %u:%u (the "
+			    "ptrace isolation names the rootfs by its path on the host: give nib a "
+			    "storage root every user may pass, e.g. --root /var/lib/nib)",
+			    (unsigned)uid, c->path, (unsigned)(c->st.st_mode & 07777),
+			    (unsigned)c->st.st_uid, (unsigned)c->st.st_gid);
 		if (setgroups(n_groups, groups) < 0)
 			die(p, "setgroups: %s", strerror(errno));
 		if (setresgid(gid, gid, gid) < 0)
@@ -389,6 +454,17 @@ _noreturn_ static void command_main(struct prun *p, int release)
 }
 
 /* ---- the tracer ------------------------------------------------------------ */
+
+static bool holds_cap(cap_value_t c)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (caps)
+		cap_get_flag(caps, c, CAP_EFFECTIVE, &v);
+	cap_free(caps);
+	return v == CAP_SET;
+}
 
 static volatile sig_atomic_t tracer_cmd;
 
@@ -443,6 +519,7 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 		close(p->err_fd);
 	if (mkdir(exec_dir, 0755) == 0)
 		tr.exec_dir = exec_dir;
+	tr.look_as_tracee = !p->emulate_owner && !holds_cap(CAP_SYS_PTRACE);
 	bld_creds_start_as_root(p->emulate_owner);
 	bld_creds_reset();
 	tracer_cmd = cmd;
@@ -816,6 +893,8 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	p.emulate_owner = geteuid() != 0;
 	if (bld_ptrace_fs_init(&p.fs, spec->rootfs, err) < 0)
 		return -1;
+	if (!p.emulate_owner)
+		find_closed(&p);
 	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is one */
 	if (!tmpdir || !*tmpdir)
 		tmpdir = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -843,6 +922,9 @@ out:
 	for (size_t i = 0; i < p.n_created; i++)
 		free(p.created[i].path);
 	free(p.created);
+	for (size_t i = 0; i < p.n_closed; i++)
+		free(p.closed[i].path);
+	free(p.closed);
 	if (p.tmp) {
 		nib_rm_rf_at(AT_FDCWD, p.tmp, NULL);
 		free(p.tmp);

@@ -14,6 +14,8 @@
  *   ptrace_path.c  paths as the tracee sees them: resolution inside the
  *                  rootfs, binds (/proc, /dev, /sys, generated /etc files,
  *                  --mount), /proc/PID links, host -> guest
+ *   ptrace_mem.c   the tracee's memory and /proc entries, with its IDs
+ *                  where nib needs them to be let in
  *   ptrace_exec.c  execve: `#!` scripts and ELF interpreters of the rootfs
  *   ptrace_arch.c  register access per architecture
  *
@@ -61,6 +63,13 @@ struct bld_ptrace_fs {
 /* The process a path is resolved for. */
 struct bld_ptrace_who {
 	pid_t tid, tgid;
+	/* Look at its /proc entries (cwd, fd/N, mem) with these file system
+	 * IDs, its own: without CAP_SYS_PTRACE the kernel shows another
+	 * process's only to a caller with the same IDs (nib as root, the
+	 * process a USER of the image). false: with nib's. */
+	bool look;
+	uid_t uid;
+	gid_t gid;
 	/* The guest path /proc/PID/exe should name for a traced PID, or NULL
 	 * for the kernel's link (the executor starts dynamically linked
 	 * programs through their ELF interpreter). May be NULL. */
@@ -133,10 +142,19 @@ int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char
 ssize_t bld_ptrace_readlink(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who *who,
 			    const char *base, const char *path, char *buf, size_t size);
 
-/* The guest path of folder `link` of process `tid` ("cwd" or "fd/N"),
+/* The guest path of folder `link` of process `who` ("cwd" or "fd/N"),
  * for the relative paths it starts: 0, or -errno. */
-int bld_ptrace_proc_dir(const struct bld_ptrace_fs *fs, pid_t tid, const char *link, char *out,
-			size_t size);
+int bld_ptrace_proc_dir(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who *who,
+			const char *link, char *out, size_t size);
+
+/* Take the IDs `who` is looked at with (bld_ptrace_who.look) until
+ * bld_ptrace_look_end; nothing when it is looked at with nib's. */
+struct bld_ptrace_look {
+	bool on;
+	int uid, gid;
+};
+void bld_ptrace_look_begin(const struct bld_ptrace_who *who, struct bld_ptrace_look *l);
+void bld_ptrace_look_end(struct bld_ptrace_look *l);
 
 /* ==== execve (ptrace_exec.c) ============================================== */
 
@@ -219,7 +237,13 @@ enum bld_ptrace_state {
 	BLD_PT_RUNNING = 0,
 	BLD_PT_NEW,	  /* created; its first stop not seen yet */
 	BLD_PT_HELD,	  /* first stop seen before its parent's clone event */
-	BLD_PT_INJECTING, /* running the mmap of its scratch memory */
+	BLD_PT_INJECTING, /* running a call nib put before its own (inject) */
+};
+
+/* What an injected call is for. */
+enum bld_ptrace_inject {
+	BLD_PT_INJECT_SCRATCH = 0, /* mmap of its scratch memory */
+	BLD_PT_INJECT_DUMPABLE,	   /* prctl(PR_SET_DUMPABLE, 1) after a change of IDs */
 };
 
 struct bld_ptrace_tracee {
@@ -232,10 +256,14 @@ struct bld_ptrace_tracee {
 	uint64_t orig[BLD_PTRACE_SLOTS]; /* the caller's pointer each slot replaced */
 	struct bld_ptrace_regs saved;	 /* registers of the call an injection interrupts */
 	/* a call that can block and be restarted after a signal: at its
-	 * exit, argument `restore_arg` gets the caller's pointer back */
+	 * exit, arguments `restore_arg` (-1: none) get the caller's values
+	 * back; a sendmmsg's counts are copied from nib's copy of its
+	 * vector to the caller's */
 	bool exit_restore;
-	int restore_arg;
-	uint64_t restore_val;
+	int restore_arg[2];
+	uint64_t restore_val[2];
+	uint64_t mmsg_copy, mmsg_orig;
+	unsigned mmsg_n;
 	/* what each slot holds (a path repeated needs no write) */
 	char *slot_str[BLD_PTRACE_SLOTS];
 	/* resumed into a call that may change names (rename, unlink...):
@@ -243,12 +271,26 @@ struct bld_ptrace_tracee {
 	bool changes_names;
 	char *exe;	/* guest path of its program */
 	char *exe_next; /* the program of the execve it is in */
+	enum bld_ptrace_inject injecting;
+	/* its IDs (bld_ptrace_tracer.look_as_tracee): uid and gid are
+	 * read from /proc when !ids_known */
+	bool ids_known;
+	uid_t uid;
+	gid_t gid;
+	/* it changed its IDs, which makes the kernel refuse its memory and
+	 * /proc links to all but CAP_SYS_PTRACE: made dumpable again before
+	 * its next call nib looks at */
+	bool redump;
 };
 
 /* Everything the tracer knows. */
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
-	bool emulate_owner;   /* single UID: credentials and owners are nib's records */
+	bool emulate_owner; /* single UID: credentials and owners are nib's records */
+	/* nib is root without CAP_SYS_PTRACE (root of a user-namespaced
+	 * pod): a process that became another user is looked at with its
+	 * IDs (bld_ptrace_who.look) and kept dumpable */
+	bool look_as_tracee;
 	const char *hostname; /* what uname(2) answers as the node name */
 	/* a private folder where a loader is run under its program's name
 	 * (the kernel names a process after the file it execs: pidof,
@@ -289,7 +331,7 @@ void bld_ptrace_settle(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t
 void bld_ptrace_slots_forget(struct bld_ptrace_tracee *t);
 void bld_ptrace_cache_free(struct bld_ptrace_tracer *tr);
 /* The exit stop of a call that asked for it (BLD_PT_WANT_EXIT). */
-void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t);
+void bld_ptrace_syscall_exit(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t);
 /* The guest exe of traced process `pid` (the callback of bld_ptrace_who). */
 const char *bld_ptrace_exe_of(void *tracer, pid_t pid);
 
@@ -308,9 +350,9 @@ int bld_ptrace_filter_export(bool emulate_owner, int fd, struct nib_error *err);
 int bld_ptrace_trace(struct bld_ptrace_tracer *tr, pid_t pid, int release_fd, int *status);
 void bld_ptrace_tracer_free(struct bld_ptrace_tracer *tr);
 
-/* Read a NUL-terminated string of `tid` at `addr`: 0 or -errno. */
-int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size);
-int bld_ptrace_mem_write(pid_t tid, uint64_t addr, const void *p, size_t n);
-int bld_ptrace_mem_read(pid_t tid, uint64_t addr, void *p, size_t n);
+/* Read a NUL-terminated string of `who` at `addr`: 0 or -errno. */
+int bld_ptrace_read_string(const struct bld_ptrace_who *who, uint64_t addr, char *out, size_t size);
+int bld_ptrace_mem_write(const struct bld_ptrace_who *who, uint64_t addr, const void *p, size_t n);
+int bld_ptrace_mem_read(const struct bld_ptrace_who *who, uint64_t addr, void *p, size_t n);
 
 #endif

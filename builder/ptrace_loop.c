@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -197,6 +198,11 @@ static void adopt(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *parent
 		child->scratch = parent->scratch;
 		child->scratch_own = true;
 	}
+	/* a copy of its credentials and of its memory's dumpable flag */
+	child->ids_known = parent->ids_known;
+	child->uid = parent->uid;
+	child->gid = parent->gid;
+	child->redump = parent->redump;
 	child->seen_event = true;
 	if (child->state == BLD_PT_HELD) {
 		child->state = BLD_PT_RUNNING;
@@ -293,10 +299,38 @@ static void exec_done(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t)
 	spare_drop(tr, t->tid);
 }
 
-static void inject_start(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
-			 struct bld_ptrace_regs *regs)
+/* Run call `nr` (arguments `a`) in place of the one `t` stopped in
+ * (registers `regs`), then that one again (inject_done). */
+static void inject(struct bld_ptrace_tracee *t, struct bld_ptrace_regs *regs,
+		   enum bld_ptrace_inject what, long nr, const uint64_t a[6])
 {
 	struct bld_ptrace_regs m;
+
+	t->saved = *regs;
+	m = *regs;
+	bld_ptrace_reg_set_nr(&m, nr);
+	for (unsigned i = 0; i < 6; i++)
+		bld_ptrace_reg_set_arg(&m, i, a[i]);
+	if (bld_ptrace_regs_set(t->tid, &m) < 0) {
+		resume(t->tid, 0);
+		return;
+	}
+	t->state = BLD_PT_INJECTING;
+	t->injecting = what;
+	ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL);
+}
+
+/* The first call of `t` that needs its scratch memory: the memory of a
+ * thread gone, else a new mapping. */
+static void scratch_start(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
+			  struct bld_ptrace_regs *regs)
+{
+	const uint64_t mm[6] = {0,
+				BLD_PTRACE_SCRATCH,
+				PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				(uint64_t)-1,
+				0};
 	uint64_t addr = spare_take(tr, t->tgid);
 
 	if (addr) {
@@ -317,21 +351,7 @@ static void inject_start(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee 
 		resume(t->tid, 0);
 		return;
 	}
-	t->saved = *regs;
-	m = *regs;
-	bld_ptrace_reg_set_nr(&m, SYS_mmap);
-	bld_ptrace_reg_set_arg(&m, 0, 0);
-	bld_ptrace_reg_set_arg(&m, 1, BLD_PTRACE_SCRATCH);
-	bld_ptrace_reg_set_arg(&m, 2, PROT_READ | PROT_WRITE);
-	bld_ptrace_reg_set_arg(&m, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
-	bld_ptrace_reg_set_arg(&m, 4, (uint64_t)-1);
-	bld_ptrace_reg_set_arg(&m, 5, 0);
-	if (bld_ptrace_regs_set(t->tid, &m) < 0) {
-		resume(t->tid, 0);
-		return;
-	}
-	t->state = BLD_PT_INJECTING;
-	ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL);
+	inject(t, regs, BLD_PT_INJECT_SCRATCH, SYS_mmap, mm);
 }
 
 static void inject_done(struct bld_ptrace_tracee *t)
@@ -343,7 +363,11 @@ static void inject_done(struct bld_ptrace_tracee *t)
 	if (bld_ptrace_regs_get(t->tid, &now) < 0)
 		return;
 	ret = bld_ptrace_reg_ret(&now);
-	if (ret < 0 && ret > -4096) {
+	if (t->injecting == BLD_PT_INJECT_DUMPABLE) {
+		/* the call runs again whatever the answer: nib's reads of it
+		 * fail as they would have */
+		bld_ptrace_reg_rewind(&r, r.nr);
+	} else if (ret < 0 && ret > -4096) {
 		/* the call that needed it fails as if it had no memory */
 		bld_ptrace_reg_set_ret(&r, ret);
 	} else {
@@ -374,9 +398,16 @@ static void on_stop(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t, i
 			resume(t->tid, 0);
 			return;
 		}
+		if (t->redump) {
+			/* IDs changed since its last stop: dumpable again */
+			const uint64_t a[6] = {PR_SET_DUMPABLE, 1};
+			t->redump = false;
+			inject(t, &regs, BLD_PT_INJECT_DUMPABLE, SYS_prctl, a);
+			return;
+		}
 		switch (bld_ptrace_syscall(tr, t, &regs)) {
 		case BLD_PT_NEED_SCRATCH:
-			inject_start(tr, t, &regs);
+			scratch_start(tr, t, &regs);
 			break;
 		case BLD_PT_WANT_EXIT:
 			ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL);
@@ -415,7 +446,7 @@ static void on_stop(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t, i
 			if (t->state == BLD_PT_INJECTING)
 				inject_done(t);
 			else if (t->exit_restore)
-				bld_ptrace_syscall_exit(t);
+				bld_ptrace_syscall_exit(tr, t);
 			resume(t->tid, 0);
 			return;
 		}

@@ -144,6 +144,22 @@ int bld_ptrace_guest_path(const struct bld_ptrace_fs *fs, const char *host, char
 
 /* ---- /proc ------------------------------------------------------------- */
 
+/* readlink(2) of a /proc link of `who`'s, with the IDs it is looked at
+ * with: the length, or -errno. */
+static ssize_t look_readlink(const struct bld_ptrace_who *who, const char *path, char *buf,
+			     size_t size)
+{
+	struct bld_ptrace_look l;
+	ssize_t n;
+
+	bld_ptrace_look_begin(who, &l);
+	n = readlink(path, buf, size);
+	if (n < 0)
+		n = -errno;
+	bld_ptrace_look_end(&l);
+	return n;
+}
+
 static bool all_digits(const char *s, size_t n)
 {
 	if (n == 0)
@@ -221,9 +237,9 @@ static int proc_link(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who
 		if (e)
 			return copy_out(out, size, e) < 0 ? -ENAMETOOLONG : LINK_GUEST;
 	}
-	n = readlink(host, raw, sizeof(raw) - 1);
+	n = look_readlink(who, host, raw, sizeof(raw) - 1);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	raw[n] = '\0';
 	if (raw[0] != '/')
 		return copy_out(out, size, raw) < 0 ? -ENAMETOOLONG : LINK_KERNEL;
@@ -593,17 +609,17 @@ ssize_t bld_ptrace_readlink(const struct bld_ptrace_fs *fs, const struct bld_ptr
 	return n;
 }
 
-int bld_ptrace_proc_dir(const struct bld_ptrace_fs *fs, pid_t tid, const char *link, char *out,
-			size_t size)
+int bld_ptrace_proc_dir(const struct bld_ptrace_fs *fs, const struct bld_ptrace_who *who,
+			const char *link, char *out, size_t size)
 {
 	char path[64], raw[PATH_MAX];
 	size_t dl = strlen(DELETED);
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, link);
-	n = readlink(path, raw, sizeof(raw) - 1);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)who->tid, link);
+	n = look_readlink(who, path, raw, sizeof(raw) - 1);
 	if (n < 0)
-		return errno == ENOENT && link[0] == 'f' ? -EBADF : -errno;
+		return n == -ENOENT && link[0] == 'f' ? -EBADF : (int)n;
 	raw[n] = '\0';
 	if (raw[0] != '/')
 		return -ENOTDIR;

@@ -14,7 +14,8 @@
  *   readlink      answered by nib (/proc/PID/{cwd,root,exe,fd/N} as guest
  *                 paths)
  *   execve        rewritten to run the rootfs's interpreters (ptrace_exec.c)
- *   bind/connect  an AF_UNIX path rewritten in a copy of the address
+ *   bind/connect  an AF_UNIX path rewritten in a copy of the address;
+ *   sendto/msg    sendmsg and sendmmsg in a copy of their headers too
  *
  * With a single UID (nib not root) the credential, ownership, stat and
  * xattr calls are then answered by the same code as the seccomp-notify
@@ -26,8 +27,14 @@
  * Calls that would take a process out of the translation are refused:
  * mount and namespace calls, chroot and pivot_root (EPERM), clone with
  * CLONE_UNTRACED or a namespace flag (EPERM), clone3 and openat2 (ENOSYS:
- * libc falls back to clone and openat), the *xattrat and file_*attr calls
- * (ENOSYS), io_uring (EPERM: its requests open files without system calls).
+ * libc falls back to clone, and every caller of openat2 to openat, since
+ * kernels before 5.6 lack it; its RESOLVE_IN_ROOT and RESOLVE_BENEATH
+ * would need a second resolver rooted at the dirfd), the *xattrat and
+ * file_*attr calls (ENOSYS), io_uring (EPERM: its requests open files
+ * without system calls), name_to_handle_at and open_by_handle_at (EPERM:
+ * a handle opens a file of the whole file system). 32-bit and x32 calls
+ * name paths by other numbers: ENOSYS (the filter's bad-architecture
+ * answer), so none passes untranslated.
  */
 #define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
@@ -68,9 +75,11 @@ enum kind {
 	K_GETCWD,
 	K_READLINK,
 	K_EXEC,
-	K_SOCK,	 /* bind, connect */
-	K_OWNER, /* no path: only the single-UID emulation */
-	K_UNAME, /* the run's host name */
+	K_SOCK,	   /* bind, connect, sendto: an AF_UNIX path address */
+	K_SENDMSG, /* sendmsg, sendmmsg: the same in message headers */
+	K_OWNER,   /* no path: only the single-UID emulation */
+	K_SETID,   /* set*id: the single-UID emulation, else IDs that change */
+	K_UNAME,   /* the run's host name */
 };
 
 enum follow {
@@ -183,12 +192,13 @@ static const struct sysent table[] = {
     E(inotify_add_watch, K_PATH, 2, false, P(-1, 1, FO_INOTIFY, WR_NO), NOP),
     E(fanotify_mark, K_PATH, 1, false, P(3, 4, FO_FANOTIFY, WR_NO), NOP),
     E(uname, K_UNAME, -1, false, NOP, NOP), E(bind, K_SOCK, -1, false, NOP, NOP),
-    E(connect, K_SOCK, -1, false, NOP, NOP),
+    E(connect, K_SOCK, -1, false, NOP, NOP), E(sendto, K_SOCK, -1, false, NOP, NOP),
+    E(sendmsg, K_SENDMSG, -1, false, NOP, NOP), E(sendmmsg, K_SENDMSG, -1, false, NOP, NOP),
     /* credentials (single UID): seccomp_creds.c */
-    E(setuid, K_OWNER, -1, true, NOP, NOP), E(setgid, K_OWNER, -1, true, NOP, NOP),
-    E(setreuid, K_OWNER, -1, true, NOP, NOP), E(setregid, K_OWNER, -1, true, NOP, NOP),
-    E(setresuid, K_OWNER, -1, true, NOP, NOP), E(setresgid, K_OWNER, -1, true, NOP, NOP),
-    E(setfsuid, K_OWNER, -1, true, NOP, NOP), E(setfsgid, K_OWNER, -1, true, NOP, NOP),
+    E(setuid, K_SETID, -1, true, NOP, NOP), E(setgid, K_SETID, -1, true, NOP, NOP),
+    E(setreuid, K_SETID, -1, true, NOP, NOP), E(setregid, K_SETID, -1, true, NOP, NOP),
+    E(setresuid, K_SETID, -1, true, NOP, NOP), E(setresgid, K_SETID, -1, true, NOP, NOP),
+    E(setfsuid, K_SETID, -1, true, NOP, NOP), E(setfsgid, K_SETID, -1, true, NOP, NOP),
     E(setgroups, K_OWNER, -1, true, NOP, NOP), E(getuid, K_OWNER, -1, true, NOP, NOP),
     E(geteuid, K_OWNER, -1, true, NOP, NOP), E(getgid, K_OWNER, -1, true, NOP, NOP),
     E(getegid, K_OWNER, -1, true, NOP, NOP), E(getresuid, K_OWNER, -1, true, NOP, NOP),
@@ -286,6 +296,10 @@ static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_err
 		if (e->nr == SYS_prctl) {
 			struct scmp_arg_cmp k = SCMP_A0(SCMP_CMP_EQ, PR_SET_KEEPCAPS);
 			r = rule(ctx, SCMP_ACT_TRACE(0), e->nr, 1, &k);
+		} else if (e->nr == SYS_sendto) {
+			/* send() is sendto with no address */
+			struct scmp_arg_cmp k = SCMP_A4(SCMP_CMP_NE, 0);
+			r = rule(ctx, SCMP_ACT_TRACE(0), e->nr, 1, &k);
 		} else if (!emulate_owner && e->owner && e->flags >= 0 && e->kind == K_PATH) {
 			/* fstat is fstatat(fd, "", AT_EMPTY_PATH): no path to
 			 * translate and, as root, nothing to emulate */
@@ -298,6 +312,14 @@ static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_err
 	}
 	if (emulate_owner && r == 0)
 		r = rule(ctx, SCMP_ACT_ERRNO(0), SYS_capset, 0, NULL);
+	if (r == 0) {
+		/* nib cannot read the memory of a process that is not
+		 * dumpable, and every path call it made would fail: the
+		 * request succeeds and changes nothing */
+		struct scmp_arg_cmp k[2] = {SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE),
+					    SCMP_A1(SCMP_CMP_EQ, 0)};
+		r = rule(ctx, SCMP_ACT_ERRNO(0), SYS_prctl, 2, k);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(refused) && r == 0; i++)
 		r = rule(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL);
 	if (r == 0) {
@@ -359,72 +381,6 @@ int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: loading the ptrace filter");
 	return 0;
-}
-
-/* ---- tracee memory ---------------------------------------------------------- */
-
-static int mem_fallback(pid_t tid, bool wr, uint64_t addr, void *p, size_t n)
-{
-	char path[64];
-	_cleanup_close_ int fd = -1;
-	ssize_t done;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
-	fd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	done = wr ? pwrite(fd, p, n, (off_t)addr) : pread(fd, p, n, (off_t)addr);
-	return done == (ssize_t)n ? 0 : -EFAULT;
-}
-
-int bld_ptrace_mem_write(pid_t tid, uint64_t addr, const void *p, size_t n)
-{
-	struct iovec local = {(void *)p, n}, remote = {(void *)(uintptr_t)addr, n};
-	ssize_t done = process_vm_writev(tid, &local, 1, &remote, 1, 0);
-
-	if (done == (ssize_t)n)
-		return 0;
-	if (done < 0 && (errno == ENOSYS || errno == EPERM))
-		return mem_fallback(tid, true, addr, (void *)p, n);
-	return -EFAULT;
-}
-
-int bld_ptrace_mem_read(pid_t tid, uint64_t addr, void *p, size_t n)
-{
-	struct iovec local = {p, n}, remote = {(void *)(uintptr_t)addr, n};
-	ssize_t done = process_vm_readv(tid, &local, 1, &remote, 1, 0);
-
-	if (done == (ssize_t)n)
-		return 0;
-	if (done < 0 && (errno == ENOSYS || errno == EPERM))
-		return mem_fallback(tid, false, addr, p, n);
-	return -EFAULT;
-}
-
-int bld_ptrace_read_string(pid_t tid, uint64_t addr, char *out, size_t size)
-{
-	size_t got = 0;
-
-	if (addr == 0)
-		return -EFAULT;
-	while (got < size) {
-		/* up to the end of the page: the next one may be unmapped */
-		size_t want = MIN(4096 - ((addr + got) & 4095), size - got);
-		struct iovec local = {out + got, want},
-			     remote = {(void *)(uintptr_t)(addr + got), want};
-		ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
-
-		if (n < 0 && (errno == ENOSYS || errno == EPERM))
-			n = mem_fallback(tid, false, addr + got, out + got, want) == 0
-				? (ssize_t)want
-				: -1;
-		if (n <= 0)
-			return -EFAULT;
-		if (memchr(out + got, '\0', (size_t)n))
-			return 0;
-		got += (size_t)n;
-	}
-	return -ENAMETOOLONG;
 }
 
 /* ---- the translation cache ------------------------------------------------ */
@@ -530,6 +486,29 @@ void bld_ptrace_slots_forget(struct bld_ptrace_tracee *t)
 
 /* ---- one stop ------------------------------------------------------------- */
 
+/* The effective IDs of `t` (/proc/TID/status): the kernel lets a caller
+ * without CAP_SYS_PTRACE at a process's memory and /proc links only with
+ * the same real, effective and saved IDs, so these are the ones. */
+static void read_ids(struct bld_ptrace_tracee *t)
+{
+	char path[64];
+	_cleanup_free_ char *st = NULL;
+	unsigned long ru, eu, rg, eg;
+	const char *u, *g;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)t->tid);
+	if (nib_read_file_at(AT_FDCWD, path, 1 << 16, &st, NULL, NULL) < 0)
+		return;
+	u = strstr(st, "\nUid:");
+	g = strstr(st, "\nGid:");
+	if (!u || !g || sscanf(u + 5, "%lu %lu", &ru, &eu) != 2 ||
+	    sscanf(g + 5, "%lu %lu", &rg, &eg) != 2)
+		return;
+	t->uid = (uid_t)eu;
+	t->gid = (gid_t)eg;
+	t->ids_known = true;
+}
+
 struct stop {
 	struct bld_ptrace_tracer *tr;
 	struct bld_ptrace_tracee *t;
@@ -584,6 +563,34 @@ static uint64_t path_ptr(struct stop *s, int i)
 
 #define SCRATCH_LOST 1
 
+/* The next slot of `t` but `avoid` (-1: none); what it held is forgotten. */
+static unsigned slot_next(struct bld_ptrace_tracee *t, int avoid)
+{
+	unsigned k = t->next_slot++ % BLD_PTRACE_SLOTS;
+
+	if ((int)k == avoid)
+		k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	free(t->slot_str[k]);
+	t->slot_str[k] = NULL;
+	return k;
+}
+
+/* Write `n` bytes to the scratch memory at `addr`: 0, SCRATCH_LOST when
+ * the program unmapped it (it is mapped again, and the call run again),
+ * or -errno. */
+static int scratch_write(struct stop *s, uint64_t addr, const void *data, size_t n)
+{
+	int r = bld_ptrace_mem_write(&s->who, addr, data, n);
+
+	if (r == -EFAULT) {
+		bld_ptrace_slots_forget(s->t);
+		s->t->scratch = 0;
+		s->t->scratch_own = false;
+		return SCRATCH_LOST;
+	}
+	return r;
+}
+
 /* Write `data` (n bytes; `str`: a path) to the next slot and point
  * argument `i` at it; a path a slot still holds is not written again.
  * *used is the slot taken; slot `avoid` (-1: none) holds another argument
@@ -606,22 +613,11 @@ static int put_slot(struct stop *s, int i, uint64_t orig, const void *data, size
 				*used = (int)k;
 				return 0;
 			}
-	k = t->next_slot++ % BLD_PTRACE_SLOTS;
-	if ((int)k == avoid)
-		k = t->next_slot++ % BLD_PTRACE_SLOTS;
+	k = slot_next(t, avoid);
 	*used = (int)k;
 	addr = t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
-	free(t->slot_str[k]);
-	t->slot_str[k] = NULL;
-	r = bld_ptrace_mem_write(t->tid, addr, data, n);
-	if (r == -EFAULT) {
-		/* the program unmapped it: map it again, run the call again */
-		bld_ptrace_slots_forget(t);
-		t->scratch = 0;
-		t->scratch_own = false;
-		return SCRATCH_LOST;
-	}
-	if (r < 0)
+	r = scratch_write(s, addr, data, n);
+	if (r != 0)
 		return r;
 	if (str)
 		t->slot_str[k] = xstrdup(data);
@@ -637,11 +633,11 @@ static int base_of(struct stop *s, int dirfd_arg, char *out, size_t size)
 	char link[32];
 
 	if (fd == AT_FDCWD)
-		return bld_ptrace_proc_dir(s->tr->fs, s->t->tid, "cwd", out, size);
+		return bld_ptrace_proc_dir(s->tr->fs, &s->who, "cwd", out, size);
 	if (fd < 0)
 		return -EBADF;
 	snprintf(link, sizeof(link), "fd/%d", fd);
-	return bld_ptrace_proc_dir(s->tr->fs, s->t->tid, link, out, size);
+	return bld_ptrace_proc_dir(s->tr->fs, &s->who, link, out, size);
 }
 
 static unsigned resolve_flags(const struct stop *s, const struct pathspec *p)
@@ -715,6 +711,17 @@ static bool owner_wanted(const struct stop *s)
 	return true;
 }
 
+/* want_exit for two arguments (`argj` -1: one) */
+static int want_exit2(struct stop *s, int argi, uint64_t orig, int argj, uint64_t origj)
+{
+	s->t->exit_restore = true;
+	s->t->restore_arg[0] = argi;
+	s->t->restore_val[0] = orig;
+	s->t->restore_arg[1] = argj;
+	s->t->restore_val[1] = origj;
+	return BLD_PT_WANT_EXIT;
+}
+
 /*
  * An open of a fifo or a device, a connect, can wait, and a signal can
  * interrupt it: the kernel then runs it again (SA_RESTART) with the
@@ -725,10 +732,7 @@ static bool owner_wanted(const struct stop *s)
  */
 static int want_exit(struct stop *s, int argi, uint64_t orig)
 {
-	s->t->exit_restore = true;
-	s->t->restore_arg = argi;
-	s->t->restore_val = orig;
-	return BLD_PT_WANT_EXIT;
+	return want_exit2(s, argi, orig, -1, 0);
 }
 
 /*
@@ -741,8 +745,9 @@ static bool same_in_folder(struct stop *s, const struct pathspec *p, const char 
 			   unsigned flags)
 {
 	char proc[PATH_MAX + 64];
+	struct bld_ptrace_look l;
 	struct stat st;
-	int fd, n;
+	int fd, n, r, e;
 
 	if (strchr(name, '/') || streq(name, ".") || streq(name, "..") ||
 	    bld_ptrace_fs_name_is_bound(s->tr->fs, name))
@@ -763,9 +768,13 @@ static bool same_in_folder(struct stop *s, const struct pathspec *p, const char 
 		n = snprintf(proc, sizeof(proc), "/proc/%d/fd/%d/%s", (int)s->t->tid, fd, name);
 	if (n < 0 || (size_t)n >= sizeof(proc))
 		return false;
-	if (lstat(proc, &st) == 0)
+	bld_ptrace_look_begin(&s->who, &l);
+	r = lstat(proc, &st);
+	e = errno;
+	bld_ptrace_look_end(&l);
+	if (r == 0)
 		return !S_ISLNK(st.st_mode);
-	return errno == ENOENT;
+	return e == ENOENT;
 }
 
 static int do_path(struct stop *s)
@@ -787,7 +796,7 @@ static int do_path(struct stop *s)
 		ptr = orig[i] = path_ptr(s, p->path);
 		if (ptr == 0)
 			continue; /* NULL: the dirfd itself (utimensat), or EFAULT */
-		r = bld_ptrace_read_string(s->t->tid, ptr, path, sizeof(path));
+		r = bld_ptrace_read_string(&s->who, ptr, path, sizeof(path));
 		if (r < 0)
 			return skip(s, r);
 		if (!*path)
@@ -855,14 +864,14 @@ static int do_getcwd(struct stop *s)
 	char cwd[PATH_MAX];
 	uint64_t size = arg(s, 1);
 	size_t n;
-	int r = bld_ptrace_proc_dir(s->tr->fs, s->t->tid, "cwd", cwd, sizeof(cwd));
+	int r = bld_ptrace_proc_dir(s->tr->fs, &s->who, "cwd", cwd, sizeof(cwd));
 
 	if (r < 0)
 		return skip(s, r);
 	n = strlen(cwd) + 1;
 	if (size < n)
 		return skip(s, -ERANGE);
-	r = bld_ptrace_mem_write(s->t->tid, arg(s, 0), cwd, n);
+	r = bld_ptrace_mem_write(&s->who, arg(s, 0), cwd, n);
 	return skip(s, r < 0 ? r : (int64_t)n);
 }
 
@@ -876,7 +885,7 @@ static int do_readlink(struct stop *s)
 	ssize_t n;
 	int r;
 
-	r = bld_ptrace_read_string(s->t->tid, ptr, path, sizeof(path));
+	r = bld_ptrace_read_string(&s->who, ptr, path, sizeof(path));
 	if (r < 0)
 		return skip(s, r);
 	if (!*path)
@@ -892,13 +901,13 @@ static int do_readlink(struct stop *s)
 				(size_t)MIN(size, (int64_t)sizeof(target)));
 	if (n < 0)
 		return skip(s, n);
-	r = bld_ptrace_mem_write(s->t->tid, arg(s, bufarg), target, (size_t)n);
+	r = bld_ptrace_mem_write(&s->who, arg(s, bufarg), target, (size_t)n);
 	return skip(s, r < 0 ? r : n);
 }
 
 /* The caller's argv pointers from index 1, appended to `out` (n entries
  * at most): the count, or -errno. */
-static ssize_t read_argv(pid_t tid, uint64_t argv, uint64_t *out, size_t max)
+static ssize_t read_argv(const struct bld_ptrace_who *who, uint64_t argv, uint64_t *out, size_t max)
 {
 	size_t n = 0;
 
@@ -912,7 +921,7 @@ static ssize_t read_argv(pid_t tid, uint64_t argv, uint64_t *out, size_t max)
 		room = MIN(room, max - n);
 		if (room == 0)
 			return -E2BIG;
-		if (bld_ptrace_mem_read(tid, at, out + n, room * 8) < 0)
+		if (bld_ptrace_mem_read(who, at, out + n, room * 8) < 0)
 			return -EFAULT;
 		for (got = 0; got < room; got++)
 			if (out[n + got] == 0)
@@ -965,14 +974,14 @@ static int do_exec(struct stop *s)
 
 	if (!s->t->scratch)
 		return BLD_PT_NEED_SCRATCH;
-	r = bld_ptrace_read_string(s->t->tid, ptr, path, sizeof(path));
+	r = bld_ptrace_read_string(&s->who, ptr, path, sizeof(path));
 	if (r < 0)
 		return skip(s, r);
 	if (at && !*path && (arg(s, 4) & AT_EMPTY_PATH)) {
 		/* fexecve: the program is the file behind the fd */
 		char link[32];
 		snprintf(link, sizeof(link), "fd/%d", as_fd(arg(s, 0)));
-		r = bld_ptrace_proc_dir(s->tr->fs, s->t->tid, link, path, sizeof(path));
+		r = bld_ptrace_proc_dir(s->tr->fs, &s->who, link, path, sizeof(path));
 		if (r < 0)
 			return BLD_PT_CONT; /* a memfd: the kernel's */
 		ptr = 0;
@@ -981,7 +990,7 @@ static int do_exec(struct stop *s)
 		if (r < 0)
 			return skip(s, r);
 	}
-	if (argv && bld_ptrace_mem_read(s->t->tid, argv, &argv0, 8) < 0)
+	if (argv && bld_ptrace_mem_read(&s->who, argv, &argv0, 8) < 0)
 		return skip(s, -EFAULT);
 	r = bld_ptrace_exec_plan(s->tr->fs, &s->who, base, path, ptr, argv0, &x);
 	if (r < 0) {
@@ -1011,14 +1020,14 @@ static int do_exec(struct stop *s)
 	maxptr = (BLD_PTRACE_EXEC_ROOM - off) / 8 - 1;
 	for (size_t i = 0; i < x.n_head; i++)
 		ptrs[nptr++] = x.head[i].ptr;
-	nargs = argv0 ? read_argv(s->t->tid, argv, ptrs + nptr, maxptr - nptr) : 0;
+	nargs = argv0 ? read_argv(&s->who, argv, ptrs + nptr, maxptr - nptr) : 0;
 	if (nargs < 0) {
 		bld_ptrace_exec_free(&x);
 		return skip(s, nargs);
 	}
 	nptr += (size_t)nargs;
 	ptrs[nptr++] = 0;
-	r = bld_ptrace_mem_write(s->t->tid, addr, buf, off + nptr * 8);
+	r = bld_ptrace_mem_write(&s->who, addr, buf, off + nptr * 8);
 	if (r < 0) {
 		bld_ptrace_exec_free(&x);
 		if (r != -EFAULT)
@@ -1052,82 +1061,202 @@ static int do_uname(struct stop *s)
 	if (uname(&u) < 0)
 		return BLD_PT_CONT;
 	snprintf(u.nodename, sizeof(u.nodename), "%s", s->tr->hostname);
-	return skip(s, bld_ptrace_mem_write(s->t->tid, arg(s, 0), &u, sizeof(u)));
+	return skip(s, bld_ptrace_mem_write(&s->who, arg(s, 0), &u, sizeof(u)));
 }
 
-static int do_sock(struct stop *s)
+/*
+ * The host address of the AF_UNIX address of `len` bytes at `addr` (the
+ * caller's) that names a path: 1 with *out and *outlen; 0 when it names
+ * none (abstract, another family, no address) and goes as it is; or
+ * -errno. `creates`: bind makes the socket file.
+ */
+static int unix_addr(struct stop *s, uint64_t addr, uint64_t len, bool creates,
+		     struct sockaddr_un *out, uint64_t *outlen)
 {
-	struct sockaddr_un sa, out;
-	uint64_t len = arg(s, 2);
-	size_t plen, hl;
+	struct sockaddr_un sa;
 	char path[sizeof(sa.sun_path) + 1], base[PATH_MAX];
 	struct bld_ptrace_path res;
-	int r, k;
+	size_t plen, hl;
+	int r;
 
-	if (len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa))
-		return BLD_PT_CONT;
-	if (bld_ptrace_mem_read(s->t->tid, arg(s, 1), &sa, len) < 0)
-		return BLD_PT_CONT; /* the kernel's EFAULT */
+	if (!addr || len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa))
+		return 0;
+	if (bld_ptrace_mem_read(&s->who, addr, &sa, len) < 0)
+		return 0; /* the kernel's EFAULT */
 	if (sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0')
-		return BLD_PT_CONT; /* not a path (abstract, inet) */
+		return 0;
 	plen = strnlen(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
 	memcpy(path, sa.sun_path, plen);
 	path[plen] = '\0';
-	if (path[0] != '/') {
-		r = base_of(s, -1, base, sizeof(base));
-		if (r < 0)
-			return skip(s, r);
-	}
+	if (path[0] != '/' && (r = base_of(s, -1, base, sizeof(base))) < 0)
+		return r;
 	r = bld_ptrace_resolve(s->tr->fs, &s->who, base, path,
-			       s->e->nr == SYS_bind ? BLD_PTRACE_WRITE : BLD_PTRACE_FOLLOW, &res);
+			       creates ? BLD_PTRACE_WRITE : BLD_PTRACE_FOLLOW, &res);
 	if (r < 0)
-		return skip(s, r);
+		return r;
 	if (res.unchanged)
-		return BLD_PT_CONT;
+		return 0;
 	hl = strlen(res.host);
-	if (hl >= sizeof(out.sun_path))
-		return skip(s, -ENAMETOOLONG);
+	if (hl >= sizeof(out->sun_path))
+		return -ENAMETOOLONG;
+	memset(out, 0, sizeof(*out));
+	out->sun_family = AF_UNIX;
+	memcpy(out->sun_path, res.host, hl + 1);
+	*outlen = offsetof(struct sockaddr_un, sun_path) + hl + 1;
+	return 1;
+}
+
+/* bind, connect, sendto: the address in a slot */
+static int do_sock(struct stop *s)
+{
+	int ai = s->e->nr == SYS_sendto ? 4 : 1, k, r;
+	uint64_t addr = arg(s, ai), len = arg(s, ai + 1), ol;
+	struct sockaddr_un out;
+
+	r = unix_addr(s, addr, len, s->e->nr == SYS_bind, &out, &ol);
+	if (r <= 0)
+		return r < 0 ? skip(s, r) : BLD_PT_CONT;
 	if (!s->t->scratch)
 		return BLD_PT_NEED_SCRATCH;
-	memset(&out, 0, sizeof(out));
-	out.sun_family = AF_UNIX;
-	memcpy(out.sun_path, res.host, hl + 1);
-	r = put_slot(s, 1, 0, &out, sizeof(out), false, -1, &k);
+	r = put_slot(s, ai, addr, &out, sizeof(out), false, -1, &k);
 	if (r == SCRATCH_LOST)
 		return BLD_PT_NEED_SCRATCH;
 	if (r < 0)
 		return skip(s, r);
-	set_arg(s, 2, offsetof(struct sockaddr_un, sun_path) + hl + 1);
-	if (s->e->nr == SYS_connect) {
-		/* the caller's address and its length */
-		s->t->exit_restore = true;
-		s->t->restore_arg = -1;
-		s->t->restore_val = len;
-		return BLD_PT_WANT_EXIT;
-	}
-	return BLD_PT_CONT;
+	set_arg(s, ai + 1, ol);
+	/* connect and sendto can wait: the caller's address if run again */
+	return s->e->nr == SYS_bind ? BLD_PT_CONT : want_exit2(s, ai, addr, ai + 1, len);
 }
 
-void bld_ptrace_syscall_exit(struct bld_ptrace_tracee *t)
+/* sendmsg: a copy of the message header naming the address, both in a
+ * slot */
+static int do_sendmsg(struct stop *s)
+{
+	struct {
+		struct sockaddr_un sa;
+		struct msghdr m;
+	} b;
+	uint64_t mp = arg(s, 1), at;
+	unsigned k;
+	int r;
+
+	if (!mp || bld_ptrace_mem_read(&s->who, mp, &b.m, sizeof(b.m)) < 0)
+		return BLD_PT_CONT;
+	r = unix_addr(s, (uint64_t)(uintptr_t)b.m.msg_name, b.m.msg_namelen, false, &b.sa, &at);
+	if (r <= 0)
+		return r < 0 ? skip(s, r) : BLD_PT_CONT;
+	if (!s->t->scratch)
+		return BLD_PT_NEED_SCRATCH;
+	b.m.msg_namelen = (socklen_t)at;
+	k = slot_next(s->t, -1);
+	at = s->t->scratch + (uint64_t)k * BLD_PTRACE_SLOT;
+	b.m.msg_name = (void *)(uintptr_t)at;
+	r = scratch_write(s, at, &b, sizeof(b));
+	if (r == SCRATCH_LOST)
+		return BLD_PT_NEED_SCRATCH;
+	if (r < 0)
+		return skip(s, r);
+	s->t->orig[k] = mp;
+	set_arg(s, 1, at + offsetof(__typeof__(b), m));
+	return want_exit(s, 1, mp);
+}
+
+/* sendmmsg: when a message names an AF_UNIX path, a copy of the vector
+ * (and the addresses) in the exec room; the counts the kernel writes
+ * into it are copied back at the exit. */
+static int do_sendmmsg(struct stop *s)
+{
+	_cleanup_free_ struct mmsghdr *v = NULL;
+	_cleanup_free_ struct sockaddr_un *sa = NULL;
+	uint64_t vp = arg(s, 1), room, n = MIN(arg(s, 2), (uint64_t)UIO_MAXIOV), len;
+	size_t vsize = n * sizeof(*v);
+	bool any = false;
+	int r;
+
+	if (!vp || !n)
+		return BLD_PT_CONT;
+	v = xmalloc(vsize);
+	sa = xcalloc(n, sizeof(*sa));
+	if (bld_ptrace_mem_read(&s->who, vp, v, vsize) < 0)
+		return BLD_PT_CONT;
+	for (size_t i = 0; i < n; i++) {
+		r = unix_addr(s, (uint64_t)(uintptr_t)v[i].msg_hdr.msg_name,
+			      v[i].msg_hdr.msg_namelen, false, &sa[i], &len);
+		if (r < 0)
+			return skip(s, r);
+		if (r == 0) {
+			sa[i].sun_family = AF_UNSPEC; /* as it is */
+			continue;
+		}
+		if (!s->t->scratch)
+			return BLD_PT_NEED_SCRATCH;
+		any = true;
+		v[i].msg_hdr.msg_namelen = (socklen_t)len;
+	}
+	if (!any)
+		return BLD_PT_CONT;
+	room = s->t->scratch + BLD_PTRACE_EXEC_OFF;
+	for (size_t i = 0; i < n; i++)
+		if (sa[i].sun_family == AF_UNIX)
+			v[i].msg_hdr.msg_name = (void *)(uintptr_t)(room + vsize + i * sizeof(*sa));
+	r = scratch_write(s, room, v, vsize);
+	if (r == 0)
+		r = scratch_write(s, room + vsize, sa, n * sizeof(*sa));
+	if (r == SCRATCH_LOST)
+		return BLD_PT_NEED_SCRATCH;
+	if (r < 0)
+		return skip(s, r);
+	set_arg(s, 1, room);
+	s->t->mmsg_copy = room;
+	s->t->mmsg_orig = vp;
+	s->t->mmsg_n = (unsigned)n;
+	return want_exit(s, 1, vp);
+}
+
+static void who_of(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t,
+		   struct bld_ptrace_who *who)
+{
+	*who = (struct bld_ptrace_who){
+	    .tid = t->tid, .tgid = t->tgid, .exe = bld_ptrace_exe_of, .ctx = tr};
+	if (tr->look_as_tracee) {
+		/* nib is root: a process of another user is looked at with
+		 * its IDs */
+		if (!t->ids_known)
+			read_ids(t);
+		who->look = t->ids_known && (t->uid != 0 || t->gid != 0);
+		who->uid = t->uid;
+		who->gid = t->gid;
+	}
+}
+
+void bld_ptrace_syscall_exit(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t)
 {
 	struct bld_ptrace_regs regs;
+	struct bld_ptrace_who who;
 	int64_t ret;
 
 	t->exit_restore = false;
 	if (bld_ptrace_regs_get(t->tid, &regs) < 0)
 		return;
 	ret = bld_ptrace_reg_ret(&regs);
+	who_of(tr, t, &who);
+	for (int64_t i = 0; t->mmsg_n && i < ret && i < (int64_t)t->mmsg_n; i++) {
+		/* sendmmsg: the counts sent, in the caller's vector */
+		uint64_t off =
+		    (uint64_t)i * sizeof(struct mmsghdr) + offsetof(struct mmsghdr, msg_len);
+		unsigned sent;
+		if (bld_ptrace_mem_read(&who, t->mmsg_copy + off, &sent, sizeof(sent)) < 0 ||
+		    bld_ptrace_mem_write(&who, t->mmsg_orig + off, &sent, sizeof(sent)) < 0)
+			break;
+	}
+	t->mmsg_n = 0;
 	/* -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK */
 	if (ret > -512 || ret < -516)
 		return;
-	if (t->restore_arg >= 0) {
-		bld_ptrace_reg_set_arg(&regs, (unsigned)t->restore_arg, t->restore_val);
-	} else {
-		/* connect: address and length */
-		unsigned k = (t->next_slot + BLD_PTRACE_SLOTS - 1) % BLD_PTRACE_SLOTS;
-		bld_ptrace_reg_set_arg(&regs, 1, t->orig[k]);
-		bld_ptrace_reg_set_arg(&regs, 2, t->restore_val);
-	}
+	for (int i = 0; i < 2; i++)
+		if (t->restore_arg[i] >= 0)
+			bld_ptrace_reg_set_arg(&regs, (unsigned)t->restore_arg[i],
+					       t->restore_val[i]);
 	bld_ptrace_regs_set(t->tid, &regs);
 }
 
@@ -1139,8 +1268,7 @@ int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t
 	int r = BLD_PT_CONT;
 
 	index_table();
-	s.who = (struct bld_ptrace_who){
-	    .tid = t->tid, .tgid = t->tgid, .exe = bld_ptrace_exe_of, .ctx = tr};
+	who_of(tr, t, &s.who);
 	s.e = nr >= 0 && nr < NR_MAX ? by_nr[nr] : NULL;
 	if (!s.e)
 		return BLD_PT_CONT; /* stopped by a filter of the tracee's own */
@@ -1160,12 +1288,24 @@ int bld_ptrace_syscall(struct bld_ptrace_tracer *tr, struct bld_ptrace_tracee *t
 	case K_SOCK:
 		r = do_sock(&s);
 		break;
+	case K_SENDMSG:
+		r = s.e->nr == SYS_sendmsg ? do_sendmsg(&s) : do_sendmmsg(&s);
+		break;
 	case K_UNAME:
 		r = s.tr->hostname ? do_uname(&s) : BLD_PT_CONT;
 		break;
 	case K_OWNER:
 		if (owner_wanted(&s))
 			r = owner_answer(&s);
+		break;
+	case K_SETID:
+		if (owner_wanted(&s)) {
+			r = owner_answer(&s);
+		} else if (tr->look_as_tracee) {
+			/* its IDs may change: read anew, dumpable again */
+			t->ids_known = false;
+			t->redump = true;
+		}
 		break;
 	}
 	if (r != BLD_PT_NEED_SCRATCH && (s.dirty || regs->nr_dirty)) {

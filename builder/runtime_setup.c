@@ -73,14 +73,15 @@ static const char *fdpath(int fd, char buf[static 32])
 	return buf;
 }
 
-static void created(struct setup *s, const char *path, int parentfd)
+/* `path` was made; `before`: its folder before that, whose times are put
+ * back when it is removed (a RUN leaves its folder as it found it). */
+static void created(struct setup *s, const char *path, const struct stat *before)
 {
 	struct bld_msg_created m = {.type = BLD_MSG_CREATED};
-	struct stat st;
 
-	if (fstat(parentfd, &st) == 0) {
-		m.times[0] = st.st_atim;
-		m.times[1] = st.st_mtim;
+	if (before) {
+		m.times[0] = before->st_atim;
+		m.times[1] = before->st_mtim;
 	} else {
 		m.times[0].tv_nsec = m.times[1].tv_nsec = UTIME_OMIT;
 	}
@@ -88,9 +89,9 @@ static void created(struct setup *s, const char *path, int parentfd)
 	bld_rt_send(s->rt->sync_fd, BLD_MSG_CREATED, &m, sizeof(m), -1);
 }
 
-static void created_report(void *arg, const char *path, int parentfd)
+static void created_report(void *arg, const char *path, const struct stat *before)
 {
-	created(arg, path, parentfd);
+	created(arg, path, before);
 }
 
 /* mkdir -p `path` inside the rootfs, reporting each folder it creates;
@@ -142,13 +143,13 @@ static int ensure_file(struct setup *s, const char *path)
 		return -1;
 	}
 	real = open(fdpath(dfd, b), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (real < 0)
+	if (real < 0 || fstat(real, &st) < 0)
 		return -1;
 	fd = openat(real, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	close(fd);
-	created(s, clean, real);
+	created(s, clean, &st);
 	return openat(real, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }
 

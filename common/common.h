@@ -343,8 +343,10 @@ int nib_open_in_root_walk(int rootfd, const char *path, int flags, mode_t mode,
  * error (ENOTDIR): nothing is created through it. */
 int nib_mkdir_in_root(int rootfd, const char *path, mode_t mode, struct nib_error *err);
 /* Told about each folder nib_mkdir_in_root_report creates: `path` relative
- * to the root, `parentfd` the folder it was made in. */
-typedef void (*nib_mkdir_fn)(void *arg, const char *path, int parentfd);
+ * to the root, `before` the folder it was made in as it was before (NULL
+ * when it could not be read), so its times can be put back. */
+struct stat;
+typedef void (*nib_mkdir_fn)(void *arg, const char *path, const struct stat *before);
 /* nib_mkdir_in_root that tells `fn` (may be NULL) what it creates. */
 int nib_mkdir_in_root_report(int rootfd, const char *path, mode_t mode, nib_mkdir_fn fn, void *arg,
 			     struct nib_error *err);

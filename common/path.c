@@ -288,15 +288,17 @@ int nib_mkdir_in_root_report(int rootfd, const char *path, mode_t mode, nib_mkdi
 		fd = nib_open_in_root(rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
 		if (fd < 0 && errno == ENOENT) {
 			const char *name = strrchr(clean, '/');
-			struct stat st;
+			struct stat st, parent;
+			bool have_parent;
 			name = name ? name + 1 : clean;
 			/* the name exists, so it is a symlink that leads nowhere:
 			 * never create through it (its target may be anywhere) */
 			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				return nib_err(err, NIB_ERR_IO, ENOTDIR, "mkdir %s", clean);
+			have_parent = fn && fstat(cur, &parent) == 0;
 			if (mkdirat(cur, name, mode) == 0) {
 				if (fn)
-					fn(arg, clean, cur);
+					fn(arg, clean, have_parent ? &parent : NULL);
 			} else if (errno != EEXIST) {
 				return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", clean);
 			}

@@ -93,6 +93,9 @@ int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
 
 	if (!mkdtemp(tmpl))
 		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", tmpl);
+	/* passable by every user: a RUN under the ptrace isolation names its
+	 * rootfs by this path, also after it became the image's USER */
+	chmod(tmpl, 0711);
 	r->driver = d;
 	r->dir = steal_pointer(&tmpl);
 	for (size_t i = 0; layer_dirs && i < layer_dirs->len; i++)

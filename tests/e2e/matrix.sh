@@ -11,7 +11,8 @@
 
 MODES=(root nibsub nibplain pod pod-cd)
 SUBSET=(${E2E_MATRIX:-copy-chown setuid-modes whiteouts})
-TS_SUBSET=(${E2E_TS_CASES:-copy-chown setuid-modes})
+# the RUN cases the ptrace isolation must build as root does (pod-cd)
+TS_SUBSET=(${E2E_TS_CASES:-copy-chown setuid-modes chown-recursive multistage-chain run-steps20 run-daemon run-script-static})
 
 if ! e2e_init; then
 	for m in "${MODES[@]}"; do

@@ -25,6 +25,16 @@
  *   caps             setcap's calls: security.capability set by path and by
  *                    fd, read back, refused, removed, dropped by chown; left
  *                    set on /tmp/capf
+ *   become UID       setresuid to UID (as apt's methods drop to _apt: no
+ *                    exec), then path calls, a fork, a process that asks
+ *                    not to be dumpable, and an exec
+ *   paths HOST SOCK  the less common path calls on the host path HOST
+ *                    (statx, faccessat2, fchmodat2, utimensat, execveat,
+ *                    openat2, inotify, the handle and mount calls, and
+ *                    fanotify) and datagrams sent by sendto, sendmsg and
+ *                    sendmmsg to the host socket SOCK: none may reach
+ *                    them; then the same sends to a socket of the rootfs
+ *                    and to an abstract one arrive
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,8 +45,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <sys/wait.h>
@@ -400,6 +417,144 @@ static int caps_test(void)
 	return 0;
 }
 
+static void open_said(const char *what, const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	printf("%s: %s\n", what, fd >= 0 ? "ok" : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static int become_test(int uid)
+{
+	char buf[4096];
+	ssize_t n;
+	pid_t child;
+	int fd, st = -1;
+
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		printf("setresuid: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("uid: %d\n", (int)getuid());
+	open_said("open", "/etc/passwd");
+	printf("chdir: %s\n", chdir("/tmp") == 0 ? "ok" : strerror(errno));
+	printf("getcwd: %s\n", getcwd(buf, sizeof(buf)) ? buf : strerror(errno));
+	n = readlink("/proc/self/cwd", buf, sizeof(buf) - 1);
+	buf[n < 0 ? 0 : n] = '\0';
+	printf("/proc/self/cwd: %s\n", n < 0 ? strerror(errno) : buf);
+	fd = open("become-file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	printf("create: %s\n", fd >= 0 ? "ok" : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	child = fork();
+	if (child == 0)
+		_exit(open("/etc/passwd", O_RDONLY) < 0);
+	waitpid(child, &st, 0);
+	printf("child: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "failed");
+	prctl(PR_SET_DUMPABLE, 0);
+	open_said("not dumpable", "/etc/passwd");
+	execl("/bin/sh", "sh", "-c", "echo \"exec: $(id -u)\"", (char *)NULL);
+	printf("exec: %s\n", strerror(errno));
+	return 1;
+}
+
+static void reached(const char *what, long r)
+{
+	printf("%s: %s\n", what, r >= 0 ? "REACHED" : strerror(errno));
+}
+
+static socklen_t unix_name(struct sockaddr_un *sa, const char *path, bool abstract)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	snprintf(sa->sun_path + abstract, sizeof(sa->sun_path) - 1, "%s", path);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + abstract + strlen(path) + 1);
+}
+
+/* sendto, sendmsg and sendmmsg (two messages) of "x" on `s` to `to` */
+static void sends(int s, const char *what, struct sockaddr_un *to, socklen_t len)
+{
+	struct iovec iov = {"x", 1};
+	struct msghdr m = {.msg_name = to, .msg_namelen = len, .msg_iov = &iov, .msg_iovlen = 1};
+	struct mmsghdr mm[2] = {{.msg_hdr = m}, {.msg_hdr = m}};
+	char name[64];
+	int n;
+
+	snprintf(name, sizeof(name), "sendto %s", what);
+	reached(name, sendto(s, "x", 1, 0, (struct sockaddr *)to, len));
+	snprintf(name, sizeof(name), "sendmsg %s", what);
+	reached(name, sendmsg(s, &m, 0));
+	n = sendmmsg(s, mm, 2, 0);
+	printf("sendmmsg %s: %s\n", what,
+	       n == 2 && mm[0].msg_len == 1 && mm[1].msg_len == 1 ? "2 sent, counts 1 1"
+	       : n < 0						  ? strerror(errno)
+								  : "counts wrong");
+}
+
+static int paths_test(const char *host, const char *hostsock)
+{
+	char *argv[] = {"x", NULL}, buf[8];
+	struct open_how {
+		unsigned long long flags, mode, resolve;
+	} how = {O_RDONLY, 0, 0};
+	struct {
+		unsigned int bytes;
+		int type;
+		unsigned char f[128];
+	} fh = {.bytes = 128};
+	struct {
+		unsigned long long set, clr, prop, userns;
+	} attr = {0};
+	struct sockaddr_un sa;
+	struct statx stx;
+	int mnt, ifd, ffd, s = socket(AF_UNIX, SOCK_DGRAM, 0), r = socket(AF_UNIX, SOCK_DGRAM, 0);
+	int got = 0;
+
+	reached("statx", syscall(SYS_statx, AT_FDCWD, host, 0, 0x7ff, &stx));
+	reached("faccessat2", syscall(SYS_faccessat2, AT_FDCWD, host, R_OK, AT_EACCESS));
+	reached("fchmodat2", syscall(452, AT_FDCWD, host, 0600, 0));
+	reached("utimensat", syscall(SYS_utimensat, AT_FDCWD, host, NULL, 0));
+	reached("execveat", syscall(SYS_execveat, AT_FDCWD, host, argv, environ, 0));
+	reached("openat2", syscall(SYS_openat2, AT_FDCWD, host, &how, sizeof(how)));
+	ifd = inotify_init1(0);
+	reached("inotify_add_watch", ifd < 0 ? ifd : inotify_add_watch(ifd, host, IN_OPEN));
+	reached("name_to_handle_at", syscall(SYS_name_to_handle_at, AT_FDCWD, host, &fh, &mnt, 0));
+	reached("open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+	reached("open_tree", syscall(SYS_open_tree, AT_FDCWD, host, 1 /* OPEN_TREE_CLONE */));
+	reached("mount_setattr",
+		syscall(SYS_mount_setattr, AT_FDCWD, host, 0, &attr, sizeof(attr)));
+	reached("fspick", syscall(SYS_fspick, AT_FDCWD, host, 0));
+	reached("move_mount", syscall(SYS_move_mount, AT_FDCWD, host, AT_FDCWD, "/tmp", 0));
+	sends(s, "host", &sa, unix_name(&sa, hostsock, false));
+	unlink("/tmp/dsock");
+	if (bind(r, (struct sockaddr *)&sa, unix_name(&sa, "/tmp/dsock", false)) < 0)
+		printf("bind /tmp/dsock: %s\n", strerror(errno));
+	sends(s, "rootfs", &sa, unix_name(&sa, "/tmp/dsock", false));
+	while (recv(r, buf, sizeof(buf), MSG_DONTWAIT) == 1)
+		got++;
+	printf("received in the rootfs: %d\n", got);
+	close(r);
+	r = socket(AF_UNIX, SOCK_DGRAM, 0);
+	snprintf(buf, sizeof(buf), "%d", (int)getpid() % 100000);
+	if (bind(r, (struct sockaddr *)&sa, unix_name(&sa, buf, true)) < 0)
+		printf("bind abstract: %s\n", strerror(errno));
+	sends(s, "abstract", &sa, unix_name(&sa, buf, true));
+	for (got = 0; recv(r, buf, sizeof(buf), MSG_DONTWAIT) == 1;)
+		got++;
+	printf("received on the abstract socket: %d\n", got);
+	/* unprivileged fanotify needs 5.13 and a profile that allows it */
+	ffd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID, O_RDONLY);
+	if (ffd < 0)
+		printf("fanotify_mark: no fanotify (%s)\n", strerror(errno));
+	else
+		reached("fanotify_mark",
+			fanotify_mark(ffd, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, host));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -429,6 +584,10 @@ int main(int argc, char **argv)
 		return compat_test(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "caps") == 0)
 		return caps_test();
+	if (argc >= 3 && strcmp(argv[1], "become") == 0)
+		return become_test(atoi(argv[2]));
+	if (argc >= 4 && strcmp(argv[1], "paths") == 0)
+		return paths_test(argv[2], argv[3]);
 	fprintf(stderr, "usage: %s dirfd|cwd|exe|threads N|spawn N|restart|unix|rawexec\n",
 		argv[0]);
 	return 2;

@@ -2,6 +2,9 @@
 # nib run --isolation ptrace: a command over a rootfs without any namespace,
 # its paths translated by nib, in each mode a user meets it:
 #   root      nib as real root (the command is root, chown is real)
+#   noptrace  root without CAP_SYS_PTRACE, as root of a user-namespaced pod
+#             is: a command that becomes another user is looked at with
+#             its IDs
 #   nibplain  an ordinary user (single UID: credentials and owners emulated)
 #   standin   root under tests/helpers/nib-seccomp-standin: unshare, clone
 #             with namespace flags, mount, chroot, pivot_root refused (as
@@ -15,7 +18,7 @@
 . "$NIB_SRC/tests/lib/users.sh"
 . "$NIB_SRC/tests/lib/podsim.sh"
 
-MODES=(root nibplain standin pod)
+MODES=(root noptrace nibplain standin pod)
 CASES=(
 	"ls / and /etc/os-release are the rootfs's"
 	"cd, pwd and relative paths"
@@ -23,12 +26,14 @@ CASES=(
 	"exit status and signals pass through"
 	"background processes are killed at the end"
 	"uid 0 inside, --user"
+	"a process that becomes another user without exec, one not dumpable"
 	"chown and mknod are recorded or real"
 	"an absolute host path, .. and a symlink to / see only the rootfs"
 	"/proc/self/root, /proc/1/root and /proc/1/cwd see only the rootfs"
 	"a hard link and a write through a symlink stay inside"
 	"relative names: symlinks followed, bind points, replaced symlinks"
 	"system calls: dirfd before chdir, getcwd, exe, threads, vfork, restarts, AF_UNIX"
+	"the less common path calls and AF_UNIX sends see only the rootfs"
 	"a dynamically linked program uses the rootfs's loader and libc"
 	"Debian: useradd, dpkg -i with symlinks and a maintainer script, su"
 	"Debian: apt-get update and install"
@@ -97,21 +102,25 @@ make_rootfs() { # DIR OWNER
 	chown -R "$2" "$dir"
 }
 
-nibrun() {
+# nib ARGS... as MODE runs it
+nibcmd() {
 	case $MODE in
-	root) run env TMPDIR="$T/tmp" "$T/bin/nib" "$@" ;;
-	nibplain) run as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" "$@" ;;
-	standin) run env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" "$@" ;;
-	pod) run podsim "$T/bin/nib-seccomp-standin" "$T/bin/nib" "$@" ;;
+	root) env TMPDIR="$T/tmp" "$T/bin/nib" "$@" ;;
+	noptrace) env TMPDIR="$T/tmp" setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace \
+		"$T/bin/nib" "$@" ;;
+	nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" "$@" ;;
+	standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" "$@" ;;
+	pod) podsim "$T/bin/nib-seccomp-standin" "$T/bin/nib" "$@" ;;
 	esac
 }
+nibrun() { run nibcmd "$@"; }
 
 # pt ARGS... -- CMD...: nib run --isolation ptrace over $R
 pt() { nibrun run --isolation ptrace --rootfs "$R" "$@"; }
 
 owner_of() {
 	case $1 in
-	root | standin) echo 0:0 ;;
+	root | noptrace | standin) echo 0:0 ;;
 	nibplain) echo "$(id -u nibplain):$(id -g nibplain)" ;;
 	pod) echo "$PODSIM_UID:$PODSIM_GID" ;;
 	esac
@@ -141,7 +150,7 @@ for MODE in "${MODES[@]}"; do
 	R=$T/rootfs-$MODE
 	make_rootfs "$R" "$OWNER"
 	single=1
-	[ "$MODE" = root ] || [ "$MODE" = standin ] && single=0
+	case $MODE in root | noptrace | standin) single=0 ;; esac
 
 	t "[$MODE] ls / and /etc/os-release are the rootfs's"
 	pt -- sh -c 'ls /; cat /etc/os-release; cat /rootfs-marker'
@@ -207,6 +216,20 @@ for MODE in "${MODES[@]}"; do
 	assert_eq "$out" $'1000\n1000\n1000 50\n/home/user'
 	pt --user 1000:50 -- sh -c 'touch /tmp/byuser; id -u'
 	assert_eq "$out" 1000
+
+	t "[$MODE] a process that becomes another user without exec, one not dumpable"
+	if [ -n "$probe_why" ]; then
+		skip "$probe_why"
+	else
+		# nib reads its memory and /proc links after it left nib's IDs
+		pt -- /bin/probe become 1000
+		assert_status 0
+		assert_eq "$out" "$(printf '%s\n' 'uid: 1000' 'open: ok' 'chdir: ok' 'getcwd: /tmp' \
+			'/proc/self/cwd: /tmp' 'create: ok' 'child: ok' 'not dumpable: ok' 'exec: 1000')"
+		if [ "$single" = 0 ]; then
+			assert_eq "$(stat -c %u:%g "$R/tmp/become-file")" 1000:1000
+		fi
+	fi
 
 	t "[$MODE] chown and mknod are recorded or real"
 	# as root the command has namespace mode's capabilities: no CAP_MKNOD
@@ -326,6 +349,47 @@ for MODE in "${MODES[@]}"; do
 		[ -S "$R/tmp/sock" ] || fail "the socket is not in the rootfs"
 	fi
 
+	t "[$MODE] the less common path calls and AF_UNIX sends see only the rootfs"
+	if [ -n "$probe_why" ]; then
+		skip "$probe_why"
+	else
+		# a datagram socket of the host that counts what reaches it
+		rm -f "$T/hostsock" "$T/hostsock.ready"
+		python3 -c 'import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); open(sys.argv[1] + ".ready", "w").close()
+s.settimeout(2); n = 0
+try:
+    while True: s.recv(16); n += 1
+except socket.timeout: print(n)' "$T/hostsock" >"$T/hostsock.count" &
+		hs=$!
+		for _ in $(seq 50); do [ -e "$T/hostsock.ready" ] && break; sleep 0.1; done
+		before=$(stat -c %a:%Y "$T/host-marker-ptrace")
+		pt -- /bin/probe paths "$T/host-marker-ptrace" "$T/hostsock"
+		assert_status 0
+		# openat2 answers ENOSYS (callers fall back to openat); the
+		# handle and mount calls are refused
+		assert_eq "$(printf '%s\n' "$out" | grep -v '^fanotify_mark')" "$(printf '%s\n' \
+			'statx: No such file or directory' 'faccessat2: No such file or directory' \
+			'fchmodat2: No such file or directory' 'utimensat: No such file or directory' \
+			'execveat: No such file or directory' 'openat2: Function not implemented' \
+			'inotify_add_watch: No such file or directory' \
+			'name_to_handle_at: Operation not permitted' 'open_by_handle_at: Operation not permitted' \
+			'open_tree: Operation not permitted' 'mount_setattr: Operation not permitted' \
+			'fspick: Operation not permitted' 'move_mount: Operation not permitted' \
+			'sendto host: No such file or directory' 'sendmsg host: No such file or directory' \
+			'sendmmsg host: No such file or directory' 'sendto rootfs: REACHED' \
+			'sendmsg rootfs: REACHED' 'sendmmsg rootfs: 2 sent, counts 1 1' \
+			'received in the rootfs: 4' 'sendto abstract: REACHED' 'sendmsg abstract: REACHED' \
+			'sendmmsg abstract: 2 sent, counts 1 1' 'received on the abstract socket: 4')"
+		assert_match "$(printf '%s\n' "$out" | grep '^fanotify_mark')" \
+			'^fanotify_mark: (No such file or directory|no fanotify \(.*\))$'
+		wait "$hs"
+		assert_eq "$(cat "$T/hostsock.count")" 0 "datagrams that reached the host's socket"
+		assert_eq "$(stat -c %a:%Y "$T/host-marker-ptrace")" "$before" "the host file's mode and mtime"
+		[ -S "$R/tmp/dsock" ] || fail "the datagram socket is not in the rootfs"
+	fi
+
 	t "[$MODE] a dynamically linked program uses the rootfs's loader and libc"
 	if [ -n "$deb_why" ]; then
 		skip "$deb_why"
@@ -415,6 +479,18 @@ for MODE in "${MODES[@]}"; do
 	pt -- /etc/os-release
 	assert_status 1
 	assert_match "$err" 'exec /etc/os-release: Permission denied'
+	if [ "$single" = 0 ]; then
+		# as root, a USER's calls must pass the folders above the rootfs
+		mkdir -m 0700 "$T/closed-$MODE"
+		cp -a "$R" "$T/closed-$MODE/r"
+		nibrun run --isolation ptrace --rootfs "$T/closed-$MODE/r" --user user -- true
+		assert_status 1
+		assert_lines "$err" 1
+		assert_match "$err" "^nib: error: user 1000 cannot reach the rootfs: $T/closed-$MODE is mode 0700, owner 0:0 "
+		nibrun run --isolation ptrace --rootfs "$T/closed-$MODE/r" -- true
+		assert_status 0 "root passes"
+		rm -rf "${T:?}/closed-$MODE"
+	fi
 
 	t "[$MODE] --workdir, --hostname and the generated /etc files"
 	pt --workdir /work/dir --hostname box1 -- sh -c 'pwd; hostname; cat /etc/hostname; grep -c box1 /etc/hosts; echo $HOSTNAME'
@@ -456,11 +532,7 @@ for MODE in "${MODES[@]}"; do
 	if [ "$MODE" = pod ]; then
 		skip "the pod simulation wraps nib in unshare"
 	else
-		case $MODE in
-		root) env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
-		nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
-		standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" & ;;
-		esac
+		nibcmd run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S4 & sleep $S4" >/dev/null 2>"$T/int.err" &
 		bg=$!
 		for _ in $(seq 50); do
 			[ "$(pgrep -c -f "^sleep $S4")" = 2 ] && break
@@ -480,11 +552,7 @@ for MODE in "${MODES[@]}"; do
 	if [ "$MODE" = pod ]; then
 		skip "the pod simulation wraps nib in unshare"
 	else
-		case $MODE in
-		root) env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
-		nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
-		standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
-		esac
+		nibcmd run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 &
 		bg=$!
 		for _ in $(seq 50); do
 			[ "$(pgrep -c -f "^sleep $S5")" = 2 ] && break
@@ -502,11 +570,7 @@ for MODE in "${MODES[@]}"; do
 		pgrep -f "sleep $S5" >/dev/null && fail "a process survived nib: $(pgrep -af "sleep $S5")"
 		assert_eq "$(ls -A "$T/tmp")" "" "the tracer removes nib's private folder"
 		# the tracer killed as well: PTRACE_O_EXITKILL
-		case $MODE in
-		root) env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
-		nibplain) as_user nibplain env TMPDIR="$T/tmp" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
-		standin) env TMPDIR="$T/tmp" "$T/bin/nib-seccomp-standin" "$T/bin/nib" run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 & ;;
-		esac
+		nibcmd run --isolation ptrace --rootfs "$R" -- sh -c "sleep $S5 & sleep $S5" >/dev/null 2>&1 &
 		bg=$!
 		for _ in $(seq 50); do
 			[ "$(pgrep -c -f "^sleep $S5")" = 2 ] && break

@@ -278,6 +278,10 @@ e2e_nib() { # MODE ARGS...
 e2e_build() { # MODE DRIVER NAME [ARGS...]
 	local mode=$1 driver=$2 name=$3 deb="" pre tag dargs=()
 	shift 3
+	if ! _e2e_prepared "$name" && ! e2e_prepare "$name"; then
+		status=99 err="setup.sh of $name failed"
+		return 0
+	fi
 	e2e_needs_debian "$name" && deb=debian
 	E2E_ROOT=$(e2e_root "$mode" "$driver" $deb) || {
 		status=99 err="could not load the bases into the $mode store"

@@ -256,10 +256,9 @@ static void test_outside(void)
 	snprintf(p, sizeof(p), "/proc/self/fd/%d/secret", dfd);
 	CHECK(bld_ptrace_resolve(&fs, &who, "/", p, F, &r) == -EACCES);
 	snprintf(p, sizeof(p), "fd/%d", dfd);
-	CHECK(bld_ptrace_proc_dir(&fs, getpid(), p, out, sizeof(out)) == -EACCES);
-	CHECK(bld_ptrace_proc_dir(&fs, getpid(), "cwd", out, sizeof(out)) == 0 &&
-	      streq(out, "/tmp"));
-	CHECK(bld_ptrace_proc_dir(&fs, getpid(), "fd/999", out, sizeof(out)) == -EBADF);
+	CHECK(bld_ptrace_proc_dir(&fs, &who, p, out, sizeof(out)) == -EACCES);
+	CHECK(bld_ptrace_proc_dir(&fs, &who, "cwd", out, sizeof(out)) == 0 && streq(out, "/tmp"));
+	CHECK(bld_ptrace_proc_dir(&fs, &who, "fd/999", out, sizeof(out)) == -EBADF);
 	{
 		char longname[NAME_MAX + 10];
 		memset(longname, 'a', sizeof(longname) - 1);
