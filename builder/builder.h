@@ -70,6 +70,9 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		struct nib_error *err);
 int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		  struct nib_error *err);
+/* builder/serve/: the build service. */
+int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		  struct nib_error *err);
 
 /* The example Containerfile `nib build --example` uses. */
 extern const char bld_example_containerfile[];

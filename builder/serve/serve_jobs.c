@@ -1,0 +1,872 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nib serve: the scheduler and the local executor. Each build runs as its
+ * own `nib build` process (its own process group, working folder and
+ * limits) followed by a job thread that keeps its log, progress and
+ * limits; pushes run afterwards as `nib push` processes, the only ones
+ * that get registry credentials (an inherited fd, never argv, environment
+ * or a file a RUN step could reach: no Containerfile code runs in them).
+ */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define BLD_SERVE_INTERNAL
+#include "builder/serve/serve_internal.h"
+
+NIB_DEFINE_CLEANUP(json_object *, json_object_put)
+
+struct bld_srv_job {
+	struct bld_srv_job *next;
+	struct bld_srv *s;
+	struct bld_srv_build b; /* progress, as the database has it */
+	struct bld_srv_spec spec;
+	pid_t pid;	  /* the process running now, or 0 */
+	bool cancel;	  /* asked to cancel */
+	char *limit;	  /* the limit that stopped it, or NULL */
+	char *last_error; /* the last error the child reported */
+	struct timespec start;
+	int log_fd;
+	char *dir; /* absolute: STATE/builds/ID */
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *bld_srv_build_dir(const char *id)
+{
+	return xasprintf("builds/%s", id);
+}
+
+/* One line in the build's log (the JSON event lines nib writes); the
+ * service's own lines are events too. */
+static void log_write(struct bld_srv_job *j, const char *line, size_t len)
+{
+	if (nib_write_all(j->log_fd, line, len) == 0)
+		j->b.log_bytes += (int64_t)len;
+}
+
+static void log_event(struct bld_srv_job *j, const char *fmt, ...) _printf_(2, 3);
+static void log_event(struct bld_srv_job *j, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	_cleanup_buf_ struct nib_buf b = {0};
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	nib_buf_printf(&b, "{\"time\":\"%s.%03ldZ\",\"event\":\"serve\",\"msg\":", when,
+		       ts.tv_nsec / 1000000);
+	nib_buf_json_string(&b, msg);
+	nib_buf_puts(&b, "}\n");
+	log_write(j, b.data, b.len);
+}
+
+static void set_limit(struct bld_srv_job *j, const char *fmt, ...) _printf_(2, 3);
+static void set_limit(struct bld_srv_job *j, const char *fmt, ...)
+{
+	va_list ap;
+	if (j->limit)
+		return;
+	va_start(ap, fmt);
+	j->limit = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static int64_t jint(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* Learn progress from one line of the child's output; true when the
+ * database should hear of it. */
+static bool track(struct bld_srv_job *j, const char *line, size_t len)
+{
+	struct bld_srv *s = j->s;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	const char *ev, *v;
+
+	if (len < 2 || line[0] != '{')
+		return false;
+	o = json_tokener_parse(line);
+	if (!o || !json_object_is_type(o, json_type_object) || !(ev = jstr(o, "event")))
+		return false;
+	if (streq(ev, "step_start")) {
+		j->b.step = (int)jint(o, "step");
+		j->b.steps = (int)jint(o, "steps");
+		return true;
+	}
+	if (streq(ev, "cache_hit")) {
+		j->b.cache_hits++;
+		atomic_fetch_add(&s->m.cache_hits, 1);
+		return false;
+	}
+	if (streq(ev, "cache_miss")) {
+		atomic_fetch_add(&s->m.cache_misses, 1);
+		return false;
+	}
+	if (streq(ev, "image")) {
+		if ((v = jstr(o, "image_id")) && nib_digest_valid(v)) {
+			free(j->b.image_id);
+			j->b.image_id = xstrdup(v);
+		}
+		if ((v = jstr(o, "manifest")) && nib_digest_valid(v)) {
+			free(j->b.digest);
+			j->b.digest = xstrdup(v);
+		}
+		return true;
+	}
+	if (streq(ev, "push")) {
+		if ((v = jstr(o, "digest")) && nib_digest_valid(v)) {
+			free(j->b.digest);
+			j->b.digest = xstrdup(v);
+		}
+		return true;
+	}
+	if (streq(ev, "push_progress") && (v = jstr(o, "state")) && streq(v, "done")) {
+		int64_t n = jint(o, "total");
+		j->b.pushed_bytes += n;
+		atomic_fetch_add(&s->m.bytes_pushed, (uint64_t)n);
+		return false;
+	}
+	if (streq(ev, "error") && (v = jstr(o, "msg"))) {
+		free(j->last_error);
+		j->last_error = xstrdup(v);
+	}
+	return false;
+}
+
+static void progress(struct bld_srv_job *j)
+{
+	struct bld_srv *s = j->s;
+	struct nib_error e = {0};
+
+	pthread_mutex_lock(&s->lock);
+	if (bld_srv_db_progress(s->db, &j->b, &e) < 0) {
+		log_warn("serve: build %s: %s", j->b.id, e.msg);
+		nib_err_clear(&e);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A complete line of the child's output: kept as it is when it is JSON,
+ * else wrapped as an "output" event. */
+static void line_in(struct bld_srv_job *j, const char *line, size_t len)
+{
+	if (len && line[0] == '{') {
+		_cleanup_free_ char *copy = xstrndup(line, len);
+		log_write(j, line, len);
+		log_write(j, "\n", 1);
+		if (track(j, copy, len))
+			progress(j);
+		return;
+	}
+	_cleanup_buf_ struct nib_buf b = {0};
+	_cleanup_free_ char *copy = xstrndup(line, len);
+	nib_buf_puts(&b, "{\"event\":\"output\",\"line\":");
+	nib_buf_json_string(&b, copy);
+	nib_buf_puts(&b, "}\n");
+	log_write(j, b.data, b.len);
+}
+
+static void wake(struct bld_srv *s)
+{
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- child processes ------------------------------------------------------ */
+
+struct child_setup {
+	const char *nib;
+	char **argv;
+	char **envp;
+	const char *cwd;
+	int out_fd;    /* stdout and stderr */
+	int auth_fd;   /* becomes fd 3, or -1 */
+	int cgroup_fd; /* cgroup.procs of the build's cgroup, or -1 */
+	uint64_t memory_max;
+};
+
+/* After fork: only async-signal-safe calls until exec. */
+static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
+{
+	int null;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (c->cgroup_fd >= 0 && write(c->cgroup_fd, "0", 1) != 1)
+		_exit(126);
+	if (c->cgroup_fd < 0 && c->memory_max) {
+		struct rlimit rl = {c->memory_max, c->memory_max};
+		setrlimit(RLIMIT_DATA, &rl);
+	}
+	null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out_fd, 1) < 0 || dup2(c->out_fd, 2) < 0)
+		_exit(126);
+	if (c->auth_fd >= 0 && (c->auth_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(c->auth_fd, 3)) < 0)
+		_exit(126);
+	syscall(SYS_close_range, c->auth_fd >= 0 ? 4U : 3U, ~0U, 0U);
+	if (chdir(c->cwd) < 0)
+		_exit(126);
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	execve(c->nib, c->argv, c->envp);
+	_exit(127);
+}
+
+static void kill_group(pid_t pid, int sig)
+{
+	if (pid > 0)
+		kill(-pid, sig);
+}
+
+/* Run one child to its end, its output into the log; returns its wait
+ * status (or -1 when it could not start). Limits and cancellation kill
+ * its whole process group: SIGTERM, then SIGKILL after 10 s. */
+static int run_child(struct bld_srv_job *j, struct child_setup *c)
+{
+	struct bld_srv *s = j->s;
+	int p[2];
+	pid_t pid;
+	_cleanup_buf_ struct nib_buf pending = {0};
+	double term_sent = 0, last_disk = 0;
+	int status = -1;
+	bool exited = false;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	c->out_fd = p[1];
+	pid_t parent = getpid();
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0)
+		child_exec(c, parent);
+	close(p[1]);
+	setpgid(pid, pid);
+	pthread_mutex_lock(&s->lock);
+	j->pid = pid;
+	pthread_mutex_unlock(&s->lock);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		int r = poll(&pfd, 1, exited ? 0 : 500);
+		if (r > 0) {
+			char buf[16384];
+			ssize_t n = read(p[0], buf, sizeof(buf));
+			if (n > 0) {
+				nib_buf_append(&pending, buf, (size_t)n);
+				char *nl;
+				size_t off = 0;
+				while ((nl = memchr(pending.data + off, '\n', pending.len - off))) {
+					line_in(j, pending.data + off,
+						(size_t)(nl - (pending.data + off)));
+					off = (size_t)(nl - pending.data) + 1;
+				}
+				if (pending.len - off > 65536) { /* a very long line: cut */
+					line_in(j, pending.data + off, pending.len - off);
+					off = pending.len;
+				}
+				memmove(pending.data, pending.data + off, pending.len - off);
+				pending.len -= off;
+				pending.data[pending.len] = '\0';
+				wake(s);
+			} else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+				break;
+			}
+		} else if (r == 0 && exited) {
+			break; /* exited; a grandchild keeps the pipe: stop reading */
+		}
+		if (!exited) {
+			int st;
+			pid_t w = waitpid(pid, &st, WNOHANG);
+			if (w == pid) {
+				exited = true;
+				status = st;
+			}
+		}
+		double t = mono();
+		pthread_mutex_lock(&s->lock);
+		bool cancel = j->cancel || s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		if (s->cfg.max_log && (uint64_t)j->b.log_bytes > s->cfg.max_log)
+			set_limit(j, "the log passed its limit of %llu bytes",
+				  (unsigned long long)s->cfg.max_log);
+		if (s->cfg.build_timeout &&
+		    t - ((double)j->start.tv_sec + (double)j->start.tv_nsec / 1e9) >
+			(double)s->cfg.build_timeout)
+			set_limit(j, "the build ran longer than its limit of %llu s",
+				  (unsigned long long)s->cfg.build_timeout);
+		if (s->cfg.min_free_disk && t - last_disk > 2) {
+			struct statvfs sv;
+			last_disk = t;
+			if (fstatvfs(s->state_fd, &sv) == 0 &&
+			    (uint64_t)sv.f_bavail * sv.f_frsize < s->cfg.min_free_disk)
+				set_limit(j, "the service's disk has less than %llu bytes free",
+					  (unsigned long long)s->cfg.min_free_disk);
+		}
+		if ((j->limit || cancel) && !exited) {
+			if (!term_sent) {
+				term_sent = t;
+				kill_group(pid, SIGTERM);
+			} else if (t - term_sent > 10) {
+				kill_group(pid, SIGKILL);
+			}
+		}
+	}
+	if (pending.len)
+		line_in(j, pending.data, pending.len);
+	close(p[0]);
+	kill_group(pid, SIGKILL); /* whatever is left of its group */
+	if (!exited)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	pthread_mutex_lock(&s->lock);
+	j->pid = 0;
+	pthread_mutex_unlock(&s->lock);
+	return status;
+}
+
+/* ---- a build --------------------------------------------------------------- */
+
+/* A child's whole environment: nothing of the service's but PATH. */
+static void child_env(const char *home, struct nib_strv *env)
+{
+	const char *path = getenv("PATH");
+	nib_strv_pushf(env, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+	nib_strv_pushf(env, "HOME=%s", home);
+	nib_strv_pushf(env, "TMPDIR=%s", home);
+	nib_strv_push(env, "LANG=C.UTF-8");
+}
+
+static void build_argv(struct bld_srv_job *j, const char *root, struct nib_strv *a)
+{
+	const struct bld_srv_config *cfg = &j->s->cfg;
+	const struct bld_srv_spec *sp = &j->spec;
+
+	nib_strv_push(a, "nib");
+	nib_strv_pushf(a, "--root=%s", root);
+	nib_strv_push(a, "--log-format=json");
+	if (cfg->registries_conf)
+		nib_strv_pushf(a, "--registries-conf=%s", cfg->registries_conf);
+	nib_strv_push(a, "build");
+	/* the ptrace isolation is no security boundary: only when the
+	 * operator allows it (nib serve --allow-ptrace) */
+	nib_strv_push(a, cfg->allow_ptrace ? "--isolation=chroot" : "--isolation=namespaces");
+	nib_strv_pushf(a, "--network=%s", cfg->build_network);
+	nib_strv_push(a, "--http-proxy=false");
+	if (!cfg->tls_verify)
+		nib_strv_push(a, "--tls-verify=false");
+	if (sp->containerfile)
+		nib_strv_pushf(a, "--file=%s/Containerfile", j->dir);
+	else if (sp->file)
+		nib_strv_pushf(a, "--file=%s/context/%s", j->dir, sp->file);
+	for (size_t i = 0; i < sp->n_build_args; i++)
+		nib_strv_pushf(a, "--build-arg=%s=%s", sp->build_args[i].key,
+			       sp->build_args[i].value);
+	for (size_t i = 0; i < sp->n_labels; i++)
+		nib_strv_pushf(a, "--label=%s=%s", sp->labels[i].key, sp->labels[i].value);
+	if (sp->target)
+		nib_strv_pushf(a, "--target=%s", sp->target);
+	if (sp->platform)
+		nib_strv_pushf(a, "--platform=%s", sp->platform);
+	if (sp->timestamp >= 0)
+		nib_strv_pushf(a, "--timestamp=%lld", (long long)sp->timestamp);
+	if (sp->no_cache)
+		nib_strv_push(a, "--no-cache");
+	for (size_t i = 0; i < sp->tags.len; i++)
+		nib_strv_pushf(a, "--tag=%s", sp->tags.v[i]);
+	nib_strv_pushf(a, "--iidfile=%s/work/iid", j->dir);
+	nib_strv_push(a, "--");
+	nib_strv_pushf(a, "%s/context", j->dir);
+}
+
+static int write_str(const char *path, const char *v)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, v, strlen(v)) < 0)
+		return -1;
+	return 0;
+}
+
+static int cgroup_open(struct bld_srv_job *j, char **path)
+{
+	struct bld_srv *s = j->s;
+	struct {
+		const char *file;
+		uint64_t value;
+	} lim[] = {{"memory.max", s->cfg.memory_max}, {"pids.max", s->cfg.pids_max}};
+	char v[32];
+	int fd = -1;
+
+	*path = NULL;
+	if (!s->cgroup)
+		return -1;
+	*path = xasprintf("%s/nib-build-%s", s->cgroup, j->b.id);
+	bool ok = mkdir(*path, 0755) == 0 || errno == EEXIST;
+	for (size_t i = 0; ok && i < ARRAY_SIZE(lim); i++) {
+		if (!lim[i].value)
+			continue;
+		_cleanup_free_ char *f = xasprintf("%s/%s", *path, lim[i].file);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)lim[i].value);
+		ok = write_str(f, v) == 0;
+	}
+	if (ok) {
+		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", *path);
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	log_warn("serve: build %s: cgroup %s: %s; rlimits only", j->b.id, *path, strerror(errno));
+	rmdir(*path);
+	free(*path);
+	*path = NULL;
+	return -1;
+}
+
+/* Whether the build's cgroup saw the memory limit hit. */
+static bool cgroup_oom(const char *path)
+{
+	_cleanup_free_ char *f = xasprintf("%s/memory.events", path);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (nib_read_file_at(AT_FDCWD, f, 65536, &text, &len, NULL) < 0)
+		return false;
+	const char *p = strstr(text, "oom_kill ");
+	return p && atoll(p + 9) > 0;
+}
+
+static const char *exit_reason(int status, char *buf, size_t n)
+{
+	if (status < 0)
+		snprintf(buf, n, "could not start nib");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, n, "nib was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, n, "nib exited with status %d", WEXITSTATUS(status));
+	return buf;
+}
+
+struct fetch {
+	int fd;
+	uint64_t got, max;
+};
+
+static size_t fetch_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct fetch *f = arg;
+	f->got += size * n;
+	if (f->got > f->max || nib_write_all(f->fd, p, size * n) < 0)
+		return 0;
+	return size * n;
+}
+
+/* The context from a tarball URL (https, an allowed host) or a git
+ * repository (git clone --depth 1). */
+static int fetch_context(struct bld_srv_job *j, const char *ctx, struct nib_error *err)
+{
+	struct bld_srv *s = j->s;
+
+	if (j->spec.context_url) {
+		_cleanup_free_ char *tarpath = xasprintf("%s/work/context.tar", j->dir);
+		_cleanup_close_ int fd =
+		    open(tarpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "%s", tarpath);
+		struct fetch f = {fd, 0, s->cfg.max_context};
+		CURL *c = curl_easy_init();
+		curl_easy_setopt(c, CURLOPT_URL, j->spec.context_url);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_cb);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
+		CURLcode rc = curl_easy_perform(c);
+		curl_easy_cleanup(c);
+		if (rc != CURLE_OK)
+			return nib_err(err, NIB_ERR_NETWORK, 0, "%s: %s", j->spec.context_url,
+				       f.got > f.max ? "larger than the context limit"
+						     : curl_easy_strerror(rc));
+		lseek(fd, 0, SEEK_SET);
+		return bld_srv_context_unpack(fd, ctx, s->cfg.max_context, 1000000, err);
+	}
+	_cleanup_strv_ struct nib_strv a = {0};
+	_cleanup_strv_ struct nib_strv env = {0};
+	nib_strv_push(&a, "git");
+	nib_strv_push(&a, "-c");
+	nib_strv_push(&a, "protocol.allow=never");
+	nib_strv_push(&a, "-c");
+	nib_strv_push(&a, "protocol.https.allow=always");
+	nib_strv_push(&a, "clone");
+	nib_strv_push(&a, "--quiet");
+	nib_strv_push(&a, "--depth=1");
+	if (j->spec.git_ref)
+		nib_strv_pushf(&a, "--branch=%s", j->spec.git_ref);
+	nib_strv_push(&a, "--");
+	nib_strv_push(&a, j->spec.git_url);
+	nib_strv_push(&a, ctx);
+	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
+	child_env(home, &env);
+	struct child_setup c = {.nib = "/usr/bin/git",
+				.argv = a.v,
+				.envp = env.v,
+				.cwd = home,
+				.auth_fd = -1,
+				.cgroup_fd = -1};
+	rmdir(ctx);
+	if (run_child(j, &c) != 0)
+		return nib_err(err, NIB_ERR_NETWORK, 0, "git clone %s failed", j->spec.git_url);
+	return 0;
+}
+
+static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
+{
+	struct bld_srv *s = j->s;
+	const char *authfile = s->cfg.authfile;
+
+	for (size_t i = 0; i < s->tenants.len; i++)
+		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
+			authfile = s->tenants.v[i].authfile;
+	for (size_t i = 0; i < j->spec.tags.len; i++) {
+		_cleanup_strv_ struct nib_strv a = {0};
+		_cleanup_close_ int auth = -1;
+		if (authfile) {
+			auth = open(authfile, O_RDONLY | O_CLOEXEC);
+			if (auth < 0) {
+				set_limit(j, "the service's registry credentials cannot be read");
+				log_warn("serve: %s: %s", authfile, strerror(errno));
+				return -1;
+			}
+		}
+		nib_strv_push(&a, "nib");
+		nib_strv_pushf(&a, "--root=%s", root);
+		nib_strv_push(&a, "--log-format=json");
+		if (s->cfg.registries_conf)
+			nib_strv_pushf(&a, "--registries-conf=%s", s->cfg.registries_conf);
+		nib_strv_push(&a, "push");
+		if (!s->cfg.tls_verify)
+			nib_strv_push(&a, "--tls-verify=false");
+		if (auth >= 0)
+			nib_strv_push(&a, "--authfile=/dev/fd/3");
+		nib_strv_push(&a, "--");
+		nib_strv_push(&a, j->spec.tags.v[i]);
+		log_event(j, "pushing %s", j->spec.tags.v[i]);
+		_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
+		struct child_setup c = {.nib = s->cfg.nib,
+					.argv = a.v,
+					.envp = env,
+					.cwd = home,
+					.auth_fd = auth,
+					.cgroup_fd = cgroup_fd,
+					.memory_max = s->cfg.memory_max};
+		if (run_child(j, &c) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void job_free(struct bld_srv_job *j)
+{
+	bld_srv_build_clear(&j->b);
+	bld_srv_spec_free(&j->spec);
+	free(j->limit);
+	free(j->last_error);
+	free(j->dir);
+	if (j->log_fd >= 0)
+		close(j->log_fd);
+	free(j);
+}
+
+static void *job_thread(void *arg)
+{
+	struct bld_srv_job *j = arg;
+	struct bld_srv *s = j->s;
+	struct nib_error e = {0};
+	_cleanup_free_ char *ctx = xasprintf("%s/context", j->dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", j->dir);
+	_cleanup_free_ char *tdir = xasprintf("%s/tenants/%s", s->cfg.state_dir, j->b.tenant);
+	_cleanup_free_ char *root = xasprintf("%s/root", tdir);
+	_cleanup_free_ char *cgroup = NULL;
+	_cleanup_free_ char *failure = NULL;
+	_cleanup_strv_ struct nib_strv argv = {0};
+	_cleanup_strv_ struct nib_strv env = {0};
+	_cleanup_close_ int cgroup_fd = -1;
+	int status = -1;
+	char reason[128];
+
+	clock_gettime(CLOCK_MONOTONIC, &j->start);
+	if ((mkdir(work, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(tdir, 0700) < 0 && errno != EEXIST)) {
+		failure = xasprintf("cannot make the build's folders: %s", strerror(errno));
+		goto done;
+	}
+	log_event(j, "build %s started (tenant %s)", j->b.id, j->b.tenant);
+	if ((j->spec.git_url || j->spec.context_url) && fetch_context(j, ctx, &e) < 0) {
+		failure = steal_pointer(&e.msg);
+		goto done;
+	}
+	build_argv(j, root, &argv);
+	child_env(work, &env);
+	cgroup_fd = cgroup_open(j, &cgroup);
+	struct child_setup c = {.nib = s->cfg.nib,
+				.argv = argv.v,
+				.envp = env.v,
+				.cwd = work,
+				.auth_fd = -1,
+				.cgroup_fd = cgroup_fd,
+				.memory_max = s->cfg.memory_max};
+	status = run_child(j, &c);
+	if (cgroup && cgroup_oom(cgroup))
+		set_limit(j, "the build passed its memory limit of %llu bytes",
+			  (unsigned long long)s->cfg.memory_max);
+	if (status == 0 && !j->limit && !j->cancel && !s->stopping && j->spec.tags.len)
+		status = push_tags(j, root, env.v, cgroup_fd) < 0 ? 1 : 0;
+	if (status != 0 && !failure)
+		failure = xstrdup(j->last_error ? j->last_error
+						: exit_reason(status, reason, sizeof(reason)));
+done:;
+	enum bld_srv_state final = BLD_SRV_SUCCEEDED;
+	const char *why = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (j->cancel) {
+		final = BLD_SRV_CANCELLED;
+		why = "cancelled";
+	} else if (s->stopping && status != 0) {
+		final = BLD_SRV_INTERRUPTED;
+		why = "the service stopped while the build ran";
+	} else if (j->limit) {
+		final = BLD_SRV_FAILED;
+		why = j->limit;
+	} else if (failure) {
+		final = BLD_SRV_FAILED;
+		why = failure;
+	}
+	pthread_mutex_unlock(&s->lock);
+	log_event(j, "build %s %s%s%s", j->b.id, bld_srv_state_name(final), why ? ": " : "",
+		  why ? why : "");
+	if (bld_srv_db_progress(s->db, &j->b, &e) < 0 ||
+	    bld_srv_db_transition(s->db, j->b.id, BLD_SRV_RUNNING, final, why, &e) < 0) {
+		log_error("serve: build %s: %s", j->b.id, e.msg);
+		nib_err_clear(&e);
+	}
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	atomic_fetch_add(&s->m.finished[final], 1);
+	atomic_fetch_add(&s->m.duration_ms_sum,
+			 (uint64_t)((end.tv_sec - j->start.tv_sec) * 1000 +
+				    (end.tv_nsec - j->start.tv_nsec) / 1000000));
+	(void)nib_rm_rf_at(AT_FDCWD, work, NULL);
+	(void)nib_rm_rf_at(AT_FDCWD, ctx, NULL);
+	if (cgroup)
+		rmdir(cgroup);
+
+	pthread_mutex_lock(&s->lock);
+	for (struct bld_srv_job **p = &s->jobs; *p; p = &(*p)->next) {
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+	}
+	s->n_running--;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	job_free(j);
+	return NULL;
+}
+
+/* Start a queued build (caller holds s->lock). */
+static void start_job(struct bld_srv *s, struct bld_srv_build *b)
+{
+	struct bld_srv_job *j = xcalloc(1, sizeof(*j));
+	struct nib_error e = {0};
+	_cleanup_free_ char *rel = bld_srv_build_dir(b->id);
+	_cleanup_free_ char *log = NULL;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	j->s = s;
+	j->b = *b;
+	memset(b, 0, sizeof(*b));
+	j->log_fd = -1;
+	j->dir = xasprintf("%s/%s", s->cfg.state_dir, rel);
+	log = xasprintf("%s/log", j->dir);
+	j->log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (j->log_fd < 0 || bld_srv_spec_parse(j->b.spec, strlen(j->b.spec), &j->spec, &e) < 0 ||
+	    bld_srv_db_set_state(s->db, j->b.id, BLD_SRV_RUNNING, NULL, &e) < 0) {
+		_cleanup_free_ char *why =
+		    xasprintf("cannot start: %s", e.msg ? e.msg : strerror(errno));
+		log_error("serve: build %s: %s", j->b.id, why);
+		(void)bld_srv_db_set_state(s->db, j->b.id, BLD_SRV_FAILED, why, NULL);
+		nib_err_clear(&e);
+		job_free(j);
+		return;
+	}
+	j->b.state = BLD_SRV_RUNNING;
+	j->next = s->jobs;
+	s->jobs = j;
+	s->n_running++;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, job_thread, j) != 0) {
+		s->jobs = j->next;
+		s->n_running--;
+		(void)bld_srv_db_set_state(s->db, j->b.id, BLD_SRV_FAILED,
+					   "cannot start: no thread", NULL);
+		job_free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static pthread_t scheduler_thread;
+
+static void *scheduler(void *arg)
+{
+	struct bld_srv *s = arg;
+	struct nib_error e = {0};
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		while (!s->draining && s->n_running < s->cfg.max_builds) {
+			/* one build at a time per tenant: each tenant's store */
+			struct nib_strv busy = {0};
+			struct bld_srv_build b = {0};
+			for (struct bld_srv_job *j = s->jobs; j; j = j->next)
+				nib_strv_push(&busy, j->b.tenant);
+			int r = bld_srv_db_next(s->db, busy.v, &b, &e);
+			nib_strv_free(&busy);
+			if (r < 0) {
+				log_error("serve: %s", e.msg);
+				nib_err_clear(&e);
+			}
+			if (r <= 0)
+				break;
+			start_job(s, &b);
+			bld_srv_build_clear(&b);
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&s->changed, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int bld_srv_jobs_start(struct bld_srv *s, struct nib_error *err)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (pthread_create(&scheduler_thread, NULL, scheduler, s) != 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "cannot start the scheduler thread");
+	return 0;
+}
+
+void bld_srv_jobs_kick(struct bld_srv *s)
+{
+	pthread_cond_broadcast(&s->changed);
+}
+
+int bld_srv_jobs_cancel(struct bld_srv *s, const char *id)
+{
+	for (struct bld_srv_job *j = s->jobs; j; j = j->next) {
+		if (streq(j->b.id, id)) {
+			j->cancel = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void bld_srv_jobs_stop(struct bld_srv *s)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)s->cfg.drain_timeout;
+	pthread_mutex_lock(&s->lock);
+	s->draining = true;
+	if (s->n_running)
+		log_info("serve: draining %u running builds (at most %llu s)", s->n_running,
+			 (unsigned long long)s->cfg.drain_timeout);
+	while (s->n_running &&
+	       pthread_cond_timedwait(&s->changed, &s->lock, &deadline) != ETIMEDOUT)
+		;
+	/* what still runs is stopped and marked interrupted; queued builds
+	 * stay queued for the next start */
+	s->stopping = true;
+	pthread_cond_broadcast(&s->changed);
+	while (s->n_running)
+		pthread_cond_wait(&s->changed, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(scheduler_thread, NULL);
+}
+
+/* The cgroup v2 folder the service was started in, when it may make
+ * folders in it: the service moves itself to a leaf "service" and each
+ * build gets its own "nib-build-ID" with memory.max and pids.max. The root
+ * cgroup is never taken over. */
+char *bld_srv_cgroup_setup(struct bld_srv *s)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	if (!s->cfg.memory_max && !s->cfg.pids_max)
+		return NULL;
+	if (nib_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, &len, NULL) < 0 ||
+	    !nib_str_has_prefix(text, "0::/"))
+		return NULL;
+	text[strcspn(text, "\n")] = '\0';
+	if (streq(text, "0::/")) {
+		log_info("serve: the service runs in the root cgroup: builds get rlimits only");
+		return NULL;
+	}
+	_cleanup_free_ char *dir = xasprintf("/sys/fs/cgroup%s", text + 3);
+	_cleanup_free_ char *leaf = xasprintf("%s/service", dir);
+	_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", leaf);
+	_cleanup_free_ char *ctl = xasprintf("%s/cgroup.subtree_control", dir);
+	if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) || write_str(procs, "0") < 0 ||
+	    write_str(ctl, "+memory +pids") < 0) {
+		log_info("serve: cgroup %s is not delegated to the service (%s): builds get "
+			 "rlimits only",
+			 dir, strerror(errno));
+		return NULL;
+	}
+	return steal_pointer(&dir);
+}
