@@ -16,6 +16,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -191,6 +193,11 @@ static void line_in(struct bld_srv_job *j, const char *line, size_t len)
 	}
 	_cleanup_buf_ struct nib_buf b = {0};
 	_cleanup_free_ char *copy = xstrndup(line, len);
+	/* with --log-format json nib prints its last error twice: as an
+	 * "error" event and as the line on stderr */
+	if (j->last_error && nib_str_has_prefix(copy, "nib: error: ") &&
+	    streq(copy + 12, j->last_error))
+		return;
 	nib_buf_puts(&b, "{\"event\":\"output\",\"line\":");
 	nib_buf_json_string(&b, copy);
 	nib_buf_puts(&b, "}\n");
@@ -849,15 +856,24 @@ char *bld_srv_cgroup_setup(struct bld_srv *s)
 
 	if (!s->cfg.memory_max && !s->cfg.pids_max)
 		return NULL;
-	if (nib_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, &len, NULL) < 0 ||
-	    !nib_str_has_prefix(text, "0::/"))
+	struct statfs fs;
+	if (statfs("/sys/fs/cgroup", &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
+		log_info(
+		    "serve: /sys/fs/cgroup is no cgroup v2 hierarchy: builds get rlimits only");
 		return NULL;
-	text[strcspn(text, "\n")] = '\0';
-	if (streq(text, "0::/")) {
+	}
+	if (nib_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, &len, NULL) < 0)
+		return NULL;
+	const char *line = strstr(text, "0::/");
+	if (!line || (line != text && line[-1] != '\n'))
+		return NULL;
+	line += 3;
+	*strchrnul(line, '\n') = '\0';
+	if (streq(line, "/")) {
 		log_info("serve: the service runs in the root cgroup: builds get rlimits only");
 		return NULL;
 	}
-	_cleanup_free_ char *dir = xasprintf("/sys/fs/cgroup%s", text + 3);
+	_cleanup_free_ char *dir = xasprintf("/sys/fs/cgroup%s", line);
 	_cleanup_free_ char *leaf = xasprintf("%s/service", dir);
 	_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", leaf);
 	_cleanup_free_ char *ctl = xasprintf("%s/cgroup.subtree_control", dir);

@@ -302,6 +302,7 @@ ID5=$(echo "$body" | jq -r .id)
 wait_build "$ID5" >/dev/null
 api GET "/v1/builds/$ID5/log"
 assert_match "$body" '^UNREACHABLE$'
+assert_no_match "$body" 'not found'
 assert_no_match "$body" '^REACHED$'
 
 t "the service is still up and counted the work"
