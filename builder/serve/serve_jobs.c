@@ -218,9 +218,10 @@ struct child_setup {
 	char **argv;
 	char **envp;
 	const char *cwd;
-	int out_fd;    /* stdout and stderr */
-	int auth_fd;   /* becomes fd 3, or -1 */
-	int cgroup_fd; /* cgroup.procs of the build's cgroup, or -1 */
+	int out_fd;		 /* stdout and stderr */
+	struct nib_buf *capture; /* stdout goes here, not to the log; stderr is dropped */
+	int auth_fd;		 /* becomes fd 3, or -1 */
+	int cgroup_fd;		 /* cgroup.procs of the build's cgroup, or -1 */
 	uint64_t memory_max;
 };
 
@@ -240,7 +241,8 @@ static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
 		setrlimit(RLIMIT_DATA, &rl);
 	}
 	null = open("/dev/null", O_RDONLY);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out_fd, 1) < 0 || dup2(c->out_fd, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out_fd, 1) < 0 ||
+	    dup2(c->capture ? null : c->out_fd, 2) < 0)
 		_exit(126);
 	if (c->auth_fd >= 0 && (c->auth_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(c->auth_fd, 3)) < 0)
 		_exit(126);
@@ -297,7 +299,10 @@ static int run_child(struct bld_srv_job *j, struct child_setup *c)
 		if (r > 0) {
 			char buf[16384];
 			ssize_t n = read(p[0], buf, sizeof(buf));
-			if (n > 0) {
+			if (n > 0 && c->capture) {
+				if (c->capture->len < (16 << 20))
+					nib_buf_append(c->capture, buf, (size_t)n);
+			} else if (n > 0) {
 				nib_buf_append(&pending, buf, (size_t)n);
 				char *nl;
 				size_t off = 0;
@@ -382,24 +387,36 @@ static void child_env(const char *home, struct nib_strv *env)
 	nib_strv_push(env, "LANG=C.UTF-8");
 }
 
+static void reg_flags(struct bld_srv *s, struct nib_strv *a, bool auth)
+{
+	if (!s->cfg.tls_verify)
+		nib_strv_push(a, "--tls-verify=false");
+	if (auth)
+		nib_strv_push(a, "--authfile=/dev/fd/3");
+}
+
+static void globals(struct bld_srv *s, const char *root, struct nib_strv *a)
+{
+	nib_strv_push(a, "nib");
+	nib_strv_pushf(a, "--root=%s", root);
+	nib_strv_push(a, "--log-format=json");
+	if (s->cfg.registries_conf)
+		nib_strv_pushf(a, "--registries-conf=%s", s->cfg.registries_conf);
+}
+
 static void build_argv(struct bld_srv_job *j, const char *root, struct nib_strv *a)
 {
 	const struct bld_srv_config *cfg = &j->s->cfg;
 	const struct bld_srv_spec *sp = &j->spec;
 
-	nib_strv_push(a, "nib");
-	nib_strv_pushf(a, "--root=%s", root);
-	nib_strv_push(a, "--log-format=json");
-	if (cfg->registries_conf)
-		nib_strv_pushf(a, "--registries-conf=%s", cfg->registries_conf);
+	globals(j->s, root, a);
 	nib_strv_push(a, "build");
 	/* the ptrace isolation is no security boundary: only when the
 	 * operator allows it (nib serve --allow-ptrace) */
 	nib_strv_push(a, cfg->allow_ptrace ? "--isolation=chroot" : "--isolation=namespaces");
 	nib_strv_pushf(a, "--network=%s", cfg->build_network);
 	nib_strv_push(a, "--http-proxy=false");
-	if (!cfg->tls_verify)
-		nib_strv_push(a, "--tls-verify=false");
+	reg_flags(j->s, a, false);
 	if (sp->containerfile)
 		nib_strv_pushf(a, "--file=%s/Containerfile", j->dir);
 	else if (sp->file)
@@ -564,14 +581,137 @@ static int fetch_context(struct bld_srv_job *j, const char *ctx, struct nib_erro
 	return 0;
 }
 
+/* The registry credentials of the build's tenant (or the service's), or
+ * NULL. */
+static const char *tenant_authfile(struct bld_srv_job *j)
+{
+	struct bld_srv *s = j->s;
+	for (size_t i = 0; i < s->tenants.len; i++)
+		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
+			return s->tenants.v[i].authfile;
+	return s->cfg.authfile;
+}
+
+/* The images a build needs from registries: the bases of the stages it
+ * builds and COPY --from images (from `nib parse --json`). */
+static void needed_images(const char *parse_json, struct nib_strv *out)
+{
+	_cleanup_(json_object_putp) json_object *o = json_tokener_parse(parse_json);
+	json_object *stages, *v;
+
+	if (!o || !json_object_object_get_ex(o, "stages", &stages))
+		return;
+	for (size_t i = 0; i < json_object_array_length(stages); i++) {
+		json_object *st = json_object_array_get_idx(stages, i);
+		json_object *ins;
+		const char *base = jstr(st, "base");
+		if (!json_object_object_get_ex(st, "needed", &v) || !json_object_get_boolean(v))
+			continue;
+		bool own = json_object_object_get_ex(st, "base_stage", &v) && v;
+		if (base && !own && !streq(base, "scratch") && nib_strv_find(out, base) < 0)
+			nib_strv_push(out, base);
+		if (!json_object_object_get_ex(st, "instructions", &ins))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(ins); k++) {
+			json_object *flags;
+			const char *from;
+			if (!json_object_object_get_ex(json_object_array_get_idx(ins, k), "flags",
+						       &flags) ||
+			    !(from = jstr(flags, "from")))
+				continue;
+			bool stage = false;
+			for (size_t m = 0; m < json_object_array_length(stages); m++) {
+				const char *name =
+				    jstr(json_object_array_get_idx(stages, m), "name");
+				char idx[24];
+				snprintf(idx, sizeof(idx), "%zu", m);
+				stage = stage || (name && streq(name, from)) || streq(idx, from);
+			}
+			if (!stage && nib_strv_find(out, from) < 0)
+				nib_strv_push(out, from);
+		}
+	}
+}
+
+/*
+ * With registry credentials, the images the build needs are pulled first
+ * by `nib pull` processes that get them (fd 3); the build itself then
+ * finds them in its store and gets no credentials at all.
+ */
+static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
+{
+	struct bld_srv *s = j->s;
+	const char *authfile = tenant_authfile(j);
+	_cleanup_strv_ struct nib_strv a = {0};
+	_cleanup_strv_ struct nib_strv refs = {0};
+	_cleanup_buf_ struct nib_buf out = {0};
+	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
+
+	if (!authfile)
+		return 0;
+	globals(s, root, &a);
+	nib_strv_push(&a, "parse");
+	nib_strv_push(&a, "--json");
+	for (size_t i = 0; i < j->spec.n_build_args; i++)
+		nib_strv_pushf(&a, "--build-arg=%s=%s", j->spec.build_args[i].key,
+			       j->spec.build_args[i].value);
+	if (j->spec.target)
+		nib_strv_pushf(&a, "--target=%s", j->spec.target);
+	if (j->spec.platform)
+		nib_strv_pushf(&a, "--platform=%s", j->spec.platform);
+	nib_strv_push(&a, "--");
+	if (j->spec.containerfile)
+		nib_strv_pushf(&a, "%s/Containerfile", j->dir);
+	else if (j->spec.file)
+		nib_strv_pushf(&a, "%s/context/%s", j->dir, j->spec.file);
+	else {
+		_cleanup_free_ char *cf = xasprintf("%s/context/Containerfile", j->dir);
+		nib_strv_push_take(&a, access(cf, F_OK) == 0
+					   ? steal_pointer(&cf)
+					   : xasprintf("%s/context/Dockerfile", j->dir));
+	}
+	struct child_setup c = {.nib = s->cfg.nib,
+				.argv = a.v,
+				.envp = env,
+				.cwd = home,
+				.capture = &out,
+				.auth_fd = -1,
+				.cgroup_fd = -1};
+	if (run_child(j, &c) != 0 || !out.data)
+		return 0; /* the build says what is wrong with the Containerfile */
+	needed_images(out.data, &refs);
+	for (size_t i = 0; i < refs.len; i++) {
+		_cleanup_strv_ struct nib_strv p = {0};
+		_cleanup_close_ int auth = open(authfile, O_RDONLY | O_CLOEXEC);
+		if (auth < 0) {
+			set_limit(j, "the service's registry credentials cannot be read");
+			return -1;
+		}
+		globals(s, root, &p);
+		nib_strv_push(&p, "pull");
+		reg_flags(s, &p, true);
+		nib_strv_push(&p, "--");
+		nib_strv_push(&p, refs.v[i]);
+		log_event(j, "pulling %s with the service's credentials", refs.v[i]);
+		struct child_setup pc = {.nib = s->cfg.nib,
+					 .argv = p.v,
+					 .envp = env,
+					 .cwd = home,
+					 .auth_fd = auth,
+					 .cgroup_fd = cgroup_fd,
+					 .memory_max = s->cfg.memory_max};
+		if (run_child(j, &pc) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = s->cfg.authfile;
+	const char *authfile = tenant_authfile(j);
+	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
 
-	for (size_t i = 0; i < s->tenants.len; i++)
-		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
-			authfile = s->tenants.v[i].authfile;
 	for (size_t i = 0; i < j->spec.tags.len; i++) {
 		_cleanup_strv_ struct nib_strv a = {0};
 		_cleanup_close_ int auth = -1;
@@ -583,20 +723,12 @@ static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cg
 				return -1;
 			}
 		}
-		nib_strv_push(&a, "nib");
-		nib_strv_pushf(&a, "--root=%s", root);
-		nib_strv_push(&a, "--log-format=json");
-		if (s->cfg.registries_conf)
-			nib_strv_pushf(&a, "--registries-conf=%s", s->cfg.registries_conf);
+		globals(s, root, &a);
 		nib_strv_push(&a, "push");
-		if (!s->cfg.tls_verify)
-			nib_strv_push(&a, "--tls-verify=false");
-		if (auth >= 0)
-			nib_strv_push(&a, "--authfile=/dev/fd/3");
+		reg_flags(s, &a, auth >= 0);
 		nib_strv_push(&a, "--");
 		nib_strv_push(&a, j->spec.tags.v[i]);
 		log_event(j, "pushing %s", j->spec.tags.v[i]);
-		_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
 		struct child_setup c = {.nib = s->cfg.nib,
 					.argv = a.v,
 					.envp = env,
@@ -653,6 +785,11 @@ static void *job_thread(void *arg)
 	build_argv(j, root, &argv);
 	child_env(work, &env);
 	cgroup_fd = cgroup_open(j, &cgroup);
+	if (prepull(j, root, env.v, cgroup_fd) < 0) {
+		failure =
+		    xstrdup(j->last_error ? j->last_error : "a base image could not be pulled");
+		goto done;
+	}
 	struct child_setup c = {.nib = s->cfg.nib,
 				.argv = argv.v,
 				.envp = env.v,

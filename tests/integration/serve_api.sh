@@ -56,7 +56,7 @@ cat >"$T/tenants.json" <<JSON
 JSON
 chmod 0644 "$T/tenants.json"
 SERVE_AS=nibsub serve_start state --tenants "$T/tenants.json" --tls-verify=false \
-	--max-context-size 1M --allow-host git.example.com || {
+	--max-context-size 1M --allow-host git.example.com --build-timeout 120 || {
 	skip_cases "nib serve did not start" "${CASES[@]}"
 	finish
 	exit
