@@ -70,6 +70,10 @@ static const char build_help[] =
     "  -q, --quiet                no progress output; the image ID is printed last (a failing\n"
     "                             RUN step's output is still shown)\n"
     "  --example                  build the embedded example as localhost/nib-example\n"
+    "  --remote URL               build on a build service (nib serve, docs/serve.md): the\n"
+    "                             context goes without what .containerignore excludes, the\n"
+    "                             log follows, the exit status and digest are the build's\n"
+    "  --token-file FILE          the service's bearer token (default $NIB_SERVE_TOKEN)\n"
     "\n"
     "buildah's --rm, --force-rm, --compress, -D/--disable-compression,\n"
     "--disable-content-trust and --identity-label are accepted and change nothing; the\n"
@@ -123,6 +127,8 @@ enum {
 	OPT_OS,
 	OPT_ARCH,
 	OPT_VARIANT,
+	OPT_REMOTE,
+	OPT_TOKEN_FILE,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -685,6 +691,8 @@ static const struct option build_opts[] = {
     {"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"example", no_argument, NULL, OPT_EXAMPLE},
+    {"remote", required_argument, NULL, OPT_REMOTE},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 };
 
 /* build_opts, then compat_opts, then the terminator. */
@@ -735,6 +743,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_free_ char *example_dir = NULL, *stdin_dir = NULL, *stdin_file = NULL;
 	_cleanup_free_ char *platform = NULL;
 	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL;
+	const char *remote = NULL, *token_file = NULL;
 	bool example = false, file_stdin = false, b = false;
 	uint64_t u;
 	int c, r, ret = -1;
@@ -1069,6 +1078,12 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_EXAMPLE:
 			example = true;
 			break;
+		case OPT_REMOTE:
+			remote = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
 		default:
 			if (c >= OPT_COMPAT && c < OPT_COMPAT + (int)ARRAY_SIZE(compat_opts)) {
 				if (compat_opt_check(&compat_opts[c - OPT_COMPAT], optarg, err) < 0)
@@ -1122,6 +1137,14 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		if (containerfile_from_stdin(&stdin_dir, &stdin_file, err) < 0)
 			goto out;
 		o.file = stdin_file;
+	}
+	if (remote) {
+		ret = bld_remote_build(&o, remote, token_file, err);
+		goto out;
+	}
+	if (token_file) {
+		bld_usage_error(self, err, "build: --token-file goes with --remote");
+		goto out;
 	}
 	if (redirect_output(&o, logfile, &rd, err) < 0)
 		goto out;

@@ -179,10 +179,38 @@ static void progress(struct bld_srv_job *j)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The line with the build's folder left out of paths: messages name
+ * "Containerfile:3" and "sub/file" as the submitter knows them. */
+static char *unfold(struct bld_srv_job *j, const char *line, size_t len)
+{
+	_cleanup_free_ char *ctx = xasprintf("%s/context/", j->dir);
+	_cleanup_buf_ struct nib_buf b = {0};
+	size_t dl = strlen(j->dir), cl = strlen(ctx);
+	const char *p = line, *end = line + len, *hit;
+
+	while ((hit = memmem(p, (size_t)(end - p), j->dir, dl))) {
+		nib_buf_append(&b, p, (size_t)(hit - p));
+		if ((size_t)(end - hit) >= cl && memcmp(hit, ctx, cl) == 0)
+			p = hit + cl;
+		else if (nib_str_has_prefix(hit + dl, "/Containerfile"))
+			p = hit + dl + 1;
+		else {
+			nib_buf_append(&b, hit, dl);
+			p = hit + dl;
+		}
+	}
+	nib_buf_append(&b, p, (size_t)(end - p));
+	return nib_buf_steal(&b);
+}
+
 /* A complete line of the child's output: kept as it is when it is JSON,
  * else wrapped as an "output" event. */
-static void line_in(struct bld_srv_job *j, const char *line, size_t len)
+static void line_in(struct bld_srv_job *j, const char *raw, size_t rawlen)
 {
+	_cleanup_free_ char *text = unfold(j, raw, rawlen);
+	const char *line = text;
+	size_t len = strlen(text);
+
 	if (len && line[0] == '{') {
 		_cleanup_free_ char *copy = xstrndup(line, len);
 		log_write(j, line, len);
