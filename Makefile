@@ -82,6 +82,9 @@ $(BUILD)/empty.o:
 
 $(LIBS): | $(BUILD)/empty.o
 
+# the web page nib serve sends, put in as it is (builder/serve/serve_web.c)
+$(BUILD)/builder/serve/serve_web.o: builder/serve/web.html
+
 # nib loads these libraries on first use instead of at startup (stubs made
 # by builder/lazylibs.sh): `nib run` and most RUN steps never call them, and
 # loading them with their dependencies cost more than a whole container run.
@@ -169,7 +172,7 @@ DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
-	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc sqlite3
+	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc sqlite3 chromium
 # What `make` alone needs (no fuzzing or formatting tools): the build stage of
 # deploy/Containerfile installs `make -s print-deb-build-nib`.
 DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))

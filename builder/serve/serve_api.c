@@ -186,8 +186,7 @@ static int prepare_dir(struct bld_srv *s, struct MHD_Connection *c, struct bld_s
 	}
 	if (r->body_fd >= 0) {
 		lseek(r->body_fd, 0, SEEK_SET);
-		if (bld_srv_context_unpack(r->body_fd, ctx, s->cfg.max_context, 1000000, &e) <
-		    0) {
+		if (bld_srv_context_unpack(r->body_fd, ctx, s->cfg.max_context, 1000000, &e) < 0) {
 			(void)nib_rm_rf_at(AT_FDCWD, tmp, NULL);
 			int ret = bld_srv_reply_error(c,
 						      e.kind == NIB_ERR_USAGE

@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* nib serve: the web page (plain HTML, CSS and JavaScript; no build step). */
+/*
+ * nib serve: the web page, builder/serve/web.html (plain HTML, CSS and
+ * JavaScript, no build step), put into the binary as it is with the
+ * assembler's .incbin and a NUL after it.
+ */
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_internal.h"
 
-const char bld_srv_web_html[] =
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-    "<title>nib serve</title></head><body><h1>nib serve</h1></body></html>\n";
+__asm__(".section .rodata\n"
+	".global bld_srv_web_html\n"
+	".type bld_srv_web_html, @object\n"
+	"bld_srv_web_html:\n"
+	".incbin \"builder/serve/web.html\"\n"
+	".byte 0\n"
+	".size bld_srv_web_html, . - bld_srv_web_html\n"
+	".previous\n");

@@ -108,4 +108,5 @@ run "$NIB" build --token-file "$T/token" "$C"
 assert_status 2
 assert_match "$err" '--token-file goes with --remote'
 
+serve_stop TERM
 finish

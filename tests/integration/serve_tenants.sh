@@ -165,4 +165,5 @@ assert_eq "${hits[*]}" "0 0" "beta does not get alpha's cached step"
 assert_file "$SERVE_STATE/tenants/alpha/root/index.json"
 assert_file "$SERVE_STATE/tenants/beta/root/index.json"
 
+serve_stop TERM
 finish
