@@ -3,7 +3,9 @@
 #
 #   serve_start NAME [ARGS...]   start `nib serve` on a free loopback port with
 #       the state folder $T/NAME (kept across restarts of the same NAME);
-#       as user $SERVE_AS when set (through as_user), else as the caller.
+#       as user $SERVE_AS when set (through as_user), in the restricted-pod
+#       simulation with the seccomp profile $SERVE_POD when that is set
+#       (podsim.sh), else as the caller.
 #       Sets SERVE_URL, SERVE_PID (nib's), SERVE_JOB (the shell job to wait
 #       for), SERVE_STATE, SERVE_LOG (its stderr).
 #       Stopped at exit.
@@ -24,7 +26,17 @@ serve_start() { # NAME ARGS...
 	: >"$T/$name.out"
 	chmod 0666 "$T/$name.out"
 	rm -f "$T/$name.pid"
-	if [ -n "${SERVE_AS:-}" ]; then
+	if [ -n "${SERVE_POD:-}" ]; then
+		chown "$PODSIM_UID:$PODSIM_GID" "$SERVE_STATE" "$T/$name.out"
+		PODSIM_SECCOMP=$SERVE_POD podsim "$T/bin/nib" serve --listen 127.0.0.1:0 \
+			--state "$SERVE_STATE" "$@" >"$T/$name.out" 2>"$SERVE_LOG" &
+		SERVE_JOB=$!
+		for ((i = 0; i < 50; i++)); do
+			SERVE_PID=$(pgrep -u "$PODSIM_UID" -f -- "serve --listen 127.0.0.1:0 --state $SERVE_STATE( |$)" | head -1)
+			[ -n "$SERVE_PID" ] && break
+			sleep 0.1
+		done
+	elif [ -n "${SERVE_AS:-}" ]; then
 		# the shell as_user runs writes nib's own PID, then becomes nib
 		: >"$T/$name.pid"
 		chmod 0666 "$T/$name.pid"
