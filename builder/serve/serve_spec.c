@@ -9,8 +9,7 @@
 
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_internal.h"
-
-NIB_DEFINE_CLEANUP(json_object *, json_object_put)
+#include "registry/registry.h"
 
 #define MAX_ITEMS  256
 #define MAX_STRING 4096
@@ -89,12 +88,13 @@ static int get_tags(json_object *v, struct nib_strv *tags, struct nib_error *err
 		struct nib_error e = {0};
 		if (get_string(json_object_array_get_idx(v, i), name, 512, &s, err) < 0)
 			return -1;
-		char *ref = bld_ref_normalise(s, &e);
-		if (!ref) {
+		_cleanup_ref_ struct reg_ref r = {0};
+		if (reg_ref_parse(s, &r, &e) < 0) {
 			nib_err(err, NIB_ERR_USAGE, 0, "spec: %s: %s", name, e.msg);
 			nib_err_clear(&e);
 			return -1;
 		}
+		char *ref = reg_ref_string(&r);
 		if (strchr(ref, '@')) {
 			free(ref);
 			return bad(err, name, "a digest reference cannot be pushed to");
