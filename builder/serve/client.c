@@ -14,100 +14,14 @@
 #include <sys/stat.h>
 
 #include "builder/build.h"
-#include "builder/builder.h"
 #include "containerfile/containerfile.h"
+#define BLD_SERVE_INTERNAL
+#include "builder/serve/serve_internal.h"
 
 static void archive_writep(struct archive **a)
 {
 	if (*a)
 		archive_write_free(*a);
-}
-
-static void archive_entryp(struct archive_entry **e)
-{
-	if (*e)
-		archive_entry_free(*e);
-}
-
-struct walk {
-	struct archive *a;
-	const struct cf_ignore *ig;
-	const char *keep; /* the Containerfile: sent even when ignored */
-	uint64_t files;
-};
-
-static int add_entry(struct walk *w, int dirfd, const char *name, const char *rel,
-		     const struct stat *st, struct nib_error *err)
-{
-	_cleanup_(archive_entryp) struct archive_entry *e = archive_entry_new();
-	char target[4096];
-
-	archive_entry_set_pathname(e, rel);
-	archive_entry_set_mode(e, st->st_mode);
-	archive_entry_set_mtime(e, st->st_mtime, 0);
-	if (S_ISREG(st->st_mode))
-		archive_entry_set_size(e, st->st_size);
-	if (S_ISLNK(st->st_mode)) {
-		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
-		if (n < 0)
-			return nib_err(err, NIB_ERR_IO, errno, "%s", rel);
-		target[n] = '\0';
-		archive_entry_set_symlink(e, target);
-	}
-	if (archive_write_header(w->a, e) != ARCHIVE_OK)
-		return nib_err(err, NIB_ERR_IO, 0, "%s: %s", rel, archive_error_string(w->a));
-	if (!S_ISREG(st->st_mode))
-		return 0;
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "%s", rel);
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (archive_write_data(w->a, buf, (size_t)n) < 0)
-			return nib_err(err, NIB_ERR_IO, 0, "%s: %s", rel,
-				       archive_error_string(w->a));
-	if (n < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "%s", rel);
-	w->files++;
-	return 0;
-}
-
-/* Add the folder `dirfd` (the context's `prefix`) to the archive. */
-static int walk_dir(struct walk *w, int fd, const char *prefix, struct nib_error *err)
-{
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	struct dirent *de;
-
-	if (!d) {
-		close(fd);
-		return nib_err(err, NIB_ERR_IO, errno, "%s", prefix);
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		_cleanup_free_ char *rel =
-		    *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return nib_err(err, NIB_ERR_IO, errno, "%s", rel);
-		bool ignored = w->ig && cf_ignore_match(w->ig, rel) && !streq(rel, w->keep);
-		if (ignored && !(S_ISDIR(st.st_mode) && cf_ignore_has_exclusions(w->ig)))
-			continue;
-		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
-			log_warn("%s: not a file, folder or link: not sent", rel);
-			continue;
-		}
-		if (!ignored && add_entry(w, dirfd(d), de->d_name, rel, &st, err) < 0)
-			return -1;
-		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0 || walk_dir(w, sub, rel, err) < 0)
-				return sub < 0 ? nib_err(err, NIB_ERR_IO, errno, "%s", rel) : -1;
-		}
-	}
-	return 0;
 }
 
 /* The context as a tar.gz in an unnamed temporary file. */
@@ -132,12 +46,8 @@ static int pack_context(const struct bld_build_opts *o, const char *keep, int *o
 	archive_write_add_filter_gzip(a);
 	if (archive_write_open_fd(a, fd) != ARCHIVE_OK)
 		return nib_err(err, NIB_ERR_IO, 0, "%s", archive_error_string(a));
-	int ctx = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ctx < 0)
-		return nib_err(err, NIB_ERR_NOT_FOUND, errno, "context %s", o->context);
-	struct walk w = {.a = a, .ig = ig, .keep = keep ? keep : ""};
-	if (walk_dir(&w, ctx, "", err) < 0)
-		return nib_err_wrap(err, "context %s", o->context);
+	if (bld_srv_tar_tree(a, o->context, "", ig, keep, err) < 0)
+		return nib_err_wrap(err, "context");
 	if (archive_write_close(a) != ARCHIVE_OK)
 		return nib_err(err, NIB_ERR_IO, 0, "%s", archive_error_string(a));
 	lseek(fd, 0, SEEK_SET);

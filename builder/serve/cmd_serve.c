@@ -33,6 +33,13 @@ enum {
 	OPT_ALLOW_HOST,
 	OPT_EXECUTOR,
 	OPT_NIB,
+	OPT_K8S_IMAGE,
+	OPT_K8S_API,
+	OPT_K8S_NAMESPACE,
+	OPT_K8S_TOKEN_FILE,
+	OPT_K8S_CA,
+	OPT_K8S_SECCOMP,
+	OPT_SERVICE_URL,
 };
 
 static const struct option opts[] = {
@@ -56,6 +63,13 @@ static const struct option opts[] = {
     {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
     {"executor", required_argument, NULL, OPT_EXECUTOR},
     {"nib", required_argument, NULL, OPT_NIB},
+    {"k8s-image", required_argument, NULL, OPT_K8S_IMAGE},
+    {"k8s-api", required_argument, NULL, OPT_K8S_API},
+    {"k8s-namespace", required_argument, NULL, OPT_K8S_NAMESPACE},
+    {"k8s-token-file", required_argument, NULL, OPT_K8S_TOKEN_FILE},
+    {"k8s-ca", required_argument, NULL, OPT_K8S_CA},
+    {"k8s-seccomp", required_argument, NULL, OPT_K8S_SECCOMP},
+    {"service-url", required_argument, NULL, OPT_SERVICE_URL},
     {NULL, 0, NULL, 0},
 };
 
@@ -125,9 +139,61 @@ static char *default_state(void)
 	return xasprintf("%s/.local/state/nib/serve", home && *home ? home : ".");
 }
 
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* --executor kubernetes: what is not given comes from the pod the service
+ * runs in (its service account, KUBERNETES_SERVICE_HOST). */
+static int k8s_defaults(const struct bld_command *self, struct bld_srv_config *c,
+			struct nib_error *err)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST");
+	const char *port = getenv("KUBERNETES_SERVICE_PORT");
+
+	if (!c->k8s_image)
+		return bld_usage_error(
+		    self, err,
+		    "--executor kubernetes needs --k8s-image (nib's image the Jobs "
+		    "run)");
+	if (!c->service_url)
+		return bld_usage_error(
+		    self, err,
+		    "--executor kubernetes needs --service-url (how the Jobs reach "
+		    "this service, e.g. http://nib-serve.builds.svc:8080)");
+	if (!c->k8s_api) {
+		if (!host)
+			return bld_usage_error(self, err,
+					       "--executor kubernetes: no --k8s-api and no "
+					       "KUBERNETES_SERVICE_HOST");
+		c->k8s_api = xasprintf(strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
+				       host, port ? port : "443");
+	}
+	if (!c->k8s_token_file)
+		c->k8s_token_file = xstrdup(SA_DIR "/token");
+	if (!c->k8s_ca && access(SA_DIR "/ca.crt", R_OK) == 0)
+		c->k8s_ca = xstrdup(SA_DIR "/ca.crt");
+	if (!c->k8s_namespace) {
+		size_t len;
+		if (nib_read_file_at(AT_FDCWD, SA_DIR "/namespace", 256, &c->k8s_namespace, &len,
+				     NULL) < 0)
+			return bld_usage_error(
+			    self, err, "--executor kubernetes needs --k8s-namespace (no %s)",
+			    SA_DIR "/namespace");
+		c->k8s_namespace[strcspn(c->k8s_namespace, "\r\n")] = '\0';
+	}
+	if (!c->k8s_seccomp)
+		c->k8s_seccomp = xstrdup("RuntimeDefault");
+	if (!streq(c->k8s_seccomp, "RuntimeDefault") &&
+	    !nib_str_has_prefix(c->k8s_seccomp, "Localhost/"))
+		return bld_usage_error(self, err,
+				       "--k8s-seccomp %s: not RuntimeDefault or Localhost/PROFILE",
+				       c->k8s_seccomp);
+	return 0;
+}
+
 static int parse_opts(const struct bld_command *self, int argc, char **argv,
 		      struct bld_srv_config *c, struct nib_error *err)
 {
+	bool kubernetes = false;
 	int o;
 	uint64_t v;
 
@@ -207,12 +273,25 @@ static int parse_opts(const struct bld_command *self, int argc, char **argv,
 			nib_strv_push(&c->git_hosts, optarg);
 			break;
 		case OPT_EXECUTOR:
-			if (!streq(optarg, "local"))
-				return bld_usage_error(self, err,
-						       "--executor %s: this nib has only the local "
-						       "executor",
-						       optarg);
+			if (!streq(optarg, "local") && !streq(optarg, "kubernetes"))
+				return bld_usage_error(
+				    self, err, "--executor %s: not local or kubernetes", optarg);
+			kubernetes = streq(optarg, "kubernetes");
 			break;
+		case OPT_K8S_IMAGE:
+		case OPT_K8S_API:
+		case OPT_K8S_NAMESPACE:
+		case OPT_K8S_TOKEN_FILE:
+		case OPT_K8S_CA:
+		case OPT_K8S_SECCOMP:
+		case OPT_SERVICE_URL: {
+			char **f[] = {&c->k8s_image,	  &c->k8s_api, &c->k8s_namespace,
+				      &c->k8s_token_file, &c->k8s_ca,  &c->k8s_seccomp,
+				      &c->service_url};
+			free(*f[o - OPT_K8S_IMAGE]);
+			*f[o - OPT_K8S_IMAGE] = xstrdup(optarg);
+			break;
+		}
 		case OPT_NIB:
 			free(c->nib);
 			c->nib = xstrdup(optarg);
@@ -223,6 +302,10 @@ static int parse_opts(const struct bld_command *self, int argc, char **argv,
 	}
 	if (optind != argc)
 		return bld_usage_error(self, err, "unexpected argument '%s'", argv[optind]);
+	if (kubernetes && k8s_defaults(self, c, err) < 0)
+		return -1;
+	if (!kubernetes && c->k8s_image)
+		return bld_usage_error(self, err, "--k8s-image goes with --executor kubernetes");
 	if (!c->tenants_file && !loopback(c->listen_host))
 		return bld_usage_error(
 		    self, err,
@@ -381,5 +464,12 @@ out:
 	free(s.cfg.nib);
 	free(s.cgroup);
 	nib_strv_free(&s.cfg.git_hosts);
+	free(s.cfg.k8s_image);
+	free(s.cfg.k8s_api);
+	free(s.cfg.k8s_namespace);
+	free(s.cfg.k8s_token_file);
+	free(s.cfg.k8s_ca);
+	free(s.cfg.k8s_seccomp);
+	free(s.cfg.service_url);
 	return r;
 }

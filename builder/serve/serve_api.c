@@ -3,6 +3,7 @@
  * nib serve: the /v1 API (docs/serve.md): submit, list, get, cancel and
  * delete builds; health, readiness and metrics; the web page.
  */
+#include <archive.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "containerfile/containerfile.h"
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_api.h"
 
@@ -452,6 +454,60 @@ static int whoami(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_re
 	return reply_obj(c, MHD_HTTP_OK, o);
 }
 
+/* GET /v1/contexts/ID?token=T: a running build's context (context/ and an
+ * inline Containerfile) as a tar, once; anything else is 404. */
+static int context(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_req *r)
+{
+	const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	_cleanup_free_ char *dir = NULL;
+	bool ok = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct bld_srv_job *j = s->jobs; j && token; j = j->next) {
+		if (!streq(j->b.id, r->arg) || !j->ctx_token[0] ||
+		    strlen(token) != strlen(j->ctx_token))
+			continue;
+		unsigned diff = 0;
+		for (size_t i = 0; token[i]; i++)
+			diff |= (unsigned char)(token[i] ^ j->ctx_token[i]);
+		if (diff == 0) {
+			ok = true;
+			j->ctx_token[0] = '\0'; /* used */
+			dir = xstrdup(j->dir);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ok)
+		return bld_srv_reply_error(c, MHD_HTTP_NOT_FOUND, "no such context");
+
+	static const char *const leave_out[] = {"log", "work"};
+	struct nib_error e = {0};
+	struct cf_ignore *ig = cf_ignore_new(leave_out, ARRAY_SIZE(leave_out), NULL);
+	struct archive *a = archive_write_new();
+	int fd = openat(s->state_fd, "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	struct stat st;
+	archive_write_set_format_pax_restricted(a);
+	int ret = fd < 0 || archive_write_open_fd(a, fd) != ARCHIVE_OK ||
+			  bld_srv_tar_tree(a, dir, "", ig, NULL, &e) < 0 ||
+			  archive_write_close(a) != ARCHIVE_OK || fstat(fd, &st) < 0
+		      ? -1
+		      : 0;
+	archive_write_free(a);
+	cf_ignore_free(ig);
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (!e.msg)
+			nib_err(&e, NIB_ERR_IO, errno, "the context of %s", r->arg);
+		return reply_internal(c, &e);
+	}
+	struct MHD_Response *res = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+	MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-tar");
+	enum MHD_Result q = MHD_queue_response(c, MHD_HTTP_OK, res);
+	MHD_destroy_response(res);
+	return q == MHD_YES ? 0 : -1;
+}
+
 int bld_srv_api_handle(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_req *r)
 {
 	struct bld_srv_build b = {0};
@@ -472,6 +528,8 @@ int bld_srv_api_handle(struct bld_srv *s, struct MHD_Connection *c, struct bld_s
 		return metrics(s, c);
 	case BLD_SRV_R_WHOAMI:
 		return whoami(s, c, r);
+	case BLD_SRV_R_CONTEXT:
+		return context(s, c, r);
 	case BLD_SRV_R_BUILDS:
 		return streq(r->method, "POST") ? submit(s, c, r) : list(s, c, r);
 	case BLD_SRV_R_BUILD:

@@ -24,6 +24,7 @@ enum bld_srv_route {
 	BLD_SRV_R_LOG,
 	BLD_SRV_R_CANCEL,
 	BLD_SRV_R_WHOAMI,
+	BLD_SRV_R_CONTEXT,
 };
 
 struct bld_srv_req {

@@ -95,6 +95,8 @@ static const struct route {
     {"/v1/builds/*/log", "GET,HEAD", BLD_SRV_R_LOG, true},
     {"/v1/builds/*/cancel", "POST", BLD_SRV_R_CANCEL, true},
     {"/v1/whoami", "GET,HEAD", BLD_SRV_R_WHOAMI, true},
+    /* the Kubernetes executor's one-time URL: its token is the credential */
+    {"/v1/contexts/*", "GET", BLD_SRV_R_CONTEXT, false},
 };
 
 /* Match `path` against `pattern`; the "*" segment goes to `arg`. */

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "builder/builder.h"
 
@@ -101,6 +102,14 @@ int bld_srv_context_unpack(int fd, const char *dir, uint64_t max_bytes, uint64_t
 int bld_srv_context_check(const void *data, size_t len, uint64_t max_bytes, uint64_t max_entries,
 			  struct nib_error *err);
 
+/* serve_tar.c: add the tree at `dir` to the tar `a` under `top` ("" or
+ * NULL: at the archive's top), without what `ig` (may be NULL) excludes,
+ * but always `keep` (a path in the tree, may be NULL). */
+struct archive;
+struct cf_ignore;
+int bld_srv_tar_tree(struct archive *a, const char *dir, const char *top,
+		     const struct cf_ignore *ig, const char *keep, struct nib_error *err);
+
 /* ---- the database (serve_db.c) ------------------------------------------ */
 
 enum bld_srv_state {
@@ -185,9 +194,15 @@ struct bld_srv_config {
 	char *build_network; /* "none" (default) or "host" */
 	struct nib_strv git_hosts;
 	char *registries_conf;
+	/* --executor kubernetes (k8s_image set) */
+	char *k8s_image;      /* nib's image the Jobs run */
+	char *k8s_api;	      /* the API server's URL */
+	char *k8s_namespace;  /* where Jobs go */
+	char *k8s_token_file; /* the service account's token */
+	char *k8s_ca;	      /* the API server's CA, or NULL */
+	char *k8s_seccomp;    /* "RuntimeDefault" or "Localhost/PROFILE" */
+	char *service_url;    /* how Jobs reach this service */
 };
-
-struct bld_srv_job;
 
 struct bld_srv_metrics {
 	atomic_uint_fast64_t submitted, finished[BLD_SRV_INTERRUPTED + 1];
@@ -212,7 +227,47 @@ struct bld_srv {
 	void *http;   /* the libmicrohttpd daemon */
 };
 
-/* serve_jobs.c: the scheduler and the local executor. */
+/* A running build (serve_jobs.c keeps them in bld_srv.jobs). */
+struct bld_srv_job {
+	struct bld_srv_job *next;
+	struct bld_srv *s;
+	struct bld_srv_build b; /* progress, as the database has it */
+	struct bld_srv_spec spec;
+	pid_t pid;	  /* the process running now, or 0 */
+	bool cancel;	  /* asked to cancel */
+	char *limit;	  /* the limit that stopped it, or NULL */
+	char *last_error; /* the last error the child reported */
+	struct timespec start;
+	int log_fd;
+	char *dir; /* absolute: STATE/builds/ID */
+	/* the Kubernetes executor: the one-time token of the context URL
+	 * (empty once used) */
+	char ctx_token[65];
+};
+
+/* serve_jobs.c: the scheduler and the builds' logs and progress. */
+/* One "serve" event line in the build's log. */
+void bld_srv_job_event(struct bld_srv_job *j, const char *fmt, ...) _printf_(2, 3);
+/* The limit that stops the build (the first one given wins). */
+void bld_srv_job_limit(struct bld_srv_job *j, const char *fmt, ...) _printf_(2, 3);
+/* A line of the build's output: into the log, progress learnt from it. */
+void bld_srv_job_line(struct bld_srv_job *j, const char *line, size_t len);
+/* Wake whoever waits on s->changed (log followers, the scheduler). */
+void bld_srv_wake(struct bld_srv *s);
+struct json_object;
+/* A string member of a JSON object, or NULL. */
+const char *bld_srv_jstr(struct json_object *o, const char *k);
+
+/* serve_exec.c: the local executor: 0 when the build (and its pushes)
+ * succeeded; else *failure may say why. */
+int bld_srv_local_run(struct bld_srv_job *j, char **failure);
+/* The `nib build` command line of a build whose files are under `dir`
+ * (DIR/context, DIR/Containerfile) and whose store is `root`. */
+void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir,
+			struct nib_strv *a);
+/* serve_k8s.c: the Kubernetes executor, the same contract. */
+int bld_srv_k8s_run(struct bld_srv_job *j, char **failure);
+
 int bld_srv_jobs_start(struct bld_srv *s, struct nib_error *err);
 /* Ask the scheduler to look at the queue (caller holds s->lock). */
 void bld_srv_jobs_kick(struct bld_srv *s);
