@@ -95,11 +95,6 @@ static int reply_build(struct MHD_Connection *c, unsigned code, const struct bld
 	return reply_obj(c, code, o);
 }
 
-static const char *tenant_filter(struct bld_srv *s, struct bld_srv_req *r)
-{
-	return r->tenant->name;
-}
-
 static int reply_internal(struct MHD_Connection *c, struct nib_error *e)
 {
 	log_error("serve: %s", e->msg);
@@ -314,7 +309,7 @@ static int list(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_req 
 					   st);
 	if (lim && (nib_parse_u64(lim, &limit) < 0 || limit == 0 || limit > 1000))
 		return bld_srv_reply_error(c, MHD_HTTP_BAD_REQUEST, "limit=%s: not 1 to 1000", lim);
-	if (bld_srv_db_list(s->db, tenant_filter(s, r), state, (int)limit, &v, &n, &e) < 0)
+	if (bld_srv_db_list(s->db, r->tenant->name, state, (int)limit, &v, &n, &e) < 0)
 		return reply_internal(c, &e);
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 	json_object *a = json_object_new_array();
@@ -335,7 +330,7 @@ static int find(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_req 
 
 	if (!id_ok(r->arg))
 		found = 0;
-	else if ((found = bld_srv_db_get(s->db, r->arg, tenant_filter(s, r), b, &e)) < 0)
+	else if ((found = bld_srv_db_get(s->db, r->arg, r->tenant->name, b, &e)) < 0)
 		return answered(reply_internal(c, &e));
 	if (!found)
 		return answered(bld_srv_reply_error(c, MHD_HTTP_NOT_FOUND, "no build %s", r->arg));

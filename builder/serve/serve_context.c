@@ -76,9 +76,12 @@ static int walk(struct archive *in, const char *dir, uint64_t max_bytes, uint64_
 							ARCHIVE_EXTRACT_UNLINK);
 	}
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-		const char *raw = archive_entry_pathname(e);
+		/* copies: setting the entry's names below frees these */
+		const char *raw0 = archive_entry_pathname(e);
+		const char *link0 = archive_entry_hardlink(e);
+		_cleanup_free_ char *raw = raw0 ? xstrdup(raw0) : NULL;
+		_cleanup_free_ char *link = link0 ? xstrdup(link0) : NULL;
 		const char *p = entry_path(raw);
-		const char *link = archive_entry_hardlink(e);
 		mode_t type = archive_entry_filetype(e);
 
 		if (++entries > max_entries)

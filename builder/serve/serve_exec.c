@@ -406,9 +406,7 @@ static int fetch_context(struct bld_srv_job *j, const char *ctx, struct nib_erro
 	return 0;
 }
 
-/* The registry credentials of the build's tenant (or the service's), or
- * NULL. */
-static const char *tenant_authfile(struct bld_srv_job *j)
+const char *bld_srv_tenant_authfile(struct bld_srv_job *j)
 {
 	struct bld_srv *s = j->s;
 	for (size_t i = 0; i < s->tenants.len; i++)
@@ -466,7 +464,7 @@ static void needed_images(const char *parse_json, struct nib_strv *out)
 static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = tenant_authfile(j);
+	const char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_strv_ struct nib_strv a = {0};
 	_cleanup_strv_ struct nib_strv refs = {0};
 	_cleanup_buf_ struct nib_buf out = {0};
@@ -534,7 +532,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = tenant_authfile(j);
+	const char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
 
 	for (size_t i = 0; i < j->spec.tags.len; i++) {

@@ -265,6 +265,9 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure);
  * (DIR/context, DIR/Containerfile) and whose store is `root`. */
 void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir,
 			struct nib_strv *a);
+/* The registry credentials of the build's tenant (else the service's
+ * --authfile), or NULL. */
+const char *bld_srv_tenant_authfile(struct bld_srv_job *j);
 /* serve_k8s.c: the Kubernetes executor, the same contract. */
 int bld_srv_k8s_run(struct bld_srv_job *j, char **failure);
 

@@ -1,26 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nib serve: the scheduler and the local executor. Each build runs as its
- * own `nib build` process (its own process group, working folder and
- * limits) followed by a job thread that keeps its log, progress and
- * limits; pushes run afterwards as `nib push` processes, the only ones
- * that get registry credentials (an inherited fd, never argv, environment
- * or a file a RUN step could reach: no Containerfile code runs in them).
+ * nib serve: the scheduler and the builds' logs. The scheduler starts
+ * queued builds (at most --max-builds, one per tenant) each in a job
+ * thread that hands it to an executor (serve_exec.c, serve_k8s.c), keeps
+ * its log and progress from the JSON event lines, and records its end.
  */
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <linux/magic.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #define BLD_SERVE_INTERNAL

@@ -200,10 +200,8 @@ static json_object *container(const char *name, const char *image, struct nib_st
 
 /* The Job for a build, as JSON (batch/v1). `secret` names the Secret with
  * the registry credentials, or is NULL. */
-char *bld_srv_k8s_job(struct bld_srv_job *j, const char *name, const char *context_url,
-		      const char *secret);
-char *bld_srv_k8s_job(struct bld_srv_job *j, const char *name, const char *context_url,
-		      const char *secret)
+static char *job_manifest(struct bld_srv_job *j, const char *name, const char *context_url,
+			  const char *secret)
 {
 	struct bld_srv_config *cfg = &j->s->cfg;
 	_cleanup_strv_ struct nib_strv sh = {0}, fetch = {0}, build = {0}, push = {0};
@@ -441,14 +439,11 @@ int bld_srv_k8s_run(struct bld_srv_job *j, char **failure)
 	struct nib_error e = {0};
 	unsigned char raw[24];
 	char name[64], secret[80];
-	const char *authfile = cfg->authfile;
+	const char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_free_ char *url = NULL, *manifest = NULL, *pod = NULL, *path = NULL;
 	_cleanup_buf_ struct nib_buf out = {0};
 	int result = -1;
 
-	for (size_t i = 0; i < s->tenants.len; i++)
-		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
-			authfile = s->tenants.v[i].authfile;
 	if (j->spec.git_url || j->spec.context_url) {
 		*failure = xstrdup("the Kubernetes executor takes contexts sent to the service "
 				   "(git and contextUrl: not yet)");
@@ -468,7 +463,7 @@ int bld_srv_k8s_run(struct bld_srv_job *j, char **failure)
 	if (j->spec.tags.len && authfile && make_secret(j, secret, authfile, &e) < 0)
 		goto fail;
 	bool with_secret = j->spec.tags.len && authfile;
-	manifest = bld_srv_k8s_job(j, name, url, with_secret ? secret : NULL);
+	manifest = job_manifest(j, name, url, with_secret ? secret : NULL);
 	path = xasprintf("/apis/batch/v1/namespaces/%s/jobs", cfg->k8s_namespace);
 	long code = k8s(j, "POST", path, manifest, &out, &e);
 	if (code < 0)

@@ -37,6 +37,7 @@ void bld_srv_log_render(const char *text, size_t len, struct nib_buf *out)
 	_cleanup_free_ char *copy = xstrndup(text, len);
 	const char *ev, *v;
 
+	len = strlen(copy); /* a NUL in the line ends it */
 	if (len && copy[len - 1] == '\n')
 		copy[--len] = '\0';
 	if (copy[0] == '{')
