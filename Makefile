@@ -20,7 +20,8 @@ V ?= 0
 MODULES := common containerfile storage registry builder
 LINK_ORDER := builder registry storage containerfile common
 
-PKGS := libarchive libcurl openssl json-c fuse3 libselinux libcap libseccomp libzstd zlib libdeflate
+PKGS := libarchive libcurl openssl json-c fuse3 libselinux libcap libseccomp libzstd zlib libdeflate \
+	libmicrohttpd sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsubid -lpthread
 
@@ -39,7 +40,7 @@ endif
 
 # --- sources ---------------------------------------------------------------
 define module_vars
-$(1)_SRCS := $$(filter-out builder/main.c,$$(wildcard $(1)/*.c))
+$(1)_SRCS := $$(filter-out builder/main.c,$$(wildcard $(1)/*.c $(1)/serve/*.c))
 $(1)_OBJS := $$(patsubst %.c,$$(BUILD)/%.o,$$($(1)_SRCS))
 $(1)_LIB := $$(BUILD)/lib$(1).a
 endef
@@ -81,11 +82,15 @@ $(BUILD)/empty.o:
 
 $(LIBS): | $(BUILD)/empty.o
 
+# the web page nib serve sends, put in as it is (builder/serve/serve_web.c)
+$(BUILD)/builder/serve/serve_web.o: builder/serve/web.html
+
 # nib loads these libraries on first use instead of at startup (stubs made
 # by builder/lazylibs.sh): `nib run` and most RUN steps never call them, and
 # loading them with their dependencies cost more than a whole container run.
 # LAZY_LIBS= links them all directly.
-LAZY_LIBS ?= $(if $(filter x86_64-% aarch64-%,$(shell $(CC) -dumpmachine)),curl ssl crypto archive subid fuse3 zstd deflate z)
+LAZY_LIBS ?= $(if $(filter x86_64-% aarch64-%,$(shell $(CC) -dumpmachine)),curl ssl crypto archive subid fuse3 zstd deflate z \
+	microhttpd sqlite3)
 # The small libraries every run needs are linked statically when their
 # archives are installed: no shared object to map and relocate at startup.
 # STATIC_LIBS= links them dynamically.
@@ -160,14 +165,15 @@ install: all
 # --- Debian packages ---------------------------------------------------------
 DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 	libarchive-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libfuse3-dev \
-	libselinux1-dev libpcre2-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev
+	libselinux1-dev libpcre2-dev libcap-dev libseccomp-dev libzstd-dev libsubid-dev zlib1g-dev libdeflate-dev \
+	libmicrohttpd-dev libsqlite3-dev
 # The seccomp profiles real pods get, which the pod simulation loads:
 # containers-common's (CRI-O) and moby's (containerd, Docker).
 DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
 	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc \
-	qemu-user-static binfmt-support
+	qemu-user-static binfmt-support sqlite3 chromium
 # What `make` alone needs (no fuzzing or formatting tools): the build stage of
 # deploy/Containerfile installs `make -s print-deb-build-nib`.
 DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))

@@ -72,6 +72,13 @@ int bld_cmd_prune(const struct bld_command *self, int argc, char **argv, struct 
 		  struct nib_error *err);
 int bld_cmd_manifest(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
 		     struct nib_error *err);
+/* builder/serve/: the build service, and its client (nib build --remote
+ * URL): sends the build, follows its log; 0 when it succeeded. */
+struct bld_build_opts;
+int bld_remote_build(const struct bld_build_opts *o, const char *url, const char *token_file,
+		     struct nib_error *err);
+int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
+		  struct nib_error *err);
 
 /* The example Containerfile `nib build --example` uses. */
 extern const char bld_example_containerfile[];

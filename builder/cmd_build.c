@@ -75,6 +75,10 @@ static const char build_help[] =
     "  -q, --quiet                no progress output; the image ID is printed last (a failing\n"
     "                             RUN step's output is still shown)\n"
     "  --example                  build the embedded example as localhost/nib-example\n"
+    "  --remote URL               build on a build service (nib serve, docs/serve.md): the\n"
+    "                             context goes without what .containerignore excludes, the\n"
+    "                             log follows, the exit status and digest are the build's\n"
+    "  --token-file FILE          the service's bearer token (default $NIB_SERVE_TOKEN)\n"
     "\n"
     "buildah's --rm, --force-rm, --compress, -D/--disable-compression,\n"
     "--disable-content-trust and --identity-label are accepted and change nothing; the\n"
@@ -124,6 +128,8 @@ enum {
 	OPT_VARIANT,
 	OPT_MANIFEST,
 	OPT_ALL_PLATFORMS,
+	OPT_REMOTE,
+	OPT_TOKEN_FILE,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -663,6 +669,8 @@ static const struct option build_opts[] = {
     {"example", no_argument, NULL, OPT_EXAMPLE},
     /* the registry commands' options (builder/regflags.c) */
     BLD_REG_LONG_OPTIONS,
+    {"remote", required_argument, NULL, OPT_REMOTE},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 };
 
 /* build_opts, then compat_opts, then the terminator. */
@@ -729,6 +737,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_free_ char *platform = NULL;
 	_cleanup_strv_ struct nib_strv platforms = {0};
 	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL, *manifest = NULL;
+	const char *remote = NULL, *token_file = NULL;
 	bool example = false, file_stdin = false, b = false, all_platforms = false;
 	uint64_t u;
 	int c, r, ret = -1;
@@ -1036,6 +1045,12 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_EXAMPLE:
 			example = true;
 			break;
+		case OPT_REMOTE:
+			remote = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			token_file = optarg;
+			break;
 		default:
 			if (c >= OPT_COMPAT && c < OPT_COMPAT + (int)ARRAY_SIZE(compat_opts)) {
 				if (compat_opt_check(&compat_opts[c - OPT_COMPAT], optarg, err) < 0)
@@ -1126,6 +1141,23 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		if (containerfile_from_stdin(&stdin_dir, &stdin_file, err) < 0)
 			goto out;
 		o.file = stdin_file;
+	}
+	if (remote) {
+		/* the service fetches what is not a folder here itself */
+		if (!context_arg || bld_context_kind(context_arg) != BLD_CONTEXT_DIR) {
+			nib_err(
+			    err, NIB_ERR_USAGE, 0,
+			    "build: --remote sends a local folder as the context; %s is not one",
+			    context_arg ? context_arg : "--example");
+			goto out;
+		}
+		o.context = context_arg;
+		ret = bld_remote_build(&o, remote, token_file, err);
+		goto out;
+	}
+	if (token_file) {
+		bld_usage_error(self, err, "build: --token-file goes with --remote");
+		goto out;
 	}
 	if (redirect_output(&o, logfile, &rd, err) < 0)
 		goto out;

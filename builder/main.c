@@ -55,6 +55,30 @@ static const struct bld_command commands[] = {
      "nib run [OPTIONS] --rootfs DIR -- CMD [ARG...]", NULL},
     {"manifest", bld_cmd_manifest, "Create, change, inspect and push manifest lists",
      "nib manifest COMMAND [OPTIONS] LIST ...", NULL},
+    {"serve", bld_cmd_serve, "Run the build service (HTTP API, web page)",
+     "nib serve [--listen ADDR:PORT] [--state DIR] [--tenants FILE] [OPTIONS]",
+     "Options (docs/serve.md):\n"
+     "  --listen ADDR:PORT      where to listen (default 127.0.0.1:8080; port 0: any free one)\n"
+     "  --state DIR             builds, logs, tenants' stores and the database (default\n"
+     "                          $XDG_STATE_HOME/nib/serve, else ~/.local/state/nib/serve)\n"
+     "  --tenants FILE          tenants: tokens, repository prefixes (JSON; a mounted\n"
+     "                          Secret works); without it no token is asked (loopback only)\n"
+     "  --authfile FILE         registry credentials for pushes (tenants may have their own)\n"
+     "  --max-builds N          builds at once (default 2; one at a time per tenant)\n"
+     "  --max-queue N           builds waiting (default 100; more: 429)\n"
+     "  --max-context-size SIZE a context's body and unpacked size (default 256M; more: 413)\n"
+     "  --max-log-size SIZE     a build's log (default 16M; more fails the build)\n"
+     "  --build-timeout SECONDS a build's time (default 3600)\n"
+     "  --drain-timeout SECONDS on SIGTERM, how long running builds may finish (default 300)\n"
+     "  --memory-max SIZE, --pids-max N  per build: a cgroup v2 subtree when the service's\n"
+     "                          own is delegated to it, else RLIMIT_DATA (memory only)\n"
+     "  --min-free-disk SIZE    a build fails when the state folder's disk has less (256M)\n"
+     "  --build-network none|host  RUN steps' network (default none: no service, loopback\n"
+     "                          or metadata address is reachable)\n"
+     "  --allow-host HOST       git and contextUrl contexts may come from HOST (https)\n"
+     "  --allow-ptrace          let builds use the ptrace isolation (not a security boundary)\n"
+     "  --tls-verify=BOOL       verify registries' TLS for pulls and pushes (default true)\n"
+     "  --executor local        run each build as a nib process here (the default)\n"},
     {"prune", bld_cmd_prune, "Remove unused blobs, layers and cache entries", "nib prune [OPTIONS]",
      "Options:\n"
      "  --no-wait     fail instead of waiting while another nib has the root open\n"},

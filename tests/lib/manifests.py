@@ -54,7 +54,7 @@ import sys
 import yaml
 
 NIB_COMMANDS = {"build", "pull", "push", "tag", "rmi", "images", "inspect", "login", "logout",
-                "parse", "info", "run", "prune", "help"}
+                "parse", "info", "run", "prune", "serve", "help"}
 NIB_GLOBAL_WITH_VALUE = {"--root", "--log-level", "--log-format"}
 NIB_GLOBAL_FLAGS = {"-h", "--help", "-v", "--version"}
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",

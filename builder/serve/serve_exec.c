@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nib serve: the local executor. Each build runs as its own `nib build`
+ * process (its own process group, working folder and limits), followed
+ * until it ends; pushes run afterwards as `nib push` processes, and with
+ * registry credentials the images the build needs are pulled first by
+ * `nib pull` processes: only these get the credentials (an inherited fd,
+ * never argv, environment or a file a RUN step could reach: no
+ * Containerfile code runs in them).
+ */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "storage/storage.h"
+#define BLD_SERVE_INTERNAL
+#include "builder/serve/serve_internal.h"
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- child processes ------------------------------------------------------ */
+
+struct child_setup {
+	const char *nib;
+	char **argv;
+	char **envp;
+	const char *cwd;
+	int out_fd;		 /* stdout and stderr */
+	struct nib_buf *capture; /* stdout goes here, not to the log; stderr is dropped */
+	int auth_fd;		 /* becomes fd 3, or -1 */
+	int cgroup_fd;		 /* cgroup.procs of the build's cgroup, or -1 */
+	uint64_t memory_max;
+};
+
+/* After fork: only async-signal-safe calls until exec. */
+static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
+{
+	int null;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (c->cgroup_fd >= 0 && write(c->cgroup_fd, "0", 1) != 1)
+		_exit(126);
+	if (c->cgroup_fd < 0 && c->memory_max) {
+		struct rlimit rl = {c->memory_max, c->memory_max};
+		setrlimit(RLIMIT_DATA, &rl);
+	}
+	null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out_fd, 1) < 0 ||
+	    dup2(c->capture ? null : c->out_fd, 2) < 0)
+		_exit(126);
+	if (c->auth_fd >= 0 && (c->auth_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(c->auth_fd, 3)) < 0)
+		_exit(126);
+	syscall(SYS_close_range, c->auth_fd >= 0 ? 4U : 3U, ~0U, 0U);
+	if (chdir(c->cwd) < 0)
+		_exit(126);
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	execve(c->nib, c->argv, c->envp);
+	_exit(127);
+}
+
+static void kill_group(pid_t pid, int sig)
+{
+	if (pid > 0)
+		kill(-pid, sig);
+}
+
+/* Run one child to its end, its output into the log; returns its wait
+ * status (or -1 when it could not start). Limits and cancellation kill
+ * its whole process group: SIGTERM, then SIGKILL after 10 s. */
+static int run_child(struct bld_srv_job *j, struct child_setup *c)
+{
+	struct bld_srv *s = j->s;
+	int p[2];
+	pid_t pid;
+	_cleanup_buf_ struct nib_buf pending = {0};
+	double term_sent = 0, last_disk = 0;
+	int status = -1;
+	bool exited = false;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	c->out_fd = p[1];
+	pid_t parent = getpid();
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0)
+		child_exec(c, parent);
+	close(p[1]);
+	setpgid(pid, pid);
+	pthread_mutex_lock(&s->lock);
+	j->pid = pid;
+	pthread_mutex_unlock(&s->lock);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		int r = poll(&pfd, 1, exited ? 0 : 500);
+		if (r > 0) {
+			char buf[16384];
+			ssize_t n = read(p[0], buf, sizeof(buf));
+			if (n > 0 && c->capture) {
+				if (c->capture->len < (16 << 20))
+					nib_buf_append(c->capture, buf, (size_t)n);
+			} else if (n > 0) {
+				nib_buf_append(&pending, buf, (size_t)n);
+				char *nl;
+				size_t off = 0;
+				while ((nl = memchr(pending.data + off, '\n', pending.len - off))) {
+					bld_srv_job_line(j, pending.data + off,
+							 (size_t)(nl - (pending.data + off)));
+					off = (size_t)(nl - pending.data) + 1;
+				}
+				if (pending.len - off > 65536) { /* a very long line: cut */
+					bld_srv_job_line(j, pending.data + off, pending.len - off);
+					off = pending.len;
+				}
+				memmove(pending.data, pending.data + off, pending.len - off);
+				pending.len -= off;
+				pending.data[pending.len] = '\0';
+				bld_srv_wake(s);
+			} else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+				break;
+			}
+		} else if (r == 0 && exited) {
+			break; /* exited; a grandchild keeps the pipe: stop reading */
+		}
+		if (!exited) {
+			int st;
+			pid_t w = waitpid(pid, &st, WNOHANG);
+			if (w == pid) {
+				exited = true;
+				status = st;
+			}
+		}
+		double t = mono();
+		pthread_mutex_lock(&s->lock);
+		bool cancel = j->cancel || s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		if (s->cfg.max_log && (uint64_t)j->b.log_bytes > s->cfg.max_log)
+			bld_srv_job_limit(j, "the log passed its limit of %llu bytes",
+					  (unsigned long long)s->cfg.max_log);
+		if (s->cfg.build_timeout &&
+		    t - ((double)j->start.tv_sec + (double)j->start.tv_nsec / 1e9) >
+			(double)s->cfg.build_timeout)
+			bld_srv_job_limit(j, "the build ran longer than its limit of %llu s",
+					  (unsigned long long)s->cfg.build_timeout);
+		if (s->cfg.min_free_disk && t - last_disk > 2) {
+			struct statvfs sv;
+			last_disk = t;
+			if (fstatvfs(s->state_fd, &sv) == 0 &&
+			    (uint64_t)sv.f_bavail * sv.f_frsize < s->cfg.min_free_disk)
+				bld_srv_job_limit(
+				    j, "the service's disk has less than %llu bytes free",
+				    (unsigned long long)s->cfg.min_free_disk);
+		}
+		if ((j->limit || cancel) && !exited) {
+			if (!term_sent) {
+				term_sent = t;
+				kill_group(pid, SIGTERM);
+			} else if (t - term_sent > 10) {
+				kill_group(pid, SIGKILL);
+			}
+		}
+	}
+	if (pending.len)
+		bld_srv_job_line(j, pending.data, pending.len);
+	close(p[0]);
+	kill_group(pid, SIGKILL); /* whatever is left of its group */
+	if (!exited)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	pthread_mutex_lock(&s->lock);
+	j->pid = 0;
+	pthread_mutex_unlock(&s->lock);
+	return status;
+}
+
+/* ---- a build --------------------------------------------------------------- */
+
+/* A child's whole environment: nothing of the service's but PATH. */
+static void child_env(const char *home, struct nib_strv *env)
+{
+	const char *path = getenv("PATH");
+	nib_strv_pushf(env, "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+	nib_strv_pushf(env, "HOME=%s", home);
+	nib_strv_pushf(env, "TMPDIR=%s", home);
+	nib_strv_push(env, "LANG=C.UTF-8");
+}
+
+static void reg_flags(struct bld_srv *s, struct nib_strv *a, bool auth)
+{
+	if (!s->cfg.tls_verify)
+		nib_strv_push(a, "--tls-verify=false");
+	if (auth)
+		nib_strv_push(a, "--authfile=/dev/fd/3");
+}
+
+static void globals(struct bld_srv *s, const char *root, struct nib_strv *a)
+{
+	nib_strv_push(a, "nib");
+	nib_strv_pushf(a, "--root=%s", root);
+	nib_strv_push(a, "--log-format=json");
+	if (s->cfg.registries_conf)
+		nib_strv_pushf(a, "--registries-conf=%s", s->cfg.registries_conf);
+}
+
+void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir,
+			struct nib_strv *a)
+{
+	const struct bld_srv_config *cfg = &j->s->cfg;
+	const struct bld_srv_spec *sp = &j->spec;
+
+	globals(j->s, root, a);
+	nib_strv_push(a, "build");
+	/* the ptrace isolation is no security boundary: only when the
+	 * operator allows it (nib serve --allow-ptrace) */
+	nib_strv_push(a, cfg->allow_ptrace ? "--isolation=chroot" : "--isolation=namespaces");
+	nib_strv_pushf(a, "--network=%s", cfg->build_network);
+	nib_strv_push(a, "--http-proxy=false");
+	reg_flags(j->s, a, false);
+	if (sp->containerfile)
+		nib_strv_pushf(a, "--file=%s/Containerfile", dir);
+	else if (sp->file)
+		nib_strv_pushf(a, "--file=%s/context/%s", dir, sp->file);
+	for (size_t i = 0; i < sp->n_build_args; i++)
+		nib_strv_pushf(a, "--build-arg=%s=%s", sp->build_args[i].key,
+			       sp->build_args[i].value);
+	for (size_t i = 0; i < sp->n_labels; i++)
+		nib_strv_pushf(a, "--label=%s=%s", sp->labels[i].key, sp->labels[i].value);
+	if (sp->target)
+		nib_strv_pushf(a, "--target=%s", sp->target);
+	if (sp->platform)
+		nib_strv_pushf(a, "--platform=%s", sp->platform);
+	if (sp->timestamp >= 0)
+		nib_strv_pushf(a, "--timestamp=%lld", (long long)sp->timestamp);
+	if (sp->no_cache)
+		nib_strv_push(a, "--no-cache");
+	for (size_t i = 0; i < sp->tags.len; i++)
+		nib_strv_pushf(a, "--tag=%s", sp->tags.v[i]);
+	nib_strv_push(a, "--");
+	nib_strv_pushf(a, "%s/context", dir);
+}
+
+static int write_str(const char *path, const char *v)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, v, strlen(v)) < 0)
+		return -1;
+	return 0;
+}
+
+static int cgroup_open(struct bld_srv_job *j, char **path)
+{
+	struct bld_srv *s = j->s;
+	struct {
+		const char *file;
+		uint64_t value;
+	} lim[] = {{"memory.max", s->cfg.memory_max}, {"pids.max", s->cfg.pids_max}};
+	char v[32];
+	int fd = -1;
+
+	*path = NULL;
+	if (!s->cgroup)
+		return -1;
+	*path = xasprintf("%s/nib-build-%s", s->cgroup, j->b.id);
+	bool ok = mkdir(*path, 0755) == 0 || errno == EEXIST;
+	for (size_t i = 0; ok && i < ARRAY_SIZE(lim); i++) {
+		if (!lim[i].value)
+			continue;
+		_cleanup_free_ char *f = xasprintf("%s/%s", *path, lim[i].file);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)lim[i].value);
+		ok = write_str(f, v) == 0;
+	}
+	if (ok) {
+		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", *path);
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	log_warn("serve: build %s: cgroup %s: %s; rlimits only", j->b.id, *path, strerror(errno));
+	rmdir(*path);
+	free(*path);
+	*path = NULL;
+	return -1;
+}
+
+/* Whether the build's cgroup saw the memory limit hit. */
+static bool cgroup_oom(const char *path)
+{
+	_cleanup_free_ char *f = xasprintf("%s/memory.events", path);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (nib_read_file_at(AT_FDCWD, f, 65536, &text, &len, NULL) < 0)
+		return false;
+	const char *p = strstr(text, "oom_kill ");
+	return p && atoll(p + 9) > 0;
+}
+
+static const char *exit_reason(int status, char *buf, size_t n)
+{
+	if (status < 0)
+		snprintf(buf, n, "could not start nib");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, n, "nib was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, n, "nib exited with status %d", WEXITSTATUS(status));
+	return buf;
+}
+
+struct fetch {
+	int fd;
+	uint64_t got, max;
+};
+
+static size_t fetch_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct fetch *f = arg;
+	f->got += size * n;
+	if (f->got > f->max || nib_write_all(f->fd, p, size * n) < 0)
+		return 0;
+	return size * n;
+}
+
+/* The context from a tarball URL (https, an allowed host) or a git
+ * repository (git clone --depth 1). */
+static int fetch_context(struct bld_srv_job *j, const char *ctx, struct nib_error *err)
+{
+	struct bld_srv *s = j->s;
+
+	if (j->spec.context_url) {
+		_cleanup_free_ char *tarpath = xasprintf("%s/work/context.tar", j->dir);
+		_cleanup_close_ int fd =
+		    open(tarpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "%s", tarpath);
+		struct fetch f = {fd, 0, s->cfg.max_context};
+		CURL *c = curl_easy_init();
+		curl_easy_setopt(c, CURLOPT_URL, j->spec.context_url);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_cb);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
+		CURLcode rc = curl_easy_perform(c);
+		curl_easy_cleanup(c);
+		if (rc != CURLE_OK)
+			return nib_err(err, NIB_ERR_NETWORK, 0, "%s: %s", j->spec.context_url,
+				       f.got > f.max ? "larger than the context limit"
+						     : curl_easy_strerror(rc));
+		lseek(fd, 0, SEEK_SET);
+		return bld_srv_context_unpack(fd, ctx, s->cfg.max_context, 1000000, err);
+	}
+	_cleanup_strv_ struct nib_strv a = {0};
+	_cleanup_strv_ struct nib_strv env = {0};
+	nib_strv_push(&a, "git");
+	nib_strv_push(&a, "-c");
+	nib_strv_push(&a, "protocol.allow=never");
+	nib_strv_push(&a, "-c");
+	nib_strv_push(&a, "protocol.https.allow=always");
+	nib_strv_push(&a, "clone");
+	nib_strv_push(&a, "--quiet");
+	nib_strv_push(&a, "--depth=1");
+	if (j->spec.git_ref)
+		nib_strv_pushf(&a, "--branch=%s", j->spec.git_ref);
+	nib_strv_push(&a, "--");
+	nib_strv_push(&a, j->spec.git_url);
+	nib_strv_push(&a, ctx);
+	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
+	child_env(home, &env);
+	struct child_setup c = {.nib = "/usr/bin/git",
+				.argv = a.v,
+				.envp = env.v,
+				.cwd = home,
+				.auth_fd = -1,
+				.cgroup_fd = -1};
+	rmdir(ctx);
+	if (run_child(j, &c) != 0)
+		return nib_err(err, NIB_ERR_NETWORK, 0, "git clone %s failed", j->spec.git_url);
+	return 0;
+}
+
+const char *bld_srv_tenant_authfile(struct bld_srv_job *j)
+{
+	struct bld_srv *s = j->s;
+	for (size_t i = 0; i < s->tenants.len; i++)
+		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
+			return s->tenants.v[i].authfile;
+	return s->cfg.authfile;
+}
+
+/* The images a build needs from registries: the bases of the stages it
+ * builds and COPY --from images (from `nib parse --json`). */
+static void needed_images(const char *parse_json, struct nib_strv *out)
+{
+	_cleanup_(json_object_putp) json_object *o = json_tokener_parse(parse_json);
+	json_object *stages, *v;
+
+	if (!o || !json_object_object_get_ex(o, "stages", &stages))
+		return;
+	for (size_t i = 0; i < json_object_array_length(stages); i++) {
+		json_object *st = json_object_array_get_idx(stages, i);
+		json_object *ins;
+		const char *base = bld_srv_jstr(st, "base");
+		if (!json_object_object_get_ex(st, "needed", &v) || !json_object_get_boolean(v))
+			continue;
+		bool own = json_object_object_get_ex(st, "base_stage", &v) && v;
+		if (base && !own && !streq(base, "scratch") && nib_strv_find(out, base) < 0)
+			nib_strv_push(out, base);
+		if (!json_object_object_get_ex(st, "instructions", &ins))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(ins); k++) {
+			json_object *flags;
+			const char *from;
+			if (!json_object_object_get_ex(json_object_array_get_idx(ins, k), "flags",
+						       &flags) ||
+			    !(from = bld_srv_jstr(flags, "from")))
+				continue;
+			bool stage = false;
+			for (size_t m = 0; m < json_object_array_length(stages); m++) {
+				const char *name =
+				    bld_srv_jstr(json_object_array_get_idx(stages, m), "name");
+				char idx[24];
+				snprintf(idx, sizeof(idx), "%zu", m);
+				stage = stage || (name && streq(name, from)) || streq(idx, from);
+			}
+			if (!stage && nib_strv_find(out, from) < 0)
+				nib_strv_push(out, from);
+		}
+	}
+}
+
+/*
+ * With registry credentials, the images the build needs are pulled first
+ * by `nib pull` processes that get them (fd 3); the build itself then
+ * finds them in its store and gets no credentials at all.
+ */
+static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
+{
+	struct bld_srv *s = j->s;
+	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_strv_ struct nib_strv a = {0};
+	_cleanup_strv_ struct nib_strv refs = {0};
+	_cleanup_buf_ struct nib_buf out = {0};
+	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
+
+	if (!authfile)
+		return 0;
+	globals(s, root, &a);
+	nib_strv_push(&a, "parse");
+	nib_strv_push(&a, "--json");
+	for (size_t i = 0; i < j->spec.n_build_args; i++)
+		nib_strv_pushf(&a, "--build-arg=%s=%s", j->spec.build_args[i].key,
+			       j->spec.build_args[i].value);
+	if (j->spec.target)
+		nib_strv_pushf(&a, "--target=%s", j->spec.target);
+	if (j->spec.platform)
+		nib_strv_pushf(&a, "--platform=%s", j->spec.platform);
+	nib_strv_push(&a, "--");
+	if (j->spec.containerfile)
+		nib_strv_pushf(&a, "%s/Containerfile", j->dir);
+	else if (j->spec.file)
+		nib_strv_pushf(&a, "%s/context/%s", j->dir, j->spec.file);
+	else {
+		_cleanup_free_ char *cf = xasprintf("%s/context/Containerfile", j->dir);
+		nib_strv_push_take(&a, access(cf, F_OK) == 0
+					   ? steal_pointer(&cf)
+					   : xasprintf("%s/context/Dockerfile", j->dir));
+	}
+	struct child_setup c = {.nib = s->cfg.nib,
+				.argv = a.v,
+				.envp = env,
+				.cwd = home,
+				.capture = &out,
+				.auth_fd = -1,
+				.cgroup_fd = -1};
+	if (run_child(j, &c) != 0 || !out.data)
+		return 0; /* the build says what is wrong with the Containerfile */
+	needed_images(out.data, &refs);
+	for (size_t i = 0; i < refs.len; i++) {
+		_cleanup_strv_ struct nib_strv p = {0};
+		_cleanup_close_ int auth = open(authfile, O_RDONLY | O_CLOEXEC);
+		if (auth < 0) {
+			bld_srv_job_limit(j, "the service's registry credentials cannot be read");
+			return -1;
+		}
+		globals(s, root, &p);
+		nib_strv_push(&p, "pull");
+		reg_flags(s, &p, true);
+		nib_strv_push(&p, "--");
+		nib_strv_push(&p, refs.v[i]);
+		bld_srv_job_event(j, "pulling %s with the service's credentials", refs.v[i]);
+		struct child_setup pc = {.nib = s->cfg.nib,
+					 .argv = p.v,
+					 .envp = env,
+					 .cwd = home,
+					 .auth_fd = auth,
+					 .cgroup_fd = cgroup_fd,
+					 .memory_max = s->cfg.memory_max};
+		if (run_child(j, &pc) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
+{
+	struct bld_srv *s = j->s;
+	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
+
+	for (size_t i = 0; i < j->spec.tags.len; i++) {
+		_cleanup_strv_ struct nib_strv a = {0};
+		_cleanup_close_ int auth = -1;
+		if (authfile) {
+			auth = open(authfile, O_RDONLY | O_CLOEXEC);
+			if (auth < 0) {
+				bld_srv_job_limit(
+				    j, "the service's registry credentials cannot be read");
+				log_warn("serve: %s: %s", authfile, strerror(errno));
+				return -1;
+			}
+		}
+		globals(s, root, &a);
+		nib_strv_push(&a, "push");
+		reg_flags(s, &a, auth >= 0);
+		nib_strv_push(&a, "--");
+		nib_strv_push(&a, j->spec.tags.v[i]);
+		bld_srv_job_event(j, "pushing %s", j->spec.tags.v[i]);
+		struct child_setup c = {.nib = s->cfg.nib,
+					.argv = a.v,
+					.envp = env,
+					.cwd = home,
+					.auth_fd = auth,
+					.cgroup_fd = cgroup_fd,
+					.memory_max = s->cfg.memory_max};
+		if (run_child(j, &c) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int bld_srv_local_run(struct bld_srv_job *j, char **failure)
+{
+	struct bld_srv *s = j->s;
+	struct nib_error e = {0};
+	_cleanup_free_ char *ctx = xasprintf("%s/context", j->dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", j->dir);
+	_cleanup_free_ char *tdir = xasprintf("%s/tenants/%s", s->cfg.state_dir, j->b.tenant);
+	_cleanup_free_ char *root = xasprintf("%s/root", tdir);
+	_cleanup_free_ char *cgroup = NULL;
+	_cleanup_strv_ struct nib_strv argv = {0};
+	_cleanup_strv_ struct nib_strv env = {0};
+	_cleanup_close_ int cgroup_fd = -1;
+	char reason[128];
+	int status;
+
+	if ((mkdir(work, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(tdir, 0700) < 0 && errno != EEXIST)) {
+		*failure = xasprintf("cannot make the build's folders: %s", strerror(errno));
+		return -1;
+	}
+	if ((j->spec.git_url || j->spec.context_url) && fetch_context(j, ctx, &e) < 0) {
+		*failure = steal_pointer(&e.msg);
+		return -1;
+	}
+	bld_srv_build_argv(j, root, j->dir, &argv);
+	child_env(work, &env);
+	cgroup_fd = cgroup_open(j, &cgroup);
+	if (prepull(j, root, env.v, cgroup_fd) < 0) {
+		*failure =
+		    xstrdup(j->last_error ? j->last_error : "a base image could not be pulled");
+		status = -1;
+	} else {
+		struct child_setup c = {.nib = s->cfg.nib,
+					.argv = argv.v,
+					.envp = env.v,
+					.cwd = work,
+					.auth_fd = -1,
+					.cgroup_fd = cgroup_fd,
+					.memory_max = s->cfg.memory_max};
+		status = run_child(j, &c);
+	}
+	if (cgroup && cgroup_oom(cgroup))
+		bld_srv_job_limit(j, "the build passed its memory limit of %llu bytes",
+				  (unsigned long long)s->cfg.memory_max);
+	if (status == 0 && !j->limit && !j->cancel && !s->stopping && j->spec.tags.len)
+		status = push_tags(j, root, env.v, cgroup_fd) < 0 ? 1 : 0;
+	if (status != 0 && !*failure)
+		*failure = xstrdup(j->last_error ? j->last_error
+						 : exit_reason(status, reason, sizeof(reason)));
+	if (cgroup)
+		rmdir(cgroup);
+	return status;
+}
+
+/* The cgroup v2 folder the service was started in, when it may make
+ * folders in it: the service moves itself to a leaf "service" and each
+ * build gets its own "nib-build-ID" with memory.max and pids.max. The root
+ * cgroup is never taken over. */
+char *bld_srv_cgroup_setup(struct bld_srv *s)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	if (!s->cfg.memory_max && !s->cfg.pids_max)
+		return NULL;
+	struct statfs fs;
+	if (statfs("/sys/fs/cgroup", &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
+		log_info(
+		    "serve: /sys/fs/cgroup is no cgroup v2 hierarchy: builds get rlimits only");
+		return NULL;
+	}
+	if (nib_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, &len, NULL) < 0)
+		return NULL;
+	const char *line = strstr(text, "0::/");
+	if (!line || (line != text && line[-1] != '\n'))
+		return NULL;
+	line += 3;
+	*strchrnul(line, '\n') = '\0';
+	if (streq(line, "/")) {
+		log_info("serve: the service runs in the root cgroup: builds get rlimits only");
+		return NULL;
+	}
+	_cleanup_free_ char *dir = xasprintf("/sys/fs/cgroup%s", line);
+	_cleanup_free_ char *leaf = xasprintf("%s/service", dir);
+	_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", leaf);
+	_cleanup_free_ char *ctl = xasprintf("%s/cgroup.subtree_control", dir);
+	if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) || write_str(procs, "0") < 0 ||
+	    write_str(ctl, "+memory +pids") < 0) {
+		log_info("serve: cgroup %s is not delegated to the service (%s): builds get "
+			 "rlimits only",
+			 dir, strerror(errno));
+		return NULL;
+	}
+	return steal_pointer(&dir);
+}
