@@ -1144,14 +1144,15 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	}
 	if (remote) {
 		/* the service fetches what is not a folder here itself */
-		if (!context_arg || bld_context_kind(context_arg) != BLD_CONTEXT_DIR) {
+		if (context_arg && bld_context_kind(context_arg) != BLD_CONTEXT_DIR) {
 			nib_err(
 			    err, NIB_ERR_USAGE, 0,
 			    "build: --remote sends a local folder as the context; %s is not one",
-			    context_arg ? context_arg : "--example");
+			    context_arg);
 			goto out;
 		}
-		o.context = context_arg;
+		if (context_arg)
+			o.context = context_arg;
 		ret = bld_remote_build(&o, remote, token_file, err);
 		goto out;
 	}
