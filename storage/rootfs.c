@@ -89,15 +89,19 @@ int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
 		       struct stg_rootfs **out, struct nib_error *err)
 {
 	_cleanup_(stg_rootfs_freep) struct stg_rootfs *r = xcalloc(1, sizeof(*r));
-	_cleanup_free_ char *tmpl = xasprintf("%s/nib/tmp/step-XXXXXX", stg_store_path(st));
+	_cleanup_close_ int tmpfd = openat(stg_store_nib_dirfd(st), "tmp",
+					   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *name = NULL;
 
-	if (!mkdtemp(tmpl))
-		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", tmpl);
-	/* passable by every user: a RUN under the ptrace isolation names its
-	 * rootfs by this path, also after it became the image's USER */
-	chmod(tmpl, 0711);
+	/* passable by every user, with a name no one can guess: a RUN under
+	 * the ptrace isolation names its rootfs by this path, also after it
+	 * became the image's USER */
+	if (tmpfd < 0 || nib_create_tmp_at(tmpfd, "step-", true, 0711, &name) < 0 ||
+	    fchmodat(tmpfd, name, 0711, 0) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s/nib/tmp/%s", stg_store_path(st),
+			       name ? name : "step-");
 	r->driver = d;
-	r->dir = steal_pointer(&tmpl);
+	r->dir = xasprintf("%s/nib/tmp/%s", stg_store_path(st), name);
 	for (size_t i = 0; layer_dirs && i < layer_dirs->len; i++)
 		nib_strv_push(&r->lowers, layer_dirs->v[i]);
 	if (d->layer_form == STG_WHITEOUT_OVERLAY) {

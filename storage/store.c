@@ -72,23 +72,35 @@ static int open_lock(int nibfd, const char *name)
 	return fd;
 }
 
-/* Folder `name` of `dirfd` (`root`/`shown` in messages): mode 0700 when
- * it is ours and others may enter it. */
-static int fix_private(int dirfd, const char *name, const char *root, const char *shown,
+/* Folder `name` of `dirfd` (`root`/`shown` in messages), when it is ours:
+ * no one else may list or read it (0700); with `pass`, others may pass
+ * through it (0711) to a folder whose name they cannot guess. */
+static int fix_private(int dirfd, const char *name, bool pass, const char *root, const char *shown,
 		       struct nib_error *err)
 {
 	struct stat sb;
+	mode_t want;
 
 	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "%s%s", root, shown);
-	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || !(sb.st_mode & 077) ||
-	    (sb.st_mode & S_ISVTX))
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & S_ISVTX))
 		return 0;
-	if (fchmodat(dirfd, name, sb.st_mode & 07700, 0) < 0)
+	want = (sb.st_mode & 07700) | (pass ? 0011 : 0);
+	if ((sb.st_mode & 07777) == want)
+		return 0;
+	if (fchmodat(dirfd, name, want, 0) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "make %s%s private", root, shown);
 	log_debug("%s%s: made private to its owner (mode %04o, was %04o)", root, shown,
-		  (unsigned)(sb.st_mode & 07700), (unsigned)(sb.st_mode & 07777));
+		  (unsigned)want, (unsigned)(sb.st_mode & 07777));
 	return 0;
+}
+
+/* The folders others may pass through: the ptrace isolation names a RUN's
+ * rootfs (nib/tmp/step-RANDOM) by its path, also after the RUN became the
+ * image's USER. */
+static bool passable(const char *shown)
+{
+	return streq(shown, "") || streq(shown, "/nib") || streq(shown, "/nib/tmp");
 }
 
 /* fix_private on every folder in `sub` of `rootfd`. */
@@ -110,7 +122,7 @@ static int fix_private_children(int rootfd, const char *sub, const char *root,
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
 		_cleanup_free_ char *shown = xasprintf("/%s/%s", sub, de->d_name);
-		if (fix_private(dirfd(d), de->d_name, root, shown, err) < 0)
+		if (fix_private(dirfd(d), de->d_name, passable(shown), root, shown, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -120,7 +132,9 @@ static int fix_private_children(int rootfd, const char *sub, const char *root,
  * The root and the folders below it are private to their owner (0700, as
  * containers/storage keeps its own): extracted layers, step folders and
  * cache mounts hold what RUN steps made, setuid-root programs and root-only
- * files included, and blobs hold the same as tar. Made so, and roots made
+ * files included, and blobs hold the same as tar. The root, nib/ and
+ * nib/tmp/ are 0711 (see passable): others may pass, never list, and the
+ * step folders below have random 64-bit names. Made so, and roots made
  * by an older nib (0755) fixed, on every open by the owner: the root,
  * blobs/, nib/ and the folders in nib/ and nib/layers/. Folders of another
  * owner (a volume's mount point) and a sticky root (a shared folder such as
@@ -135,11 +149,11 @@ static int make_private(int dirfd, const char *root, struct nib_error *err)
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (nib_mkdir_p_at(dirfd, dirs[i], 0700, err) < 0)
 			return nib_err_wrap(err, "storage root %s", root);
-	if (fix_private(dirfd, ".", root, "", err) < 0)
+	if (fix_private(dirfd, ".", true, root, "", err) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
 		_cleanup_free_ char *shown = xasprintf("/%s", fixed[i]);
-		if (fix_private(dirfd, fixed[i], root, shown, err) < 0)
+		if (fix_private(dirfd, fixed[i], passable(shown), root, shown, err) < 0)
 			return -1;
 	}
 	return fix_private_children(dirfd, "nib", root, err) < 0 ||
