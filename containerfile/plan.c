@@ -211,8 +211,8 @@ static int stage_ref(void *ctx, const struct cf_instr *in, const char *ref, size
 		if (sp->st->deps[d] == si)
 			return si;
 	cf_instr_error(in, err, off,
-		       "%s: the base image's environment makes \"%s\" name a stage the plan did "
-		       "not know",
+		       "%s: \"%s\" names a stage this one was not planned to need (through the "
+		       "base image's ENV or an ONBUILD trigger): not supported",
 		       cf_kind_name(in->kind), ref);
 	return -2;
 }

@@ -169,6 +169,24 @@ static void test_scope(void)
 	cf_file_free(f);
 }
 
+/* At build time a stage's steps may name only the stages the plan made it
+ * need: the scheduler built those before it. */
+static void test_bind_graph(void)
+{
+	struct cf_file *f = plan("FROM a AS one\nFROM b AS two\nCOPY --from=one /x /y\n");
+	char *ok[] = {"COPY --from=one /a /b", NULL}, *other[] = {"COPY --from=two /a /b", NULL};
+	struct cf_stage_steps ss;
+	struct nib_error err = {0};
+
+	CHECK_INTEQ(cf_stage_bind(f, 1, NULL, ok, &ss, &err), 0);
+	CHECK(ss.n == 2 && ss.v[0].copy.from_stage == 0);
+	cf_stage_steps_free(&ss);
+	CHECK_INTEQ(cf_stage_bind(f, 0, NULL, other, &ss, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "\"two\" names a stage this one was not planned to need"));
+	nib_err_clear(&err);
+	cf_file_free(f);
+}
+
 static void test_mount_parse(void)
 {
 	struct cf_mount m;
@@ -204,6 +222,7 @@ int main(void)
 	RUN(test_copy);
 	RUN(test_healthcheck_and_expose);
 	RUN(test_scope);
+	RUN(test_bind_graph);
 	RUN(test_mount_parse);
 	return unit_done();
 }
