@@ -161,9 +161,6 @@ static int run_child(struct bld_srv_job *j, struct child_setup *c)
 		pthread_mutex_lock(&s->lock);
 		bool cancel = j->cancel || s->stopping;
 		pthread_mutex_unlock(&s->lock);
-		if (s->cfg.max_log && (uint64_t)j->b.log_bytes > s->cfg.max_log)
-			bld_srv_job_limit(j, "the log passed its limit of %llu bytes",
-					  (unsigned long long)s->cfg.max_log);
 		if (s->cfg.build_timeout &&
 		    t - ((double)j->start.tv_sec + (double)j->start.tv_nsec / 1e9) >
 			(double)s->cfg.build_timeout)
