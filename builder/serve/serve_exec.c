@@ -60,6 +60,9 @@ static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
 		_exit(127);
 	if (c->cgroup_fd >= 0 && write(c->cgroup_fd, "0", 1) != 1)
 		_exit(126);
+	/* builds yield the CPU to the service's own threads: the API stays
+	 * responsive while they run */
+	setpriority(PRIO_PROCESS, 0, 10);
 	if (c->cgroup_fd < 0 && c->memory_max) {
 		struct rlimit rl = {c->memory_max, c->memory_max};
 		setrlimit(RLIMIT_DATA, &rl);
