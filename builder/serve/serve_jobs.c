@@ -172,6 +172,15 @@ static char *unfold(struct bld_srv_job *j, const char *line, size_t len)
  * else wrapped as an "output" event. */
 void bld_srv_job_line(struct bld_srv_job *j, const char *raw, size_t rawlen)
 {
+	uint64_t max = j->s->cfg.max_log;
+
+	/* past its limit the log takes nothing more of the build's output
+	 * (the build is being stopped) */
+	if (max && (uint64_t)j->b.log_bytes + rawlen > max) {
+		bld_srv_job_limit(j, "the log passed its limit of %llu bytes",
+				  (unsigned long long)max);
+		return;
+	}
 	_cleanup_free_ char *text = unfold(j, raw, rawlen);
 	const char *line = text;
 	size_t len = strlen(text);

@@ -65,11 +65,6 @@ static bool must_stop(struct bld_srv_job *j)
 			stop = true;
 		}
 	}
-	if (!stop && s->cfg.max_log && (uint64_t)j->b.log_bytes > s->cfg.max_log) {
-		bld_srv_job_limit(j, "the log passed its limit of %llu bytes",
-				  (unsigned long long)s->cfg.max_log);
-		stop = true;
-	}
 	return stop;
 }
 
@@ -440,7 +435,7 @@ int bld_srv_k8s_run(struct bld_srv_job *j, char **failure)
 	unsigned char raw[24];
 	char name[64], secret[80];
 	const char *authfile = bld_srv_tenant_authfile(j);
-	_cleanup_free_ char *url = NULL, *manifest = NULL, *pod = NULL, *path = NULL;
+	_cleanup_free_ char *url = NULL, *manifest = NULL, *pod = NULL, *path = NULL, *why = NULL;
 	_cleanup_buf_ struct nib_buf out = {0};
 	int result = -1;
 
@@ -486,7 +481,6 @@ int bld_srv_k8s_run(struct bld_srv_job *j, char **failure)
 		if (!follow(j, pod, steps[i], name))
 			break;
 	int st = 2;
-	_cleanup_free_ char *why = NULL;
 	while (!must_stop(j) && (st = job_state(j, name, &why, &e)) == 2)
 		pause_ms(500);
 	if (st < 0)

@@ -10,12 +10,12 @@ assert_match "$out" '^nib version [0-9]+\.[0-9]+\.[0-9]+$'
 t "nib --help lists every command"
 run "$NIB" --help
 assert_status 0
-for c in build pull push tag rmi images inspect login logout parse info run prune manifest; do
+for c in build pull push tag rmi images inspect login logout parse info run prune manifest serve; do
 	assert_match "$out" "^  $c " "command $c"
 done
 
 t "nib COMMAND --help shows the command's usage"
-for c in build pull push tag rmi images inspect login logout parse info run prune manifest; do
+for c in build pull push tag rmi images inspect login logout parse info run prune manifest serve; do
 	run "$NIB" "$c" --help
 	assert_status 0 "$c --help"
 	assert_match "$out" "^Usage: nib $c" "$c --help"
@@ -43,7 +43,7 @@ assert_status 2
 assert_match "$err" "unknown or incomplete option '--frob'"
 
 t "an unknown command flag is a usage error naming the command"
-for c in build pull push tag rmi images inspect login logout parse info run prune manifest; do
+for c in build pull push tag rmi images inspect login logout parse info run prune manifest serve; do
 	run "$NIB" "$c" --no-such-flag
 	assert_status 2 "$c"
 	assert_match "$err" "no-such-flag" "$c"
@@ -60,7 +60,7 @@ assert_status 2
 assert_match "$err" "unknown log level 'loud'"
 
 t "every command has a man page, and nib.1 lists them"
-for c in build pull push tag rmi images inspect login logout parse info run prune manifest; do
+for c in build pull push tag rmi images inspect login logout parse info run prune manifest serve; do
 	assert_file "$NIB_SRC/docs/man/nib-$c.1"
 	grep -q "BR nib-$c (1)" "$NIB_SRC/docs/man/nib.1" || fail "nib.1 names $c"
 done

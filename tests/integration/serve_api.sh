@@ -117,6 +117,7 @@ api GET "/v1/builds/$ID1"
 digest=$(echo "$body" | jq -r .digest)
 assert_match "$digest" '^sha256:[0-9a-f]{64}$'
 assert_eq "$(echo "$body" | jq -r '.steps')" 3
+assert_eq "$(echo "$body" | jq -r '.pushedBytes > 0')" true
 assert_eq "$(echo "$body" | jq -r '.pull[0]')" "$REG/alpha/app@$digest"
 run skopeo inspect --tls-verify=false "docker://$REG/alpha/app:1"
 assert_status 0
@@ -313,7 +314,7 @@ assert_match "$body" '^nib_serve_builds_finished_total\{state="succeeded"\} [1-9
 assert_match "$body" '^nib_serve_builds_finished_total\{state="failed"\} [1-9]'
 assert_match "$body" '^nib_serve_builds_finished_total\{state="cancelled"\} 1$'
 assert_match "$body" '^nib_serve_http_unauthorized_total [1-9]'
-assert_match "$body" '^nib_serve_pushed_bytes_total '
+assert_match "$body" '^nib_serve_pushed_bytes_total [1-9]'
 kill -0 "$SERVE_PID" || fail "the service died"
 serve_stop TERM
 assert_eq "$SERVE_STATUS" 0 "SIGTERM ends the service cleanly"

@@ -15,7 +15,8 @@ CASES=("a build past its time limit fails with the reason; the service stays up"
 	"a full queue is 429"
 	"kill -9: the finished build is kept, the running one interrupted, the queued one runs"
 	"SIGTERM drains: readiness and submissions are refused, the running build finishes"
-	"SIGTERM past the drain timeout: the build is interrupted, queued ones wait")
+	"SIGTERM past the drain timeout: the build is interrupted, queued ones wait"
+	"a build fails when the state folder's disk has less free than --min-free-disk")
 
 if [ "$(id -u)" != 0 ] || ! have_static_busybox || ! command -v docker-registry >/dev/null ||
 	! command -v skopeo >/dev/null || ! command -v jq >/dev/null; then
@@ -71,7 +72,7 @@ submit "RUN i=0; while [ \$i -lt 4000 ]; do echo line \$i of a log that goes on 
 assert_eq "$(wait_build "$id" 40)" failed
 api GET "/v1/builds/$id"
 assert_eq "$(echo "$body" | jq -r .error)" "the log passed its limit of 65536 bytes"
-assert_eq "$(($(stat -c %s "$SERVE_STATE/builds/$id/log") < 200000))" 1 "the log stopped growing"
+assert_eq "$(($(stat -c %s "$SERVE_STATE/builds/$id/log") < 65536 + 4096))" 1 "the log stopped at its limit"
 
 t "a build past its memory limit fails"
 submit "RUN dd if=/dev/zero of=/dev/null bs=400M count=1 && echo allocated"
@@ -157,5 +158,13 @@ assert_eq "$SERVE_STATUS" 0
 assert_eq "$(($(date +%s) - start < 20))" 1 "stopped within the drain timeout and the kill grace"
 assert_eq "$(sqlite3 "$SERVE_STATE/nib-serve.db" "SELECT state FROM builds WHERE id='$long_id'")" interrupted
 assert_eq "$(sqlite3 "$SERVE_STATE/nib-serve.db" "SELECT state FROM builds WHERE id='$later_id'")" queued
+
+t "a build fails when the state folder's disk has less free than --min-free-disk"
+serve_start disk --tls-verify=false --min-free-disk 1000000G || fail "nib serve did not start"
+submit "RUN sleep 30"
+assert_eq "$(wait_build "$id" 30)" failed
+api GET "/v1/builds/$id"
+assert_eq "$(echo "$body" | jq -r .error)" "the service's disk has less than 1073741824000000 bytes free"
+serve_stop TERM
 
 finish
