@@ -1027,15 +1027,10 @@ static int do_exec(struct stop *s)
 	}
 	nptr += (size_t)nargs;
 	ptrs[nptr++] = 0;
-	r = bld_ptrace_mem_write(&s->who, addr, buf, off + nptr * 8);
-	if (r < 0) {
+	r = scratch_write(s, addr, buf, off + nptr * 8);
+	if (r != 0) {
 		bld_ptrace_exec_free(&x);
-		if (r != -EFAULT)
-			return skip(s, r);
-		bld_ptrace_slots_forget(s->t);
-		s->t->scratch = 0;
-		s->t->scratch_own = false;
-		return BLD_PT_NEED_SCRATCH;
+		return r == SCRATCH_LOST ? BLD_PT_NEED_SCRATCH : skip(s, r);
 	}
 	free(s->t->exe_next);
 	s->t->exe_next = xstrdup(x.exe);
