@@ -101,7 +101,18 @@ struct sink {
 	int fd;
 	struct nib_sha256 *sha;
 	int errnum;
+	uint64_t size, max; /* bytes so far; the cap (NIB_ADD_MAX_SIZE) */
 };
+
+/* The largest download ADD keeps: NIB_ADD_MAX_SIZE bytes, 8 GiB by
+ * default (an endless body must not fill the disk). */
+static uint64_t add_max_size(void)
+{
+	const char *v = getenv("NIB_ADD_MAX_SIZE");
+	uint64_t n;
+
+	return v && nib_parse_u64(v, &n) == 0 && n > 0 ? n : (8ull << 30);
+}
 
 /* Only a 2xx body is the download; a redirect's body is dropped. */
 static size_t on_data(char *p, size_t size, size_t n, void *data)
@@ -113,6 +124,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *data)
 	curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300)
 		return len;
+	s->size += len;
+	if (s->size > s->max) {
+		s->errnum = EFBIG;
+		return 0;
+	}
 	if (nib_write_all(s->fd, p, len) < 0) {
 		s->errnum = errno;
 		return 0;
@@ -198,6 +214,12 @@ static int fetch(CURL *c, CURLU *u, struct reg_client *client, const char *url, 
 		errbuf[0] = '\0';
 		rc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if ((rc == CURLE_WRITE_ERROR && s->errnum == EFBIG) ||
+		    rc == CURLE_FILESIZE_EXCEEDED)
+			return nib_err(err, NIB_ERR_IO, EFBIG,
+				       "ADD %s: the download is larger than %llu bytes "
+				       "(NIB_ADD_MAX_SIZE)",
+				       url, (unsigned long long)s->max);
 		if (rc == CURLE_WRITE_ERROR && s->errnum)
 			return nib_err(err, NIB_ERR_IO, s->errnum, "ADD %s: write the download",
 				       url);
@@ -278,6 +300,7 @@ int bld_copy_download(const char *url_in, const char *checksum, struct reg_clien
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "nib/" NIB_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)add_max_size());
 	/* the CA certificates Go programs (Docker, BuildKit) trust for ADD */
 	const char *cafile = getenv("SSL_CERT_FILE"), *cadir = getenv("SSL_CERT_DIR");
 	if (cafile && *cafile)
@@ -290,7 +313,7 @@ int bld_copy_download(const char *url_in, const char *checksum, struct reg_clien
 			return nib_err(err, NIB_ERR_IO, errno, "ADD %s: the download's file", url);
 		nib_sha256_free(sha);
 		sha = nib_sha256_new();
-		s = (struct sink){.c = c, .fd = fd, .sha = sha};
+		s = (struct sink){.c = c, .fd = fd, .sha = sha, .max = add_max_size()};
 		curl_url_set(u, CURLUPART_URL, url_in, 0);
 		curl_url_set(u, CURLUPART_USER, NULL, 0);
 		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);

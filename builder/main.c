@@ -216,6 +216,47 @@ static int storage_opt(struct bld_globals *g, const char *opt)
 			     opt);
 }
 
+/*
+ * Values of options that may carry secrets (registry passwords, build
+ * arguments such as tokens, secret sources, RUN environments) are blanked
+ * in the memory /proc/PID/cmdline shows, where any process of the host or
+ * pod, a RUN step included, reads them; nib parses its heap copy. For
+ * KEY=VALUE options the key stays readable. nib_proc_init has wiped what
+ * /proc/PID/environ shows already.
+ */
+static void hide_secrets(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		bool key;
+	} opts[] = {
+	    {"--creds", false},	 {"--password", false}, {"-p", false},
+	    {"--secret", false}, {"--build-arg", true}, {"--env", true},
+	};
+
+	for (int i = 1; i < argc && !streq(argv[i], "--"); i++) {
+		for (size_t k = 0; k < ARRAY_SIZE(opts); k++) {
+			const char *name = opts[k].name;
+			size_t n = strlen(name);
+			bool lng = name[1] == '-';
+			char *v = NULL, *eq;
+
+			if (streq(argv[i], name) && i + 1 < argc)
+				v = argv[++i];
+			else if (lng && !strncmp(argv[i], name, n) && argv[i][n] == '=')
+				v = argv[i] + n + 1; /* --name=V */
+			else if (!lng && !strncmp(argv[i], name, n) && argv[i][n])
+				v = argv[i] + n; /* -pV */
+			if (!v)
+				continue;
+			if (opts[k].key && !(eq = strchr(v, '=')))
+				break; /* --build-arg NAME: the value comes from the environment */
+			nib_proc_blank(opts[k].key ? eq + 1 : v);
+			break;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -251,6 +292,11 @@ int main(int argc, char **argv)
 	const struct bld_command *cmd = NULL;
 	int c, ret, longindex = 0;
 
+	{
+		char **copy = nib_proc_init(argc, argv);
+		hide_secrets(argc, argv);
+		argv = copy;
+	}
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+hv", opts, &longindex)) != -1) {
 		switch (c) {

@@ -182,6 +182,46 @@ static int reopen(struct setup *s, const char *path, int flags)
 	return nib_open_in_root(s->rootfd, path, flags, 0, NULL);
 }
 
+/*
+ * A bound outer /proc shows every process of the pod or host: the shell or
+ * CI agent that started nib (its command line, world-readable, and its
+ * environment, readable with its UID: a single-UID step has it) and nib
+ * itself. Each process that exists now is covered by an empty read-only
+ * tmpfs; the step's own processes, made later, stay visible. A process the
+ * pod starts while the step runs is not covered (docs/security.md).
+ */
+static void hide_outer_pids(struct setup *s, int procfd)
+{
+	char self[32], b[32];
+	ssize_t n = readlinkat(procfd, "self", self, sizeof(self) - 1);
+	int dfd = openat(procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *de;
+	size_t hidden = 0;
+
+	self[n > 0 ? n : 0] = '\0';
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		die(s->rt, "read /proc: %s", strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		if (!de->d_name[0] || strspn(de->d_name, "0123456789") != strlen(de->d_name) ||
+		    streq(de->d_name, self))
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", fdpath(procfd, b), de->d_name);
+		if (mount("nib-hidden", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=4k,mode=0555") < 0) {
+			if (errno == ENOENT)
+				continue; /* it ended meanwhile */
+			die(s->rt, "hide process %s of the outer /proc: %s", de->d_name,
+			    strerror(errno));
+		}
+		hidden++;
+	}
+	log_debug("the outer /proc: %zu processes hidden", hidden);
+}
+
 static void mount_proc(struct setup *s)
 {
 	_cleanup_close_ int fd = ensure_dir(s, "proc");
@@ -200,6 +240,10 @@ static void mount_proc(struct setup *s)
 	}
 	if (mount("/proc", fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
 		die(s->rt, "mount /proc: %s", strerror(errno));
+	_cleanup_close_ int pfd = ensure_dir(s, "proc");
+	if (pfd < 0)
+		die(s->rt, "open /proc: %s", strerror(errno));
+	hide_outer_pids(s, pfd);
 }
 
 /* /etc/resolv.conf, hosts, hostname: written to a tmpfs (`dir`) that the
@@ -631,6 +675,9 @@ _noreturn_ void bld_runtime_child(struct bld_rt *rt)
 	 * from now on, and not dumpable, so the command cannot reach nib's
 	 * socket through /proc/1/fd */
 	prctl(PR_SET_DUMPABLE, 0);
+	/* the step sees this process as its PID 1: it shows a title, not
+	 * nib's command line or environment */
+	nib_proc_set_title("nib-init");
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		die(rt, "become root in the user namespace: %s", strerror(errno));
 	if (rt->idmap.setgroups && setgroups(0, NULL) < 0)

@@ -315,6 +315,19 @@ int nib_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct nib_error *e
 /* rm -rf relative to dirfd, never following symlinks; missing is fine. */
 int nib_rm_rf_at(int dirfd, const char *path, struct nib_error *err);
 
+/* ---- what /proc/PID/cmdline and /proc/PID/environ show ------------------- */
+
+/* At the start of main: returns a heap copy of argv to work on, moves the
+ * environment to the heap and wipes the memory /proc/PID/environ reads
+ * (nothing nib inherited is shown there, secrets included). */
+char **nib_proc_init(int argc, char **argv);
+/* Overwrite `s`, a string of main's own argv, with 'x's in the memory
+ * /proc/PID/cmdline reads (the heap copy keeps it). */
+void nib_proc_blank(char *s);
+/* Show only `title` in /proc/PID/cmdline (and nothing in environ): for a
+ * child that other processes see, such as a RUN step's PID 1. */
+void nib_proc_set_title(const char *title);
+
 /* ---- paths -------------------------------------------------------------- */
 
 /* Lexically clean a slash path like Go's path.Clean ("" -> "."). */

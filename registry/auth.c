@@ -162,7 +162,8 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 			return nib_err(err, NIB_ERR_AUTH, 0,
 				       "token endpoint %s: response larger than 1 MiB", realm);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-		if (rc != CURLE_OK && reg_curl_code_retryable(rc) && attempt < c->retries) {
+		if (rc != CURLE_OK && reg_curl_code_retryable(rc) && attempt < c->retries &&
+		    reg_client_deadline_error(c, e, rc, 0, "", NULL) == 0) {
 			reg_client_backoff(c, attempt, NULL);
 			continue;
 		}
@@ -172,9 +173,13 @@ static int fetch_token(struct reg_client *c, struct host_state *h, const char *s
 		}
 		break;
 	}
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK) {
+		_cleanup_free_ char *what = xasprintf("token endpoint %s", realm);
+		if (reg_client_deadline_error(c, e, rc, 0, what, err) < 0)
+			return -1;
 		return nib_err(err, NIB_ERR_NETWORK, 0, "token endpoint %s: %s", realm,
 			       curl_easy_strerror(rc));
+	}
 	if (status == 401 || status == 403)
 		return nib_err(err, NIB_ERR_AUTH, 0, "token endpoint %s refused %s (HTTP %ld): %s",
 			       realm, h->have_creds ? "the credentials" : "anonymous access",

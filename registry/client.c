@@ -43,6 +43,9 @@ int reg_client_new(const struct reg_options *opts, struct reg_client **out, stru
 	c->stall_seconds = 30;
 	if ((env = getenv("NIB_REGISTRY_STALL_SECONDS")) && atol(env) > 0)
 		c->stall_seconds = atol(env);
+	c->timeout = 120;
+	if ((env = getenv("NIB_REGISTRY_TIMEOUT")) && atol(env) > 0)
+		c->timeout = atol(env);
 	c->chunk_size = 64u << 20;
 	if ((env = getenv("NIB_REGISTRY_CHUNK_SIZE")) && strtoull(env, NULL, 10) > 0)
 		c->chunk_size = strtoull(env, NULL, 10);
@@ -174,6 +177,7 @@ void reg_client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->stall_seconds);
+	reg_client_set_deadline(c, e, 0);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
@@ -201,6 +205,32 @@ void reg_client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e)
 			}
 		}
 	}
+}
+
+long reg_client_deadline(const struct reg_client *c, int64_t bytes)
+{
+	return c->timeout + (long)(MAX(bytes, 0) / REG_DEADLINE_RATE);
+}
+
+void reg_client_set_deadline(const struct reg_client *c, CURL *e, int64_t bytes)
+{
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, reg_client_deadline(c, bytes));
+}
+
+int reg_client_deadline_error(const struct reg_client *c, CURL *e, CURLcode rc, int64_t bytes,
+			      const char *what, struct nib_error *err)
+{
+	long deadline = reg_client_deadline(c, bytes);
+	curl_off_t us = 0;
+
+	if (rc != CURLE_OPERATION_TIMEDOUT ||
+	    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK ||
+	    us < (curl_off_t)(deadline - 1) * 1000000)
+		return 0;
+	return nib_err(err, NIB_ERR_NETWORK, ETIMEDOUT,
+		       "%s: not done within %ld s (NIB_REGISTRY_TIMEOUT=%ld, plus 1 s per %d KiB "
+		       "carried)",
+		       what, deadline, c->timeout, REG_DEADLINE_RATE >> 10);
 }
 
 void reg_http_resp_clear(struct http_resp *r)
@@ -328,9 +358,17 @@ static size_t write_cb(char *p, size_t sz, size_t n, void *data)
 	return len;
 }
 
-/* One request, no redirects, no retries. */
+/* The bytes a request sends. */
+static int64_t req_bytes(const struct http_req *rq)
+{
+	return rq->body_fd >= 0 ? rq->body_len_fd : (int64_t)rq->body_len;
+}
+
+/* One request, no redirects, no retries. A request past its deadline is
+ * CURLE_ABORTED_BY_CALLBACK with the error in `err`. */
 static CURLcode perform_once(struct reg_client *c, struct host_state *h, const char *url,
-			     struct http_req *rq, const char *auth, struct http_resp *rs)
+			     struct http_req *rq, const char *auth, struct http_resp *rs,
+			     const char *what, struct nib_error *err)
 {
 	_cleanup_curl_ CURL *e = curl_easy_init();
 	_cleanup_slist_ struct curl_slist *hdrs = NULL;
@@ -362,9 +400,8 @@ static CURLcode perform_once(struct reg_client *c, struct host_state *h, const c
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(e, CURLOPT_READDATA, &src);
-		curl_easy_setopt(
-		    e, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)(rq->body_fd >= 0 ? rq->body_len_fd : (int64_t)rq->body_len));
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req_bytes(rq));
+		reg_client_set_deadline(c, e, req_bytes(rq));
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
 	} else {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -375,6 +412,8 @@ static CURLcode perform_once(struct reg_client *c, struct host_state *h, const c
 	log_debug("%s %s", rq->method, url);
 	rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &rs->status);
+	if (reg_client_deadline_error(c, e, rc, req_bytes(rq), what, err) < 0)
+		rc = CURLE_ABORTED_BY_CALLBACK;
 	if (rc == CURLE_WRITE_ERROR && rs->body_too_long)
 		rc = CURLE_OK; /* reported by the caller from body_too_long */
 	log_debug("%s %s -> %ld%s%s", rq->method, url, rs->status, rc ? " " : "",
@@ -514,7 +553,11 @@ int reg_client_do(struct reg_client *c, struct host_state *h, const char *scope,
 			       h->registry);
 	for (;;) {
 		bool same = reg_url_same_origin(url, origin);
-		CURLcode rc = perform_once(c, h, url, rq, same ? auth : NULL, rs);
+		CURLcode rc = perform_once(c, h, url, rq, same ? auth : NULL, rs, what, err);
+		if (rc == CURLE_ABORTED_BY_CALLBACK) {
+			rq->method = method0;
+			return -1;
+		}
 		if (rc != CURLE_OK) {
 			if (reg_curl_code_retryable(rc) && attempt < c->retries) {
 				log_info("%s: %s, retrying", what, curl_easy_strerror(rc));
@@ -596,7 +639,9 @@ int reg_client_base(struct reg_client *c, struct host_state *h, struct nib_error
 			free(lasturl);
 			lasturl = xasprintf("%s://%s/v2/", schemes[s], h->registry);
 			rq.url = lasturl;
-			rc = perform_once(c, h, lasturl, &rq, NULL, &rs);
+			rc = perform_once(c, h, lasturl, &rq, NULL, &rs, h->registry, err);
+			if (rc == CURLE_ABORTED_BY_CALLBACK)
+				return -1;
 			if (rc == CURLE_OK && reg_http_status_retryable(rs.status) &&
 			    attempt < c->retries) {
 				reg_client_backoff(c, attempt, rs.retry_after);

@@ -23,8 +23,87 @@
 #include "registry/registry_internal.h"
 
 #define AUTHFILE_MAX (4u << 20)
+#define HELPER_MAX   (1u << 20) /* a credential helper's answer */
 
 extern char **environ;
+
+/* Seconds from NIB_<NAME> (a positive number), else `def`. */
+static long env_seconds(const char *name, long def)
+{
+	const char *v = getenv(name);
+	return v && atol(v) > 0 ? atol(v) : def;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Read an auth file of at most AUTHFILE_MAX bytes within
+ * NIB_AUTHFILE_READ_TIMEOUT seconds (10): REGISTRY_AUTH_FILE or --authfile
+ * may name a FIFO (a FIFO without a writer reads as empty instead of
+ * blocking the open) or a pipe (`--authfile <(...)`, read while it comes),
+ * and a huge file or an endless pipe must not take nib's memory or time.
+ * Errors name the path; ENOENT is kept for callers that skip missing files.
+ */
+static int read_authfile(const char *path, char **out, size_t *len, struct nib_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	_cleanup_buf_ struct nib_buf b = {0};
+	long timeout = env_seconds("NIB_AUTHFILE_READ_TIMEOUT", 10);
+	double end = now_mono() + (double)timeout;
+	struct stat st;
+
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "%s", path);
+	if (fstat(fd, &st) < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "%s", path);
+	if (S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
+	    S_ISSOCK(st.st_mode))
+		return nib_err(err, NIB_ERR_IO, EINVAL, "%s is not a regular file or a pipe", path);
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > AUTHFILE_MAX)
+		return nib_err(err, NIB_ERR_IO, EFBIG, "%s is larger than %u bytes", path,
+			       AUTHFILE_MAX);
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n > 0) {
+			if (b.len + (size_t)n > AUTHFILE_MAX) {
+				explicit_bzero(b.data, b.len);
+				return nib_err(err, NIB_ERR_IO, EFBIG, "%s is larger than %u bytes",
+					       path, AUTHFILE_MAX);
+			}
+			nib_buf_append(&b, chunk, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			if (b.data)
+				explicit_bzero(b.data, b.len);
+			return nib_err(err, NIB_ERR_IO, errno, "read %s", path);
+		}
+		double left = end - now_mono();
+		struct pollfd p = {fd, POLLIN, 0};
+		if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) == 0) {
+			if (b.data)
+				explicit_bzero(b.data, b.len);
+			return nib_err(err, NIB_ERR_IO, ETIMEDOUT,
+				       "%s: not read to its end within %ld s "
+				       "(NIB_AUTHFILE_READ_TIMEOUT)",
+				       path, timeout);
+		}
+	}
+	*len = b.len;
+	*out = nib_buf_steal(&b);
+	return 0;
+}
 
 static void wipe_free(char *s)
 {
@@ -133,7 +212,35 @@ static int entry_creds(const char *path, const char *key, json_object *val, stru
 	return 0;
 }
 
-/* docker-credential-HELPER get: server URL on stdin, JSON on stdout. */
+/* Wait for `pid` until `end` (CLOCK_MONOTONIC seconds); kill it then.
+ * Returns its wait status, or -1 when it had to be killed. */
+static int wait_until(pid_t pid, double end)
+{
+	int status = 0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (now_mono() >= end) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * docker-credential-HELPER get: server URL on stdin, JSON on stdout. The
+ * helper must answer (at most HELPER_MAX bytes) and exit within
+ * NIB_CREDENTIAL_HELPER_TIMEOUT seconds (30): one that never exits or
+ * writes without end is killed and named in the error.
+ */
 static int run_helper(const char *helper, const char *registry, struct reg_creds *out,
 		      struct nib_error *err)
 {
@@ -141,7 +248,10 @@ static int run_helper(const char *helper, const char *registry, struct reg_creds
 	_cleanup_buf_ struct nib_buf outb = {0};
 	_cleanup_json_ json_object *o = NULL;
 	posix_spawn_file_actions_t fa;
-	int in[2], outp[2], status = 0;
+	int in[2], outp[2], status;
+	long timeout = env_seconds("NIB_CREDENTIAL_HELPER_TIMEOUT", 30);
+	double end = now_mono() + (double)timeout;
+	bool timed_out = false, too_big = false;
 	pid_t pid;
 	char *argv[] = {prog, "get", NULL};
 	const char *server =
@@ -171,21 +281,44 @@ static int run_helper(const char *helper, const char *registry, struct reg_creds
 		return nib_err(err, NIB_ERR_AUTH, r, "credential helper %s for %s", prog, registry);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* a helper that does not read its input must not block nib either */
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	(void)nib_write_all(in[1], server, strlen(server));
 	close(in[1]);
-	for (;;) {
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	while (!timed_out && !too_big) {
 		char buf[4096];
 		ssize_t n = read(outp[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (outb.len < (1u << 20))
+		if (n > 0 && outb.len + (size_t)n > HELPER_MAX)
+			too_big = true;
+		else if (n > 0)
 			nib_buf_append(&outb, buf, (size_t)n);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = {outp[0], POLLIN, 0};
+			double left = end - now_mono();
+			if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) == 0)
+				timed_out = true;
+		}
 	}
 	close(outp[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (timed_out || too_big)
+		kill(pid, SIGKILL);
+	status = wait_until(pid, end);
+	if (status < 0)
+		timed_out = true;
+	if (outb.data && (timed_out || too_big))
+		explicit_bzero(outb.data, outb.len);
+	if (too_big)
+		return nib_err(err, NIB_ERR_AUTH, EFBIG,
+			       "credential helper %s for %s answered more than %u bytes: killed",
+			       prog, registry, HELPER_MAX);
+	if (timed_out)
+		return nib_err(err, NIB_ERR_AUTH, ETIMEDOUT,
+			       "credential helper %s for %s did not finish within %ld s "
+			       "(NIB_CREDENTIAL_HELPER_TIMEOUT): killed",
+			       prog, registry, timeout);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (outb.data)
 			explicit_bzero(outb.data, outb.len);
@@ -235,7 +368,7 @@ static int lookup_file(const char *path, bool must_exist, const char *registry, 
 	const char *store;
 	size_t len;
 
-	if (nib_read_file_at(AT_FDCWD, path, AUTHFILE_MAX, &text, &len, err) < 0) {
+	if (read_authfile(path, &text, &len, err) < 0) {
 		if (!must_exist && err && (err->errnum == ENOENT || err->errnum == ENOTDIR)) {
 			nib_err_clear(err);
 			return 0;
@@ -326,8 +459,7 @@ int reg_creds_lookup(const char *authfile, const char *registry, const char *rep
 static int lock_authfile(const char *path, struct nib_error *err)
 {
 	_cleanup_free_ char *dir = xstrdup(path), *lp = xasprintf("%s.lock", path);
-	const char *env = getenv("NIB_AUTHFILE_LOCK_TIMEOUT");
-	long timeout = env && atol(env) > 0 ? atol(env) : 30;
+	long timeout = env_seconds("NIB_AUTHFILE_LOCK_TIMEOUT", 30);
 	struct timespec start, now;
 	_cleanup_close_ int fd = -1;
 
@@ -357,7 +489,7 @@ static int load_for_update(const char *path, json_object **out, struct nib_error
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 
-	if (nib_read_file_at(AT_FDCWD, path, AUTHFILE_MAX, &text, &len, err) < 0) {
+	if (read_authfile(path, &text, &len, err) < 0) {
 		if (err && err->errnum == ENOENT) {
 			nib_err_clear(err);
 			*out = json_object_new_object();

@@ -156,6 +156,7 @@ static void xfer_start(CURLM *m, struct xfer *x)
 	x->rs.content_type = NULL;
 	x->started = false;
 	x->offset = stg_blob_writer_size(x->w);
+	reg_client_set_deadline(fc->c, x->e, x->item->d.size - x->offset);
 	x->hdrs = curl_slist_append(NULL, "Accept: */*");
 	if (x->offset > 0) {
 		snprintf(buf, sizeof(buf), "Range: bytes=%lld-", (long long)x->offset);
@@ -209,6 +210,9 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct nib_error *err)
 			       "%s: blob %s is larger than the %lld bytes its descriptor gives",
 			       fc->what, dg, (long long)x->item->d.size);
 	if (rc != CURLE_OK) {
+		if (reg_client_deadline_error(c, x->e, rc, x->item->d.size - x->offset, fc->what,
+					      err) < 0)
+			return nib_err_wrap(err, "blob %s", dg);
 		if (reg_curl_code_retryable(rc) && x->attempt < c->retries) {
 			log_info("%s: blob %s: %s after %lld bytes, retrying", fc->what, dg,
 				 curl_easy_strerror(rc), (long long)stg_blob_writer_size(x->w));

@@ -99,6 +99,7 @@ struct reg_client {
 	double retry_delay;
 	int parallel;
 	long stall_seconds;
+	long timeout; /* a request's deadline: this plus 1 s per REG_DEADLINE_RATE bytes */
 	uint64_t chunk_size;
 };
 
@@ -140,6 +141,17 @@ struct host_state *reg_client_host(struct reg_client *c, const char *registry);
 int reg_client_base(struct reg_client *c, struct host_state *h, struct nib_error *err);
 /* Set TLS, timeouts and common options on an easy handle. */
 void reg_client_setup_easy(struct reg_client *c, struct host_state *h, CURL *e);
+/* Every request has a deadline besides the stall timeout (a server that
+ * trickles a byte a second never stalls): c->timeout seconds
+ * (NIB_REGISTRY_TIMEOUT, 120 by default; reg_client_setup_easy sets it)
+ * plus one second per REG_DEADLINE_RATE bytes it carries, when known. */
+#define REG_DEADLINE_RATE (64 << 10)
+long reg_client_deadline(const struct reg_client *c, int64_t bytes);
+void reg_client_set_deadline(const struct reg_client *c, CURL *e, int64_t bytes);
+/* When a request that ended with `rc` ran past its deadline: the error
+ * (NIB_ERR_NETWORK, not retried), naming `what` and the deadline; else 0. */
+int reg_client_deadline_error(const struct reg_client *c, CURL *e, CURLcode rc, int64_t bytes,
+			      const char *what, struct nib_error *err);
 /* An Authorization header value for a request to `h` needing `scope`
  * (NULL when anonymous access is used). */
 int reg_client_auth_header(struct reg_client *c, struct host_state *h, const char *scope,

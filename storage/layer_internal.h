@@ -47,12 +47,17 @@ int stg_layer_copy_tree(int srcfd, int dstfd, struct nib_error *err);
 /* Run `work` through o->exec (or here). */
 int stg_layer_exec(const struct stg_unpack_opts *o, stg_work_fn work, void *arg, void *result,
 		   size_t result_size, struct nib_error *err);
-/* "layers/FORM-TAG" of the cache for these options. */
-const char *stg_layer_form_dir(const struct stg_unpack_opts *o, char *buf, size_t size);
-/* Extract one layer into the cache folder `rel` ("layers/FORM-TAG/HEX")
- * over a copy of `prev` (vfs form; NULL: alone), through a temp folder. */
-int stg_layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layer, const char *prev,
-			 const char *rel, const struct stg_unpack_opts *o, struct nib_error *err);
+/* The layer form the options' driver reads (vfs without one). */
+enum stg_whiteout_mode stg_layer_form(const struct stg_unpack_opts *o);
+/* "layers/FORM-TAG" of the cache for these options' ID map. */
+const char *stg_layer_form_dir(const struct stg_unpack_opts *o, enum stg_whiteout_mode form,
+			       char *buf, size_t size);
+/* Extract `n` layers in order, in `form`, into the cache folder `rel`
+ * ("layers/FORM-TAG/HEX") over a copy of `prev` (NULL: none), through a
+ * temp folder renamed into place. */
+int stg_layer_extract_to(struct stg_store *st, const struct stg_layer_ref *layers, size_t n,
+			 enum stg_whiteout_mode form, const char *prev, const char *rel,
+			 const struct stg_unpack_opts *o, struct nib_error *err);
 /* Unshare a user namespace (this process's IDs mapped to 0) and a mount
  * namespace with private mounts. */
 int stg_layer_enter_userns(struct nib_error *err);

@@ -28,6 +28,22 @@ static int parse_healthcheck(json_object *h, struct stg_healthcheck **out, struc
 	return 0;
 }
 
+/* A list of at most `max_n` strings of `max_bytes` in all. */
+static int strv_bounded(const struct nib_strv *sv, const char *name, size_t max_n, size_t max_bytes,
+			struct nib_error *err)
+{
+	size_t total = 0;
+
+	if (sv->len > max_n)
+		return nib_err(err, NIB_ERR_CORRUPT, 0, "config.%s: %zu entries, more than %zu",
+			       name, sv->len, max_n);
+	for (size_t i = 0; i < sv->len; i++)
+		if ((total += strlen(sv->v[i])) > max_bytes)
+			return nib_err(err, NIB_ERR_CORRUPT, 0, "config.%s: more than %zu bytes",
+				       name, max_bytes);
+	return 0;
+}
+
 static int parse_container_config(json_object *c, struct stg_container_config *cc,
 				  struct nib_error *err)
 {
@@ -48,6 +64,15 @@ static int parse_container_config(json_object *c, struct stg_container_config *c
 	    stg_j_strv(c, "OnBuild", p, &cc->on_build, NULL, err) < 0 ||
 	    stg_j_strv(c, "Shell", p, &cc->shell, NULL, err) < 0)
 		return -1;
+	/* a base image's lists are copied into every step (Env into every RUN's
+	 * environment, OnBuild triggers parsed and run): bounded */
+	if (strv_bounded(&cc->env, "Env", STG_CONFIG_ENV_MAX, STG_CONFIG_LIST_BYTES, err) < 0 ||
+	    strv_bounded(&cc->on_build, "OnBuild", STG_CONFIG_ONBUILD_MAX, STG_CONFIG_LIST_BYTES,
+			 err) < 0)
+		return -1;
+	if (cc->user && strlen(cc->user) > STG_CONFIG_USER_MAX)
+		return nib_err(err, NIB_ERR_CORRUPT, 0, "config.User: more than %d bytes",
+			       STG_CONFIG_USER_MAX);
 	for (size_t i = 0; i < cc->env.len; i++)
 		if (!strchr(cc->env.v[i], '=') || cc->env.v[i][0] == '=')
 			return nib_err(err, NIB_ERR_CORRUPT, 0,

@@ -89,8 +89,8 @@ int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
 		       struct stg_rootfs **out, struct nib_error *err)
 {
 	_cleanup_(stg_rootfs_freep) struct stg_rootfs *r = xcalloc(1, sizeof(*r));
-	_cleanup_close_ int tmpfd = openat(stg_store_nib_dirfd(st), "tmp",
-					   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int tmpfd =
+	    openat(stg_store_nib_dirfd(st), "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_free_ char *name = NULL;
 
 	/* passable by every user, with a name no one can guess: a RUN under
@@ -241,7 +241,7 @@ int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *par
 	struct stat sb;
 
 	o.driver = r->driver;
-	stg_layer_form_dir(&o, form, sizeof(form));
+	stg_layer_form_dir(&o, stg_layer_form(&o), form, sizeof(form));
 	stg_chain_id(parent_chain, layer->diff_id, chain);
 	rel = xasprintf("%s/%s", form, nib_digest_hex(chain));
 	if (r->driver == &stg_driver_fuse_overlayfs) {
@@ -249,7 +249,7 @@ int stg_rootfs_adopt(struct stg_store *st, struct stg_rootfs *r, const char *par
 		 * blob instead (overlay form: each layer stands alone) */
 		struct stg_layer_ref ref = {layer->digest, layer->diff_id};
 		if (fstatat(nibfd, rel, &sb, 0) < 0 &&
-		    stg_layer_extract_to(st, &ref, NULL, rel, &o, err) < 0)
+		    stg_layer_extract_to(st, &ref, 1, STG_WHITEOUT_OVERLAY, NULL, rel, &o, err) < 0)
 			return -1;
 		nib_strv_push_take(dirs, xasprintf("%s/nib/%s", stg_store_path(st), rel));
 		return 0;

@@ -117,8 +117,14 @@ void stg_json_canonical(json_object *o, struct nib_buf *out);
 #define STG_CONFIG_MAX	   (8u << 20)
 #define STG_INDEX_JSON_MAX (64u << 20) /* the store's own index.json */
 #define STG_JSON_MAX_DEPTH 32
-#define STG_MAX_LAYERS	   1000
+#define STG_MAX_LAYERS	   4096 /* 1,000 RUN steps and more: overlay stacks are flattened */
 #define STG_MAX_MANIFESTS  100000
+/* An image config's lists a build takes over (config.Env, config.OnBuild:
+ * entries, and bytes of each list) and config.User. */
+#define STG_CONFIG_ENV_MAX     10000
+#define STG_CONFIG_ONBUILD_MAX 1000
+#define STG_CONFIG_LIST_BYTES  (1u << 20)
+#define STG_CONFIG_USER_MAX    4096
 
 #define STG_MT_DOCKER_LAYER	 "application/vnd.docker.image.rootfs.diff.tar"
 #define STG_MT_DOCKER_FOREIGN	 "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"

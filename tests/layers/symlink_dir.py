@@ -14,9 +14,7 @@ prints with overlay's semantics). With LAYOUT (an OCI layout holding image
 BASE_TAG, as tests/lib/image.sh makes), image NEW_TAG is added to it: the
 base's layers, then the pair.
 """
-import hashlib
 import io
-import json
 import os
 import sys
 import tarfile
@@ -104,42 +102,11 @@ with open(os.path.join(OUT, "expect"), "w") as fh:
     fh.write("\n".join(EXPECT) + "\n")
 
 if len(sys.argv) > 2:
-    layout, base_tag, new_tag = sys.argv[2:5]
-    blobs = os.path.join(layout, "blobs", "sha256")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from oci_append import append_layers
 
-    def read_blob(digest):
-        with open(os.path.join(blobs, digest.split(":")[1]), "rb") as fh:
-            return fh.read()
-
-    def put_blob(data):
-        h = hashlib.sha256(data).hexdigest()
-        with open(os.path.join(blobs, h), "wb") as fh:
-            fh.write(data)
-        return "sha256:" + h
-
-    def canon(o):
-        return json.dumps(o, sort_keys=True, separators=(",", ":")).encode()
-
-    with open(os.path.join(layout, "index.json")) as fh:
-        index = json.load(fh)
-    base = next(m for m in index["manifests"]
-                if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == base_tag)
-    manifest = json.loads(read_blob(base["digest"]))
-    config = json.loads(read_blob(manifest["config"]["digest"]))
+    pair = []
     for n in ("1.tar", "2.tar"):
         with open(os.path.join(OUT, n), "rb") as fh:
-            data = fh.read()
-        digest = put_blob(data)
-        manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                                   "digest": digest, "size": len(data)})
-        config["rootfs"]["diff_ids"].append(digest)
-        config["history"].append({"created": "2024-01-02T03:04:05Z", "created_by": "layer " + n})
-    cfg = canon(config)
-    manifest["config"] = {"mediaType": manifest["config"]["mediaType"],
-                          "digest": put_blob(cfg), "size": len(cfg)}
-    man = canon(manifest)
-    index["manifests"].append({"mediaType": manifest["mediaType"], "digest": put_blob(man),
-                               "size": len(man),
-                               "annotations": {"org.opencontainers.image.ref.name": new_tag}})
-    with open(os.path.join(layout, "index.json"), "w") as fh:
-        json.dump(index, fh)
+            pair.append((n, fh.read()))
+    append_layers(sys.argv[2], sys.argv[3], sys.argv[4], pair)

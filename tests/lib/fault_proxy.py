@@ -11,6 +11,8 @@
 #     drop BYTES       send the headers and BYTES of the body, then close
 #     status CODE      answer CODE (Retry-After: ARG2 when ACTION is "status CODE SECS")
 #     stall BYTES      send the headers and BYTES of the body, then stall
+#     trickle BYTES    send the headers and BYTES of the body, then one byte
+#                      a second (never stalled for long, never done)
 #     redirect         answer 307 to the same path on http://localhost:PORT/r/...
 #     garbage          answer 200 with a non-JSON body
 #     close            close the connection without an answer
@@ -52,7 +54,7 @@ def match(method, path):
             continue
         action, args = f[2], f[3:]
         times = None
-        if action in ("drop", "stall") and len(args) >= 2:
+        if action in ("drop", "stall", "trickle") and len(args) >= 2:
             times = int(args[1])
         elif action == "status" and len(args) >= 3:
             times = int(args[2])
@@ -165,7 +167,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if method == "HEAD":
             conn.close()
             return
-        limit = int(args[0]) if action in ("drop", "stall") else None
+        limit = int(args[0]) if action in ("drop", "stall", "trickle") else None
         sent = 0
         while True:
             chunk = resp.read(65536)
@@ -176,6 +178,15 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
                 if action == "stall":
                     time.sleep(3600)
+                if action == "trickle":
+                    rest = chunk[limit - sent:] + resp.read()
+                    try:
+                        for i in range(len(rest)):
+                            time.sleep(1)
+                            self.wfile.write(rest[i:i + 1])
+                            self.wfile.flush()
+                    except OSError:
+                        pass
                 self.close_connection = True
                 conn.close()
                 try:

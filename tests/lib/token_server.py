@@ -10,7 +10,8 @@
 # DIR holds key.pem, cert.pem, users (lines user:password), and receives
 # requests.log (one line per request: "auth=yes|no scope=..."). If DIR/mode
 # exists its content changes behaviour: "garbage" (non-JSON answer),
-# "notoken" (JSON without a token), "500" (HTTP 500).
+# "notoken" (JSON without a token), "500" (HTTP 500), "trickle" (the
+# answer one byte a second).
 # Anonymous requests get pull on repositories under public/; authenticated
 # users get what they ask for.
 import base64, http.server, json, os, subprocess, sys, time, urllib.parse
@@ -56,13 +57,22 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-    def reply(self, code, body, ctype="application/json"):
+    def reply(self, code, body, ctype="application/json", trickle=False):
         data = body.encode() if isinstance(body, str) else body
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if not trickle:
+            self.wfile.write(data)
+            return
+        try:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            pass
 
     def do_GET(self):
         u = urllib.parse.urlparse(self.path)
@@ -104,7 +114,8 @@ class H(http.server.BaseHTTPRequestHandler):
         claims = {"iss": ISSUER, "sub": user or "", "aud": q.get("service", [SERVICE])[0],
                   "exp": now + 300, "nbf": now - 10, "iat": now, "jti": "%d-%d" % (now, os.getpid()),
                   "access": access}
-        self.reply(200, json.dumps({"token": sign(claims), "expires_in": 300}))
+        self.reply(200, json.dumps({"token": sign(claims), "expires_in": 300}),
+                   trickle=mode == "trickle")
 
 
 http.server.ThreadingHTTPServer.allow_reuse_address = True

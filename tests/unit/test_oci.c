@@ -245,12 +245,12 @@ static void test_manifest_limits(void)
 	/* thousands of layers */
 	nib_buf_puts(&b, "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1
 			 "\",\"size\":1},\"layers\":[");
-	for (int i = 0; i < 3000; i++)
+	for (int i = 0; i < STG_MAX_LAYERS + 1; i++)
 		nib_buf_printf(&b, "%s{\"mediaType\":\"a/b\",\"digest\":\"" D2 "\",\"size\":1}",
 			       i ? "," : "");
 	nib_buf_puts(&b, "]}");
 	CHECK(stg_manifest_parse(b.data, b.len, &m, &err) < 0);
-	CHECK(err.msg && strstr(err.msg, "3000 entries"));
+	CHECK(err.msg && strstr(err.msg, "4097 entries"));
 	/* a huge document */
 	nib_buf_reset(&b);
 	nib_buf_puts(&b, "{\"schemaVersion\":2,\"annotations\":{\"a\":\"");
@@ -418,6 +418,68 @@ static void test_config_invalid(void)
 	nib_err_clear(&err);
 }
 
+/* A config whose config.LIST has `n` entries `item` (a JSON string). */
+static char *config_with_list(const char *list, size_t n, const char *item)
+{
+	struct nib_buf b = {0};
+
+	nib_buf_printf(&b, "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"%s\":[",
+		       list);
+	for (size_t i = 0; i < n; i++)
+		nib_buf_printf(&b, "%s%s", i ? "," : "", item);
+	nib_buf_puts(&b, "]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}");
+	return nib_buf_steal(&b);
+}
+
+static void test_config_limits(void)
+{
+	static const struct {
+		const char *list;
+		size_t n;
+		const char *item;
+		bool ok;
+		const char *msg;
+	} cases[] = {
+	    {"Env", STG_CONFIG_ENV_MAX, "\"A=1\"", true, NULL},
+	    {"Env", STG_CONFIG_ENV_MAX + 1, "\"A=1\"", false, "config.Env: 10001 entries"},
+	    {"Env", 20,
+	     "\"A="
+	     "%0100000d\"",
+	     false, "config.Env: more than 1048576 bytes"},
+	    {"OnBuild", STG_CONFIG_ONBUILD_MAX, "\"RUN x\"", true, NULL},
+	    {"OnBuild", STG_CONFIG_ONBUILD_MAX + 1, "\"RUN x\"", false, "config.OnBuild: 1001"},
+	};
+	struct nib_error err = {0};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *item = NULL, *doc = NULL;
+		struct stg_image_config *c = NULL;
+		char name[64];
+		int r;
+
+		/* "%0100000d": a value of 100,000 characters */
+		if (strstr(cases[i].item, "%0"))
+			item = xasprintf("\"A=%0100000d\"", 0);
+		doc = config_with_list(cases[i].list, cases[i].n, item ? item : cases[i].item);
+		r = stg_config_parse(doc, strlen(doc), &c, &err);
+		snprintf(name, sizeof(name), "config_limits[%zu]", i);
+		unit_row(name,
+			 cases[i].ok ? r == 0 && c
+				     : r < 0 && !c && err.msg && strstr(err.msg, cases[i].msg),
+			 err.msg);
+		stg_config_free(c);
+		nib_err_clear(&err);
+	}
+	_cleanup_free_ char *user = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\","
+					      "\"config\":{\"User\":\"%05000d\"},\"rootfs\":{"
+					      "\"type\":\"layers\",\"diff_ids\":[]}}",
+					      0);
+	struct stg_image_config *c = NULL;
+	CHECK(stg_config_parse(user, strlen(user), &c, &err) < 0 && !c);
+	CHECK(err.msg && strstr(err.msg, "config.User: more than 4096 bytes"));
+	nib_err_clear(&err);
+}
+
 static void test_map(void)
 {
 	struct stg_map m = {0};
@@ -455,5 +517,6 @@ int main(void)
 	RUN(test_index_roundtrip);
 	RUN(test_config_roundtrip);
 	RUN(test_config_invalid);
+	RUN(test_config_limits);
 	return unit_done();
 }
