@@ -305,6 +305,9 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	struct rlimit rl;
 
 	signal(SIGTERM, SIG_DFL); /* the tracer's handler */
+	/* a session of its own, without the caller's terminal (TIOCSTI) */
+	if (setsid() < 0)
+		die(p, "setsid: %s", strerror(errno));
 	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0 || dup2(in, 0) < 0)
 		die(p, "stdin: %s", strerror(errno));

@@ -549,6 +549,11 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* a session of its own, without the caller's terminal: /dev/tty does
+	 * not open and TIOCSTI cannot push keystrokes into the caller's shell
+	 * (a stdin that is the caller's tty is no controlling terminal either) */
+	if (setsid() < 0)
+		die(rt, "setsid: %s", strerror(errno));
 
 	/* stdio, then nothing else of nib: the sync socket moves to fd 3 and
 	 * every other fd is closed before anything looks at a path the
