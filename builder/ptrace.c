@@ -819,6 +819,12 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	p.emulate_owner = geteuid() != 0;
 	if (bld_ptrace_fs_init(&p.fs, spec->rootfs, err) < 0)
 		return -1;
+	/* no mount follows them here, but every isolation takes the same images */
+	const char *link = bld_rootfs_symlinked_mount(p.fs.rootfd);
+	if (link) {
+		nib_err(err, NIB_ERR_ENV, 0, BLD_SYMLINK_MOUNT_FMT, link);
+		goto out;
+	}
 	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is one */
 	if (!tmpdir || !*tmpdir)
 		tmpdir = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";

@@ -462,6 +462,9 @@ static void setup_root(struct bld_rt *rt)
 	if (s.rootfd < 0)
 		die(rt, "open %s: %s", rt->spec->rootfs, strerror(errno));
 
+	const char *link = bld_rootfs_symlinked_mount(s.rootfd);
+	if (link)
+		die(rt, BLD_SYMLINK_MOUNT_FMT, link);
 	mount_proc(&s);
 	mount_dev(&s);
 	mount_sys(&s);
