@@ -128,6 +128,12 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBS)
 	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
 
+# run inside RUN steps of busybox images, which have no libc: static, and
+# without the sanitizers (they do not link statically)
+$(BUILD)/tests/helpers/nib-tiocsti: tests/helpers/nib-tiocsti.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
+
 $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBS)
 	$(Q)$(CC) $(NIB_CFLAGS) $(CFLAGS) $(NIB_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBS) $(PKG_LIBS)
 

@@ -28,7 +28,13 @@ struct run_step {
  * `r`: the parent's list of lowers is unchanged. */
 static int rootfs_setup(void *ctx, struct nib_error *err)
 {
+	static const char *const mounts[] = BLD_NO_SYMLINK_MOUNTS;
 	struct stg_rootfs *r = ctx;
+
+	/* the targets folder would hide them */
+	for (size_t i = 0; i < ARRAY_SIZE(mounts); i++)
+		if (stg_rootfs_entry_type(r, mounts[i]) == S_IFLNK)
+			return nib_err(err, NIB_ERR_ENV, 0, BLD_SYMLINK_MOUNT_FMT, mounts[i]);
 	nib_strv_push_take(&r->lowers, xasprintf("%s/targets", r->dir));
 	return r->driver->mount(r, err);
 }

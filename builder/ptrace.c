@@ -362,6 +362,9 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	struct rlimit rl;
 
 	signal(SIGTERM, SIG_DFL); /* the tracer's handler */
+	/* a session of its own, without the caller's terminal (TIOCSTI) */
+	if (setsid() < 0)
+		die(p, "setsid: %s", strerror(errno));
 	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0 || dup2(in, 0) < 0)
 		die(p, "stdin: %s", strerror(errno));
@@ -893,6 +896,12 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	p.emulate_owner = geteuid() != 0;
 	if (bld_ptrace_fs_init(&p.fs, spec->rootfs, err) < 0)
 		return -1;
+	/* no mount follows them here, but every isolation takes the same images */
+	const char *link = bld_rootfs_symlinked_mount(p.fs.rootfd);
+	if (link) {
+		nib_err(err, NIB_ERR_ENV, 0, BLD_SYMLINK_MOUNT_FMT, link);
+		goto out;
+	}
 	if (!p.emulate_owner)
 		find_closed(&p);
 	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is one */

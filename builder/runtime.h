@@ -198,4 +198,17 @@ struct bld_probe {
 void bld_runtime_probe(const char *root, struct bld_probe *p);
 void bld_probe_free(struct bld_probe *p);
 
+/* The rootfs's mount points that must not be symlinks, and the refusal:
+ * runc's fix for CVE-2023-28642 (a mount on a symlink follows it, so that
+ * /proc could land where no security label or mask expects it). */
+#define BLD_NO_SYMLINK_MOUNTS                                                                      \
+	{                                                                                          \
+		"proc", "dev", "sys"                                                               \
+	}
+#define BLD_SYMLINK_MOUNT_FMT                                                                      \
+	"the image's /%s is a symlink: refused, as runc refuses it (a mount there would "          \
+	"follow it: CVE-2023-28642)"
+/* The first of them that is a symlink in the folder `rootfd`, or NULL. */
+const char *bld_rootfs_symlinked_mount(int rootfd);
+
 #endif

@@ -463,6 +463,9 @@ static void setup_root(struct bld_rt *rt)
 	if (s.rootfd < 0)
 		die(rt, "open %s: %s", rt->spec->rootfs, strerror(errno));
 
+	const char *link = bld_rootfs_symlinked_mount(s.rootfd);
+	if (link)
+		die(rt, BLD_SYMLINK_MOUNT_FMT, link);
 	mount_proc(&s);
 	mount_dev(&s);
 	mount_sys(&s);
@@ -534,6 +537,11 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* a session of its own, without the caller's terminal: /dev/tty does
+	 * not open and TIOCSTI cannot push keystrokes into the caller's shell
+	 * (a stdin that is the caller's tty is no controlling terminal either) */
+	if (setsid() < 0)
+		die(rt, "setsid: %s", strerror(errno));
 
 	/* stdio, then nothing else of nib: the sync socket moves to fd 3 and
 	 * every other fd is closed before anything looks at a path the

@@ -12,10 +12,24 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "builder/runtime_internal.h"
 #include "builder/userdb.h"
+
+const char *bld_rootfs_symlinked_mount(int rootfd)
+{
+	static const char *const mounts[] = BLD_NO_SYMLINK_MOUNTS;
+
+	for (size_t i = 0; i < ARRAY_SIZE(mounts); i++) {
+		struct stat st;
+		if (fstatat(rootfd, mounts[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return mounts[i];
+	}
+	return NULL;
+}
 
 /* containers.conf default_capabilities */
 static const cap_value_t default_caps[] = {

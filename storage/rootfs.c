@@ -84,6 +84,26 @@ static int copy_work(void *arg, struct nib_error *err)
 	return stg_layer_copy_tree(s, d, err);
 }
 
+mode_t stg_rootfs_entry_type(const struct stg_rootfs *r, const char *name)
+{
+	bool ovl = r->driver->layer_form == STG_WHITEOUT_OVERLAY;
+	struct stat st;
+
+	/* vfs: the tree itself; overlay: the top-most folder that has the
+	 * name decides (a 0:0 character device there, a whiteout, hides it) */
+	for (size_t i = ovl ? r->lowers.len + 1 : 1; i-- > 0;) {
+		const char *dir = !ovl ? r->target : i == r->lowers.len ? r->upper : r->lowers.v[i];
+		_cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0 || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (ovl && S_ISCHR(st.st_mode) && st.st_rdev == 0)
+			return 0;
+		return st.st_mode & S_IFMT;
+	}
+	return 0;
+}
+
 int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
 		       const struct nib_strv *layer_dirs, const struct stg_unpack_opts *uo,
 		       struct stg_rootfs **out, struct nib_error *err)

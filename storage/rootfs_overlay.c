@@ -28,9 +28,11 @@
 /* "l/N:...:l/0" (top first) after making short symlinks dir/l/N -> lowers
  * in the step's folder: the kernel's mount options fit in one page and
  * paths with ':' or ',' need no escaping. `empty` stands in when there is
- * no layer (FROM scratch). */
-static char *short_lowers(struct stg_rootfs *r, struct nib_error *err)
+ * no layer (FROM scratch). With `absolute`, each is prefixed with the
+ * step's folder. */
+static char *short_lowers(struct stg_rootfs *r, bool absolute, struct nib_error *err)
 {
+	const char *pre = absolute ? r->dir : "", *slash = absolute ? "/" : "";
 	_cleanup_free_ char *ldir = xasprintf("%s/l", r->dir);
 	struct nib_buf b = {0};
 
@@ -44,7 +46,7 @@ static char *short_lowers(struct stg_rootfs *r, struct nib_error *err)
 			nib_err(err, NIB_ERR_IO, errno, "mkdir %s", e);
 			return NULL;
 		}
-		nib_buf_puts(&b, "l/empty");
+		nib_buf_printf(&b, "%s%sl/empty", pre, slash);
 		return nib_buf_steal(&b);
 	}
 	for (size_t i = r->lowers.len; i-- > 0;) {
@@ -54,7 +56,7 @@ static char *short_lowers(struct stg_rootfs *r, struct nib_error *err)
 			nib_buf_free(&b);
 			return NULL;
 		}
-		nib_buf_printf(&b, "%sl/%zu", b.len ? ":" : "", i);
+		nib_buf_printf(&b, "%s%s%sl/%zu", b.len ? ":" : "", pre, slash, i);
 	}
 	return nib_buf_steal(&b);
 }
@@ -101,7 +103,7 @@ static int ovl_mount_fsconfig(struct stg_rootfs *r, struct nib_error *err)
 /* mount(2) with relative short lower paths, from the step's folder. */
 static int ovl_mount_legacy(struct stg_rootfs *r, struct nib_error *err)
 {
-	_cleanup_free_ char *lowers = short_lowers(r, err), *data = NULL;
+	_cleanup_free_ char *lowers = short_lowers(r, false, err), *data = NULL;
 	_cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int ret = 0;
 
@@ -282,9 +284,9 @@ static char *find_program(const char *name)
 	return NULL;
 }
 
-/* Run argv with cwd `dir` and root `root` (NULL: ours); its stderr
- * becomes the error message. */
-static int run_program(char *const argv[], const char *dir, const char *root, struct nib_error *err)
+/* Run argv with cwd `dir` and, when `rootfd` >= 0, that folder as its
+ * root; its stderr becomes the error message. */
+static int run_program(char *const argv[], const char *dir, int rootfd, struct nib_error *err)
 {
 	int pfd[2], status = 0;
 	char msg[512] = "";
@@ -299,12 +301,16 @@ static int run_program(char *const argv[], const char *dir, const char *root, st
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(pfd[1], 2);
-		if (dir && chdir(dir) < 0)
+		int cwd = dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (dir && cwd < 0)
 			_exit(127);
-		if (root && chroot(root) < 0) {
-			dprintf(2, "chroot %s: %s", root, strerror(errno));
+		/* the working folder stays the one outside the new root */
+		if (rootfd >= 0 && (fchdir(rootfd) < 0 || chroot(".") < 0)) {
+			dprintf(2, "change the root: %s", strerror(errno));
 			_exit(126);
 		}
+		if (cwd >= 0 && fchdir(cwd) < 0)
+			_exit(127);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -330,38 +336,33 @@ static int run_program(char *const argv[], const char *dir, const char *root, st
 static int fovl_mount(struct stg_rootfs *r, struct nib_error *err)
 {
 	_cleanup_free_ char *prog = find_program("fuse-overlayfs"), *lowers = NULL, *o = NULL;
-	_cleanup_free_ char *host = NULL;
 
 	if (!prog)
 		return nib_err(err, NIB_ERR_ENV, ENOENT, "fuse-overlayfs is not installed");
-	lowers = short_lowers(r, err);
+	/* absolute: the daemon changes its folder to its root */
+	lowers = short_lowers(r, true, err);
 	if (!lowers)
 		return -1;
 	o = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lowers, r->upper, r->work);
 	/*
-	 * The daemon's root is a bind of "/", not "/" itself: the step's
-	 * pivot_root moves every process of its mount namespace whose root is
-	 * the old root, and a daemon whose root became its own mount deadlocks
-	 * (a lookup through itself) on the first absolute symlink of a lower
-	 * layer that it follows, as with a later layer writing below it. The
-	 * bind is detached again once the daemon runs (it keeps it as its
-	 * root), so that nothing walking the step's folder reaches the host.
+	 * The daemon's root is a detached copy of the mount tree (open_tree),
+	 * not "/" itself: the step's pivot_root moves every process of its
+	 * mount namespace whose root is the old root, and a daemon whose root
+	 * became its own mount deadlocks (a lookup through itself) on the first
+	 * absolute symlink of a lower layer that it follows, as with a later
+	 * layer writing below it. The copy is attached nowhere: nothing that
+	 * walks the step's folder reaches the host through it.
 	 */
-	host = xasprintf("%s/host", r->dir);
-	if (mkdir(host, 0700) < 0 && errno != EEXIST)
-		return nib_err(err, NIB_ERR_IO, errno, "mkdir %s", host);
-	if (mount("/", host, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return nib_err(err, NIB_ERR_ENV, errno, "bind / on %s for fuse-overlayfs", host);
+	_cleanup_close_ int tree = open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE);
+	if (tree < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "copy the mount tree for fuse-overlayfs");
 	/* the mount point relative to the step's folder (the daemon's working
-	 * folder): resolved from its root, it would name the bind's copy */
+	 * folder): resolved from its root, it would name the copy's */
 	size_t dl = strlen(r->dir);
 	if (strncmp(r->target, r->dir, dl) != 0 || r->target[dl] != '/')
 		return nib_err(err, NIB_ERR_IO, EINVAL, "%s is not in %s", r->target, r->dir);
 	char *argv[] = {prog, "-o", o, r->target + dl + 1, NULL};
-	int ret = run_program(argv, r->dir, host, err);
-	if (umount2(host, MNT_DETACH) < 0)
-		log_debug("umount %s: %m", host);
-	return ret;
+	return run_program(argv, r->dir, tree, err);
 }
 
 static int fovl_umount(struct stg_rootfs *r, struct nib_error *err)
@@ -370,7 +371,7 @@ static int fovl_umount(struct stg_rootfs *r, struct nib_error *err)
 
 	if (prog) {
 		char *argv[] = {prog, "-u", "-z", r->target, NULL};
-		if (run_program(argv, NULL, NULL, NULL) == 0)
+		if (run_program(argv, NULL, -1, NULL) == 0)
 			return 0;
 	}
 	if (umount2(r->target, MNT_DETACH) < 0 && errno != EINVAL)

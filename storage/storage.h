@@ -858,6 +858,10 @@ int stg_rootfs_driver_pick(struct stg_store *st, const char *name,
 int stg_rootfs_prepare(struct stg_store *st, const struct stg_rootfs_driver *d,
 		       const struct nib_strv *layer_dirs, const struct stg_unpack_opts *uo,
 		       struct stg_rootfs **out, struct nib_error *err);
+/* The type (S_IFMT bits) of the entry `name` (no '/') at the top of the
+ * step's tree as its layers give it, before anything is mounted; 0 when
+ * there is none. */
+mode_t stg_rootfs_entry_type(const struct stg_rootfs *r, const char *name);
 /* Commit the step's changes as a layer blob (the driver sets the diff kind,
  * the base and copied_at in a copy of `o`); runs through uo->exec. */
 int stg_rootfs_commit(struct stg_store *st, struct stg_rootfs *r, const struct stg_commit_opts *o,

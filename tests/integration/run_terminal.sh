@@ -1,0 +1,84 @@
+#!/bin/bash
+# A RUN step gets no controlling terminal of the caller: nib runs in a
+# terminal (script(1) gives it a pty, as an interactive shell has), and a
+# RUN (tests/helpers/nib-tiocsti, static) tries to open /dev/tty and push
+# keystrokes into the caller's terminal with TIOCSTI, through /dev/tty and
+# through a stdin that is the terminal (--stdin). Every RUN runs in a new
+# session: /dev/tty does not open, TIOCSTI is refused, nothing reaches the
+# terminal. As root, nibsub, nibplain, in the restricted-pod simulation and
+# under the ptrace isolation.
+. "$(dirname "$0")/../lib.sh"
+. "$NIB_SRC/tests/lib/image.sh"
+. "$NIB_SRC/tests/lib/users.sh"
+. "$NIB_SRC/tests/lib/podsim.sh"
+HELPER=${NIB_BUILD:-$NIB_SRC/build}/tests/helpers/nib-tiocsti
+
+MODES="root nibsub nibplain podsim pod:crio"
+if ! have_static_busybox || ! command -v skopeo >/dev/null || ! command -v script >/dev/null ||
+	! [ -x "$HELPER" ] || ! users_setup; then
+	skip_cases "needs root, setpriv, script (bsdutils), a static busybox, skopeo and $HELPER" $MODES
+	finish
+	exit
+fi
+make_busybox_layout "$T/fixture" bb
+chmod -R a+rX "$T/fixture"
+C=$T/ctx
+mkdir -p "$C"
+cp "$HELPER" "$C/nib-tiocsti"
+cat >"$C/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+COPY nib-tiocsti /nib-tiocsti
+RUN /nib-tiocsti "echo INJ""ECTED-BY-RUN"
+EOF
+chmod -R a+rX "$C"
+
+as_who() { # WHO ROOT CMD...
+	local who=$1 root=$2
+	shift 2
+	case $who in
+	root) NIB_ROOT=$root "$@" ;;
+	podsim) NIB_ROOT=$root podsim "$@" ;;
+	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
+	*) NIB_ROOT=$root as_user "$who" "$@" ;;
+	esac
+}
+
+for who in $MODES; do
+	for stdin in "" --stdin; do
+		t "$who${stdin:+ $stdin}: a RUN cannot reach the terminal nib runs in"
+		case $who in
+		pod:*)
+			if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
+				skip "needs unshare, setpriv and the seccomp profile ${who#pod:}"
+				continue
+			fi
+			;;
+		podsim)
+			if ! podsim_available; then
+				skip "needs unshare and setpriv for the restricted-pod simulation"
+				continue
+			fi
+			;;
+		esac
+		case $who in
+		root) root=$T/r-root ;;
+		pod*) root=$(podsim_dir "r-${who/:/-}") ;;
+		*) root=$(user_dir "$who" "r-$who") ;;
+		esac
+		# script: a pty as the controlling terminal of a new session,
+		# nib in it; what reaches the terminal is script's output
+		run as_who "$who" "$root" sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest &&
+			script -qec '\"\$NIB\" build --no-cache $stdin \"$C\"' /dev/null"
+		assert_status 0
+		assert_match "$out" 'ctty: no \(No such device or address\)'
+		assert_match "$out" 'inject /dev/tty: No such device or address'
+		if [ -n "$stdin" ]; then
+			assert_match "$out" 'inject stdin: Operation not permitted'
+		else
+			assert_match "$out" 'inject stdin: not a tty'
+		fi
+		assert_no_match "$out" 'echo INJECTED-BY-RUN' "keystrokes pushed into the terminal"
+	done
+done
+
+finish
