@@ -48,6 +48,9 @@ NIB_CALLS = {
     "fsconfig": "storage/rootfs_overlay.c: overlay with many lower layers (lowerdir+)",
     "fsmount": "storage/rootfs_overlay.c: overlay with many lower layers (lowerdir+)",
     "move_mount": "storage/rootfs_overlay.c: overlay with many lower layers (lowerdir+)",
+    "open_tree": "storage/rootfs_overlay.c: the detached copy of the mount tree that "
+    "fuse-overlayfs gets as its root",
+    "chroot": "storage/rootfs_overlay.c: fuse-overlayfs's root, that copy",
 }
 
 NIB_COMMENT = ("nib: user namespace, mounts and root of a RUN step, without CAP_SYS_ADMIN "

@@ -20,7 +20,7 @@ M=$NIB_SRC/tests/lib/manifests.py
 S=$NIB_SRC/tests/lib/seccomp_check.py
 DOCKER_DEFAULT=/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
 # the calls nib.json adds to RuntimeDefault, and only these
-NIB_SECCOMP_CALLS="clone unshare mount umount2 pivot_root sethostname mount_setattr fsopen fsconfig fsmount move_mount"
+NIB_SECCOMP_CALLS="clone unshare mount umount2 pivot_root sethostname mount_setattr fsopen fsconfig fsmount move_mount open_tree chroot"
 YAMLS=("$D"/*.yaml "$D"/seccomp/*.yaml "$D"/gitlab/.gitlab-ci.yml)
 
 have_yaml() { python3 -c 'import yaml' 2>/dev/null; }
