@@ -79,6 +79,9 @@ struct bld_build_opts {
 	int retries;			   /* --retry (-1: the registry client's default) */
 	double retry_delay;		   /* --retry-delay seconds (0: the default) */
 	bool run_stdin;			   /* --stdin: RUN reads nib's stdin */
+	struct bld_limits limits;	   /* --pids-limit, --memory: each RUN step's */
+	unsigned step_timeout;		   /* --step-timeout seconds (0: none) */
+	unsigned timeout;		   /* --timeout seconds for the build (0: none) */
 	bool omit_history;		   /* --omit-history */
 	bool http_proxy;		   /* pass the *_proxy variables to RUN (default true) */
 };

@@ -8,7 +8,17 @@
 #include "builder/builder.h"
 #include "builder/runtime.h"
 
-static void print_json(const struct bld_probe *p)
+/* What the ID map means for file permissions in RUN steps. */
+static const char *permissions(const struct bld_probe *p)
+{
+	if (p->idmap == BLD_IDMAP_SINGLE || p->idmap == BLD_IDMAP_NONE)
+		return "one real UID: a RUN as another user (USER 1000) reads and writes files "
+		       "the image gives root alone (0600), as nib's own UID owns them all "
+		       "(docs/security.md)";
+	return "the kernel checks the true owners and modes";
+}
+
+static void print_json(const struct bld_probe *p, const char *limits)
 {
 	_cleanup_buf_ struct nib_buf b = {0};
 
@@ -31,8 +41,12 @@ static void print_json(const struct bld_probe *p)
 		nib_buf_json_string(&b, p->idmap_why);
 	else
 		nib_buf_puts(&b, "null");
+	nib_buf_puts(&b, ",\"limits\":");
+	nib_buf_json_string(&b, limits);
 	nib_buf_puts(&b, ",\"network\":");
 	nib_buf_json_string(&b, p->network);
+	nib_buf_puts(&b, ",\"permissions\":");
+	nib_buf_json_string(&b, permissions(p));
 	nib_buf_puts(&b, ",\"proc\":");
 	nib_buf_json_string(&b, p->proc);
 	nib_buf_puts(&b, ",\"storage_driver\":");
@@ -47,7 +61,7 @@ static void print_json(const struct bld_probe *p)
 	fputs(b.data, stdout);
 }
 
-static void print_text(const struct bld_probe *p)
+static void print_text(const struct bld_probe *p, const char *limits)
 {
 	printf("nib %s, storage root %s\n", NIB_VERSION, p->storage_root);
 	for (size_t i = 0; i < p->n; i++) {
@@ -62,6 +76,8 @@ static void print_text(const struct bld_probe *p)
 	printf("%-17s %s\n", "/proc", p->proc);
 	printf("%-17s %s\n", "/sys", p->sys);
 	printf("%-17s %s (--network none: loopback only)\n", "network", p->network);
+	printf("%-17s %s\n", "RUN limits", limits);
+	printf("%-17s %s\n", "permissions", permissions(p));
 }
 
 int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
@@ -70,6 +86,8 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct bld_probe p;
+	struct bld_limits l;
+	_cleanup_free_ char *limits = NULL;
 	/* --log-format json: the JSON form */
 	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	int c;
@@ -88,10 +106,12 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	if (optind < argc)
 		return bld_usage_error(self, err, "info: unexpected argument '%s'", argv[optind]);
 	bld_runtime_probe(g->root, &p);
+	bld_limits_default(&l);
+	limits = bld_limits_how(&l);
 	if (json)
-		print_json(&p);
+		print_json(&p, limits);
 	else
-		print_text(&p);
+		print_text(&p, limits);
 	bld_probe_free(&p);
 	return 0;
 }

@@ -331,6 +331,10 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	}
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
+	/* each process's data; processes are the pod's to limit (without a user
+	 * namespace RLIMIT_NPROC would count every process of the pod's UID) */
+	if (bld_rlimit_lower(RLIMIT_DATA, p->spec->limits.memory) < 0)
+		die(p, "RLIMIT_DATA: %s", strerror(errno));
 	umask(022);
 
 	/* traced from here on */

@@ -409,6 +409,7 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 		goto out_mask;
 	}
 
+	rt->cgroup = bld_cgroup_step_new(&spec->limits); /* NULL: the child sets rlimits */
 	for (;;) {
 		st.pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 		if (st.pid == 0)
@@ -433,6 +434,10 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 			outp[i][1] = -1;
 		}
 
+	if (rt->cgroup && bld_cgroup_step_enter(rt->cgroup, st.pid) < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "move the step into %s", rt->cgroup);
+		goto out_mask;
+	}
 	if (backend->apply(&rt->idmap, st.pid, err) < 0) {
 		kill(st.pid, SIGKILL);
 		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
@@ -465,6 +470,7 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 	}
 	res->timed_out = st.timed_out;
 	res->interrupted = st.interrupted;
+	bld_cgroup_step_end(steal_pointer(&rt->cgroup), res);
 	if (st.got_status && WIFEXITED(st.status)) {
 		res->exit_code = WEXITSTATUS(st.status);
 	} else if (st.got_status && WIFSIGNALED(st.status)) {
@@ -484,6 +490,10 @@ out_mask:
 		kill(st.pid, SIGKILL);
 		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
 			;
+	}
+	if (rt->cgroup) {
+		struct bld_run_result gone = {0};
+		bld_cgroup_step_end(steal_pointer(&rt->cgroup), &gone);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
