@@ -33,8 +33,7 @@ void bld_limits_default(struct bld_limits *l)
 	l->memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 * 3 : 0;
 }
 
-int bld_limits_parse(const char *opt, const char *val, struct bld_limits *l,
-		     struct nib_error *err)
+int bld_limits_parse(const char *opt, const char *val, struct bld_limits *l, struct nib_error *err)
 {
 	char *end;
 	unsigned long long v;
@@ -157,17 +156,17 @@ static char *delegated_cgroup(char **why, bool act)
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (!procs || !streq(procs, pid)) {
-		*why = xasprintf("%s holds other processes than nib: run nib in a cgroup of its own "
-				 "(systemd-run --user --scope -p Delegate=yes)",
-				 dir);
+		*why =
+		    xasprintf("%s holds other processes than nib: run nib in a cgroup of its own "
+			      "(systemd-run --user --scope -p Delegate=yes)",
+			      dir);
 		free(dir);
 		return NULL;
 	}
 	if (!act)
 		return dir;
 	_cleanup_free_ char *own = xasprintf("%s/nib", dir);
-	if ((mkdir(own, 0755) < 0 && errno != EEXIST) ||
-	    write_str(own, "cgroup.procs", pid) < 0 ||
+	if ((mkdir(own, 0755) < 0 && errno != EEXIST) || write_str(own, "cgroup.procs", pid) < 0 ||
 	    write_str(dir, "cgroup.subtree_control", "+pids +memory") < 0) {
 		*why = xasprintf("%s: cannot enable pids and memory for child cgroups: %s", dir,
 				 strerror(errno));

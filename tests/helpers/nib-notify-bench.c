@@ -51,7 +51,8 @@ _Noreturn static void supervise(int nfd, int check)
 			char path[4096], mp[64], rec[80];
 			snprintf(mp, sizeof(mp), "/proc/%d/mem", (int)req->pid);
 			int m = (int)syscall(SYS_open, mp, O_RDONLY | O_CLOEXEC);
-			ssize_t n = m < 0 ? -1 : pread(m, path, sizeof(path) - 1, (off_t)req->data.args[1]);
+			ssize_t n =
+			    m < 0 ? -1 : pread(m, path, sizeof(path) - 1, (off_t)req->data.args[1]);
 			if (m >= 0)
 				close(m);
 			path[n > 0 ? n : 0] = '\0';
