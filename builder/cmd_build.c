@@ -37,7 +37,9 @@ static const char build_help[] =
     "                             embedded runtime, ptrace where no user namespace can be\n"
     "                             made), namespaces (never ptrace), ptrace (not a\n"
     "                             security boundary); oci is refused\n"
-    "  --network host|none        RUN steps' network (default host)\n"
+    "  --network private|host|none  RUN steps' network (default private where slirp4netns\n"
+    "                             and /dev/net/tun can run: the outside, not the host's\n"
+    "                             loopback; else host; nib info says which)\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
     "  --stdin                    RUN steps read nib's standard input\n"
     "  --pids-limit N             processes of a RUN step (default 4096; 0: none)\n"
@@ -776,6 +778,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 
 	bld_build_opts_init(&o);
 	bld_limits_default(&o.limits);
+	o.network = BLD_NET_AUTO;
 	while ((c = getopt_long(argc, argv, "hf:t:qo:v:c:m:D", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -908,19 +911,24 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_NETWORK:
 			if (streq(optarg, "none"))
 				o.network = BLD_NET_NONE;
-			else if (streq(optarg, "host") || streq(optarg, "default"))
+			else if (streq(optarg, "host"))
 				o.network = BLD_NET_HOST;
-			else if (streq(optarg, "private") || nib_str_has_prefix(optarg, "ns:") ||
-				 nib_str_has_prefix(optarg, "slirp4netns") ||
+			else if (streq(optarg, "default"))
+				o.network = BLD_NET_AUTO;
+			else if (streq(optarg, "private") || streq(optarg, "slirp4netns"))
+				o.network = BLD_NET_PRIVATE;
+			else if (nib_str_has_prefix(optarg, "ns:") ||
+				 nib_str_has_prefix(optarg, "slirp4netns:") ||
 				 nib_str_has_prefix(optarg, "pasta")) {
 				nib_err(err, NIB_ERR_USAGE, 0,
 					"build: --network %s: " SOON
-					"a private network for RUN (host or none)",
+					"this kind of network for RUN (private, host or none)",
 					optarg);
 				goto out;
 			} else {
 				bld_usage_error(self, err,
-						"build: bad --network \"%s\" (host, none)", optarg);
+						"build: bad --network \"%s\" (private, host, none)",
+						optarg);
 				goto out;
 			}
 			break;

@@ -8,6 +8,22 @@
 #include "builder/builder.h"
 #include "builder/runtime.h"
 
+/* The network RUN steps get by default. */
+static char *network(const struct bld_probe *p)
+{
+	_cleanup_free_ char *why = NULL;
+
+	if (p->idmap == BLD_IDMAP_NONE)
+		return xstrdup("host (no user namespace here: RUN shares the pod's network, and "
+			       "reaches its loopback services)");
+	if (bld_slirp_usable(&why))
+		return xstrdup("private (slirp4netns: the outside, not the host's loopback "
+			       "services or abstract sockets; --network host shares the host's)");
+	return xasprintf("host (no private network here: %s; RUN reaches the host's loopback "
+			 "services)",
+			 why);
+}
+
 /* What the ID map means for file permissions in RUN steps. */
 static const char *permissions(const struct bld_probe *p)
 {
@@ -18,7 +34,7 @@ static const char *permissions(const struct bld_probe *p)
 	return "the kernel checks the true owners and modes";
 }
 
-static void print_json(const struct bld_probe *p, const char *limits)
+static void print_json(const struct bld_probe *p, const char *limits, const char *net)
 {
 	_cleanup_buf_ struct nib_buf b = {0};
 
@@ -44,7 +60,7 @@ static void print_json(const struct bld_probe *p, const char *limits)
 	nib_buf_puts(&b, ",\"limits\":");
 	nib_buf_json_string(&b, limits);
 	nib_buf_puts(&b, ",\"network\":");
-	nib_buf_json_string(&b, p->network);
+	nib_buf_json_string(&b, net);
 	nib_buf_puts(&b, ",\"permissions\":");
 	nib_buf_json_string(&b, permissions(p));
 	nib_buf_puts(&b, ",\"proc\":");
@@ -61,7 +77,7 @@ static void print_json(const struct bld_probe *p, const char *limits)
 	fputs(b.data, stdout);
 }
 
-static void print_text(const struct bld_probe *p, const char *limits)
+static void print_text(const struct bld_probe *p, const char *limits, const char *net)
 {
 	printf("nib %s, storage root %s\n", NIB_VERSION, p->storage_root);
 	for (size_t i = 0; i < p->n; i++) {
@@ -75,7 +91,7 @@ static void print_text(const struct bld_probe *p, const char *limits)
 	printf("%-17s %s\n", "storage driver", p->storage);
 	printf("%-17s %s\n", "/proc", p->proc);
 	printf("%-17s %s\n", "/sys", p->sys);
-	printf("%-17s %s (--network none: loopback only)\n", "network", p->network);
+	printf("%-17s %s; --network none: loopback only\n", "network", net);
 	printf("%-17s %s\n", "RUN limits", limits);
 	printf("%-17s %s\n", "permissions", permissions(p));
 }
@@ -87,7 +103,7 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct bld_probe p;
 	struct bld_limits l;
-	_cleanup_free_ char *limits = NULL;
+	_cleanup_free_ char *limits = NULL, *net = NULL;
 	/* --log-format json: the JSON form */
 	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	int c;
@@ -108,10 +124,11 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	bld_runtime_probe(g->root, &p);
 	bld_limits_default(&l);
 	limits = bld_limits_how(&l);
+	net = network(&p);
 	if (json)
-		print_json(&p, limits);
+		print_json(&p, limits, net);
 	else
-		print_text(&p, limits);
+		print_text(&p, limits, net);
 	bld_probe_free(&p);
 	return 0;
 }

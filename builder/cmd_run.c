@@ -18,7 +18,8 @@ static const char run_help[] =
     "                          nib traces the command and translates its paths (for\n"
     "                          pods that refuse user namespaces; not a security\n"
     "                          boundary)\n"
-    "  --network MODE          host (default) or none (only loopback)\n"
+    "  --network MODE          private (default where slirp4netns and /dev/net/tun can\n"
+    "                          run, else host), host or none (only loopback)\n"
     "  --user U[:G]            user and group, names from the rootfs's /etc/passwd\n"
     "  --workdir DIR           working folder, created when missing (default /)\n"
     "  --env K=V               set an environment variable (repeatable)\n"
@@ -79,6 +80,7 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 
 	bld_run_spec_init(&spec);
 	bld_limits_default(&spec.limits);
+	spec.network = BLD_NET_AUTO;
 	spec.stdin_fd = 0;
 	while ((c = getopt_long(argc, argv, "+hm:", opts, NULL)) != -1) {
 		switch (c) {
@@ -107,6 +109,8 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 				spec.network = BLD_NET_HOST;
 			else if (streq(optarg, "none"))
 				spec.network = BLD_NET_NONE;
+			else if (streq(optarg, "private"))
+				spec.network = BLD_NET_PRIVATE;
 			else
 				return bld_usage_error(self, err, "--network: unknown mode '%s'",
 						       optarg);

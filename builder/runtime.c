@@ -118,8 +118,11 @@ static void make_files(struct bld_rt *rt, const char *hostname)
 {
 	char *resolv = NULL;
 
-	if (rt->spec->network == BLD_NET_NONE ||
-	    nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) < 0) {
+	if (rt->network == BLD_NET_PRIVATE) {
+		resolv = xstrdup("nameserver 10.0.2.3\n"); /* slirp4netns's DNS */
+	} else if (rt->network == BLD_NET_NONE ||
+		   nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) <
+		       0) {
 		free(resolv);
 		resolv = xstrdup("");
 	}
@@ -367,6 +370,7 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 	const struct bld_run_spec *spec = rt->spec;
 	struct run_state st = {
 	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
+	struct bld_slirp slirp = {.pid = -1, .exit_fd = -1, .log_fd = -1};
 	int sv[2], outp[2][2] = {{-1, -1}, {-1, -1}};
 	sigset_t mask, old;
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
@@ -446,6 +450,10 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 		ret = -2;
 		goto out_mask;
 	}
+	if (rt->network == BLD_NET_PRIVATE && bld_slirp_start(st.pid, &slirp, err) < 0) {
+		kill_container(&st);
+		goto out_mask;
+	}
 	if (bld_rt_send(st.sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
 		nib_err(err, NIB_ERR_ENV, errno, "container setup");
 		kill_container(&st);
@@ -495,6 +503,7 @@ out_mask:
 		struct bld_run_result gone = {0};
 		bld_cgroup_step_end(steal_pointer(&rt->cgroup), &gone);
 	}
+	bld_slirp_stop(&slirp);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 out:
 	for (int i = 0; i < 2; i++) {
@@ -599,7 +608,17 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return -1;
 	if (why)
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
-	rt.netns = spec->network == BLD_NET_NONE;
+	rt.network = spec->network;
+	if (rt.network == BLD_NET_AUTO || rt.network == BLD_NET_PRIVATE) {
+		_cleanup_free_ char *nowhy = NULL;
+		bool ok = bld_slirp_usable(&nowhy);
+		if (!ok && rt.network == BLD_NET_PRIVATE)
+			return nib_err(err, NIB_ERR_ENV, 0, "--network private: %s", nowhy);
+		if (!ok)
+			log_debug("network: the host's (%s)", nowhy);
+		rt.network = ok ? BLD_NET_PRIVATE : BLD_NET_HOST;
+	}
+	rt.netns = rt.network != BLD_NET_HOST;
 	rt.proc_bind = proc_refused;
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
 	make_files(&rt, spec->hostname ? spec->hostname : "nib");

@@ -84,7 +84,6 @@ done <<'EOF'
 --isolation oci|--isolation oci: nib has no external OCI runtime
 --runtime crun|--runtime crun: nib has no external OCI runtime
 --runtime-flag debug|--runtime-flag debug: nib has no external OCI runtime
---network private|--network private: not supported yet
 --network ns:/proc/1/ns/net|--network ns:/proc/1/ns/net: not supported yet
 --memory-swap 1g|--memory-swap 1g: nib limits only a RUN step
 -c 512|--cpu-shares 512: nib limits only a RUN step
