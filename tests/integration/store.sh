@@ -186,7 +186,7 @@ bad_manifest '{"schemaVersion":2,"config":'"$cfg"',"layers":[],"layers":[]}'
 run "$NIB" inspect bad:1
 assert_status 1
 assert_match "$err" "bad:1.*duplicate key"
-bad_manifest "{\"schemaVersion\":2,\"config\":$cfg,\"layers\":[$(for i in $(seq 4096); do printf '%s,' "$cfg"; done)$cfg]}"
+bad_manifest "{\"schemaVersion\":2,\"config\":$cfg,\"layers\":[$(for i in $(seq 5000); do printf '%s,' "$cfg"; done)$cfg]}"
 run "$NIB" inspect bad:1
 assert_status 1
 assert_match "$err" "bad:1.*more than the limit"
