@@ -113,6 +113,8 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 /* A fresh /proc was refused in an earlier run of this process (a pod's
  * masked /proc): later runs bind the outer one without trying again. */
 static bool proc_refused;
+/* slirp4netns failed in an earlier run: later ones use the host's network */
+static bool slirp_refused;
 
 static void make_files(struct bld_rt *rt, const char *hostname)
 {
@@ -452,6 +454,7 @@ static int run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_er
 	}
 	if (rt->network == BLD_NET_PRIVATE && bld_slirp_start(st.pid, &slirp, err) < 0) {
 		kill_container(&st);
+		ret = -3;
 		goto out_mask;
 	}
 	if (bld_rt_send(st.sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
@@ -608,7 +611,7 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return -1;
 	if (why)
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
-	rt.network = spec->network;
+	rt.network = spec->network == BLD_NET_AUTO && slirp_refused ? BLD_NET_HOST : spec->network;
 	if (rt.network == BLD_NET_AUTO || rt.network == BLD_NET_PRIVATE) {
 		_cleanup_free_ char *nowhy = NULL;
 		bool ok = bld_slirp_usable(&nowhy);
@@ -624,6 +627,19 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	make_files(&rt, spec->hostname ? spec->hostname : "nib");
 
 	ret = run_once(&rt, res, err);
+	if (ret == -3 && spec->network == BLD_NET_AUTO) {
+		/* slirp4netns cannot run here after all (a seccomp profile that
+		 * refuses it setns): the host's network, for this run and later */
+		log_warn("RUN uses the host's network: %s", err->msg);
+		nib_err_clear(err);
+		slirp_refused = true;
+		rt.network = BLD_NET_HOST;
+		rt.netns = false;
+		for (size_t i = 0; i < ARRAY_SIZE(rt.etc_files); i++)
+			free(steal_pointer(&rt.etc_files[i]));
+		make_files(&rt, spec->hostname ? spec->hostname : "nib");
+		ret = run_once(&rt, res, err);
+	}
 	if (ret == -2 && spec->idmap == BLD_IDMAP_AUTO && rt.idmap.mode == BLD_IDMAP_SUBUID) {
 		log_info("ID map: single (subuid: %s)", err->msg);
 		nib_err_clear(err);

@@ -19,8 +19,6 @@
 
 #include "builder/runtime.h"
 
-extern char **environ;
-
 static char *find_slirp(void)
 {
 	const char *path = getenv("PATH");
@@ -88,10 +86,14 @@ int bld_slirp_start(pid_t child, struct bld_slirp *s, struct nib_error *err)
 	snprintf(exit_arg, sizeof(exit_arg), "--exit-fd=4");
 	snprintf(userns, sizeof(userns), "--userns-path=/proc/%d/ns/user", (int)child);
 	snprintf(netns, sizeof(netns), "/proc/%d/ns/net", (int)child);
-	char *argv[] = {prog,	  "--configure",   "--mtu=65520", "--disable-host-loopback",
-			"--enable-seccomp", ready_arg,	exit_arg,      userns,
-			"--netns-type=path", netns,	"tap0",	       NULL};
-	r = posix_spawn(&s->pid, prog, &fa, NULL, argv, environ);
+	char *argv[] = {
+	    prog,      "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-seccomp",
+	    ready_arg, exit_arg,      userns,	     "--netns-type=path",	netns,
+	    "tap0",    NULL};
+	/* nothing of nib's environment (secrets included): it outlives the
+	 * step and anyone with its UID reads /proc/PID/environ */
+	char *envp[] = {"PATH=" NIB_DEFAULT_PATH, NULL};
+	r = posix_spawn(&s->pid, prog, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	close(ready[1]);
 	close(ex[0]);
@@ -117,10 +119,11 @@ int bld_slirp_start(pid_t child, struct bld_slirp *s, struct nib_error *err)
 			msg[--n] = '\0';
 		last = strrchr(msg, '\n');
 		last = last ? last + 1 : msg;
-		return nib_err(err, NIB_ERR_ENV, r == 0 ? ETIMEDOUT : 0,
-			       "slirp4netns did not set up the step's network%s%s%s (--network host "
-			       "shares the host's)",
-			       r == 0 ? " within 10 s" : "", *last ? ": " : "", last);
+		return nib_err(
+		    err, NIB_ERR_ENV, r == 0 ? ETIMEDOUT : 0,
+		    "slirp4netns did not set up the step's network%s%s%s (--network host "
+		    "shares the host's)",
+		    r == 0 ? " within 10 s" : "", *last ? ": " : "", last);
 	}
 	close(ready[0]);
 	return 0;

@@ -129,4 +129,16 @@ for who in $MODES; do
 	esac
 done
 
+t "a slirp4netns that cannot set the network up: a warning, then the host's network"
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\necho "slirp4netns: refused here" >&2\nexit 1\n' >"$T/fakebin/slirp4netns"
+chmod 0755 "$T/fakebin/slirp4netns"
+run env NIB_ROOT="$T/r-root" PATH="$T/fakebin:$PATH" "$NIB" build --no-cache "$C"
+assert_status 0
+assert_match "$err" "warning: RUN uses the host's network: slirp4netns did not set up the step's network: slirp4netns: refused here"
+assert_match "$out" "tcp 127.0.0.1:$LPORT: connected: loopback-service"
+run env NIB_ROOT="$T/r-root" PATH="$T/fakebin:$PATH" "$NIB" build --no-cache --network private "$C"
+assert_status 1
+assert_match "$err" "slirp4netns did not set up the step's network: slirp4netns: refused here"
+
 finish
