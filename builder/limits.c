@@ -143,7 +143,7 @@ static char *delegated_cgroup(char **why, bool act)
 		free(dir);
 		return NULL;
 	}
-	if (access(dir, W_OK) < 0 || faccessat(AT_FDCWD, dir, W_OK, 0) < 0) {
+	if (access(dir, W_OK) < 0) {
 		*why = xasprintf("%s is not writable", dir);
 		free(dir);
 		return NULL;
@@ -195,7 +195,7 @@ char *bld_limits_how(const struct bld_limits *l)
 char *bld_cgroup_step_new(const struct bld_limits *l)
 {
 	_cleanup_free_ char *why = NULL, *dir = NULL;
-	char rnd[17], num[32];
+	char rnd[17], pids[32], mem[32];
 	char *step;
 
 	if (!l->pids && !l->memory)
@@ -212,11 +212,11 @@ char *bld_cgroup_step_new(const struct bld_limits *l)
 		free(step);
 		return NULL;
 	}
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)l->pids);
-	if ((l->pids && write_str(step, "pids.max", num) < 0) ||
-	    (snprintf(num, sizeof(num), "%llu", (unsigned long long)l->memory),
-	     l->memory && write_str(step, "memory.max", num) < 0) ||
-	    (l->memory && write_str(step, "memory.swap.max", "0") < 0 && errno != ENOENT)) {
+	snprintf(pids, sizeof(pids), "%llu", (unsigned long long)l->pids);
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)l->memory);
+	if ((l->pids && write_str(step, "pids.max", pids) < 0) ||
+	    (l->memory && (write_str(step, "memory.max", mem) < 0 ||
+			   (write_str(step, "memory.swap.max", "0") < 0 && errno != ENOENT)))) {
 		log_debug("RUN limits through rlimits: %s: %m", step);
 		rmdir(step);
 		free(step);
