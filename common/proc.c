@@ -12,7 +12,9 @@
 extern char **environ;
 
 static char *arg_start, *arg_end, *env_start, *env_end;
-static char **argv_copy; /* lives as long as the process, as argv does */
+/* The heap copy of argv: it lives as long as the process, as argv does
+ * (volatile: the store must stay for leak checkers to see it reachable) */
+static char **volatile argv_copy;
 
 /* [start, end) of the strings v[0..n), when they lie one after the other. */
 static void area(char **v, size_t n, char **start, char **end)
