@@ -130,7 +130,8 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBS)
 
 # run inside RUN steps of busybox images, which have no libc: static, and
 # without the sanitizers (they do not link statically)
-$(BUILD)/tests/helpers/nib-tiocsti: tests/helpers/nib-tiocsti.c
+STATIC_HELPERS := $(BUILD)/tests/helpers/nib-tiocsti $(BUILD)/tests/helpers/nib-netprobe
+$(STATIC_HELPERS): $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
 
@@ -178,7 +179,7 @@ DEB_BUILD := gcc make pkg-config clang libclang-rt-14-dev clang-format \
 DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
-	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc \
+	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc bsdutils slirp4netns \
 	qemu-user-static binfmt-support sqlite3 chromium
 # What `make` alone needs (no fuzzing or formatting tools): the build stage of
 # deploy/Containerfile installs `make -s print-deb-build-nib`.

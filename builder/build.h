@@ -80,6 +80,9 @@ struct bld_build_opts {
 	struct nib_strv cap_add, cap_drop; /* RUN's capabilities (runtime names) */
 	const char *ignorefile;		   /* --ignorefile: instead of the context's */
 	bool run_stdin;			   /* --stdin: RUN reads nib's stdin */
+	struct bld_limits limits;	   /* --pids-limit, --memory: each RUN step's */
+	unsigned step_timeout;		   /* --step-timeout seconds (0: none) */
+	unsigned timeout;		   /* --timeout seconds for the build (0: none) */
 	bool omit_history;		   /* --omit-history */
 	bool http_proxy;		   /* pass the *_proxy variables to RUN (default true) */
 };

@@ -110,6 +110,8 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 		spec.network = BLD_NET_HOST;
 	spec.idmap = b->ns.mode;
 	spec.isolation = b->o->isolation;
+	spec.limits = b->o->limits;
+	spec.timeout = b->o->step_timeout;
 	spec.cap_add = b->o->cap_add.len ? b->o->cap_add.v : NULL;
 	spec.cap_drop = b->o->cap_drop.len ? b->o->cap_drop.v : NULL;
 	if (b->o->run_stdin)
@@ -141,9 +143,10 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	if (res.interrupted)
 		return nib_err(err, NIB_ERR_RUN, EINTR, "interrupted");
 	if (res.signal || res.exit_code != 0) {
-		nib_err(err, NIB_ERR_RUN, 0, "%s: %s %d", step->in->original,
+		_cleanup_free_ char *why = bld_run_result_why(&spec, &res);
+		nib_err(err, NIB_ERR_RUN, 0, "%s: %s %d%s", step->in->original,
 			res.signal ? "killed by signal" : "exit status",
-			res.signal ? res.signal : res.exit_code);
+			res.signal ? res.signal : res.exit_code, why);
 		err->status = res.exit_code;
 		return -1;
 	}

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/capability.h>
@@ -36,9 +38,16 @@ static const char build_help[] =
     "                             embedded runtime, ptrace where no user namespace can be\n"
     "                             made), namespaces (never ptrace), ptrace (not a\n"
     "                             security boundary); oci is refused\n"
-    "  --network host|none        RUN steps' network (default host)\n"
+    "  --network private|host|none  RUN steps' network (default private where slirp4netns\n"
+    "                             and /dev/net/tun can run: the outside, not the host's\n"
+    "                             loopback; else host; nib info says which)\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
     "  --stdin                    RUN steps read nib's standard input\n"
+    "  --pids-limit N             processes of a RUN step (default 4096; 0: none)\n"
+    "  -m, --memory SIZE          memory of a RUN step (512m, 4g; default three quarters\n"
+    "                             of the machine's; 0: none); see nib info for how\n"
+    "  --step-timeout DURATION    kill a RUN step after this long (90s, 10m, 1h)\n"
+    "  --timeout DURATION         stop the whole build after this long\n"
     "  --http-proxy[=BOOL]        pass the host's *_proxy variables to RUN (default true)\n"
     "  --secret id=ID,src=FILE|env=VAR  a secret for RUN --mount=type=secret\n"
     "  --ignorefile FILE          the ignore file instead of the context's .containerignore\n"
@@ -108,6 +117,9 @@ enum {
 	OPT_CACHE_FROM,
 	OPT_CACHE_TO,
 	OPT_CACHE_TTL,
+	OPT_PIDS_LIMIT,
+	OPT_STEP_TIMEOUT,
+	OPT_TIMEOUT,
 	OPT_EXAMPLE,
 	OPT_COMPRESSION,
 	OPT_COMPRESSION_LEVEL,
@@ -150,7 +162,8 @@ struct compat_opt {
 
 #define SOON "not supported yet: "
 #define NO_CGROUP                                                                                  \
-	"nib puts RUN steps in no cgroup of their own: resource limits belong to the pod or job"
+	"nib limits only a RUN step's processes and memory (--pids-limit, --memory): other "       \
+	"resource limits belong to the pod or job"
 #define OWN_NS                                                                                     \
 	"nib runs every RUN step in namespaces of its own (where the environment allows, see nib " \
 	"info)"
@@ -196,7 +209,6 @@ static const struct compat_opt compat_opts[] = {
     {"cpu-shares", required_argument, 'c', NULL, NO_CGROUP},
     {"cpuset-cpus", required_argument, 0, NULL, NO_CGROUP},
     {"cpuset-mems", required_argument, 0, NULL, NO_CGROUP},
-    {"memory", required_argument, 'm', NULL, NO_CGROUP},
     {"memory-swap", required_argument, 0, NULL, NO_CGROUP},
     {"userns-uid-map", required_argument, 0, NULL, ID_MAP},
     {"userns-gid-map", required_argument, 0, NULL, ID_MAP},
@@ -612,6 +624,27 @@ static void restore_output(struct out_redirect *rd, const struct nib_error *err)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* --timeout: at the deadline nib stops the build as SIGTERM does (the
+ * running step killed, nothing half-stored), and says why. */
+static volatile sig_atomic_t build_timed_out;
+
+static void on_build_alarm(int sig)
+{
+	(void)sig;
+	build_timed_out = 1;
+	raise(SIGTERM);
+}
+
+static void build_deadline(unsigned seconds)
+{
+	struct sigaction sa = {.sa_handler = on_build_alarm};
+
+	if (!seconds)
+		return;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(seconds);
+}
+
 static int write_small(const char *path, const char *s, struct nib_error *err)
 {
 	return nib_write_output_file(path, s, strlen(s), err);
@@ -671,6 +704,10 @@ static const struct option build_opts[] = {
     BLD_REG_LONG_OPTIONS,
     {"remote", required_argument, NULL, OPT_REMOTE},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"memory", required_argument, NULL, 'm'},
+    {"pids-limit", required_argument, NULL, OPT_PIDS_LIMIT},
+    {"step-timeout", required_argument, NULL, OPT_STEP_TIMEOUT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 };
 
 /* build_opts, then compat_opts, then the terminator. */
@@ -743,6 +780,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	int c, r, ret = -1;
 
 	bld_build_opts_init(&o);
+	bld_limits_default(&o.limits);
+	o.network = BLD_NET_AUTO;
 	while ((c = getopt_long(argc, argv, "hf:t:qo:v:c:m:D", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -777,9 +816,26 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			if (parse_output(self, &o, optarg, err) < 0)
 				goto out;
 			break;
+		case 'm':
+		case OPT_PIDS_LIMIT:
+			if (bld_limits_parse(c == 'm' ? "--memory" : "--pids-limit", optarg,
+					     &o.limits, err) < 0)
+				goto out;
+			break;
+		case OPT_STEP_TIMEOUT:
+		case OPT_TIMEOUT: {
+			int64_t secs;
+			if (parse_ttl(optarg, &secs) < 0 || secs <= 0 || secs > UINT_MAX) {
+				bld_usage_error(
+				    self, err, "build: bad --%s \"%s\" (e.g. 90s, 10m, 1h)",
+				    c == OPT_TIMEOUT ? "timeout" : "step-timeout", optarg);
+				goto out;
+			}
+			*(c == OPT_TIMEOUT ? &o.timeout : &o.step_timeout) = (unsigned)secs;
+			break;
+		}
 		case 'v':
 		case 'c':
-		case 'm':
 		case 'D':
 			for (size_t i = 0; i < ARRAY_SIZE(compat_opts); i++)
 				if (compat_opts[i].short_name == c &&
@@ -858,19 +914,24 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_NETWORK:
 			if (streq(optarg, "none"))
 				o.network = BLD_NET_NONE;
-			else if (streq(optarg, "host") || streq(optarg, "default"))
+			else if (streq(optarg, "host"))
 				o.network = BLD_NET_HOST;
-			else if (streq(optarg, "private") || nib_str_has_prefix(optarg, "ns:") ||
-				 nib_str_has_prefix(optarg, "slirp4netns") ||
+			else if (streq(optarg, "default"))
+				o.network = BLD_NET_AUTO;
+			else if (streq(optarg, "private") || streq(optarg, "slirp4netns"))
+				o.network = BLD_NET_PRIVATE;
+			else if (nib_str_has_prefix(optarg, "ns:") ||
+				 nib_str_has_prefix(optarg, "slirp4netns:") ||
 				 nib_str_has_prefix(optarg, "pasta")) {
 				nib_err(err, NIB_ERR_USAGE, 0,
 					"build: --network %s: " SOON
-					"a private network for RUN (host or none)",
+					"this kind of network for RUN (private, host or none)",
 					optarg);
 				goto out;
 			} else {
 				bld_usage_error(self, err,
-						"build: bad --network \"%s\" (host, none)", optarg);
+						"build: bad --network \"%s\" (private, host, none)",
+						optarg);
 				goto out;
 			}
 			break;
@@ -1185,9 +1246,14 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			o.file = ctx_file;
 		}
 	}
-	if (platforms.len > 1 || all_platforms || manifest
-		? bld_build_platforms(st, &o, &platforms, all_platforms, manifest, &res, err) < 0
-		: bld_build_run(st, &o, &res, err) < 0)
+	build_deadline(o.timeout);
+	r = platforms.len > 1 || all_platforms || manifest
+		? bld_build_platforms(st, &o, &platforms, all_platforms, manifest, &res, err)
+		: bld_build_run(st, &o, &res, err);
+	alarm(0);
+	if (r < 0 && build_timed_out)
+		nib_err(err, NIB_ERR_RUN, 0, "build: not done within --timeout %us", o.timeout);
+	if (r < 0)
 		goto out;
 	if (o.iidfile && write_small(o.iidfile, res.image_id, err) < 0)
 		goto out;

@@ -8,7 +8,33 @@
 #include "builder/builder.h"
 #include "builder/runtime.h"
 
-static void print_json(const struct bld_probe *p)
+/* The network RUN steps get by default. */
+static char *network(const struct bld_probe *p)
+{
+	_cleanup_free_ char *why = NULL;
+
+	if (p->idmap == BLD_IDMAP_NONE)
+		return xstrdup("host (no user namespace here: RUN shares the pod's network, and "
+			       "reaches its loopback services)");
+	if (bld_slirp_usable(&why))
+		return xstrdup("private (slirp4netns: the outside, not the host's loopback "
+			       "services or abstract sockets; --network host shares the host's)");
+	return xasprintf("host (no private network here: %s; RUN reaches the host's loopback "
+			 "services)",
+			 why);
+}
+
+/* What the ID map means for file permissions in RUN steps. */
+static const char *permissions(const struct bld_probe *p)
+{
+	if (p->idmap == BLD_IDMAP_SINGLE || p->idmap == BLD_IDMAP_NONE)
+		return "one real UID: a RUN as another user (USER 1000) reads and writes files "
+		       "the image gives root alone (0600), as nib's own UID owns them all "
+		       "(docs/security.md)";
+	return "the kernel checks the true owners and modes";
+}
+
+static void print_json(const struct bld_probe *p, const char *limits, const char *net)
 {
 	_cleanup_buf_ struct nib_buf b = {0};
 
@@ -31,8 +57,12 @@ static void print_json(const struct bld_probe *p)
 		nib_buf_json_string(&b, p->idmap_why);
 	else
 		nib_buf_puts(&b, "null");
+	nib_buf_puts(&b, ",\"limits\":");
+	nib_buf_json_string(&b, limits);
 	nib_buf_puts(&b, ",\"network\":");
-	nib_buf_json_string(&b, p->network);
+	nib_buf_json_string(&b, net);
+	nib_buf_puts(&b, ",\"permissions\":");
+	nib_buf_json_string(&b, permissions(p));
 	nib_buf_puts(&b, ",\"proc\":");
 	nib_buf_json_string(&b, p->proc);
 	nib_buf_puts(&b, ",\"storage_driver\":");
@@ -47,7 +77,7 @@ static void print_json(const struct bld_probe *p)
 	fputs(b.data, stdout);
 }
 
-static void print_text(const struct bld_probe *p)
+static void print_text(const struct bld_probe *p, const char *limits, const char *net)
 {
 	printf("nib %s, storage root %s\n", NIB_VERSION, p->storage_root);
 	for (size_t i = 0; i < p->n; i++) {
@@ -61,7 +91,9 @@ static void print_text(const struct bld_probe *p)
 	printf("%-17s %s\n", "storage driver", p->storage);
 	printf("%-17s %s\n", "/proc", p->proc);
 	printf("%-17s %s\n", "/sys", p->sys);
-	printf("%-17s %s (--network none: loopback only)\n", "network", p->network);
+	printf("%-17s %s; --network none: loopback only\n", "network", net);
+	printf("%-17s %s\n", "RUN limits", limits);
+	printf("%-17s %s\n", "permissions", permissions(p));
 }
 
 int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct bld_globals *g,
@@ -70,6 +102,8 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct bld_probe p;
+	struct bld_limits l;
+	_cleanup_free_ char *limits = NULL, *net = NULL;
 	/* --log-format json: the JSON form */
 	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	int c;
@@ -88,10 +122,13 @@ int bld_cmd_info(const struct bld_command *self, int argc, char **argv, struct b
 	if (optind < argc)
 		return bld_usage_error(self, err, "info: unexpected argument '%s'", argv[optind]);
 	bld_runtime_probe(g->root, &p);
+	bld_limits_default(&l);
+	limits = bld_limits_how(&l);
+	net = network(&p);
 	if (json)
-		print_json(&p);
+		print_json(&p, limits, net);
 	else
-		print_text(&p);
+		print_text(&p, limits, net);
 	bld_probe_free(&p);
 	return 0;
 }

@@ -19,7 +19,8 @@ static const char run_help[] =
     "                          nib traces the command and translates its paths (for\n"
     "                          pods that refuse user namespaces; not a security\n"
     "                          boundary)\n"
-    "  --network MODE          host (default) or none (only loopback)\n"
+    "  --network MODE          private (default where slirp4netns and /dev/net/tun can\n"
+    "                          run, else host), host or none (only loopback)\n"
     "  --user U[:G]            user and group, names from the rootfs's /etc/passwd\n"
     "  --workdir DIR           working folder, created when missing (default /)\n"
     "  --env K=V               set an environment variable (repeatable)\n"
@@ -28,6 +29,9 @@ static const char run_help[] =
     "  --cap-drop CAP          drop a capability (repeatable)\n"
     "  --hostname NAME         host name inside (default nib)\n"
     "  --timeout SECONDS       kill everything after this long\n"
+    "  --pids-limit N          processes of the command (default 4096; 0: none)\n"
+    "  -m, --memory SIZE       its memory (512m, 4g; default three quarters of the\n"
+    "                          machine's; 0: none); see nib info for how\n"
     "  -h, --help              show this help\n"
     "\nExit status: the command's; 128+N when signal N ended it; 1 when nib failed\n"
     "or the timeout passed; 2 for usage errors.\n";
@@ -47,7 +51,8 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		O_CAPDROP,
 		O_HOST,
 		O_TIMEOUT,
-		O_ISOLATION
+		O_ISOLATION,
+		O_PIDS
 	};
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'},
@@ -63,6 +68,8 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	    {"hostname", required_argument, NULL, O_HOST},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"isolation", required_argument, NULL, O_ISOLATION},
+	    {"pids-limit", required_argument, NULL, O_PIDS},
+	    {"memory", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bld_run_spec spec;
@@ -74,8 +81,10 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	int c, ret;
 
 	bld_run_spec_init(&spec);
+	bld_limits_default(&spec.limits);
+	spec.network = BLD_NET_AUTO;
 	spec.stdin_fd = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hm:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("%s\n\nUsage: %s\n\n%s", self->summary, self->usage, run_help);
@@ -102,6 +111,8 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 				spec.network = BLD_NET_HOST;
 			else if (streq(optarg, "none"))
 				spec.network = BLD_NET_NONE;
+			else if (streq(optarg, "private"))
+				spec.network = BLD_NET_PRIVATE;
 			else
 				return bld_usage_error(self, err, "--network: unknown mode '%s'",
 						       optarg);
@@ -129,6 +140,12 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 			break;
 		case O_HOST:
 			spec.hostname = optarg;
+			break;
+		case 'm':
+		case O_PIDS:
+			if (bld_limits_parse(c == 'm' ? "--memory" : "--pids-limit", optarg,
+					     &spec.limits, err) < 0)
+				return bld_usage_error(self, err, "%s", err->msg);
 			break;
 		case O_TIMEOUT:
 			if (nib_parse_u64(optarg, &v) < 0 || v > 365 * 24 * 3600)
@@ -188,8 +205,9 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		nib_err(err, NIB_ERR_RUN, 0, "%s: interrupted: killed", argv[optind]);
 		ret = -1;
 	} else if (res.signal) {
-		log_error("%s: killed by signal %d (%s)", argv[optind], res.signal,
-			  strsignal(res.signal));
+		_cleanup_free_ char *why = bld_run_result_why(&spec, &res);
+		log_error("%s: killed by signal %d (%s)%s", argv[optind], res.signal,
+			  strsignal(res.signal), why);
 	}
 	bld_run_result_free(&res);
 	return ret;

@@ -388,6 +388,10 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	}
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
+	/* each process's data; processes are the pod's to limit (without a user
+	 * namespace RLIMIT_NPROC would count every process of the pod's UID) */
+	if (bld_rlimit_lower(RLIMIT_DATA, p->spec->limits.memory) < 0)
+		die(p, "RLIMIT_DATA: %s", strerror(errno));
 	umask(022);
 
 	/* traced from here on */
@@ -876,10 +880,11 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 			       "rootfs %s", spec->rootfs ? spec->rootfs : "(none)");
 	if (!spec->argv || !spec->argv[0])
 		return nib_err(err, NIB_ERR_USAGE, 0, "no command to run");
-	if (spec->network == BLD_NET_NONE)
+	if (spec->network == BLD_NET_NONE || spec->network == BLD_NET_PRIVATE)
 		return nib_err(err, NIB_ERR_ENV, 0,
-			       "--network none needs a network namespace, which the ptrace "
-			       "isolation cannot make: the command would share the pod's network");
+			       "--network %s needs a network namespace, which the ptrace "
+			       "isolation cannot make: the command would share the pod's network",
+			       spec->network == BLD_NET_NONE ? "none" : "private");
 	if (spec->idmap == BLD_IDMAP_SUBUID)
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "--idmap subuid needs a user namespace: the ptrace isolation runs "

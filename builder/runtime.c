@@ -69,13 +69,18 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 /* A fresh /proc was refused in an earlier run of this process (a pod's
  * masked /proc): later runs bind the outer one without trying again. */
 static bool proc_refused;
+/* slirp4netns failed in an earlier run: later ones use the host's network */
+static bool slirp_refused;
 
 static void make_files(struct bld_rt *rt, const char *hostname)
 {
 	char *resolv = NULL;
 
-	if (rt->spec->network == BLD_NET_NONE ||
-	    nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) < 0) {
+	if (rt->network == BLD_NET_PRIVATE) {
+		resolv = xstrdup("nameserver 10.0.2.3\n"); /* slirp4netns's DNS */
+	} else if (rt->network == BLD_NET_NONE ||
+		   nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) <
+		       0) {
 		free(resolv);
 		resolv = xstrdup("");
 	}
@@ -223,6 +228,7 @@ struct run_state {
 	struct bld_msg_created *created;
 	size_t n_created, cap_created;
 	bool timed_out, interrupted;
+	struct bld_slirp slirp;
 };
 
 static void read_sync(struct run_state *st)
@@ -389,6 +395,8 @@ enum attempt {
 	ATTEMPT_FAILED,	       /* the container could not be set up (err set) */
 	ATTEMPT_IDMAP_REFUSED, /* writing the ID map failed (err set): auto may try
 				* the next mode */
+	ATTEMPT_SLIRP_REFUSED, /* slirp4netns could not start (err set): auto may
+				* take the host's network */
 };
 
 /* Clone pid 1 of the container's namespaces (without a cgroup namespace
@@ -397,6 +405,7 @@ static pid_t clone_container(struct bld_rt *rt, unsigned long flags, struct nib_
 {
 	pid_t pid;
 
+	rt->cgroup = bld_cgroup_step_new(&rt->spec->limits); /* NULL: the child sets rlimits */
 	for (;;) {
 		pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 		if (pid == 0)
@@ -423,6 +432,7 @@ static void run_state_free(struct run_state *st)
 	closep(&st->sig_fd);
 	free(st->error);
 	free(st->created);
+	bld_slirp_stop(&st->slirp);
 }
 
 /* Run the container with signals blocked (they arrive on st->sig_fd):
@@ -445,8 +455,14 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*s
 		closep(&rt->out_fd);
 		closep(&rt->err_fd);
 	}
+	if (rt->cgroup && bld_cgroup_step_enter(rt->cgroup, pid) < 0) {
+		nib_err(err, NIB_ERR_ENV, errno, "move the step into %s", rt->cgroup);
+		return ATTEMPT_FAILED;
+	}
 	if (backend->apply(&rt->idmap, pid, err) < 0)
 		return ATTEMPT_IDMAP_REFUSED; /* the child is killed and reaped */
+	if (rt->network == BLD_NET_PRIVATE && bld_slirp_start(pid, &st->slirp, err) < 0)
+		return ATTEMPT_SLIRP_REFUSED;
 	if (bld_rt_send(st->sync_fd, BLD_MSG_GO, NULL, 0, -1) < 0) {
 		nib_err(err, NIB_ERR_ENV, errno, "container setup");
 		kill_container(st);
@@ -465,6 +481,7 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*s
 		return ATTEMPT_FAILED;
 	}
 	bld_run_result_set(res, st->got_status, st->status, st->timed_out, st->interrupted);
+	bld_cgroup_step_end(steal_pointer(&rt->cgroup), res);
 	return ATTEMPT_RAN;
 }
 
@@ -472,8 +489,12 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*s
 static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, struct nib_error *err)
 {
 	const struct bld_run_spec *spec = rt->spec;
-	struct run_state st = {
-	    .pid = -1, .sync_fd = -1, .notify_fd = -1, .sig_fd = -1, .timer_fd = -1};
+	struct run_state st = {.pid = -1,
+			       .sync_fd = -1,
+			       .notify_fd = -1,
+			       .sig_fd = -1,
+			       .timer_fd = -1,
+			       .slirp = {.pid = -1, .exit_fd = -1, .log_fd = -1}};
 	_cleanup_pair_ int sv[2] = {-1, -1};
 	sigset_t old;
 	enum attempt ret;
@@ -498,6 +519,10 @@ static enum attempt run_once(struct bld_rt *rt, struct bld_run_result *res, stru
 	/* the container is gone (run_blocked reaped or killed it): signals
 	 * may be handled again */
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rt->cgroup) { /* not reached: no result to read */
+		struct bld_run_result gone = {0};
+		bld_cgroup_step_end(steal_pointer(&rt->cgroup), &gone);
+	}
 out:
 	if (spec->on_line) {
 		closep(&rt->out_fd);
@@ -589,12 +614,35 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		return -1;
 	if (why)
 		log_info("ID map: %s (%s)", bld_idmap_name(rt.idmap.mode), why);
-	rt.netns = spec->network == BLD_NET_NONE;
+	rt.network = spec->network == BLD_NET_AUTO && slirp_refused ? BLD_NET_HOST : spec->network;
+	if (rt.network == BLD_NET_AUTO || rt.network == BLD_NET_PRIVATE) {
+		_cleanup_free_ char *nowhy = NULL;
+		bool ok = bld_slirp_usable(&nowhy);
+		if (!ok && rt.network == BLD_NET_PRIVATE)
+			return nib_err(err, NIB_ERR_ENV, 0, "--network private: %s", nowhy);
+		if (!ok)
+			log_debug("network: the host's (%s)", nowhy);
+		rt.network = ok ? BLD_NET_PRIVATE : BLD_NET_HOST;
+	}
+	rt.netns = rt.network != BLD_NET_HOST;
 	rt.proc_bind = proc_refused;
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
 	make_files(&rt, spec->hostname ? spec->hostname : "nib");
 
 	enum attempt a = run_once(&rt, res, err);
+	if (a == ATTEMPT_SLIRP_REFUSED && spec->network == BLD_NET_AUTO) {
+		/* slirp4netns cannot run here after all (a seccomp profile that
+		 * refuses it setns): the host's network, for this run and later */
+		log_warn("RUN uses the host's network: %s", err->msg);
+		nib_err_clear(err);
+		slirp_refused = true;
+		rt.network = BLD_NET_HOST;
+		rt.netns = false;
+		for (size_t i = 0; i < ARRAY_SIZE(rt.etc_files); i++)
+			free(steal_pointer(&rt.etc_files[i]));
+		make_files(&rt, spec->hostname ? spec->hostname : "nib");
+		a = run_once(&rt, res, err);
+	}
 	if (a == ATTEMPT_IDMAP_REFUSED && spec->idmap == BLD_IDMAP_AUTO &&
 	    rt.idmap.mode == BLD_IDMAP_SUBUID) {
 		log_info("ID map: single (subuid: %s)", err->msg);

@@ -52,7 +52,14 @@ const char *bld_idmap_name(enum bld_idmap m);
 enum bld_network {
 	BLD_NET_HOST = 0, /* the caller's network namespace */
 	BLD_NET_NONE,	  /* a new network namespace with only lo, up */
+	/* a new network namespace with a user-space network (slirp4netns):
+	 * the outside, not the host's loopback or abstract sockets */
+	BLD_NET_PRIVATE,
+	BLD_NET_AUTO, /* private where a user-space network can run, else host */
 };
+/* Whether a private network can be made here (slirp4netns, /dev/net/tun);
+ * false with the reason. */
+bool bld_slirp_usable(char **why);
 
 /* How a run is kept apart from the host. */
 enum bld_isolation {
@@ -82,6 +89,26 @@ enum bld_stream { BLD_STREAM_STDOUT = 1, BLD_STREAM_STDERR = 2 };
  * unterminated line is passed too). */
 typedef void (*bld_line_fn)(void *ctx, enum bld_stream stream, const char *line, size_t len);
 
+/* A RUN step's resource limits (0: none): processes of the step, and
+ * memory in bytes. Through a delegated cgroup v2 subtree when nib may
+ * write one (pids.max, memory.max of a cgroup per step), else rlimits in
+ * the step (RLIMIT_NPROC of its user, RLIMIT_DATA of each process). */
+struct bld_limits {
+	uint64_t pids;
+	uint64_t memory;
+};
+/* The defaults: 4096 processes, three quarters of the machine's memory. */
+void bld_limits_default(struct bld_limits *l);
+/* Parse `--memory` (a size: 512m, 4g, bytes; 0: none) or `--pids-limit`
+ * (a number; 0 or -1: none) into `l`; a usage error otherwise. */
+int bld_limits_parse(const char *opt, const char *val, struct bld_limits *l, struct nib_error *err);
+/* Lower the rlimit `resource` to `v` (0: leave it; a lower limit stays);
+ * -1 with errno. */
+int bld_rlimit_lower(int resource, uint64_t v);
+/* How limits apply here, for nib info: "cgroup v2 under DIR (...)" or
+ * "rlimits (...): why not cgroups". */
+char *bld_limits_how(const struct bld_limits *l);
+
 /* One container run. Fill with bld_run_spec_init() then set fields. */
 struct bld_run_spec {
 	const char *rootfs;   /* the root folder; writes land in it */
@@ -98,10 +125,11 @@ struct bld_run_spec {
 	char *const *cap_add;  /* NULL-terminated names ("NET_ADMIN", "CAP_NET_RAW", "ALL") */
 	char *const *cap_drop; /* NULL-terminated names */
 	unsigned timeout;      /* seconds; 0 = none */
-	int stdin_fd;	       /* -1: /dev/null */
-	int stdout_fd;	       /* -1: nib's stdout; ignored when on_line is set */
-	int stderr_fd;	       /* -1: nib's stderr; ignored when on_line is set */
-	bld_line_fn on_line;   /* stream output line by line instead of through fds */
+	struct bld_limits limits;
+	int stdin_fd;	     /* -1: /dev/null */
+	int stdout_fd;	     /* -1: nib's stdout; ignored when on_line is set */
+	int stderr_fd;	     /* -1: nib's stderr; ignored when on_line is set */
+	bld_line_fn on_line; /* stream output line by line instead of through fds */
 	void *line_ctx;
 	/* Called in the container's user and mount namespaces before the
 	 * rootfs is bound and pivoted into (the builder mounts an overlay on
@@ -116,9 +144,11 @@ struct bld_run_spec {
 void bld_run_spec_init(struct bld_run_spec *spec);
 
 struct bld_run_result {
-	int exit_code;	      /* the command's exit status (0..255) when it exited */
-	int signal;	      /* the signal that ended it, else 0 */
-	bool timed_out;	      /* killed because spec->timeout passed */
+	int exit_code;	/* the command's exit status (0..255) when it exited */
+	int signal;	/* the signal that ended it, else 0 */
+	bool timed_out; /* killed because spec->timeout passed */
+	/* a limit was reached (known where they are cgroup limits) */
+	bool pids_limit_hit, memory_limit_hit;
 	bool interrupted;     /* killed because nib got SIGINT/SIGTERM/SIGHUP */
 	enum bld_idmap idmap; /* the ID map actually used */
 	/* Paths (relative to the rootfs, cleaned, no leading "/") the runtime
@@ -128,6 +158,9 @@ struct bld_run_result {
 	struct nib_strv created;
 };
 void bld_run_result_free(struct bld_run_result *r);
+/* Why a run ended as it did, for its error (", killed after
+ * its timeout of 10s", ", it reached its memory limit of 64 MiB"), or "". */
+char *bld_run_result_why(const struct bld_run_spec *spec, const struct bld_run_result *res);
 
 /*
  * Run spec->argv in a new container over spec->rootfs and wait for it.

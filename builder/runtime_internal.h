@@ -138,11 +138,31 @@ struct bld_rt {
 	 * written to the container's /dev tmpfs and bound over the image's */
 	char *etc_files[3];
 	bool netns;
-	bool proc_bind;	     /* a fresh /proc was refused before: bind at once */
-	uint64_t caps;	     /* capability mask of the command */
-	char *selinux_label; /* exec label, or NULL */
-	char *selinux_mount; /* context= mount option value, or NULL */
+	enum bld_network network; /* host, none or private: auto decided */
+	bool proc_bind;		  /* a fresh /proc was refused before: bind at once */
+	uint64_t caps;		  /* capability mask of the command */
+	char *selinux_label;	  /* exec label, or NULL */
+	char *selinux_mount;	  /* context= mount option value, or NULL */
+	char *cgroup;		  /* the step's cgroup, or NULL: rlimits */
 };
+
+/* A cgroup for one step with its limits (NULL: none can be made here; the
+ * step sets rlimits), the step's pid 1 moved into it before it runs, and
+ * what it reached read when the step is over (the folder removed). */
+char *bld_cgroup_step_new(const struct bld_limits *l);
+int bld_cgroup_step_enter(const char *step, pid_t pid);
+void bld_cgroup_step_end(char *step, struct bld_run_result *res);
+
+/* slirp4netns serving a step's network namespace (builder/slirp.c):
+ * started once pid 1's ID map is written and before it goes on; it ends
+ * when stopped (its exit fd closed). */
+struct bld_slirp {
+	pid_t pid;
+	int exit_fd;
+	int log_fd; /* its stderr */
+};
+int bld_slirp_start(pid_t child, struct bld_slirp *s, struct nib_error *err);
+void bld_slirp_stop(struct bld_slirp *s);
 
 /* Send one message (with `passfd` as SCM_RIGHTS when >= 0). */
 int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd);

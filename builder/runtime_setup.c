@@ -485,15 +485,24 @@ static void setup_root(struct bld_rt *rt)
 
 /* ---- the command ------------------------------------------------------------ */
 
-static void set_rlimits(void)
+static void set_rlimits(struct bld_rt *rt)
 {
+	const struct bld_limits *l = &rt->spec->limits;
 	struct rlimit rl;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)1048576);
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
+	if (rt->cgroup)
+		return; /* the step's cgroup holds the limits */
+	/* processes of the step's user in its user namespace, and each
+	 * process's data (heap, private writable mappings) */
+	if (bld_rlimit_lower(RLIMIT_NPROC, l->pids) < 0 ||
+	    bld_rlimit_lower(RLIMIT_DATA, l->memory) < 0)
+		die(rt, "RUN limits (rlimits): %s", strerror(errno));
 }
 
 static void set_caps(struct bld_rt *rt, bool root)
@@ -600,7 +609,7 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		if (fchdir(wfd) < 0)
 			die(rt, "workdir %s: %s", wd, strerror(errno));
 	}
-	set_rlimits();
+	set_rlimits(rt);
 	umask(022);
 
 	set_caps(rt, false); /* bounding set while CAP_SETPCAP is there */

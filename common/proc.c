@@ -12,6 +12,9 @@
 extern char **environ;
 
 static char *arg_start, *arg_end, *env_start, *env_end;
+/* The heap copy of argv: it lives as long as the process, as argv does
+ * (volatile: the store must stay for leak checkers to see it reachable) */
+static char **volatile argv_copy;
 
 /* [start, end) of the strings v[0..n), when they lie one after the other. */
 static void area(char **v, size_t n, char **start, char **end)
@@ -31,7 +34,7 @@ static void area(char **v, size_t n, char **start, char **end)
 
 char **nib_proc_init(int argc, char **argv)
 {
-	char **copy = xcalloc((size_t)argc + 1, sizeof(char *));
+	char **copy = argv_copy = xcalloc((size_t)argc + 1, sizeof(char *));
 	size_t n_env = 0;
 
 	for (int i = 0; i < argc; i++)

@@ -9,7 +9,7 @@
 
 #include "registry/registry_internal.h"
 
-#define MAX_LAYERS	  1000
+#define MAX_LAYERS	  STG_MAX_LAYERS
 #define MAX_INDEX_ENTRIES 10000
 
 bool reg_media_type_is_index(const char *mt)

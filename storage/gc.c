@@ -174,32 +174,69 @@ static bool hex64(const char *s)
 	return n == NIB_SHA256_HEX_LEN;
 }
 
-/* Extracted layers whose chain ID no reachable image has. */
+/* Remove `name` from folder `dfd` (`where` in messages). A tree a user
+ * namespace made (files of the build's other IDs) may not be removable
+ * from outside it: warned about, not an error. */
+static bool remove_layer(int dfd, const char *name, const char *where)
+{
+	struct nib_error e = {0};
+	bool ok = nib_rm_rf_at(dfd, name, &e) == 0;
+
+	if (!ok)
+		log_warn("gc: %s/%s stays: %s", where, name, e.msg);
+	nib_err_clear(&e);
+	return ok;
+}
+
+/* Extracted layers whose chain ID no reachable image has, in
+ * nib/layers/FORM-TAG/ (and the flat nib/layers/ of older roots), and
+ * extractions a killed process left (.tmp-*: no other process has the
+ * root open now). */
+static int sweep_layers_in(struct stg_store *st, int dfd, const char *where, bool top,
+			   struct mark *m, struct stg_gc_stats *stats, struct nib_error *err)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_ struct nib_strv dead = {0}, forms = {0};
+	struct dirent *de;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return nib_err(err, NIB_ERR_IO, errno, "%s", where);
+	}
+	while ((de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (hex64(de->d_name) ? nib_strv_find(&m->chains, de->d_name) < 0
+				      : !top && nib_str_has_prefix(de->d_name, ".tmp-"))
+			nib_strv_push(&dead, de->d_name);
+		else if (top && !hex64(de->d_name) && de->d_type == DT_DIR)
+			nib_strv_push(&forms, de->d_name);
+	}
+	for (size_t i = 0; i < dead.len; i++)
+		if (remove_layer(dirfd(d), dead.v[i], where) && hex64(dead.v[i]))
+			stats->layers_removed++;
+	for (size_t i = 0; i < forms.len; i++) {
+		_cleanup_close_ int ffd =
+		    openat(dirfd(d), forms.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_free_ char *w = xasprintf("%s/%s", where, forms.v[i]);
+		if (ffd >= 0 && sweep_layers_in(st, ffd, w, false, m, stats, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int sweep_layers(struct stg_store *st, struct mark *m, struct stg_gc_stats *stats,
 			struct nib_error *err)
 {
-	int fd = openat(st->nib_fd, "layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	_cleanup_closedir_ DIR *d = NULL;
-	_cleanup_strv_ struct nib_strv dead = {0};
-	struct dirent *de;
+	_cleanup_close_ int fd =
+	    openat(st->nib_fd, "layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_free_ char *where = xasprintf("%s/nib/layers", st->path);
 
 	if (fd < 0)
-		return errno == ENOENT ? 0
-				       : nib_err(err, NIB_ERR_IO, errno, "%s/nib/layers", st->path);
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return nib_err(err, NIB_ERR_IO, errno, "%s/nib/layers", st->path);
-	}
-	while ((de = readdir(d)))
-		if (hex64(de->d_name) && nib_strv_find(&m->chains, de->d_name) < 0)
-			nib_strv_push(&dead, de->d_name);
-	for (size_t i = 0; i < dead.len; i++) {
-		if (nib_rm_rf_at(dirfd(d), dead.v[i], err) < 0)
-			return nib_err_wrap(err, "%s/nib/layers", st->path);
-		stats->layers_removed++;
-	}
-	return 0;
+		return errno == ENOENT ? 0 : nib_err(err, NIB_ERR_IO, errno, "%s", where);
+	return sweep_layers_in(st, fd, where, true, m, stats, err);
 }
 
 /* Leftovers of writers that died: index.json temp files and work folders. */

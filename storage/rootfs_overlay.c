@@ -311,7 +311,11 @@ static int run_program(char *const argv[], const char *dir, int rootfd, struct n
 		}
 		if (cwd >= 0 && fchdir(cwd) < 0)
 			_exit(127);
-		execv(argv[0], argv);
+		/* nothing of nib's environment (secrets included): the daemon
+		 * lives in the step's pid namespace, where /proc/PID/environ is
+		 * readable with its UID */
+		char *envp[] = {"PATH=" NIB_DEFAULT_PATH, NULL};
+		execve(argv[0], argv, envp);
 		_exit(127);
 	}
 	close(pfd[1]);

@@ -445,13 +445,16 @@ struct stg_gc_stats {
 	int64_t bytes_removed;
 	size_t temps_removed; /* leftovers of crashed writers */
 	size_t blobs_kept;
-	size_t layers_removed; /* nib/layers/<chain ID hex> no live image uses */
+	size_t layers_removed; /* nib/layers/FORM-TAG/<chain ID hex> no live image uses */
 };
 /*
  * Remove every blob that index.json and nib/gcroots do not reach, stale
  * temp files, nib/tmp work folders, and extracted layers
- * nib/layers/<chain ID hex> (entries named by exactly 64 hex digits; other
- * names are left alone) whose chain ID no reachable image config has. Needs every other process to
+ * nib/layers/FORM-TAG/<chain ID hex> (and nib/layers/<hex> of older roots;
+ * entries named by exactly 64 hex digits, other names are left alone but
+ * the .tmp-* extractions of killed processes) whose chain ID no reachable
+ * image config has; a tree a user namespace made that cannot be removed
+ * from outside it stays, with a warning. Needs every other process to
  * have closed the store (each open store holds nib/gc.lock shared): with `wait` it waits for them,
  * else it returns 0 having done nothing when the root is busy (*stats zeroed, `busy` set when
  * non-NULL).

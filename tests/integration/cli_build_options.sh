@@ -82,16 +82,14 @@ done <<'EOF'
 --isolation oci|--isolation oci: nib has no external OCI runtime
 --runtime crun|--runtime crun: nib has no external OCI runtime
 --runtime-flag debug|--runtime-flag debug: nib has no external OCI runtime
---network private|--network private: not supported yet
 --network ns:/proc/1/ns/net|--network ns:/proc/1/ns/net: not supported yet
--m 1g|--memory 1g: nib puts RUN steps in no cgroup
---memory-swap 1g|--memory-swap 1g: nib puts RUN steps in no cgroup
--c 512|--cpu-shares 512: nib puts RUN steps in no cgroup
---cpu-period 1000|--cpu-period 1000: nib puts RUN steps in no cgroup
---cpu-quota 1000|--cpu-quota 1000: nib puts RUN steps in no cgroup
---cpuset-cpus 0|--cpuset-cpus 0: nib puts RUN steps in no cgroup
---cpuset-mems 0|--cpuset-mems 0: nib puts RUN steps in no cgroup
---cgroup-parent x|--cgroup-parent x: nib puts RUN steps in no cgroup
+--memory-swap 1g|--memory-swap 1g: nib limits only a RUN step
+-c 512|--cpu-shares 512: nib limits only a RUN step
+--cpu-period 1000|--cpu-period 1000: nib limits only a RUN step
+--cpu-quota 1000|--cpu-quota 1000: nib limits only a RUN step
+--cpuset-cpus 0|--cpuset-cpus 0: nib limits only a RUN step
+--cpuset-mems 0|--cpuset-mems 0: nib limits only a RUN step
+--cgroup-parent x|--cgroup-parent x: nib limits only a RUN step
 --ipc host|--ipc host: nib runs every RUN step in namespaces of its own
 --pid host|--pid host: nib runs every RUN step
 --uts host|--uts host: nib runs every RUN step

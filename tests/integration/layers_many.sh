@@ -4,12 +4,14 @@
 # root with overlay and fuse-overlayfs, as nibsub, nibplain and in the
 # restricted-pod simulation, each seeing every layer and giving one image
 # ID; and 1,000 RUN steps in one build (as root) give a 1,001-layer image
-# whose last step sees all 1,000 changes. The bottom layers are flattened
+# whose last step sees all 1,000 changes, and which pushes to a registry and
+# pulls back whole. The bottom layers are flattened
 # into one folder of the layer cache, and the build says so.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/users.sh"
 . "$NIB_SRC/tests/lib/podsim.sh"
+. "$NIB_SRC/tests/lib/registry.sh"
 
 if ! command -v python3 >/dev/null || ! have_static_busybox || ! command -v skopeo >/dev/null ||
 	! users_setup; then
@@ -86,5 +88,17 @@ run "$NIB" inspect --json localhost/thousand
 assert_eq "$(printf '%s' "$out" | jq '.Manifest.layers | length')" 1001 "layers"
 assert_eq "$(ls "$NIB_ROOT/nib/layers/vfs-id" | grep -c '^[0-9a-f]\{64\}$')" 4 \
 	"flattened folders (200, 400, 600 and 800 layers)"
+
+t "the 1,001-layer image pushes to a registry and pulls back whole"
+if command -v docker-registry >/dev/null && registry_start plain; then
+	run "$NIB" push -q --tls-verify=false localhost/thousand "$REG/many/thousand:1"
+	assert_status 0
+	run env NIB_ROOT="$T/r-pulled" "$NIB" pull -q --tls-verify=false "$REG/many/thousand:1"
+	assert_status 0
+	run env NIB_ROOT="$T/r-pulled" "$NIB" inspect --json "$REG/many/thousand:1"
+	assert_eq "$(printf '%s' "$out" | jq '.Manifest.layers | length')" 1001 "layers pulled"
+else
+	skip "needs docker-registry"
+fi
 
 finish

@@ -177,7 +177,7 @@ crafted "Docker schema 1 manifests are not supported"
 t "bad manifest: thousands of layers"
 {
 	printf '{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"%s","size":1},"layers":[' "$D0"
-	for ((i = 0; i < 2000; i++)); do printf '%s{"mediaType":"a/b","digest":"%s","size":1}' "$([ $i = 0 ] || echo ,)" "$D0"; done
+	for ((i = 0; i < 5000; i++)); do printf '%s{"mediaType":"a/b","digest":"%s","size":1}' "$([ $i = 0 ] || echo ,)" "$D0"; done
 	printf ']}'
 } | serve layers "$OCI"
 crafted "too many layers"

@@ -44,7 +44,9 @@ assert_match "$(line 'ID map')" 'host'
 assert_match "$(line 'fresh /proc')" ' yes '
 assert_match "$out" '^nib [0-9.]+, storage root '
 assert_match "$(line 'RUN')" ' yes works \(ID map host\)'
-assert_lines "$out" 17
+assert_match "$(line 'permissions')" 'the kernel checks the true owners and modes'
+assert_match "$(line 'RUN limits')" '^RUN limits +(cgroup v2|rlimits)'
+assert_lines "$out" 19
 
 t "[nibsub] subuid ID map, working newuidmap"
 run as_user nibsub "$T/bin/nib" info
@@ -60,6 +62,7 @@ run as_user nibplain "$T/bin/nib" info
 assert_status 0
 assert_match "$(line 'subuid ranges')" ' no .*To do: .*/etc/subuid'
 assert_match "$(line 'ID map')" 'single \(subuid: no range for nibplain in /etc/subuid\)'
+assert_match "$(line 'permissions')" 'one real UID: a RUN as another user .* reads and writes files the image gives root alone'
 # fuse-overlayfs keeps user.containers.override_stat for itself
 if as_user nibplain test -r /dev/fuse -a -w /dev/fuse; then
 	assert_match "$(line '/dev/fuse')" ' no  usable; fuse-overlayfs found; not with a single UID'

@@ -7,14 +7,16 @@
 # of the shell that started nib, as a CI agent's is (invisible from the
 # step's own pid namespace; behind an empty mount where the pod's /proc is
 # bound). A canary the RUN starts itself must be found, so the scan can
-# fail. As root, nibsub, nibplain, in the restricted-pod simulation and in
-# pods whose seccomp profile leaves RUN to the ptrace isolation.
+# fail. As root (kernel overlay, and fuse-overlayfs, whose daemon lives in
+# the step's pid namespace), nibsub, nibplain, in the restricted-pod
+# simulation and in pods whose seccomp profile leaves RUN to the ptrace
+# isolation.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/users.sh"
 . "$NIB_SRC/tests/lib/podsim.sh"
 
-MODES="root nibsub nibplain podsim pod:crio pod:containerd"
+MODES="root root:fuse-overlayfs nibsub nibplain podsim pod:crio pod:containerd"
 if ! have_static_busybox || ! command -v skopeo >/dev/null || ! users_setup; then
 	skip_cases "needs root, setpriv, a static busybox and skopeo" $MODES
 	finish
@@ -55,7 +57,7 @@ CANARY=$(tail -n 1 "$S/pat")
 # nib's parent; nib gets s1 and s2 on its command line and s3 in its
 # environment, from files (no other process holds them)
 cat >"$T/job.sh" <<'EOF'
-SECRET_ENV=$(cat "$SECRETS/s3") "$NIB" build --no-cache --timestamp 1700000000 \
+SECRET_ENV=$(cat "$SECRETS/s3") "$NIB" build --no-cache --timestamp 1700000000 $DRIVER \
 	--creds "user:$(cat "$SECRETS/s1")" --build-arg "TOKEN=$(cat "$SECRETS/s2")" \
 	--secret id=pat,src="$SECRETS/pat" --secret id=env,env=SECRET_ENV "$CTX"
 status=$?
@@ -68,6 +70,7 @@ as_who() { # WHO ROOT CMD...
 	shift 2
 	case $who in
 	root) NIB_ROOT=$root "$@" ;;
+	root:*) NIB_ROOT=$root DRIVER="--storage-driver ${who#root:}" "$@" ;;
 	podsim) NIB_ROOT=$root podsim "$@" ;;
 	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
 	*) NIB_ROOT=$root as_user "$who" "$@" ;;
@@ -85,7 +88,7 @@ for who in $MODES; do
 		;;
 	esac
 	case $who in
-	root) root=$T/r-root ;;
+	root*) root=$T/r-${who/:/-} ;;
 	pod*) root=$(podsim_dir "r-${who/:/-}") ;;
 	*) root=$(user_dir "$who" "r-$who") ;;
 	esac
@@ -105,7 +108,7 @@ for who in $MODES; do
 		;;
 	esac
 	case $who in
-	root | nibsub | nibplain) assert_match "$out" 'pid1: nib-init *$' ;;
+	root* | nibsub | nibplain) assert_match "$out" 'pid1: nib-init *$' ;;
 	podsim) assert_match "$out" 'pid1: *$' "the pod's PID 1 is hidden" ;;
 	esac
 	# and nib's own command line, seen from outside

@@ -597,7 +597,7 @@ static void test_manifest_parse(void)
 		     "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"sha256:"
 		     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
 		     "\"size\":1},\"layers\":[");
-	for (int i = 0; i < 3000; i++)
+	for (int i = 0; i < STG_MAX_LAYERS + 1; i++)
 		nib_buf_printf(&b,
 			       "%s{\"mediaType\":\"a/b\",\"digest\":\"sha256:0123456789abcdef01"
 			       "23456789abcdef0123456789abcdef0123456789abcdef\",\"size\":1}",

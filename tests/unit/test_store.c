@@ -430,11 +430,24 @@ static void test_images(void)
 		CHECK(nib_mkdir_p_at(nfd, lp, 0755, &err) == 0);
 		CHECK(nib_mkdir_p_at(nfd, dp, 0755, &err) == 0);
 		CHECK(nib_mkdir_p_at(nfd, "layers/not-a-chain", 0755, &err) == 0);
+		/* the cache's own layout: layers/FORM-TAG/CHAIN, and the
+		 * extraction a killed process left there */
+		_cleanup_free_ char *flp = xasprintf("layers/ovl-id/%s/etc", nib_digest_hex(live));
+		_cleanup_free_ char *fdp = xasprintf("layers/vfs-id/%s/etc", nib_digest_hex(dead));
+		CHECK(nib_mkdir_p_at(nfd, flp, 0755, &err) == 0);
+		CHECK(nib_mkdir_p_at(nfd, fdp, 0755, &err) == 0);
+		CHECK(nib_mkdir_p_at(nfd, "layers/ovl-id/.tmp-0123456789abcdef-x/etc", 0755,
+				     &err) == 0);
+		CHECK(nib_mkdir_p_at(nfd, "layers/ovl-id/not-a-chain", 0755, &err) == 0);
 		CHECK(stg_store_gc(st, false, &gs, &busy, &err) == 0);
-		CHECK_INTEQ(gs.layers_removed, 1);
+		CHECK_INTEQ(gs.layers_removed, 2);
 		CHECK(fstatat(nfd, lp, &sb, 0) == 0);
 		CHECK(fstatat(nfd, dp, &sb, 0) < 0);
 		CHECK(fstatat(nfd, "layers/not-a-chain", &sb, 0) == 0);
+		CHECK(fstatat(nfd, flp, &sb, 0) == 0);
+		CHECK(fstatat(nfd, fdp, &sb, 0) < 0);
+		CHECK(fstatat(nfd, "layers/ovl-id/.tmp-0123456789abcdef-x", &sb, 0) < 0);
+		CHECK(fstatat(nfd, "layers/ovl-id/not-a-chain", &sb, 0) == 0);
 	}
 	nib_err_clear(&err);
 }
