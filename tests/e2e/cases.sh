@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 20
 # The acceptance suite: every case in tests/e2e/cases built by nib as root,
 # as a user without a subuid range (a single UID) and in the restricted-pod
 # simulation with no seccomp profile and under each real one (containers-

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 2
 # nib's own image: built by nib from a clean clone of this checkout with
 # deploy/Containerfile (BASE: the tests' debootstrap Debian, no network
 # registry), pushed to Debian's docker-registry on loopback, then run: nib

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 3
 # The full matrix on a representative subset of tests/e2e/cases: every mode
 # (root, a subuid user, a single-UID user, the restricted-pod simulation, and
 # that pod under containerd's seccomp profile, where no user namespace can be

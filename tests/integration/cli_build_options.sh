@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 1
 # `nib build` as a drop-in for `buildah bud` 1.28 (docs/buildah-options.md):
 # every option is taken with buildah's meaning, accepted without effect where
 # it has none in nib, or refused with exit status 2 and one line naming the

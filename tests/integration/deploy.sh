@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 1
 # deploy/ as shipped: every manifest parses and meets Pod Security
 # "restricted" (init containers included), the Tekton Task has the catalog
 # buildah Task's interface and takes its params from the environment, nib's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 3
 # More layers than kernel overlay stacks (500 lower folders): a 500-layer
 # base (generated: tests/layers/oci_append.py --many) builds with a RUN as
 # root with overlay and fuse-overlayfs, as nibsub, nibplain and in the

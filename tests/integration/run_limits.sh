@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: alone
 # Limits on RUN steps: a fork bomb and a memory hog end with one clear error
 # line and leave the store as it was (the next build works, no work folder
 # is left), under the default limits' machinery (a delegated cgroup v2

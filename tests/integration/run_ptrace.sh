@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 2
 # nib run --isolation ptrace: a command over a rootfs without any namespace,
 # its paths translated by nib, in each mode a user meets it:
 #   root      nib as real root (the command is root, chown is real)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 1
 # kill -9 of nib at random points of a build (COPY of a large file and a
 # RUN), a pull and a push, with a registry on loopback: afterwards the store
 # lists the images it had, every blob in it matches its digest, the next
