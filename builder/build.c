@@ -38,6 +38,7 @@ void bld_build_opts_free(struct bld_build_opts *o)
 	nib_strv_free(&o->cache_from);
 	nib_strv_free(&o->env);
 	nib_strv_free(&o->unsetenv);
+	nib_strv_free(&o->os_features);
 	nib_strv_free(&o->cap_add);
 	nib_strv_free(&o->cap_drop);
 	for (size_t i = 0; i < o->n_outputs; i++)
@@ -482,6 +483,24 @@ static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_buil
 	}
 	for (size_t i = 0; i < b->o->unsetenv.len; i++)
 		env_remove(&c->config.env, b->o->unsetenv.v[i]);
+	/* buildah: --os-version replaces the base's, --os-feature adds to its
+	 * features (a trailing "-" removes one) */
+	if (b->o->os_version) {
+		free(c->os_version);
+		c->os_version = xstrdup(b->o->os_version);
+	}
+	for (size_t i = 0; i < b->o->os_features.len; i++) {
+		const char *f = b->o->os_features.v[i];
+		size_t n = strlen(f);
+		if (n > 1 && f[n - 1] == '-') {
+			_cleanup_free_ char *name = xstrndup(f, n - 1);
+			ssize_t j = nib_strv_find(&c->os_features, name);
+			if (j >= 0)
+				nib_strv_remove(&c->os_features, (size_t)j);
+		} else if (nib_strv_find(&c->os_features, f) < 0) {
+			nib_strv_push(&c->os_features, f);
+		}
+	}
 	if (b->o->omit_history) {
 		for (size_t i = 0; i < c->n_history; i++) {
 			free(c->history[i].created);
@@ -936,11 +955,11 @@ static void build_free(struct bld_build *b)
 	nib_buf_free(&b->quiet_tail);
 }
 
-int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
-		  struct bld_build_result *res, struct nib_error *err)
+static int build_run(struct stg_store *st, const struct bld_build_opts *o,
+		     struct bld_build_result *res, struct nib_error *err)
 {
 	struct bld_build b = {.st = st, .o = o, .ctx_fd = -1};
-	struct cf_plan_opts po = {0};
+	struct cf_plan_opts po = {.first_from = o->from, .all_stages = o->all_stages};
 	_cleanup_free_ char *file = NULL;
 	struct stat sb;
 	int ret = -1;
@@ -1005,6 +1024,10 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		goto out;
 
 	prebuild_parallel(&b);
+	/* --skip-unused-stages=false: every stage before the target too, in order */
+	for (int i = 0; o->all_stages && i < b.f->target; i++)
+		if (build_stage(&b, i, err) < 0)
+			goto out;
 	if (build_stage(&b, b.f->target, err) < 0)
 		goto out;
 	if (bld_interrupted()) {
@@ -1022,5 +1045,17 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 	ret = 0;
 out:
 	build_free(&b);
+	return ret;
+}
+
+int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
+		  struct bld_build_result *res, struct nib_error *err)
+{
+	int saved[2] = {-1, -1}, ret;
+
+	if (o->logsplit && bld_logsplit_begin(o->logsplit, o->platform, saved, err) < 0)
+		return -1;
+	ret = build_run(st, o, res, err);
+	bld_logsplit_end(saved, ret < 0 ? err : NULL);
 	return ret;
 }

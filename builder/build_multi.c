@@ -80,7 +80,9 @@ static int all_platforms(struct stg_store *st, const struct bld_build_opts *o, s
 	_cleanup_free_ char *path = NULL;
 	_cleanup_(cf_file_freep) struct cf_file *f = NULL;
 	struct cf_ignore *ig = NULL;
-	struct cf_plan_opts po = {.build_args = (const char *const *)o->build_args.v,
+	struct cf_plan_opts po = {.first_from = o->from,
+				  .all_stages = o->all_stages,
+				  .build_args = (const char *const *)o->build_args.v,
 				  .target = o->target};
 	bool first = true;
 
@@ -229,4 +231,46 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 	if (o->push && push_list(o, st, res->manifest_digest, err) < 0)
 		return -1;
 	return 0;
+}
+
+int bld_logsplit_begin(const char *base, const char *platform, int saved[2],
+		       struct nib_error *err)
+{
+	_cleanup_(stg_platform_clear) struct stg_platform p = {0};
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (bld_platform_want(platform, &p, err) < 0)
+		return -1;
+	path = xasprintf("%s_%s_%s", base, p.os, p.architecture);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_IO, errno, "--logsplit %s", path);
+	fflush(stdout);
+	fflush(stderr);
+	saved[0] = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	saved[1] = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (saved[0] < 0 || saved[1] < 0) {
+		nib_err(err, NIB_ERR_IO, errno, "dup");
+		bld_logsplit_end(saved, NULL);
+		return -1;
+	}
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	return 0;
+}
+
+void bld_logsplit_end(int saved[2], const struct nib_error *err)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (saved[0] >= 0 && err && err->kind != NIB_ERR_NONE && err->msg)
+		fprintf(stderr, "nib: error: %s\n", err->msg);
+	fflush(stderr);
+	for (int i = 0; i < 2; i++)
+		if (saved[i] >= 0) {
+			dup2(saved[i], i == 0 ? STDOUT_FILENO : STDERR_FILENO);
+			close(saved[i]);
+			saved[i] = -1;
+		}
 }

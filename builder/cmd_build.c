@@ -21,7 +21,8 @@
 
 static const char build_help[] =
     "  -f, --file FILE            the Containerfile (default CONTEXT/Containerfile, else\n"
-    "                             CONTEXT/Dockerfile); - reads it from standard input\n"
+    "                             CONTEXT/Dockerfile); - reads it from standard input, an\n"
+    "                             http(s) URL is downloaded\n"
     "  -t, --tag REF              name the image (repeatable)\n"
     "  --build-arg K=V | K        a build argument (K alone: from the environment)\n"
     "  --build-arg-file FILE      build arguments, one K=V a line\n"
@@ -65,6 +66,10 @@ static const char build_help[] =
     "  --all-platforms            every platform the base images offer\n"
     "  --manifest LIST            add the image(s) to manifest list LIST (made when missing)\n"
     "  --os OS, --arch ARCH, --variant V  parts of --platform\n"
+    "  --os-version V             the image's os.version (instead of the base's)\n"
+    "  --os-feature F             add F to the image's os.features (F-: remove it)\n"
+    "  --from IMAGE               the first FROM's image instead of the one it names\n"
+    "  --skip-unused-stages=false  build every stage up to the target, needed or not\n"
     "  --iidfile FILE             write the image ID to FILE\n"
     "  --digestfile FILE          write the manifest digest to FILE\n"
     "  -o, --output type=oci,dest=DIR | type=docker-archive,dest=FILE | type=local,dest=DIR\n"
@@ -81,6 +86,7 @@ static const char build_help[] =
     "  --registries-conf FILE     as for nib pull and push\n"
     "  --retry N, --retry-delay DURATION  registry retries (default 3, from 1s doubling)\n"
     "  --logfile FILE             write the build's output and errors to FILE\n"
+    "  --logsplit                 with --logfile: each platform's build to FILE_OS_ARCH\n"
     "  -q, --quiet                no progress output; the image ID is printed last (a failing\n"
     "                             RUN step's output is still shown)\n"
     "  --example                  build the embedded example as localhost/nib-example\n"
@@ -120,6 +126,11 @@ enum {
 	OPT_PIDS_LIMIT,
 	OPT_STEP_TIMEOUT,
 	OPT_TIMEOUT,
+	OPT_FROM,
+	OPT_OS_VERSION,
+	OPT_OS_FEATURE,
+	OPT_LOGSPLIT,
+	OPT_SKIP_UNUSED_STAGES,
 	OPT_EXAMPLE,
 	OPT_COMPRESSION,
 	OPT_COMPRESSION_LEVEL,
@@ -183,8 +194,6 @@ static const struct compat_opt compat_opts[] = {
     {"uts", required_argument, 0, "private", OWN_NS},
     {"cgroupns", required_argument, 0, "private", OWN_NS},
     {"userns", required_argument, 0, "container", ID_MAP},
-    {"skip-unused-stages", optional_argument, 0, "true",
-     SOON "building the stages the target does not need"},
     /* refused */
     {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
     {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
@@ -199,10 +208,6 @@ static const struct compat_opt compat_opts[] = {
     {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
     {"shm-size", required_argument, 0, NULL, SOON "RUN's /dev/shm is the host's"},
     {"device", required_argument, 0, NULL, SOON "extra devices in RUN steps"},
-    {"logsplit", optional_argument, 0, NULL, SOON "a log file per platform"},
-    {"from", required_argument, 0, NULL, SOON "replacing the first FROM's image"},
-    {"os-feature", required_argument, 0, NULL, SOON "setting os.features in the config"},
-    {"os-version", required_argument, 0, NULL, SOON "setting os.version in the config"},
     {"cgroup-parent", required_argument, 0, NULL, NO_CGROUP},
     {"cpu-period", required_argument, 0, NULL, NO_CGROUP},
     {"cpu-quota", required_argument, 0, NULL, NO_CGROUP},
@@ -624,6 +629,20 @@ static void restore_output(struct out_redirect *rd, const struct nib_error *err)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* -f URL: the Containerfile downloaded (an archive is refused), as buildah
+ * takes it; `fc` keeps it until the build is over. */
+static int file_from_url(struct bld_build_opts *o, const char *tmp_parent, struct bld_context *fc,
+			 struct nib_error *err)
+{
+	if (bld_context_open(o->file, tmp_parent, false, &o->reg, fc, err) < 0)
+		return nib_err_wrap(err, "-f %s", o->file);
+	if (!fc->file)
+		return nib_err(err, NIB_ERR_USAGE, 0, "-f %s: an archive, not a Containerfile",
+			       o->file);
+	o->file = fc->file;
+	return 0;
+}
+
 /* --timeout: at the deadline nib stops the build as SIGTERM does (the
  * running step killed, nothing half-stored), and says why. */
 static volatile sig_atomic_t build_timed_out;
@@ -678,6 +697,11 @@ static const struct option build_opts[] = {
     {"stdin", optional_argument, NULL, OPT_STDIN},
     {"ignorefile", required_argument, NULL, OPT_IGNOREFILE},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
+    {"logsplit", optional_argument, NULL, OPT_LOGSPLIT},
+    {"skip-unused-stages", optional_argument, NULL, OPT_SKIP_UNUSED_STAGES},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"os-version", required_argument, NULL, OPT_OS_VERSION},
+    {"os-feature", required_argument, NULL, OPT_OS_FEATURE},
     {"omit-history", optional_argument, NULL, OPT_OMIT_HISTORY},
     {"http-proxy", optional_argument, NULL, OPT_HTTP_PROXY},
     {"timestamp", required_argument, NULL, OPT_TIMESTAMP},
@@ -769,13 +793,13 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_(stg_store_freep) struct stg_store *st = NULL;
 	_cleanup_free_ char *example_dir = NULL, *stdin_dir = NULL, *stdin_file = NULL;
 	_cleanup_free_ char *tmp_parent = NULL, *ctx_file = NULL;
-	struct bld_context ctx = {0};
+	struct bld_context ctx = {0}, file_ctx = {0};
 	const char *context_arg = NULL;
 	_cleanup_free_ char *platform = NULL;
 	_cleanup_strv_ struct nib_strv platforms = {0};
 	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL, *manifest = NULL;
 	const char *remote = NULL, *token_file = NULL;
-	bool example = false, file_stdin = false, b = false, all_platforms = false;
+	bool example = false, file_stdin = false, b = false, all_platforms = false, logsplit = false;
 	uint64_t u;
 	int c, r, ret = -1;
 
@@ -793,12 +817,6 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			if (o.file || file_stdin) {
 				nib_err(err, NIB_ERR_USAGE, 0,
 					"build: -f %s: " SOON "several Containerfiles", optarg);
-				goto out;
-			}
-			if (nib_str_has_prefix(optarg, "http://") ||
-			    nib_str_has_prefix(optarg, "https://")) {
-				nib_err(err, NIB_ERR_USAGE, 0,
-					"build: -f %s: " SOON "a Containerfile from a URL", optarg);
 				goto out;
 			}
 			if (streq(optarg, "-"))
@@ -977,6 +995,32 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			}
 			logfile = optarg;
 			break;
+		case OPT_LOGSPLIT:
+			if (flag_value(self, "logsplit", optarg, &logsplit, err) < 0)
+				goto out;
+			break;
+		case OPT_SKIP_UNUSED_STAGES:
+			if (flag_value(self, "skip-unused-stages", optarg, &b, err) < 0)
+				goto out;
+			o.all_stages = !b;
+			break;
+		case OPT_FROM:
+			if (!*optarg) {
+				nib_err(err, NIB_ERR_USAGE, 0, "build: --from needs an image");
+				goto out;
+			}
+			o.from = optarg;
+			break;
+		case OPT_OS_VERSION:
+			o.os_version = optarg;
+			break;
+		case OPT_OS_FEATURE:
+			if (!*optarg || streq(optarg, "-")) {
+				nib_err(err, NIB_ERR_USAGE, 0, "build: --os-feature needs a feature");
+				goto out;
+			}
+			nib_strv_push(&o.os_features, optarg);
+			break;
 		case OPT_OMIT_HISTORY:
 			if (flag_value(self, "omit-history", optarg, &o.omit_history, err) < 0)
 				goto out;
@@ -1152,6 +1196,12 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			"build: --os, --arch and --variant are for one platform");
 		goto out;
 	}
+	if (logsplit && !logfile) {
+		nib_err(err, NIB_ERR_USAGE, 0, "build: --logsplit needs --logfile");
+		goto out;
+	}
+	if (logsplit)
+		o.logsplit = logfile;
 	o.reg = rf.o;
 	/* every -t names an image before anything is built */
 	for (size_t i = 0; i < o.tags.len; i++) {
@@ -1225,8 +1275,11 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		goto out;
 	if (stg_store_open(g->root, &st, err) < 0)
 		goto out;
+	tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
+	if (o.file && bld_context_kind(o.file) == BLD_CONTEXT_URL &&
+	    file_from_url(&o, tmp_parent, &file_ctx, err) < 0)
+		goto out;
 	if (context_arg) {
-		tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
 		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &o.reg, &ctx, err) <
 		    0)
 			goto out;
@@ -1296,6 +1349,7 @@ out:
 	if (stdin_dir)
 		nib_rm_rf_at(AT_FDCWD, stdin_dir, NULL);
 	bld_context_close(&ctx);
+	bld_context_close(&file_ctx);
 	bld_build_opts_free(&o);
 	return ret;
 }

@@ -178,6 +178,13 @@ ssize_t nib_strv_find(const struct nib_strv *sv, const char *s)
 	return -1;
 }
 
+void nib_strv_remove(struct nib_strv *sv, size_t i)
+{
+	free(sv->v[i]);
+	memmove(&sv->v[i], &sv->v[i + 1], (sv->len - i) * sizeof(char *)); /* NULL too */
+	sv->len--;
+}
+
 const char *nib_env_get(char *const *env, const char *key)
 {
 	size_t n = strlen(key);

@@ -240,6 +240,8 @@ void nib_strv_push_take(struct nib_strv *sv, char *s);
 void nib_strv_pushf(struct nib_strv *sv, const char *fmt, ...) _printf_(2, 3);
 /* Index of s in sv, or -1. */
 ssize_t nib_strv_find(const struct nib_strv *sv, const char *s);
+/* Remove and free entry i (i < len); the later entries move down. */
+void nib_strv_remove(struct nib_strv *sv, size_t i);
 /* The PATH a container process gets when its environment sets none (Docker's
  * and BuildKit's default; an image without PATH gets it in its config). */
 #define NIB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -337,6 +337,8 @@ struct cf_plan_opts {
 	const char *target;	       /* --target, or NULL for the last stage */
 	const char *target_platform;   /* "os/arch[/variant]", NULL: the host */
 	const char *build_platform;    /* NULL: the host */
+	const char *first_from;	       /* the first FROM's image instead (--from), or NULL */
+	bool all_stages; /* every stage up to the target is needed (--skip-unused-stages=false) */
 };
 
 /*

@@ -464,7 +464,7 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 		st->needed = false;
 		if (cf_instr_expand(st->from, cf_scope_lookup, &p.meta, &from, err) < 0)
 			goto out;
-		st->base = xstrdup(from.words.v[0]);
+		st->base = xstrdup(i == 0 && opts->first_from ? opts->first_from : from.words.v[0]);
 		if (!*st->base) {
 			cf_instr_error(st->from, err, (size_t)st->from->arg_offs[0],
 				       "base name (%s) should not be blank", st->from->args.v[0]);
@@ -541,6 +541,8 @@ int cf_file_plan(struct cf_file *f, const struct cf_plan_opts *opts, struct nib_
 		}
 	}
 	mark_needed(f, f->target);
+	for (int i = 0; opts->all_stages && i < f->target; i++)
+		mark_needed(f, i);
 	for (size_t i = 0; i < f->n_stages; i++)
 		if (f->stages[i].needed && p.stage_err[i].kind != NIB_ERR_NONE) {
 			nib_err_move(err, &p.stage_err[i]);

@@ -7,6 +7,7 @@
 # (root, chroot isolation, a private vfs store) when buildah is installed.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/bases.sh"
+. "$NIB_SRC/tests/lib/registry.sh"
 
 ROOT=$T/root
 export NIB_ROOT=$ROOT
@@ -74,12 +75,7 @@ done <<'EOF'
 --ulimit nofile=1024:1024|--ulimit nofile=1024:1024: not supported yet
 --shm-size 1g|--shm-size 1g: not supported yet
 --device /dev/fuse|--device /dev/fuse: not supported yet
---logsplit|--logsplit: not supported yet
 --platform linux|bad platform "linux"
---from busybox|--from busybox: not supported yet
---os-feature win32k|--os-feature win32k: not supported yet
---os-version 10.0|--os-version 10.0: not supported yet
---skip-unused-stages=false|--skip-unused-stages=false: not supported yet
 --isolation oci|--isolation oci: nib has no external OCI runtime
 --runtime crun|--runtime crun: nib has no external OCI runtime
 --runtime-flag debug|--runtime-flag debug: nib has no external OCI runtime
@@ -106,7 +102,6 @@ done <<'EOF'
 --sign-by ABCD|--sign-by ABCD: nib does not sign
 --signature-policy p.json|--signature-policy p.json: nib does not check image signatures
 --blob-cache /x|--blob-cache /x: not supported yet
--f https://example.com/Containerfile|-f https://example.com/Containerfile: not supported yet: a Containerfile from a URL
 -f a -f b|-f b: not supported yet: several Containerfiles
 EOF
 
@@ -130,6 +125,11 @@ done <<'EOF'
 --arch a/b|bad --arch "a/b"
 -o type=local,dest=-|only type=tar can go to standard output
 --stdin -f -|-f - and --stdin both read standard input
+--logsplit|--logsplit needs --logfile
+--logsplit=maybe --logfile /dev/null|--logsplit: 'maybe' is not a boolean
+--from=|--from needs an image
+--os-feature=|--os-feature needs a feature
+--skip-unused-stages=sometimes|--skip-unused-stages: 'sometimes' is not a boolean
 EOF
 
 if ! bases_busybox 2>"$T/bases.err" || [ "$(id -u)" != 0 ]; then
@@ -137,7 +137,8 @@ if ! bases_busybox 2>"$T/bases.err" || [ "$(id -u)" != 0 ]; then
 		"accepted no-op options change nothing" "buildah's global options" \
 		"--env and --unsetenv" "-f -" "--logfile" "--stdin" "--ignorefile" \
 		"--cap-add and --cap-drop" "--omit-history" "--os/--arch/--variant" \
-		"--http-proxy" "--retry" "--pull-always and --pull-never" "-o - and type=tar" \
+		"--os-version, --os-feature, --from, --skip-unused-stages" "--logsplit" \
+		"-f URL" "--http-proxy" "--retry" "--pull-always and --pull-never" "-o - and type=tar" \
 		"-q and a failing RUN" "a full disk names the step" "push --log-format json"
 	finish
 	exit
@@ -317,6 +318,87 @@ if [ "$HAVE_BUILDAH" = 1 ]; then
 	assert_eq "$(bcfg archtest '| [.os, .architecture, .variant]')" '["linux","arm64","v8"]' "buildah"
 fi
 
+t "--os-version, --os-feature, --from, --skip-unused-stages"
+printf 'FROM scratch\nCOPY a /\n' >"$T/sctx/Scratch"
+run "$NIB" build -q --os-version 10.0.17763 --os-feature win32k --os-feature x --os-feature x- \
+	-f "$T/sctx/Scratch" -t osv "$T/sctx"
+assert_status 0
+assert_eq "$(ncfg osv '| [."os.version", ."os.features"]')" '["10.0.17763",["win32k"]]'
+# the base's features are kept, --os-version replaces its version
+printf 'FROM osv\nCOPY a /b\n' >"$T/sctx/FromOsv"
+run "$NIB" build -q --os-version 11 --os-feature more --os-feature win32k \
+	-f "$T/sctx/FromOsv" -t osv2 "$T/sctx"
+assert_eq "$(ncfg osv2 '| [."os.version", ."os.features"]')" '["11",["win32k","more"]]'
+# --from: the first FROM only
+printf 'FROM no.such.registry.invalid/x AS first\nCOPY a /a\nFROM scratch\nCOPY --from=first /a /b\n' \
+	>"$T/sctx/Stages"
+run "$NIB" build -q --from osv -f "$T/sctx/Stages" -o type=local,dest="$T/from.out" "$T/sctx"
+assert_status 0 "--from"
+assert_file "$T/from.out/b"
+printf 'FROM localhost/busybox:latest\nRUN false\nFROM no.such.registry.invalid/y\n' >"$T/sctx/Second"
+run "$NIB" build -q --from osv -f "$T/sctx/Second" "$T/sctx"
+assert_status 1 "the second FROM stays as written"
+assert_match "$err" "Second:3: FROM no.such.registry.invalid/y"
+# --skip-unused-stages=false: the stages the target does not need are built
+printf 'FROM scratch AS bad\nCOPY nonexistent /\nFROM scratch AS good\nCOPY a /\nFROM scratch\nCOPY nonexistent /\n' \
+	>"$T/sctx/Unused"
+run "$NIB" build -q --target good -f "$T/sctx/Unused" "$T/sctx"
+assert_status 0 "unused stages skipped"
+run "$NIB" build -q --skip-unused-stages=false --target good -f "$T/sctx/Unused" "$T/sctx"
+assert_status 1 "--skip-unused-stages=false"
+assert_match "$err" "Unused:2: COPY source not found: nonexistent"
+if [ "$HAVE_BUILDAH" = 1 ]; then
+	bud --os-version 10.0.17763 --os-feature win32k --os-feature x --os-feature x- \
+		-f "$T/sctx/Scratch" -t osv "$T/sctx" >/dev/null 2>&1 || fail "buildah --os-version"
+	assert_eq "$(bcfg osv '| [."os.version", ."os.features"]')" '["10.0.17763",["win32k"]]' "buildah"
+	bud --from osv -f "$T/sctx/Stages" -t fromtest "$T/sctx" >/dev/null 2>&1 || fail "buildah --from"
+	bud --target good -f "$T/sctx/Unused" "$T/sctx" >/dev/null 2>&1 || fail "buildah: unused stages"
+	bud --skip-unused-stages=false --target good -f "$T/sctx/Unused" "$T/sctx" >/dev/null 2>&1 &&
+		fail "buildah --skip-unused-stages=false built"
+fi
+
+t "--logsplit"
+run "$NIB" build --logfile "$T/split.log" --logsplit --platform linux/amd64,linux/arm64 \
+	-f "$T/sctx/Scratch" --manifest splitlist "$T/sctx"
+assert_status 0
+assert_match "$(cat "$T/split.log_linux_amd64")" 'STEP 2/2: COPY a /'
+assert_match "$(cat "$T/split.log_linux_arm64")" 'STEP 2/2: COPY a /'
+assert_no_match "$(cat "$T/split.log")" 'STEP' "the platforms' steps are in their own files"
+assert_eq "$(stat -c %a "$T/split.log_linux_arm64")" 600
+run "$NIB" build --logfile "$T/one.log" --logsplit -f "$T/sctx/Unused" --target bad "$T/sctx"
+assert_status 1
+assert_lines "$err" 1
+assert_match "$(cat "$T/one.log_linux_$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')")" \
+	'nib: error: .*Unused:2: COPY source not found'
+
+t "-f URL"
+W=$T/www
+mkdir -p "$W"
+printf 'FROM scratch\nCOPY a /from-url\n' >"$W/Containerfile"
+tar -C "$T/sctx" -cf "$W/ctx.tar" a
+HTTP_PORT=$(free_port)
+(cd "$W" && exec python3 -m http.server -b 127.0.0.1 "$HTTP_PORT") >"$T/http.log" 2>&1 &
+at_exit "kill $! 2>/dev/null"
+for _ in $(seq 50); do
+	curl -fs "http://127.0.0.1:$HTTP_PORT/Containerfile" >/dev/null && break
+	sleep 0.1
+done
+run "$NIB" build -q -f "http://127.0.0.1:$HTTP_PORT/Containerfile" -o type=local,dest="$T/url.out" \
+	"$T/sctx"
+assert_status 0
+assert_file "$T/url.out/from-url"
+run "$NIB" build -q -f "http://127.0.0.1:$HTTP_PORT/ctx.tar" "$T/sctx"
+assert_status 2 "an archive"
+assert_match "$err" "ctx.tar: an archive, not a Containerfile"
+run "$NIB" build -q --retry 0 -f "http://127.0.0.1:$HTTP_PORT/missing" "$T/sctx"
+assert_status 1 "a missing file"
+assert_lines "$err" 1
+assert_match "$err" "-f http://127.0.0.1:$HTTP_PORT/missing: .*404"
+if [ "$HAVE_BUILDAH" = 1 ]; then
+	bud -f "http://127.0.0.1:$HTTP_PORT/Containerfile" "$T/sctx" >/dev/null 2>&1 ||
+		fail "buildah -f URL"
+fi
+
 t "--http-proxy"
 printf 'FROM localhost/busybox:latest\nRUN echo "p=$http_proxy n=$NO_PROXY" > /p\n' >"$C/Proxy"
 http_proxy=http://proxy.invalid:3128 NO_PROXY=localhost run "$NIB" build -q --no-cache \
@@ -450,7 +532,6 @@ else
 fi
 
 t "push --log-format json"
-. "$NIB_SRC/tests/lib/registry.sh"
 if registry_start plain 2>/dev/null; then
 	run "$NIB" --log-format json push --tls-verify=false envtest "$REG/envtest:1"
 	assert_status 0
