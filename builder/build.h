@@ -86,10 +86,10 @@ struct bld_build_opts {
 	bool omit_history;		   /* --omit-history */
 	const char *from;		   /* --from: the first FROM's image instead */
 	bool all_stages; /* --skip-unused-stages=false: the stages the target does not need too */
-	const char *os_version;		   /* --os-version: the image's os.version */
+	const char *os_version;	     /* --os-version: the image's os.version */
 	struct nib_strv os_features; /* --os-feature F (F-: removed) on the base's os.features */
-	const char *logsplit; /* --logsplit: each platform's output to LOGSPLIT_OS_ARCH */
-	bool http_proxy;		   /* pass the *_proxy variables to RUN (default true) */
+	const char *logsplit;	     /* --logsplit: each platform's output to LOGSPLIT_OS_ARCH */
+	bool http_proxy;	     /* pass the *_proxy variables to RUN (default true) */
 };
 void bld_build_opts_init(struct bld_build_opts *o);
 void bld_build_opts_free(struct bld_build_opts *o);
@@ -109,8 +109,7 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
  * build for `platform` (NULL: the host's) go to BASE_OS_ARCH, as buildah
  * names it, until bld_logsplit_end puts back the `saved` ones and adds the
  * error line, if any, to the file. */
-int bld_logsplit_begin(const char *base, const char *platform, int saved[2],
-		       struct nib_error *err);
+int bld_logsplit_begin(const char *base, const char *platform, int saved[2], struct nib_error *err);
 void bld_logsplit_end(int saved[2], const struct nib_error *err);
 
 /* builder/build_multi.c: the build once for each of `platforms` (or, with

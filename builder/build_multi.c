@@ -233,8 +233,7 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 	return 0;
 }
 
-int bld_logsplit_begin(const char *base, const char *platform, int saved[2],
-		       struct nib_error *err)
+int bld_logsplit_begin(const char *base, const char *platform, int saved[2], struct nib_error *err)
 {
 	_cleanup_(stg_platform_clear) struct stg_platform p = {0};
 	_cleanup_free_ char *path = NULL;

@@ -799,7 +799,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_strv_ struct nib_strv platforms = {0};
 	const char *os = NULL, *arch = NULL, *variant = NULL, *logfile = NULL, *manifest = NULL;
 	const char *remote = NULL, *token_file = NULL;
-	bool example = false, file_stdin = false, b = false, all_platforms = false, logsplit = false;
+	bool example = false, file_stdin = false, b = false, all_platforms = false,
+	     logsplit = false;
 	uint64_t u;
 	int c, r, ret = -1;
 
@@ -1016,7 +1017,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			break;
 		case OPT_OS_FEATURE:
 			if (!*optarg || streq(optarg, "-")) {
-				nib_err(err, NIB_ERR_USAGE, 0, "build: --os-feature needs a feature");
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: --os-feature needs a feature");
 				goto out;
 			}
 			nib_strv_push(&o.os_features, optarg);
