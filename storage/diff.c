@@ -388,7 +388,8 @@ static bool same_as_lower(int dfd, const char *name, const char *rel, const stru
 
 	if (lfd < 0 || fstatat(dfd, name, &us, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
-	stg_perm_fixes_lookup(fx, &us);
+	if (fx)
+		stg_perm_fixes_lookup(fx, &us);
 	return (us.st_mode & S_IFMT) == (ls->st_mode & S_IFMT) &&
 	       !entry_changed(dfd, lfd, name, &us, ls, o, fx);
 }
