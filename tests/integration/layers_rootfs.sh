@@ -92,7 +92,7 @@ read -r CD1 _ <<<"$("$TOOL" commit --compare "$CU/e" --timestamp 5 "$CU/1" "$CU/
 cp -a "$CU/1/." "$CU/2/" && echo two >"$CU/2/two" && rm "$CU/2/gone"
 read -r CD2 _ <<<"$("$TOOL" commit --compare "$CU/1" --timestamp 5 "$CU/2" "$CU/2.tar")"
 chmod 0644 "$CU/"*.tar
-CU_STEP='touch -r keep keep; chmod 644 d/x; exec 3<>d/sub/f; exec 3>&-; touch -r two two
+CU_STEP='touch -r keep keep; chmod "$(stat -c %a d/x)" d/x; exec 3<>d/sub/f; exec 3>&-; touch -r two two
 mkdir d/tmp; rmdir d/tmp; echo new >new; echo g >gone; touch -d @5 gone'
 cu_ref="" n=0
 for who in root single subuid; do
