@@ -1,9 +1,10 @@
 #!/bin/bash
 # What a change to the build must leave as it is: for every acceptance case
-# (or those matching REGEX), built in MODE (root by default) with
-# --timestamp on the storage DRIVER (auto by default), the image's manifest digest and the build-cache keys its
-# steps wrote (the names of nib/cache/ entries: an existing cache must stay
-# valid); for the bad-input cases, the exit status and the error line.
+# (or those matching REGEX), built in MODE (root by default) on the storage
+# DRIVER (auto by default) with --timestamp, the image's manifest digest and
+# the build-cache keys its steps wrote (the names of nib/cache/ entries: an
+# existing cache must stay valid); for the bad-input cases, the exit status
+# and the error line.
 # Then the same cases again in the same store, whose steps must all be
 # cache hits ("cached N/M").
 #
