@@ -20,6 +20,9 @@ struct copy_step {
 	struct bld_copy_opts co;
 	struct bld_copy_matcher matcher;
 	struct bld_copy_heredoc *hds;
+	/* the sources resolved for the key (URLs downloaded), applied by the
+	 * copy: NULL when they were resolved in another process */
+	struct bld_copy_plan *plan;
 	int from_fd; /* --from: the stage's or image's rootfs */
 	int user_fd; /* --link --chown by name: the stage's rootfs */
 };
@@ -27,6 +30,7 @@ struct copy_step {
 static void copy_step_free(struct copy_step *cs)
 {
 	bld_layer_step_free(&cs->ls);
+	bld_copy_plan_free(cs->plan);
 	free(cs->hds);
 	if (cs->from_fd >= 0)
 		close(cs->from_fd);
@@ -50,6 +54,9 @@ static int copy_digest_work(void *arg, struct nib_error *err)
 	    bld_copy_plan_digest(p, w->digest, err) < 0)
 		return -1;
 	w->bytes = p->bytes;
+	/* kept for the copy (a child of this process inherits it): each URL
+	 * is downloaded once */
+	w->cs->plan = steal_pointer(&p);
 	return 0;
 }
 
@@ -71,6 +78,8 @@ static int copy_apply_work(void *arg, struct nib_error *err)
 			return nib_err_wrap(err, "WORKDIR %s", wd);
 		close(d);
 	}
+	if (cs->plan)
+		return bld_copy_plan_apply(cs->plan, fd, &w->stats, err);
 	return bld_copy_run(&cs->co, fd, &w->stats, err);
 }
 

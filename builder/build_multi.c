@@ -15,9 +15,22 @@
 #include "builder/builder.h"
 #include "registry/registry.h"
 
+/* The registry client of the list's own requests (the bases' indexes, the
+ * list's push), made once from the build's registry options (regflags);
+ * each platform's build has its own, which resolves indexes for its
+ * platform. */
+static int list_client(const struct bld_build_opts *o, struct reg_client **rc,
+		       struct nib_error *err)
+{
+	struct reg_options ro = o->reg;
+
+	return *rc ? 0 : reg_client_new(&ro, rc, err);
+}
+
 /* The platforms an image offers: its index's entries, or its own config's. */
-static int image_platforms(struct stg_store *st, const struct bld_build_opts *o, const char *name,
-			   struct nib_strv *out, struct nib_error *err)
+static int image_platforms(struct stg_store *st, const struct bld_build_opts *o,
+			   struct reg_client **rc, const char *name, struct nib_strv *out,
+			   struct nib_error *err)
 {
 	_cleanup_(stg_image_freep) struct stg_image *img = NULL;
 	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
@@ -36,8 +49,6 @@ static int image_platforms(struct stg_store *st, const struct bld_build_opts *o,
 		if (stg_blob_read(st, img->entry.digest, STG_MANIFEST_MAX, &data, &len, err) < 0)
 			return -1;
 	} else {
-		struct reg_options ro = o->reg;
-		_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 		_cleanup_ref_ struct reg_ref ref = {0};
 		struct reg_desc d = {0};
 		if (o->pull == BLD_PULL_NEVER)
@@ -45,9 +56,9 @@ static int image_platforms(struct stg_store *st, const struct bld_build_opts *o,
 				       "--all-platforms: %s is not a multi-platform image in the "
 				       "store and --pull=never",
 				       name);
-		if (reg_client_new(&ro, &rc, err) < 0 ||
-		    reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0 ||
-		    reg_manifest_get(rc, &ref, &data, &len, &d, err) < 0)
+		if (list_client(o, rc, err) < 0 ||
+		    reg_ref_resolve(reg_client_conf(*rc), name, &ref, err) < 0 ||
+		    reg_manifest_get(*rc, &ref, &data, &len, &d, err) < 0)
 			return nib_err_wrap(err, "--all-platforms");
 		reg_desc_clear(&d);
 	}
@@ -73,8 +84,8 @@ static int image_platforms(struct stg_store *st, const struct bld_build_opts *o,
 
 /* --all-platforms (buildah): the platforms every base image of the stages
  * the target needs offers. */
-static int all_platforms(struct stg_store *st, const struct bld_build_opts *o, struct nib_strv *out,
-			 struct nib_error *err)
+static int all_platforms(struct stg_store *st, const struct bld_build_opts *o,
+			 struct reg_client **rc, struct nib_strv *out, struct nib_error *err)
 {
 	_cleanup_close_ int ctx = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_free_ char *path = NULL;
@@ -98,7 +109,7 @@ static int all_platforms(struct stg_store *st, const struct bld_build_opts *o, s
 		_cleanup_strv_ struct nib_strv have = {0};
 		if (!cs->needed || cs->base_stage >= 0 || strcasecmp(cs->base, "scratch") == 0)
 			continue;
-		if (image_platforms(st, o, cs->base, &have, err) < 0)
+		if (image_platforms(st, o, rc, cs->base, &have, err) < 0)
 			return nib_err_wrap(err, "%s:%d", path, cs->from->line);
 		if (first) {
 			for (size_t k = 0; k < have.len; k++)
@@ -126,11 +137,9 @@ static int all_platforms(struct stg_store *st, const struct bld_build_opts *o, s
 	return 0;
 }
 
-static int push_list(const struct bld_build_opts *o, struct stg_store *st, const char *digest,
-		     struct nib_error *err)
+static int push_list(const struct bld_build_opts *o, struct stg_store *st, struct reg_client **rc,
+		     const char *digest, struct nib_error *err)
 {
-	struct reg_options ro = o->reg;
-	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 	struct stg_image list = {.entry = {.media_type = STG_MT_OCI_INDEX,
 					   .digest = (char *)digest,
 					   .size = stg_blob_size(st, digest)}};
@@ -139,21 +148,21 @@ static int push_list(const struct bld_build_opts *o, struct stg_store *st, const
 	/* --format docker: a Docker manifest list of Docker manifests */
 	if (stg_image_convert_index(st, &list, o->format, &sd, err) < 0)
 		return -1;
-	if (reg_client_new(&ro, &rc, err) < 0)
+	if (list_client(o, rc, err) < 0)
 		return -1;
 	for (size_t i = 0; i < o->tags.len; i++) {
 		_cleanup_ref_ struct reg_ref ref = {0};
 		struct reg_desc md = {.media_type = sd.media_type, .size = sd.size};
 		char out[NIB_DIGEST_LEN + 1];
 		snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
-		if (reg_ref_resolve(reg_client_conf(rc), o->tags.v[i], &ref, err) < 0)
+		if (reg_ref_resolve(reg_client_conf(*rc), o->tags.v[i], &ref, err) < 0)
 			return -1;
 		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
 			_cleanup_free_ char *s = reg_ref_string(&ref);
 			printf("Pushing %s\n", s);
 			fflush(stdout);
 		}
-		if (reg_index_push(rc, st, &md, &ref, NULL, out, err) < 0)
+		if (reg_index_push(*rc, st, &md, &ref, NULL, out, err) < 0)
 			return nib_err_wrap(err, "push %s", o->tags.v[i]);
 	}
 	return 0;
@@ -166,13 +175,14 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 	_cleanup_(stg_index_freep) struct stg_index *ix = NULL;
 	_cleanup_free_ char *listref = NULL;
 	_cleanup_strv_ struct nib_strv plats = {0}, refs = {0};
+	_cleanup_(reg_client_freep) struct reg_client *rc = NULL;
 
 	memset(res, 0, sizeof(*res));
 	if (o->n_outputs)
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "build: --output with a manifest list: not supported yet (build "
 			       "one platform, or nib push the list's images)");
-	if (all && all_platforms(st, o, &plats, err) < 0)
+	if (all && all_platforms(st, o, &rc, &plats, err) < 0)
 		return -1;
 	for (size_t i = 0; !all && i < platforms->len; i++)
 		nib_strv_push(&plats, platforms->v[i]);
@@ -228,7 +238,7 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 		return -1;
 	/* --iidfile and the ID printed last: the list's digest (docker buildx) */
 	memcpy(res->image_id, res->manifest_digest, sizeof(res->image_id));
-	if (o->push && push_list(o, st, res->manifest_digest, err) < 0)
+	if (o->push && push_list(o, st, &rc, res->manifest_digest, err) < 0)
 		return -1;
 	return 0;
 }

@@ -12,8 +12,9 @@
 
 MODES=(root nibsub nibplain pod pod-cd)
 SUBSET=(${E2E_MATRIX:-copy-chown setuid-modes whiteouts})
-# the RUN cases the ptrace isolation must build as root does (pod-cd)
-TS_SUBSET=(${E2E_TS_CASES:-copy-chown setuid-modes chown-recursive multistage-chain run-steps20 run-daemon run-script-static})
+# the RUN cases the ptrace isolation must build as root does (pod-cd);
+# user-numeric-names copies /tmp up and changes nothing of the folder itself
+TS_SUBSET=(${E2E_TS_CASES:-copy-chown setuid-modes chown-recursive multistage-chain run-steps20 run-daemon run-script-static user-numeric-names})
 
 if ! e2e_init; then
 	for m in "${MODES[@]}"; do

@@ -3,7 +3,8 @@
 # the URL (https://user:pass@host/x) are sent to that origin only and appear
 # nowhere nib writes (output, messages, history, the store); the download
 # takes the build's registry options: --tls-verify=false, --cert-dir, and
-# --retry / --retry-delay for 5xx answers. The HTTPS server
+# --retry / --retry-delay for 5xx answers; each URL is downloaded once (its
+# digest for the key and the copy from one download). The HTTPS server
 # is the fault proxy with TLS (tests/lib/fault_proxy.py) in front of
 # python3's http.server; nib trusts its CA through SSL_CERT_FILE, as Go
 # programs do. As root, as a user without a subuid range and in the
@@ -88,9 +89,12 @@ for mode in "${MODES[@]}"; do
 
 	t "$mode: ${CASES[0]}"
 	c=$(ctx ok "ADD $H/files/data.txt /data.txt")
+	: >"$PROXY_DIR/log"
 	nib_as --root "$S" build -q -o "type=local,dest=$c/out" -t "localhost/add-$mode" "$c"
 	assert_status 0
 	assert_eq "$(cat "$c/out/data.txt" 2>/dev/null)" payload
+	# the download the key's digest is taken from is the one copied
+	assert_eq "$(grep -c 'GET /files/data.txt' "$PROXY_DIR/log")" 1 "downloads"
 
 	t "$mode: ${CASES[1]}"
 	c=$(ctx redir "ADD $H/files/redir.txt /redir.txt")
@@ -159,8 +163,8 @@ for mode in "${MODES[@]}"; do
 	nib_as --root "$S" build -q --no-cache --retry 2 --retry-delay 10ms -o "type=local,dest=$c/out" "$c"
 	assert_status 0
 	assert_eq "$(cat "$c/out/data.txt" 2>/dev/null)" payload
-	# two 503s and the download for the key's digest, one more for the copy
-	assert_eq "$(grep -c 'GET /files/data.txt' "$PROXY_DIR/log")" 4 "two retries"
+	# two 503s and the download (the key's digest and the copy's)
+	assert_eq "$(grep -c 'GET /files/data.txt' "$PROXY_DIR/log")" 3 "two retries"
 	printf 'GET ^/files/redir redirect-to http://127.0.0.1:%s\nGET ^/files/cross redirect-to https://localhost:%s/r\n' \
 		"$WPORT" "${PROXY##*:}" >"$PROXY_DIR/rules"
 done

@@ -78,6 +78,41 @@ for k in "${!diffids[@]}"; do
 done
 [ "$n" -ge 1 ] || skip "no overlay driver works here"
 
+t "a copy-up that changes nothing is left out: every driver gives the same layer, whoever runs it"
+# two base layers: the second changes "two" and deletes "gone"; the step
+# copies files and a folder up and leaves them as they were (the same
+# times, the same mode, opened for writing and not written, an entry made
+# and removed), makes "new" and brings "gone" back as the first layer had
+# it (behind the whiteout: a new file)
+CU=$T/cu
+mkdir -p "$CU/1/d/sub" "$CU/2" "$CU/e"
+echo k >"$CU/1/keep" && echo x >"$CU/1/d/x" && echo f >"$CU/1/d/sub/f"
+echo one >"$CU/1/two" && echo g >"$CU/1/gone"
+read -r CD1 _ <<<"$("$TOOL" commit --compare "$CU/e" --timestamp 5 "$CU/1" "$CU/1.tar")"
+cp -a "$CU/1/." "$CU/2/" && echo two >"$CU/2/two" && rm "$CU/2/gone"
+read -r CD2 _ <<<"$("$TOOL" commit --compare "$CU/1" --timestamp 5 "$CU/2" "$CU/2.tar")"
+chmod 0644 "$CU/"*.tar
+CU_STEP='touch -r keep keep; chmod "$(stat -c %a d/x)" d/x; exec 3<>d/sub/f; exec 3>&-; touch -r two two
+mkdir d/tmp; rmdir d/tmp; echo new >new; echo g >gone; touch -d @5 gone'
+cu_ref="" n=0
+for who in root single subuid; do
+	case $who in root) dir=$T/cu-root ;; single) dir=$(user_dir nibplain cu-single) ;; subuid) dir=$(user_dir nibsub cu-subuid) ;; esac
+	for drv in overlay fuse-overlayfs vfs; do
+		run as_who "$who" "$TOOL" probe --root "$dir/store" --driver "$drv"
+		[ "$status" = 0 ] || continue
+		run as_who "$who" "$TOOL" step --root "$dir/store" --driver "$drv" --timestamp 5 \
+			--layer "$CU/1.tar:$CD1" --layer "$CU/2.tar:$CD2" -- "$CU_STEP"
+		assert_status 0 "$drv as $who"
+		read -r _ did dg _ <<<"$out"
+		n=$((n + 1))
+		names=$(python3 "$LIST" tar "$dir/store/blobs/sha256/${dg#sha256:}" | awk '{print $1}' | sort | tr '\n' ' ')
+		assert_eq "$names" "gone new " "$drv as $who: the layer's entries"
+		: "${cu_ref:=$did}"
+		assert_eq "$did" "$cu_ref" "$drv as $who: the layer's DiffID"
+	done
+done
+[ "$n" -ge 2 ] || skip "fewer than two drivers work here"
+
 t "adoption: the next step runs on the adopted folder without extraction"
 for drv in overlay vfs; do
 	run "$TOOL" step --root "$T/adopt-$drv" --driver "$drv" --timestamp 5 --adopt \
