@@ -14,14 +14,16 @@
 
 #include "builder/build_internal.h"
 #include "builder/copy.h"
+#include "builder/progress.h"
 
 struct copy_step {
 	struct bld_layer_step ls; /* first: the layer step's run gets this */
 	struct bld_copy_opts co;
 	struct bld_copy_matcher matcher;
 	struct bld_copy_heredoc *hds;
-	int from_fd; /* --from: the stage's or image's rootfs */
-	int user_fd; /* --link --chown by name: the stage's rootfs */
+	int from_fd;	/* --from: the stage's or image's rootfs */
+	int user_fd;	/* --link --chown by name: the stage's rootfs */
+	uint64_t bytes; /* the sources' data (the live display's bar) */
 };
 
 static void copy_step_free(struct copy_step *cs)
@@ -53,6 +55,9 @@ static int copy_digest_work(void *arg, struct nib_error *err)
 	return 0;
 }
 
+/* A COPY of less than this shows no bar. */
+#define BAR_MIN_BYTES (8 << 20)
+
 static int copy_apply_work(void *arg, struct nib_error *err)
 {
 	struct copy_work *w = arg;
@@ -61,6 +66,9 @@ static int copy_apply_work(void *arg, struct nib_error *err)
 
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", cs->ls.r->target);
+	/* the live display's bar (shared memory: this may be a child) */
+	if (cs->bytes >= BAR_MIN_BYTES)
+		bld_tty_bytes_expect((int64_t)cs->bytes);
 	cs->co.chown_mode = cs->ls.s->b->ns.real_chown ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
 	/* WORKDIR made its folder (BuildKit): it lands in this layer (not in
 	 * a --link one, which holds the copied paths only) */
@@ -268,6 +276,7 @@ int bld_step_copy(struct bld_stage *s, const struct cf_step *step, struct nib_er
 		      bld_ns_exec(&b->ns, NULL, copy_digest_work, &w, &w, sizeof(w), err) < 0
 		: copy_digest_work(&w, err) < 0)
 		goto out;
+	cs.bytes = w.bytes;
 	key = bld_key_copy_text(step, s->cfg->config.working_dir, w.digest);
 	by = history_text(step);
 	/* a --link layer does not depend on the state it goes on (unless

@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		if (err.kind == NIB_ERR_NONE)
 			nib_err(&err, NIB_ERR_IO, 0, "%s failed", cmd->name);
-		if (nib_log_get_format() == NIB_LOG_JSON) {
+		if (nib_log_get_event_format() == NIB_LOG_JSON) {
 			_cleanup_buf_ struct nib_buf b = {0};
 			nib_buf_printf(&b, "\"kind\":\"%s\",\"msg\":", nib_err_kind_name(err.kind));
 			nib_buf_json_string(&b, err.msg);
