@@ -26,11 +26,11 @@
 #include "builder/progress.h"
 #include "common/common.h"
 
-#define TAIL_LINES 5   /* output lines of the running step shown */
+#define TAIL_LINES   5	 /* output lines of the running step shown */
 #define LINE_MAX_LEN 400 /* bytes kept of one output line or title */
-#define MAX_XFERS 64
-#define MAX_COLS 300
-#define TICK_NS 100000000L /* 10 redraws a second at most */
+#define MAX_XFERS    64
+#define MAX_COLS     300
+#define TICK_NS	     100000000L /* 10 redraws a second at most */
 
 struct xfer {
 	char id[80];
