@@ -406,7 +406,11 @@ int main(int argc, char **argv)
 			nib_buf_json_string(&b, err.msg);
 			nib_log_event("error", b.data, NULL);
 		}
-		fprintf(stderr, "nib: error: %s\n", err.msg);
+		/* --log-format json: the line on stderr is a JSON log line too */
+		if (nib_log_get_format() == NIB_LOG_JSON)
+			log_error("%s", err.msg);
+		else
+			fprintf(stderr, "nib: error: %s\n", err.msg);
 		ret = nib_err_exit_code(&err);
 		nib_err_clear(&err);
 		return ret;
