@@ -53,24 +53,24 @@ void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_inst
 	nib_buf_reset(&b->quiet_tail);
 	if (b->silent || (b->o->quiet && !json()))
 		return;
+	if (!json()) {
+		_cleanup_free_ char *title = step_title(b, in);
+		if (bld_tty_on()) {
+			bld_tty_step(title);
+			return;
+		}
+		printf("%s\n", title);
+		fflush(stdout);
+		return;
+	}
 	/* credentials in a URL (ADD https://user:pass@host/x) are not shown */
 	_cleanup_free_ char *text = nib_url_redact(in->original);
-	if (bld_tty_on()) {
-		_cleanup_free_ char *title = step_title(b, in);
-		bld_tty_step(title);
-		return;
-	}
-	if (json()) {
-		_cleanup_buf_ struct nib_buf f = {0};
-		nib_buf_printf(&f, "\"step\":%d,\"steps\":%d,\"stage\":%d,\"line\":%d,", b->step,
-			       b->n_steps, s->cs->index, in->line);
-		nib_buf_puts(&f, "\"instruction\":");
-		nib_buf_json_string(&f, text);
-		nib_log_event("step_start", f.data, NULL);
-		return;
-	}
-	printf("STEP %d/%d: %s\n", b->step, b->n_steps, text);
-	fflush(stdout);
+	_cleanup_buf_ struct nib_buf f = {0};
+	nib_buf_printf(&f, "\"step\":%d,\"steps\":%d,\"stage\":%d,\"line\":%d,", b->step,
+		       b->n_steps, s->cs->index, in->line);
+	nib_buf_puts(&f, "\"instruction\":");
+	nib_buf_json_string(&f, text);
+	nib_log_event("step_start", f.data, NULL);
 }
 
 void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double secs, bool cached,
@@ -158,7 +158,7 @@ void bld_log_step_failed(struct bld_build *b, const struct cf_instr *in,
 			 const struct nib_error *err)
 {
 	struct nib_buf *t = &b->quiet_tail;
-	bool tty = bld_tty_on() && !b->o->quiet;
+	bool tty = bld_tty_on(); /* never with -q */
 
 	if (b->silent)
 		return;

@@ -72,10 +72,10 @@ nib_as() { # WHO ROOT ARGS...: nib as WHO
 	as_who "$who" "$root" sh -c '"$NIB" "$@"' nib "$@"
 }
 
-# on_tty WHO ROOT ENV NIB-ARGS: nib build in a pty (script), the terminal's
+# on_tty WHO ROOT ENV NIB-ARGS: nib in a pty (script), the terminal's
 # output in $out
 on_tty() {
-	run as_who "$1" "$2" sh -c "$3 script -qfec '\"\$NIB\" build $4' /dev/null"
+	run as_who "$1" "$2" sh -c "$3 script -qfec '\"\$NIB\" $4' /dev/null"
 }
 
 mkroot() { # WHO NAME: a storage root WHO can write
@@ -97,7 +97,7 @@ for who in $MODES; do
 
 	t "$who: a terminal gets the live display, at most ten redraws a second"
 	start=$(date +%s%N)
-	on_tty "$who" "$root" "TERM=xterm" "--no-cache -t p '$C'"
+	on_tty "$who" "$root" "TERM=xterm" "build --no-cache -t p '$C'"
 	secs=$((($(date +%s%N) - start + 999999999) / 1000000000))
 	assert_status 0
 	assert_match "$out" 'STEP 1/3: FROM localhost/busybox:latest'
@@ -115,12 +115,12 @@ for who in $MODES; do
 	[ "$lines" -lt 1000 ] || fail "$lines output lines drawn (3,000 printed)"
 
 	t "$who: NO_COLOR, TERM=dumb and a pipe"
-	on_tty "$who" "$root" "TERM=xterm NO_COLOR=1" "--no-cache -t p '$C'"
+	on_tty "$who" "$root" "TERM=xterm NO_COLOR=1" "build --no-cache -t p '$C'"
 	assert_status 0
 	assert_match "$out" "${ESC}\\[[0-9]+A" "the display moves the cursor"
 	assert_no_match "$out" "${ESC}\\[[0-9]*m" "NO_COLOR: no colour or bold"
 	assert_match "$out" 'STEP 3/3: RUN .* --> Done'
-	on_tty "$who" "$root" "TERM=dumb" "--no-cache '$C'"
+	on_tty "$who" "$root" "TERM=dumb" "build --no-cache '$C'"
 	assert_status 0
 	assert_no_match "$out" "$ESC" "TERM=dumb: plain lines"
 	assert_match "$out" 'STEP 3/3: RUN'
@@ -132,7 +132,7 @@ for who in $MODES; do
 	assert_match "$out" '^STEP 1/3: FROM'
 
 	t "$who: a failing step's output under the display"
-	on_tty "$who" "$root" "TERM=xterm" "-f '$C/Fail' '$C'"
+	on_tty "$who" "$root" "TERM=xterm" "build -f '$C/Fail' '$C'"
 	assert_status 1
 	assert_match "$out" 'STEP 2/2: RUN .* --> failed'
 	for i in 0 7 19; do
@@ -159,15 +159,25 @@ for who in $MODES; do
 	assert_match "$out" '^STEP 1/3: FROM'
 	assert_no_match "$out" '"event"'
 
-	t "$who: a pull's bar on a terminal, its events in json"
+	t "$who: a pull's bar on a terminal (build, nib pull), its events in json"
 	if [ -z "$REGOK" ]; then
 		skip "the registry or its proxy did not start"
 		continue
 	fi
-	on_tty "$who" "$root" "TERM=xterm NO_COLOR=1" "--tls-verify=false -f '$C/Slow' '$C'"
+	on_tty "$who" "$root" "TERM=xterm NO_COLOR=1" "build --tls-verify=false -f '$C/Slow' '$C'"
 	assert_status 0
 	assert_match "$out" 'STEP 1/2: FROM [^ ]*/slowbase:1 [0-9]+s'
 	assert_match "$out" '\[=*>? *\] +[0-9]+% [0-9.]+ [kM]?B / [0-9.]+ MB' "the pull's bar"
+	root=$(mkroot "$who" "r3-$who")
+	on_tty "$who" "$root" "TERM=xterm" "pull --tls-verify=false $PROXY/slowbase:1"
+	assert_status 0
+	assert_match "$out" "Pulling $PROXY/slowbase:1" "nib pull"
+	assert_match "$out" '\[=*>? *\] +[0-9]+% [0-9.]+ [kM]?B / [0-9.]+ MB' "nib pull's bar"
+	assert_match "$out" 'Copied blob [0-9a-f]{12} done'
+	on_tty "$who" "$root" "TERM=dumb" "push --tls-verify=false $PROXY/slowbase:1 $REG/pushed-$who:2"
+	assert_status 0
+	assert_no_match "$out" "$ESC" "nib push, TERM=dumb"
+	assert_match "$out" "Pushing $REG/pushed-$who:2"
 	root=$(mkroot "$who" "r2-$who") # nothing pulled yet
 	run nib_as "$who" "$root" build --progress json --tls-verify=false -f "$C/Slow" "$C"
 	assert_status 0
