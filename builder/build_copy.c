@@ -55,9 +55,6 @@ static int copy_digest_work(void *arg, struct nib_error *err)
 	return 0;
 }
 
-/* A COPY of less than this shows no bar. */
-#define BAR_MIN_BYTES (8 << 20)
-
 static int copy_apply_work(void *arg, struct nib_error *err)
 {
 	struct copy_work *w = arg;
@@ -67,8 +64,7 @@ static int copy_apply_work(void *arg, struct nib_error *err)
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", cs->ls.r->target);
 	/* the live display's bar (shared memory: this may be a child) */
-	if (cs->bytes >= BAR_MIN_BYTES)
-		bld_tty_bytes_expect((int64_t)cs->bytes);
+	bld_tty_bytes_expect((int64_t)cs->bytes);
 	cs->co.chown_mode = cs->ls.s->b->ns.real_chown ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
 	/* WORKDIR made its folder (BuildKit): it lands in this layer (not in
 	 * a --link one, which holds the copied paths only) */

@@ -31,6 +31,7 @@
 #define MAX_XFERS    64
 #define MAX_COLS     300
 #define TICK_NS	     100000000L /* 10 redraws a second at most */
+#define BAR_MIN	     (8 << 20)	/* a smaller COPY or download shows no bar */
 
 struct xfer {
 	char id[80];
@@ -393,7 +394,7 @@ void bld_tty_bytes_expect(int64_t total)
 	if (!shm || !D.on)
 		return;
 	atomic_store(&shm->done, 0);
-	atomic_store(&shm->total, total);
+	atomic_store(&shm->total, total >= BAR_MIN ? total : 0);
 }
 
 void bld_tty_bytes_add(int64_t n)

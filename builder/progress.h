@@ -46,8 +46,9 @@ void bld_tty_output(const char *line, size_t len);
 /* A transfer of the running step (a blob pulled or pushed): `done` of
  * `total` bytes; done == total ends it. */
 void bld_tty_transfer(const char *id, int64_t done, int64_t total);
-/* Bytes of a COPY/ADD: `total` expected (0 ends it); _add from this
- * process or a child of it (shared memory, no lock). */
+/* Bytes of a COPY/ADD: `total` expected (0 ends it; less than 8 MiB shows
+ * no bar); _add from this process or a child of it (shared memory, no
+ * lock). */
 void bld_tty_bytes_expect(int64_t total);
 void bld_tty_bytes_add(int64_t n);
 /* Text printed for good above the live area (on `fd`), or plainly when

@@ -3,8 +3,8 @@
 # nibsub, nibplain and in the restricted-pod simulation:
 #  - on a terminal (script(1) gives nib a pty) the live display: finished
 #    steps as lines, the running step's last output lines, a bar for a
-#    12 MB COPY and for a pull (a proxy slows the registry's blobs to
-#    2 MB/s), redrawn at most ten times a second while a RUN prints 3,000
+#    12 MB COPY, for a pull (a proxy slows the registry's blobs to
+#    4 MB/s) and for an ADD of a 9 MB URL (the same proxy), redrawn at most ten times a second while a RUN prints 3,000
 #    lines; bold and dim unless NO_COLOR; no escape at all with TERM=dumb
 #    or when the output is a pipe (--progress tty too);
 #  - a failing step's whole output is printed under the display;
@@ -41,20 +41,22 @@ EOF
 chmod -R a+rX "$C"
 ESC=$'\033'
 
-# A registry behind a proxy that sends blobs at 2 MB/s, holding a base
-# image with a 4 MB layer of random bytes (the pull's bar).
+# A registry behind a proxy that sends blobs at 4 MB/s, holding a base
+# image with a 9 MB layer of random bytes (the pull's bar, and the ADD's).
 REGOK=
 if registry_start plain 2>/dev/null && proxy_start "$REG"; then
-	echo 'GET /blobs/ slow 2000000' >"$PROXY_DIR/rules"
+	echo 'GET /blobs/ slow 4000000' >"$PROXY_DIR/rules"
 	mkdir -p "$T/bctx"
-	head -c 4000000 /dev/urandom >"$T/bctx/rand"
+	head -c 9000000 /dev/urandom >"$T/bctx/rand"
 	printf 'FROM localhost/busybox:latest\nCOPY rand /rand\n' >"$T/bctx/Containerfile"
 	NIB_ROOT=$T/seed skopeo copy --quiet oci:"$T/fixture":bb oci:"$T/seed":localhost/busybox:latest &&
 		NIB_ROOT=$T/seed "$NIB" build -q -t slowbase "$T/bctx" >/dev/null &&
 		NIB_ROOT=$T/seed "$NIB" push -q --tls-verify=false slowbase "$REG/slowbase:1" >/dev/null && REGOK=1
+	layer=$(NIB_ROOT=$T/seed "$NIB" inspect --json slowbase | jq -r '.Manifest.layers[-1].digest')
 fi
 printf 'FROM %s/slowbase:1\nRUN true\n' "$PROXY" >"$C/Slow"
-chmod a+r "$C/Slow"
+printf 'FROM localhost/busybox:latest\nADD http://%s/v2/slowbase/blobs/%s /blob\n' "$PROXY" "$layer" >"$C/AddUrl"
+chmod a+r "$C/Slow" "$C/AddUrl"
 
 as_who() { # WHO ROOT CMD...
 	local who=$1 root=$2
@@ -168,6 +170,10 @@ for who in $MODES; do
 	assert_status 0
 	assert_match "$out" 'STEP 1/2: FROM [^ ]*/slowbase:1 [0-9]+s'
 	assert_match "$out" '\[=*>? *\] +[0-9]+% [0-9.]+ [kM]?B / [0-9.]+ MB' "the pull's bar"
+	on_tty "$who" "$root" "TERM=xterm NO_COLOR=1" "build -f '$C/AddUrl' '$C'"
+	assert_status 0
+	assert_match "$out" 'STEP 2/2: ADD http://.* --> Done'
+	assert_match "$out" '\[=*>? *\] +[0-9]+% [0-9.]+ [kM]?B / 9\.0 MB' "the ADD's bar"
 	root=$(mkroot "$who" "r3-$who")
 	on_tty "$who" "$root" "TERM=xterm" "pull --tls-verify=false $PROXY/slowbase:1"
 	assert_status 0
