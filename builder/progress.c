@@ -162,6 +162,7 @@ static int columns(void)
 	return 80;
 }
 
+/* bld_human_size's units without its allocation (the thread draws) */
 static void human(char *buf, size_t n, int64_t v)
 {
 	if (v >= 1000000)

@@ -88,25 +88,12 @@ int bld_reg_flag(const struct bld_command *cmd, int c, const char *arg, struct b
 	}
 }
 
-static void human(char *buf, size_t n, int64_t v)
-{
-	if (v >= 1 << 20)
-		snprintf(buf, n, "%.1f MB", (double)v / 1e6);
-	else if (v >= 1000)
-		snprintf(buf, n, "%.1f kB", (double)v / 1e3);
-	else
-		snprintf(buf, n, "%lld B", (long long)v);
-}
-
 static void progress(void *data, const char *event, const char *digest, int64_t done, int64_t total)
 {
 	struct bld_reg_flags *f = data;
-	char a[32], b[32];
 	const char *hex = nib_digest_hex(digest);
-	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *line = NULL, *b = bld_human_size(total);
 
-	human(a, sizeof(a), done);
-	human(b, sizeof(b), total);
 	/* a terminal: the live display's bar (builder/progress.h) */
 	bld_tty_transfer(digest, streq(event, "progress") ? done : total, total);
 	if (streq(event, "progress"))

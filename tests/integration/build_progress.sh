@@ -1,4 +1,5 @@
 #!/bin/bash
+# run.sh: long 3
 # nib build's progress output (--progress auto|plain|tty|json), as root,
 # nibsub, nibplain and in the restricted-pod simulation:
 #  - on a terminal (script(1) gives nib a pty) the live display: finished
@@ -7,7 +8,8 @@
 #    4 MB/s) and for an ADD of a 9 MB URL (the same proxy), redrawn at most ten times a second while a RUN prints 3,000
 #    lines; bold and dim unless NO_COLOR; no escape at all with TERM=dumb
 #    or when the output is a pipe (--progress tty too);
-#  - a failing step's whole output is printed under the display;
+#  - a failing step's whole output is printed under the display, and
+#    with -q;
 #  - --progress json (and --log-format json): every line of stdout is one
 #    JSON object: step_start, step_end with seconds and the cache result,
 #    run_output, step_failed, error, pull_progress, push_progress.
@@ -133,7 +135,7 @@ for who in $MODES; do
 	assert_no_match "$out" "$ESC" "--progress tty on a pipe"
 	assert_match "$out" '^STEP 1/3: FROM'
 
-	t "$who: a failing step's output under the display"
+	t "$who: a failing step's output under the display, and with -q"
 	on_tty "$who" "$root" "TERM=xterm" "build -f '$C/Fail' '$C'"
 	assert_status 1
 	assert_match "$out" 'STEP 2/2: RUN .* --> failed'
@@ -141,6 +143,13 @@ for who in $MODES; do
 		assert_match "$(printf '%s' "$out" | sed -n '/--> failed/,$p')" "fail-$i" "after the failed line"
 	done
 	assert_match "$out" 'nib: error: .*Fail:2: RUN .*exit status 3'
+	# -q: nothing but that output and the error line
+	run nib_as "$who" "$root" build -q -f "$C/Fail" "$C"
+	assert_status 1
+	assert_eq "$out" "" "-q: no image ID"
+	assert_eq "$(printf '%s\n' "$err" | grep -c '^fail-[0-9]*$')" 20 "-q: the failing step's 20 lines"
+	assert_match "$err" 'nib: error: .*Fail:2: RUN .*exit status 3'
+	assert_no_match "$err" 'STEP' "-q: no step lines"
 
 	t "$who: --progress json"
 	run as_who "$who" "$root" sh -c "TERM=xterm script -qfec '\"\$NIB\" build --progress json -t p \"$C\" >\"$root/ev\"' /dev/null; cat '$root/ev'"
