@@ -32,21 +32,6 @@ printf 'FROM localhost/busybox:latest\nCOPY big /big\n' >"$C/CopyBig"
 printf 'FROM localhost/busybox:latest\nRUN echo ok > /ok\n' >"$C/Small"
 chmod -R a+rX "$C"
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
-nib_as() { # WHO ROOT ARGS...
-	local who=$1 root=$2
-	shift 2
-	as_who "$who" "$root" sh -c '"$NIB" "$@"' nib "$@"
-}
-
 for who in $MODES; do
 	t "$who: a full disk names the step"
 	case $who in
@@ -62,15 +47,15 @@ for who in $MODES; do
 	esac
 	bases_nib_load "$root" busybox "$owner" || fail "base"
 	for f in RunBig CopyBig; do
-		run nib_as "$who" "$root" build -q -f "$C/$f" "$C"
+		run nib_who "$who" "$root" build -q -f "$C/$f" "$C"
 		assert_status 1 "$f"
 		assert_match "$err" "nib: error: [^ ]*$f:2: " "$f: the error names the step"
 		assert_match "$err" 'No space left on device' "$f: the cause"
 		assert_eq "$(printf '%s\n' "$err" | grep -c '^nib: error:')" 1 "$f: one error line"
 	done
-	run nib_as "$who" "$root" images
+	run nib_who "$who" "$root" images
 	assert_match "$out" 'localhost/busybox' "the base is still in the store"
-	run nib_as "$who" "$root" build -q -f "$C/Small" -t small "$C"
+	run nib_who "$who" "$root" build -q -f "$C/Small" -t small "$C"
 	assert_status 0 "a build that fits, after"
 	rm -rf "$root"
 done

@@ -60,22 +60,6 @@ printf 'FROM %s/slowbase:1\nRUN true\n' "$PROXY" >"$C/Slow"
 printf 'FROM localhost/busybox:latest\nADD http://%s/v2/slowbase/blobs/%s /blob\n' "$PROXY" "$layer" >"$C/AddUrl"
 chmod a+r "$C/Slow" "$C/AddUrl"
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
-
-nib_as() { # WHO ROOT ARGS...: nib as WHO
-	local who=$1 root=$2
-	shift 2
-	as_who "$who" "$root" sh -c '"$NIB" "$@"' nib "$@"
-}
-
 # on_tty WHO ROOT ENV NIB-ARGS: nib in a pty (script), the terminal's
 # output in $out
 on_tty() {
@@ -144,7 +128,7 @@ for who in $MODES; do
 	done
 	assert_match "$out" 'nib: error: .*Fail:2: RUN .*exit status 3'
 	# -q: nothing but that output and the error line
-	run nib_as "$who" "$root" build -q -f "$C/Fail" "$C"
+	run nib_who "$who" "$root" build -q -f "$C/Fail" "$C"
 	assert_status 1
 	assert_eq "$out" "" "-q: no image ID"
 	assert_eq "$(printf '%s\n' "$err" | grep -c '^fail-[0-9]*$')" 20 "-q: the failing step's 20 lines"
@@ -160,12 +144,12 @@ for who in $MODES; do
 	assert_eq "$(printf '%s\n' "$out" | jq -r 'select(.event=="step_end" and .step>1) | .cache' | tr '\n' ' ')" "hit hit "
 	assert_match "$(printf '%s\n' "$out" | jq -c 'select(.event=="step_end" and .step==3)')" '"seconds":[0-9.]+'
 	assert_match "$out" '"event":"image","image_id":"sha256:'
-	run nib_as "$who" "$root" --log-format json build --no-cache -f "$C/Fail" "$C"
+	run nib_who "$who" "$root" --log-format json build --no-cache -f "$C/Fail" "$C"
 	assert_status 1
 	assert_eq "$(printf '%s\n' "$out" | jq -r 'select(.event=="run_output") | .line' | tail -n 1)" "fail-19"
 	assert_match "$out" '"event":"step_failed","step":2,"line":2,"msg":"RUN .*exit status 3"'
 	assert_match "$out" '"event":"error","kind":"run","msg":"[^"]*Fail:2: RUN'
-	run nib_as "$who" "$root" --log-format json build --progress plain -t p "$C"
+	run nib_who "$who" "$root" --log-format json build --progress plain -t p "$C"
 	assert_status 0
 	assert_match "$out" '^STEP 1/3: FROM'
 	assert_no_match "$out" '"event"'
@@ -194,11 +178,11 @@ for who in $MODES; do
 	assert_no_match "$out" "$ESC" "nib push, TERM=dumb"
 	assert_match "$out" "Pushing $REG/pushed-$who:2"
 	root=$(mkroot "$who" "r2-$who") # nothing pulled yet
-	run nib_as "$who" "$root" build --progress json --tls-verify=false -f "$C/Slow" "$C"
+	run nib_who "$who" "$root" build --progress json --tls-verify=false -f "$C/Slow" "$C"
 	assert_status 0
 	assert_match "$out" "\"event\":\"pull_progress\",\"ref\":\"$PROXY/slowbase:1\",\"state\":\"progress\""
 	assert_match "$out" '"event":"pull_progress",.*"state":"done"'
-	run nib_as "$who" "$root" build --progress json --tls-verify=false --push -t "$REG/pushed-$who:1" -f "$C/Slow" "$C"
+	run nib_who "$who" "$root" build --progress json --tls-verify=false --push -t "$REG/pushed-$who:1" -f "$C/Slow" "$C"
 	assert_status 0
 	assert_match "$out" "\"event\":\"push_progress\",\"ref\":\"$REG/pushed-$who:1\""
 	assert_match "$out" "\"event\":\"push\",\"ref\":\"$REG/pushed-$who:1\",\"digest\":\"sha256:"
