@@ -51,6 +51,7 @@ static struct {
 	int fd;
 	bool color;
 	char title[LINE_MAX_LEN];
+	char note[64]; /* what the step does now ("writing the layer") */
 	double t0;
 	char tail[TAIL_LINES][LINE_MAX_LEN];
 	size_t n_tail; /* lines in tail, the newest last */
@@ -187,12 +188,12 @@ static void erase(void)
 static void draw(void)
 {
 	int cols = columns() - 1; /* never the last column: no wrap */
-	char clock[32], a[32], b[32], bar[64];
+	char clock[96], a[32], b[32], bar[64];
 	int64_t done = 0, total = 0;
 
 	if (!D.title[0])
 		return;
-	snprintf(clock, sizeof(clock), " %.0fs", now_s() - D.t0);
+	snprintf(clock, sizeof(clock), "%s%s %.0fs", D.note[0] ? ", " : "", D.note, now_s() - D.t0);
 	if (D.color)
 		puts_("\033[1m");
 	int used = fit(D.title, strlen(D.title), MAX(cols - (int)strlen(clock), 10));
@@ -329,6 +330,7 @@ void bld_tty_step(const char *title)
 		return;
 	pthread_mutex_lock(&D.mu);
 	snprintf(D.title, sizeof(D.title), "%s", title);
+	D.note[0] = '\0';
 	D.t0 = now_s();
 	D.n_tail = D.n_xf = 0;
 	if (shm)
@@ -343,13 +345,23 @@ void bld_tty_step_end(const char *line)
 		return;
 	pthread_mutex_lock(&D.mu);
 	erase();
-	D.title[0] = '\0';
+	D.title[0] = D.note[0] = '\0';
 	D.n_tail = D.n_xf = 0;
 	if (shm)
 		atomic_store(&shm->total, 0);
 	fit(line, strlen(line), MAX_COLS * 2);
 	puts_("\n");
 	flush_out();
+	pthread_mutex_unlock(&D.mu);
+}
+
+void bld_tty_note(const char *note)
+{
+	if (!bld_tty_on())
+		return;
+	pthread_mutex_lock(&D.mu);
+	snprintf(D.note, sizeof(D.note), "%s", note);
+	D.dirty = true;
 	pthread_mutex_unlock(&D.mu);
 }
 

@@ -41,6 +41,9 @@ bool bld_tty_on(void);
 void bld_tty_step(const char *title);
 /* The running step ended: `line` is printed for good in its place. */
 void bld_tty_step_end(const char *line);
+/* What the running step does now, after its title ("writing the
+ * layer"). */
+void bld_tty_note(const char *note);
 /* An output line of the running step (control characters shown as '?'). */
 void bld_tty_output(const char *line, size_t len);
 /* A transfer of the running step (a blob pulled or pushed): `done` of
