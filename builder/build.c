@@ -14,6 +14,7 @@
 
 #include "builder/build_internal.h"
 #include "builder/builder.h"
+#include "builder/progress.h"
 #include "registry/registry.h"
 
 void bld_build_opts_init(struct bld_build_opts *o)
@@ -80,21 +81,26 @@ static void platform_split(const char *platform, char **os, char **arch, char **
 	}
 }
 
-/* --log-format json: push progress events name the tag being pushed
- * (b->push_ref); a pull reports none. */
-static void push_progress(void *data, const char *event, const char *digest, int64_t done,
-			  int64_t total)
+/* Blob progress of a push or a pull: the live display's bar, or with
+ * --progress json events naming the tag being pushed (b->push_ref) or the
+ * image being pulled (b->pull_ref). */
+static void transfer_progress(void *data, const char *event, const char *digest, int64_t done,
+			      int64_t total)
 {
 	const struct bld_build *b = data;
+	const char *ref = b->push_ref ? b->push_ref : b->pull_ref;
 	_cleanup_buf_ struct nib_buf f = {0};
 
-	if (!b->push_ref || nib_log_get_format() != NIB_LOG_JSON)
+	if (b->silent || !ref)
+		return;
+	bld_tty_transfer(digest, streq(event, "progress") ? done : total, total);
+	if (nib_log_get_event_format() != NIB_LOG_JSON)
 		return;
 	nib_buf_puts(&f, "\"ref\":");
-	nib_buf_json_string(&f, b->push_ref);
+	nib_buf_json_string(&f, ref);
 	nib_buf_printf(&f, ",\"state\":\"%s\",\"digest\":\"%s\",\"done\":%lld,\"total\":%lld",
 		       event, digest, (long long)done, (long long)total);
-	nib_log_event("push_progress", f.data, NULL);
+	nib_log_event(b->push_ref ? "push_progress" : "pull_progress", f.data, NULL);
 }
 
 /* A client for `platform` (NULL: the build's --platform). */
@@ -104,7 +110,7 @@ static int client_new(struct bld_build *b, const char *platform, struct reg_clie
 	struct reg_options ro = b->o->reg;
 
 	ro.platform = platform ? platform : b->o->platform;
-	ro.progress_fn = push_progress;
+	ro.progress_fn = transfer_progress;
 	ro.progress_data = b;
 	return reg_client_new(&ro, out, err);
 }
@@ -136,12 +142,16 @@ static int pull_image(struct bld_build *b, const char *name, const char *platfor
 	}
 	if (reg_ref_resolve(reg_client_conf(rc), name, &ref, err) < 0)
 		return -1;
-	if (!b->o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
+	/* the live display shows the pull's bar under the FROM step */
+	if (!b->o->quiet && nib_log_get_event_format() != NIB_LOG_JSON && !bld_tty_on()) {
 		_cleanup_free_ char *s = reg_ref_string(&ref);
 		printf("Pulling %s\n", s);
 		fflush(stdout);
 	}
-	if (reg_image_pull(rc, b->st, &ref, &img, err) < 0)
+	b->pull_ref = name;
+	int r = reg_image_pull(rc, b->st, &ref, &img, err);
+	b->pull_ref = NULL;
+	if (r < 0)
 		return -1;
 	reg_image_clear(&img);
 	return 0;
@@ -308,7 +318,7 @@ static int run_steps(struct bld_build *b, struct bld_stage *s, struct nib_error 
 		}
 		if (bld_step_exec(s, step, err) < 0) {
 			if (!trigger)
-				bld_log_step_failed(b, err);
+				bld_log_step_failed(b, step->in, err);
 			/* every error names its step (a full disk while the
 			 * layer is written, say) */
 			return nib_err_wrap(err, "%s:%d", b->f->path, step->in->line);
@@ -339,8 +349,10 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 	b->step++;
 	bld_log_step(b, s, cs->from);
 	double t0 = bld_now();
-	if (stage_from(s, err) < 0)
+	if (stage_from(s, err) < 0) {
+		bld_log_step_failed(b, cs->from, err);
 		return -1;
+	}
 	default_path(s->cfg);
 	s->n_base_layers = s->n_layers;
 	bld_log_step_end(b, cs->from, bld_now() - t0, false, NULL);
@@ -812,17 +824,21 @@ static int push(struct bld_build *b, const struct bld_build_result *res, struct 
 		snprintf(md.digest, sizeof(md.digest), "%s", sd->digest);
 		if (reg_ref_resolve(reg_client_conf(rc), o->tags.v[i], &ref, err) < 0)
 			return -1;
-		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
-			_cleanup_free_ char *s = reg_ref_string(&ref);
-			printf("Pushing %s\n", s);
+		_cleanup_free_ char *what = reg_ref_string(&ref);
+		_cleanup_free_ char *title = xasprintf("Pushing %s", what);
+		if (bld_tty_on()) {
+			bld_tty_step(title);
+		} else if (!o->quiet && nib_log_get_event_format() != NIB_LOG_JSON) {
+			printf("%s\n", title);
 			fflush(stdout);
 		}
 		b->push_ref = o->tags.v[i];
 		r = reg_image_push(rc, b->st, &md, &ref, NULL, out, err);
 		b->push_ref = NULL;
+		bld_tty_step_end(title);
 		if (r < 0)
 			return nib_err_wrap(err, "push %s", o->tags.v[i]);
-		if (nib_log_get_format() == NIB_LOG_JSON) {
+		if (nib_log_get_event_format() == NIB_LOG_JSON) {
 			_cleanup_buf_ struct nib_buf f = {0};
 			_cleanup_free_ char *s = reg_ref_string(&ref);
 			nib_buf_puts(&f, "\"ref\":");

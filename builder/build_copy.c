@@ -14,6 +14,7 @@
 
 #include "builder/build_internal.h"
 #include "builder/copy.h"
+#include "builder/progress.h"
 
 struct copy_step {
 	struct bld_layer_step ls; /* first: the layer step's run gets this */
@@ -23,8 +24,9 @@ struct copy_step {
 	/* the sources resolved for the key (URLs downloaded), applied by the
 	 * copy: NULL when they were resolved in another process */
 	struct bld_copy_plan *plan;
-	int from_fd; /* --from: the stage's or image's rootfs */
-	int user_fd; /* --link --chown by name: the stage's rootfs */
+	int from_fd;	/* --from: the stage's or image's rootfs */
+	int user_fd;	/* --link --chown by name: the stage's rootfs */
+	uint64_t bytes; /* the sources' data (the live display's bar) */
 };
 
 static void copy_step_free(struct copy_step *cs)
@@ -68,6 +70,8 @@ static int copy_apply_work(void *arg, struct nib_error *err)
 
 	if (fd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", cs->ls.r->target);
+	/* the live display's bar (shared memory: this may be a child) */
+	bld_tty_bytes_expect((int64_t)cs->bytes);
 	cs->co.chown_mode = cs->ls.s->b->ns.real_chown ? BLD_COPY_CHOWN_REAL : BLD_COPY_CHOWN_AUTO;
 	/* WORKDIR made its folder (BuildKit): it lands in this layer (not in
 	 * a --link one, which holds the copied paths only) */
@@ -277,6 +281,7 @@ int bld_step_copy(struct bld_stage *s, const struct cf_step *step, struct nib_er
 		      bld_ns_exec(&b->ns, NULL, copy_digest_work, &w, &w, sizeof(w), err) < 0
 		: copy_digest_work(&w, err) < 0)
 		goto out;
+	cs.bytes = w.bytes;
 	key = bld_key_copy_text(step, s->cfg->config.working_dir, w.digest);
 	by = history_text(step);
 	/* a --link layer does not depend on the state it goes on (unless

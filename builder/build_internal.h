@@ -89,8 +89,9 @@ struct bld_build {
 	struct nib_strv tmp_dirs;  /* removed at the end */
 	struct reg_client *rc;	   /* the build's registry client, made when first needed */
 	const char *push_ref;	   /* the tag being pushed (its progress events) */
+	const char *pull_ref;	   /* the image being pulled (its progress events) */
 	bool silent;		   /* a --jobs child: no progress output */
-	struct nib_buf quiet_tail; /* -q: the running step's last output lines */
+	struct nib_buf quiet_tail; /* -q, tty: the running step's last output lines */
 };
 
 /* builder/build.c */
@@ -228,8 +229,10 @@ void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double sec
 		      const char *key);
 void bld_log_layer(struct bld_build *b, const struct stg_layer_out *l);
 void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t len);
-/* The step failed: with -q, print the output it had hidden (stderr). */
-void bld_log_step_failed(struct bld_build *b, const struct nib_error *err);
+/* Step `in` failed: with -q or the live display, print the output it had
+ * hidden (stderr). */
+void bld_log_step_failed(struct bld_build *b, const struct cf_instr *in,
+			 const struct nib_error *err);
 double bld_now(void);
 /* An RFC 3339 UTC time for `t` seconds since the epoch. */
 char *bld_rfc3339(int64_t t);

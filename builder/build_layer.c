@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "builder/build_internal.h"
+#include "builder/progress.h"
 
 /* ---- history and layers ---------------------------------------------------- */
 
@@ -334,6 +335,7 @@ int bld_layer_step_exec(struct bld_layer_step *ls, const char *key_text, const c
 		goto fail;
 
 	co.exclude = (const char *const *)ls->exclude.v;
+	bld_tty_note("writing the layer");
 	if (stg_rootfs_commit(b->st, r, &co, &b->uo, &out, err) < 0)
 		goto fail;
 	if (out.entries > 0) {

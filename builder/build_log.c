@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Build progress: "STEP n/m: INSTRUCTION" lines, RUN output, each step's
- * duration and cache result on stdout; with --log-format json one event per
- * line instead (nib_log_event); nothing with --quiet.
+ * duration and cache result on stdout (--progress plain); on a terminal the
+ * live display of builder/progress.h (--progress tty); with --progress json
+ * (or --log-format json) one event per line instead (nib_log_event);
+ * nothing with --quiet. A failing step's hidden output (-q, the display's
+ * tail) is printed when it fails.
  */
 #define BLD_BUILD_INTERNAL
 #include <string.h>
 #include <time.h>
 
 #include "builder/build_internal.h"
+#include "builder/progress.h"
 
 double bld_now(void)
 {
@@ -30,7 +34,15 @@ char *bld_rfc3339(int64_t t)
 
 static bool json(void)
 {
-	return nib_log_get_format() == NIB_LOG_JSON;
+	return nib_log_get_event_format() == NIB_LOG_JSON;
+}
+
+/* "STEP n/m: INSTRUCTION", credentials in a URL (ADD
+ * https://user:pass@host/x) not shown. */
+static char *step_title(const struct bld_build *b, const struct cf_instr *in)
+{
+	_cleanup_free_ char *text = nib_url_redact(in->original);
+	return xasprintf("STEP %d/%d: %s", b->step, b->n_steps, text);
 }
 
 /* -q keeps at most this much of a step's output, its last lines. */
@@ -41,19 +53,24 @@ void bld_log_step(struct bld_build *b, struct bld_stage *s, const struct cf_inst
 	nib_buf_reset(&b->quiet_tail);
 	if (b->silent || (b->o->quiet && !json()))
 		return;
-	/* credentials in a URL (ADD https://user:pass@host/x) are not shown */
-	_cleanup_free_ char *text = nib_url_redact(in->original);
-	if (json()) {
-		_cleanup_buf_ struct nib_buf f = {0};
-		nib_buf_printf(&f, "\"step\":%d,\"steps\":%d,\"stage\":%d,\"line\":%d,", b->step,
-			       b->n_steps, s->cs->index, in->line);
-		nib_buf_puts(&f, "\"instruction\":");
-		nib_buf_json_string(&f, text);
-		nib_log_event("step_start", f.data, NULL);
+	if (!json()) {
+		_cleanup_free_ char *title = step_title(b, in);
+		if (bld_tty_on()) {
+			bld_tty_step(title);
+			return;
+		}
+		printf("%s\n", title);
+		fflush(stdout);
 		return;
 	}
-	printf("STEP %d/%d: %s\n", b->step, b->n_steps, text);
-	fflush(stdout);
+	/* credentials in a URL (ADD https://user:pass@host/x) are not shown */
+	_cleanup_free_ char *text = nib_url_redact(in->original);
+	_cleanup_buf_ struct nib_buf f = {0};
+	nib_buf_printf(&f, "\"step\":%d,\"steps\":%d,\"stage\":%d,\"line\":%d,", b->step,
+		       b->n_steps, s->cs->index, in->line);
+	nib_buf_puts(&f, "\"instruction\":");
+	nib_buf_json_string(&f, text);
+	nib_log_event("step_start", f.data, NULL);
 }
 
 void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double secs, bool cached,
@@ -74,6 +91,14 @@ void bld_log_step_end(struct bld_build *b, const struct cf_instr *in, double sec
 	}
 	if (b->o->quiet)
 		return;
+	if (bld_tty_on()) {
+		_cleanup_free_ char *title = step_title(b, in);
+		_cleanup_free_ char *line = key ? xasprintf("%s --> %s (%.3fs)", title,
+							    cached ? "Using cache" : "Done", secs)
+						: NULL;
+		bld_tty_step_end(line ? line : title);
+		return;
+	}
 	if (key)
 		printf("--> %s (%.3fs)\n", cached ? "Using cache" : "Done", secs);
 	fflush(stdout);
@@ -104,9 +129,12 @@ void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t le
 		nib_log_event("run_output", f.data, NULL);
 		return;
 	}
-	if (b->o->quiet) {
-		/* shown only when the step fails */
+	if (b->o->quiet || bld_tty_on()) {
+		/* shown only when the step fails (the display shows the last
+		 * few lines while it runs) */
 		struct nib_buf *t = &b->quiet_tail;
+		if (!b->o->quiet)
+			bld_tty_output(line, len);
 		nib_buf_append(t, line, len);
 		nib_buf_putc(t, '\n');
 		if (t->len > 2 * QUIET_TAIL_MAX) {
@@ -126,13 +154,31 @@ void bld_log_line(void *ctx, enum bld_stream stream, const char *line, size_t le
 	fflush(out);
 }
 
-void bld_log_step_failed(struct bld_build *b, const struct nib_error *err)
+void bld_log_step_failed(struct bld_build *b, const struct cf_instr *in,
+			 const struct nib_error *err)
 {
 	struct nib_buf *t = &b->quiet_tail;
+	bool tty = bld_tty_on(); /* never with -q */
 
-	if (b->silent || !b->o->quiet || json() || !t->len || err->kind != NIB_ERR_RUN)
+	if (b->silent)
 		return;
-	fflush(stdout);
-	(void)nib_write_all(STDERR_FILENO, t->data, t->len);
+	if (json()) {
+		_cleanup_buf_ struct nib_buf f = {0};
+		nib_buf_printf(&f, "\"step\":%d,\"line\":%d,\"msg\":", b->step, in->line);
+		nib_buf_json_string(&f, err->msg ? err->msg : "");
+		nib_log_event("step_failed", f.data, NULL);
+		return;
+	}
+	if (!b->o->quiet && !tty)
+		return;
+	if (tty) {
+		_cleanup_free_ char *title = step_title(b, in);
+		_cleanup_free_ char *line = xasprintf("%s --> failed", title);
+		bld_tty_step_end(line);
+	}
+	if (t->len && err->kind == NIB_ERR_RUN) {
+		fflush(stdout);
+		bld_tty_print(STDERR_FILENO, t->data, t->len);
+	}
 	nib_buf_reset(t);
 }

@@ -157,7 +157,7 @@ static int push_list(const struct bld_build_opts *o, struct stg_store *st, struc
 		snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
 		if (reg_ref_resolve(reg_client_conf(*rc), o->tags.v[i], &ref, err) < 0)
 			return -1;
-		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
+		if (!o->quiet && nib_log_get_event_format() != NIB_LOG_JSON) {
 			_cleanup_free_ char *s = reg_ref_string(&ref);
 			printf("Pushing %s\n", s);
 			fflush(stdout);
@@ -222,7 +222,7 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 		po.platform = !all && !platforms->len ? o->platform : plats.v[i];
 		po.push = false;
 		po.iidfile = po.digestfile = NULL;
-		if (!o->quiet && nib_log_get_format() != NIB_LOG_JSON) {
+		if (!o->quiet && nib_log_get_event_format() != NIB_LOG_JSON) {
 			printf("[%s]\n", plats.v[i]);
 			fflush(stdout);
 		}

@@ -155,7 +155,7 @@ void bld_regcache_put(struct bld_build *b, const char *key, const struct bld_cac
 	stg_manifest_generate(&m, &mj);
 	if (reg_manifest_put(b->rc, &ref, STG_MT_OCI_MANIFEST, mj.data, mj.len, out, &err) < 0)
 		goto out;
-	if (nib_log_get_format() == NIB_LOG_JSON) {
+	if (nib_log_get_event_format() == NIB_LOG_JSON) {
 		_cleanup_buf_ struct nib_buf f = {0};
 		nib_buf_printf(&f, "\"key\":\"%s\",\"repo\":", key);
 		nib_buf_json_string(&f, b->o->cache_to);

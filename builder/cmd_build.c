@@ -17,6 +17,7 @@
 #include "builder/build.h"
 #include "builder/builder.h"
 #include "builder/context.h"
+#include "builder/progress.h"
 #include "builder/regflags.h"
 
 static const char build_help[] =
@@ -87,6 +88,9 @@ static const char build_help[] =
     "  --retry N, --retry-delay DURATION  registry retries (default 3, from 1s doubling)\n"
     "  --logfile FILE             write the build's output and errors to FILE\n"
     "  --logsplit                 with --logfile: each platform's build to FILE_OS_ARCH\n"
+    "  --progress auto|plain|tty|json  tty: a live display of the running step; plain:\n"
+    "                             lines; json: one JSON object per event (default auto: tty\n"
+    "                             on a terminal, json with --log-format json, else plain)\n"
     "  -q, --quiet                no progress output; the image ID is printed last (a failing\n"
     "                             RUN step's output is still shown)\n"
     "  --example                  build the embedded example as localhost/nib-example\n"
@@ -153,6 +157,7 @@ enum {
 	OPT_ALL_PLATFORMS,
 	OPT_REMOTE,
 	OPT_TOKEN_FILE,
+	OPT_PROGRESS,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -555,6 +560,18 @@ static int example_context(char **out, struct nib_error *err)
 
 /* ---- where the output goes ----------------------------------------------------- */
 
+/* --progress: the events' format, and the live display when the output
+ * (standard output, after redirect_output) is a terminal. Without the
+ * option --log-format json means json. */
+static void start_progress(int progress, bool quiet)
+{
+	if (progress == BLD_PROGRESS_AUTO && nib_log_get_format() == NIB_LOG_JSON)
+		progress = BLD_PROGRESS_JSON;
+	nib_log_set_event_format(progress == BLD_PROGRESS_JSON ? NIB_LOG_JSON : NIB_LOG_TEXT);
+	if (!quiet && bld_progress_resolve(progress, STDOUT_FILENO) == BLD_PROGRESS_TTY)
+		bld_tty_start(STDOUT_FILENO);
+}
+
 /*
  * --logfile sends the build's output (stdout and stderr) to a file, as
  * buildah does; -o - needs stdout for the tar, so the build's output goes
@@ -732,6 +749,7 @@ static const struct option build_opts[] = {
     {"pids-limit", required_argument, NULL, OPT_PIDS_LIMIT},
     {"step-timeout", required_argument, NULL, OPT_STEP_TIMEOUT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
 };
 
 /* build_opts, then compat_opts, then the terminator. */
@@ -801,6 +819,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	const char *remote = NULL, *token_file = NULL;
 	bool example = false, file_stdin = false, b = false, all_platforms = false,
 	     logsplit = false;
+	int progress = BLD_PROGRESS_AUTO;
 	uint64_t u;
 	int c, r, ret = -1;
 
@@ -1158,6 +1177,14 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_TOKEN_FILE:
 			token_file = optarg;
 			break;
+		case OPT_PROGRESS:
+			if ((progress = bld_progress_parse(optarg)) < 0) {
+				bld_usage_error(
+				    self, err, "build: --progress %s: not auto, plain, tty or json",
+				    optarg);
+				goto out;
+			}
+			break;
 		default:
 			if (c >= OPT_COMPAT && c < OPT_COMPAT + (int)ARRAY_SIZE(compat_opts)) {
 				if (compat_opt_check(&compat_opts[c - OPT_COMPAT], optarg, err) < 0)
@@ -1275,6 +1302,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	}
 	if (redirect_output(&o, logfile, &rd, err) < 0)
 		goto out;
+	start_progress(progress, o.quiet);
 	if (stg_store_open(g->root, &st, err) < 0)
 		goto out;
 	tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
@@ -1306,6 +1334,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		? bld_build_platforms(st, &o, &platforms, all_platforms, manifest, &res, err)
 		: bld_build_run(st, &o, &res, err);
 	alarm(0);
+	bld_tty_stop();
 	if (r < 0 && build_timed_out)
 		nib_err(err, NIB_ERR_RUN, 0, "build: not done within --timeout %us", o.timeout);
 	if (r < 0)
@@ -1316,7 +1345,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		goto out;
 	if (o.quiet) {
 		printf("%s\n", nib_digest_hex(res.image_id));
-	} else if (nib_log_get_format() == NIB_LOG_JSON) {
+	} else if (nib_log_get_event_format() == NIB_LOG_JSON) {
 		_cleanup_free_ char *f = xasprintf("\"image_id\":\"%s\",\"manifest\":\"%s\"",
 						   res.image_id, res.manifest_digest);
 		nib_log_event("image", f, NULL);
@@ -1345,6 +1374,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	fflush(stdout);
 	ret = 0;
 out:
+	bld_tty_stop();
 	restore_output(&rd, ret < 0 ? err : NULL);
 	if (example_dir)
 		nib_rm_rf_at(AT_FDCWD, example_dir, NULL);

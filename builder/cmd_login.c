@@ -133,6 +133,12 @@ int bld_cmd_login(const struct bld_command *self, int argc, char **argv, struct 
 		ret = 0;
 		goto out;
 	}
+	if (f.o.creds && !user && !pass) { /* --creds USER:PASS: -u and -p in one */
+		const char *colon = strchr(f.o.creds, ':');
+		user =
+		    colon ? xstrndup(f.o.creds, (size_t)(colon - f.o.creds)) : xstrdup(f.o.creds);
+		pass = colon ? xstrdup(colon + 1) : NULL;
+	}
 	if (pw_stdin && pass) {
 		bld_usage_error(self, err,
 				"login: --password and --password-stdin exclude each other");

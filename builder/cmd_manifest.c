@@ -584,12 +584,14 @@ static int cmd_inspect(const struct bld_command *self, int argc, char **argv, st
 	if (bld_store_open(g, &st, err) < 0 ||
 	    bld_list_load(st, argv[1], false, &ix, NULL, err) < 0)
 		return -1;
-	/* buildah prints the index indented */
+	/* buildah prints the index indented; --log-format json: one line */
 	stg_index_generate(ix, &b);
 	o = json_tokener_parse(b.data);
-	printf("%s\n",
-	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("%s\n", json_object_to_json_string_ext(
+			   o, nib_log_get_format() == NIB_LOG_JSON
+				  ? JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE
+				  : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
 

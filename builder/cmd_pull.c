@@ -83,9 +83,10 @@ int bld_cmd_pull(const struct bld_command *self, int argc, char **argv, struct b
 	_cleanup_free_ char *refstr = reg_ref_string(&ref);
 	bool json = nib_log_get_format() == NIB_LOG_JSON;
 	f.ref = refstr;
-	if (!f.quiet && !json)
-		fprintf(stderr, "Pulling %s\n", refstr);
-	if (reg_image_pull(rc, st, &ref, &img, err) < 0)
+	bld_reg_progress_begin(&f, refstr);
+	r = reg_image_pull(rc, st, &ref, &img, err);
+	bld_reg_progress_end(&f);
+	if (r < 0)
 		return -1;
 	if (!f.quiet && !json)
 		fprintf(stderr, "Manifest %s\n", img.manifest.digest);

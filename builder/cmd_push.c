@@ -172,8 +172,6 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	from = mount_source(img, &dest);
 	deststr = reg_ref_string(&dest);
 	f.ref = deststr;
-	if (!f.quiet && nib_log_get_format() != NIB_LOG_JSON)
-		fprintf(stderr, "Pushing %s\n", deststr);
 	/* the manifest to send: converted for --format (stored untagged, gc
 	 * takes it later), else the image's own (the registry's for an image
 	 * converted on pull) */
@@ -191,8 +189,11 @@ int bld_cmd_push(const struct bld_command *self, int argc, char **argv, struct b
 	}
 	struct reg_desc md = {.media_type = sd.media_type, .size = sd.size};
 	snprintf(md.digest, sizeof(md.digest), "%s", sd.digest);
-	if (all ? reg_index_push(rc, st, &md, &dest, from, digest, err) < 0
-		: reg_image_push(rc, st, &md, &dest, from, digest, err) < 0)
+	bld_reg_progress_begin(&f, deststr);
+	r = all ? reg_index_push(rc, st, &md, &dest, from, digest, err)
+		: reg_image_push(rc, st, &md, &dest, from, digest, err);
+	bld_reg_progress_end(&f);
+	if (r < 0)
 		return -1;
 	if (digestfile && nib_write_output_file(digestfile, digest, strlen(digest), err) < 0)
 		return nib_err_wrap(err, "--digestfile");

@@ -38,8 +38,16 @@ int bld_cmd_tag(const struct bld_command *self, int argc, char **argv, struct bl
 	}
 	if (bld_store_open(g, &st, err) < 0 || bld_image_find(st, argv[optind], &img, err) < 0)
 		return -1;
-	for (size_t i = 0; i < dests.len; i++)
+	for (size_t i = 0; i < dests.len; i++) {
+		_cleanup_buf_ struct nib_buf f = {0};
 		if (stg_image_tag(st, dests.v[i], &img->entry, err) < 0)
 			return -1;
+		/* --log-format json: one event per name (text: nothing, as
+		 * buildah) */
+		nib_buf_puts(&f, "\"ref\":");
+		nib_buf_json_string(&f, dests.v[i]);
+		nib_buf_printf(&f, ",\"digest\":\"%s\"", img->entry.digest);
+		nib_log_event("tagged", f.data, NULL);
+	}
 	return 0;
 }

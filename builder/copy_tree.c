@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 
 #include "builder/copy.h"
+#include "builder/progress.h"
 #include "builder/userdb.h"
 #include "storage/storage.h"
 
@@ -504,16 +505,23 @@ int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
 	/* a reflink where the file system has them (btrfs, xfs), else an
 	 * in-kernel copy, else read/write */
 	if (!w || !w->no_clone) {
-		if (ioctl(out, FICLONE, in) == 0)
+		if (ioctl(out, FICLONE, in) == 0) {
+			struct stat st;
+			if (fstat(in, &st) == 0)
+				bld_tty_bytes_add(st.st_size);
 			return 0;
+		}
 		if (w && (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL ||
 			  errno == ENOTTY || errno == ENOSYS))
 			w->no_clone = true;
 	}
 	for (bool first = true; !w || !w->no_cfr; first = false) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n > 0)
+		/* 16 MiB at a time: the live display's bar moves */
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 16 << 20, 0);
+		if (n > 0) {
+			bld_tty_bytes_add(n);
 			continue;
+		}
 		if (n == 0)
 			return 0;
 		if (errno == EINTR)
@@ -538,6 +546,7 @@ int bld_copy_data(struct bld_copy_writer *w, int in, int out, const char *what,
 			return 0;
 		if (nib_write_all(out, buf, (size_t)n) < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "write %s", what);
+		bld_tty_bytes_add(n);
 	}
 }
 

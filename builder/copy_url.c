@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "builder/copy.h"
+#include "builder/progress.h"
 #include "registry/registry.h"
 
 static void curl_easy_cleanupp(CURL **c)
@@ -124,6 +125,12 @@ static size_t on_data(char *p, size_t size, size_t n, void *data)
 	curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300)
 		return len;
+	if (!s->size) { /* the live display's bar, for a large download */
+		curl_off_t cl = -1;
+		curl_easy_getinfo(s->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		bld_tty_bytes_expect(cl > 0 ? (int64_t)cl : 0);
+	}
+	bld_tty_bytes_add((int64_t)len);
 	s->size += len;
 	if (s->size > s->max) {
 		s->errnum = EFBIG;

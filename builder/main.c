@@ -400,13 +400,17 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		if (err.kind == NIB_ERR_NONE)
 			nib_err(&err, NIB_ERR_IO, 0, "%s failed", cmd->name);
-		if (nib_log_get_format() == NIB_LOG_JSON) {
+		if (nib_log_get_event_format() == NIB_LOG_JSON) {
 			_cleanup_buf_ struct nib_buf b = {0};
 			nib_buf_printf(&b, "\"kind\":\"%s\",\"msg\":", nib_err_kind_name(err.kind));
 			nib_buf_json_string(&b, err.msg);
 			nib_log_event("error", b.data, NULL);
 		}
-		fprintf(stderr, "nib: error: %s\n", err.msg);
+		/* --log-format json: the line on stderr is a JSON log line too */
+		if (nib_log_get_format() == NIB_LOG_JSON)
+			log_error("%s", err.msg);
+		else
+			fprintf(stderr, "nib: error: %s\n", err.msg);
 		ret = nib_err_exit_code(&err);
 		nib_err_clear(&err);
 		return ret;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "builder/builder.h"
+#include "builder/progress.h"
 #include "builder/regflags.h"
 
 const char bld_reg_flags_help[] =
@@ -87,41 +88,27 @@ int bld_reg_flag(const struct bld_command *cmd, int c, const char *arg, struct b
 	}
 }
 
-static void human(char *buf, size_t n, int64_t v)
-{
-	if (v >= 1 << 20)
-		snprintf(buf, n, "%.1f MB", (double)v / 1e6);
-	else if (v >= 1000)
-		snprintf(buf, n, "%.1f kB", (double)v / 1e3);
-	else
-		snprintf(buf, n, "%lld B", (long long)v);
-}
-
 static void progress(void *data, const char *event, const char *digest, int64_t done, int64_t total)
 {
 	struct bld_reg_flags *f = data;
-	char a[32], b[32];
 	const char *hex = nib_digest_hex(digest);
+	_cleanup_free_ char *line = NULL, *b = bld_human_size(total);
 
-	human(a, sizeof(a), done);
-	human(b, sizeof(b), total);
-	if (streq(event, "progress")) {
-		if (f->tty)
-			fprintf(stderr, "\r%.12s  %s / %s\033[K", hex, a, b);
+	/* a terminal: the live display's bar (builder/progress.h) */
+	bld_tty_transfer(digest, streq(event, "progress") ? done : total, total);
+	if (streq(event, "progress"))
 		return;
-	}
-	if (f->tty)
-		fprintf(stderr, "\r\033[K");
 	if (streq(event, "done"))
-		fprintf(stderr, "%s blob %.12s done (%s)\n", f->verb, hex, b);
+		line = xasprintf("%s blob %.12s done (%s)\n", f->verb, hex, b);
 	else if (streq(event, "exists"))
-		fprintf(stderr, "Blob %.12s already present (%s)\n", hex, b);
+		line = xasprintf("Blob %.12s already present (%s)\n", hex, b);
 	else if (streq(event, "mounted"))
-		fprintf(stderr, "Blob %.12s mounted from another repository\n", hex);
+		line = xasprintf("Blob %.12s mounted from another repository\n", hex);
 	else if (streq(event, "skipped"))
-		fprintf(stderr, "Blob %.12s already in the registry (%s)\n", hex, b);
+		line = xasprintf("Blob %.12s already in the registry (%s)\n", hex, b);
 	else
-		fprintf(stderr, "%s %.12s\n", event, hex);
+		line = xasprintf("%s %.12s\n", event, hex);
+	bld_tty_print(STDERR_FILENO, line, strlen(line));
 }
 
 /* --log-format json: one event per blob state change ("push_progress" or
@@ -142,7 +129,7 @@ static void progress_json(void *data, const char *event, const char *digest, int
 void bld_reg_flags_finish(struct bld_reg_flags *f, const char *verb)
 {
 	f->verb = verb;
-	f->tty = isatty(STDERR_FILENO);
+	f->tty = bld_progress_resolve(BLD_PROGRESS_AUTO, STDERR_FILENO) == BLD_PROGRESS_TTY;
 	if (!f->quiet && nib_log_get_format() == NIB_LOG_JSON) {
 		f->o.progress = true;
 		f->o.progress_fn = progress_json;
@@ -152,4 +139,31 @@ void bld_reg_flags_finish(struct bld_reg_flags *f, const char *verb)
 		f->o.progress_fn = progress;
 		f->o.progress_data = f;
 	}
+}
+
+void bld_reg_progress_begin(struct bld_reg_flags *f, const char *what)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (f->quiet || nib_log_get_format() == NIB_LOG_JSON)
+		return;
+	free(f->title);
+	f->title = xasprintf("%s %s", streq(f->verb, "Wrote") ? "Pushing" : "Pulling", what);
+	if (f->tty) {
+		bld_tty_start(STDERR_FILENO);
+		bld_tty_step(f->title);
+		return;
+	}
+	line = xasprintf("%s\n", f->title);
+	(void)nib_write_all(STDERR_FILENO, line, strlen(line));
+}
+
+void bld_reg_progress_end(struct bld_reg_flags *f)
+{
+	if (f->title && bld_tty_on()) {
+		bld_tty_step_end(f->title);
+		bld_tty_stop();
+	}
+	free(f->title);
+	f->title = NULL;
 }

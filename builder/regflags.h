@@ -38,6 +38,7 @@ struct bld_reg_flags {
 	bool tty;
 	const char *verb;
 	const char *ref; /* --log-format json: the reference progress events name */
+	char *title;	 /* "Pulling REF" (bld_reg_progress_begin) */
 };
 
 #define BLD_REG_FLAGS_INIT                                                                         \
@@ -51,5 +52,11 @@ int bld_reg_flag(const struct bld_command *cmd, int c, const char *arg, struct b
 		 struct nib_error *err);
 /* Set up progress reporting ("Copying"/"Writing" lines on stderr). */
 void bld_reg_flags_finish(struct bld_reg_flags *f, const char *verb);
+/* A pull or push of `what` begins: "Pulling/Pushing WHAT" on stderr, on a
+ * terminal the live display with a bar (builder/progress.h); nothing with
+ * -q or --log-format json. _end stops the display (call it on failure
+ * too). */
+void bld_reg_progress_begin(struct bld_reg_flags *f, const char *what);
+void bld_reg_progress_end(struct bld_reg_flags *f);
 
 #endif

@@ -186,6 +186,15 @@ void nib_log(enum nib_log_level level, const char *fmt, ...) _printf_(2, 3);
  * pre-rendered, comma-separated list of JSON members (may be NULL);
  * in text mode `text` (may be NULL) is printed instead. */
 void nib_log_event(const char *event, const char *json_fields, const char *text);
+/* Events' own format (nib build --progress json|plain): by default the log
+ * format nib_log_setup set. */
+void nib_log_set_event_format(enum nib_log_format format);
+enum nib_log_format nib_log_get_event_format(void);
+/* Where log lines go instead of a plain write to `fd` (stderr, or stdout
+ * for events): a live terminal display clears itself around them. NULL:
+ * written directly. */
+typedef void (*nib_log_writer_fn)(int fd, const char *data, size_t len);
+void nib_log_set_writer(nib_log_writer_fn fn);
 
 #define log_error(...) nib_log(NIB_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  nib_log(NIB_LOG_WARN, __VA_ARGS__)

@@ -7,6 +7,8 @@
 
 static enum nib_log_level log_level = NIB_LOG_WARN;
 static enum nib_log_format log_format = NIB_LOG_TEXT;
+static enum nib_log_format event_format = NIB_LOG_TEXT;
+static nib_log_writer_fn writer;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 
@@ -14,6 +16,31 @@ void nib_log_setup(enum nib_log_level level, enum nib_log_format format)
 {
 	log_level = level;
 	log_format = format;
+	event_format = format;
+}
+
+void nib_log_set_event_format(enum nib_log_format format)
+{
+	event_format = format;
+}
+
+enum nib_log_format nib_log_get_event_format(void)
+{
+	return event_format;
+}
+
+void nib_log_set_writer(nib_log_writer_fn fn)
+{
+	writer = fn;
+}
+
+/* One write per line so lines of concurrent processes do not mix. */
+static void emit(int fd, const struct nib_buf *b)
+{
+	if (writer)
+		writer(fd, b->data, b->len);
+	else
+		(void)nib_write_all(fd, b->data, b->len);
 }
 
 enum nib_log_level nib_log_get_level(void)
@@ -79,15 +106,14 @@ void nib_log(enum nib_log_level level, const char *fmt, ...)
 	} else {
 		nib_buf_printf(&b, "nib: %s\n", msg);
 	}
-	/* One write per line so lines of concurrent processes do not mix. */
-	(void)nib_write_all(STDERR_FILENO, b.data, b.len);
+	emit(STDERR_FILENO, &b);
 }
 
 void nib_log_event(const char *event, const char *json_fields, const char *text)
 {
 	_cleanup_buf_ struct nib_buf b = {0};
 
-	if (log_format == NIB_LOG_JSON) {
+	if (event_format == NIB_LOG_JSON) {
 		nib_buf_puts(&b, "{");
 		json_time(&b);
 		nib_buf_puts(&b, ",\"event\":");
@@ -102,5 +128,5 @@ void nib_log_event(const char *event, const char *json_fields, const char *text)
 	} else {
 		return;
 	}
-	(void)nib_write_all(STDOUT_FILENO, b.data, b.len);
+	emit(STDOUT_FILENO, &b);
 }

@@ -90,7 +90,8 @@ static size_t xfer_write(char *p, size_t sz, size_t n, void *data)
 		return 0;
 	struct reg_client *c = x->ctx->c;
 	int64_t done = stg_blob_writer_size(x->w);
-	if (c->o.progress_fn && done - x->last_report >= (8 << 20)) {
+	/* each MiB: a terminal's bar moves, an event stream stays short */
+	if (c->o.progress_fn && done - x->last_report >= (1 << 20)) {
 		x->last_report = done;
 		c->o.progress_fn(c->o.progress_data, "progress", x->item->d.digest, done,
 				 x->item->d.size);

@@ -440,10 +440,19 @@ int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct 
 		bld_srv_jobs_stop(&s);
 		goto out;
 	}
-	printf("nib serve: listening on http://%s%s%s:%u (state %s, %s)\n",
-	       strchr(s.cfg.listen_host, ':') ? "[" : "", s.cfg.listen_host,
-	       strchr(s.cfg.listen_host, ':') ? "]" : "", bld_srv_http_port(&s), s.cfg.state_dir,
-	       s.tenants.open ? "no tenants: no token asked" : "tenants from --tenants");
+	{
+		_cleanup_free_ char *url =
+		    xasprintf("http://%s%s%s:%u", strchr(s.cfg.listen_host, ':') ? "[" : "",
+			      s.cfg.listen_host, strchr(s.cfg.listen_host, ':') ? "]" : "",
+			      bld_srv_http_port(&s));
+		const char *tenants =
+		    s.tenants.open ? "no tenants: no token asked" : "tenants from --tenants";
+		_cleanup_free_ char *line = xasprintf("nib serve: listening on %s (state %s, %s)",
+						      url, s.cfg.state_dir, tenants);
+		/* --log-format json: an event with the same facts */
+		bld_emit("listening", line, "url", url, "state", s.cfg.state_dir, "tenants",
+			 s.tenants.open ? "none" : "file", NULL);
+	}
 	fflush(stdout);
 	do {
 		if (sigwait(&sigs, &sig) != 0)

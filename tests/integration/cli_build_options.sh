@@ -454,6 +454,15 @@ cmp -s "$T/out.tar" "$T/out2.tar" || fail "type=tar,dest=FILE differs from -o -"
 (cd "$T" && "$NIB" build -q -o - "$C" >"$T/out3.tar" 2>"$T/out3.err")
 assert_match "$(cat "$T/out3.err")" '^[0-9a-f]{64}$' "-q: the image ID on stderr"
 cmp -s "$T/out.tar" "$T/out3.tar" || fail "-q -o - differs"
+# the tar holds what type=local writes: names, types, owners, modes, sizes,
+# contents, link targets and xattrs (extracted by GNU tar as root)
+run "$NIB" build -q -o type=local,dest="$T/local" "$C"
+assert_status 0
+mkdir -p "$T/untar"
+tar --xattrs --xattrs-include='*' --same-owner -xpf "$T/out.tar" -C "$T/untar"
+list=$NIB_SRC/tests/layers/tree_list.py
+assert_eq "$(python3 "$list" tree "$T/untar" | sort)" "$(python3 "$list" tree "$T/local" | sort)" \
+	"-o - holds the type=local tree"
 printf 'FROM scratch\n' >"$T/sctx/Empty"
 run "$NIB" build -q -f "$T/sctx/Empty" -o type=tar,dest="$T/empty.tar" "$T/sctx"
 assert_status 0

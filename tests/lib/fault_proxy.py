@@ -22,6 +22,7 @@
 #                      (e.g. the plain-HTTP upstream behind an HTTPS proxy)
 #     plain-location   forward, but leave an upstream Location header naming
 #                      the upstream itself (plain HTTP) as it is
+#     slow RATE        forward the body at RATE bytes a second
 # e.g. "GET /blobs/ drop 100000 1". DIR/log gets one line per request:
 # "METHOD PATH auth=yes|no range=VALUE". Requests under /r/ (redirect
 # targets) are forwarded with $PROXY_UPSTREAM_AUTH as Authorization when set.
@@ -54,7 +55,7 @@ def match(method, path):
             continue
         action, args = f[2], f[3:]
         times = None
-        if action in ("drop", "stall", "trickle") and len(args) >= 2:
+        if action in ("drop", "stall", "trickle", "slow") and len(args) >= 2:
             times = int(args[1])
         elif action == "status" and len(args) >= 3:
             times = int(args[2])
@@ -196,6 +197,9 @@ class H(http.server.BaseHTTPRequestHandler):
                 return
             self.wfile.write(chunk)
             sent += len(chunk)
+            if action == "slow":
+                self.wfile.flush()
+                time.sleep(len(chunk) / int(args[0]))
         conn.close()
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any

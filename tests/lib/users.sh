@@ -3,6 +3,10 @@
 #   users_setup || skip_cases "needs root to create test users" ...
 #   as_user nibsub  CMD...   # ordinary user with a subuid/subgid range
 #   as_user nibplain CMD...  # ordinary user without one
+#   as_who WHO ROOT CMD...   # CMD as root, nibsub, nibplain or podsim (the
+#                            # pod simulation: source tests/lib/podsim.sh)
+#                            # with NIB_ROOT=ROOT
+#   nib_who WHO ROOT ARGS... # nib ARGS the same way
 #
 # The users are created once per machine (idempotent); nib is copied to
 # $T/bin/nib so that it is reachable whatever the permissions of the
@@ -63,4 +67,20 @@ as_user() { # USER CMD...
 		env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$home" USER="$user" \
 		LOGNAME="$user" LANG=C.UTF-8 NIB="$T/bin/nib" NIB_SRC="$NIB_SRC" T="$T" \
 		${NIB_ROOT:+NIB_ROOT="$NIB_ROOT"} "$@"
+}
+
+as_who() { # WHO ROOT CMD...
+	local who=$1 root=$2
+	shift 2
+	case $who in
+	root) NIB_ROOT=$root "$@" ;;
+	podsim) NIB_ROOT=$root podsim "$@" ;;
+	*) NIB_ROOT=$root as_user "$who" "$@" ;;
+	esac
+}
+
+nib_who() { # WHO ROOT ARGS...
+	local who=$1 root=$2
+	shift 2
+	as_who "$who" "$root" sh -c '"$NIB" "$@"' nib "$@"
 }
