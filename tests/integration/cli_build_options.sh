@@ -535,6 +535,21 @@ if users_setup; then
 			cmp -s "$T/u-root/out.tar" "$r/out.tar" || fail "the tar differs from root's"
 			assert_eq "$(cat "$r/id")" "$(cat "$T/u-root/id")" "root's image ID"
 		fi
+		# --from, --os-version, --os-feature, --skip-unused-stages, -f URL and
+		# --logsplit as this user: root's image
+		t "$who: --from, --os-*, --skip-unused-stages, -f URL and --logsplit as root"
+		chmod -R a+rX "$T/sctx"
+		cmd="\"\$NIB\" build --timestamp 1700000000 --from localhost/busybox:latest --os-version 12 --os-feature f1 --skip-unused-stages=false -f http://127.0.0.1:$HTTP_PORT/Containerfile --logfile '$r/split.log' --logsplit --iidfile '$r/id2' '$T/sctx'"
+		case $who in
+		root) NIB_ROOT=$r run sh -c "$cmd" ;;
+		podsim) NIB_ROOT=$r run podsim sh -c "$cmd" ;;
+		*) NIB_ROOT=$r run as_user "$who" sh -c "$cmd" ;;
+		esac
+		assert_status 0
+		assert_match "$(cat "$r/split.log_linux_"*)" 'COPY a /from-url'
+		assert_eq "$(NIB_ROOT=$r "$NIB" inspect --json "$(cat "$r/id2")" | jq -c '.Config | [."os.version", ."os.features"]')" \
+			'["12",["f1"]]'
+		[ "$who" = root ] || assert_eq "$(cat "$r/id2")" "$(cat "$T/u-root/id2")" "root's image ID"
 	done
 else
 	skip_cases "needs root and setpriv to make test users" "unprivileged modes"
