@@ -1227,8 +1227,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		goto out;
 	if (context_arg) {
 		tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
-		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &o.reg, &ctx, err) <
-		    0)
+		struct bld_context_options co = {
+		    .tmp_parent = tmp_parent, .keep_git_dir = keep_git_dir(&o), .ro = &o.reg};
+		if (bld_context_open(context_arg, &co, &ctx, err) < 0)
 			goto out;
 		o.context = ctx.dir;
 		if (ctx.file && o.file) {

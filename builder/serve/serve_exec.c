@@ -8,9 +8,9 @@
  * never argv, environment or a file a RUN step could reach: no
  * Containerfile code runs in them).
  */
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "builder/context.h"
 #include "storage/storage.h"
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_internal.h"
@@ -46,7 +47,6 @@ struct child_setup {
 	struct nib_buf *capture; /* stdout goes here, not to the log; stderr is dropped */
 	int auth_fd;		 /* becomes fd 3, or -1 */
 	int cgroup_fd;		 /* cgroup.procs of the build's cgroup, or -1 */
-	uint64_t memory_max;
 };
 
 /* After fork: only async-signal-safe calls until exec. */
@@ -63,10 +63,6 @@ static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
 	/* builds yield the CPU to the service's own threads: the API stays
 	 * responsive while they run */
 	setpriority(PRIO_PROCESS, 0, 10);
-	if (c->cgroup_fd < 0 && c->memory_max) {
-		struct rlimit rl = {c->memory_max, c->memory_max};
-		setrlimit(RLIMIT_DATA, &rl);
-	}
 	null = open("/dev/null", O_RDONLY);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out_fd, 1) < 0 ||
 	    dup2(c->capture ? null : c->out_fd, 2) < 0)
@@ -242,8 +238,16 @@ void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir
 	nib_strv_push(a, cfg->allow_ptrace ? "--isolation=chroot" : "--isolation=namespaces");
 	nib_strv_pushf(a, "--network=%s", cfg->build_network);
 	nib_strv_push(a, "--http-proxy=false");
+	/* RUN steps, where the Containerfile's code runs, get the limits from
+	 * nib build itself: a cgroup per step where nib may make one, else
+	 * RLIMIT_DATA and RLIMIT_NPROC (the service's cgroup, when it has one,
+	 * holds the whole build besides) */
+	if (cfg->memory_max)
+		nib_strv_pushf(a, "--memory=%llu", (unsigned long long)cfg->memory_max);
+	if (cfg->pids_max)
+		nib_strv_pushf(a, "--pids-limit=%llu", (unsigned long long)cfg->pids_max);
 	reg_flags(j->s, a, false);
-	if (sp->containerfile)
+	if (sp->containerfile || j->url_file)
 		nib_strv_pushf(a, "--file=%s/Containerfile", dir);
 	else if (sp->file)
 		nib_strv_pushf(a, "--file=%s/context/%s", dir, sp->file);
@@ -332,78 +336,63 @@ static const char *exit_reason(int status, char *buf, size_t n)
 	return buf;
 }
 
-struct fetch {
-	int fd;
-	uint64_t got, max;
-};
-
-static size_t fetch_cb(char *p, size_t size, size_t n, void *arg)
+static bool job_stopped(void *arg)
 {
-	struct fetch *f = arg;
-	f->got += size * n;
-	if (f->got > f->max || nib_write_all(f->fd, p, size * n) < 0)
-		return 0;
-	return size * n;
+	struct bld_srv_job *j = arg;
+	pthread_mutex_lock(&j->s->lock);
+	bool stop = j->cancel || j->s->stopping;
+	pthread_mutex_unlock(&j->s->lock);
+	return stop;
 }
 
-/* The context from a tarball URL (https, an allowed host) or a git
- * repository (git clone --depth 1). */
-static int fetch_context(struct bld_srv_job *j, const char *ctx, struct nib_error *err)
+void bld_srv_context_limits(struct bld_srv *s, struct bld_srv_job *j, struct bld_fetch_limits *lim)
+{
+	*lim = (struct bld_fetch_limits){.max_size = s->cfg.max_context,
+					 .max_entries = BLD_SRV_CONTEXT_MAX_ENTRIES,
+					 .confined = true};
+	if (j) {
+		lim->timeout = (unsigned)MIN(s->cfg.build_timeout, UINT_MAX);
+		lim->stop = job_stopped;
+		lim->stop_arg = j;
+	}
+}
+
+int bld_srv_context_fetch(struct bld_srv_job *j, struct nib_error *err)
 {
 	struct bld_srv *s = j->s;
+	_cleanup_free_ char *ctx = xasprintf("%s/context", j->dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", j->dir);
+	_cleanup_free_ char *file = xasprintf("%s/Containerfile", j->dir);
+	_cleanup_free_ char *spec = NULL;
+	struct bld_fetch_limits lim;
+	struct reg_options ro = {.tls_verify = s->cfg.tls_verify ? -1 : 0,
+				 .registries_conf = s->cfg.registries_conf};
+	struct bld_context_options o = {.tmp_parent = work, .ro = &ro, .lim = &lim};
+	struct bld_context c = {0};
+	int r;
 
-	if (j->spec.context_url) {
-		_cleanup_free_ char *tarpath = xasprintf("%s/work/context.tar", j->dir);
-		_cleanup_close_ int fd =
-		    open(tarpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return nib_err(err, NIB_ERR_IO, errno, "%s", tarpath);
-		struct fetch f = {fd, 0, s->cfg.max_context};
-		CURL *c = curl_easy_init();
-		curl_easy_setopt(c, CURLOPT_URL, j->spec.context_url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_cb);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
-		CURLcode rc = curl_easy_perform(c);
-		curl_easy_cleanup(c);
-		if (rc != CURLE_OK)
-			return nib_err(err, NIB_ERR_NETWORK, 0, "%s: %s", j->spec.context_url,
-				       f.got > f.max ? "larger than the context limit"
-						     : curl_easy_strerror(rc));
-		lseek(fd, 0, SEEK_SET);
-		return bld_srv_context_unpack(fd, ctx, s->cfg.max_context, 1000000, err);
+	if (!j->spec.git_url && !j->spec.context_url)
+		return 0;
+	bld_srv_context_limits(s, j, &lim);
+	if (j->spec.git_url)
+		spec = j->spec.git_ref ? xasprintf("%s#%s", j->spec.git_url, j->spec.git_ref)
+				       : xstrdup(j->spec.git_url);
+	bld_srv_job_event(j, "fetching the context from %s",
+			  j->spec.git_url ? j->spec.git_url : j->spec.context_url);
+	if (mkdir(work, 0700) < 0 && errno != EEXIST)
+		return nib_err(err, NIB_ERR_IO, errno, "%s", work);
+	r = bld_context_fetch(j->spec.git_url ? BLD_CONTEXT_GIT : BLD_CONTEXT_URL,
+			      spec ? spec : j->spec.context_url, &o, &c, err);
+	/* the fetched folder (or file) takes the place of the empty one */
+	if (r == 0 && (rmdir(ctx) < 0 || rename(c.dir, ctx) < 0))
+		r = nib_err(err, NIB_ERR_IO, errno, "%s", ctx);
+	if (r == 0 && c.file) {
+		if (rename(c.file, file) < 0)
+			r = nib_err(err, NIB_ERR_IO, errno, "%s", file);
+		j->url_file = r == 0;
 	}
-	_cleanup_strv_ struct nib_strv a = {0};
-	_cleanup_strv_ struct nib_strv env = {0};
-	nib_strv_push(&a, "git");
-	nib_strv_push(&a, "-c");
-	nib_strv_push(&a, "protocol.allow=never");
-	nib_strv_push(&a, "-c");
-	nib_strv_push(&a, "protocol.https.allow=always");
-	nib_strv_push(&a, "clone");
-	nib_strv_push(&a, "--quiet");
-	nib_strv_push(&a, "--depth=1");
-	if (j->spec.git_ref)
-		nib_strv_pushf(&a, "--branch=%s", j->spec.git_ref);
-	nib_strv_push(&a, "--");
-	nib_strv_push(&a, j->spec.git_url);
-	nib_strv_push(&a, ctx);
-	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
-	child_env(home, &env);
-	struct child_setup c = {.nib = "/usr/bin/git",
-				.argv = a.v,
-				.envp = env.v,
-				.cwd = home,
-				.auth_fd = -1,
-				.cgroup_fd = -1};
-	rmdir(ctx);
-	if (run_child(j, &c) != 0)
-		return nib_err(err, NIB_ERR_NETWORK, 0, "git clone %s failed", j->spec.git_url);
-	return 0;
+	bld_context_close(&c);
+	return r;
 }
 
 const char *bld_srv_tenant_authfile(struct bld_srv_job *j)
@@ -483,7 +472,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 	if (j->spec.platform)
 		nib_strv_pushf(&a, "--platform=%s", j->spec.platform);
 	nib_strv_push(&a, "--");
-	if (j->spec.containerfile)
+	if (j->spec.containerfile || j->url_file)
 		nib_strv_pushf(&a, "%s/Containerfile", j->dir);
 	else if (j->spec.file)
 		nib_strv_pushf(&a, "%s/context/%s", j->dir, j->spec.file);
@@ -521,8 +510,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 					 .envp = env,
 					 .cwd = home,
 					 .auth_fd = auth,
-					 .cgroup_fd = cgroup_fd,
-					 .memory_max = s->cfg.memory_max};
+					 .cgroup_fd = cgroup_fd};
 		if (run_child(j, &pc) != 0)
 			return -1;
 	}
@@ -558,8 +546,7 @@ static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cg
 					.envp = env,
 					.cwd = home,
 					.auth_fd = auth,
-					.cgroup_fd = cgroup_fd,
-					.memory_max = s->cfg.memory_max};
+					.cgroup_fd = cgroup_fd};
 		if (run_child(j, &c) != 0)
 			return -1;
 	}
@@ -570,7 +557,6 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 {
 	struct bld_srv *s = j->s;
 	struct nib_error e = {0};
-	_cleanup_free_ char *ctx = xasprintf("%s/context", j->dir);
 	_cleanup_free_ char *work = xasprintf("%s/work", j->dir);
 	_cleanup_free_ char *tdir = xasprintf("%s/tenants/%s", s->cfg.state_dir, j->b.tenant);
 	_cleanup_free_ char *root = xasprintf("%s/root", tdir);
@@ -586,7 +572,7 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 		*failure = xasprintf("cannot make the build's folders: %s", strerror(errno));
 		return -1;
 	}
-	if ((j->spec.git_url || j->spec.context_url) && fetch_context(j, ctx, &e) < 0) {
+	if (bld_srv_context_fetch(j, &e) < 0) {
 		*failure = steal_pointer(&e.msg);
 		return -1;
 	}
@@ -603,8 +589,7 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 					.envp = env.v,
 					.cwd = work,
 					.auth_fd = -1,
-					.cgroup_fd = cgroup_fd,
-					.memory_max = s->cfg.memory_max};
+					.cgroup_fd = cgroup_fd};
 		status = run_child(j, &c);
 	}
 	if (cgroup && cgroup_oom(cgroup))

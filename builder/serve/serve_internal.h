@@ -85,22 +85,22 @@ char *bld_srv_spec_json(const struct bld_srv_spec *s);
  * in `hosts`; false with a message naming the host otherwise. */
 bool bld_srv_url_allowed(const char *url, const struct nib_strv *hosts, struct nib_error *err);
 
-/* ---- context intake (serve_context.c) ------------------------------------ */
+/* ---- context intake (builder/context.c does it) ------------------------- */
 
-/*
- * Check a context archive (tar, tar.gz, tar.zst... whatever libarchive
- * reads) at `fd` and unpack it into the empty folder `dir`: an entry
- * that climbs out ("..") or is absolute, a device, FIFO or socket, a
- * hard link to a name outside the archive, more than `max_entries`
- * entries or `max_bytes` bytes unpacked refuse the whole archive with a
- * usage error naming the entry. Owners are not kept (the context's files
- * belong to the service); modes are.
- */
-int bld_srv_context_unpack(int fd, const char *dir, uint64_t max_bytes, uint64_t max_entries,
-			   struct nib_error *err);
-/* The same check without writing anything (fuzzing, tests). */
-int bld_srv_context_check(const void *data, size_t len, uint64_t max_bytes, uint64_t max_entries,
-			  struct nib_error *err);
+#define BLD_SRV_CONTEXT_MAX_ENTRIES 1000000
+
+struct bld_fetch_limits;
+struct bld_srv;
+struct bld_srv_job;
+/* The limits a context sent or named to the service is taken in with:
+ * --max-context-size bytes, BLD_SRV_CONTEXT_MAX_ENTRIES entries, https
+ * only; with a job `j`, fetching stops at its time limit or when it is
+ * cancelled. */
+void bld_srv_context_limits(struct bld_srv *s, struct bld_srv_job *j, struct bld_fetch_limits *lim);
+/* serve_exec.c: a build's git or contextUrl context fetched into its
+ * folder (DIR/context; a Containerfile at the URL becomes
+ * DIR/Containerfile, the context empty). */
+int bld_srv_context_fetch(struct bld_srv_job *j, struct nib_error *err);
 
 /* serve_tar.c: add the tree at `dir` to the tar `a` under `top` ("" or
  * NULL: at the archive's top), without what `ig` (may be NULL) excludes,
@@ -239,7 +239,8 @@ struct bld_srv_job {
 	char *last_error; /* the last error the child reported */
 	struct timespec start;
 	int log_fd;
-	char *dir; /* absolute: STATE/builds/ID */
+	char *dir;     /* absolute: STATE/builds/ID */
+	bool url_file; /* the contextUrl was a Containerfile: DIR/Containerfile */
 	/* the Kubernetes executor: the one-time token of the context URL
 	 * (empty once used) */
 	char ctx_token[65];
