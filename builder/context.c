@@ -355,8 +355,9 @@ static int git_run(struct git *g, struct nib_error *err, const char *const *args
 	}
 	for (size_t i = 0; args[i]; i++)
 		nib_strv_push(&argv, args[i]);
+	/* confined: none of the host's GIT_* settings either */
 	for (char **e = environ; *e; e++)
-		if (!nib_str_has_prefix(*e, "GIT_"))
+		if (!nib_str_has_prefix(*e, confined ? "GIT_" : "GIT_TERMINAL_PROMPT="))
 			nib_strv_push(&env, *e);
 	nib_strv_push(&env, "GIT_TERMINAL_PROMPT=0");
 	if (confined) { /* no credential helper or URL rewrite of the host's */
@@ -386,7 +387,8 @@ static int git_run(struct git *g, struct nib_error *err, const char *const *args
 		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
 		if (!g->why && git_expired(g))
 			kill(-pid, SIGKILL);
-		if (poll(&pfd, 1, 500) == 0)
+		int ready = poll(&pfd, 1, 500);
+		if (ready == 0 || (ready < 0 && errno == EINTR))
 			continue;
 		n = read(pipefd[0], msg + got, sizeof(msg) - 1 - got);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
