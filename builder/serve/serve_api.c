@@ -157,7 +157,7 @@ static int check_source(struct bld_srv *s, struct MHD_Connection *c, struct bld_
 		return answered(ret);
 	}
 	for (size_t i = 0; i < sp->tags.len; i++)
-		if (!bld_srv_tenant_may_push(&s->tenants, r->tenant, sp->tags.v[i]))
+		if (!bld_srv_tenant_may_push(r->tenants, r->tenant, sp->tags.v[i]))
 			return answered(bld_srv_reply_error(
 			    c, MHD_HTTP_FORBIDDEN,
 			    "spec: tags[%zu]: tenant %s may not push %s (outside its "
@@ -446,7 +446,7 @@ static int whoami(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_re
 	for (size_t i = 0; i < r->tenant->prefixes.len; i++)
 		json_object_array_add(p, json_object_new_string(r->tenant->prefixes.v[i]));
 	json_object_object_add(o, "prefixes", p);
-	json_object_object_add(o, "anyPrefix", json_object_new_boolean(s->tenants.open));
+	json_object_object_add(o, "anyPrefix", json_object_new_boolean(r->tenants->open));
 	return reply_obj(c, MHD_HTTP_OK, o);
 }
 

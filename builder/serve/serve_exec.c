@@ -395,13 +395,17 @@ int bld_srv_context_fetch(struct bld_srv_job *j, struct nib_error *err)
 	return r;
 }
 
-const char *bld_srv_tenant_authfile(struct bld_srv_job *j)
+char *bld_srv_tenant_authfile(struct bld_srv_job *j)
 {
 	struct bld_srv *s = j->s;
-	for (size_t i = 0; i < s->tenants.len; i++)
-		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
-			return s->tenants.v[i].authfile;
-	return s->cfg.authfile;
+	struct bld_srv_tenants *t = bld_srv_tenants_get(s);
+	const char *found = s->cfg.authfile;
+	for (size_t i = 0; i < t->len; i++)
+		if (streq(t->v[i].name, j->b.tenant) && t->v[i].authfile)
+			found = t->v[i].authfile;
+	char *copy = found ? xstrdup(found) : NULL;
+	bld_srv_tenants_put(t);
+	return copy;
 }
 
 /* The images a build needs from registries: the bases of the stages it
@@ -453,7 +457,7 @@ static void needed_images(const char *parse_json, struct nib_strv *out)
 static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_strv_ struct nib_strv a = {0};
 	_cleanup_strv_ struct nib_strv refs = {0};
 	_cleanup_buf_ struct nib_buf out = {0};
@@ -520,7 +524,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
 
 	for (size_t i = 0; i < j->spec.tags.len; i++) {

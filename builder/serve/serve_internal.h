@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "builder/builder.h"
@@ -30,7 +31,8 @@ struct bld_srv_tenant {
 struct bld_srv_tenants {
 	struct bld_srv_tenant *v;
 	size_t len;
-	bool open; /* no tenants file: one tenant "default", no token, any prefix */
+	bool open;	  /* no tenants file: one tenant "default", no token, any prefix */
+	atomic_uint refs; /* holders: the service, requests, builds */
 };
 
 /* Parse a tenants file (docs/serve.md: {"tenants":[{"name","token" or
@@ -39,6 +41,18 @@ int bld_srv_tenants_parse(const char *text, size_t len, const char *name,
 			  struct bld_srv_tenants *out, struct nib_error *err);
 int bld_srv_tenants_load(const char *path, struct bld_srv_tenants *out, struct nib_error *err);
 void bld_srv_tenants_free(struct bld_srv_tenants *t);
+struct bld_srv;
+/* The tenants in force now, held until bld_srv_tenants_put: a reload
+ * replaces them for later callers, never under a request or a build. */
+struct bld_srv_tenants *bld_srv_tenants_get(struct bld_srv *s);
+void bld_srv_tenants_put(struct bld_srv_tenants *t);
+/* Read --tenants again (on SIGHUP, or `changed_only`: when the file is
+ * another one than the last read, by device, inode, size and mtime, as a
+ * Kubernetes Secret's update makes it). On success later requests see the
+ * new tenants and 1 is returned; a file that cannot be read or parsed
+ * keeps the tenants in force, logs one error and returns -1; 0 when
+ * nothing changed. */
+int bld_srv_tenants_reload(struct bld_srv *s, bool changed_only);
 /* The tenant an "Authorization: Bearer TOKEN" header value names, or NULL
  * (compared in constant time over every tenant). */
 const struct bld_srv_tenant *bld_srv_tenant_auth(const struct bld_srv_tenants *t,
@@ -212,7 +226,8 @@ struct bld_srv_metrics {
 
 struct bld_srv {
 	struct bld_srv_config cfg;
-	struct bld_srv_tenants tenants;
+	struct bld_srv_tenants *tenants; /* in force: under `lock`, held by get/put */
+	struct stat tenants_st;		 /* the tenants file when last read */
 	struct bld_srv_db *db;
 	int state_fd;
 	struct bld_srv_metrics m;
@@ -267,8 +282,8 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure);
 void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir,
 			struct nib_strv *a);
 /* The registry credentials of the build's tenant (else the service's
- * --authfile), or NULL. */
-const char *bld_srv_tenant_authfile(struct bld_srv_job *j);
+ * --authfile), a copy to free, or NULL. */
+char *bld_srv_tenant_authfile(struct bld_srv_job *j);
 /* serve_k8s.c: the Kubernetes executor, the same contract. */
 int bld_srv_k8s_run(struct bld_srv_job *j, char **failure);
 

@@ -435,7 +435,7 @@ int bld_srv_k8s_run(struct bld_srv_job *j, char **failure)
 	struct nib_error e = {0};
 	unsigned char raw[24];
 	char name[64], secret[80];
-	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_free_ char *url = NULL, *manifest = NULL, *pod = NULL, *path = NULL, *why = NULL;
 	_cleanup_buf_ struct nib_buf out = {0};
 	int result = -1;
