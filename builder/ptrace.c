@@ -388,10 +388,6 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	}
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
-	/* each process's data; processes are the pod's to limit (without a user
-	 * namespace RLIMIT_NPROC would count every process of the pod's UID) */
-	if (bld_rlimit_lower(RLIMIT_DATA, p->spec->limits.memory) < 0)
-		die(p, "RLIMIT_DATA: %s", strerror(errno));
 	umask(022);
 
 	/* traced from here on */
@@ -439,6 +435,12 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	if (!nib_env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
+	/* each process's data; processes are the pod's to limit (without a user
+	 * namespace RLIMIT_NPROC would count every process of the pod's UID).
+	 * Lowered last, when nib allocates nothing more: RLIMIT_DATA counts the
+	 * address space nib holds, reserved or not (AddressSanitizer's shadow) */
+	if (bld_rlimit_lower(RLIMIT_DATA, p->spec->limits.memory) < 0)
+		die(p, "RLIMIT_DATA: %s", strerror(errno));
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */
 	path = nib_env_get(env.v, "PATH");

@@ -609,7 +609,6 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		if (fchdir(wfd) < 0)
 			die(rt, "workdir %s: %s", wd, strerror(errno));
 	}
-	set_rlimits(rt);
 	umask(022);
 
 	set_caps(rt, false); /* bounding set while CAP_SETPCAP is there */
@@ -655,6 +654,9 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		     syscall(SYS_setresuid, fake_uid, fake_uid, fake_uid) < 0))
 		die(rt, "user %u:%u: %s", (unsigned)fake_uid, (unsigned)fake_gid, strerror(errno));
 
+	/* last, when nib allocates nothing more: RLIMIT_DATA counts the address
+	 * space nib holds, reserved or not (AddressSanitizer's shadow) */
+	set_rlimits(rt);
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */
 	path = nib_env_get(env.v, "PATH");
