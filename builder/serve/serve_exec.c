@@ -11,14 +11,12 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -268,61 +266,6 @@ void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir
 		nib_strv_pushf(a, "--tag=%s", sp->tags.v[i]);
 	nib_strv_push(a, "--");
 	nib_strv_pushf(a, "%s/context", dir);
-}
-
-static int write_str(const char *path, const char *v)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, v, strlen(v)) < 0)
-		return -1;
-	return 0;
-}
-
-static int cgroup_open(struct bld_srv_job *j, char **path)
-{
-	struct bld_srv *s = j->s;
-	struct {
-		const char *file;
-		uint64_t value;
-	} lim[] = {{"memory.max", s->cfg.memory_max}, {"pids.max", s->cfg.pids_max}};
-	char v[32];
-	int fd = -1;
-
-	*path = NULL;
-	if (!s->cgroup)
-		return -1;
-	*path = xasprintf("%s/nib-build-%s", s->cgroup, j->b.id);
-	bool ok = mkdir(*path, 0755) == 0 || errno == EEXIST;
-	for (size_t i = 0; ok && i < ARRAY_SIZE(lim); i++) {
-		if (!lim[i].value)
-			continue;
-		_cleanup_free_ char *f = xasprintf("%s/%s", *path, lim[i].file);
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)lim[i].value);
-		ok = write_str(f, v) == 0;
-	}
-	if (ok) {
-		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", *path);
-		fd = open(procs, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	log_warn("serve: build %s: cgroup %s: %s; rlimits only", j->b.id, *path, strerror(errno));
-	rmdir(*path);
-	free(*path);
-	*path = NULL;
-	return -1;
-}
-
-/* Whether the build's cgroup saw the memory limit hit. */
-static bool cgroup_oom(const char *path)
-{
-	_cleanup_free_ char *f = xasprintf("%s/memory.events", path);
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	if (nib_read_file_at(AT_FDCWD, f, 65536, &text, &len, NULL) < 0)
-		return false;
-	const char *p = strstr(text, "oom_kill ");
-	return p && atoll(p + 9) > 0;
 }
 
 static const char *exit_reason(int status, char *buf, size_t n)
@@ -582,7 +525,7 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 	}
 	bld_srv_build_argv(j, root, j->dir, &argv);
 	child_env(work, &env);
-	cgroup_fd = cgroup_open(j, &cgroup);
+	cgroup_fd = bld_srv_cgroup_open(j, &cgroup);
 	if (prepull(j, root, env.v, cgroup_fd) < 0) {
 		*failure =
 		    xstrdup(j->last_error ? j->last_error : "a base image could not be pulled");
@@ -596,7 +539,7 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 					.cgroup_fd = cgroup_fd};
 		status = run_child(j, &c);
 	}
-	if (cgroup && cgroup_oom(cgroup))
+	if (cgroup && bld_srv_cgroup_oom(cgroup))
 		bld_srv_job_limit(j, "the build passed its memory limit of %llu bytes",
 				  (unsigned long long)s->cfg.memory_max);
 	if (status == 0 && !j->limit && !j->cancel && !s->stopping && j->spec.tags.len)
@@ -607,46 +550,4 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 	if (cgroup)
 		rmdir(cgroup);
 	return status;
-}
-
-/* The cgroup v2 folder the service was started in, when it may make
- * folders in it: the service moves itself to a leaf "service" and each
- * build gets its own "nib-build-ID" with memory.max and pids.max. The root
- * cgroup is never taken over. */
-char *bld_srv_cgroup_setup(struct bld_srv *s)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-
-	if (!s->cfg.memory_max && !s->cfg.pids_max)
-		return NULL;
-	struct statfs fs;
-	if (statfs("/sys/fs/cgroup", &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
-		log_info(
-		    "serve: /sys/fs/cgroup is no cgroup v2 hierarchy: builds get rlimits only");
-		return NULL;
-	}
-	if (nib_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, &len, NULL) < 0)
-		return NULL;
-	const char *line = strstr(text, "0::/");
-	if (!line || (line != text && line[-1] != '\n'))
-		return NULL;
-	line += 3;
-	*strchrnul(line, '\n') = '\0';
-	if (streq(line, "/")) {
-		log_info("serve: the service runs in the root cgroup: builds get rlimits only");
-		return NULL;
-	}
-	_cleanup_free_ char *dir = xasprintf("/sys/fs/cgroup%s", line);
-	_cleanup_free_ char *leaf = xasprintf("%s/service", dir);
-	_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", leaf);
-	_cleanup_free_ char *ctl = xasprintf("%s/cgroup.subtree_control", dir);
-	if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) || write_str(procs, "0") < 0 ||
-	    write_str(ctl, "+memory +pids") < 0) {
-		log_info("serve: cgroup %s is not delegated to the service (%s): builds get "
-			 "rlimits only",
-			 dir, strerror(errno));
-		return NULL;
-	}
-	return steal_pointer(&dir);
 }

@@ -297,9 +297,18 @@ int bld_srv_jobs_cancel(struct bld_srv *s, const char *id);
 void bld_srv_jobs_stop(struct bld_srv *s);
 /* The folder of a build (STATE/builds/ID), relative to the state folder. */
 char *bld_srv_build_dir(const char *id);
-/* Set up the cgroup v2 subtree for builds if the service's own is
- * delegated to it; NULL with the reason logged otherwise. */
+/* serve_cgroup.c: set up the cgroup v2 subtree for builds if the
+ * service's own is delegated to it: the folder, or NULL with the reason
+ * logged. */
 char *bld_srv_cgroup_setup(struct bld_srv *s);
+/* The same with cgroup2 mounted at `mount` and `self` the text of
+ * /proc/self/cgroup (tests give a folder of their own). */
+char *bld_srv_cgroup_setup_at(struct bld_srv *s, const char *mount, const char *self);
+/* The build's cgroup (s->cgroup/nib-build-ID) with its limits: its
+ * cgroup.procs open for writing and *path, or -1 (the reason logged). */
+int bld_srv_cgroup_open(struct bld_srv_job *j, char **path);
+/* Whether the cgroup at `path` saw an OOM kill (memory.events). */
+bool bld_srv_cgroup_oom(const char *path);
 
 /* serve_http.c + serve_api.c */
 int bld_srv_http_start(struct bld_srv *s, struct nib_error *err);

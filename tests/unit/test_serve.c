@@ -354,6 +354,110 @@ static void test_db(void)
 	free(path);
 }
 
+/* ---- cgroup v2 (a folder of the test's own stands in for /sys/fs/cgroup:
+ * what the kernel's cgroupfs makes by itself, the test makes) ---- */
+
+static char *slurp(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	char *text = NULL;
+	size_t len;
+	if (nib_read_file_at(AT_FDCWD, p, 4096, &text, &len, NULL) < 0)
+		return xstrdup("(absent)");
+	return text;
+}
+
+static void put(const char *dir, const char *file, const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, p, text, strlen(text), 0644, NULL) == 0);
+}
+
+static void mkdirs(const char *dir)
+{
+	_cleanup_free_ char *cmd = xasprintf("mkdir -p '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+static void test_cgroup(void)
+{
+	char top[] = "/tmp/nib-test-cgroup-XXXXXX";
+	CHECK(mkdtemp(top) != NULL);
+	_cleanup_free_ char *pod = xasprintf("%s/kubepods/pod1", top);
+	_cleanup_free_ char *leaf = xasprintf("%s/service", pod);
+	mkdirs(leaf);
+	put(pod, "cgroup.subtree_control", "");
+	put(leaf, "cgroup.procs", "");
+	struct bld_srv s = {.cfg = {.memory_max = 256 << 20, .pids_max = 100}};
+
+	/* the service's own cgroup: it moves to the leaf, children get both
+	 * controllers */
+	_cleanup_free_ char *dir =
+	    bld_srv_cgroup_setup_at(&s, top, "1:name=systemd:/x\n0::/kubepods/pod1\n");
+	CHECK(dir && streq(dir, pod));
+	_cleanup_free_ char *procs = slurp(leaf, "cgroup.procs");
+	_cleanup_free_ char *ctl = slurp(pod, "cgroup.subtree_control");
+	CHECK_STREQ(procs, "0");
+	CHECK_STREQ(ctl, "+memory +pids");
+	/* never the root cgroup, a cgroup v1 line, a path with "..", a folder
+	 * not delegated (its files cannot be written), or without limits */
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "0::/\n") == NULL);
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "4:memory:/kubepods/pod1\n") == NULL);
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "0::/kubepods/../../etc\n") == NULL);
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "0::/other\n") == NULL);
+	struct bld_srv none = {0};
+	CHECK(bld_srv_cgroup_setup_at(&none, top, "0::/kubepods/pod1\n") == NULL);
+
+	/* a build's cgroup: its limits written, its cgroup.procs open */
+	s.cgroup = pod;
+	struct bld_srv_job j = {.s = &s};
+	snprintf(j.b.id, sizeof(j.b.id), "0123abcd");
+	_cleanup_free_ char *bdir = xasprintf("%s/nib-build-0123abcd", pod);
+	mkdirs(bdir);
+	put(bdir, "memory.max", "max");
+	put(bdir, "pids.max", "max");
+	put(bdir, "cgroup.procs", "");
+	char *path = NULL;
+	int fd = bld_srv_cgroup_open(&j, &path);
+	CHECK(fd >= 0 && path && streq(path, bdir));
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	_cleanup_free_ char *mem = slurp(bdir, "memory.max");
+	_cleanup_free_ char *pids = slurp(bdir, "pids.max");
+	_cleanup_free_ char *swap = slurp(bdir, "memory.swap.max");
+	CHECK_STREQ(mem, "268435456");
+	CHECK_STREQ(pids, "100");
+	CHECK_STREQ(swap, "(absent)");	  /* no swap accounting: not an error */
+	put(bdir, "memory.swap.max", ""); /* cgroupfs replaces; a file is written over */
+	fd = bld_srv_cgroup_open(&j, &path);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	_cleanup_free_ char *swap0 = slurp(bdir, "memory.swap.max");
+	CHECK_STREQ(swap0, "0");
+	/* pids.max that cannot be written (the controller is not enabled):
+	 * no cgroup, nib build's limits only */
+	_cleanup_free_ char *pf = xasprintf("%s/pids.max", bdir);
+	CHECK(unlink(pf) == 0);
+	CHECK(bld_srv_cgroup_open(&j, &path) < 0 && path == NULL);
+
+	/* an OOM kill, as memory.events says it */
+	put(bdir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n");
+	CHECK(!bld_srv_cgroup_oom(bdir));
+	put(bdir, "memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\noom_group_kill 0\n");
+	CHECK(bld_srv_cgroup_oom(bdir));
+
+	/* the RUN steps get the limits from nib build in any case */
+	struct nib_strv argv = {0};
+	bld_srv_build_argv(&j, "/r", "/d", &argv);
+	CHECK(nib_strv_find(&argv, "--memory=268435456") >= 0);
+	CHECK(nib_strv_find(&argv, "--pids-limit=100") >= 0);
+	nib_strv_free(&argv);
+	(void)nib_rm_rf_at(AT_FDCWD, top, NULL);
+}
+
 int main(void)
 {
 	RUN(test_spec);
@@ -362,5 +466,6 @@ int main(void)
 	RUN(test_context);
 	RUN(test_log_render);
 	RUN(test_db);
+	RUN(test_cgroup);
 	return unit_done();
 }
