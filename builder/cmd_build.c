@@ -651,7 +651,9 @@ static void restore_output(struct out_redirect *rd, const struct nib_error *err)
 static int file_from_url(struct bld_build_opts *o, const char *tmp_parent, struct bld_context *fc,
 			 struct nib_error *err)
 {
-	if (bld_context_open(o->file, tmp_parent, false, &o->reg, fc, err) < 0)
+	struct bld_context_options co = {.tmp_parent = tmp_parent, .ro = &o->reg};
+
+	if (bld_context_open(o->file, &co, fc, err) < 0)
 		return nib_err_wrap(err, "-f %s", o->file);
 	if (!fc->file)
 		return nib_err(err, NIB_ERR_USAGE, 0, "-f %s: an archive, not a Containerfile",
@@ -1310,8 +1312,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	    file_from_url(&o, tmp_parent, &file_ctx, err) < 0)
 		goto out;
 	if (context_arg) {
-		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &o.reg, &ctx, err) <
-		    0)
+		struct bld_context_options co = {
+		    .tmp_parent = tmp_parent, .keep_git_dir = keep_git_dir(&o), .ro = &o.reg};
+		if (bld_context_open(context_arg, &co, &ctx, err) < 0)
 			goto out;
 		o.context = ctx.dir;
 		if (ctx.file && o.file) {

@@ -18,11 +18,14 @@
  * Fetched contexts land in a work folder that the caller removes with
  * bld_context_close; every archive entry stays inside it (absolute names,
  * "..", links out and device nodes are refused with the entry's name).
+ * A build service passes limits (size, entries, time, https only, a stop
+ * check) for what its users send or name.
  */
 #ifndef NIB_BUILDER_CONTEXT_H
 #define NIB_BUILDER_CONTEXT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/common.h"
 #include "registry/registry.h"
@@ -42,6 +45,29 @@ struct bld_context {
 	char *tmp;  /* the work folder to remove, or NULL */
 };
 
+/* Limits on taking in a context; a zero field is the default: archives
+ * NIB_LAYER_MAX_SIZE bytes unpacked and NIB_LAYER_MAX_ENTRIES entries,
+ * downloads NIB_ADD_MAX_SIZE bytes, no time limit. */
+struct bld_fetch_limits {
+	uint64_t max_size;    /* bytes downloaded, and bytes unpacked */
+	uint64_t max_entries; /* archive entries */
+	unsigned timeout;     /* seconds for a git fetch or a download */
+	/* what a service fetches for its users: git and downloads over https
+	 * only (submodules too), no redirect to another host, git without the
+	 * host's system and user configuration (credential helpers) */
+	bool confined;
+	/* polled about twice a second while fetching: true abandons it */
+	bool (*stop)(void *arg);
+	void *stop_arg;
+};
+
+struct bld_context_options {
+	const char *tmp_parent;		    /* where work folders are made */
+	bool keep_git_dir;		    /* BUILDKIT_CONTEXT_KEEP_GIT_DIR */
+	const struct reg_options *ro;	    /* TLS and retries of downloads and git */
+	const struct bld_fetch_limits *lim; /* NULL: the defaults */
+};
+
 /* What `spec` names, from its spelling (a local path is DIR even when it
  * turns out to be a file: bld_context_open tells them apart). */
 enum bld_context_kind bld_context_kind(const char *spec);
@@ -51,15 +77,23 @@ enum bld_context_kind bld_context_kind(const char *spec);
 int bld_context_git_split(const char *spec, char **url, char **ref, char **dir,
 			  struct nib_error *err);
 
-/* Make `spec` a local folder; work folders go under `tmp_parent`; an
- * http(s) download uses the registry options `ro` (TLS, retries). */
-int bld_context_open(const char *spec, const char *tmp_parent, bool keep_git_dir,
-		     const struct reg_options *ro, struct bld_context *out, struct nib_error *err);
+/* Make `spec` a local folder; work folders go under o->tmp_parent; an
+ * http(s) download uses the registry options o->ro (TLS, retries). */
+int bld_context_open(const char *spec, const struct bld_context_options *o, struct bld_context *out,
+		     struct nib_error *err);
+/* The same for a `spec` whose kind the caller knows (BLD_CONTEXT_GIT:
+ * "URL[#REF[:DIR]]" whatever its spelling; BLD_CONTEXT_URL). */
+int bld_context_fetch(enum bld_context_kind kind, const char *spec,
+		      const struct bld_context_options *o, struct bld_context *out,
+		      struct nib_error *err);
 void bld_context_close(struct bld_context *c);
 
-/* Extract the tar archive at `fd` (from its start) into the folder `dir`
- * (which exists), refusing entries that leave it or are device nodes,
- * FIFOs or sockets; `what` names the archive in messages. */
-int bld_context_extract(int fd, const char *dir, const char *what, struct nib_error *err);
+/* Extract the tar archive at `fd` (from its start; no bytes at all are an
+ * empty context) into the folder `dir` (which exists), refusing entries
+ * that leave it or are device nodes, FIFOs or sockets, and archives past
+ * `lim` (NULL: the defaults) with NIB_ERR_CORRUPT; `what` names the
+ * archive in messages. */
+int bld_context_extract(int fd, const char *dir, const char *what,
+			const struct bld_fetch_limits *lim, struct nib_error *err);
 
 #endif

@@ -302,7 +302,7 @@ int bld_copy_plan_new(const struct bld_copy_opts *o, struct bld_copy_plan **out,
 				return nib_err(err, NIB_ERR_SYNTAX, 0,
 					       "source can't be a URL for COPY: %s", r);
 			}
-			fd = bld_copy_download(s, o->checksum, o->client, &mtime, &name, err);
+			fd = bld_copy_download(s, o->checksum, o->client, NULL, &mtime, &name, err);
 			if (fd < 0)
 				return -1;
 			it = add_item(p, BLD_COPY_ITEM_URL, NULL);

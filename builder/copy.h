@@ -39,6 +39,7 @@
 #include "containerfile/containerfile.h"
 
 struct reg_client;
+struct bld_fetch_limits; /* builder/context.h */
 #include "storage/storage.h"
 
 /* How owners other than the caller's own are written. */
@@ -343,9 +344,12 @@ int bld_copy_extract(struct bld_copy_writer *w, int fd, const char *src, const c
  * Last-Modified (0 when absent) and the file name from the URL path.
  * Credentials in the URL go to its own origin only; redirects from HTTPS
  * to plain HTTP are refused. `client` (may be NULL): the TLS options and
- * retries of the build's registry client. */
+ * retries of the build's registry client. `lim` (may be NULL): a size
+ * cap other than NIB_ADD_MAX_SIZE, a time limit, a stop check, confined
+ * to https on one host. */
 int bld_copy_download(const char *url, const char *checksum, struct reg_client *client,
-		      int64_t *mtime, char **name, struct nib_error *err);
+		      const struct bld_fetch_limits *lim, int64_t *mtime, char **name,
+		      struct nib_error *err);
 /* `text` with the credentials of every URL in it removed
  * ("https://user:pass@host/x" -> "https://host/x"): what nib writes of an
  * ADD URL, in logs, history, cache keys and messages. */

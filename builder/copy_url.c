@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "builder/context.h"
 #include "builder/copy.h"
 #include "builder/progress.h"
 #include "registry/registry.h"
@@ -98,6 +99,7 @@ static int tmp_file(struct nib_error *err)
 }
 
 struct sink {
+	const struct bld_fetch_limits *lim;
 	CURL *c;
 	int fd;
 	struct nib_sha256 *sha;
@@ -142,6 +144,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *data)
 	}
 	nib_sha256_update(s->sha, p, len);
 	return len;
+}
+
+/* libcurl's progress callback: non-zero stops the transfer. */
+static int on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct sink *s = data;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (s->lim && s->lim->stop && s->lim->stop(s->lim->stop_arg)) {
+		s->errnum = ECANCELED;
+		return 1;
+	}
+	return 0;
 }
 
 static void curl_urlp(CURLU **u)
@@ -224,9 +239,15 @@ static int fetch(CURL *c, CURLU *u, struct reg_client *client, const char *url, 
 		if ((rc == CURLE_WRITE_ERROR && s->errnum == EFBIG) ||
 		    rc == CURLE_FILESIZE_EXCEEDED)
 			return nib_err(err, NIB_ERR_IO, EFBIG,
-				       "ADD %s: the download is larger than %llu bytes "
-				       "(NIB_ADD_MAX_SIZE)",
-				       url, (unsigned long long)s->max);
+				       "ADD %s: the download is larger than %llu bytes%s", url,
+				       (unsigned long long)s->max,
+				       s->lim && s->lim->max_size ? "" : " (NIB_ADD_MAX_SIZE)");
+		if (rc == CURLE_ABORTED_BY_CALLBACK && s->errnum == ECANCELED)
+			return nib_err(err, NIB_ERR_NETWORK, 0, "ADD %s: stopped", url);
+		if (rc == CURLE_OPERATION_TIMEDOUT && s->lim && s->lim->timeout)
+			return nib_err(err, NIB_ERR_NETWORK, 0,
+				       "ADD %s: took longer than its time limit of %u s", url,
+				       s->lim->timeout);
 		if (rc == CURLE_WRITE_ERROR && s->errnum)
 			return nib_err(err, NIB_ERR_IO, s->errnum, "ADD %s: write the download",
 				       url);
@@ -247,6 +268,14 @@ static int fetch(CURL *c, CURLU *u, struct reg_client *client, const char *url, 
 		    (!url_scheme_is(u, "https") && !url_scheme_is(u, "http")))
 			return nib_err(err, NIB_ERR_NETWORK, 0,
 				       "ADD %s: redirect to an unsupported URL", url);
+		if (s->lim && s->lim->confined) {
+			_cleanup_free_ char *to = url_origin(u);
+			if (!streq(to, here))
+				return nib_err(err, NIB_ERR_NETWORK, 0,
+					       "ADD %s: redirect to another host or scheme (%s) "
+					       "refused",
+					       url, to);
+		}
 		/* a Location with credentials of its own gets none */
 		curl_url_set(u, CURLUPART_USER, NULL, 0);
 		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
@@ -260,7 +289,8 @@ static int fetch(CURL *c, CURLU *u, struct reg_client *client, const char *url, 
 }
 
 int bld_copy_download(const char *url_in, const char *checksum, struct reg_client *client,
-		      int64_t *mtime, char **name, struct nib_error *err)
+		      const struct bld_fetch_limits *lim, int64_t *mtime, char **name,
+		      struct nib_error *err)
 {
 	/* credentials in the URL (https://user:pass@host/...) are sent to that
 	 * origin only, and no message, log or record shows them */
@@ -275,6 +305,8 @@ int bld_copy_download(const char *url_in, const char *checksum, struct reg_clien
 	curl_off_t ft = -1;
 	long status = 0;
 	int rc;
+
+	const uint64_t max = lim && lim->max_size ? lim->max_size : add_max_size();
 
 	if (checksum && !(nib_str_has_prefix(checksum, "sha256:") && nib_digest_valid(checksum)))
 		return nib_err(err, NIB_ERR_SYNTAX, 0,
@@ -298,7 +330,7 @@ int bld_copy_download(const char *url_in, const char *checksum, struct reg_clien
 	 * checked: HTTPS never leads to plain HTTP, credentials stay with
 	 * their origin */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, lim && lim->confined ? "https" : "http,https");
 	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -307,7 +339,12 @@ int bld_copy_download(const char *url_in, const char *checksum, struct reg_clien
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "nib/" NIB_VERSION);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)add_max_size());
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (lim && lim->timeout)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)lim->timeout);
 	/* the CA certificates Go programs (Docker, BuildKit) trust for ADD */
 	const char *cafile = getenv("SSL_CERT_FILE"), *cadir = getenv("SSL_CERT_DIR");
 	if (cafile && *cafile)
@@ -320,7 +357,7 @@ int bld_copy_download(const char *url_in, const char *checksum, struct reg_clien
 			return nib_err(err, NIB_ERR_IO, errno, "ADD %s: the download's file", url);
 		nib_sha256_free(sha);
 		sha = nib_sha256_new();
-		s = (struct sink){.c = c, .fd = fd, .sha = sha, .max = add_max_size()};
+		s = (struct sink){.lim = lim, .c = c, .fd = fd, .sha = sha, .max = max};
 		curl_url_set(u, CURLUPART_URL, url_in, 0);
 		curl_url_set(u, CURLUPART_USER, NULL, 0);
 		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);

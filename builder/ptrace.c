@@ -435,10 +435,10 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	if (!nib_env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
-	/* each process's data, last before execve (it counts what this process
-	 * has reserved: nothing of nib allocates after it); processes are the
-	 * pod's to limit (without a user namespace RLIMIT_NPROC would count
-	 * every process of the pod's UID) */
+	/* each process's data; processes are the pod's to limit (without a user
+	 * namespace RLIMIT_NPROC would count every process of the pod's UID).
+	 * Lowered last, when nib allocates nothing more: RLIMIT_DATA counts the
+	 * address space nib holds, reserved or not (AddressSanitizer's shadow) */
 	if (bld_rlimit_lower(RLIMIT_DATA, p->spec->limits.memory) < 0)
 		die(p, "RLIMIT_DATA: %s", strerror(errno));
 	if (spec->dry_run)

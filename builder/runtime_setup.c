@@ -654,8 +654,8 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		     syscall(SYS_setresuid, fake_uid, fake_uid, fake_uid) < 0))
 		die(rt, "user %u:%u: %s", (unsigned)fake_uid, (unsigned)fake_gid, strerror(errno));
 
-	/* last before execve: RLIMIT_DATA counts what this process has
-	 * reserved (a sanitizer's shadow), so nothing of nib allocates after it */
+	/* last, when nib allocates nothing more: RLIMIT_DATA counts the address
+	 * space nib holds, reserved or not (AddressSanitizer's shadow) */
 	set_rlimits(rt);
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */

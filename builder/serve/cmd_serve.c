@@ -416,11 +416,15 @@ int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct 
 		nib_err(err, NIB_ERR_ENV, errno, "/proc/self/exe: cannot find nib's own binary");
 		goto out;
 	}
-	if (s.cfg.tenants_file) {
-		if (bld_srv_tenants_load(s.cfg.tenants_file, &s.tenants, err) < 0)
-			goto out;
-	} else {
-		s.tenants.open = true;
+	s.tenants = xcalloc(1, sizeof(*s.tenants));
+	atomic_store(&s.tenants->refs, 1);
+	if (!s.cfg.tenants_file)
+		s.tenants->open = true;
+	else if (stat(s.cfg.tenants_file, &s.tenants_st) < 0 ||
+		 bld_srv_tenants_load(s.cfg.tenants_file, s.tenants, err) < 0) {
+		if (!err->msg)
+			nib_err(err, NIB_ERR_NOT_FOUND, errno, "--tenants %s", s.cfg.tenants_file);
+		goto out;
 	}
 	if (setup_state(&s, err) < 0)
 		goto out;
@@ -446,18 +450,28 @@ int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct 
 			      s.cfg.listen_host, strchr(s.cfg.listen_host, ':') ? "]" : "",
 			      bld_srv_http_port(&s));
 		const char *tenants =
-		    s.tenants.open ? "no tenants: no token asked" : "tenants from --tenants";
+		    s.tenants->open ? "no tenants: no token asked" : "tenants from --tenants";
 		_cleanup_free_ char *line = xasprintf("nib serve: listening on %s (state %s, %s)",
 						      url, s.cfg.state_dir, tenants);
 		/* --log-format json: an event with the same facts */
 		bld_emit("listening", line, "url", url, "state", s.cfg.state_dir, "tenants",
-			 s.tenants.open ? "none" : "file", NULL);
+			 s.tenants->open ? "none" : "file", NULL);
 	}
 	fflush(stdout);
-	do {
-		if (sigwait(&sigs, &sig) != 0)
-			sig = SIGTERM;
-	} while (sig == SIGHUP);
+	/* the tenants file is read again on SIGHUP, and when it is replaced
+	 * or changes (looked at every 2 s) */
+	for (;;) {
+		const struct timespec every = {2, 0};
+		sig = sigtimedwait(&sigs, NULL, &every);
+		if (sig == SIGHUP)
+			bld_srv_tenants_reload(&s, false);
+		else if (sig < 0 && (errno == EAGAIN || errno == EINTR))
+			bld_srv_tenants_reload(&s, true);
+		else
+			break;
+	}
+	if (sig < 0)
+		sig = SIGTERM;
 	log_warn("serve: %s: draining", strsignal(sig));
 	pthread_mutex_lock(&s.lock);
 	s.draining = true;
@@ -467,7 +481,7 @@ int bld_cmd_serve(const struct bld_command *self, int argc, char **argv, struct 
 	r = 0;
 out:
 	bld_srv_db_close(s.db);
-	bld_srv_tenants_free(&s.tenants);
+	bld_srv_tenants_put(s.tenants);
 	if (s.state_fd >= 0)
 		close(s.state_fd);
 	free(s.cfg.listen_host);

@@ -12,11 +12,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "builder/context.h"
 #include "containerfile/containerfile.h"
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_api.h"
-
-NIB_DEFINE_CLEANUP(json_object *, json_object_put)
 
 static json_object *time_json(double t)
 {
@@ -158,7 +157,7 @@ static int check_source(struct bld_srv *s, struct MHD_Connection *c, struct bld_
 		return answered(ret);
 	}
 	for (size_t i = 0; i < sp->tags.len; i++)
-		if (!bld_srv_tenant_may_push(&s->tenants, r->tenant, sp->tags.v[i]))
+		if (!bld_srv_tenant_may_push(r->tenants, r->tenant, sp->tags.v[i]))
 			return answered(bld_srv_reply_error(
 			    c, MHD_HTTP_FORBIDDEN,
 			    "spec: tags[%zu]: tenant %s may not push %s (outside its "
@@ -183,10 +182,12 @@ static int prepare_dir(struct bld_srv *s, struct MHD_Connection *c, struct bld_s
 	}
 	if (r->body_fd >= 0) {
 		lseek(r->body_fd, 0, SEEK_SET);
-		if (bld_srv_context_unpack(r->body_fd, ctx, s->cfg.max_context, 1000000, &e) < 0) {
+		struct bld_fetch_limits lim;
+		bld_srv_context_limits(s, NULL, &lim);
+		if (bld_context_extract(r->body_fd, ctx, "upload", &lim, &e) < 0) {
 			(void)nib_rm_rf_at(AT_FDCWD, tmp, NULL);
 			int ret = bld_srv_reply_error(c,
-						      e.kind == NIB_ERR_USAGE
+						      e.kind == NIB_ERR_CORRUPT
 							  ? MHD_HTTP_BAD_REQUEST
 							  : MHD_HTTP_INTERNAL_SERVER_ERROR,
 						      "%s", e.msg);
@@ -445,7 +446,7 @@ static int whoami(struct bld_srv *s, struct MHD_Connection *c, struct bld_srv_re
 	for (size_t i = 0; i < r->tenant->prefixes.len; i++)
 		json_object_array_add(p, json_object_new_string(r->tenant->prefixes.v[i]));
 	json_object_object_add(o, "prefixes", p);
-	json_object_object_add(o, "anyPrefix", json_object_new_boolean(s->tenants.open));
+	json_object_object_add(o, "anyPrefix", json_object_new_boolean(r->tenants->open));
 	return reply_obj(c, MHD_HTTP_OK, o);
 }
 

@@ -31,8 +31,9 @@ struct bld_srv_req {
 	enum bld_srv_route id;
 	char *route;
 	const char *method;
-	char arg[64]; /* the build ID in the path */
-	const struct bld_srv_tenant *tenant;
+	char arg[64];			     /* the build ID in the path */
+	struct bld_srv_tenants *tenants;     /* held while the request lives */
+	const struct bld_srv_tenant *tenant; /* one of them */
 	bool has_body, json, answered;
 	unsigned fail_code; /* the body is refused: answered when it ends */
 	char *fail;

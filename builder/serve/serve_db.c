@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nib serve: the builds, kept in SQLite (WAL, synchronous=FULL: a build
- * that finished is on disk before anyone is told so). The schema has a
+ * that finished is on disk before anyone is told so; a running build's
+ * progress is written without an fsync of its own). The schema has a
  * version (PRAGMA user_version); opening applies the migrations a
  * database lacks, each in its own transaction.
  */
@@ -368,8 +369,17 @@ int bld_srv_db_progress(struct bld_srv_db *db, const struct bld_srv_build *b, st
 	sqlite3_bind_int(st, 6, b->cache_hits);
 	sqlite3_bind_int64(st, 7, b->log_bytes);
 	sqlite3_bind_int64(st, 8, b->pushed_bytes);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return db_err(db, err, "update");
+	/* progress is not a result: no fsync of its own (the WAL's next
+	 * synchronous=FULL commit, the build's end, makes it durable too); a
+	 * step of every build waited for the disk under the service's lock */
+	if (exec(db, "PRAGMA synchronous=NORMAL", err) < 0)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		db_err(db, err, "update");
+	if (exec(db, "PRAGMA synchronous=FULL", rc == SQLITE_DONE ? err : NULL) < 0 ||
+	    rc != SQLITE_DONE)
+		return -1;
 	return 0;
 }
 

@@ -8,22 +8,21 @@
  * never argv, environment or a file a RUN step could reach: no
  * Containerfile code runs in them).
  */
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <linux/magic.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "builder/context.h"
 #include "storage/storage.h"
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_internal.h"
@@ -46,7 +45,6 @@ struct child_setup {
 	struct nib_buf *capture; /* stdout goes here, not to the log; stderr is dropped */
 	int auth_fd;		 /* becomes fd 3, or -1 */
 	int cgroup_fd;		 /* cgroup.procs of the build's cgroup, or -1 */
-	uint64_t memory_max;
 };
 
 /* After fork: only async-signal-safe calls until exec. */
@@ -63,10 +61,6 @@ static _noreturn_ void child_exec(const struct child_setup *c, pid_t parent)
 	/* builds yield the CPU to the service's own threads: the API stays
 	 * responsive while they run */
 	setpriority(PRIO_PROCESS, 0, 10);
-	if (c->cgroup_fd < 0 && c->memory_max) {
-		struct rlimit rl = {c->memory_max, c->memory_max};
-		setrlimit(RLIMIT_DATA, &rl);
-	}
 	null = open("/dev/null", O_RDONLY);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(c->out_fd, 1) < 0 ||
 	    dup2(c->capture ? null : c->out_fd, 2) < 0)
@@ -242,8 +236,16 @@ void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir
 	nib_strv_push(a, cfg->allow_ptrace ? "--isolation=chroot" : "--isolation=namespaces");
 	nib_strv_pushf(a, "--network=%s", cfg->build_network);
 	nib_strv_push(a, "--http-proxy=false");
+	/* RUN steps, where the Containerfile's code runs, get the limits from
+	 * nib build itself: a cgroup per step where nib may make one, else
+	 * RLIMIT_DATA and RLIMIT_NPROC (the service's cgroup, when it has one,
+	 * holds the whole build besides) */
+	if (cfg->memory_max)
+		nib_strv_pushf(a, "--memory=%llu", (unsigned long long)cfg->memory_max);
+	if (cfg->pids_max)
+		nib_strv_pushf(a, "--pids-limit=%llu", (unsigned long long)cfg->pids_max);
 	reg_flags(j->s, a, false);
-	if (sp->containerfile)
+	if (sp->containerfile || j->url_file)
 		nib_strv_pushf(a, "--file=%s/Containerfile", dir);
 	else if (sp->file)
 		nib_strv_pushf(a, "--file=%s/context/%s", dir, sp->file);
@@ -266,61 +268,6 @@ void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir
 	nib_strv_pushf(a, "%s/context", dir);
 }
 
-static int write_str(const char *path, const char *v)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, v, strlen(v)) < 0)
-		return -1;
-	return 0;
-}
-
-static int cgroup_open(struct bld_srv_job *j, char **path)
-{
-	struct bld_srv *s = j->s;
-	struct {
-		const char *file;
-		uint64_t value;
-	} lim[] = {{"memory.max", s->cfg.memory_max}, {"pids.max", s->cfg.pids_max}};
-	char v[32];
-	int fd = -1;
-
-	*path = NULL;
-	if (!s->cgroup)
-		return -1;
-	*path = xasprintf("%s/nib-build-%s", s->cgroup, j->b.id);
-	bool ok = mkdir(*path, 0755) == 0 || errno == EEXIST;
-	for (size_t i = 0; ok && i < ARRAY_SIZE(lim); i++) {
-		if (!lim[i].value)
-			continue;
-		_cleanup_free_ char *f = xasprintf("%s/%s", *path, lim[i].file);
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)lim[i].value);
-		ok = write_str(f, v) == 0;
-	}
-	if (ok) {
-		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", *path);
-		fd = open(procs, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-	}
-	log_warn("serve: build %s: cgroup %s: %s; rlimits only", j->b.id, *path, strerror(errno));
-	rmdir(*path);
-	free(*path);
-	*path = NULL;
-	return -1;
-}
-
-/* Whether the build's cgroup saw the memory limit hit. */
-static bool cgroup_oom(const char *path)
-{
-	_cleanup_free_ char *f = xasprintf("%s/memory.events", path);
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	if (nib_read_file_at(AT_FDCWD, f, 65536, &text, &len, NULL) < 0)
-		return false;
-	const char *p = strstr(text, "oom_kill ");
-	return p && atoll(p + 9) > 0;
-}
-
 static const char *exit_reason(int status, char *buf, size_t n)
 {
 	if (status < 0)
@@ -332,87 +279,76 @@ static const char *exit_reason(int status, char *buf, size_t n)
 	return buf;
 }
 
-struct fetch {
-	int fd;
-	uint64_t got, max;
-};
-
-static size_t fetch_cb(char *p, size_t size, size_t n, void *arg)
+static bool job_stopped(void *arg)
 {
-	struct fetch *f = arg;
-	f->got += size * n;
-	if (f->got > f->max || nib_write_all(f->fd, p, size * n) < 0)
-		return 0;
-	return size * n;
+	struct bld_srv_job *j = arg;
+	pthread_mutex_lock(&j->s->lock);
+	bool stop = j->cancel || j->s->stopping;
+	pthread_mutex_unlock(&j->s->lock);
+	return stop;
 }
 
-/* The context from a tarball URL (https, an allowed host) or a git
- * repository (git clone --depth 1). */
-static int fetch_context(struct bld_srv_job *j, const char *ctx, struct nib_error *err)
+void bld_srv_context_limits(struct bld_srv *s, struct bld_srv_job *j, struct bld_fetch_limits *lim)
 {
-	struct bld_srv *s = j->s;
-
-	if (j->spec.context_url) {
-		_cleanup_free_ char *tarpath = xasprintf("%s/work/context.tar", j->dir);
-		_cleanup_close_ int fd =
-		    open(tarpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return nib_err(err, NIB_ERR_IO, errno, "%s", tarpath);
-		struct fetch f = {fd, 0, s->cfg.max_context};
-		CURL *c = curl_easy_init();
-		curl_easy_setopt(c, CURLOPT_URL, j->spec.context_url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_cb);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L);
-		CURLcode rc = curl_easy_perform(c);
-		curl_easy_cleanup(c);
-		if (rc != CURLE_OK)
-			return nib_err(err, NIB_ERR_NETWORK, 0, "%s: %s", j->spec.context_url,
-				       f.got > f.max ? "larger than the context limit"
-						     : curl_easy_strerror(rc));
-		lseek(fd, 0, SEEK_SET);
-		return bld_srv_context_unpack(fd, ctx, s->cfg.max_context, 1000000, err);
+	*lim = (struct bld_fetch_limits){.max_size = s->cfg.max_context,
+					 .max_entries = BLD_SRV_CONTEXT_MAX_ENTRIES,
+					 .confined = true};
+	if (j) {
+		lim->timeout = (unsigned)MIN(s->cfg.build_timeout, UINT_MAX);
+		lim->stop = job_stopped;
+		lim->stop_arg = j;
 	}
-	_cleanup_strv_ struct nib_strv a = {0};
-	_cleanup_strv_ struct nib_strv env = {0};
-	nib_strv_push(&a, "git");
-	nib_strv_push(&a, "-c");
-	nib_strv_push(&a, "protocol.allow=never");
-	nib_strv_push(&a, "-c");
-	nib_strv_push(&a, "protocol.https.allow=always");
-	nib_strv_push(&a, "clone");
-	nib_strv_push(&a, "--quiet");
-	nib_strv_push(&a, "--depth=1");
-	if (j->spec.git_ref)
-		nib_strv_pushf(&a, "--branch=%s", j->spec.git_ref);
-	nib_strv_push(&a, "--");
-	nib_strv_push(&a, j->spec.git_url);
-	nib_strv_push(&a, ctx);
-	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
-	child_env(home, &env);
-	struct child_setup c = {.nib = "/usr/bin/git",
-				.argv = a.v,
-				.envp = env.v,
-				.cwd = home,
-				.auth_fd = -1,
-				.cgroup_fd = -1};
-	rmdir(ctx);
-	if (run_child(j, &c) != 0)
-		return nib_err(err, NIB_ERR_NETWORK, 0, "git clone %s failed", j->spec.git_url);
-	return 0;
 }
 
-const char *bld_srv_tenant_authfile(struct bld_srv_job *j)
+int bld_srv_context_fetch(struct bld_srv_job *j, struct nib_error *err)
 {
 	struct bld_srv *s = j->s;
-	for (size_t i = 0; i < s->tenants.len; i++)
-		if (streq(s->tenants.v[i].name, j->b.tenant) && s->tenants.v[i].authfile)
-			return s->tenants.v[i].authfile;
-	return s->cfg.authfile;
+	_cleanup_free_ char *ctx = xasprintf("%s/context", j->dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", j->dir);
+	_cleanup_free_ char *file = xasprintf("%s/Containerfile", j->dir);
+	_cleanup_free_ char *spec = NULL;
+	struct bld_fetch_limits lim;
+	struct reg_options ro = {.tls_verify = s->cfg.tls_verify ? -1 : 0,
+				 .registries_conf = s->cfg.registries_conf};
+	struct bld_context_options o = {.tmp_parent = work, .ro = &ro, .lim = &lim};
+	struct bld_context c = {0};
+	int r;
+
+	if (!j->spec.git_url && !j->spec.context_url)
+		return 0;
+	bld_srv_context_limits(s, j, &lim);
+	if (j->spec.git_url)
+		spec = j->spec.git_ref ? xasprintf("%s#%s", j->spec.git_url, j->spec.git_ref)
+				       : xstrdup(j->spec.git_url);
+	bld_srv_job_event(j, "fetching the context from %s",
+			  j->spec.git_url ? j->spec.git_url : j->spec.context_url);
+	if (mkdir(work, 0700) < 0 && errno != EEXIST)
+		return nib_err(err, NIB_ERR_IO, errno, "%s", work);
+	r = bld_context_fetch(j->spec.git_url ? BLD_CONTEXT_GIT : BLD_CONTEXT_URL,
+			      spec ? spec : j->spec.context_url, &o, &c, err);
+	/* the fetched folder (or file) takes the place of the empty one */
+	if (r == 0 && (rmdir(ctx) < 0 || rename(c.dir, ctx) < 0))
+		r = nib_err(err, NIB_ERR_IO, errno, "%s", ctx);
+	if (r == 0 && c.file) {
+		if (rename(c.file, file) < 0)
+			r = nib_err(err, NIB_ERR_IO, errno, "%s", file);
+		j->url_file = r == 0;
+	}
+	bld_context_close(&c);
+	return r;
+}
+
+char *bld_srv_tenant_authfile(struct bld_srv_job *j)
+{
+	struct bld_srv *s = j->s;
+	struct bld_srv_tenants *t = bld_srv_tenants_get(s);
+	const char *found = s->cfg.authfile;
+	for (size_t i = 0; i < t->len; i++)
+		if (streq(t->v[i].name, j->b.tenant) && t->v[i].authfile)
+			found = t->v[i].authfile;
+	char *copy = found ? xstrdup(found) : NULL;
+	bld_srv_tenants_put(t);
+	return copy;
 }
 
 /* The images a build needs from registries: the bases of the stages it
@@ -464,7 +400,7 @@ static void needed_images(const char *parse_json, struct nib_strv *out)
 static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_strv_ struct nib_strv a = {0};
 	_cleanup_strv_ struct nib_strv refs = {0};
 	_cleanup_buf_ struct nib_buf out = {0};
@@ -483,7 +419,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 	if (j->spec.platform)
 		nib_strv_pushf(&a, "--platform=%s", j->spec.platform);
 	nib_strv_push(&a, "--");
-	if (j->spec.containerfile)
+	if (j->spec.containerfile || j->url_file)
 		nib_strv_pushf(&a, "%s/Containerfile", j->dir);
 	else if (j->spec.file)
 		nib_strv_pushf(&a, "%s/context/%s", j->dir, j->spec.file);
@@ -521,8 +457,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 					 .envp = env,
 					 .cwd = home,
 					 .auth_fd = auth,
-					 .cgroup_fd = cgroup_fd,
-					 .memory_max = s->cfg.memory_max};
+					 .cgroup_fd = cgroup_fd};
 		if (run_child(j, &pc) != 0)
 			return -1;
 	}
@@ -532,7 +467,7 @@ static int prepull(struct bld_srv_job *j, const char *root, char **env, int cgro
 static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cgroup_fd)
 {
 	struct bld_srv *s = j->s;
-	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_free_ char *home = xasprintf("%s/work", j->dir);
 
 	for (size_t i = 0; i < j->spec.tags.len; i++) {
@@ -558,8 +493,7 @@ static int push_tags(struct bld_srv_job *j, const char *root, char **env, int cg
 					.envp = env,
 					.cwd = home,
 					.auth_fd = auth,
-					.cgroup_fd = cgroup_fd,
-					.memory_max = s->cfg.memory_max};
+					.cgroup_fd = cgroup_fd};
 		if (run_child(j, &c) != 0)
 			return -1;
 	}
@@ -570,7 +504,6 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 {
 	struct bld_srv *s = j->s;
 	struct nib_error e = {0};
-	_cleanup_free_ char *ctx = xasprintf("%s/context", j->dir);
 	_cleanup_free_ char *work = xasprintf("%s/work", j->dir);
 	_cleanup_free_ char *tdir = xasprintf("%s/tenants/%s", s->cfg.state_dir, j->b.tenant);
 	_cleanup_free_ char *root = xasprintf("%s/root", tdir);
@@ -586,13 +519,13 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 		*failure = xasprintf("cannot make the build's folders: %s", strerror(errno));
 		return -1;
 	}
-	if ((j->spec.git_url || j->spec.context_url) && fetch_context(j, ctx, &e) < 0) {
+	if (bld_srv_context_fetch(j, &e) < 0) {
 		*failure = steal_pointer(&e.msg);
 		return -1;
 	}
 	bld_srv_build_argv(j, root, j->dir, &argv);
 	child_env(work, &env);
-	cgroup_fd = cgroup_open(j, &cgroup);
+	cgroup_fd = bld_srv_cgroup_open(j, &cgroup);
 	if (prepull(j, root, env.v, cgroup_fd) < 0) {
 		*failure =
 		    xstrdup(j->last_error ? j->last_error : "a base image could not be pulled");
@@ -603,11 +536,10 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 					.envp = env.v,
 					.cwd = work,
 					.auth_fd = -1,
-					.cgroup_fd = cgroup_fd,
-					.memory_max = s->cfg.memory_max};
+					.cgroup_fd = cgroup_fd};
 		status = run_child(j, &c);
 	}
-	if (cgroup && cgroup_oom(cgroup))
+	if (cgroup && bld_srv_cgroup_oom(cgroup))
 		bld_srv_job_limit(j, "the build passed its memory limit of %llu bytes",
 				  (unsigned long long)s->cfg.memory_max);
 	if (status == 0 && !j->limit && !j->cancel && !s->stopping && j->spec.tags.len)
@@ -618,46 +550,4 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure)
 	if (cgroup)
 		rmdir(cgroup);
 	return status;
-}
-
-/* The cgroup v2 folder the service was started in, when it may make
- * folders in it: the service moves itself to a leaf "service" and each
- * build gets its own "nib-build-ID" with memory.max and pids.max. The root
- * cgroup is never taken over. */
-char *bld_srv_cgroup_setup(struct bld_srv *s)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-
-	if (!s->cfg.memory_max && !s->cfg.pids_max)
-		return NULL;
-	struct statfs fs;
-	if (statfs("/sys/fs/cgroup", &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
-		log_info(
-		    "serve: /sys/fs/cgroup is no cgroup v2 hierarchy: builds get rlimits only");
-		return NULL;
-	}
-	if (nib_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, &len, NULL) < 0)
-		return NULL;
-	const char *line = strstr(text, "0::/");
-	if (!line || (line != text && line[-1] != '\n'))
-		return NULL;
-	line += 3;
-	*strchrnul(line, '\n') = '\0';
-	if (streq(line, "/")) {
-		log_info("serve: the service runs in the root cgroup: builds get rlimits only");
-		return NULL;
-	}
-	_cleanup_free_ char *dir = xasprintf("/sys/fs/cgroup%s", line);
-	_cleanup_free_ char *leaf = xasprintf("%s/service", dir);
-	_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", leaf);
-	_cleanup_free_ char *ctl = xasprintf("%s/cgroup.subtree_control", dir);
-	if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) || write_str(procs, "0") < 0 ||
-	    write_str(ctl, "+memory +pids") < 0) {
-		log_info("serve: cgroup %s is not delegated to the service (%s): builds get "
-			 "rlimits only",
-			 dir, strerror(errno));
-		return NULL;
-	}
-	return steal_pointer(&dir);
 }

@@ -20,6 +20,7 @@ void bld_srv_req_free(struct bld_srv_req *r)
 	if (!r)
 		return;
 	nib_buf_free(&r->body);
+	bld_srv_tenants_put(r->tenants);
 	if (r->body_fd >= 0)
 		close(r->body_fd);
 	free(r->route);
@@ -175,7 +176,8 @@ static int begin(struct bld_srv *s, struct MHD_Connection *c, const char *url, c
 	if (rt->auth) {
 		const char *authz =
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-		r->tenant = bld_srv_tenant_auth(&s->tenants, authz);
+		r->tenants = bld_srv_tenants_get(s);
+		r->tenant = bld_srv_tenant_auth(r->tenants, authz);
 		if (!r->tenant) {
 			atomic_fetch_add(&s->m.rejected, 1);
 			return bld_srv_reply_error(c, MHD_HTTP_UNAUTHORIZED,

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "builder/builder.h"
@@ -30,7 +31,8 @@ struct bld_srv_tenant {
 struct bld_srv_tenants {
 	struct bld_srv_tenant *v;
 	size_t len;
-	bool open; /* no tenants file: one tenant "default", no token, any prefix */
+	bool open;	  /* no tenants file: one tenant "default", no token, any prefix */
+	atomic_uint refs; /* holders: the service, requests, builds */
 };
 
 /* Parse a tenants file (docs/serve.md: {"tenants":[{"name","token" or
@@ -39,6 +41,18 @@ int bld_srv_tenants_parse(const char *text, size_t len, const char *name,
 			  struct bld_srv_tenants *out, struct nib_error *err);
 int bld_srv_tenants_load(const char *path, struct bld_srv_tenants *out, struct nib_error *err);
 void bld_srv_tenants_free(struct bld_srv_tenants *t);
+struct bld_srv;
+/* The tenants in force now, held until bld_srv_tenants_put: a reload
+ * replaces them for later callers, never under a request or a build. */
+struct bld_srv_tenants *bld_srv_tenants_get(struct bld_srv *s);
+void bld_srv_tenants_put(struct bld_srv_tenants *t);
+/* Read --tenants again (on SIGHUP, or `changed_only`: when the file is
+ * another one than the last read, by device, inode, size and mtime, as a
+ * Kubernetes Secret's update makes it). On success later requests see the
+ * new tenants and 1 is returned; a file that cannot be read or parsed
+ * keeps the tenants in force, logs one error and returns -1; 0 when
+ * nothing changed. */
+int bld_srv_tenants_reload(struct bld_srv *s, bool changed_only);
 /* The tenant an "Authorization: Bearer TOKEN" header value names, or NULL
  * (compared in constant time over every tenant). */
 const struct bld_srv_tenant *bld_srv_tenant_auth(const struct bld_srv_tenants *t,
@@ -85,22 +99,22 @@ char *bld_srv_spec_json(const struct bld_srv_spec *s);
  * in `hosts`; false with a message naming the host otherwise. */
 bool bld_srv_url_allowed(const char *url, const struct nib_strv *hosts, struct nib_error *err);
 
-/* ---- context intake (serve_context.c) ------------------------------------ */
+/* ---- context intake (builder/context.c does it) ------------------------- */
 
-/*
- * Check a context archive (tar, tar.gz, tar.zst... whatever libarchive
- * reads) at `fd` and unpack it into the empty folder `dir`: an entry
- * that climbs out ("..") or is absolute, a device, FIFO or socket, a
- * hard link to a name outside the archive, more than `max_entries`
- * entries or `max_bytes` bytes unpacked refuse the whole archive with a
- * usage error naming the entry. Owners are not kept (the context's files
- * belong to the service); modes are.
- */
-int bld_srv_context_unpack(int fd, const char *dir, uint64_t max_bytes, uint64_t max_entries,
-			   struct nib_error *err);
-/* The same check without writing anything (fuzzing, tests). */
-int bld_srv_context_check(const void *data, size_t len, uint64_t max_bytes, uint64_t max_entries,
-			  struct nib_error *err);
+#define BLD_SRV_CONTEXT_MAX_ENTRIES 1000000
+
+struct bld_fetch_limits;
+struct bld_srv;
+struct bld_srv_job;
+/* The limits a context sent or named to the service is taken in with:
+ * --max-context-size bytes, BLD_SRV_CONTEXT_MAX_ENTRIES entries, https
+ * only; with a job `j`, fetching stops at its time limit or when it is
+ * cancelled. */
+void bld_srv_context_limits(struct bld_srv *s, struct bld_srv_job *j, struct bld_fetch_limits *lim);
+/* serve_exec.c: a build's git or contextUrl context fetched into its
+ * folder (DIR/context; a Containerfile at the URL becomes
+ * DIR/Containerfile, the context empty). */
+int bld_srv_context_fetch(struct bld_srv_job *j, struct nib_error *err);
 
 /* serve_tar.c: add the tree at `dir` to the tar `a` under `top` ("" or
  * NULL: at the archive's top), without what `ig` (may be NULL) excludes,
@@ -212,7 +226,8 @@ struct bld_srv_metrics {
 
 struct bld_srv {
 	struct bld_srv_config cfg;
-	struct bld_srv_tenants tenants;
+	struct bld_srv_tenants *tenants; /* in force: under `lock`, held by get/put */
+	struct stat tenants_st;		 /* the tenants file when last read */
 	struct bld_srv_db *db;
 	int state_fd;
 	struct bld_srv_metrics m;
@@ -239,7 +254,8 @@ struct bld_srv_job {
 	char *last_error; /* the last error the child reported */
 	struct timespec start;
 	int log_fd;
-	char *dir; /* absolute: STATE/builds/ID */
+	char *dir;     /* absolute: STATE/builds/ID */
+	bool url_file; /* the contextUrl was a Containerfile: DIR/Containerfile */
 	/* the Kubernetes executor: the one-time token of the context URL
 	 * (empty once used) */
 	char ctx_token[65];
@@ -266,8 +282,8 @@ int bld_srv_local_run(struct bld_srv_job *j, char **failure);
 void bld_srv_build_argv(struct bld_srv_job *j, const char *root, const char *dir,
 			struct nib_strv *a);
 /* The registry credentials of the build's tenant (else the service's
- * --authfile), or NULL. */
-const char *bld_srv_tenant_authfile(struct bld_srv_job *j);
+ * --authfile), a copy to free, or NULL. */
+char *bld_srv_tenant_authfile(struct bld_srv_job *j);
 /* serve_k8s.c: the Kubernetes executor, the same contract. */
 int bld_srv_k8s_run(struct bld_srv_job *j, char **failure);
 
@@ -281,9 +297,18 @@ int bld_srv_jobs_cancel(struct bld_srv *s, const char *id);
 void bld_srv_jobs_stop(struct bld_srv *s);
 /* The folder of a build (STATE/builds/ID), relative to the state folder. */
 char *bld_srv_build_dir(const char *id);
-/* Set up the cgroup v2 subtree for builds if the service's own is
- * delegated to it; NULL with the reason logged otherwise. */
+/* serve_cgroup.c: set up the cgroup v2 subtree for builds if the
+ * service's own is delegated to it: the folder, or NULL with the reason
+ * logged. */
 char *bld_srv_cgroup_setup(struct bld_srv *s);
+/* The same with cgroup2 mounted at `mount` and `self` the text of
+ * /proc/self/cgroup (tests give a folder of their own). */
+char *bld_srv_cgroup_setup_at(struct bld_srv *s, const char *mount, const char *self);
+/* The build's cgroup (s->cgroup/nib-build-ID) with its limits: its
+ * cgroup.procs open for writing and *path, or -1 (the reason logged). */
+int bld_srv_cgroup_open(struct bld_srv_job *j, char **path);
+/* Whether the cgroup at `path` saw an OOM kill (memory.events). */
+bool bld_srv_cgroup_oom(const char *path);
 
 /* serve_http.c + serve_api.c */
 int bld_srv_http_start(struct bld_srv *s, struct nib_error *err);

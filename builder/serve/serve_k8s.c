@@ -3,7 +3,8 @@
  * nib serve --executor kubernetes: each build is a Kubernetes Job running
  * nib's own image, followed through the API with the service account's
  * token (libcurl + json-c). The Job's pod fetches the context from the
- * service by a one-time URL (init container "context"), builds without
+ * service by a one-time URL (init container "context"; a git or contextUrl
+ * context the service fetched first, as the local executor does), builds without
  * credentials or network (init container "build"), and pushes in its one
  * container ("push"), the only one that mounts the per-build Secret with
  * the registry credentials. The API subset used: create and delete Jobs
@@ -434,14 +435,15 @@ int bld_srv_k8s_run(struct bld_srv_job *j, char **failure)
 	struct nib_error e = {0};
 	unsigned char raw[24];
 	char name[64], secret[80];
-	const char *authfile = bld_srv_tenant_authfile(j);
+	_cleanup_free_ char *authfile = bld_srv_tenant_authfile(j);
 	_cleanup_free_ char *url = NULL, *manifest = NULL, *pod = NULL, *path = NULL, *why = NULL;
 	_cleanup_buf_ struct nib_buf out = {0};
 	int result = -1;
 
-	if (j->spec.git_url || j->spec.context_url) {
-		*failure = xstrdup("the Kubernetes executor takes contexts sent to the service "
-				   "(git and contextUrl: not yet)");
+	/* a git or contextUrl context is fetched here, with the service's
+	 * limits, and the Job takes it as an uploaded one */
+	if (bld_srv_context_fetch(j, &e) < 0) {
+		*failure = steal_pointer(&e.msg);
 		return -1;
 	}
 	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {

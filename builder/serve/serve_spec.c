@@ -113,6 +113,9 @@ static int get_git(json_object *v, struct bld_srv_spec *s, struct nib_error *err
 		if (streq(key, "url")) {
 			if (get_string(val, "git.url", 2048, &s->git_url, err) < 0)
 				return -1;
+			if (strchr(s->git_url, '#'))
+				return bad(err, "git.url",
+					   "a #fragment (give the reference as git.ref)");
 		} else if (streq(key, "ref")) {
 			if (get_string(val, "git.ref", 256, &s->git_ref, err) < 0)
 				return -1;

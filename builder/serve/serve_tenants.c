@@ -158,6 +158,61 @@ int bld_srv_tenants_load(const char *path, struct bld_srv_tenants *out, struct n
 	return bld_srv_tenants_parse(text, len, path, out, err);
 }
 
+struct bld_srv_tenants *bld_srv_tenants_get(struct bld_srv *s)
+{
+	pthread_mutex_lock(&s->lock);
+	struct bld_srv_tenants *t = s->tenants;
+	atomic_fetch_add(&t->refs, 1);
+	pthread_mutex_unlock(&s->lock);
+	return t;
+}
+
+void bld_srv_tenants_put(struct bld_srv_tenants *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1) {
+		bld_srv_tenants_free(t);
+		free(t);
+	}
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int bld_srv_tenants_reload(struct bld_srv *s, bool changed_only)
+{
+	const char *path = s->cfg.tenants_file;
+	struct nib_error e = {0};
+	struct stat st;
+
+	if (!path)
+		return 0;
+	/* a file that is not there is an error once, not at every look */
+	if (stat(path, &st) < 0)
+		st = (struct stat){0};
+	if (changed_only && same_file(&st, &s->tenants_st))
+		return 0;
+	s->tenants_st = st;
+	struct bld_srv_tenants *t = xcalloc(1, sizeof(*t));
+	if (bld_srv_tenants_load(path, t, &e) < 0) {
+		log_error("serve: tenants not reloaded, the %zu before stay: %s", s->tenants->len,
+			  e.msg);
+		nib_err_clear(&e);
+		free(t);
+		return -1;
+	}
+	atomic_store(&t->refs, 1);
+	pthread_mutex_lock(&s->lock);
+	struct bld_srv_tenants *old = s->tenants;
+	s->tenants = t;
+	pthread_mutex_unlock(&s->lock);
+	bld_srv_tenants_put(old);
+	log_info("serve: %zu tenants from %s", t->len, path);
+	return 1;
+}
+
 void bld_srv_tenants_free(struct bld_srv_tenants *t)
 {
 	for (size_t i = 0; i < t->len; i++) {

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = open(in, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || (size && nib_write_all(fd, data, size) < 0))
 		abort();
-	(void)bld_context_extract(fd, ctx, "fuzz", &err);
+	(void)bld_context_extract(fd, ctx, "fuzz", NULL, &err);
 	nib_err_clear(&err);
 	close(fd);
 	d = opendir(parent);

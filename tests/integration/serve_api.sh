@@ -203,7 +203,7 @@ code=$(head -c 3000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -H "Au
 assert_eq "$code" 413
 api POST /v1/builds -H 'Content-Type: application/x-tar' --data-binary 'not a tar at all, not at all'
 assert_eq "$code" 400
-assert_match "$body" 'context: '
+assert_match "$body" 'context upload: not a readable archive'
 mkdir -p "$T/nocf" && echo x >"$T/nocf/x"
 api POST /v1/builds -H 'Content-Type: application/x-tar' --data-binary @<(tar_of "$T/nocf")
 assert_eq "$code" 400
@@ -238,13 +238,13 @@ with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
 PY
 	api POST /v1/builds -H 'Content-Type: application/x-tar' --data-binary @"$T/evil-$kind.tar"
 	assert_eq "$code" 400 "$kind"
-	assert_match "$body" '"error":"context: entry ' "$kind"
+	assert_match "$body" '"error":"context upload: entry ' "$kind"
 done
-assert_match "$body" 'hard link to ../../etc/passwd outside the context'
+assert_match "$body" 'entry link is a hard link to ../../etc/passwd, outside the context'
 gzip -c "$T/evil-dotdot.tar" >"$T/evil.tgz"
 api POST /v1/builds -H 'Content-Type: application/gzip' --data-binary @"$T/evil.tgz"
 assert_eq "$code" 400
-assert_match "$body" 'climbs out'
+assert_match "$body" 'entry sub/../../nib-serve-escape-test is outside the context'
 assert_eq "$(nbuilds)" "$before"
 assert_eq "$(find "$T" /tmp -maxdepth 4 -name nib-serve-escape-test 2>/dev/null | head -1)" ""
 

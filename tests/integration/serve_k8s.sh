@@ -4,7 +4,8 @@
 # pod on this machine as the user nibplain, the way the kubelet would run
 # its containers (tests/lib/manifests.py runner). The Job fetches the
 # context by a one-time URL, builds without credentials, pushes with the
-# per-build Secret; its log streams into the build's; cancel deletes it;
+# per-build Secret; its log streams into the build's; cancel deletes it; a
+# git or contextUrl context is fetched by the service and sent the same way;
 # the Jobs pass deploy/'s Pod Security checks.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
@@ -17,13 +18,14 @@ CASES=("a build runs as a Job: context by one-time URL, build, push; its log str
 	"the one-time context URL answers once"
 	"a cancelled build deletes its Job"
 	"a failing step fails the Job and the build, with the reason"
+	"git and contextUrl contexts: the service fetches them, the Job builds them"
 	"a service account token the API refuses fails the build with the API's message"
 	"deploy/nib-serve.yaml: its Role allows every call the executor made; its pod is restricted")
 
 if [ "$(id -u)" != 0 ] || ! have_static_busybox || ! command -v docker-registry >/dev/null ||
 	! command -v skopeo >/dev/null || ! command -v jq >/dev/null ||
-	! python3 -c 'import yaml' 2>/dev/null; then
-	skip_cases "needs root, a static busybox, docker-registry, skopeo, jq and python3-yaml" "${CASES[@]}"
+	! python3 -c 'import yaml' 2>/dev/null || ! command -v git >/dev/null || ! command -v openssl >/dev/null; then
+	skip_cases "needs root, a static busybox, docker-registry, skopeo, jq, python3-yaml, git and openssl" "${CASES[@]}"
 	finish
 	exit
 fi
@@ -56,8 +58,22 @@ start_k8s() { # NAME [ARGS]
 	serve_start "$name" --listen "127.0.0.1:$SP" --tenants "$T/tenants.json" --tls-verify=false \
 		--executor kubernetes --k8s-api "http://127.0.0.1:$KPORT" --k8s-namespace builds \
 		--k8s-token-file "$T/sa-token" --k8s-image registry.example/tools/nib:test \
-		--service-url "http://127.0.0.1:$SP" --build-timeout 120 "$@"
+		--service-url "http://127.0.0.1:$SP" --build-timeout 120 --allow-host 127.0.0.1 "$@"
 }
+# git and contextUrl contexts, over HTTPS on loopback
+W=$T/www
+mkdir -p "$W" "$T/repo"
+printf 'FROM %s/base/busybox:latest\nCOPY file /file\nRUN cat /file\n' "$REG" >"$T/repo/Containerfile"
+echo from-git >"$T/repo/file"
+git init -q "$T/repo"
+git -C "$T/repo" add -A
+git -C "$T/repo" -c user.email=t@nib -c user.name=t commit -qm one
+git clone -q --bare "$T/repo" "$W/repo.git"
+git -C "$W/repo.git" update-server-info
+echo from-url >"$T/repo/file"
+tar -C "$T/repo" --exclude=.git -czf "$W/ctx.tgz" .
+chmod -R a+rX "$W"
+https_files_start "$W" || echo "the HTTPS file server did not start: $(cat "$T/https-files.log")" >&2
 start_k8s state || {
 	skip_cases "nib serve did not start: $(cat "$SERVE_LOG")" "${CASES[@]}"
 	finish
@@ -140,6 +156,27 @@ ID3=$(echo "$body" | jq -r .id)
 assert_eq "$(wait_build "$ID3")" failed
 api GET "/v1/builds/$ID3"
 assert_match "$(echo "$body" | jq -r .error)" 'Fail.cf:2: RUN exit 4'
+
+t "git and contextUrl contexts: the service fetches them, the Job builds them"
+api POST /v1/builds -H 'Content-Type: application/json' -d "{\"git\":{\"url\":\"$HTTPS_FILES_URL/repo.git\"}}"
+assert_eq "$code" 201
+ID5=$(echo "$body" | jq -r .id)
+assert_eq "$(wait_build "$ID5")" succeeded
+api GET "/v1/builds/$ID5/log"
+assert_match "$body" "fetching the context from $HTTPS_FILES_URL/repo.git"
+assert_match "$body" "Kubernetes Job builds/nib-build-${ID5:0:16} created"
+assert_match "$body" '^from-git$'
+api POST /v1/builds -H 'Content-Type: application/json' -d "{\"contextUrl\":\"$HTTPS_FILES_URL/ctx.tgz\"}"
+ID6=$(echo "$body" | jq -r .id)
+assert_eq "$(wait_build "$ID6")" succeeded
+api GET "/v1/builds/$ID6/log"
+assert_match "$body" '^from-url$'
+api POST /v1/builds -H 'Content-Type: application/json' -d "{\"contextUrl\":\"$HTTPS_FILES_URL/no-such.tgz\"}"
+ID7=$(echo "$body" | jq -r .id)
+assert_eq "$(wait_build "$ID7")" failed
+api GET "/v1/builds/$ID7"
+assert_match "$(echo "$body" | jq -r .error)" 'HTTP status 404'
+assert_no_match "$(cat "$K/requests.log")" "nib-build-${ID7:0:16}"
 
 t "a service account token the API refuses fails the build with the API's message"
 mv "$T/sa-token" "$T/sa-token.good"

@@ -3,7 +3,9 @@
 # docker-registry with htpasswd): a tenant's credentials pull its private
 # base image and push its image, yet no RUN step, argv, environment, log,
 # layer or history of a build holds them; tenants keep their own build
-# caches; a tenant without credentials is refused by the registry.
+# caches; a tenant without credentials is refused by the registry. The
+# tenants file is read again on SIGHUP and when it changes, without a
+# restart; a broken one keeps the tenants in force.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/registry.sh"
@@ -15,7 +17,9 @@ CASES=("a private base is pulled and the image pushed with the tenant's credenti
 	"the build processes' argv and environment hold no credentials"
 	"the log, the layers and the history hold no credentials"
 	"a tenant without credentials is refused by the registry, with the reason"
-	"each tenant has its own build cache")
+	"each tenant has its own build cache"
+	"SIGHUP reads the tenants file again: a new tenant's token works, a removed one's is refused"
+	"a replaced tenants file is read again without a signal; a broken one keeps the tenants, one error logged")
 
 if [ "$(id -u)" != 0 ] || ! have_static_busybox || ! command -v docker-registry >/dev/null ||
 	! command -v skopeo >/dev/null || ! command -v jq >/dev/null || ! command -v htpasswd >/dev/null; then
@@ -164,6 +168,61 @@ done
 assert_eq "${hits[*]}" "0 0" "beta does not get alpha's cached step"
 assert_file "$SERVE_STATE/tenants/alpha/root/index.json"
 assert_file "$SERVE_STATE/tenants/beta/root/index.json"
+
+whoami() { # TOKEN: the tenant it names, else the HTTP status
+	TOKEN=$1 api GET /v1/whoami
+	if [ "$code" = 200 ]; then echo "$body" | jq -r .tenant; else echo "$code"; fi
+}
+
+t "SIGHUP reads the tenants file again: a new tenant's token works, a removed one's is refused"
+TOKZ=zeta-token-0123456789abcdefgh # beta's token and name, as long
+assert_eq "$(whoami "$TOKB")" beta
+touch -r "$T/tenants.json" "$T/tenants.ref"
+# the same size, inode and mtime: only the signal tells the service (it
+# is stopped meanwhile, so that no look of its sees the file half done)
+sed -e "s/\"beta\"/\"zeta\"/" -e "s/$TOKB/$TOKZ/" "$T/tenants.json" >"$T/tenants.new"
+kill -STOP "$SERVE_PID"
+cat "$T/tenants.new" >"$T/tenants.json"
+touch -r "$T/tenants.ref" "$T/tenants.json"
+kill -CONT "$SERVE_PID"
+sleep 3
+assert_eq "$(whoami "$TOKZ")" 401 "not read again while the file looks the same"
+kill -HUP "$SERVE_PID"
+for ((i = 0; i < 50; i++)); do [ "$(whoami "$TOKZ")" = zeta ] && break; sleep 0.1; done
+assert_eq "$(whoami "$TOKZ")" zeta
+assert_eq "$(whoami "$TOKB")" 401
+assert_eq "$(whoami "$TOKA")" alpha
+api GET /healthz
+assert_eq "$code" 200
+
+t "a replaced tenants file is read again without a signal; a broken one keeps the tenants, one error logged"
+TOKG=gamma-token-0123456789abcdef
+cat >"$T/tenants.next" <<JSON
+{"tenants": [
+  {"name": "alpha", "token": "$TOKA", "prefixes": ["$REG/alpha"], "authfile": "$T/secrets/alpha-auth.json"},
+  {"name": "gamma", "token": "$TOKG", "prefixes": ["$REG/gamma"]}
+]}
+JSON
+chmod 0644 "$T/tenants.next"
+mv "$T/tenants.next" "$T/tenants.json" # as a Secret's update: another file
+for ((i = 0; i < 60; i++)); do [ "$(whoami "$TOKG")" = gamma ] && break; sleep 0.1; done
+assert_eq "$(whoami "$TOKG")" gamma
+assert_eq "$(whoami "$TOKZ")" 401
+TOKEN=$TOKG api POST /v1/builds -H 'Content-Type: application/json' \
+	-d "{\"containerfile\":\"FROM scratch\\nLABEL t=gamma\\n\",\"tags\":[\"$REG/alpha/nope:1\"]}"
+assert_eq "$code" 403 "gamma pushes only under its own prefix"
+printf '{"tenants": [{"name": "broken"' >"$T/tenants.bad"
+chmod 0644 "$T/tenants.bad"
+mv "$T/tenants.bad" "$T/tenants.json"
+sleep 5
+assert_eq "$(grep -c 'tenants not reloaded' "$SERVE_LOG")" 1 "one error, not one per look"
+assert_match "$(grep 'tenants not reloaded' "$SERVE_LOG")" "the 2 before stay: $T/tenants.json: not a JSON object"
+assert_eq "$(whoami "$TOKG")" gamma
+assert_eq "$(whoami "$TOKA")" alpha
+kill -HUP "$SERVE_PID"
+sleep 1
+assert_eq "$(grep -c 'tenants not reloaded' "$SERVE_LOG")" 2 "SIGHUP tries again"
+assert_eq "$(whoami "$TOKG")" gamma
 
 serve_stop TERM
 finish

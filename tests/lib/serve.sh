@@ -15,6 +15,10 @@
 #       (when set) as bearer token; sets $code (HTTP status) and $body
 #   wait_build ID [SECONDS]      wait until build ID has ended; prints its state
 #   tar_of DIR                   a tar of DIR's content on stdout
+#   https_files_start DIR        serve DIR over HTTPS on loopback
+#       (tests/lib/https_files.py, a certificate of its own: a service with
+#       --tls-verify=false fetches from it); sets HTTPS_FILES_URL. Needs
+#       registry.sh.
 
 serve_start() { # NAME ARGS...
 	local name=$1 i
@@ -99,4 +103,20 @@ wait_build() { # ID [SECONDS]
 
 tar_of() { # DIR
 	tar -C "$1" --owner=0 --group=0 --numeric-owner -cf - .
+}
+
+https_files_start() { # DIR
+	local port i
+	mkdir -p "$T/https-files-tls"
+	_reg_tls_material "$T/https-files-tls" || return 1
+	port=$(free_port)
+	python3 "$NIB_SRC/tests/lib/https_files.py" "$port" "$1" "$T/https-files-tls/server.pem" \
+		"$T/https-files-tls/server.key" >"$T/https-files.log" 2>&1 &
+	at_exit "kill $!"
+	for ((i = 0; i < 50; i++)); do
+		grep -q listening "$T/https-files.log" && break
+		sleep 0.1
+	done
+	HTTPS_FILES_URL=https://127.0.0.1:$port
+	curl -skf -o /dev/null "$HTTPS_FILES_URL/"
 }

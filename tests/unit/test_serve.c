@@ -5,9 +5,11 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BLD_SERVE_INTERNAL
 #include "builder/serve/serve_internal.h"
+#include "builder/context.h"
 #include "tests/unit/unit.h"
 
 static int spec_err(const char *json, const char *want)
@@ -198,13 +200,31 @@ static size_t make_tar(char *buf, size_t cap, const char *const *entries, size_t
 	return used;
 }
 
+/* The service's intake of an uploaded context: builder/context.c with the
+ * service's limits, into a scratch folder. */
+static int extract(const void *data, size_t len, uint64_t max_bytes, uint64_t max_entries,
+		   struct nib_error *e)
+{
+	char dir[] = "/tmp/nib-test-serve-XXXXXX";
+	struct bld_fetch_limits lim = {.max_size = max_bytes, .max_entries = max_entries};
+	int fd = memfd_create("ctx", MFD_CLOEXEC), r = -1;
+
+	if (fd >= 0 && mkdtemp(dir) && (len == 0 || nib_write_all(fd, data, len) == 0)) {
+		r = bld_context_extract(fd, dir, "upload", &lim, e);
+		(void)nib_rm_rf_at(AT_FDCWD, dir, NULL);
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 static int check_tar(const char *const *entries, size_t n, size_t file_size, uint64_t max_bytes,
 		     uint64_t max_entries, const char *want)
 {
 	static char buf[1 << 20];
 	struct nib_error e = {0};
 	size_t len = make_tar(buf, sizeof(buf), entries, n, file_size);
-	int r = bld_srv_context_check(buf, len, max_bytes, max_entries, &e);
+	int r = extract(buf, len, max_bytes, max_entries, &e);
 	int ok = want ? r < 0 && e.msg && strstr(e.msg, want) : r == 0;
 	if (!ok)
 		fprintf(stderr, "  %s: %s\n", entries[n - 1], e.msg ? e.msg : "(accepted)");
@@ -214,31 +234,34 @@ static int check_tar(const char *const *entries, size_t n, size_t file_size, uin
 
 static void test_context(void)
 {
-	static const char *const good[] = {"Containerfile",   "./sub|d",   "./sub/f",
-					   "l|l|/etc/passwd", "h|h|sub/f", "."};
+	static const char *const good[] = {".|d",     "Containerfile",	 "./sub|d",
+					   "./sub/f", "l|l|/etc/passwd", "h|h|sub/f"};
 	CHECK(check_tar(good, ARRAY_SIZE(good), 10, 1 << 20, 100, NULL));
 	static const char *const dotdot[] = {"Containerfile", "a/../../x"};
-	CHECK(check_tar(dotdot, 2, 1, 1 << 20, 100, "entry a/../../x: absolute or climbs out"));
-	static const char *const inner_dotdot[] = {"a/../b"};
-	CHECK(check_tar(inner_dotdot, 1, 1, 1 << 20, 100, "climbs out"));
+	CHECK(check_tar(dotdot, 2, 1, 1 << 20, 100, "entry a/../../x is outside the context"));
+	static const char *const inner_dotdot[] = {"a/../b"}; /* it is "b" */
+	CHECK(check_tar(inner_dotdot, 1, 1, 1 << 20, 100, NULL));
+	static const char *const root_file[] = {"."};
+	CHECK(check_tar(root_file, 1, 1, 1 << 20, 100, "entry . replaces the context folder"));
 	static const char *const abs[] = {"/etc/x"};
-	CHECK(check_tar(abs, 1, 1, 1 << 20, 100, "entry /etc/x: absolute"));
+	CHECK(check_tar(abs, 1, 1, 1 << 20, 100, "entry /etc/x is outside the context"));
 	static const char *const dev[] = {"null|c"};
-	CHECK(check_tar(dev, 1, 1, 1 << 20, 100, "entry null: a character device"));
+	CHECK(check_tar(dev, 1, 1, 1 << 20, 100, "entry null is a device node, FIFO or socket"));
 	static const char *const fifo[] = {"p|p"};
-	CHECK(check_tar(fifo, 1, 1, 1 << 20, 100, "entry p: a FIFO"));
+	CHECK(check_tar(fifo, 1, 1, 1 << 20, 100, "entry p is a device node, FIFO or socket"));
 	static const char *const hl[] = {"h|h|../../etc/shadow"};
-	CHECK(check_tar(hl, 1, 1, 1 << 20, 100, "hard link to ../../etc/shadow outside"));
+	CHECK(check_tar(hl, 1, 1, 1 << 20, 100,
+			"entry h is a hard link to ../../etc/shadow, outside the context"));
 	static const char *const big[] = {"a", "b"};
-	CHECK(check_tar(big, 2, 600, 1000, 100, "more than 1000 bytes"));
+	CHECK(check_tar(big, 2, 600, 1000, 100, "more than 1000 bytes unpacked"));
 	CHECK(check_tar(big, 2, 400, 1000, 100, NULL));
 	static const char *const many[] = {"a", "b", "c"};
 	CHECK(check_tar(many, 3, 1, 1 << 20, 2, "more than 2 entries"));
 	struct nib_error e = {0};
-	CHECK(bld_srv_context_check("not a tar archive, certainly not", 32, 1000, 10, &e) < 0);
-	CHECK(e.msg && strstr(e.msg, "context: "));
+	CHECK(extract("not a tar archive, certainly not", 32, 1000, 10, &e) < 0);
+	CHECK(e.msg && strstr(e.msg, "context upload: not a readable archive"));
 	nib_err_clear(&e);
-	CHECK(bld_srv_context_check("", 0, 1000, 10, NULL) == 0); /* an empty context */
+	CHECK(extract("", 0, 1000, 10, NULL) == 0); /* an empty context */
 }
 
 static void test_log_render(void)
@@ -331,6 +354,110 @@ static void test_db(void)
 	free(path);
 }
 
+/* ---- cgroup v2 (a folder of the test's own stands in for /sys/fs/cgroup:
+ * what the kernel's cgroupfs makes by itself, the test makes) ---- */
+
+static char *slurp(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	char *text = NULL;
+	size_t len;
+	if (nib_read_file_at(AT_FDCWD, p, 4096, &text, &len, NULL) < 0)
+		return xstrdup("(absent)");
+	return text;
+}
+
+static void put(const char *dir, const char *file, const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	CHECK(nib_write_file_atomic_at(AT_FDCWD, p, text, strlen(text), 0644, NULL) == 0);
+}
+
+static void mkdirs(const char *dir)
+{
+	_cleanup_free_ char *cmd = xasprintf("mkdir -p '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+static void test_cgroup(void)
+{
+	char top[] = "/tmp/nib-test-cgroup-XXXXXX";
+	CHECK(mkdtemp(top) != NULL);
+	_cleanup_free_ char *pod = xasprintf("%s/kubepods/pod1", top);
+	_cleanup_free_ char *leaf = xasprintf("%s/service", pod);
+	mkdirs(leaf);
+	put(pod, "cgroup.subtree_control", "");
+	put(leaf, "cgroup.procs", "");
+	struct bld_srv s = {.cfg = {.memory_max = 256 << 20, .pids_max = 100}};
+
+	/* the service's own cgroup: it moves to the leaf, children get both
+	 * controllers */
+	_cleanup_free_ char *dir =
+	    bld_srv_cgroup_setup_at(&s, top, "1:name=systemd:/x\n0::/kubepods/pod1\n");
+	CHECK(dir && streq(dir, pod));
+	_cleanup_free_ char *procs = slurp(leaf, "cgroup.procs");
+	_cleanup_free_ char *ctl = slurp(pod, "cgroup.subtree_control");
+	CHECK_STREQ(procs, "0");
+	CHECK_STREQ(ctl, "+memory +pids");
+	/* never the root cgroup, a cgroup v1 line, a path with "..", a folder
+	 * not delegated (its files cannot be written), or without limits */
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "0::/\n") == NULL);
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "4:memory:/kubepods/pod1\n") == NULL);
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "0::/kubepods/../../etc\n") == NULL);
+	CHECK(bld_srv_cgroup_setup_at(&s, top, "0::/other\n") == NULL);
+	struct bld_srv none = {0};
+	CHECK(bld_srv_cgroup_setup_at(&none, top, "0::/kubepods/pod1\n") == NULL);
+
+	/* a build's cgroup: its limits written, its cgroup.procs open */
+	s.cgroup = pod;
+	struct bld_srv_job j = {.s = &s};
+	snprintf(j.b.id, sizeof(j.b.id), "0123abcd");
+	_cleanup_free_ char *bdir = xasprintf("%s/nib-build-0123abcd", pod);
+	mkdirs(bdir);
+	put(bdir, "memory.max", "max");
+	put(bdir, "pids.max", "max");
+	put(bdir, "cgroup.procs", "");
+	char *path = NULL;
+	int fd = bld_srv_cgroup_open(&j, &path);
+	CHECK(fd >= 0 && path && streq(path, bdir));
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	_cleanup_free_ char *mem = slurp(bdir, "memory.max");
+	_cleanup_free_ char *pids = slurp(bdir, "pids.max");
+	_cleanup_free_ char *swap = slurp(bdir, "memory.swap.max");
+	CHECK_STREQ(mem, "268435456");
+	CHECK_STREQ(pids, "100");
+	CHECK_STREQ(swap, "(absent)");	  /* no swap accounting: not an error */
+	put(bdir, "memory.swap.max", ""); /* cgroupfs replaces; a file is written over */
+	fd = bld_srv_cgroup_open(&j, &path);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	_cleanup_free_ char *swap0 = slurp(bdir, "memory.swap.max");
+	CHECK_STREQ(swap0, "0");
+	/* pids.max that cannot be written (the controller is not enabled):
+	 * no cgroup, nib build's limits only */
+	_cleanup_free_ char *pf = xasprintf("%s/pids.max", bdir);
+	CHECK(unlink(pf) == 0);
+	CHECK(bld_srv_cgroup_open(&j, &path) < 0 && path == NULL);
+
+	/* an OOM kill, as memory.events says it */
+	put(bdir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n");
+	CHECK(!bld_srv_cgroup_oom(bdir));
+	put(bdir, "memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\noom_group_kill 0\n");
+	CHECK(bld_srv_cgroup_oom(bdir));
+
+	/* the RUN steps get the limits from nib build in any case */
+	struct nib_strv argv = {0};
+	bld_srv_build_argv(&j, "/r", "/d", &argv);
+	CHECK(nib_strv_find(&argv, "--memory=268435456") >= 0);
+	CHECK(nib_strv_find(&argv, "--pids-limit=100") >= 0);
+	nib_strv_free(&argv);
+	(void)nib_rm_rf_at(AT_FDCWD, top, NULL);
+}
+
 int main(void)
 {
 	RUN(test_spec);
@@ -339,5 +466,6 @@ int main(void)
 	RUN(test_context);
 	RUN(test_log_render);
 	RUN(test_db);
+	RUN(test_cgroup);
 	return unit_done();
 }
