@@ -29,6 +29,15 @@ void bld_build_opts_init(struct bld_build_opts *o)
 	o->http_proxy = true;
 }
 
+struct bld_etc_opts bld_build_etc(const struct bld_build_opts *o)
+{
+	return (struct bld_etc_opts){.add_hosts = o->add_hosts.v,
+				     .dns = o->dns.v,
+				     .dns_search = o->dns_search.v,
+				     .dns_options = o->dns_options.v,
+				     .no_hosts = o->no_hosts};
+}
+
 void bld_build_opts_free(struct bld_build_opts *o)
 {
 	nib_strv_free(&o->tags);
@@ -40,6 +49,10 @@ void bld_build_opts_free(struct bld_build_opts *o)
 	nib_strv_free(&o->unsetenv);
 	nib_strv_free(&o->cap_add);
 	nib_strv_free(&o->cap_drop);
+	nib_strv_free(&o->add_hosts);
+	nib_strv_free(&o->dns);
+	nib_strv_free(&o->dns_search);
+	nib_strv_free(&o->dns_options);
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);

@@ -85,8 +85,14 @@ struct bld_build_opts {
 	unsigned timeout;		   /* --timeout seconds for the build (0: none) */
 	bool omit_history;		   /* --omit-history */
 	bool http_proxy;		   /* pass the *_proxy variables to RUN (default true) */
+	/* RUN's /etc/hosts and resolv.conf: --add-host, --dns, --dns-search,
+	 * --dns-option, --no-hosts (struct bld_etc_opts) */
+	struct nib_strv add_hosts, dns, dns_search, dns_options;
+	bool no_hosts;
 };
 void bld_build_opts_init(struct bld_build_opts *o);
+/* The RUN steps' /etc options of `o` (pointing into it). */
+struct bld_etc_opts bld_build_etc(const struct bld_build_opts *o);
 void bld_build_opts_free(struct bld_build_opts *o);
 
 /* The build's result. */

@@ -41,6 +41,11 @@ static const char build_help[] =
     "  --network private|host|none  RUN steps' network (default private where slirp4netns\n"
     "                             and /dev/net/tun can run: the outside, not the host's\n"
     "                             loopback; else host; nib info says which)\n"
+    "  --add-host HOST:IP         an /etc/hosts entry for RUN steps (repeatable; IPv6 too)\n"
+    "  --no-hosts                 RUN steps see the image's /etc/hosts, not nib's\n"
+    "  --dns IP|none              RUN steps' nameservers (repeatable; none: the image's\n"
+    "                             /etc/resolv.conf)\n"
+    "  --dns-search DOMAIN, --dns-option OPT  RUN's resolv.conf search and options lines\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
     "  --stdin                    RUN steps read nib's standard input\n"
     "  --pids-limit N             processes of a RUN step (default 4096; 0: none)\n"
@@ -142,6 +147,11 @@ enum {
 	OPT_ALL_PLATFORMS,
 	OPT_REMOTE,
 	OPT_TOKEN_FILE,
+	OPT_ADD_HOST,
+	OPT_DNS,
+	OPT_DNS_SEARCH,
+	OPT_DNS_OPTION,
+	OPT_NO_HOSTS,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -167,8 +177,7 @@ struct compat_opt {
 #define OWN_NS                                                                                     \
 	"nib runs every RUN step in namespaces of its own (where the environment allows, see nib " \
 	"info)"
-#define ETC_FILES SOON "nib writes RUN's /etc/hosts and /etc/resolv.conf itself"
-#define ID_MAP	  "nib picks the ID map itself: use --idmap auto|subuid|single|none"
+#define ID_MAP "nib picks the ID map itself: use --idmap auto|subuid|single|none"
 
 static const struct compat_opt compat_opts[] = {
     /* accepted: what nib does anyway */
@@ -189,11 +198,6 @@ static const struct compat_opt compat_opts[] = {
     {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
     {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
     {"ssh", required_argument, 0, NULL, SOON "SSH agent forwarding"},
-    {"add-host", required_argument, 0, NULL, ETC_FILES},
-    {"dns", required_argument, 0, NULL, ETC_FILES},
-    {"dns-option", required_argument, 0, NULL, ETC_FILES},
-    {"dns-search", required_argument, 0, NULL, ETC_FILES},
-    {"no-hosts", optional_argument, 0, NULL, ETC_FILES},
     {"security-opt", required_argument, 0, NULL,
      SOON "security options (RUN steps get nib's seccomp filter and capability set)"},
     {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
@@ -363,6 +367,7 @@ static int add_env(struct bld_build_opts *o, const char *a, struct nib_error *er
 }
 
 /* --cap-add/--cap-drop take CAP[,CAP...] and repeat. */
+/* A comma-separated list's items (empty ones dropped). */
 static void add_caps(struct nib_strv *sv, const char *a)
 {
 	_cleanup_free_ char *copy = xstrdup(a);
@@ -675,6 +680,11 @@ static const struct option build_opts[] = {
     {"unsetenv", required_argument, NULL, OPT_UNSETENV},
     {"cap-add", required_argument, NULL, OPT_CAP_ADD},
     {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+    {"add-host", required_argument, NULL, OPT_ADD_HOST},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+    {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+    {"no-hosts", optional_argument, NULL, OPT_NO_HOSTS},
     {"stdin", optional_argument, NULL, OPT_STDIN},
     {"ignorefile", required_argument, NULL, OPT_IGNOREFILE},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
@@ -963,6 +973,23 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_CAP_DROP:
 			add_caps(&o.cap_drop, optarg);
 			break;
+		/* comma-separated lists, as buildah's */
+		case OPT_ADD_HOST:
+			add_caps(&o.add_hosts, optarg);
+			break;
+		case OPT_DNS:
+			add_caps(&o.dns, optarg);
+			break;
+		case OPT_DNS_SEARCH:
+			add_caps(&o.dns_search, optarg);
+			break;
+		case OPT_DNS_OPTION:
+			add_caps(&o.dns_options, optarg);
+			break;
+		case OPT_NO_HOSTS:
+			if (flag_value(self, "no-hosts", optarg, &o.no_hosts, err) < 0)
+				goto out;
+			break;
 		case OPT_STDIN:
 			if (flag_value(self, "stdin", optarg, &o.run_stdin, err) < 0)
 				goto out;
@@ -1140,6 +1167,13 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		if (!cap_known(cap)) {
 			nib_err(err, NIB_ERR_USAGE, 0, "build: --%s %s: unknown capability",
 				i < o.cap_add.len ? "cap-add" : "cap-drop", cap);
+			goto out;
+		}
+	}
+	{
+		struct bld_etc_opts etc = bld_build_etc(&o);
+		if (bld_etc_opts_check(&etc, o.network, err) < 0) {
+			nib_err_wrap(err, "build");
 			goto out;
 		}
 	}

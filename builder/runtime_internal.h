@@ -128,6 +128,11 @@ struct bld_msg_created {
 		"resolv.conf", "hosts", "hostname"                                                 \
 	}
 
+/* The contents of the BLD_ETC_FILES for `spec` on `network` (host, none
+ * or private: what the run got): NULL where the image's own file stays
+ * (--dns none, --no-hosts). builder/runtime_etc.c. */
+void bld_etc_files_make(const struct bld_run_spec *spec, enum bld_network network, char *files[3]);
+
 /* Everything the container side needs, prepared by the parent. */
 struct bld_rt {
 	const struct bld_run_spec *spec;
@@ -135,7 +140,8 @@ struct bld_rt {
 	int sync_fd;	    /* child end of the sync socket */
 	int out_fd, err_fd; /* -1: inherited */
 	/* contents of /etc/resolv.conf, hosts, hostname (BLD_ETC_FILES order),
-	 * written to the container's /dev tmpfs and bound over the image's */
+	 * written to the container's /dev tmpfs and bound over the image's;
+	 * NULL: the image's stays */
 	char *etc_files[3];
 	bool netns;
 	enum bld_network network; /* host, none or private: auto decided */
