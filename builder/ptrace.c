@@ -481,6 +481,7 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 {
 	struct bld_ptrace_tracer tr = {.fs = &p->fs,
 				       .emulate_owner = p->emulate_owner,
+				       .mknod_refused = !(p->caps & (1ULL << CAP_MKNOD)),
 				       .hostname = p->spec->hostname ? p->spec->hostname : "nib"};
 	_cleanup_free_ char *exec_dir = xasprintf("%s/exec", p->tmp);
 	sigset_t none;

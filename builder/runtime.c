@@ -205,6 +205,7 @@ struct run_state {
 	size_t n_created, cap_created;
 	bool timed_out, interrupted;
 	struct bld_slirp slirp;
+	bool emulate_owner; /* single UID: the supervisor records every owner */
 };
 
 static void read_sync(struct run_state *st)
@@ -341,7 +342,8 @@ static void pump(const struct bld_run_spec *spec, struct run_state *st)
 				if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 					close(st->notify_fd);
 					st->notify_fd = -1;
-				} else if (bld_seccomp_supervise_one(st->notify_fd, &e) < 0) {
+				} else if (bld_seccomp_supervise_one(st->notify_fd,
+								     st->emulate_owner, &e) < 0) {
 					log_warn("%s", e.msg);
 					nib_err_clear(&e);
 					close(st->notify_fd);
@@ -425,6 +427,7 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*s
 	if (pid < 0)
 		return ATTEMPT_FAILED;
 	st->pid = pid;
+	st->emulate_owner = rt->idmap.mode == BLD_IDMAP_SINGLE;
 	closep(&(*sv)[1]);
 	rt->sync_fd = -1;
 	if (spec->on_line) {

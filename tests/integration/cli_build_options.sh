@@ -283,8 +283,15 @@ if [ "$HAVE_BUILDAH" = 1 ]; then
 		# shellcheck disable=SC2086
 		bud $a -f "$C/Caps" -t caps "$C" >/dev/null 2>&1 || fail "buildah $a"
 		cid=$("${BUILDAH[@]}" from -q caps) && m=$("${BUILDAH[@]}" mount "$cid")
+		want=$(cat "$m/caps")
+		# nib's default set is buildah's plus CAP_MKNOD (Docker's: RUN
+		# mknod works and its layer has the device node)
+		case $a in
+		*"drop ALL"* | *"drop all"*) ;;
+		*) want=$(printf 'CapEff:\t%016x' $((0x${want##*[[:space:]]} | 1 << 27))) ;;
+		esac
 		# shellcheck disable=SC2086
-		assert_eq "$(caps $a)" "$(cat "$m/caps")" "buildah $a"
+		assert_eq "$(caps $a)" "$want" "buildah $a (and CAP_MKNOD)"
 		"${BUILDAH[@]}" rm "$cid" >/dev/null 2>&1
 	done
 fi
