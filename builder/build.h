@@ -57,7 +57,7 @@ struct bld_build_opts {
 	enum bld_network network;
 	const char *iidfile, *digestfile;
 	int64_t timestamp; /* -1: none */
-	bool squash;
+	bool squash;	   /* --squash, --squash-all: one layer, the base's included */
 	bool quiet;
 	int jobs;
 	bool push;

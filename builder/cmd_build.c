@@ -76,7 +76,7 @@ static const char build_help[] =
     "               | type=tar,dest=FILE | -   (-: a tar of the rootfs on standard output)\n"
     "  --compression-format gzip|zstd  layer compression (default gzip)\n"
     "  --compression-level N      compression level (gzip 1-9, zstd 1-22)\n"
-    "  --squash                   one layer for the image's own steps\n"
+    "  --squash, --squash-all     the image has one layer: the base's and the build's\n"
     "  --jobs N                   stages built at once (default 1)\n"
     "  --push                     push every tag after the build\n"
     "  --cache-from REPO          look steps up in a registry cache (repeatable)\n"
@@ -117,6 +117,7 @@ enum {
 	OPT_IIDFILE,
 	OPT_DIGESTFILE,
 	OPT_SQUASH,
+	OPT_SQUASH_ALL,
 	OPT_JOBS,
 	OPT_PUSH,
 	OPT_CACHE_FROM,
@@ -700,6 +701,7 @@ static const struct option build_opts[] = {
     {"iidfile", required_argument, NULL, OPT_IIDFILE},
     {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
     {"squash", optional_argument, NULL, OPT_SQUASH},
+    {"squash-all", optional_argument, NULL, OPT_SQUASH_ALL},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"push", no_argument, NULL, OPT_PUSH},
     {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
@@ -1055,8 +1057,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_DIGESTFILE:
 			o.digestfile = optarg;
 			break;
-		case OPT_SQUASH:
-			if (flag_value(self, "squash", optarg, &o.squash, err) < 0)
+		case OPT_SQUASH:     /* buildah's: everything, the base too */
+		case OPT_SQUASH_ALL: /* podman's */
+			if (flag_value(self, opt_name(c, opts), optarg, &o.squash, err) < 0)
 				goto out;
 			break;
 		case OPT_JOBS:

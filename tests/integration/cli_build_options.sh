@@ -115,6 +115,8 @@ done <<'EOF'
 --cap-drop bogus|--cap-drop bogus: unknown capability
 --rm=maybe|--rm: 'maybe' is not a boolean
 --stdin=2x|--stdin: '2x' is not a boolean
+--squash=maybe|--squash: 'maybe' is not a boolean
+--squash-all=2|--squash-all: '2' is not a boolean
 --isolation vm|bad --isolation "vm"
 --retry x|--retry: 'x' is not a number
 --retry-delay soon|--retry-delay: 'soon' is not a duration
