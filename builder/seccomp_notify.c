@@ -9,7 +9,9 @@
  * storage/storage.h, stg_override_parse and stg_override_format),
  * checks that the request is still alive (SECCOMP_IOCTL_NOTIF_ID_VALID) and
  * answers:
- *	chown family   success without effect (the record holds the owner)
+ *	chown family   success without effect (the record holds the owner);
+ *	               in the other ID maps only for a file that has a
+ *	               record, the rest continues in the kernel
  *	chmod family   record updated when there is one, then the call
  *	               continues in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
  *	mknod device   an empty regular file carrying the record (in every
@@ -353,11 +355,6 @@ static bool link_rec_get(pid_t pid, int dirfd, const char *path, const struct st
 	return true;
 }
 
-/*
- * lchown of a symlink: its record goes on its folder (storage.h). The
- * symlink is made anew first, so that it is the step's own (with overlay:
- * in the upper folder, where the commit finds it with its record).
- */
 /* The number after `key` ("\nUmask:") in /proc/PID/status, in `base`;
  * `dflt` when it cannot be read. */
 static unsigned long long proc_status(pid_t pid, const char *key, int base, unsigned long long dflt)
@@ -381,6 +378,11 @@ static bool has_cap(pid_t pid, int cap)
 	return (proc_status(pid, "\nCapEff:", 16, 0) >> cap) & 1;
 }
 
+/*
+ * lchown of a symlink: its record goes on its folder (storage.h). The
+ * symlink is made anew first, so that it is the step's own (with overlay:
+ * in the upper folder, where the commit finds it with its record).
+ */
 static int do_chown_link(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32_t gid)
 {
 	const char *name;
