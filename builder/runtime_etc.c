@@ -140,6 +140,20 @@ static void put_line(struct nib_buf *b, const char *key, char *const *v, size_t 
 	nib_buf_putc(b, '\n');
 }
 
+/* What an option gave replaces what the host's file had (empty items
+ * dropped; buildah's --dns-search "." alone: none). */
+static void replace_with(struct nib_strv *have, char *const *given)
+{
+	if (!count(given))
+		return;
+	nib_strv_free(have);
+	if (count(given) == 1 && streq(given[0], "."))
+		return;
+	for (size_t i = 0; i < count(given); i++)
+		if (*given[i])
+			nib_strv_push(have, given[i]);
+}
+
 static char *make_resolv(const struct bld_etc_opts *o, enum bld_network network)
 {
 	_cleanup_free_ char *host = NULL;
@@ -154,36 +168,13 @@ static char *make_resolv(const struct bld_etc_opts *o, enum bld_network network)
 	}
 	conf_words(host, "search", true, &search);
 	conf_words(host, "options", false, &opts);
-	if (network == BLD_NET_HOST) {
-		_cleanup_free_ char *copy = xstrdup(host);
-		char *save = NULL;
-		/* one address per nameserver line */
-		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-			char *wsave = NULL, *w = strtok_r(l, " \t\r", &wsave);
-			if (w && streq(w, "nameserver") && (w = strtok_r(NULL, " \t\r", &wsave)))
-				nib_strv_push(&ns, w);
-		}
-	} else if (network == BLD_NET_PRIVATE) {
+	if (network == BLD_NET_HOST)
+		conf_words(host, "nameserver", false, &ns);
+	else if (network == BLD_NET_PRIVATE)
 		nib_strv_push(&ns, "10.0.2.3"); /* slirp4netns's DNS */
-	}
-	if (count(o->dns_search)) {
-		nib_strv_free(&search);
-		/* buildah: "." alone means no search domains */
-		if (!(count(o->dns_search) == 1 && streq(o->dns_search[0], ".")))
-			for (size_t i = 0; i < count(o->dns_search); i++)
-				nib_strv_push(&search, o->dns_search[i]);
-	}
-	if (count(o->dns)) {
-		nib_strv_free(&ns);
-		for (size_t i = 0; i < count(o->dns); i++)
-			nib_strv_push(&ns, o->dns[i]);
-	}
-	if (count(o->dns_options)) {
-		nib_strv_free(&opts);
-		for (size_t i = 0; i < count(o->dns_options); i++)
-			if (*o->dns_options[i])
-				nib_strv_push(&opts, o->dns_options[i]);
-	}
+	replace_with(&search, o->dns_search);
+	replace_with(&ns, o->dns);
+	replace_with(&opts, o->dns_options);
 	put_line(&b, "search", search.v, search.len);
 	for (size_t i = 0; i < ns.len; i++)
 		nib_buf_printf(&b, "nameserver %s\n", ns.v[i]);
