@@ -30,6 +30,15 @@ void bld_build_opts_init(struct bld_build_opts *o)
 	o->http_proxy = true;
 }
 
+struct bld_etc_opts bld_build_etc(const struct bld_build_opts *o)
+{
+	return (struct bld_etc_opts){.add_hosts = o->add_hosts.v,
+				     .dns = o->dns.v,
+				     .dns_search = o->dns_search.v,
+				     .dns_options = o->dns_options.v,
+				     .no_hosts = o->no_hosts};
+}
+
 void bld_build_opts_free(struct bld_build_opts *o)
 {
 	nib_strv_free(&o->tags);
@@ -42,6 +51,10 @@ void bld_build_opts_free(struct bld_build_opts *o)
 	nib_strv_free(&o->os_features);
 	nib_strv_free(&o->cap_add);
 	nib_strv_free(&o->cap_drop);
+	nib_strv_free(&o->add_hosts);
+	nib_strv_free(&o->dns);
+	nib_strv_free(&o->dns_search);
+	nib_strv_free(&o->dns_options);
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
@@ -354,7 +367,6 @@ static int build_stage(struct bld_build *b, int index, struct nib_error *err)
 		return -1;
 	}
 	default_path(s->cfg);
-	s->n_base_layers = s->n_layers;
 	bld_log_step_end(b, cs->from, bld_now() - t0, false, NULL);
 	ret = run_steps(b, s, err);
 	cf_stage_steps_free(&s->steps);
@@ -592,7 +604,7 @@ static int write_image(struct bld_build *b, struct bld_stage *s, struct bld_buil
 
 struct squash_work {
 	struct stg_store *st;
-	const char *top, *base;
+	const char *top;
 	struct stg_commit_opts co;
 	struct stg_layer_out out;
 };
@@ -601,27 +613,24 @@ static int squash_work(void *arg, struct nib_error *err)
 {
 	struct squash_work *w = arg;
 	_cleanup_close_ int tfd = open(w->top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int bfd = -1;
 
 	if (tfd < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->top);
-	if (w->base && (bfd = open(w->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return nib_err(err, NIB_ERR_IO, errno, "open %s", w->base);
-	w->co.basefd = bfd;
 	return stg_layer_commit(w->st, tfd, &w->co, &w->out, err);
 }
 
-/* The stage's own layers as one (Docker's --squash: the base's layers
- * stay; history entries stay, all but the last marked empty). */
+/* Every layer of the stage, the base's too, as one (buildah's --squash,
+ * podman's --squash-all): the merged tree, with no whiteouts. History
+ * entries stay, all but the last that had a layer marked empty. */
 static int squash(struct bld_build *b, struct bld_stage *s, struct nib_error *err)
 {
-	size_t nb = s->n_base_layers;
 	struct stg_unpack_opts uo;
 	_cleanup_strv_ struct nib_strv dirs = {0};
 	_cleanup_free_ struct stg_layer_ref *refs = NULL;
 	struct squash_work w = {.st = b->st};
+	bool last = true;
 
-	if (s->n_layers <= nb + 1)
+	if (s->n_layers <= 1)
 		return 0;
 	if (bld_build_env(b, err) < 0)
 		return -1;
@@ -635,36 +644,24 @@ static int squash(struct bld_build *b, struct bld_stage *s, struct nib_error *er
 	if (stg_layers_unpack(b->st, refs, s->n_layers, &uo, &dirs, err) < 0)
 		return nib_err_wrap(err, "--squash");
 	stg_commit_opts_init(&w.co);
-	w.co.kind = STG_DIFF_COMPARE;
+	w.co.kind = STG_DIFF_COMPARE; /* with no base: the whole tree */
+	w.co.idmap = b->uo.idmap;     /* no user namespace: the disk's IDs mapped */
 	w.co.timestamp = b->ts;
 	w.co.compression = b->o->compression;
 	w.top = dirs.v[dirs.len - 1];
-	w.base = nb ? dirs.v[nb - 1] : NULL;
 	if (bld_ns_exec(&b->ns, NULL, squash_work, &w, &w, sizeof(w), err) < 0)
 		return nib_err_wrap(err, "--squash");
-	for (size_t i = nb; i < s->n_layers; i++)
+	for (size_t i = 0; i < s->n_layers; i++)
 		free(s->layers[i].media_type);
-	s->n_layers = nb;
-	while (s->cfg->diff_ids.len > nb)
-		free(s->cfg->diff_ids.v[--s->cfg->diff_ids.len]);
-	s->cfg->diff_ids.v[s->cfg->diff_ids.len] = NULL;
+	s->n_layers = 0;
+	nib_strv_free(&s->cfg->diff_ids);
 	bld_stage_add_layer(s, &w.out);
-	/* history: the last non-empty entry keeps the layer */
-	size_t non_empty = 0;
-	for (size_t i = 0; i < s->cfg->n_history; i++)
-		if (!s->cfg->history[i].empty_layer)
-			non_empty++;
-	bool last = true;
-	for (size_t i = s->cfg->n_history; i-- > 0 && non_empty > nb + 1;) {
+	for (size_t i = s->cfg->n_history; i-- > 0;) {
 		struct stg_history *h = &s->cfg->history[i];
-		if (h->empty_layer)
-			continue;
-		if (last) {
+		if (!h->empty_layer && !last)
+			h->empty_layer = true;
+		else if (!h->empty_layer)
 			last = false;
-			continue;
-		}
-		h->empty_layer = true;
-		non_empty--;
 	}
 	return 0;
 }
@@ -703,6 +700,7 @@ struct tar_work {
 	const char *tree; /* NULL: an empty rootfs */
 	int fd;
 	int64_t timestamp;
+	const struct stg_idmap *idmap; /* disk IDs -> the image's (no user namespace) */
 	struct stg_layer_out out;
 };
 
@@ -727,6 +725,7 @@ static int tar_work(void *arg, struct nib_error *err)
 		co.basefd = -1;
 		co.compression = STG_COMPRESS_NONE;
 		co.timestamp = w->timestamp;
+		co.idmap = w->idmap;
 		ret = stg_layer_commit_fd(tfd, &co, w->fd, &w->out, err);
 	}
 	if (!w->tree)
@@ -742,7 +741,7 @@ static int output_tar(struct bld_build *b, struct bld_stage *s, const struct bld
 	_cleanup_strv_ struct nib_strv dirs = {0};
 	_cleanup_free_ struct stg_layer_ref *refs = NULL;
 	_cleanup_close_ int own = -1;
-	struct tar_work w = {.fd = out->fd, .timestamp = b->ts};
+	struct tar_work w = {.fd = out->fd, .timestamp = b->ts, .idmap = b->uo.idmap};
 	struct stg_unpack_opts uo;
 
 	if (w.fd < 0) {

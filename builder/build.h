@@ -57,7 +57,7 @@ struct bld_build_opts {
 	enum bld_network network;
 	const char *iidfile, *digestfile;
 	int64_t timestamp; /* -1: none */
-	bool squash;
+	bool squash;	   /* --squash, --squash-all: one layer, the base's included */
 	bool quiet;
 	int jobs;
 	bool push;
@@ -90,8 +90,14 @@ struct bld_build_opts {
 	struct nib_strv os_features; /* --os-feature F (F-: removed) on the base's os.features */
 	const char *logsplit;	     /* --logsplit: each platform's output to LOGSPLIT_OS_ARCH */
 	bool http_proxy;	     /* pass the *_proxy variables to RUN (default true) */
+	/* RUN's /etc/hosts and resolv.conf: --add-host, --dns, --dns-search,
+	 * --dns-option, --no-hosts (struct bld_etc_opts) */
+	struct nib_strv add_hosts, dns, dns_search, dns_options;
+	bool no_hosts;
 };
 void bld_build_opts_init(struct bld_build_opts *o);
+/* The RUN steps' /etc options of `o` (pointing into it). */
+struct bld_etc_opts bld_build_etc(const struct bld_build_opts *o);
 void bld_build_opts_free(struct bld_build_opts *o);
 
 /* The build's result. */

@@ -62,7 +62,6 @@ struct bld_stage {
 	struct stg_image_config *cfg;
 	struct bld_layer *layers;
 	size_t n_layers, cap_layers;
-	size_t n_base_layers;	      /* layers FROM gave (--squash keeps them) */
 	char key[NIB_DIGEST_LEN + 1]; /* cache chain: identity of the state so far */
 	struct nib_strv args;	      /* build args in scope: "K=V" */
 	bool cmd_set;		      /* CMD given in this stage (ENTRYPOINT keeps it) */

@@ -61,7 +61,8 @@ static void target_like_image(const struct stg_rootfs *r, int dfd, const char *n
 	}
 }
 
-static int make_targets(const struct stg_rootfs *r, struct nib_error *err)
+static int make_targets(const struct stg_rootfs *r, const struct bld_etc_opts *etc,
+			struct nib_error *err)
 {
 	static const char *const dirs[] = {"targets", "targets/etc", "targets/proc", "targets/sys",
 					   "targets/dev"};
@@ -75,6 +76,8 @@ static int make_targets(const struct stg_rootfs *r, struct nib_error *err)
 		if (mkdirat(dfd, dirs[i], 0755) < 0 && errno != EEXIST)
 			return nib_err(err, NIB_ERR_IO, errno, "mkdir %s/%s", r->dir, dirs[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		if (bld_etc_keeps_image(etc, files[i] + strlen("targets/etc/")))
+			continue;
 		int fd = openat(dfd, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return nib_err(err, NIB_ERR_IO, errno, "create %s/%s", r->dir, files[i]);
@@ -108,6 +111,7 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 		spec.network = BLD_NET_NONE;
 	else if (step->run.network == CF_NETWORK_HOST)
 		spec.network = BLD_NET_HOST;
+	spec.etc = bld_build_etc(b->o);
 	spec.idmap = b->ns.mode;
 	spec.isolation = b->o->isolation;
 	spec.limits = b->o->limits;
@@ -119,7 +123,7 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	spec.on_line = bld_log_line;
 	spec.line_ctx = b;
 	if (bld_merged(b, ls->r)) {
-		if (make_targets(ls->r, err) < 0)
+		if (make_targets(ls->r, &spec.etc, err) < 0)
 			return -1;
 		spec.rootfs_setup = rootfs_setup;
 		spec.rootfs_setup_ctx = ls->r;

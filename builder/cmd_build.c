@@ -43,6 +43,11 @@ static const char build_help[] =
     "  --network private|host|none  RUN steps' network (default private where slirp4netns\n"
     "                             and /dev/net/tun can run: the outside, not the host's\n"
     "                             loopback; else host; nib info says which)\n"
+    "  --add-host HOST:IP         an /etc/hosts entry for RUN steps (repeatable; IPv6 too)\n"
+    "  --no-hosts                 RUN steps see the image's /etc/hosts, not nib's\n"
+    "  --dns IP|none              RUN steps' nameservers (repeatable; none: the image's\n"
+    "                             /etc/resolv.conf)\n"
+    "  --dns-search DOMAIN, --dns-option OPT  RUN's resolv.conf search and options lines\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
     "  --stdin                    RUN steps read nib's standard input\n"
     "  --pids-limit N             processes of a RUN step (default 4096; 0: none)\n"
@@ -77,7 +82,7 @@ static const char build_help[] =
     "               | type=tar,dest=FILE | -   (-: a tar of the rootfs on standard output)\n"
     "  --compression-format gzip|zstd  layer compression (default gzip)\n"
     "  --compression-level N      compression level (gzip 1-9, zstd 1-22)\n"
-    "  --squash                   one layer for the image's own steps\n"
+    "  --squash, --squash-all     the image has one layer: the base's and the build's\n"
     "  --jobs N                   stages built at once (default 1)\n"
     "  --push                     push every tag after the build\n"
     "  --cache-from REPO          look steps up in a registry cache (repeatable)\n"
@@ -122,6 +127,7 @@ enum {
 	OPT_IIDFILE,
 	OPT_DIGESTFILE,
 	OPT_SQUASH,
+	OPT_SQUASH_ALL,
 	OPT_JOBS,
 	OPT_PUSH,
 	OPT_CACHE_FROM,
@@ -158,6 +164,11 @@ enum {
 	OPT_REMOTE,
 	OPT_TOKEN_FILE,
 	OPT_PROGRESS,
+	OPT_ADD_HOST,
+	OPT_DNS,
+	OPT_DNS_SEARCH,
+	OPT_DNS_OPTION,
+	OPT_NO_HOSTS,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -183,8 +194,7 @@ struct compat_opt {
 #define OWN_NS                                                                                     \
 	"nib runs every RUN step in namespaces of its own (where the environment allows, see nib " \
 	"info)"
-#define ETC_FILES SOON "nib writes RUN's /etc/hosts and /etc/resolv.conf itself"
-#define ID_MAP	  "nib picks the ID map itself: use --idmap auto|subuid|single|none"
+#define ID_MAP "nib picks the ID map itself: use --idmap auto|subuid|single|none"
 
 static const struct compat_opt compat_opts[] = {
     /* accepted: what nib does anyway */
@@ -203,11 +213,6 @@ static const struct compat_opt compat_opts[] = {
     {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
     {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
     {"ssh", required_argument, 0, NULL, SOON "SSH agent forwarding"},
-    {"add-host", required_argument, 0, NULL, ETC_FILES},
-    {"dns", required_argument, 0, NULL, ETC_FILES},
-    {"dns-option", required_argument, 0, NULL, ETC_FILES},
-    {"dns-search", required_argument, 0, NULL, ETC_FILES},
-    {"no-hosts", optional_argument, 0, NULL, ETC_FILES},
     {"security-opt", required_argument, 0, NULL,
      SOON "security options (RUN steps get nib's seccomp filter and capability set)"},
     {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
@@ -373,6 +378,7 @@ static int add_env(struct bld_build_opts *o, const char *a, struct nib_error *er
 }
 
 /* --cap-add/--cap-drop take CAP[,CAP...] and repeat. */
+/* A comma-separated list's items (empty ones dropped). */
 static void add_caps(struct nib_strv *sv, const char *a)
 {
 	_cleanup_free_ char *copy = xstrdup(a);
@@ -713,6 +719,11 @@ static const struct option build_opts[] = {
     {"unsetenv", required_argument, NULL, OPT_UNSETENV},
     {"cap-add", required_argument, NULL, OPT_CAP_ADD},
     {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+    {"add-host", required_argument, NULL, OPT_ADD_HOST},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
+    {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
+    {"no-hosts", optional_argument, NULL, OPT_NO_HOSTS},
     {"stdin", optional_argument, NULL, OPT_STDIN},
     {"ignorefile", required_argument, NULL, OPT_IGNOREFILE},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
@@ -733,6 +744,7 @@ static const struct option build_opts[] = {
     {"iidfile", required_argument, NULL, OPT_IIDFILE},
     {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
     {"squash", optional_argument, NULL, OPT_SQUASH},
+    {"squash-all", optional_argument, NULL, OPT_SQUASH_ALL},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"push", no_argument, NULL, OPT_PUSH},
     {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
@@ -1003,6 +1015,23 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_CAP_DROP:
 			add_caps(&o.cap_drop, optarg);
 			break;
+		/* comma-separated lists, as buildah's */
+		case OPT_ADD_HOST:
+			add_caps(&o.add_hosts, optarg);
+			break;
+		case OPT_DNS:
+			add_caps(&o.dns, optarg);
+			break;
+		case OPT_DNS_SEARCH:
+			add_caps(&o.dns_search, optarg);
+			break;
+		case OPT_DNS_OPTION:
+			add_caps(&o.dns_options, optarg);
+			break;
+		case OPT_NO_HOSTS:
+			if (flag_value(self, "no-hosts", optarg, &o.no_hosts, err) < 0)
+				goto out;
+			break;
 		case OPT_STDIN:
 			if (flag_value(self, "stdin", optarg, &o.run_stdin, err) < 0)
 				goto out;
@@ -1095,8 +1124,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		case OPT_DIGESTFILE:
 			o.digestfile = optarg;
 			break;
-		case OPT_SQUASH:
-			if (flag_value(self, "squash", optarg, &o.squash, err) < 0)
+		case OPT_SQUASH:     /* buildah's: everything, the base too */
+		case OPT_SQUASH_ALL: /* podman's */
+			if (flag_value(self, opt_name(c, opts), optarg, &o.squash, err) < 0)
 				goto out;
 			break;
 		case OPT_JOBS:
@@ -1215,6 +1245,13 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 		if (!cap_known(cap)) {
 			nib_err(err, NIB_ERR_USAGE, 0, "build: --%s %s: unknown capability",
 				i < o.cap_add.len ? "cap-add" : "cap-drop", cap);
+			goto out;
+		}
+	}
+	{
+		struct bld_etc_opts etc = bld_build_etc(&o);
+		if (bld_etc_opts_check(&etc, o.network, err) < 0) {
+			nib_err_wrap(err, "build");
 			goto out;
 		}
 	}

@@ -120,37 +120,30 @@ static int make_dev(struct prun *p, struct nib_error *err)
 	return 0;
 }
 
-/* /etc/resolv.conf (the host's), hosts and hostname, as namespace mode
- * writes them. */
+/* /etc/resolv.conf, hosts and hostname, as namespace mode writes them
+ * (the pod's network: no network namespace here). */
 static int make_etc(struct prun *p, struct nib_error *err)
 {
 	static const char *const names[] = BLD_ETC_FILES;
-	const char *hostname = p->spec->hostname ? p->spec->hostname : "nib";
 	_cleanup_free_ char *etc = xasprintf("%s/etc", p->tmp);
-	_cleanup_free_ char *resolv = NULL, *hosts = NULL, *name = NULL;
-	const char *data[3];
+	char *data[ARRAY_SIZE(names)];
+	int ret = 0;
 
-	if (nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) < 0) {
-		free(resolv);
-		resolv = xstrdup("");
-	}
-	hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-			  "127.0.1.1\t%s\n",
-			  hostname);
-	name = xasprintf("%s\n", hostname);
-	data[0] = resolv;
-	data[1] = hosts;
-	data[2] = name;
 	if (mkdir(etc, 0755) < 0)
 		return nib_err(err, NIB_ERR_IO, errno, "%s", etc);
+	bld_etc_files_make(p->spec, BLD_NET_HOST, data);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		_cleanup_free_ char *guest = xasprintf("/etc/%s", names[i]);
 		_cleanup_free_ char *host = xasprintf("%s/%s", etc, names[i]);
-		if (write_file(etc, names[i], data[i], err) < 0)
-			return -1;
-		bld_ptrace_fs_bind(&p->fs, guest, host, false, false);
+		if (!data[i] || ret < 0) /* the image's own */
+			continue;
+		ret = write_file(etc, names[i], data[i], err);
+		if (ret == 0)
+			bld_ptrace_fs_bind(&p->fs, guest, host, false, false);
 	}
-	return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		free(data[i]);
+	return ret;
 }
 
 static int make_mounts(struct prun *p, struct nib_error *err)
@@ -490,6 +483,7 @@ _noreturn_ static void tracer_main(struct prun *p, pid_t parent)
 {
 	struct bld_ptrace_tracer tr = {.fs = &p->fs,
 				       .emulate_owner = p->emulate_owner,
+				       .mknod_refused = !(p->caps & (1ULL << CAP_MKNOD)),
 				       .hostname = p->spec->hostname ? p->spec->hostname : "nib"};
 	_cleanup_free_ char *exec_dir = xasprintf("%s/exec", p->tmp);
 	sigset_t none;

@@ -287,6 +287,8 @@ struct bld_ptrace_tracee {
 struct bld_ptrace_tracer {
 	struct bld_ptrace_fs *fs;
 	bool emulate_owner; /* single UID: credentials and owners are nib's records */
+	bool mknod_refused; /* the run's capabilities lack CAP_MKNOD: a device
+			     * mknod gets the kernel's EPERM, not a record */
 	/* nib is root without CAP_SYS_PTRACE (root of a user-namespaced
 	 * pod): a process that became another user is looked at with its
 	 * IDs (bld_ptrace_who.look) and kept dumpable */

@@ -704,9 +704,10 @@ static bool owner_wanted(const struct stop *s)
 	    || s->e->nr == SYS_mknod
 #endif
 	) {
-		/* devices only: fifos and sockets the kernel makes */
+		/* devices only: fifos and sockets the kernel makes (and
+		 * refuses devices without CAP_MKNOD, as in namespace mode) */
 		mode_t m = (mode_t)arg(s, s->e->nr == SYS_mknodat ? 2 : 1) & S_IFMT;
-		return m == S_IFCHR || m == S_IFBLK;
+		return (m == S_IFCHR || m == S_IFBLK) && !s->tr->mknod_refused;
 	}
 	return true;
 }

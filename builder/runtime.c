@@ -62,35 +62,11 @@ int bld_rt_send(int sock, char type, const void *data, size_t len, int passfd)
 	return 0;
 }
 
-/* ---- generated /etc files ---------------------------------------------- */
-
-/* resolv.conf (the host's, empty with --network none), hosts, hostname:
- * kept in memory, the container writes them to its own /dev tmpfs. */
 /* A fresh /proc was refused in an earlier run of this process (a pod's
  * masked /proc): later runs bind the outer one without trying again. */
 static bool proc_refused;
 /* slirp4netns failed in an earlier run: later ones use the host's network */
 static bool slirp_refused;
-
-static void make_files(struct bld_rt *rt, const char *hostname)
-{
-	char *resolv = NULL;
-
-	if (rt->network == BLD_NET_PRIVATE) {
-		resolv = xstrdup("nameserver 10.0.2.3\n"); /* slirp4netns's DNS */
-	} else if (rt->network == BLD_NET_NONE ||
-		   nib_read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, NULL, NULL) <
-		       0) {
-		free(resolv);
-		resolv = xstrdup("");
-	}
-	rt->etc_files[0] = resolv;
-	rt->etc_files[1] =
-	    xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-		      "127.0.1.1\t%s\n",
-		      hostname);
-	rt->etc_files[2] = xasprintf("%s\n", hostname);
-}
 
 /* ---- after the run: remove the mount targets the runtime created -------- */
 
@@ -229,6 +205,7 @@ struct run_state {
 	size_t n_created, cap_created;
 	bool timed_out, interrupted;
 	struct bld_slirp slirp;
+	bool emulate_owner; /* single UID: the supervisor records every owner */
 };
 
 static void read_sync(struct run_state *st)
@@ -365,7 +342,8 @@ static void pump(const struct bld_run_spec *spec, struct run_state *st)
 				if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 					close(st->notify_fd);
 					st->notify_fd = -1;
-				} else if (bld_seccomp_supervise_one(st->notify_fd, &e) < 0) {
+				} else if (bld_seccomp_supervise_one(st->notify_fd,
+								     st->emulate_owner, &e) < 0) {
 					log_warn("%s", e.msg);
 					nib_err_clear(&e);
 					close(st->notify_fd);
@@ -449,6 +427,7 @@ static enum attempt run_blocked(struct bld_rt *rt, struct run_state *st, int (*s
 	if (pid < 0)
 		return ATTEMPT_FAILED;
 	st->pid = pid;
+	st->emulate_owner = rt->idmap.mode == BLD_IDMAP_SINGLE;
 	closep(&(*sv)[1]);
 	rt->sync_fd = -1;
 	if (spec->on_line) {
@@ -627,7 +606,7 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	rt.netns = rt.network != BLD_NET_HOST;
 	rt.proc_bind = proc_refused;
 	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
-	make_files(&rt, spec->hostname ? spec->hostname : "nib");
+	bld_etc_files_make(spec, rt.network, rt.etc_files);
 
 	enum attempt a = run_once(&rt, res, err);
 	if (a == ATTEMPT_SLIRP_REFUSED && spec->network == BLD_NET_AUTO) {
@@ -640,7 +619,7 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		rt.netns = false;
 		for (size_t i = 0; i < ARRAY_SIZE(rt.etc_files); i++)
 			free(steal_pointer(&rt.etc_files[i]));
-		make_files(&rt, spec->hostname ? spec->hostname : "nib");
+		bld_etc_files_make(spec, rt.network, rt.etc_files);
 		a = run_once(&rt, res, err);
 	}
 	if (a == ATTEMPT_IDMAP_REFUSED && spec->idmap == BLD_IDMAP_AUTO &&

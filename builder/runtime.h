@@ -109,6 +109,27 @@ int bld_rlimit_lower(int resource, uint64_t v);
  * "rlimits (...): why not cgroups". */
 char *bld_limits_how(const struct bld_limits *l);
 
+/* What a run's /etc/hosts and /etc/resolv.conf hold beyond nib's own
+ * (buildah's --add-host, --dns, --dns-search, --dns-option, --no-hosts;
+ * builder/runtime_etc.c says what each file holds). NULL-terminated lists
+ * or NULL. */
+struct bld_etc_opts {
+	char *const *add_hosts;	  /* "HOST:IP" (IPv4 or IPv6), first in /etc/hosts */
+	char *const *dns;	  /* nameservers; {"none"}: the image's resolv.conf */
+	char *const *dns_search;  /* replace the host's; {"."}: none */
+	char *const *dns_options; /* replace the host's */
+	bool no_hosts;		  /* the image's /etc/hosts (none when it has none) */
+};
+/* Check them as buildah does (HOST:IP, addresses, --dns none alone,
+ * --no-hosts without --add-host, no --dns with `network` none): a usage
+ * error naming the option and the value. */
+int bld_etc_opts_check(const struct bld_etc_opts *o, enum bld_network network,
+		       struct nib_error *err);
+
+/* Whether a run with `o` leaves the image's /etc/NAME ("hosts",
+ * "resolv.conf") as it is rather than binding nib's over it. */
+bool bld_etc_keeps_image(const struct bld_etc_opts *o, const char *name);
+
 /* One container run. Fill with bld_run_spec_init() then set fields. */
 struct bld_run_spec {
 	const char *rootfs;   /* the root folder; writes land in it */
@@ -120,6 +141,7 @@ struct bld_run_spec {
 	const struct bld_mount *mounts;
 	size_t n_mounts;
 	enum bld_network network;
+	struct bld_etc_opts etc;
 	enum bld_idmap idmap;
 	enum bld_isolation isolation;
 	char *const *cap_add;  /* NULL-terminated names ("NET_ADMIN", "CAP_NET_RAW", "ALL") */

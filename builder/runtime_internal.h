@@ -65,9 +65,11 @@ bool bld_idmap_gid_mapped(const struct bld_idmap_ctx *ctx, uint32_t id);
 char *bld_idmap_subuid_describe(void);
 
 /* Build and load the container seccomp filter into the calling process
- * (no_new_privs must be set). With `emulate_owner`, chown/mknod-of-device
- * /chmod go to a user-notification listener returned in *notify_fd, and
- * set*id/setgroups/capset succeed without effect. */
+ * (no_new_privs must be set). Device mknod, chown and chmod go to a
+ * user-notification listener returned in *notify_fd (the node recorded, so
+ * that the layer has it in every ID map); with `emulate_owner`, stat and
+ * the credential calls too, and set*id/setgroups/capset succeed without
+ * effect. */
 int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err);
 /* Write the filter bld_seccomp_load would load, as raw BPF (struct
  * sock_filter[]), to `fd`: the build compiles it once into nib. */
@@ -91,15 +93,18 @@ bool bld_seccomp_notify_supported(void);
  * calling process and back (Linux 6.6; a no-op before). */
 void bld_seccomp_supervise_init(int notify_fd);
 /* Receive and answer one notification on `notify_fd` (the supervisor side
- * of single-UID ownership emulation). Returns -1 only when the listener is
- * gone. */
-int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err);
+ * of device nodes and, with `emulate_owner`, of single-UID ownership
+ * emulation). Returns -1 only when the listener is gone. */
+int bld_seccomp_supervise_one(int notify_fd, bool emulate_owner, struct nib_error *err);
 /* Answer `req` as the supervisor would, with no listener: for the ptrace
  * executor, whose caller is stopped until answered (no liveness check) and
  * not in a user namespace (`map_ids`: stat answers report the caller's
  * own IDs as 0 and others as 65534 even for files without a record). */
 void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
 			bool map_ids);
+/* Whether `pid`'s emulated credentials left root (an effective UID other
+ * than 0, capabilities not kept): false where they are the kernel's. */
+bool bld_creds_dropped(pid_t pid);
 /* Start every process's credentials at root (0) rather than at what the
  * kernel reports: the ptrace executor's processes are not in a user
  * namespace. Takes effect at the next bld_creds_reset(). */
@@ -128,6 +133,11 @@ struct bld_msg_created {
 		"resolv.conf", "hosts", "hostname"                                                 \
 	}
 
+/* The contents of the BLD_ETC_FILES for `spec` on `network` (host, none
+ * or private: what the run got): NULL where the image's own file stays
+ * (--dns none, --no-hosts). builder/runtime_etc.c. */
+void bld_etc_files_make(const struct bld_run_spec *spec, enum bld_network network, char *files[3]);
+
 /* Everything the container side needs, prepared by the parent. */
 struct bld_rt {
 	const struct bld_run_spec *spec;
@@ -135,7 +145,8 @@ struct bld_rt {
 	int sync_fd;	    /* child end of the sync socket */
 	int out_fd, err_fd; /* -1: inherited */
 	/* contents of /etc/resolv.conf, hosts, hostname (BLD_ETC_FILES order),
-	 * written to the container's /dev tmpfs and bound over the image's */
+	 * written to the container's /dev tmpfs and bound over the image's;
+	 * NULL: the image's stays */
 	char *etc_files[3];
 	bool netns;
 	enum bld_network network; /* host, none or private: auto decided */

@@ -255,10 +255,13 @@ static void mount_etc_files(struct setup *s, int dir)
 	char b[32], src[64];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_free_ char *dst = xasprintf("etc/%s", files[i]);
-		_cleanup_close_ int fd = ensure_file(s, dst), f = -1;
 		const char *data = s->rt->etc_files[i];
+		_cleanup_free_ char *dst = xasprintf("etc/%s", files[i]);
+		_cleanup_close_ int fd = -1, f = -1;
 
+		if (!data) /* the image's own */
+			continue;
+		fd = ensure_file(s, dst);
 		if (fd < 0) {
 			log_info("not mounting /%s: %s", dst, strerror(errno));
 			continue;

@@ -31,10 +31,12 @@ const char *bld_rootfs_symlinked_mount(int rootfd)
 	return NULL;
 }
 
-/* containers.conf default_capabilities */
+/* containers.conf default_capabilities, plus CAP_MKNOD as Docker's
+ * default set has it: RUN mknod of a device works, and its layer has the
+ * node, in every ID map (seccomp_notify.c records it) */
 static const cap_value_t default_caps[] = {
     CAP_CHOWN,	 CAP_DAC_OVERRIDE, CAP_FOWNER,	CAP_FSETID, CAP_KILL,	    CAP_NET_BIND_SERVICE,
-    CAP_SETFCAP, CAP_SETGID,	   CAP_SETPCAP, CAP_SETUID, CAP_SYS_CHROOT,
+    CAP_SETFCAP, CAP_SETGID,	   CAP_SETPCAP, CAP_SETUID, CAP_SYS_CHROOT, CAP_MKNOD,
 };
 
 static int cap_parse(const char *name, uint64_t *bits, struct nib_error *err)

@@ -2,9 +2,11 @@
 /*
  * The container seccomp filter: refuses (EPERM) the system calls the
  * containers default profile (containers/common seccomp.json) does not
- * allow to an unprivileged container, and in single-UID mode routes the
- * ownership calls to nib's supervisor (seccomp user notification; see
- * seccomp_notify.c, seccomp_creds.c) and lets capset succeed without effect.
+ * allow to an unprivileged container; routes device mknod, chown and chmod
+ * to nib's supervisor (seccomp user notification; seccomp_notify.c records
+ * the node and keeps records in step) in every ID map, and in single-UID
+ * mode the credential and stat calls too (seccomp_creds.c), letting capset
+ * succeed without effect.
  */
 #define BLD_RUNTIME_INTERNAL 1
 #include <linux/filter.h>
@@ -80,19 +82,16 @@ static const char *const refused[] = {
 /* Succeed without effect in single-UID mode. */
 static const char *const faked[] = {"capset"};
 
+/* Sent to the supervisor in every ID map: a file with an ownership
+ * record (an emulated device node) keeps it in step; with a single UID
+ * every chown is recorded. */
+static const char *const owner_calls[] = {
+    "chown",	"fchown", "lchown", "fchownat", "chown32",   "fchown32",
+    "lchown32", "chmod",  "fchmod", "fchmodat", "fchmodat2",
+};
+
 /* Sent to the supervisor in single-UID mode. */
 static const char *const notified[] = {
-    "chown",
-    "fchown",
-    "lchown",
-    "fchownat",
-    "chown32",
-    "fchown32",
-    "lchown32",
-    "chmod",
-    "fchmod",
-    "fchmodat",
-    "fchmodat2",
     /* credentials: seccomp_creds.c */
     "setuid",
     "setgid",
@@ -196,15 +195,19 @@ static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_err
 			struct scmp_arg_cmp k = SCMP_A0(SCMP_CMP_EQ, PR_SET_KEEPCAPS);
 			ret = rule(ctx, SCMP_ACT_NOTIFY, "prctl", 1, &k);
 		}
-		/* mknod/mknodat of a character or block device */
-		static const unsigned types[] = {S_IFCHR, S_IFBLK};
-		for (size_t i = 0; i < ARRAY_SIZE(types) && ret == 0; i++) {
-			struct scmp_arg_cmp a1 = SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]);
-			struct scmp_arg_cmp a2 = SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]);
-			ret = rule(ctx, SCMP_ACT_NOTIFY, "mknod", 1, &a1);
-			if (ret == 0)
-				ret = rule(ctx, SCMP_ACT_NOTIFY, "mknodat", 1, &a2);
-		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(owner_calls) && ret == 0; i++)
+		ret = rule(ctx, SCMP_ACT_NOTIFY, owner_calls[i], 0, NULL);
+	/* mknod/mknodat of a character or block device, in every ID map: the
+	 * kernel refuses it in any user namespace, and the supervisor records
+	 * it instead, so that the layer has the device node whoever builds */
+	static const unsigned types[] = {S_IFCHR, S_IFBLK};
+	for (size_t i = 0; i < ARRAY_SIZE(types) && ret == 0; i++) {
+		struct scmp_arg_cmp a1 = SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]);
+		struct scmp_arg_cmp a2 = SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, types[i]);
+		ret = rule(ctx, SCMP_ACT_NOTIFY, "mknod", 1, &a1);
+		if (ret == 0)
+			ret = rule(ctx, SCMP_ACT_NOTIFY, "mknodat", 1, &a2);
 	}
 	if (ret < 0)
 		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: building the filter");
@@ -242,11 +245,10 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 		struct sock_fprog prog = {.len = (unsigned short)f->len,
 					  .filter = (struct sock_filter *)f->insns};
 		long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-				 emulate_owner ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 		if (r < 0)
 			return nib_err(err, NIB_ERR_ENV, errno, "seccomp: loading the filter");
-		if (emulate_owner)
-			*notify_fd = (int)r;
+		*notify_fd = (int)r;
 		return 0;
 	}
 	if (filter_build(emulate_owner, &ctx, err) < 0)
@@ -254,11 +256,8 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 	ret = seccomp_load(ctx);
 	if (ret < 0)
 		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: loading the filter");
-	if (emulate_owner) {
-		*notify_fd = seccomp_notify_fd(ctx);
-		if (*notify_fd < 0)
-			return nib_err(err, NIB_ERR_ENV, 0,
-				       "seccomp: no user-notification listener");
-	}
+	*notify_fd = seccomp_notify_fd(ctx);
+	if (*notify_fd < 0)
+		return nib_err(err, NIB_ERR_ENV, 0, "seccomp: no user-notification listener");
 	return 0;
 }

@@ -154,6 +154,13 @@ static void make_fake(struct cred *c)
 	c->fake = true;
 }
 
+bool bld_creds_dropped(pid_t pid)
+{
+	const struct cred *c = lookup(pid, 0);
+
+	return c && c->fake && c->uid[1] != 0 && !c->caps_kept;
+}
+
 static bool is_one_of(uint32_t id, const uint32_t ids[4])
 {
 	return id == ids[0] || id == ids[1] || id == ids[2];

@@ -9,10 +9,14 @@
  * storage/storage.h, stg_override_parse and stg_override_format),
  * checks that the request is still alive (SECCOMP_IOCTL_NOTIF_ID_VALID) and
  * answers:
- *	chown family   success without effect (the record holds the owner)
+ *	chown family   success without effect (the record holds the owner);
+ *	               in the other ID maps only for a file that has a
+ *	               record, the rest continues in the kernel
  *	chmod family   record updated when there is one, then the call
  *	               continues in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
- *	mknod device   an empty regular file carrying the record
+ *	mknod device   an empty regular file carrying the record (in every
+ *	               ID map: a device node a RUN makes is in its layer
+ *	               whoever builds, as a privileged Docker build has it)
  *	stat family    the record's owner, mode and device for a file that
  *	               has one, else the kernel answers
  *	xattr family   (ptrace only: in a user namespace the kernel keeps
@@ -54,6 +58,9 @@ static struct {
 	uint64_t id;
 	bool reads_only;
 	bool map_ids; /* no user namespace: stat answers map IDs itself */
+	/* single UID: every owner is a record; else only the records of
+	 * emulated device nodes are kept, the kernel does the rest */
+	bool emulate;
 } cur;
 
 static bool cur_valid(void)
@@ -348,6 +355,29 @@ static bool link_rec_get(pid_t pid, int dirfd, const char *path, const struct st
 	return true;
 }
 
+/* The number after `key` ("\nUmask:") in /proc/PID/status, in `base`;
+ * `dflt` when it cannot be read. */
+static unsigned long long proc_status(pid_t pid, const char *key, int base, unsigned long long dflt)
+{
+	char path[64];
+	_cleanup_free_ char *st = NULL;
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (nib_read_file_at(AT_FDCWD, path, 1 << 16, &st, NULL, NULL) < 0)
+		return dflt;
+	p = strstr(st, key);
+	return p ? strtoull(p + strlen(key), NULL, base) : dflt;
+}
+
+/* Whether `pid` holds `cap` in its effective set (in its own user
+ * namespace): what the kernel asks of a device mknod (CAP_MKNOD) or a
+ * chown to another owner (CAP_CHOWN) there. */
+static bool has_cap(pid_t pid, int cap)
+{
+	return (proc_status(pid, "\nCapEff:", 16, 0) >> cap) & 1;
+}
+
 /*
  * lchown of a symlink: its record goes on its folder (storage.h). The
  * symlink is made anew first, so that it is the step's own (with overlay:
@@ -404,10 +434,11 @@ static int do_chown(pid_t pid, int dirfd, const char *path, uint32_t uid, uint32
 	struct stg_override r;
 	struct stat st;
 
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return !cur.emulate ? 1 : fd < 0 ? fd : -errno;
+	if (!cur.emulate &&
+	    (S_ISLNK(st.st_mode) || !rec_get(fd, &st, &r) || !has_cap(pid, CAP_CHOWN)))
+		return 1; /* the kernel's: no record to keep in step */
 	if (S_ISLNK(st.st_mode))
 		return path && *path ? do_chown_link(pid, dirfd, path, uid, gid) : 0;
 	rec_get(fd, &st, &r);
@@ -455,15 +486,7 @@ static int do_chmod(pid_t pid, int dirfd, const char *path, uint32_t mode, bool 
 
 static mode_t proc_umask(pid_t pid)
 {
-	char path[64];
-	_cleanup_free_ char *st = NULL;
-	const char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (nib_read_file_at(AT_FDCWD, path, 1 << 16, &st, NULL, NULL) < 0)
-		return 022;
-	p = strstr(st, "\nUmask:");
-	return p ? (mode_t)strtoul(p + 7, NULL, 8) & 0777 : 022;
+	return (mode_t)proc_status(pid, "\nUmask:", 8, 022) & 0777;
 }
 
 static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint64_t dev)
@@ -477,6 +500,12 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 
 	if (!*name || streq(name, ".") || streq(name, ".."))
 		return -EEXIST;
+	/* a user without CAP_MKNOD (USER 1000, --cap-drop MKNOD) is refused,
+	 * as Docker refuses it: the capability in a user namespace (under
+	 * ptrace, whose processes are not root, the tracer asks the run's
+	 * capability set), or emulated credentials that left root */
+	if ((cur.fd >= 0 && !has_cap(pid, CAP_MKNOD)) || bld_creds_dropped(pid))
+		return -EPERM;
 	dfd = open_target(pid, dirfd, dir, false, false);
 	if (dfd < 0)
 		return dfd;
@@ -486,6 +515,15 @@ static int do_mknod(pid_t pid, int dirfd, const char *path, uint32_t mode, uint6
 		int d;
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", dfd);
 		d = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0 && errno == EACCES && cur.fd >= 0) {
+			/* fuse-overlayfs (allow_other) lets in only the
+			 * container's user namespace, and keeps the record's
+			 * name to itself */
+			log_warn("mknod %s: a device node cannot be recorded under "
+				 "fuse-overlayfs (--storage-driver overlay or vfs can)",
+				 path);
+			return -EPERM;
+		}
 		if (d < 0)
 			return -errno;
 		close(dfd);
@@ -767,7 +805,7 @@ void bld_seccomp_supervise_init(int notify_fd)
 
 static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp);
 
-int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
+int bld_seccomp_supervise_one(int notify_fd, bool emulate_owner, struct nib_error *err)
 {
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
@@ -786,6 +824,7 @@ int bld_seccomp_supervise_one(int notify_fd, struct nib_error *err)
 	}
 	cur.fd = notify_fd;
 	cur.map_ids = false;
+	cur.emulate = emulate_owner;
 	answer(req, resp);
 	r = seccomp_notify_respond(notify_fd, resp);
 	if (r < 0) {
@@ -803,6 +842,7 @@ void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_re
 {
 	cur.fd = -1;
 	cur.map_ids = map_ids;
+	cur.emulate = true;
 	answer(req, resp);
 }
 
@@ -889,6 +929,11 @@ static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *r
 	} else {
 		r = -ENOSYS;
 	}
+	/* with a subuid range, a process nib cannot read (one that left
+	 * container root) holds no CAP_MKNOD, and the kernel judges its
+	 * chown and chmod itself */
+	if (!cur.emulate && r == -EACCES)
+		r = strstr(name, "mknod") ? -EPERM : 1;
 	if (r == 1)
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	else if (r != 2)

@@ -85,7 +85,10 @@ static int refuse(const struct bld_build_opts *o, struct nib_error *err)
 			   : o->unsetenv.len		       ? "--unsetenv"
 			   : o->annotations.len		       ? "--annotation"
 			   : o->cap_add.len || o->cap_drop.len ? "--cap-add/--cap-drop"
-							       : NULL;
+			   : o->add_hosts.len || o->no_hosts   ? "--add-host/--no-hosts"
+			   : o->dns.len || o->dns_search.len || o->dns_options.len
+			       ? "--dns/--dns-search/--dns-option"
+			       : NULL;
 	if (what)
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "build: %s is not sent to a build service (--remote): the service "

@@ -134,12 +134,12 @@ for MODE in "${MODES[@]}"; do
 	assert_status 0
 	# no inheritable set (runc's and moby's fix for CVE-2022-24769)
 	assert_eq "$(echo "$out" | tr -d '\t' | tr '\n' ' ')" \
-		"CapInh:0000000000000000 CapEff:00000000800405fb CapBnd:00000000800405fb CapAmb:0000000000000000 NoNewPrivs:1 Seccomp:2 "
+		"CapInh:0000000000000000 CapEff:00000000880405fb CapBnd:00000000880405fb CapAmb:0000000000000000 NoNewPrivs:1 Seccomp:2 "
 
 	t "[$MODE] --cap-drop and --cap-add"
 	nibrun run --cap-drop CHOWN --cap-add net_raw --rootfs "$R" -- grep -E '^CapEff:' /proc/self/status
 	assert_status 0
-	assert_match "$out" '00000000800425fa$'
+	assert_match "$out" '00000000880425fa$'
 	nibrun run --cap-add NO_SUCH_CAP --rootfs "$R" -- true
 	assert_status 2
 	assert_match "$err" "unknown capability 'NO_SUCH_CAP'"

@@ -203,9 +203,9 @@ static void test_caps_and_idmap_names(void)
 	uint64_t m;
 
 	CHECK_INTEQ(bld_caps_mask(NULL, NULL, &m, &err), 0);
-	CHECK_INTEQ(m, 0x800405fbULL);
+	CHECK_INTEQ(m, 0x880405fbULL);
 	CHECK_INTEQ(bld_caps_mask(add, drop, &m, &err), 0);
-	CHECK_INTEQ(m, (0x800405fbULL & ~1ULL) | (1ULL << 13) | (1ULL << 19));
+	CHECK_INTEQ(m, (0x880405fbULL & ~1ULL) | (1ULL << 13) | (1ULL << 19));
 	CHECK_INTEQ(bld_caps_mask(NULL, all, &m, &err), 0);
 	CHECK_INTEQ(m, 0);
 	CHECK_INTEQ(bld_caps_mask(bad, NULL, &m, &err), -1);
@@ -219,6 +219,68 @@ static void test_caps_and_idmap_names(void)
 	CHECK_STREQ(bld_idmap_name(BLD_IDMAP_SINGLE), "single");
 }
 
+/* --add-host, --dns*, --no-hosts: buildah's checks, and the files as
+ * buildah writes them (every kind of line given: nothing of the host's) */
+static void test_etc_files(void)
+{
+	struct nib_error err = {0};
+	char *hosts[] = {"foo:1.2.3.4", "bar:fe80::1", NULL};
+	char *dns[] = {"9.9.9.9", "2001:db8::53", NULL};
+	char *search[] = {"a.example", "b.example", NULL};
+	char *opts[] = {"ndots:2", "", "edns0", NULL};
+	char *none[] = {"none", NULL}, *none2[] = {"none", "1.1.1.1", NULL};
+	char *bad_host[] = {"foo:1.2.3", NULL}, *no_ip[] = {"foo", NULL};
+	char *empty_name[] = {":1.2.3.4", NULL}, *bad_dns[] = {"x", NULL};
+	char *spaced[] = {"a b", NULL};
+	struct bld_run_spec spec;
+	char *files[3];
+
+	bld_run_spec_init(&spec);
+	spec.hostname = "h";
+	spec.etc = (struct bld_etc_opts){
+	    .add_hosts = hosts, .dns = dns, .dns_search = search, .dns_options = opts};
+	CHECK_INTEQ(bld_etc_opts_check(&spec.etc, BLD_NET_PRIVATE, &err), 0);
+	bld_etc_files_make(&spec, BLD_NET_PRIVATE, files);
+	CHECK_STREQ(files[0], "search a.example b.example\nnameserver 9.9.9.9\n"
+			      "nameserver 2001:db8::53\noptions ndots:2 edns0\n");
+	CHECK_STREQ(files[1], "1.2.3.4\tfoo\nfe80::1\tbar\n127.0.0.1\tlocalhost\n"
+			      "::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\th\n");
+	CHECK_STREQ(files[2], "h\n");
+	for (int i = 0; i < 3; i++)
+		free(files[i]);
+	CHECK_INTEQ(bld_etc_opts_check(&spec.etc, BLD_NET_NONE, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "--dns 9.9.9.9: RUN has no network"));
+	nib_err_clear(&err);
+
+	spec.etc = (struct bld_etc_opts){.dns = none, .no_hosts = true};
+	CHECK_INTEQ(bld_etc_opts_check(&spec.etc, BLD_NET_NONE, &err), 0);
+	CHECK(bld_etc_keeps_image(&spec.etc, "hosts") &&
+	      bld_etc_keeps_image(&spec.etc, "resolv.conf"));
+	bld_etc_files_make(&spec, BLD_NET_NONE, files);
+	CHECK(!files[0] && !files[1]);
+	free(files[2]);
+
+	struct {
+		struct bld_etc_opts o;
+		const char *msg;
+	} bad[] = {
+	    {{.add_hosts = bad_host}, "--add-host foo:1.2.3: \"1.2.3\" is not an IPv4 or IPv6"},
+	    {{.add_hosts = no_ip}, "--add-host foo: not HOST:IP"},
+	    {{.add_hosts = empty_name}, "--add-host :1.2.3.4: not HOST:IP"},
+	    {{.add_hosts = hosts, .no_hosts = true}, "--no-hosts and --add-host conflict"},
+	    {{.dns = none2}, "--dns none: no other --dns"},
+	    {{.dns = bad_dns}, "--dns x: not an IPv4 or IPv6 address"},
+	    {{.dns = none, .dns_search = search}, "--dns-search a.example: not with --dns none"},
+	    {{.dns_search = spaced}, "--dns-search \"a b\": not a domain name"},
+	    {{.dns_options = spaced}, "--dns-option \"a b\": not one resolver option"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK_INTEQ(bld_etc_opts_check(&bad[i].o, BLD_NET_HOST, &err), -1);
+		CHECK(err.kind == NIB_ERR_USAGE && err.msg && strstr(err.msg, bad[i].msg));
+		nib_err_clear(&err);
+	}
+}
+
 int main(void)
 {
 	make_rootfs();
@@ -227,6 +289,7 @@ int main(void)
 	RUN(test_signal_and_errors);
 	RUN(test_mount_parse);
 	RUN(test_caps_and_idmap_names);
+	RUN(test_etc_files);
 	if (*rootfs) {
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rootfs);
