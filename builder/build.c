@@ -40,6 +40,7 @@ void bld_build_opts_free(struct bld_build_opts *o)
 	nib_strv_free(&o->unsetenv);
 	nib_strv_free(&o->cap_add);
 	nib_strv_free(&o->cap_drop);
+	bld_security_free(&o->security);
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
@@ -880,6 +881,11 @@ static int check_plan(struct bld_build *b, struct nib_error *err)
 						       "--secret id=%s was given",
 						       b->f->path, step->in->line, m->id, m->id);
 			}
+			if (step->run.security == CF_SECURITY_INSECURE && !b->o->allow_insecure)
+				return cf_file_error(
+				    b->f, err, step->in->line, step->in->col,
+				    "RUN --security=insecure is refused unless the build allows it "
+				    "(--allow security.insecure, as BuildKit's)");
 			if (!run_checked &&
 			    bld_runtime_usable(b->o->idmap, b->o->isolation, err) < 0)
 				return nib_err_wrap(err, "%s:%d", b->f->path, step->in->line);

@@ -114,6 +114,10 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	spec.timeout = b->o->step_timeout;
 	spec.cap_add = b->o->cap_add.len ? b->o->cap_add.v : NULL;
 	spec.cap_drop = b->o->cap_drop.len ? b->o->cap_drop.v : NULL;
+	/* RUN --security=insecure (check_plan refused it unless allowed) */
+	struct bld_security insecure = b->o->security;
+	insecure.insecure = step->run.security == CF_SECURITY_INSECURE;
+	spec.security = &insecure;
 	if (b->o->run_stdin)
 		spec.stdin_fd = STDIN_FILENO;
 	spec.on_line = bld_log_line;

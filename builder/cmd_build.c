@@ -42,6 +42,15 @@ static const char build_help[] =
     "                             and /dev/net/tun can run: the outside, not the host's\n"
     "                             loopback; else host; nib info says which)\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
+    "  --security-opt OPT         RUN steps: seccomp=PROFILE.json|unconfined,\n"
+    "                             no-new-privileges, label=disable|user:|role:|type:|\n"
+    "                             level:|filetype:, apparmor=unconfined, mask=P:P,\n"
+    "                             unmask=P:P|ALL (repeatable)\n"
+    "  --allow security.insecure  allow RUN --security=insecure (every capability, no\n"
+    "                             seccomp refusal)\n"
+    "  --ulimit NAME=SOFT[:HARD]  a RUN step's rlimit (nofile, nproc, core, stack...)\n"
+    "  --shm-size SIZE            RUN's /dev/shm tmpfs (default 64m)\n"
+    "  --device HOST[:CTR][:PERMS]  bind a host device node into RUN steps\n"
     "  --stdin                    RUN steps read nib's standard input\n"
     "  --pids-limit N             processes of a RUN step (default 4096; 0: none)\n"
     "  -m, --memory SIZE          memory of a RUN step (512m, 4g; default three quarters\n"
@@ -142,6 +151,11 @@ enum {
 	OPT_ALL_PLATFORMS,
 	OPT_REMOTE,
 	OPT_TOKEN_FILE,
+	OPT_SECURITY_OPT,
+	OPT_ULIMIT,
+	OPT_SHM_SIZE,
+	OPT_DEVICE,
+	OPT_ALLOW,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -194,11 +208,6 @@ static const struct compat_opt compat_opts[] = {
     {"dns-option", required_argument, 0, NULL, ETC_FILES},
     {"dns-search", required_argument, 0, NULL, ETC_FILES},
     {"no-hosts", optional_argument, 0, NULL, ETC_FILES},
-    {"security-opt", required_argument, 0, NULL,
-     SOON "security options (RUN steps get nib's seccomp filter and capability set)"},
-    {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
-    {"shm-size", required_argument, 0, NULL, SOON "RUN's /dev/shm is the host's"},
-    {"device", required_argument, 0, NULL, SOON "extra devices in RUN steps"},
     {"logsplit", optional_argument, 0, NULL, SOON "a log file per platform"},
     {"from", required_argument, 0, NULL, SOON "replacing the first FROM's image"},
     {"os-feature", required_argument, 0, NULL, SOON "setting os.features in the config"},
@@ -675,6 +684,11 @@ static const struct option build_opts[] = {
     {"unsetenv", required_argument, NULL, OPT_UNSETENV},
     {"cap-add", required_argument, NULL, OPT_CAP_ADD},
     {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+    {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
+    {"ulimit", required_argument, NULL, OPT_ULIMIT},
+    {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"allow", required_argument, NULL, OPT_ALLOW},
     {"stdin", optional_argument, NULL, OPT_STDIN},
     {"ignorefile", required_argument, NULL, OPT_IGNOREFILE},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
@@ -962,6 +976,28 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			break;
 		case OPT_CAP_DROP:
 			add_caps(&o.cap_drop, optarg);
+			break;
+		case OPT_SECURITY_OPT:
+		case OPT_ULIMIT:
+		case OPT_SHM_SIZE:
+		case OPT_DEVICE:
+			if ((c == OPT_SECURITY_OPT ? bld_security_opt
+			     : c == OPT_ULIMIT	   ? bld_ulimit_opt
+			     : c == OPT_SHM_SIZE   ? bld_shm_size_opt
+						 : bld_device_opt)(&o.security, optarg, err) < 0) {
+				nib_err_wrap(err, "build");
+				goto out;
+			}
+			break;
+		case OPT_ALLOW:
+			if (!streq(optarg, "security.insecure")) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: --allow %s: nib knows only security.insecure (RUN "
+					"--network=host needs no allowance)",
+					optarg);
+				goto out;
+			}
+			o.allow_insecure = true;
 			break;
 		case OPT_STDIN:
 			if (flag_value(self, "stdin", optarg, &o.run_stdin, err) < 0)
