@@ -370,7 +370,9 @@ static void mount_sys(struct setup *s)
 }
 
 /* --device: the host's node bound over a file of the rootfs (in the /dev
- * tmpfs for /dev paths); read-only without w in its permissions */
+ * tmpfs for /dev paths). Its permissions are the node's own: without a
+ * device cgroup (rootless buildah and podman have none either) PERMS is
+ * not enforced, and a read-only mount would not stop writes to a device. */
 static void mount_devices(struct setup *s)
 {
 	const struct bld_security *sec = s->rt->spec->security;
@@ -378,19 +380,13 @@ static void mount_devices(struct setup *s)
 
 	for (size_t i = 0; sec && i < sec->n_devices; i++) {
 		const struct bld_device *d = &sec->devices[i];
-		_cleanup_close_ int fd = ensure_file(s, d->container), top = -1;
+		_cleanup_close_ int fd = ensure_file(s, d->container);
 
 		if (fd < 0)
 			die(s->rt, "--device %s: %s", d->container, strerror(errno));
 		if (mount(d->host, fdpath(fd, b), NULL, MS_BIND, NULL) < 0)
 			die(s->rt, "--device %s: bind %s: %s", d->container, d->host,
 			    strerror(errno));
-		if (strchr(d->perms, 'w'))
-			continue;
-		top = reopen(s, d->container, O_PATH);
-		if (top < 0)
-			die(s->rt, "open %s: %s", d->container, strerror(errno));
-		make_ro(s, top, false, d->container);
 	}
 }
 

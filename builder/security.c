@@ -122,8 +122,10 @@ int bld_security_opt(struct bld_security *s, const char *opt, struct nib_error *
 			return nib_err(err, NIB_ERR_USAGE, 0, "--security-opt %s: no profile", opt);
 		/* read and compiled now: a bad profile is a usage error */
 		struct bld_seccomp_bpf bpf = {0};
-		if (bld_seccomp_profile_compile(v, 0, &bpf, err) < 0)
+		if (bld_seccomp_profile_compile(v, 0, &bpf, err) < 0) {
+			err->kind = NIB_ERR_USAGE; /* a missing file too: exit 2 */
 			return nib_err_wrap(err, "--security-opt");
+		}
 		free((void *)bpf.insns);
 		s->seccomp = BLD_SECCOMP_PROFILE;
 		s->seccomp_profile = xstrdup(v);

@@ -68,11 +68,12 @@ done <<'EOF'
 --dns-option ndots:1|--dns-option ndots:1: not supported yet
 --dns-search example.com|--dns-search example.com: not supported yet
 --no-hosts|--no-hosts: not supported yet
---security-opt label=disable|--security-opt label=disable: not supported yet
---security-opt seccomp=unconfined|--security-opt seccomp=unconfined: not supported yet
---ulimit nofile=1024:1024|--ulimit nofile=1024:1024: not supported yet
---shm-size 1g|--shm-size 1g: not supported yet
---device /dev/fuse|--device /dev/fuse: not supported yet
+--security-opt apparmor=docker-default|--security-opt apparmor=docker-default: refused: nib loads no AppArmor profile
+--security-opt seccomp:/x.json|--security-opt seccomp:/x.json: expected KEY=VALUE
+--ulimit nofile|--ulimit nofile: expected NAME=SOFT\[:HARD\]
+--shm-size 1q|--shm-size 1q: expected a size
+--device /etc/passwd|--device /etc/passwd: /etc/passwd is not a device node
+--allow network.host|--allow network.host: nib knows only security.insecure
 --logsplit|--logsplit: not supported yet
 --platform linux|bad platform "linux"
 --from busybox|--from busybox: not supported yet
