@@ -882,10 +882,11 @@ static int check_plan(struct bld_build *b, struct nib_error *err)
 						       b->f->path, step->in->line, m->id, m->id);
 			}
 			if (step->run.security == CF_SECURITY_INSECURE && !b->o->allow_insecure)
-				return cf_file_error(
-				    b->f, err, step->in->line, step->in->col,
-				    "RUN --security=insecure is refused unless the build allows it "
-				    "(--allow security.insecure, as BuildKit's)");
+				return nib_err(err, NIB_ERR_USAGE, 0,
+					       "%s:%d:%d: RUN --security=insecure is refused "
+					       "unless the build allows it (--allow "
+					       "security.insecure, as BuildKit's)",
+					       b->f->path, step->in->line, step->in->col);
 			if (!run_checked &&
 			    bld_runtime_usable(b->o->idmap, b->o->isolation, err) < 0)
 				return nib_err_wrap(err, "%s:%d", b->f->path, step->in->line);

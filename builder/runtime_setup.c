@@ -455,8 +455,13 @@ static void mount_extra(struct setup *s)
 			fd = ensure_dir(s, m->dst);
 			if (fd < 0)
 				die(s->rt, "mount %s: %s", m->dst, strerror(errno));
-			if (mount("tmpfs", fdpath(fd, b), "tmpfs",
-				  MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0), "mode=755") < 0)
+			unsigned long fl = MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0);
+			_cleanup_free_ char *o =
+			    s->rt->selinux_mount
+				? xasprintf("mode=755,context=\"%s\"", s->rt->selinux_mount)
+				: NULL;
+			if ((!o || mount("tmpfs", fdpath(fd, b), "tmpfs", fl, o) < 0) &&
+			    mount("tmpfs", fdpath(fd, b), "tmpfs", fl, "mode=755") < 0)
 				die(s->rt, "mount tmpfs on %s: %s", m->dst, strerror(errno));
 			continue;
 		}

@@ -26,9 +26,9 @@ C=$T/ctx
 mkdir -p "$C"
 chmod 755 "$T"
 cp "$NIB_BUILD/tests/helpers/nib-suid-id" "$C/"
-cat >"$T/nomkdir.json" <<'EOF'
+cat >"$T/normdir.json" <<'EOF'
 {"defaultAction": "SCMP_ACT_ALLOW",
- "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+ "syscalls": [{"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
 EOF
 cat >"$C/Containerfile" <<'EOF'
 FROM localhost/busybox:latest
@@ -36,11 +36,11 @@ COPY nib-suid-id /bin/nib-suid-id
 RUN chmod 4755 /bin/nib-suid-id && mkdir -p /out && chmod 777 /out
 USER nobody
 RUN (ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1 | awk '{print $2}'; \
-     mkdir /tmp/x 2>/dev/null && echo mkdir-ok || echo mkdir-refused; \
+     mkdir /tmp/x && rmdir /tmp/x 2>/dev/null && echo rmdir-ok || echo rmdir-refused; \
      head -c 3 /dev/xzero | wc -c; nib-suid-id) > /out/seen
 EOF
-chmod -R a+rX "$C" "$T/nomkdir.json"
-OPTS=(--ulimit nofile=123:456 --shm-size 2m --security-opt seccomp="$T/nomkdir.json"
+chmod -R a+rX "$C" "$T/normdir.json"
+OPTS=(--ulimit nofile=123:456 --shm-size 2m --security-opt seccomp="$T/normdir.json"
 	--device /dev/zero:/dev/xzero)
 
 owner_of() {
@@ -82,7 +82,7 @@ for m in "${MODES[@]}"; do
 	nibplain) suid="ruid=65534 euid=65534 nnp=0" ;;
 	pod) suid="ruid=65534 euid=65534 nnp=1" ;;
 	esac
-	assert_eq "$(cat "$out_dir/fs/out/seen" 2>/dev/null)" $'123\n456\n2048\nmkdir-refused\n3\n'"$suid"
+	assert_eq "$(cat "$out_dir/fs/out/seen" 2>/dev/null)" $'123\n456\n2048\nrmdir-refused\n3\n'"$suid"
 	[ "$m" = root ] && cp "$out_dir/fs/out/seen" "$T/nib-seen"
 
 	t "[$m] RUN --security=insecure needs --allow security.insecure"
