@@ -1170,6 +1170,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			goto out;
 		}
 	}
+	bld_selinux_use(&o.security); /* for -v's :z and :Z */
 	for (size_t i = 0; i < o.cap_add.len + o.cap_drop.len; i++) {
 		const char *cap =
 		    i < o.cap_add.len ? o.cap_add.v[i] : o.cap_drop.v[i - o.cap_add.len];

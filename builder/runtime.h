@@ -170,10 +170,16 @@ void bld_security_free(struct bld_security *s);
  * SELinux call. */
 void bld_selinux_compute(const struct bld_security *s, const char *lxc_contexts, unsigned c1,
 			 unsigned c2, char **exec_label, char **file_label);
+/* The file label RUN steps get here (for a rootfs mount's context=), or
+ * NULL when SELinux is disabled or label=disable. */
+char *bld_selinux_file_label(const struct bld_security *s);
 /* The MCS pair of this nib process (two distinct categories of 0..1023,
  * the smaller first, picked once at random): every RUN of one build shares
  * it, as a buildah build container does. */
 void bld_selinux_mcs(unsigned *c1, unsigned *c2);
+/* Keep a copy of the label= options of `s` for bld_selinux_relabel (the
+ * build calls it once its options are parsed; each run does too). */
+void bld_selinux_use(const struct bld_security *s);
 /* Relabel `path` and everything below it for RUN steps (-v SRC:DST:z|Z):
  * `shared` (:z) the shared container_file_t label (s0, no categories),
  * else (:Z) this process's private label. 0 when SELinux is disabled

@@ -368,22 +368,46 @@ void bld_selinux_mcs(unsigned *c1, unsigned *c2)
 	*c2 = pair[1];
 }
 
-/* The label= options of this process's build, for the relabel of volumes
- * (set by bld_selinux_labels). */
-static const struct bld_security *proc_security;
+/* A copy of the label= options of this process's build, for the relabel
+ * of volumes (kept by bld_selinux_labels; the caller's may be gone). */
+static struct bld_security proc_labels;
+
+void bld_selinux_use(const struct bld_security *s)
+{
+	char **mine[] = {&proc_labels.label_user, &proc_labels.label_role, &proc_labels.label_type,
+			 &proc_labels.label_level, &proc_labels.label_filetype};
+	char *const theirs[] = {s->label_user, s->label_role, s->label_type, s->label_level,
+				s->label_filetype};
+
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++) {
+		free(*mine[i]);
+		*mine[i] = theirs[i] ? xstrdup(theirs[i]) : NULL;
+	}
+	proc_labels.label_disable = s->label_disable;
+}
 
 void bld_selinux_labels(const struct bld_security *s, char **exec_label, char **mount_label)
 {
 	_cleanup_free_ char *text = NULL;
 	unsigned c1, c2;
 
-	proc_security = s;
+	if (s)
+		bld_selinux_use(s);
 	*exec_label = *mount_label = NULL;
 	if (is_selinux_enabled() <= 0)
 		return;
 	nib_read_file_at(AT_FDCWD, selinux_lxc_contexts_path(), 1 << 16, &text, NULL, NULL);
 	bld_selinux_mcs(&c1, &c2);
 	bld_selinux_compute(s, text, c1, c2, exec_label, mount_label);
+}
+
+char *bld_selinux_file_label(const struct bld_security *s)
+{
+	char *exec = NULL, *file = NULL;
+
+	bld_selinux_labels(s, &exec, &file);
+	free(exec);
+	return file;
 }
 
 /* nftw's callback has no context: the label, and the path that failed */
@@ -425,12 +449,12 @@ int bld_selinux_relabel(const char *path, bool shared, struct nib_error *err)
 	if (home && streq(real, home))
 		return nib_err(err, NIB_ERR_USAGE, 0,
 			       "%s: refused to relabel the home folder for SELinux (:z/:Z)", path);
-	if (is_selinux_enabled() <= 0 || (proc_security && proc_security->label_disable))
+	if (is_selinux_enabled() <= 0 || proc_labels.label_disable)
 		return 0;
 	_cleanup_free_ char *text = NULL;
 	nib_read_file_at(AT_FDCWD, selinux_lxc_contexts_path(), 1 << 16, &text, NULL, NULL);
 	bld_selinux_mcs(&c1, &c2);
-	bld_selinux_compute(proc_security, text, c1, c2, &exec, &file);
+	bld_selinux_compute(&proc_labels, text, c1, c2, &exec, &file);
 	if (shared) { /* :z: every container may use it */
 		char *level = strstr(file, ":s0");
 		if (level)
