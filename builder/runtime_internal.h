@@ -69,9 +69,10 @@ char *bld_idmap_subuid_describe(void);
  * /chmod go to a user-notification listener returned in *notify_fd, and
  * set*id/setgroups/capset succeed without effect. */
 int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err);
-/* Write the filter bld_seccomp_load would load, as raw BPF (struct
- * sock_filter[]), to `fd`: the build compiles it once into nib. */
-int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err);
+/* Write the filter bld_seccomp_load would load (`confine`; without it,
+ * bld_seccomp_compile_emulation's), as raw BPF (struct sock_filter[]), to
+ * `fd`: the build compiles them once into nib. */
+int bld_seccomp_export(bool emulate_owner, bool confine, int fd, struct nib_error *err);
 /* A BPF program: `len` struct sock_filter at `insns`. */
 struct bld_seccomp_bpf {
 	const void *insns;

@@ -217,12 +217,12 @@ static int filter_build(bool emulate_owner, bool confine, scmp_filter_ctx *out,
 	return 0;
 }
 
-int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err)
+int bld_seccomp_export(bool emulate_owner, bool confine, int fd, struct nib_error *err)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int ret;
 
-	if (filter_build(emulate_owner, true, &ctx, err) < 0)
+	if (filter_build(emulate_owner, confine, &ctx, err) < 0)
 		return -1;
 	ret = seccomp_export_bpf(ctx, fd);
 	if (ret < 0)
@@ -230,9 +230,10 @@ int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err)
 	return 0;
 }
 
-/* The same program built at build time (builder/gen/seccomp_bpf_gen.c);
+/* The same programs built at build time (builder/gen/seccomp_bpf_gen.c):
+ * plain, with ownership emulation, and the emulation without refusals;
  * absent (NULL) from binaries linked without it, such as unit tests. */
-extern const struct bld_seccomp_bpf bld_seccomp_prebuilt[2] __attribute__((weak));
+extern const struct bld_seccomp_bpf bld_seccomp_prebuilt[3] __attribute__((weak));
 
 int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 {
@@ -334,6 +335,12 @@ int bld_seccomp_compile_emulation(bool emulate_owner, struct bld_seccomp_bpf *ou
 	*out = (struct bld_seccomp_bpf){0};
 	if (!emulate_owner)
 		return 0;
+	if (bld_seccomp_prebuilt) {
+		const struct bld_seccomp_bpf *f = &bld_seccomp_prebuilt[2];
+		*out = (struct bld_seccomp_bpf){
+		    .insns = xmemdup(f->insns, f->len * sizeof(struct sock_filter)), .len = f->len};
+		return 0;
+	}
 	if (filter_build(true, false, &ctx, err) < 0)
 		return -1;
 	return bld_seccomp_ctx_bpf(ctx, out, err);

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/filter.h>
 #include <selinux/selinux.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,11 @@ static char *lxc_context(const char *text, const char *key)
 	return NULL;
 }
 
+static const char *either(const char *a, const char *b)
+{
+	return a ? a : b ? b : "";
+}
+
 /* "user:role:type[:level]" with the label= parts of `s` put in and the
  * level replaced by `level`. */
 static char *context_with(const char *base, const char *user, const char *role, const char *type,
@@ -323,14 +329,8 @@ static char *context_with(const char *base, const char *user, const char *role, 
 		if (colon)
 			*colon = '\0'; /* the policy's level: replaced */
 	}
-	return xasprintf("%s:%s:%s:%s", user ? user : parts[0],
-			 role	    ? role
-			 : parts[1] ? parts[1]
-				    : "",
-			 type	    ? type
-			 : parts[2] ? parts[2]
-				    : "",
-			 level);
+	return xasprintf("%s:%s:%s:%s", either(user, parts[0]), either(role, parts[1]),
+			 either(type, parts[2]), level);
 }
 
 void bld_selinux_compute(const struct bld_security *s, const char *lxc_contexts, unsigned c1,
@@ -473,6 +473,30 @@ int bld_selinux_relabel(const char *path, bool shared, struct nib_error *err)
 
 /* ---- what the runtime applies ------------------------------------------- */
 
+/* The profile compiled for `caps` into `out` (a copy): compiled once per
+ * profile and capability set in a process (libseccomp takes tens of
+ * milliseconds; a build's RUN steps share them). */
+static int profile_for(const char *path, uint64_t caps, struct bld_seccomp_bpf *out,
+		       struct nib_error *err)
+{
+	static char *last_path;
+	static uint64_t last_caps;
+	static struct bld_seccomp_bpf last;
+
+	if (!last_path || !streq(last_path, path) || last_caps != caps) {
+		free((void *)last.insns);
+		last = (struct bld_seccomp_bpf){0};
+		free(steal_pointer(&last_path));
+		if (bld_seccomp_profile_compile(path, caps, &last, err) < 0)
+			return nib_err_wrap(err, "--security-opt seccomp=%s", path);
+		last_path = xstrdup(path);
+		last_caps = caps;
+	}
+	*out = (struct bld_seccomp_bpf){
+	    .insns = xmemdup(last.insns, last.len * sizeof(struct sock_filter)), .len = last.len};
+	return 0;
+}
+
 int bld_rt_security(struct bld_rt *rt, struct nib_error *err)
 {
 	const struct bld_run_spec *spec = rt->spec;
@@ -492,9 +516,8 @@ int bld_rt_security(struct bld_rt *rt, struct nib_error *err)
 		if (bld_seccomp_compile_emulation(true, &rt->emulation, err) < 0)
 			return -1;
 	}
-	if (!s->insecure && s->seccomp == BLD_SECCOMP_PROFILE &&
-	    bld_seccomp_profile_compile(s->seccomp_profile, rt->caps, &rt->profile, err) < 0)
-		return nib_err_wrap(err, "--security-opt seccomp=%s", s->seccomp_profile);
+	if (!s->insecure && s->seccomp == BLD_SECCOMP_PROFILE)
+		return profile_for(s->seccomp_profile, rt->caps, &rt->profile, err);
 	return 0;
 }
 

@@ -352,7 +352,9 @@ static int fovl_mount(struct stg_rootfs *r, struct nib_error *err)
 	lowers = short_lowers(r, true, err);
 	if (!lowers)
 		return -1;
-	o = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lowers, r->upper, r->work);
+	o = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s%s%s", lowers, r->upper, r->work,
+		      r->mount_label ? ",context=\"" : "", r->mount_label ? r->mount_label : "",
+		      r->mount_label ? "\"" : "");
 	/*
 	 * The daemon's root is a detached copy of the mount tree (open_tree),
 	 * not "/" itself: the step's pivot_root moves every process of its
