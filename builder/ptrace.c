@@ -348,8 +348,8 @@ static void workdir(struct prun *p)
 }
 
 /* Capabilities and --security-opt: what the ptrace isolation can apply
- * (a seccomp profile, no_new_privs, ulimits, masks are moot: the pod's
- * /proc) and a refusal naming what it cannot. */
+ * (a seccomp profile, no_new_privs, ulimits) and a refusal naming what it
+ * cannot. */
 static int ptrace_security(struct prun *p, struct nib_error *err)
 {
 	const struct bld_security *s = p->spec->security;
@@ -364,6 +364,9 @@ static int ptrace_security(struct prun *p, struct nib_error *err)
 		     "folder of nib's)";
 	else if (s->shm_size)
 		no = "--shm-size: no mount namespace for a tmpfs (/dev/shm is a folder of nib's)";
+	else if (s->mask.len || s->unmask.len)
+		no = "--security-opt mask=/unmask=: no mount namespace to mask a path in (/proc is "
+		     "the pod's own)";
 	else if (s->seccomp == BLD_SECCOMP_UNCONFINED || s->insecure)
 		no = s->insecure ? "RUN --security=insecure: the ptrace isolation traces every "
 				   "process through its own seccomp filter"

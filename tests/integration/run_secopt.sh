@@ -3,7 +3,7 @@
 # through), in each mode a user meets: root, nibsub (subuid), nibplain
 # (single UID), the restricted-pod simulation under each real seccomp
 # profile (podsim.sh: the ptrace isolation where no user namespace can be
-# made) and root's ptrace isolation:
+# made), a user-namespaced pod and root's ptrace isolation:
 #   - setuid programs elevate where Docker's would (no_new_privs only where
 #     the environment forces it) and nib info says why not elsewhere;
 #   - --security-opt seccomp=PROFILE.json (Debian's real profiles and a
@@ -81,6 +81,7 @@ nibrun() {
 		run "$T/bin/nib" "${a[@]}"
 		;;
 	nibsub | nibplain) run as_user "$MODE" "$T/bin/nib" "$@" ;;
+	podns) run podsim_userns "$T/bin/nib" "$@" ;;
 	pod*) run podsim "$T/bin/nib" "$@" ;;
 	esac
 }
@@ -89,6 +90,7 @@ owner_of() {
 	case $1 in
 	root*) echo 0:0 ;;
 	nibsub | nibplain) echo "$(id -u "$1"):$(id -g "$1")" ;;
+	podns) echo "$PODSIM_USERNS_BASE:$PODSIM_USERNS_BASE" ;;
 	pod*) echo "$PODSIM_UID:$PODSIM_GID" ;;
 	esac
 }
@@ -160,9 +162,13 @@ run_mode() {
 		assert_status 1 "nib's filter refuses unshare"
 		nibrun run --security-opt seccomp=unconfined --rootfs "$R" -- unshare -U true
 		assert_status 0 "no refusal with seccomp=unconfined"
+		# every capability nib's bounding set has (all of them but in the
+		# user-namespaced pod, whose bounding set is CRI-O's)
+		full=$(printf '%016x' $(((1 << ($(cat /proc/sys/kernel/cap_last_cap) + 1)) - 1)))
+		[ "$MODE" = podns ] && full=$(podsim_userns grep ^CapBnd /proc/self/status | tr -d '\t' | cut -d: -f2)
 		nibrun run --insecure --rootfs "$R" -- sh -c 'grep ^CapEff /proc/self/status; unshare -U true && echo unshared'
 		assert_status 0
-		assert_eq "$(echo "$out" | tr -d '\t')" "CapEff:$(printf '%016x' $(((1 << ($(cat /proc/sys/kernel/cap_last_cap) + 1)) - 1)))"$'\nunshared'
+		assert_eq "$(echo "$out" | tr -d '\t')" "CapEff:$full"$'\nunshared'
 	fi
 
 	t "[$MODE] --ulimit"
@@ -217,7 +223,9 @@ run_mode() {
 
 	t "[$MODE] --security-opt mask= and unmask="
 	if [ "$ptrace" = 1 ]; then
-		skip "the ptrace isolation shows the pod's own /proc and mounts nothing"
+		nibrun run --security-opt mask=/root --rootfs "$R" -- true
+		assert_status 1
+		assert_match "$err" 'mask=/unmask=: no mount namespace to mask a path in'
 	else
 		nibrun run --security-opt mask=/root:/bin/nib-suid-id --rootfs "$R" -- \
 			sh -c 'touch /root/x || echo masked; wc -c </bin/nib-suid-id'
@@ -249,7 +257,10 @@ if podsim_available; then
 		export PODSIM_SECCOMP
 		run_mode
 	done
-	unset PODSIM_SECCOMP
+	# a user-namespaced pod (hostUsers: false): root of its namespace with
+	# CRI-O's capabilities, and no_new_privs
+	PODSIM_SECCOMP=unconfined MODE=podns
+	run_mode
 else
 	skip_cases "the pod simulation needs unshare and setpriv" "${CASES[@]/#/[pod] }"
 fi
