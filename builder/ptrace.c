@@ -353,27 +353,24 @@ static void workdir(struct prun *p)
 static int ptrace_security(struct prun *p, struct nib_error *err)
 {
 	const struct bld_security *s = p->spec->security;
-	const char *no = NULL;
+	const char *opt = NULL, *why = NULL;
 
 	if (bld_caps_mask(p->spec->cap_add, p->spec->cap_drop, &p->caps, err) < 0)
 		return -1;
 	if (!s)
 		return 0;
 	if (s->n_devices)
-		no = "--device: no mount namespace to bind a device node in (its /dev is a "
-		     "folder of nib's)";
+		opt = "--device", why = "no mount namespace to bind a device node in";
 	else if (s->shm_size)
-		no = "--shm-size: no mount namespace for a tmpfs (/dev/shm is a folder of nib's)";
+		opt = "--shm-size", why = "no mount namespace for a tmpfs: /dev/shm is a folder";
 	else if (s->mask.len || s->unmask.len)
-		no = "--security-opt mask=/unmask=: no mount namespace to mask a path in (/proc is "
-		     "the pod's own)";
-	else if (s->seccomp == BLD_SECCOMP_UNCONFINED || s->insecure)
-		no = s->insecure ? "RUN --security=insecure: the ptrace isolation traces every "
-				   "process through its own seccomp filter"
-				 : "--security-opt seccomp=unconfined: the ptrace isolation traces "
-				   "every process through its own seccomp filter";
-	if (no)
-		return nib_err(err, NIB_ERR_ENV, 0, "%s, which the ptrace isolation cannot do", no);
+		opt = "--security-opt mask=/unmask=", why = "no mount namespace to mask a path in";
+	else if (s->insecure || s->seccomp == BLD_SECCOMP_UNCONFINED)
+		opt = s->insecure ? "RUN --security=insecure" : "--security-opt seccomp=unconfined",
+		why = "its own seccomp filter is how it traces every process";
+	if (opt)
+		return nib_err(err, NIB_ERR_ENV, 0, "%s: refused under the ptrace isolation (%s)",
+			       opt, why);
 	if (s->seccomp == BLD_SECCOMP_PROFILE &&
 	    bld_seccomp_profile_compile(s->seccomp_profile, p->caps, &p->profile, err) < 0)
 		return nib_err_wrap(err, "--security-opt seccomp=%s", s->seccomp_profile);

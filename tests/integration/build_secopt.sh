@@ -97,7 +97,7 @@ for m in "${MODES[@]}"; do
 	nibas "$m" --root "$R" build --allow security.insecure "$T/ins"
 	if [ "$m" = pod ] && [[ $err == *"ptrace isolation"* ]]; then
 		assert_status 1
-		assert_match "$err" 'RUN --security=insecure: the ptrace isolation'
+		assert_match "$err" 'RUN --security=insecure: refused under the ptrace isolation'
 	else
 		assert_status 0
 		full=$(printf '%016x' $(((1 << ($(cat /proc/sys/kernel/cap_last_cap) + 1)) - 1)))

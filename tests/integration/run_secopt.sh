@@ -153,10 +153,10 @@ run_mode() {
 	if [ "$ptrace" = 1 ]; then
 		nibrun run --security-opt seccomp=unconfined --rootfs "$R" -- true
 		assert_status 1
-		assert_match "$err" 'seccomp=unconfined: the ptrace isolation traces every process through its own seccomp filter, which the ptrace isolation cannot do'
+		assert_match "$err" 'seccomp=unconfined: refused under the ptrace isolation \(its own seccomp filter is how it traces every process\)'
 		nibrun run --insecure --rootfs "$R" -- true
 		assert_status 1
-		assert_match "$err" 'RUN --security=insecure: the ptrace isolation'
+		assert_match "$err" 'RUN --security=insecure: refused under the ptrace isolation'
 	else
 		nibrun run --rootfs "$R" -- unshare -U true
 		assert_status 1 "nib's filter refuses unshare"
@@ -189,7 +189,7 @@ run_mode() {
 	if [ "$ptrace" = 1 ]; then
 		nibrun run --shm-size 2m --rootfs "$R" -- true
 		assert_status 1
-		assert_match "$err" '--shm-size: no mount namespace for a tmpfs'
+		assert_match "$err" '--shm-size: refused under the ptrace isolation \(no mount namespace for a tmpfs'
 	else
 		nibrun run --rootfs "$R" -- sh -c 'df -k /dev/shm | tail -1 | awk "{print \$2}"'
 		assert_eq "$out" 65536 "64 MiB by default"
@@ -202,7 +202,7 @@ run_mode() {
 	if [ "$ptrace" = 1 ]; then
 		nibrun run --device /dev/zero:/dev/xzero --rootfs "$R" -- true
 		assert_status 1
-		assert_match "$err" '--device: no mount namespace to bind a device node in'
+		assert_match "$err" '--device: refused under the ptrace isolation \(no mount namespace to bind a device node in'
 	else
 		nibrun run --device /dev/zero:/dev/xzero:r --device /dev/full --rootfs "$R" -- \
 			sh -c 'head -c 4 /dev/xzero | wc -c; echo x >/dev/full || echo full; ls -l /dev/full | cut -c1'
@@ -224,7 +224,7 @@ run_mode() {
 	if [ "$ptrace" = 1 ]; then
 		nibrun run --security-opt mask=/root --rootfs "$R" -- true
 		assert_status 1
-		assert_match "$err" 'mask=/unmask=: no mount namespace to mask a path in'
+		assert_match "$err" 'mask=/unmask=: refused under the ptrace isolation \(no mount namespace to mask a path in'
 	else
 		nibrun run --security-opt mask=/root:/bin/nib-suid-id --rootfs "$R" -- \
 			sh -c 'touch /root/x || echo masked; wc -c </bin/nib-suid-id'
