@@ -130,7 +130,8 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBS)
 
 # run inside RUN steps of busybox images, which have no libc: static, and
 # without the sanitizers (they do not link statically)
-STATIC_HELPERS := $(BUILD)/tests/helpers/nib-tiocsti $(BUILD)/tests/helpers/nib-netprobe
+STATIC_HELPERS := $(BUILD)/tests/helpers/nib-tiocsti $(BUILD)/tests/helpers/nib-netprobe \
+	$(BUILD)/tests/helpers/nib-suid-id
 $(STATIC_HELPERS): $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<

@@ -55,6 +55,7 @@ void bld_build_opts_free(struct bld_build_opts *o)
 	nib_strv_free(&o->dns);
 	nib_strv_free(&o->dns_search);
 	nib_strv_free(&o->dns_options);
+	bld_security_free(&o->security);
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
@@ -914,6 +915,12 @@ static int check_plan(struct bld_build *b, struct nib_error *err)
 						       "--secret id=%s was given",
 						       b->f->path, step->in->line, m->id, m->id);
 			}
+			if (step->run.security == CF_SECURITY_INSECURE && !b->o->allow_insecure)
+				return nib_err(err, NIB_ERR_USAGE, 0,
+					       "%s:%d:%d: RUN --security=insecure is refused "
+					       "unless the build allows it (--allow "
+					       "security.insecure, as BuildKit's)",
+					       b->f->path, step->in->line, step->in->col);
 			if (!run_checked &&
 			    bld_runtime_usable(b->o->idmap, b->o->isolation, err) < 0)
 				return nib_err_wrap(err, "%s:%d", b->f->path, step->in->line);

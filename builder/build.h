@@ -78,13 +78,16 @@ struct bld_build_opts {
 	struct nib_strv env;		   /* --env "K=V": set in the image's config */
 	struct nib_strv unsetenv;	   /* --unsetenv K: removed from the image's config */
 	struct nib_strv cap_add, cap_drop; /* RUN's capabilities (runtime names) */
-	const char *ignorefile;		   /* --ignorefile: instead of the context's */
-	bool run_stdin;			   /* --stdin: RUN reads nib's stdin */
-	struct bld_limits limits;	   /* --pids-limit, --memory: each RUN step's */
-	unsigned step_timeout;		   /* --step-timeout seconds (0: none) */
-	unsigned timeout;		   /* --timeout seconds for the build (0: none) */
-	bool omit_history;		   /* --omit-history */
-	const char *from;		   /* --from: the first FROM's image instead */
+	/* --security-opt, --ulimit, --shm-size, --device: every RUN's */
+	struct bld_security security;
+	bool allow_insecure;	  /* --allow security.insecure: RUN --security=insecure */
+	const char *ignorefile;	  /* --ignorefile: instead of the context's */
+	bool run_stdin;		  /* --stdin: RUN reads nib's stdin */
+	struct bld_limits limits; /* --pids-limit, --memory: each RUN step's */
+	unsigned step_timeout;	  /* --step-timeout seconds (0: none) */
+	unsigned timeout;	  /* --timeout seconds for the build (0: none) */
+	bool omit_history;	  /* --omit-history */
+	const char *from;	  /* --from: the first FROM's image instead */
 	bool all_stages; /* --skip-unused-stages=false: the stages the target does not need too */
 	const char *os_version;	     /* --os-version: the image's os.version */
 	struct nib_strv os_features; /* --os-feature F (F-: removed) on the base's os.features */

@@ -118,6 +118,10 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	spec.timeout = b->o->step_timeout;
 	spec.cap_add = b->o->cap_add.len ? b->o->cap_add.v : NULL;
 	spec.cap_drop = b->o->cap_drop.len ? b->o->cap_drop.v : NULL;
+	/* RUN --security=insecure (check_plan refused it unless allowed) */
+	struct bld_security sec = b->o->security;
+	sec.insecure = step->run.security == CF_SECURITY_INSECURE;
+	spec.security = &sec;
 	if (b->o->run_stdin)
 		spec.stdin_fd = STDIN_FILENO;
 	spec.on_line = bld_log_line;
@@ -127,6 +131,8 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 			return -1;
 		spec.rootfs_setup = rootfs_setup;
 		spec.rootfs_setup_ctx = ls->r;
+		free(ls->r->mount_label);
+		ls->r->mount_label = bld_selinux_file_label(&sec);
 	}
 	/* another architecture: qemu-user-static through binfmt_misc (not
 	 * under ptrace, which RUN takes where no user namespace is made) */

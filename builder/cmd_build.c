@@ -49,6 +49,15 @@ static const char build_help[] =
     "                             /etc/resolv.conf)\n"
     "  --dns-search DOMAIN, --dns-option OPT  RUN's resolv.conf search and options lines\n"
     "  --cap-add CAP, --cap-drop CAP  RUN steps' capabilities (repeatable, CAP,CAP or ALL)\n"
+    "  --security-opt OPT         RUN steps: seccomp=PROFILE.json|unconfined,\n"
+    "                             no-new-privileges, label=disable|user:|role:|type:|\n"
+    "                             level:|filetype:, apparmor=unconfined, mask=P:P,\n"
+    "                             unmask=P:P|ALL (repeatable)\n"
+    "  --allow security.insecure  allow RUN --security=insecure (every capability, no\n"
+    "                             seccomp refusal)\n"
+    "  --ulimit NAME=SOFT[:HARD]  a RUN step's rlimit (nofile, nproc, core, stack...)\n"
+    "  --shm-size SIZE            RUN's /dev/shm tmpfs (default 64m)\n"
+    "  --device HOST[:CTR][:PERMS]  bind a host device node into RUN steps\n"
     "  --stdin                    RUN steps read nib's standard input\n"
     "  --pids-limit N             processes of a RUN step (default 4096; 0: none)\n"
     "  -m, --memory SIZE          memory of a RUN step (512m, 4g; default three quarters\n"
@@ -169,6 +178,11 @@ enum {
 	OPT_DNS_SEARCH,
 	OPT_DNS_OPTION,
 	OPT_NO_HOSTS,
+	OPT_SECURITY_OPT,
+	OPT_ULIMIT,
+	OPT_SHM_SIZE,
+	OPT_DEVICE,
+	OPT_ALLOW,
 	OPT_COMPAT = 0x1800, /* + index in compat_opts */
 };
 
@@ -213,11 +227,6 @@ static const struct compat_opt compat_opts[] = {
     {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
     {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
     {"ssh", required_argument, 0, NULL, SOON "SSH agent forwarding"},
-    {"security-opt", required_argument, 0, NULL,
-     SOON "security options (RUN steps get nib's seccomp filter and capability set)"},
-    {"ulimit", required_argument, 0, NULL, SOON "RUN steps keep nib's own resource limits"},
-    {"shm-size", required_argument, 0, NULL, SOON "RUN's /dev/shm is the host's"},
-    {"device", required_argument, 0, NULL, SOON "extra devices in RUN steps"},
     {"cgroup-parent", required_argument, 0, NULL, NO_CGROUP},
     {"cpu-period", required_argument, 0, NULL, NO_CGROUP},
     {"cpu-quota", required_argument, 0, NULL, NO_CGROUP},
@@ -724,6 +733,11 @@ static const struct option build_opts[] = {
     {"dns-search", required_argument, NULL, OPT_DNS_SEARCH},
     {"dns-option", required_argument, NULL, OPT_DNS_OPTION},
     {"no-hosts", optional_argument, NULL, OPT_NO_HOSTS},
+    {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
+    {"ulimit", required_argument, NULL, OPT_ULIMIT},
+    {"shm-size", required_argument, NULL, OPT_SHM_SIZE},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"allow", required_argument, NULL, OPT_ALLOW},
     {"stdin", optional_argument, NULL, OPT_STDIN},
     {"ignorefile", required_argument, NULL, OPT_IGNOREFILE},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
@@ -1032,6 +1046,28 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			if (flag_value(self, "no-hosts", optarg, &o.no_hosts, err) < 0)
 				goto out;
 			break;
+		case OPT_SECURITY_OPT:
+		case OPT_ULIMIT:
+		case OPT_SHM_SIZE:
+		case OPT_DEVICE:
+			if ((c == OPT_SECURITY_OPT ? bld_security_opt
+			     : c == OPT_ULIMIT	   ? bld_ulimit_opt
+			     : c == OPT_SHM_SIZE   ? bld_shm_size_opt
+						 : bld_device_opt)(&o.security, optarg, err) < 0) {
+				nib_err_wrap(err, "build");
+				goto out;
+			}
+			break;
+		case OPT_ALLOW:
+			if (!streq(optarg, "security.insecure")) {
+				nib_err(err, NIB_ERR_USAGE, 0,
+					"build: --allow %s: nib knows only security.insecure (RUN "
+					"--network=host needs no allowance)",
+					optarg);
+				goto out;
+			}
+			o.allow_insecure = true;
+			break;
 		case OPT_STDIN:
 			if (flag_value(self, "stdin", optarg, &o.run_stdin, err) < 0)
 				goto out;
@@ -1239,6 +1275,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			goto out;
 		}
 	}
+	bld_selinux_use(&o.security); /* for -v's :z and :Z */
 	for (size_t i = 0; i < o.cap_add.len + o.cap_drop.len; i++) {
 		const char *cap =
 		    i < o.cap_add.len ? o.cap_add.v[i] : o.cap_drop.v[i - o.cap_add.len];

@@ -32,6 +32,13 @@ static const char run_help[] =
     "  --pids-limit N          processes of the command (default 4096; 0: none)\n"
     "  -m, --memory SIZE       its memory (512m, 4g; default three quarters of the\n"
     "                          machine's; 0: none); see nib info for how\n"
+    "  --security-opt OPT      seccomp=PROFILE.json|unconfined, no-new-privileges,\n"
+    "                          label=..., apparmor=unconfined, mask=, unmask= (as build)\n"
+    "  --insecure              as RUN --security=insecure: every capability, no\n"
+    "                          seccomp refusal\n"
+    "  --ulimit NAME=SOFT[:HARD]  an rlimit of the command (repeatable)\n"
+    "  --shm-size SIZE         /dev/shm's size (default 64m)\n"
+    "  --device HOST[:CTR][:PERMS]  bind a host device node (repeatable)\n"
     "  -h, --help              show this help\n"
     "\nExit status: the command's; 128+N when signal N ended it; 1 when nib failed\n"
     "or the timeout passed; 2 for usage errors.\n";
@@ -52,7 +59,12 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 		O_HOST,
 		O_TIMEOUT,
 		O_ISOLATION,
-		O_PIDS
+		O_PIDS,
+		O_SECOPT,
+		O_ULIMIT,
+		O_SHM,
+		O_DEVICE,
+		O_INSECURE,
 	};
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'},
@@ -70,6 +82,11 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	    {"isolation", required_argument, NULL, O_ISOLATION},
 	    {"pids-limit", required_argument, NULL, O_PIDS},
 	    {"memory", required_argument, NULL, 'm'},
+	    {"security-opt", required_argument, NULL, O_SECOPT},
+	    {"ulimit", required_argument, NULL, O_ULIMIT},
+	    {"shm-size", required_argument, NULL, O_SHM},
+	    {"device", required_argument, NULL, O_DEVICE},
+	    {"insecure", no_argument, NULL, O_INSECURE},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bld_run_spec spec;
@@ -77,6 +94,7 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	_cleanup_free_ struct bld_mount *mounts = NULL;
 	_cleanup_free_ struct cf_mount *cms = NULL;
 	struct bld_run_result res = {0};
+	_cleanup_(bld_security_free) struct bld_security sec = {0};
 	uint64_t v;
 	int c, ret;
 
@@ -147,6 +165,19 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 					     &spec.limits, err) < 0)
 				return bld_usage_error(self, err, "%s", err->msg);
 			break;
+		case O_SECOPT:
+		case O_ULIMIT:
+		case O_SHM:
+		case O_DEVICE:
+			if ((c == O_SECOPT   ? bld_security_opt
+			     : c == O_ULIMIT ? bld_ulimit_opt
+			     : c == O_SHM    ? bld_shm_size_opt
+					     : bld_device_opt)(&sec, optarg, err) < 0)
+				return bld_usage_error(self, err, "%s", err->msg);
+			break;
+		case O_INSECURE:
+			sec.insecure = true;
+			break;
 		case O_TIMEOUT:
 			if (nib_parse_u64(optarg, &v) < 0 || v > 365 * 24 * 3600)
 				return bld_usage_error(self, err,
@@ -184,6 +215,7 @@ int bld_cmd_run(const struct bld_command *self, int argc, char **argv, struct bl
 	spec.env = env.v;
 	spec.cap_add = capadd.v;
 	spec.cap_drop = capdrop.v;
+	spec.security = &sec;
 	spec.argv = argv + optind;
 	(void)g;
 

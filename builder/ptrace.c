@@ -57,7 +57,8 @@ struct prun {
 	char *tmp; /* private folder: /dev, /etc files, tmpfs mounts */
 	bool emulate_owner;
 	uint64_t caps;
-	int sync_fd; /* the tracer's and command's end of the message socket */
+	struct bld_seccomp_bpf profile; /* --security-opt seccomp=PROFILE, len 0: none */
+	int sync_fd;			/* the tracer's and command's end of the message socket */
 	int out_fd, err_fd;
 	struct created *created;
 	size_t n_created, cap_created;
@@ -339,6 +340,36 @@ static void workdir(struct prun *p)
 		die(p, "workdir %s: %s", wd, strerror(r < 0 ? -r : errno));
 }
 
+/* Capabilities and --security-opt: what the ptrace isolation can apply
+ * (a seccomp profile, no_new_privs, ulimits) and a refusal naming what it
+ * cannot. */
+static int ptrace_security(struct prun *p, struct nib_error *err)
+{
+	const struct bld_security *s = p->spec->security;
+	const char *opt = NULL, *why = NULL;
+
+	if (bld_caps_mask(p->spec->cap_add, p->spec->cap_drop, &p->caps, err) < 0)
+		return -1;
+	if (!s)
+		return 0;
+	if (s->n_devices)
+		opt = "--device", why = "no mount namespace to bind a device node in";
+	else if (s->shm_size)
+		opt = "--shm-size", why = "no mount namespace for a tmpfs: /dev/shm is a folder";
+	else if (s->mask.len || s->unmask.len)
+		opt = "--security-opt mask=/unmask=", why = "no mount namespace to mask a path in";
+	else if (s->insecure || s->seccomp == BLD_SECCOMP_UNCONFINED)
+		opt = s->insecure ? "RUN --security=insecure" : "--security-opt seccomp=unconfined",
+		why = "its own seccomp filter is how it traces every process";
+	if (opt)
+		return nib_err(err, NIB_ERR_ENV, 0, "%s: refused under the ptrace isolation (%s)",
+			       opt, why);
+	if (s->seccomp == BLD_SECCOMP_PROFILE &&
+	    bld_seccomp_profile_compile(s->seccomp_profile, p->caps, &p->profile, err) < 0)
+		return nib_err_wrap(err, "--security-opt seccomp=%s", s->seccomp_profile);
+	return 0;
+}
+
 _noreturn_ static void command_main(struct prun *p, int release)
 {
 	const struct bld_run_spec *spec = p->spec;
@@ -351,7 +382,7 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	struct nib_error e = {0};
 	const char *path, *cmd = spec->argv[0];
 	int in, saved = ENOENT;
-	char go = 0;
+	char go = 0, why[256];
 	struct rlimit rl;
 
 	signal(SIGTERM, SIG_DFL); /* the tracer's handler */
@@ -381,15 +412,19 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	}
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
+	/* --ulimit, while the command may still raise a hard limit */
+	if (bld_ulimits_apply(spec->security, why, sizeof(why)) < 0)
+		die(p, "%s", why);
 	umask(022);
 
 	/* traced from here on */
 	if (read(release, &go, 1) != 1)
 		_exit(127);
 	close(release);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		die(p, "no_new_privs: %s", strerror(errno));
-	if (bld_ptrace_filter_load(p->emulate_owner, &e) < 0)
+	/* without a user namespace a non-root user filters itself only under
+	 * no_new_privs (then setuid programs cannot elevate: nib info) */
+	if (bld_ptrace_filter_load(p->emulate_owner, &e) < 0 ||
+	    bld_seccomp_load_bpf(&p->profile, 0, &e) < 0)
 		die(p, "%s", e.msg);
 	/* /etc/passwd and /etc/group are read through the translation */
 	if (bld_user_resolve(spec->user, &uid, &gid, groups, &n_groups, &home, &e) < 0)
@@ -434,6 +469,9 @@ _noreturn_ static void command_main(struct prun *p, int release)
 	 * address space nib holds, reserved or not (AddressSanitizer's shadow) */
 	if (bld_rlimit_lower(RLIMIT_DATA, p->spec->limits.memory) < 0)
 		die(p, "RLIMIT_DATA: %s", strerror(errno));
+	if (spec->security && spec->security->no_new_privs &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die(p, "no_new_privs: %s", strerror(errno));
 	if (spec->dry_run)
 		_exit(0); /* every step of the setup passed */
 	path = nib_env_get(env.v, "PATH");
@@ -892,7 +930,7 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	if (!bld_ptrace_audit_arch)
 		return nib_err(err, NIB_ERR_ENV, 0,
 			       "the ptrace isolation does not support this architecture");
-	if (bld_caps_mask(spec->cap_add, spec->cap_drop, &p.caps, err) < 0)
+	if (ptrace_security(&p, err) < 0)
 		return -1;
 	p.emulate_owner = geteuid() != 0;
 	if (bld_ptrace_fs_init(&p.fs, spec->rootfs, err) < 0)
@@ -940,5 +978,6 @@ out:
 		free(p.tmp);
 	}
 	bld_ptrace_fs_free(&p.fs);
+	free((void *)p.profile.insns);
 	return ret;
 }

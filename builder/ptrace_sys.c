@@ -367,16 +367,15 @@ int bld_ptrace_filter_load(bool emulate_owner, struct nib_error *err)
 	int r;
 
 	if (bld_ptrace_prebuilt && bld_ptrace_audit_arch) {
-		const struct bld_seccomp_bpf *f = &bld_ptrace_prebuilt[emulate_owner ? 1 : 0];
-		struct sock_fprog prog = {.len = (unsigned short)f->len,
-					  .filter = (struct sock_filter *)f->insns};
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-			return nib_err(err, NIB_ERR_ENV, errno,
-				       "seccomp: loading the ptrace filter");
+		/* no_new_privs only where seccomp(2) demands it */
+		if (bld_seccomp_load_bpf(&bld_ptrace_prebuilt[emulate_owner ? 1 : 0], 0, err) < 0)
+			return nib_err_wrap(err, "the ptrace filter");
 		return 0;
 	}
 	if (filter_build(emulate_owner, &ctx, err) < 0)
 		return -1;
+	if (bld_seccomp_needs_nnp() && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "no_new_privs");
 	r = seccomp_load(ctx);
 	if (r < 0)
 		return nib_err(err, NIB_ERR_ENV, -r, "seccomp: loading the ptrace filter");

@@ -583,8 +583,6 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 			       "rootfs %s", spec->rootfs ? spec->rootfs : "(none)");
 	if (!spec->argv || !spec->argv[0])
 		return nib_err(err, NIB_ERR_USAGE, 0, "no command to run");
-	if (bld_caps_mask(spec->cap_add, spec->cap_drop, &rt.caps, err) < 0)
-		return -1;
 	if (bld_idmap_choose(spec->idmap, &rt.idmap, &why, err) < 0)
 		return -1;
 	if (rt.idmap.mode == BLD_IDMAP_NONE)
@@ -605,7 +603,9 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	}
 	rt.netns = rt.network != BLD_NET_HOST;
 	rt.proc_bind = proc_refused;
-	bld_selinux_labels(&rt.selinux_label, &rt.selinux_mount);
+	if (bld_rt_security(&rt, err) < 0)
+		return -1;
+	bld_selinux_labels(spec->security, &rt.selinux_label, &rt.selinux_mount);
 	bld_etc_files_make(spec, rt.network, rt.etc_files);
 
 	enum attempt a = run_once(&rt, res, err);
@@ -634,5 +634,6 @@ int bld_runtime_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		free(rt.etc_files[i]);
 	free(rt.selinux_label);
 	free(rt.selinux_mount);
+	bld_rt_security_free(&rt);
 	return a == ATTEMPT_RAN ? 0 : -1;
 }

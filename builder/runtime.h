@@ -130,6 +130,84 @@ int bld_etc_opts_check(const struct bld_etc_opts *o, enum bld_network network,
  * "resolv.conf") as it is rather than binding nib's over it. */
 bool bld_etc_keeps_image(const struct bld_etc_opts *o, const char *name);
 
+/* ---- how a RUN is confined beyond nib's defaults ------------------------- */
+
+enum bld_seccomp_mode {
+	BLD_SECCOMP_DEFAULT = 0, /* nib's filter: the containers default profile's refusals */
+	BLD_SECCOMP_UNCONFINED,	 /* no refusals (ownership emulation still traps its calls) */
+	BLD_SECCOMP_PROFILE,	 /* the profile's rules instead of nib's refusals */
+};
+
+/* --ulimit NAME=SOFT[:HARD]: RLIM_INFINITY for -1/unlimited. */
+struct bld_ulimit {
+	int resource;
+	uint64_t soft, hard;
+};
+#define BLD_ULIMITS_MAX 16
+
+/* --device HOST[:CONTAINER][:PERMS] */
+struct bld_device {
+	char *host, *container;
+	char perms[4]; /* "rwm", "r"...: what the bind allows (w: writable) */
+};
+
+/* --security-opt, RUN --security=insecure, --ulimit, --shm-size, --device:
+ * parsed by bld_security_opt() and friends (builder/security.c). */
+struct bld_security {
+	enum bld_seccomp_mode seccomp;
+	char *seccomp_profile; /* seccomp=PATH: Docker/OCI JSON profile */
+	bool no_new_privs;     /* no-new-privileges */
+	/* label=disable | user: | role: | type: | level: | filetype: */
+	bool label_disable;
+	char *label_user, *label_role, *label_type, *label_level, *label_filetype;
+	struct nib_strv mask, unmask; /* mask=PATH:PATH, unmask=PATH:PATH|ALL */
+	/* RUN --security=insecure (allowed by --allow security.insecure): every
+	 * capability in the step's user namespace and no seccomp refusal */
+	bool insecure;
+	struct bld_ulimit ulimits[BLD_ULIMITS_MAX];
+	size_t n_ulimits;
+	uint64_t shm_size; /* /dev/shm's size; 0: 64 MiB */
+	struct bld_device *devices;
+	size_t n_devices;
+};
+/* One --security-opt value into `s`; a usage error naming it otherwise
+ * (apparmor profiles and unknown options are refused with the reason). */
+int bld_security_opt(struct bld_security *s, const char *opt, struct nib_error *err);
+/* --ulimit NAME=SOFT[:HARD] (buildah's names: core, cpu, data, fsize,
+ * locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime,
+ * sigpending, stack; -1 or unlimited). */
+int bld_ulimit_opt(struct bld_security *s, const char *opt, struct nib_error *err);
+/* --shm-size SIZE (bytes, or with b, k, m, g). */
+int bld_shm_size_opt(struct bld_security *s, const char *opt, struct nib_error *err);
+/* --device HOST[:CONTAINER][:PERMS]: HOST must be a device node. */
+int bld_device_opt(struct bld_security *s, const char *opt, struct nib_error *err);
+void bld_security_free(struct bld_security *s);
+
+/* SELinux labels of a RUN: the process label and the file label (mount
+ * context=), each "user:role:type:level" with the MCS pair `c1`,`c2`
+ * (c1 < c2), from the policy's lxc_contexts text (may be NULL: the
+ * targeted policy's container_t and container_file_t) and the label=
+ * options of `s` (may be NULL). Both NULL with label=disable. Pure: no
+ * SELinux call. */
+void bld_selinux_compute(const struct bld_security *s, const char *lxc_contexts, unsigned c1,
+			 unsigned c2, char **exec_label, char **file_label);
+/* The file label RUN steps get here (for a rootfs mount's context=), or
+ * NULL when SELinux is disabled or label=disable. */
+char *bld_selinux_file_label(const struct bld_security *s);
+/* The MCS pair of this nib process (two distinct categories of 0..1023,
+ * the smaller first, picked once at random): every RUN of one build shares
+ * it, as a buildah build container does. */
+void bld_selinux_mcs(unsigned *c1, unsigned *c2);
+/* Keep a copy of the label= options of `s` for bld_selinux_relabel (the
+ * build calls it once its options are parsed; each run does too). */
+void bld_selinux_use(const struct bld_security *s);
+/* Relabel `path` and everything below it for RUN steps (-v SRC:DST:z|Z):
+ * `shared` (:z) the shared container_file_t label (s0, no categories),
+ * else (:Z) this process's private label. 0 when SELinux is disabled
+ * (nothing to do); refuses /, /usr, /etc, /home and the like as podman
+ * does; -1 with the path and the refused call otherwise. */
+int bld_selinux_relabel(const char *path, bool shared, struct nib_error *err);
+
 /* One container run. Fill with bld_run_spec_init() then set fields. */
 struct bld_run_spec {
 	const char *rootfs;   /* the root folder; writes land in it */
@@ -148,10 +226,11 @@ struct bld_run_spec {
 	char *const *cap_drop; /* NULL-terminated names */
 	unsigned timeout;      /* seconds; 0 = none */
 	struct bld_limits limits;
-	int stdin_fd;	     /* -1: /dev/null */
-	int stdout_fd;	     /* -1: nib's stdout; ignored when on_line is set */
-	int stderr_fd;	     /* -1: nib's stderr; ignored when on_line is set */
-	bld_line_fn on_line; /* stream output line by line instead of through fds */
+	const struct bld_security *security; /* NULL: nib's defaults */
+	int stdin_fd;			     /* -1: /dev/null */
+	int stdout_fd;			     /* -1: nib's stdout; ignored when on_line is set */
+	int stderr_fd;			     /* -1: nib's stderr; ignored when on_line is set */
+	bld_line_fn on_line;		     /* stream output line by line instead of through fds */
 	void *line_ctx;
 	/* Called in the container's user and mount namespaces before the
 	 * rootfs is bound and pivoted into (the builder mounts an overlay on

@@ -71,9 +71,10 @@ char *bld_idmap_subuid_describe(void);
  * the credential calls too, and set*id/setgroups/capset succeed without
  * effect. */
 int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err);
-/* Write the filter bld_seccomp_load would load, as raw BPF (struct
- * sock_filter[]), to `fd`: the build compiles it once into nib. */
-int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err);
+/* Write the filter bld_seccomp_load would load (`confine`; without it,
+ * bld_seccomp_compile_emulation's), as raw BPF (struct sock_filter[]), to
+ * `fd`: the build compiles them once into nib. */
+int bld_seccomp_export(bool emulate_owner, bool confine, int fd, struct nib_error *err);
 /* A BPF program: `len` struct sock_filter at `insns`. */
 struct bld_seccomp_bpf {
 	const void *insns;
@@ -155,7 +156,21 @@ struct bld_rt {
 	char *selinux_label;	  /* exec label, or NULL */
 	char *selinux_mount;	  /* context= mount option value, or NULL */
 	char *cgroup;		  /* the step's cgroup, or NULL: rlimits */
+	/* seccomp beyond nib's defaults (--security-opt seccomp=, RUN
+	 * --security=insecure): without `confine`, `emulation` stands for
+	 * nib's filter (ownership emulation only); `profile` is the user's
+	 * profile (len 0: none), stacked on it */
+	bool confine;
+	struct bld_seccomp_bpf emulation, profile;
+	struct bld_seccomp_bpf emulation_ids; /* `emulation` for a subuid or root ID map */
 };
+/* Fill rt->caps, confine, emulation and profile from the spec (its
+ * capabilities and security options); bld_rt_security_free frees them. */
+int bld_rt_security(struct bld_rt *rt, struct nib_error *err);
+void bld_rt_security_free(struct bld_rt *rt);
+/* Set the --ulimit limits of `s` (may be NULL) in the calling process;
+ * -1 with the limit and the cause in `why`. */
+int bld_ulimits_apply(const struct bld_security *s, char *why, size_t n);
 
 /* A cgroup for one step with its limits (NULL: none can be made here; the
  * step sets rlimits), the step's pid 1 moved into it before it runs, and
@@ -213,9 +228,33 @@ int bld_caps_apply(uint64_t mask, bool set, char *why, size_t n);
 
 /* Capability mask from the default set plus adds minus drops. */
 int bld_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct nib_error *err);
-/* SELinux exec and file labels (container_t / container_file_t with two
- * random MCS categories) when SELinux is enabled, else both NULL. */
-void bld_selinux_labels(char **exec_label, char **mount_label);
+/* SELinux exec and file labels (container_t / container_file_t with this
+ * process's MCS pair, the label= options of `s` applied) when SELinux is
+ * enabled and not label=disable, else both NULL. */
+void bld_selinux_labels(const struct bld_security *s, char **exec_label, char **mount_label);
+/* Compile the Docker/OCI seccomp profile at `path` (defaultAction,
+ * defaultErrnoRet, archMap, syscalls with names, action, errnoRet, args,
+ * includes/excludes of caps, arches and minKernel) for a process holding
+ * the capabilities in `caps` into `out` (insns malloc'd: free them).
+ * A usage error naming the file and the rule otherwise. */
+int bld_seccomp_profile_compile(const char *path, uint64_t caps, struct bld_seccomp_bpf *out,
+				struct nib_error *err);
+/* nib's own filter without the refusals: only what its supervisor answers
+ * (device mknod, chown and chmod; with `emulate_owner` what single-UID
+ * ownership emulation traps too), for seccomp=unconfined, seccomp=PROFILE
+ * and RUN --security=insecure. */
+int bld_seccomp_compile_emulation(bool emulate_owner, struct bld_seccomp_bpf *out,
+				  struct nib_error *err);
+/* Load the BPF program `f` into the calling process (`flags`: seccomp(2)'s,
+ * e.g. SECCOMP_FILTER_FLAG_NEW_LISTENER); no_new_privs is set first only
+ * when the kernel demands it (no CAP_SYS_ADMIN in this user namespace).
+ * The listener fd, 0, or -1 with `err` set. */
+int bld_seccomp_load_bpf(const struct bld_seccomp_bpf *f, unsigned flags, struct nib_error *err);
+/* The program libseccomp's `ctx` (a scmp_filter_ctx) makes, into `out`. */
+int bld_seccomp_ctx_bpf(void *ctx, struct bld_seccomp_bpf *out, struct nib_error *err);
+/* Whether loading a seccomp filter here needs no_new_privs: it is not set
+ * and this process lacks CAP_SYS_ADMIN in its user namespace. */
+bool bld_seccomp_needs_nnp(void);
 /* Resolve "user[:group]" from the current root's /etc/passwd and
  * /etc/group (never the host's NSS). */
 int bld_user_resolve(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups,

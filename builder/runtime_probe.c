@@ -501,6 +501,28 @@ void bld_runtime_probe(const char *root, struct bld_probe *p)
 		p->idmap_why = xstrdup(e.msg);
 		nib_err_clear(&e);
 	}
+	/* no_new_privs: only where the environment forces it */
+	it = item(p, "setuid", "setuid programs in RUN", false);
+	if (nnp && streq(nnp, "1")) {
+		it->detail = xstrdup("cannot elevate: no_new_privs is set on nib itself (a pod's "
+				     "allowPrivilegeEscalation: false, or its parent process)");
+		it->advice = xstrdup("nothing nib can change: the pod or parent sets it");
+	} else if (!(ns.bits & P_USERNS) && geteuid() != 0) {
+		it->detail =
+		    xstrdup("cannot elevate: without a user namespace the ptrace "
+			    "isolation may load its seccomp filter only under no_new_privs");
+		it->advice = xstrdup("a seccomp profile that allows user namespaces (nib info's "
+				     "user namespaces item)");
+	} else if (p->idmap == BLD_IDMAP_SINGLE) {
+		it->detail = xstrdup("do not change IDs: with a single UID a RUN's users are "
+				     "emulated, and a setuid program keeps the caller's");
+		it->advice = xstrdup("a subordinate ID range in /etc/subuid and /etc/subgid");
+	} else {
+		it->ok = true;
+		it->detail =
+		    xstrdup("elevate as in Docker: no_new_privs is not set (--security-opt "
+			    "no-new-privileges sets it)");
+	}
 	p->proc = (ns.bits & P_PROC) ? "fresh" : "bind";
 	p->sys = (ns.bits & P_SYSFS) ? "bind (fresh with --network none)" : "bind";
 	p->storage = (ns.bits & P_OVERLAY) && !root_on_overlay	    ? "overlay"

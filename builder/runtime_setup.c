@@ -14,6 +14,7 @@
 #include <linux/securebits.h>
 #include <limits.h>
 #include <net/if.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <selinux/selinux.h>
 #include <signal.h>
@@ -281,6 +282,7 @@ static void mount_dev(struct setup *s)
 	_cleanup_free_ char *opts = NULL;
 	char b[32], path[64];
 	const struct bld_rt *rt = s->rt;
+	const struct bld_security *sec = rt->spec->security;
 
 	if (fd < 0)
 		die(s->rt, "mount /dev: %s", strerror(errno));
@@ -328,15 +330,16 @@ static void mount_dev(struct setup *s)
 		symlinkat("pts/ptmx", dev, "ptmx");
 	}
 	if (mkdirat(dev, "shm", 01777) == 0) {
+		/* --shm-size, else 64 MiB as Docker and buildah */
+		unsigned long long size = sec && sec->shm_size ? sec->shm_size : 64ULL << 20;
+		_cleanup_free_ char *plain = xasprintf("mode=1777,size=%llu", size);
 		_cleanup_free_ char *so =
-		    rt->selinux_mount
-			? xasprintf("mode=1777,size=65536k,context=\"%s\"", rt->selinux_mount)
-			: xstrdup("mode=1777,size=65536k");
+		    rt->selinux_mount ? xasprintf("%s,context=\"%s\"", plain, rt->selinux_mount)
+				      : xstrdup(plain);
 		snprintf(path, sizeof(path), "/proc/self/fd/%d/shm", dev);
 		if (mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, so) < 0 &&
 		    (!rt->selinux_mount ||
-		     mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			   "mode=1777,size=65536k") < 0))
+		     mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, plain) < 0))
 			die(s->rt, "mount /dev/shm: %s", strerror(errno));
 	}
 	if (mkdirat(dev, "mqueue", 0755) == 0) {
@@ -369,28 +372,68 @@ static void mount_sys(struct setup *s)
 	make_ro(s, top, true, "/sys");
 }
 
-static void mask_paths(struct setup *s)
+/* --device: the host's node bound over a file of the rootfs (in the /dev
+ * tmpfs for /dev paths). Its permissions are the node's own: without a
+ * device cgroup (rootless buildah and podman have none either) PERMS is
+ * not enforced, and a read-only mount would not stop writes to a device. */
+static void mount_devices(struct setup *s)
 {
+	const struct bld_security *sec = s->rt->spec->security;
 	char b[32];
 
-	for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++) {
-		_cleanup_close_ int fd = reopen(s, masked_paths[i], O_PATH | O_NOFOLLOW);
-		struct stat st;
-		int r;
-		if (fd < 0 || fstat(fd, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			r = mount("tmpfs", fdpath(fd, b), "tmpfs",
-				  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555");
-		else
-			r = mount("/dev/null", fdpath(fd, b), NULL, MS_BIND, NULL);
-		if (r < 0)
-			die(s->rt, "mask /%s: %s", masked_paths[i], strerror(errno));
+	for (size_t i = 0; sec && i < sec->n_devices; i++) {
+		const struct bld_device *d = &sec->devices[i];
+		_cleanup_close_ int fd = ensure_file(s, d->container);
+
+		if (fd < 0)
+			die(s->rt, "--device %s: %s", d->container, strerror(errno));
+		if (mount(d->host, fdpath(fd, b), NULL, MS_BIND, NULL) < 0)
+			die(s->rt, "--device %s: bind %s: %s", d->container, d->host,
+			    strerror(errno));
 	}
+}
+
+/* Whether --security-opt unmask= names `path` (or ALL). */
+static bool unmasked(const struct bld_security *sec, const char *path)
+{
+	for (size_t i = 0; sec && i < sec->unmask.len; i++)
+		if (streq(sec->unmask.v[i], "ALL") || streq(sec->unmask.v[i] + 1, path))
+			return true;
+	return false;
+}
+
+static void mask_one(struct setup *s, const char *path)
+{
+	_cleanup_close_ int fd = reopen(s, path, O_PATH | O_NOFOLLOW);
+	struct stat st;
+	char b[32];
+	int r;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	if (S_ISDIR(st.st_mode))
+		r = mount("tmpfs", fdpath(fd, b), "tmpfs",
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555");
+	else
+		r = mount("/dev/null", fdpath(fd, b), NULL, MS_BIND, NULL);
+	if (r < 0)
+		die(s->rt, "mask /%s: %s", path, strerror(errno));
+}
+
+static void mask_paths(struct setup *s)
+{
+	const struct bld_security *sec = s->rt->spec->security;
+	char b[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++)
+		if (!unmasked(sec, masked_paths[i]))
+			mask_one(s, masked_paths[i]);
+	for (size_t i = 0; sec && i < sec->mask.len; i++)
+		mask_one(s, sec->mask.v[i] + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++) {
 		_cleanup_close_ int fd = reopen(s, readonly_paths[i], O_PATH | O_NOFOLLOW),
 				    top = -1;
-		if (fd < 0)
+		if (fd < 0 || unmasked(sec, readonly_paths[i]))
 			continue;
 		if (mount(fdpath(fd, b), fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
 			die(s->rt, "mount /%s read-only: %s", readonly_paths[i], strerror(errno));
@@ -415,8 +458,13 @@ static void mount_extra(struct setup *s)
 			fd = ensure_dir(s, m->dst);
 			if (fd < 0)
 				die(s->rt, "mount %s: %s", m->dst, strerror(errno));
-			if (mount("tmpfs", fdpath(fd, b), "tmpfs",
-				  MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0), "mode=755") < 0)
+			unsigned long fl = MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0);
+			_cleanup_free_ char *o =
+			    s->rt->selinux_mount
+				? xasprintf("mode=755,context=\"%s\"", s->rt->selinux_mount)
+				: NULL;
+			if ((!o || mount("tmpfs", fdpath(fd, b), "tmpfs", fl, o) < 0) &&
+			    mount("tmpfs", fdpath(fd, b), "tmpfs", fl, "mode=755") < 0)
 				die(s->rt, "mount tmpfs on %s: %s", m->dst, strerror(errno));
 			continue;
 		}
@@ -472,6 +520,7 @@ static void setup_root(struct bld_rt *rt)
 	mount_proc(&s);
 	mount_dev(&s);
 	mount_sys(&s);
+	mount_devices(&s);
 	mask_paths(&s);
 	mount_extra(&s);
 
@@ -488,10 +537,11 @@ static void setup_root(struct bld_rt *rt)
 
 /* ---- the command ------------------------------------------------------------ */
 
-static void set_rlimits(struct bld_rt *rt)
+/* Before the command's user is taken: --ulimit may raise a hard limit. */
+static void set_ulimits(struct bld_rt *rt)
 {
-	const struct bld_limits *l = &rt->spec->limits;
 	struct rlimit rl;
+	char why[256];
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = MIN(rl.rlim_max, (rlim_t)1048576);
@@ -499,6 +549,17 @@ static void set_rlimits(struct bld_rt *rt)
 	}
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
+	/* --ulimit; --pids-limit and --memory lower them further in set_rlimits */
+	if (bld_ulimits_apply(rt->spec->security, why, sizeof(why)) < 0)
+		die(rt, "%s", why);
+}
+
+/* Last before execve, when nib allocates nothing more: RLIMIT_DATA counts
+ * the address space nib holds, reserved or not (AddressSanitizer's shadow). */
+static void set_rlimits(struct bld_rt *rt)
+{
+	const struct bld_limits *l = &rt->spec->limits;
+
 	if (rt->cgroup)
 		return; /* the step's cgroup holds the limits */
 	/* processes of the step's user in its user namespace, and each
@@ -528,6 +589,36 @@ static void drop_caps(struct bld_rt *rt)
 	if (cap_set_proc(none) < 0)
 		die(rt, "drop capabilities: %s", strerror(errno));
 	cap_free(none);
+}
+
+/* nib's filter (or, without its refusals, only the ownership emulation),
+ * its listener sent to nib, then the user's profile stacked on it */
+static void load_filters(struct bld_rt *rt, int *notify_fd)
+{
+	bool emulate = rt->idmap.mode == BLD_IDMAP_SINGLE;
+	struct nib_error e = {0};
+	cap_t caps = cap_get_proc();
+
+	if (!caps || cap_clear_flag(caps, CAP_INHERITABLE) < 0 || cap_set_proc(caps) < 0 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		die(rt, "clear inheritable capabilities: %s", strerror(errno));
+	cap_free(caps);
+	if (rt->confine) {
+		if (bld_seccomp_load(emulate, notify_fd, &e) < 0)
+			die(rt, "%s", e.msg);
+	} else {
+		*notify_fd = bld_seccomp_load_bpf(emulate ? &rt->emulation : &rt->emulation_ids,
+						  SECCOMP_FILTER_FLAG_NEW_LISTENER, &e);
+		if (*notify_fd < 0)
+			die(rt, "%s", e.msg);
+	}
+	if (*notify_fd >= 0) {
+		bld_rt_send(rt->sync_fd, BLD_MSG_NOTIFY, NULL, 0, *notify_fd);
+		close(*notify_fd);
+	}
+	if (bld_seccomp_load_bpf(&rt->profile, 0, &e) < 0)
+		die(rt, "--security-opt seccomp=%s: %s", rt->spec->security->seccomp_profile,
+		    e.msg);
 }
 
 _noreturn_ static void exec_command(struct bld_rt *rt)
@@ -612,20 +703,33 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 		if (fchdir(wfd) < 0)
 			die(rt, "workdir %s: %s", wd, strerror(errno));
 	}
+	set_ulimits(rt);
 	umask(022);
 
 	set_caps(rt, false); /* bounding set while CAP_SETPCAP is there */
-	if (rt->idmap.setgroups && setgroups(n_groups, groups) < 0)
-		die(rt, "setgroups: %s", strerror(errno));
-	if (setresgid(gid, gid, gid) < 0)
-		die(rt, "setgid %u: %s", (unsigned)gid, strerror(errno));
-	if (setresuid(uid, uid, uid) < 0)
-		die(rt, "setuid %u: %s", (unsigned)uid, strerror(errno));
+	/* the filters first, while this process is root of its user namespace
+	 * with CAP_SYS_ADMIN: seccomp(2) then needs no no_new_privs, and a
+	 * setuid program elevates as in Docker (runc loads the filter this
+	 * early without NoNewPrivileges too). Nothing inheritable or ambient
+	 * (CVE-2022-24769): root's exec gives it the bounding set. */
+	load_filters(rt, &notify_fd);
+	/* in single-UID mode IDs stay 0 (the supervisor emulates the user's) */
+	if (rt->idmap.mode != BLD_IDMAP_SINGLE) {
+		if (rt->idmap.setgroups && setgroups(n_groups, groups) < 0)
+			die(rt, "setgroups: %s", strerror(errno));
+		if (setresgid(gid, gid, gid) < 0)
+			die(rt, "setgid %u: %s", (unsigned)gid, strerror(errno));
+		if (setresuid(uid, uid, uid) < 0)
+			die(rt, "setuid %u: %s", (unsigned)uid, strerror(errno));
+	}
+	/* capset is emulated in single-UID mode: root's exec then narrows
+	 * the sets to the bounding set, and SECBIT_NOROOT to file caps */
 	if (uid == 0 && !(fake && fake_uid != 0))
 		set_caps(rt, true);
 	else if (fake)
 		drop_caps(rt);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (spec->security && spec->security->no_new_privs &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die(rt, "no_new_privs: %s", strerror(errno));
 	if (rt->selinux_label && setexeccon(rt->selinux_label) < 0)
 		log_warn("SELinux: cannot set the exec label %s: %s", rt->selinux_label,
@@ -641,12 +745,6 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 	if (!nib_env_get(env.v, "HOME"))
 		nib_strv_pushf(&env, "HOME=%s", home ? home : "/");
 
-	if (bld_seccomp_load(rt->idmap.mode == BLD_IDMAP_SINGLE, &notify_fd, &e) < 0)
-		die(rt, "%s", e.msg);
-	if (notify_fd >= 0) {
-		bld_rt_send(rt->sync_fd, BLD_MSG_NOTIFY, NULL, 0, notify_fd);
-		close(notify_fd);
-	}
 	/* trapped by the filter: the supervisor now answers get*id with
 	 * the user's IDs. It reads the group list from this process's
 	 * memory, which needs it dumpable (as execve makes it anyway; fd 3

@@ -16,7 +16,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
 
 #include "builder/runtime_internal.h"
 
@@ -151,8 +154,10 @@ bool bld_seccomp_notify_supported(void)
 	return seccomp_api_get() >= 5;
 }
 
-/* The filter as libseccomp builds it (in *out, to release). */
-static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_error *err)
+/* The filter as libseccomp builds it (in *out, to release); `confine`:
+ * with the refusals. */
+static int filter_build(bool emulate_owner, bool confine, scmp_filter_ctx *out,
+			struct nib_error *err)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int ret = 0;
@@ -168,11 +173,11 @@ static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_err
 #endif
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* nib sets it itself */
 
-	for (size_t i = 0; i < ARRAY_SIZE(refused) && ret == 0; i++)
+	for (size_t i = 0; confine && i < ARRAY_SIZE(refused) && ret == 0; i++)
 		ret = rule(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL);
 	/* clone with a namespace flag, like unshare(2); clone3 cannot be
 	 * inspected, so it reports ENOSYS and libc falls back to clone. */
-	if (ret == 0) {
+	if (confine && ret == 0) {
 		static const unsigned long nsflags[] = {CLONE_NEWNS,	CLONE_NEWUTS, CLONE_NEWIPC,
 							CLONE_NEWUSER,	CLONE_NEWPID, CLONE_NEWNET,
 							CLONE_NEWCGROUP};
@@ -182,7 +187,7 @@ static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_err
 			ret = rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &a);
 		}
 	}
-	if (ret == 0)
+	if (confine && ret == 0)
 		ret = rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
 
 	if (emulate_owner && ret == 0) {
@@ -215,12 +220,12 @@ static int filter_build(bool emulate_owner, scmp_filter_ctx *out, struct nib_err
 	return 0;
 }
 
-int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err)
+int bld_seccomp_export(bool emulate_owner, bool confine, int fd, struct nib_error *err)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	int ret;
 
-	if (filter_build(emulate_owner, &ctx, err) < 0)
+	if (filter_build(emulate_owner, confine, &ctx, err) < 0)
 		return -1;
 	ret = seccomp_export_bpf(ctx, fd);
 	if (ret < 0)
@@ -228,9 +233,10 @@ int bld_seccomp_export(bool emulate_owner, int fd, struct nib_error *err)
 	return 0;
 }
 
-/* The same program built at build time (builder/gen/seccomp_bpf_gen.c);
+/* The same programs built at build time (builder/gen/seccomp_bpf_gen.c):
+ * plain, with ownership emulation, and the emulation without refusals;
  * absent (NULL) from binaries linked without it, such as unit tests. */
-extern const struct bld_seccomp_bpf bld_seccomp_prebuilt[2] __attribute__((weak));
+extern const struct bld_seccomp_bpf bld_seccomp_prebuilt[3] __attribute__((weak));
 
 int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 {
@@ -241,18 +247,17 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 	if (bld_seccomp_prebuilt) {
 		/* what seccomp_load does with this filter: the listener flag
 		 * when it notifies, nothing else (no_new_privs is nib's) */
-		const struct bld_seccomp_bpf *f = &bld_seccomp_prebuilt[emulate_owner ? 1 : 0];
-		struct sock_fprog prog = {.len = (unsigned short)f->len,
-					  .filter = (struct sock_filter *)f->insns};
-		long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-				 SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		int r = bld_seccomp_load_bpf(&bld_seccomp_prebuilt[emulate_owner ? 1 : 0],
+					     SECCOMP_FILTER_FLAG_NEW_LISTENER, err);
 		if (r < 0)
-			return nib_err(err, NIB_ERR_ENV, errno, "seccomp: loading the filter");
-		*notify_fd = (int)r;
+			return -1;
+		*notify_fd = r;
 		return 0;
 	}
-	if (filter_build(emulate_owner, &ctx, err) < 0)
+	if (filter_build(emulate_owner, true, &ctx, err) < 0)
 		return -1;
+	if (bld_seccomp_needs_nnp() && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "no_new_privs");
 	ret = seccomp_load(ctx);
 	if (ret < 0)
 		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: loading the filter");
@@ -260,4 +265,79 @@ int bld_seccomp_load(bool emulate_owner, int *notify_fd, struct nib_error *err)
 	if (*notify_fd < 0)
 		return nib_err(err, NIB_ERR_ENV, 0, "seccomp: no user-notification listener");
 	return 0;
+}
+
+bool bld_seccomp_needs_nnp(void)
+{
+	cap_t caps;
+	cap_flag_value_t admin = CAP_CLEAR;
+
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		return false; /* set already (by the pod, or by the caller) */
+	caps = cap_get_proc();
+	if (caps)
+		cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &admin);
+	cap_free(caps);
+	return admin != CAP_SET;
+}
+
+int bld_seccomp_load_bpf(const struct bld_seccomp_bpf *f, unsigned flags, struct nib_error *err)
+{
+	struct sock_fprog prog = {.len = (unsigned short)f->len,
+				  .filter = (struct sock_filter *)f->insns};
+	long r;
+
+	if (f->len == 0)
+		return 0;
+	/* seccomp(2): without CAP_SYS_ADMIN in its user namespace a process
+	 * may only filter itself under no_new_privs, which also keeps setuid
+	 * programs from elevating: only then */
+	if (bld_seccomp_needs_nnp() && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "no_new_privs");
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (r < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "seccomp: loading the filter");
+	return (int)r;
+}
+
+int bld_seccomp_ctx_bpf(void *ctx, struct bld_seccomp_bpf *out, struct nib_error *err)
+{
+	_cleanup_close_ int fd = memfd_create("nib-bpf", MFD_CLOEXEC);
+	_cleanup_free_ char *data = NULL;
+	char path[64];
+	size_t len = 0;
+	int ret;
+
+	if (fd < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "seccomp: memfd");
+	ret = seccomp_export_bpf((scmp_filter_ctx)ctx, fd);
+	if (ret < 0)
+		return nib_err(err, NIB_ERR_ENV, -ret, "seccomp: exporting the filter");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (nib_read_file_at(AT_FDCWD, path, 1 << 22, &data, &len, err) < 0)
+		return -1;
+	if (len % sizeof(struct sock_filter) != 0 ||
+	    len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return nib_err(err, NIB_ERR_USAGE, 0,
+			       "seccomp: the filter has more than %d instructions", BPF_MAXINSNS);
+	out->len = len / sizeof(struct sock_filter);
+	out->insns = steal_pointer(&data);
+	return 0;
+}
+
+int bld_seccomp_compile_emulation(bool emulate_owner, struct bld_seccomp_bpf *out,
+				  struct nib_error *err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+
+	*out = (struct bld_seccomp_bpf){0};
+	if (emulate_owner && bld_seccomp_prebuilt) {
+		const struct bld_seccomp_bpf *f = &bld_seccomp_prebuilt[2];
+		*out = (struct bld_seccomp_bpf){
+		    .insns = xmemdup(f->insns, f->len * sizeof(struct sock_filter)), .len = f->len};
+		return 0;
+	}
+	if (filter_build(emulate_owner, false, &ctx, err) < 0)
+		return -1;
+	return bld_seccomp_ctx_bpf(ctx, out, err);
 }

@@ -63,6 +63,7 @@ void stg_rootfs_free(struct stg_rootfs *r)
 	free(r->upper);
 	free(r->work);
 	free(r->base);
+	free(r->mount_label);
 	nib_strv_free(&r->lowers);
 	free(r);
 }

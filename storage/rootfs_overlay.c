@@ -89,6 +89,9 @@ static int ovl_mount_fsconfig(struct stg_rootfs *r, struct nib_error *err)
 		if (empty)
 			break;
 	}
+	/* SELinux: the RUN's file label on every file (podman's context=) */
+	if (r->mount_label && fsconfig(fs, FSCONFIG_SET_STRING, "context", r->mount_label, 0) < 0)
+		return nib_err(err, NIB_ERR_ENV, errno, "overlay context=%s", r->mount_label);
 	if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", r->upper, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", r->work, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
@@ -109,7 +112,9 @@ static int ovl_mount_legacy(struct stg_rootfs *r, struct nib_error *err)
 
 	if (!lowers)
 		return -1;
-	data = xasprintf("lowerdir=%s,upperdir=upper,workdir=work,userxattr", lowers);
+	data = xasprintf("lowerdir=%s,upperdir=upper,workdir=work,userxattr%s%s%s", lowers,
+			 r->mount_label ? ",context=\"" : "", r->mount_label ? r->mount_label : "",
+			 r->mount_label ? "\"" : "");
 	if (strlen(data) >= 4096)
 		return nib_err(err, NIB_ERR_ENV, E2BIG,
 			       "%zu layers are too many for this kernel's overlay (Linux 6.8 has "
@@ -347,7 +352,9 @@ static int fovl_mount(struct stg_rootfs *r, struct nib_error *err)
 	lowers = short_lowers(r, true, err);
 	if (!lowers)
 		return -1;
-	o = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lowers, r->upper, r->work);
+	o = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s%s%s", lowers, r->upper, r->work,
+		      r->mount_label ? ",context=\"" : "", r->mount_label ? r->mount_label : "",
+		      r->mount_label ? "\"" : "");
 	/*
 	 * The daemon's root is a detached copy of the mount tree (open_tree),
 	 * not "/" itself: the step's pivot_root moves every process of its

@@ -825,6 +825,9 @@ struct stg_rootfs {
 	struct nib_strv lowers; /* layer folders, bottom first */
 	char *base;		/* vfs: the folder the copy was made from, or NULL */
 	struct timespec copied_at;
+	/* SELinux context= of the overlay or fuse-overlayfs mount (the RUN's
+	 * file label), or NULL: none */
+	char *mount_label;
 };
 
 /* Rootfs drivers: a table, each with a probe (DESIGN.md: the environment

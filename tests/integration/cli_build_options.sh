@@ -65,11 +65,12 @@ done <<'EOF'
 --volume=/a:/b|--volume /a:/b: not supported yet
 --build-context x=/tmp|--build-context x=/tmp: not supported yet
 --ssh default|--ssh default: not supported yet
---security-opt label=disable|--security-opt label=disable: not supported yet
---security-opt seccomp=unconfined|--security-opt seccomp=unconfined: not supported yet
---ulimit nofile=1024:1024|--ulimit nofile=1024:1024: not supported yet
---shm-size 1g|--shm-size 1g: not supported yet
---device /dev/fuse|--device /dev/fuse: not supported yet
+--security-opt apparmor=docker-default|--security-opt apparmor=docker-default: refused: nib loads no AppArmor profile
+--security-opt seccomp:/x.json|--security-opt seccomp:/x.json: expected KEY=VALUE
+--ulimit nofile|--ulimit nofile: expected NAME=SOFT\[:HARD\]
+--shm-size 1q|--shm-size 1q: expected a size
+--device /etc/passwd|--device /etc/passwd: /etc/passwd is not a device node
+--allow network.host|--allow network.host: nib knows only security.insecure
 --platform linux|bad platform "linux"
 --isolation oci|--isolation oci: nib has no external OCI runtime
 --runtime crun|--runtime crun: nib has no external OCI runtime

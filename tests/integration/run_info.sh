@@ -46,7 +46,8 @@ assert_match "$out" '^nib [0-9.]+, storage root '
 assert_match "$(line 'RUN')" ' yes works \(ID map host\)'
 assert_match "$(line 'permissions')" 'the kernel checks the true owners and modes'
 assert_match "$(line 'RUN limits')" '^RUN limits +(cgroup v2|rlimits)'
-assert_lines "$out" 19
+assert_match "$(line 'setuid programs in RUN')" ' yes elevate as in Docker: no_new_privs is not set'
+assert_lines "$out" 20
 
 t "[nibsub] subuid ID map, working newuidmap"
 run as_user nibsub "$T/bin/nib" info
@@ -100,7 +101,8 @@ else
 	assert_eq "$(printf '%s' "$out" | jq -r '.chosen.idmap')" single
 	assert_eq "$(printf '%s' "$out" | jq -r '.checks.fresh_proc.ok')" false
 	assert_eq "$(printf '%s' "$out" | jq -r '[.checks[] | select(.ok == false and .advice == null)] | length')" 0
-	assert_eq "$(printf '%s' "$out" | jq -r '.checks | length')" 11
+	assert_eq "$(printf '%s' "$out" | jq -r '.checks | length')" 12
+	assert_match "$(printf '%s' "$out" | jq -r '.checks.setuid.detail')" '^cannot elevate: no_new_privs is set on nib itself'
 	assert_eq "$(printf '%s' "$out" | jq -r '.checks.run.ok')" true
 fi
 
