@@ -121,7 +121,9 @@ int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_b
  * `out` and `n` receive the runtime's mount list. */
 int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct bld_run_mounts **rm,
 		       const struct bld_mount **out, size_t *n, struct nib_error *err);
-/* Release locks, remove temporary folders (secrets included), free. */
+/* The secrets' env= variables of a realised step ("NAME=value"). */
+const struct nib_strv *bld_mounts_env(const struct bld_run_mounts *rm);
+/* Release locks, remove temporary folders, wipe secrets, free. */
 void bld_mounts_free(struct bld_run_mounts *rm);
 /* The --secret a mount names, or NULL. */
 const struct bld_secret *bld_secret_find(const struct bld_build_opts *o, const char *id);

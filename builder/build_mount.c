@@ -1,24 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RUN --mount: what BuildKit's dockerfile frontend offers, over the
- * runtime's bind and tmpfs mounts.
+ * runtime's bind, tmpfs and data mounts.
  *   type=bind    a path of the context (or of a stage or image with from=),
  *                read-only unless rw; rw binds a throwaway copy, so changes
- *                are discarded; its content is part of the step's cache key
+ *                are discarded; from the context, what the ignore file
+ *                excludes is not there (a copy without it, as COPY takes
+ *                the context); its content is part of the step's cache key
  *   type=cache   a folder kept in the storage root (nib/cache-mounts/) by id
  *                (default: the target), created with uid/gid/mode;
  *                sharing=locked holds a lock for the step, sharing=private
  *                gets a fresh folder (BuildKit would hand out a second
  *                cache folder; nib does not keep it)
- *   type=tmpfs   an empty tmpfs
- *   type=secret  the --secret of that id, bound read-only from a private
- *                folder of the storage root's nib/tmp that is removed after
- *                the step; never in a layer, the history, the log or the
- *                cache key
+ *   type=tmpfs   an empty tmpfs of size= (default 1 GiB, or the step's
+ *                memory limit when lower)
+ *   type=secret  the --secret of that id, read into memory and handed to
+ *                the runtime, which writes it into a private tmpfs of the
+ *                step's mount namespace (a tmpfs under ptrace) and binds it
+ *                read-only: it never reaches a disk, and a killed nib leaves
+ *                nothing; env=NAME puts it in the step's environment
+ *                instead (or too, with a target); never in a layer, the
+ *                history, the log, the config or the cache key
  * Targets the runtime creates for these mounts never enter the layer.
  */
 #define BLD_BUILD_INTERNAL
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -35,6 +42,12 @@ struct bld_run_mounts {
 	struct nib_strv tmp; /* folders removed after the step */
 	int *locks;
 	size_t n_locks;
+	struct secret_data {
+		char *v;
+		size_t len;
+	} * data; /* secrets' values, wiped after the step */
+	size_t n_data;
+	struct nib_strv env; /* secrets' env= variables, "NAME=value" */
 };
 
 void bld_mounts_free(struct bld_run_mounts *rm)
@@ -50,6 +63,14 @@ void bld_mounts_free(struct bld_run_mounts *rm)
 	for (size_t i = 0; i < rm->n_locks; i++)
 		close(rm->locks[i]);
 	nib_strv_free(&rm->tmp);
+	for (size_t i = 0; i < rm->n_data; i++) {
+		explicit_bzero(rm->data[i].v, rm->data[i].len);
+		free(rm->data[i].v);
+	}
+	free(rm->data);
+	for (size_t i = 0; i < rm->env.len; i++)
+		explicit_bzero(rm->env.v[i], strlen(rm->env.v[i]));
+	nib_strv_free(&rm->env);
 	free(rm->locks);
 	free(rm->targets);
 	free(rm->hosts);
@@ -84,6 +105,20 @@ static bool writable(const struct cf_mount *m)
 	return m->rw && !m->readonly;
 }
 
+/* A tmpfs without size=: 1 GiB, or the step's memory limit when lower
+ * (the kernel's own default, half the RAM per mount, lets a few mounts
+ * take all of it). */
+#define TMPFS_SIZE_DEFAULT (1ull << 30)
+static uint64_t tmpfs_size_default(const struct bld_limits *l)
+{
+	return l->memory && l->memory < TMPFS_SIZE_DEFAULT ? l->memory : TMPFS_SIZE_DEFAULT;
+}
+
+const struct nib_strv *bld_mounts_env(const struct bld_run_mounts *rm)
+{
+	return &rm->env;
+}
+
 const struct bld_secret *bld_secret_find(const struct bld_build_opts *o, const char *id)
 {
 	for (size_t i = 0; i < o->n_secrets; i++)
@@ -97,6 +132,7 @@ static int bind_digest(struct bld_build *b, const char *src, char out[NIB_DIGEST
 		       struct nib_error *err)
 {
 	struct bld_copy_opts co;
+	struct bld_copy_matcher mt;
 	_cleanup_(bld_copy_plan_freep) struct bld_copy_plan *p = NULL;
 	const char *srcs[] = {src};
 
@@ -105,6 +141,10 @@ static int bind_digest(struct bld_build *b, const char *src, char out[NIB_DIGEST
 	co.n_srcs = 1;
 	co.dest = "/x";
 	co.src_fd = b->ctx_fd;
+	if (b->ignore) {
+		bld_copy_matcher_cf(&mt, b->ignore);
+		co.ignore = &mt;
+	}
 	if (bld_copy_plan_new(&co, &p, err) < 0 || bld_copy_plan_digest(p, out, err) < 0)
 		return -1;
 	return 0;
@@ -122,6 +162,10 @@ int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_b
 		 * a cache folder's content) */
 		nib_buf_printf(key, "\nmount %d %s %s %s", (int)m->type, target, source_of(m),
 			       writable(m) ? "rw" : "ro");
+		if (m->env)
+			nib_buf_printf(key, " env %s", m->env);
+		if (m->size)
+			nib_buf_printf(key, " size %" PRIu64, m->size);
 		if (m->type != CF_MOUNT_BIND)
 			continue;
 		if (!m->from) {
@@ -207,12 +251,14 @@ struct rw_copy_work {
 	int src_fd;
 	const char *src, *dest_dir;
 	bool is_dir;
+	const struct cf_ignore *ignore; /* the context's: what it holds is left out */
 };
 
 static int rw_copy_work(void *arg, struct nib_error *err)
 {
 	struct rw_copy_work *w = arg;
 	struct bld_copy_opts co;
+	struct bld_copy_matcher mt;
 	const char *srcs[] = {w->src};
 	_cleanup_close_ int dfd = open(w->dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -224,6 +270,12 @@ static int rw_copy_work(void *arg, struct nib_error *err)
 	co.dest = w->is_dir ? "/" : "/file";
 	co.src_fd = w->src_fd;
 	co.from_rootfs = true;
+	if (w->ignore) {
+		/* a context's files, as COPY takes them */
+		bld_copy_matcher_cf(&mt, w->ignore);
+		co.ignore = &mt;
+		co.from_rootfs = false;
+	}
 	co.chown_mode = BLD_COPY_CHOWN_AUTO;
 	return bld_copy_run(&co, dfd, NULL, err);
 }
@@ -255,14 +307,17 @@ static char *bind_host(struct bld_stage *s, struct bld_run_mounts *rm, const str
 		nib_err_wrap(err, "RUN --mount source %s", source_of(m));
 		return NULL;
 	}
-	if (!writable(m))
+	/* the context as the build sees it: without what the ignore file
+	 * excludes (a copy, as COPY takes it) */
+	const struct cf_ignore *ig = m->from ? NULL : b->ignore;
+	if (!writable(m) && !ig)
 		return steal_pointer(&host);
 	/* a throwaway copy: the step's changes are discarded */
 	_cleanup_free_ char *d = tmp_dir(b, rm, "bind", err);
 	if (!d)
 		return NULL;
 	bool is_dir = stat(host, &sb) == 0 && S_ISDIR(sb.st_mode);
-	struct rw_copy_work w = {rfd, source_of(m), d, is_dir};
+	struct rw_copy_work w = {rfd, source_of(m), d, is_dir, ig};
 	if (bld_ns_exec(&b->ns, NULL, rw_copy_work, &w, NULL, 0, err) < 0) {
 		nib_err_wrap(err, "RUN --mount source %s", source_of(m));
 		return NULL;
@@ -310,46 +365,49 @@ static char *cache_host(struct bld_stage *s, struct bld_run_mounts *rm, const st
 	return steal_pointer(&host);
 }
 
-/* secret: the --secret's value in a private folder of nib/tmp, removed
- * after the step. */
-static char *secret_host(struct bld_stage *s, struct bld_run_mounts *rm,
-			 const struct bld_secret *sec, const struct cf_mount *m,
-			 struct nib_error *err)
+/* secret: the --secret's value, kept in memory (rm->data) for the step: the
+ * runtime writes it into a private tmpfs of the step's mount namespace on
+ * the empty folder `*dir` (gone with the namespace, however nib ends), or
+ * into a tmpfs under ptrace. */
+static int secret_value(struct bld_stage *s, struct bld_run_mounts *rm,
+			const struct bld_secret *sec, const struct cf_mount *m, char **dir,
+			struct nib_error *err)
 {
-	_cleanup_free_ char *data = NULL, *host = NULL;
+	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
 
 	if (sec->src) {
-		if (nib_read_file_at(AT_FDCWD, sec->src, 1 << 20, &data, &len, err) < 0) {
-			nib_err_wrap(err, "secret %s", m->id);
-			return NULL;
-		}
+		if (nib_read_file_at(AT_FDCWD, sec->src, 1 << 20, &data, &len, err) < 0)
+			return nib_err_wrap(err, "secret %s", m->id);
 	} else {
 		const char *v = getenv(sec->env);
-		if (!v) {
-			nib_err(err, NIB_ERR_NOT_FOUND, 0,
-				"secret %s: environment variable %s is not set", m->id, sec->env);
-			return NULL;
-		}
+		if (!v)
+			return nib_err(err, NIB_ERR_NOT_FOUND, 0,
+				       "secret %s: environment variable %s is not set", m->id,
+				       sec->env);
 		data = xstrdup(v);
 		len = strlen(v);
 	}
-	_cleanup_free_ char *d = tmp_dir(s->b, rm, "secret", err);
-	if (!d)
-		return NULL;
-	if (chmod(d, 0700) < 0) {
-		nib_err(err, NIB_ERR_IO, errno, "chmod %s", d);
-		return NULL;
+	if (m->env) {
+		/* the variable holds text: a secret with a NUL cannot be one */
+		if (memchr(data, '\0', len)) {
+			explicit_bzero(data, len);
+			return nib_err(err, NIB_ERR_USAGE, 0,
+				       "secret %s: env=%s: the secret holds a NUL byte", m->id,
+				       m->env);
+		}
+		nib_strv_pushf(&rm->env, "%s=%s", m->env, data);
 	}
-	host = xasprintf("%s/secret", d);
-	_cleanup_close_ int fd = open(host, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-				      m->mode >= 0 ? (mode_t)m->mode : 0400);
-	if (fd < 0 || nib_write_all(fd, data, len) < 0) {
-		nib_err(err, NIB_ERR_IO, errno, "secret %s", m->id);
-		return NULL;
+	if (dir) {
+		*dir = tmp_dir(s->b, rm, "secret", err);
+		if (!*dir) {
+			explicit_bzero(data, len);
+			return -1;
+		}
 	}
-	explicit_bzero(data, len);
-	return steal_pointer(&host);
+	rm->data = xrealloc(rm->data, (rm->n_data + 1) * sizeof(*rm->data));
+	rm->data[rm->n_data++] = (struct secret_data){steal_pointer(&data), len};
+	return 0;
 }
 
 int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct bld_run_mounts **rmp,
@@ -372,6 +430,7 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 		switch (m->type) {
 		case CF_MOUNT_TMPFS:
 			bm->type = BLD_MOUNT_TMPFS;
+			bm->size = m->size ? m->size : tmpfs_size_default(&s->b->o->limits);
 			break;
 		case CF_MOUNT_BIND:
 			rm->hosts[i] = bind_host(s, rm, m, err);
@@ -390,11 +449,19 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 			sec = bld_secret_find(s->b->o, m->id);
 			if (!sec)
 				continue; /* not required: no mount (BuildKit) */
-			rm->hosts[i] = secret_host(s, rm, sec, m, err);
-			if (!rm->hosts[i])
+			/* env= alone: no file (BuildKit) */
+			if (secret_value(s, rm, sec, m, m->env && !m->target ? NULL : &rm->hosts[i],
+					 err) < 0)
 				return -1;
-			bm->type = BLD_MOUNT_BIND;
+			if (!rm->hosts[i])
+				continue;
+			bm->type = BLD_MOUNT_DATA;
 			bm->ro = true;
+			bm->data = rm->data[rm->n_data - 1].v;
+			bm->len = rm->data[rm->n_data - 1].len;
+			bm->mode = m->mode >= 0 ? (mode_t)m->mode : 0400;
+			bm->uid = m->uid >= 0 ? (uid_t)m->uid : 0;
+			bm->gid = m->gid >= 0 ? (gid_t)m->gid : 0;
 			break;
 		case CF_MOUNT_SSH:
 			/* refused before the first step (bld_build_run) */

@@ -11,6 +11,7 @@
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <linux/securebits.h>
 #include <limits.h>
 #include <net/if.h>
@@ -398,6 +399,27 @@ static void mask_paths(struct setup *s)
 	}
 }
 
+/* A data mount's file: a private tmpfs on the empty folder `m->src` (in
+ * this mount namespace only, so it goes with the namespace however nib
+ * ends), the content written there; returns the file's path. */
+static char *data_file(struct setup *s, const struct bld_mount *m)
+{
+	_cleanup_free_ char *opts = xasprintf("size=%zu,mode=700", m->len + 65536);
+	char *path = xasprintf("%s/data", m->src);
+	_cleanup_close_ int fd = -1;
+
+	if (mount("tmpfs", m->src, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		die(s->rt, "mount %s: tmpfs on %s: %s", m->dst, m->src, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, m->mode & 07777);
+	if (fd < 0 || nib_write_all(fd, m->data, m->len) < 0)
+		die(s->rt, "mount %s: write %s: %s", m->dst, path, strerror(errno));
+	/* a single UID cannot give it away (EINVAL): the step's users are one */
+	if (fchmod(fd, m->mode & 07777) < 0 ||
+	    (fchown(fd, m->uid, m->gid) < 0 && errno != EINVAL && errno != EPERM))
+		die(s->rt, "mount %s: owner of %s: %s", m->dst, path, strerror(errno));
+	return path;
+}
+
 static void mount_extra(struct setup *s)
 {
 	const struct bld_run_spec *spec = s->rt->spec;
@@ -406,24 +428,30 @@ static void mount_extra(struct setup *s)
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct bld_mount *m = &spec->mounts[i];
 		_cleanup_close_ int fd = -1, top = -1;
+		_cleanup_free_ char *data = NULL, *opts = NULL;
+		const char *src = m->src;
 		struct stat st;
 
 		if (m->type == BLD_MOUNT_TMPFS) {
 			fd = ensure_dir(s, m->dst);
 			if (fd < 0)
 				die(s->rt, "mount %s: %s", m->dst, strerror(errno));
+			opts = m->size ? xasprintf("mode=755,size=%" PRIu64, m->size)
+				       : xstrdup("mode=755");
 			if (mount("tmpfs", fdpath(fd, b), "tmpfs",
-				  MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0), "mode=755") < 0)
+				  MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0), opts) < 0)
 				die(s->rt, "mount tmpfs on %s: %s", m->dst, strerror(errno));
 			continue;
 		}
-		if (stat(m->src, &st) < 0)
-			die(s->rt, "mount %s: %s: %s", m->dst, m->src, strerror(errno));
+		if (m->type == BLD_MOUNT_DATA)
+			src = data = data_file(s, m);
+		if (stat(src, &st) < 0)
+			die(s->rt, "mount %s: %s: %s", m->dst, src, strerror(errno));
 		fd = S_ISDIR(st.st_mode) ? ensure_dir(s, m->dst) : ensure_file(s, m->dst);
 		if (fd < 0)
 			die(s->rt, "mount %s: %s", m->dst, strerror(errno));
-		if (mount(m->src, fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
-			die(s->rt, "mount %s on %s: %s", m->src, m->dst, strerror(errno));
+		if (mount(src, fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
+			die(s->rt, "mount %s on %s: %s", src, m->dst, strerror(errno));
 		if (m->ro) {
 			top = reopen(s, m->dst, O_PATH);
 			if (top < 0)
