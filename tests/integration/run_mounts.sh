@@ -1,0 +1,207 @@
+#!/bin/bash
+# RUN --mount as a hostile or careless Containerfile meets it, in every mode
+# (root, nibsub, nibplain, the restricted-pod simulation, and a pod whose
+# seccomp profile leaves RUN to the ptrace isolation):
+#   - a bind of the context sees the context the build sees: what
+#     .dockerignore excludes is not there (nor in a rw bind), and changing
+#     an excluded file keeps the step cached;
+#   - tmpfs size= is the mount's size, and a tmpfs without it gets 1 GiB;
+#   - a secret's env= is in the step's environment (and only there), its
+#     id defaulting to the variable's name;
+#   - a secret never reaches a disk: while the step runs and after nib is
+#     killed with SIGKILL, no file under the storage root holds its bytes
+#     (a canary the step writes into its rootfs is found by the same
+#     search, so the search can fail);
+#   - malformed values are refused with exit 2 and one line naming the
+#     Containerfile's line and column.
+. "$(dirname "$0")/../lib.sh"
+. "$NIB_SRC/tests/lib/image.sh"
+. "$NIB_SRC/tests/lib/users.sh"
+. "$NIB_SRC/tests/lib/podsim.sh"
+
+MODES="root nibsub nibplain podsim pod:containerd"
+if ! have_static_busybox || ! command -v skopeo >/dev/null || ! users_setup; then
+	skip_cases "needs root, setpriv, a static busybox and skopeo" $MODES
+	finish
+	exit
+fi
+make_busybox_layout "$T/fixture" bb
+chmod -R a+rX "$T/fixture"
+
+S=$T/secrets
+mkdir -p "$S"
+echo "nibSECRET-$RANDOM$RANDOM$RANDOM" >"$S/s"
+SECRET=$(cat "$S/s")
+chmod -R a+rX "$S"
+
+# the context: what .dockerignore excludes must stay out of every bind
+C=$T/ctx
+mkdir -p "$C/sub"
+printf 'secret.txt\nsub/hidden\n*.key\n!keep.key\n' >"$C/.dockerignore"
+echo excluded >"$C/secret.txt"
+echo kept >"$C/keep.txt"
+echo excluded >"$C/sub/hidden"
+echo kept >"$C/sub/shown"
+echo excluded >"$C/a.key"
+echo kept >"$C/keep.key"
+cat >"$C/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+RUN --mount=type=bind,target=/ctx cd /ctx && find . | sort | sed 's/^/SEEN /'
+RUN --mount=type=bind,source=sub,target=/sub,rw ls /sub | sed 's/^/SUB /'; touch /sub/new
+EOF
+# an excluded source is not found, as in Docker
+mkdir -p "$C/x"
+printf 'FROM localhost/busybox:latest\nRUN --mount=type=bind,source=secret.txt,target=/f cat /f\n' >"$C/x/Containerfile"
+# tmpfs sizes and secret env=
+M=$T/ctx-mounts
+mkdir -p "$M"
+cat >"$M/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+RUN --mount=type=tmpfs,target=/small,size=1m --mount=type=tmpfs,target=/dflt \
+    df -k /small /dflt | sed 's/^/DF /'; \
+    if dd if=/dev/zero of=/small/f bs=1024 count=2048 2>/dev/null; then echo SMALL-FILLED; else echo SMALL-FULL; fi
+RUN --mount=type=secret,id=s,env=MYSEC --mount=type=secret,id=s,target=/f,env=BOTH \
+    --mount=type=secret,env=s \
+    if [ -n "$MYSEC" ] && [ "$MYSEC" = "$(cat /f)" ] && [ "$BOTH" = "$MYSEC" ] && [ "$s" = "$MYSEC" ]; then echo ENV-OK; fi; \
+    if [ -e /run/secrets/s ]; then echo FILE-TOO; else echo ENV-ONLY; fi
+EOF
+# a step that holds a secret until it is killed, with a canary in its rootfs
+K=$T/ctx-kill
+mkdir -p "$K"
+cat >"$K/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+RUN --mount=type=secret,id=s,target=/run/secrets/s --mount=type=secret,id=s,env=SEC \
+    echo "nibCAN$((6*7))ARY" >/canary; cat /run/secrets/s >/dev/null && echo "STEP-$((1+1))-RUNNING"; \
+    sleep 120
+EOF
+chmod -R a+rX "$C" "$M" "$K"
+
+as_who() { # WHO ROOT CMD...
+	local who=$1 root=$2
+	shift 2
+	case $who in
+	root) NIB_ROOT=$root "$@" ;;
+	podsim) NIB_ROOT=$root podsim "$@" ;;
+	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
+	*) NIB_ROOT=$root as_user "$who" "$@" ;;
+	esac
+}
+
+descendants() { # PID
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+
+# the files under ROOT holding STRING (as root: every file)
+holding() { # ROOT STRING
+	grep -rlaF -- "$2" "$1" 2>/dev/null
+}
+
+for who in $MODES; do
+	case $who in
+	pod:*)
+		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
+			skip_cases "needs unshare, setpriv and the seccomp profile ${who#pod:}" \
+				"$who: binds of the context" "$who: tmpfs size" "$who: secret env=" \
+				"$who: a killed nib leaves no secret on disk"
+			continue
+		fi
+		;;
+	esac
+	case $who in
+	root) root=$T/r-root ;;
+	pod*) root=$(podsim_dir "r-${who/:/-}") ;;
+	*) root=$(user_dir "$who" "r-$who") ;;
+	esac
+	run as_who "$who" "$root" sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest"
+	assert_status 0 "import the base"
+
+	t "$who: binds of the context"
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build --timestamp 1700000000 '$C'"
+	assert_status 0
+	for f in ./keep.txt ./keep.key ./sub/shown ./Containerfile; do
+		assert_match "$out" "SEEN $f\$" "$f is in the context"
+	done
+	assert_no_match "$out" "SEEN .*(secret.txt|hidden|a.key)" "excluded files in a bind"
+	assert_match "$out" "SUB shown"
+	assert_no_match "$out" "SUB hidden" "excluded files in a rw bind"
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build -f '$C/x/Containerfile' '$C'"
+	assert_status 1 "a bind of an excluded file"
+	assert_match "$err" "Containerfile:2: RUN --mount source secret.txt: .*not found: secret.txt \\(excluded by the ignore file\\)"
+	assert_no_match "$out$err" "^excluded" "an excluded file's content"
+	if [ "$who" = root ]; then
+		# an excluded file is no part of the steps' cache keys
+		echo "changed, still excluded" >"$C/secret.txt"
+		run as_who "$who" "$root" sh -c "\"\$NIB\" build --timestamp 1700000000 '$C'"
+		assert_status 0
+		assert_no_match "$out" "^(SEEN|SUB) " "every step cached"
+		echo kept, changed >"$C/keep.txt"
+		run as_who "$who" "$root" sh -c "\"\$NIB\" build --timestamp 1700000000 '$C'"
+		assert_match "$out" "SEEN ./keep.txt" "a kept file's change runs the step again"
+	fi
+
+	t "$who: tmpfs size"
+	if [ "$who" = pod:containerd ]; then
+		skip "the ptrace isolation has no mount namespace: a tmpfs mount is a folder, without a size (docs/security.md)"
+	else
+		run as_who "$who" "$root" sh -c "\"\$NIB\" build --no-cache '$M'"
+		assert_status 0
+		assert_match "$out" "DF tmpfs +1024 .* /small" "size=1m"
+		assert_match "$out" "DF tmpfs +1048576 .* /dflt" "the default, 1 GiB"
+		assert_match "$out" "SMALL-FULL" "writing 2 MiB to a 1 MiB tmpfs"
+	fi
+
+	t "$who: secret env="
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build --no-cache --secret id=s,src='$S/s' -t localhost/envsec '$M'"
+	assert_status 0
+	assert_match "$out" "ENV-OK"
+	assert_match "$out" "ENV-ONLY" "env= without a target makes no file"
+	run as_who "$who" "$root" sh -c "\"\$NIB\" inspect localhost/envsec"
+	assert_status 0
+	assert_no_match "$out" "$SECRET" "the secret in the config or history"
+	assert_no_match "$out" "MYSEC=" "the secret's variable in the config"
+	assert_eq "$(holding "$root" "$SECRET")" "" "files of the storage root holding the secret"
+
+	t "$who: a killed nib leaves no secret on disk"
+	log=$T/kill-${who/:/-}.log
+	as_who "$who" "$root" sh -c "exec \"\$NIB\" build --no-cache --secret id=s,src='$S/s' '$K'" >"$log" 2>&1 &
+	job=$!
+	for _ in $(seq 1 600); do
+		grep -q STEP-2-RUNNING "$log" && break
+		sleep 0.1
+	done
+	assert_match "$(cat "$log")" "^STEP-2-RUNNING" "the step started"
+	# the step's own writes are found by the search
+	assert_ne "$(holding "$root" nibCAN42ARY)" "" "the search finds the step's canary ($(cat "$log"))"
+	assert_eq "$(holding "$root" "$SECRET")" "" "files holding the secret while the step runs"
+	# SIGKILL to nib alone (the first process of the job running nib's
+	# binary), then to what is left of the job
+	procs="$job $(descendants "$job")"
+	for p in $procs; do
+		case $(readlink "/proc/$p/exe" 2>/dev/null) in
+		"$(readlink -f "$T/bin/nib")" | "$(readlink -f "$NIB")") kill -9 "$p"; break ;;
+		esac
+	done
+	sleep 1
+	for p in $procs; do kill -9 "$p" 2>/dev/null; done
+	wait "$job" 2>/dev/null
+	assert_eq "$(holding "$root" "$SECRET")" "" "files holding the secret after SIGKILL"
+done
+
+t "malformed mount values: exit 2, one line with the position"
+B=$T/ctx-bad
+mkdir -p "$B"
+for spec in "type=tmpfs,target=/t,size=abc" "type=tmpfs,target=/t,size=0" \
+	"type=secret,id=x,env=1X" "type=bind,target=/t,env=A" "type=cache,target=/t,size=1m"; do
+	printf 'FROM localhost/busybox:latest\nRUN --mount=%s true\n' "$spec" >"$B/Containerfile"
+	run env NIB_ROOT="$T/r-root" "$NIB" build "$B"
+	assert_status 2 "$spec"
+	# the error, then the line it is about
+	assert_lines "$(printf '%s\n' "$err" | grep -v '^    RUN ')" 1
+	assert_match "$err" "^nib: error: .*Containerfile:2:5: RUN: (invalid size|invalid variable name|unexpected key)" "$spec"
+done
+
+finish
