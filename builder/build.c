@@ -49,6 +49,11 @@ void bld_build_opts_free(struct bld_build_opts *o)
 		free(o->secrets[i].env);
 	}
 	free(o->secrets);
+	for (size_t i = 0; i < o->n_ssh; i++) {
+		free(o->ssh[i].id);
+		nib_strv_free(&o->ssh[i].paths);
+	}
+	free(o->ssh);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -854,9 +859,9 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 }
 
 /* What the build cannot do, before its first step, from the plan of the
- * stages the target needs: RUN --mount=type=ssh (nib has no --ssh), a
- * required secret no --secret gives, and RUN where no user namespace can
- * be made (at its first RUN). */
+ * stages the target needs: a required secret or SSH agent no --secret or
+ * --ssh gives, and RUN where no user namespace can be made (at its first
+ * RUN). */
 static int check_plan(struct bld_build *b, struct nib_error *err)
 {
 	bool run_checked = false;
@@ -869,10 +874,14 @@ static int check_plan(struct bld_build *b, struct nib_error *err)
 				continue;
 			for (size_t k = 0; k < step->run.n_mounts; k++) {
 				const struct cf_mount *m = &step->run.mounts[k];
-				if (m->type == CF_MOUNT_SSH)
-					return cf_file_error(b->f, err, m->line, m->col,
-							     "RUN --mount type=ssh is not "
-							     "supported (nib has no --ssh)");
+				if (m->type == CF_MOUNT_SSH && m->required &&
+				    !bld_ssh_find(b->o, m->id ? m->id : "default"))
+					return nib_err(err, NIB_ERR_NOT_FOUND, 0,
+						       "%s:%d: SSH agent \"%s\" is required but no "
+						       "--ssh %s was given",
+						       b->f->path, step->in->line,
+						       m->id ? m->id : "default",
+						       m->id ? m->id : "default");
 				if (m->type == CF_MOUNT_SECRET && m->required &&
 				    !bld_secret_find(b->o, m->id))
 					return nib_err(err, NIB_ERR_NOT_FOUND, 0,
@@ -931,6 +940,7 @@ static void build_free(struct bld_build *b)
 	if (b->ctx_fd >= 0)
 		close(b->ctx_fd);
 	bld_ns_free(&b->ns);
+	bld_ssh_close(b);
 	reg_client_free(b->rc);
 	free(b->now);
 	nib_buf_free(&b->quiet_tail);
@@ -1001,7 +1011,7 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		b.stages[i].cs = &b.f->stages[i];
 	}
 	count_steps(&b);
-	if (check_plan(&b, err) < 0)
+	if (check_plan(&b, err) < 0 || bld_ssh_open(&b, err) < 0)
 		goto out;
 
 	prebuild_parallel(&b);

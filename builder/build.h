@@ -35,6 +35,12 @@ struct bld_secret {
 	char *env; /* or an environment variable */
 };
 
+/* An --ssh: the agent RUN --mount=type=ssh,id=ID forwards. */
+struct bld_ssh {
+	char *id;
+	struct nib_strv paths; /* an agent's socket, or key files; none: $SSH_AUTH_SOCK */
+};
+
 /* What `nib build` was asked to do. */
 struct bld_build_opts {
 	const char *context;	    /* the context folder */
@@ -65,6 +71,8 @@ struct bld_build_opts {
 	size_t n_outputs;
 	struct bld_secret *secrets;
 	size_t n_secrets;
+	struct bld_ssh *ssh;
+	size_t n_ssh;
 	struct nib_strv cache_from;
 	const char *cache_to;
 	int64_t cache_ttl; /* seconds; 0: no limit */

@@ -91,7 +91,20 @@ struct bld_build {
 	const char *push_ref;	   /* the tag being pushed (its progress events) */
 	bool silent;		   /* a --jobs child: no progress output */
 	struct nib_buf quiet_tail; /* -q: the running step's last output lines */
+	struct bld_ssh_agent *ssh; /* --ssh's agents (builder/build_ssh.c) */
+	size_t n_ssh;
 };
+
+/* builder/build_ssh.c */
+
+/* Check each --ssh and start an ssh-agent for those given key files. */
+int bld_ssh_open(struct bld_build *b, struct nib_error *err);
+/* The --ssh `id`, or NULL. */
+const struct bld_ssh *bld_ssh_find(const struct bld_build_opts *o, const char *id);
+/* The socket of the --ssh `id`, or NULL. */
+const char *bld_ssh_socket(const struct bld_build *b, const char *id);
+/* Stop the agents nib started; remove their folders. */
+void bld_ssh_close(struct bld_build *b);
 
 /* builder/build.c */
 

@@ -78,12 +78,21 @@ void bld_mounts_free(struct bld_run_mounts *rm)
 	free(rm);
 }
 
-/* The target in the rootfs: relative to WORKDIR; a secret's default is
- * /run/secrets/ID. */
-static char *target_of(struct bld_stage *s, const struct cf_mount *m)
+/* The target in the rootfs of the step's mount `i`: relative to WORKDIR; a
+ * secret's default is /run/secrets/ID, the Nth SSH agent's
+ * /run/buildkit/ssh_agent.N (BuildKit's). */
+static char *target_of(struct bld_stage *s, const struct cf_step *step, size_t i)
 {
+	const struct cf_mount *m = &step->run.mounts[i];
+
 	if (!m->target && m->type == CF_MOUNT_SECRET)
 		return xasprintf("/run/secrets/%s", m->id ? m->id : "");
+	if (!m->target && m->type == CF_MOUNT_SSH) {
+		size_t n = 0;
+		for (size_t k = 0; k < i; k++)
+			n += step->run.mounts[k].type == CF_MOUNT_SSH;
+		return xasprintf("/run/buildkit/ssh_agent.%zu", n);
+	}
 	const char *t = m->target ? m->target : "/";
 	if (t[0] == '/')
 		return nib_path_clean(t);
@@ -157,7 +166,7 @@ int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_b
 
 	for (size_t i = 0; i < step->run.n_mounts; i++) {
 		const struct cf_mount *m = &step->run.mounts[i];
-		_cleanup_free_ char *target = target_of(s, m);
+		_cleanup_free_ char *target = target_of(s, step, i);
 		/* what changes the step's result (never a secret's value, never
 		 * a cache folder's content) */
 		nib_buf_printf(key, "\nmount %d %s %s %s", (int)m->type, target, source_of(m),
@@ -415,6 +424,7 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 {
 	const struct cf_run *run = &step->run;
 	struct bld_run_mounts *rm = xcalloc(1, sizeof(*rm));
+	int ssh_env = 0;
 
 	*rmp = rm;
 	*n = 0;
@@ -426,7 +436,7 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 		const struct cf_mount *m = &run->mounts[i];
 		struct bld_mount *bm = &rm->bm[*n];
 		const struct bld_secret *sec = NULL;
-		rm->targets[i] = target_of(s, m);
+		rm->targets[i] = target_of(s, step, i);
 		switch (m->type) {
 		case CF_MOUNT_TMPFS:
 			bm->type = BLD_MOUNT_TMPFS;
@@ -463,10 +473,17 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 			bm->uid = m->uid >= 0 ? (uid_t)m->uid : 0;
 			bm->gid = m->gid >= 0 ? (gid_t)m->gid : 0;
 			break;
-		case CF_MOUNT_SSH:
-			/* refused before the first step (bld_build_run) */
-			return nib_err(err, NIB_ERR_USAGE, 0,
-				       "RUN --mount type=ssh is not supported");
+		case CF_MOUNT_SSH: {
+			const char *sock = bld_ssh_socket(s->b, m->id ? m->id : "default");
+			if (!sock)
+				continue; /* not required: no mount (BuildKit) */
+			rm->hosts[i] = xstrdup(sock);
+			bm->type = BLD_MOUNT_BIND;
+			/* the first agent is the step's SSH_AUTH_SOCK (BuildKit) */
+			if (!ssh_env++)
+				nib_strv_pushf(&rm->env, "SSH_AUTH_SOCK=%s", rm->targets[i]);
+			break;
+		}
 		}
 		bm->src = rm->hosts[i];
 		bm->dst = rm->targets[i];

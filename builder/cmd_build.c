@@ -50,6 +50,9 @@ static const char build_help[] =
     "  --timeout DURATION         stop the whole build after this long\n"
     "  --http-proxy[=BOOL]        pass the host's *_proxy variables to RUN (default true)\n"
     "  --secret id=ID,src=FILE|env=VAR  a secret for RUN --mount=type=secret\n"
+    "  --ssh default|ID[=SOCKET|KEY[,KEY...]]  an SSH agent for RUN --mount=type=ssh:\n"
+    "                             $SSH_AUTH_SOCK, a socket, or key files nib loads into\n"
+    "                             an ssh-agent of the build (repeatable)\n"
     "  --ignorefile FILE          the ignore file instead of the context's .containerignore\n"
     "                             or .dockerignore\n"
     "  --label K=V                add a label to the image (repeatable)\n"
@@ -105,6 +108,7 @@ enum {
 	OPT_IDMAP,
 	OPT_NETWORK,
 	OPT_SECRET,
+	OPT_SSH,
 	OPT_LABEL,
 	OPT_ANNOTATION,
 	OPT_TIMESTAMP,
@@ -188,7 +192,6 @@ static const struct compat_opt compat_opts[] = {
     /* refused */
     {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
     {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
-    {"ssh", required_argument, 0, NULL, SOON "SSH agent forwarding"},
     {"add-host", required_argument, 0, NULL, ETC_FILES},
     {"dns", required_argument, 0, NULL, ETC_FILES},
     {"dns-option", required_argument, 0, NULL, ETC_FILES},
@@ -485,6 +488,33 @@ static int parse_secret(const struct bld_command *self, struct bld_build_opts *o
 	return 0;
 }
 
+/* --ssh default|ID[=PATH[,PATH...]] (buildah's and docker's form) */
+static int parse_ssh(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+		     struct nib_error *err)
+{
+	const char *eq = strchr(s, '=');
+	struct bld_ssh ssh = {.id = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s)};
+	bool bad = !*ssh.id || strpbrk(ssh.id, ", \t");
+
+	for (const char *p = eq ? eq + 1 : NULL; p;
+	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		size_t n = strcspn(p, ",");
+		bad = bad || !n;
+		nib_strv_push_take(&ssh.paths, xstrndup(p, n));
+	}
+	if (bad) {
+		free(ssh.id);
+		nib_strv_free(&ssh.paths);
+		return bld_usage_error(self, err,
+				       "build: bad --ssh \"%s\" (default, ID, ID=SOCKET or "
+				       "ID=KEY[,KEY...])",
+				       s);
+	}
+	o->ssh = xrealloc(o->ssh, (o->n_ssh + 1) * sizeof(*o->ssh));
+	o->ssh[o->n_ssh++] = ssh;
+	return 0;
+}
+
 /* A Go duration ("168h", "30m", "1h30m") or plain seconds. */
 static int parse_ttl(const char *s, int64_t *out)
 {
@@ -669,6 +699,7 @@ static const struct option build_opts[] = {
     {"idmap", required_argument, NULL, OPT_IDMAP},
     {"network", required_argument, NULL, OPT_NETWORK},
     {"secret", required_argument, NULL, OPT_SECRET},
+    {"ssh", required_argument, NULL, OPT_SSH},
     {"label", required_argument, NULL, OPT_LABEL},
     {"annotation", required_argument, NULL, OPT_ANNOTATION},
     {"env", required_argument, NULL, OPT_ENV},
@@ -934,6 +965,10 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 						optarg);
 				goto out;
 			}
+			break;
+		case OPT_SSH:
+			if (parse_ssh(self, &o, optarg, err) < 0)
+				goto out;
 			break;
 		case OPT_SECRET:
 			if (parse_secret(self, &o, optarg, err) < 0)

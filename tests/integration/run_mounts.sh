@@ -12,6 +12,10 @@
 #     killed with SIGKILL, no file under the storage root holds its bytes
 #     (a canary the step writes into its rootfs is found by the same
 #     search, so the search can fail);
+#   - --ssh forwards an agent: $SSH_AUTH_SOCK (default) and key files nib
+#     loads into an ssh-agent of its own, listed by Debian's ssh-add in the
+#     step (copied with its libraries onto the busybox base); the keys are
+#     in no file of the storage root; missing or wrong agents are one line;
 #   - malformed values are refused with exit 2 and one line naming the
 #     Containerfile's line and column.
 . "$(dirname "$0")/../lib.sh"
@@ -74,7 +78,28 @@ RUN --mount=type=secret,id=s,target=/run/secrets/s --mount=type=secret,id=s,env=
     echo "nibCAN$((6*7))ARY" >/canary; cat /run/secrets/s >/dev/null && echo "STEP-$((1+1))-RUNNING"; \
     sleep 120
 EOF
-chmod -R a+rX "$C" "$M" "$K"
+# ssh-add in the step: Debian's, with the libraries it loads
+A=$T/ctx-ssh
+have_ssh=""
+if command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null && command -v ssh-keygen >/dev/null; then
+	have_ssh=1
+	for f in "$(command -v ssh-add)" $(ldd "$(command -v ssh-add)" | grep -o '/[^ ]*'); do
+		mkdir -p "$A/rootfs$(dirname "$f")"
+		cp -L "$f" "$A/rootfs$f"
+	done
+	cat >"$A/Containerfile" <<-'EOF'
+	FROM localhost/busybox:latest
+	COPY rootfs/ /
+	RUN --mount=type=ssh echo "DEFAULT $SSH_AUTH_SOCK $(/usr/bin/ssh-add -l)"
+	RUN --mount=type=ssh,id=k,target=/agent SSH_AUTH_SOCK=/agent /usr/bin/ssh-add -l | sed 's/^/KEYS /'
+	RUN --mount=type=ssh,id=none echo "NO-AGENT ${SSH_AUTH_SOCK:-unset}"
+	EOF
+	ssh-keygen -q -t ed25519 -N '' -C nib-key-file -f "$T/key" </dev/null
+	ssh-keygen -q -t ed25519 -N '' -C nib-key-agent -f "$T/key2" </dev/null
+	ssh-keygen -q -t ed25519 -N 'pass phrase' -C nib-key-locked -f "$T/key3" </dev/null
+	KEYLINE=$(sed -n 3p "$T/key")
+fi
+chmod -R a+rX "$C" "$M" "$K" "$A" 2>/dev/null
 
 as_who() { # WHO ROOT CMD...
 	local who=$1 root=$2
@@ -106,7 +131,7 @@ for who in $MODES; do
 		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
 			skip_cases "needs unshare, setpriv and the seccomp profile ${who#pod:}" \
 				"$who: binds of the context" "$who: tmpfs size" "$who: secret env=" \
-				"$who: a killed nib leaves no secret on disk"
+				"$who: a killed nib leaves no secret on disk" "$who: --ssh"
 			continue
 		fi
 		;;
@@ -189,7 +214,56 @@ for who in $MODES; do
 	for p in $procs; do kill -9 "$p" 2>/dev/null; done
 	wait "$job" 2>/dev/null
 	assert_eq "$(holding "$root" "$SECRET")" "" "files holding the secret after SIGKILL"
+
+	t "$who: --ssh"
+	if [ -z "$have_ssh" ]; then
+		skip "needs Debian's openssh-client (ssh-agent, ssh-add, ssh-keygen)"
+		continue
+	fi
+	# the user's own copies of the keys (ssh-add refuses a key others read)
+	keys=$root-keys
+	mkdir -p "$keys"
+	cp "$T/key" "$T/key2" "$keys/"
+	chown -R --reference="$root" "$keys"
+	chmod 0700 "$keys"
+	chmod 0600 "$keys"/*
+	run as_who "$who" "$root" sh -c "eval \"\$(ssh-agent -s)\" >/dev/null && ssh-add -q '$keys/key2' &&
+		\"\$NIB\" build --no-cache --ssh default --ssh k='$keys/key' -t localhost/ssh '$A'; rc=\$?; kill \$SSH_AGENT_PID; exit \$rc"
+	assert_status 0
+	assert_match "$out" "^DEFAULT /run/buildkit/ssh_agent.0 256 SHA256:.* nib-key-agent \(ED25519\)" "the caller's agent, SSH_AUTH_SOCK set"
+	assert_match "$out" "^KEYS 256 SHA256:.* nib-key-file \(ED25519\)" "the key file's agent"
+	assert_match "$out" "^NO-AGENT unset" "an ssh mount of an id --ssh does not give: no mount"
+	assert_eq "$(holding "$root" "$KEYLINE")" "" "files of the storage root holding the key"
+	run as_who "$who" "$root" sh -c "\"\$NIB\" inspect localhost/ssh"
+	assert_no_match "$out" "SSH_AUTH_SOCK=/run" "the agent's variable in the config"
 done
+
+t "--ssh refused: exit 2 or 1, one line"
+if [ -z "$have_ssh" ]; then
+	skip "needs Debian's openssh-client (ssh-agent, ssh-add, ssh-keygen)"
+else
+	chmod 0600 "$T/key3"
+	mkfifo "$T/fifo"
+	while read -r want re args; do
+		run env -u SSH_AUTH_SOCK NIB_ROOT="$T/r-root" "$NIB" build $args "$A"
+		assert_status "$want" "$args"
+		assert_lines "$(printf '%s\n' "$err" | grep '^nib: error')" 1
+		assert_match "$err" "^nib: error: .*$re" "$args"
+		assert_no_match "$out" "STEP 2" "$args: a step ran"
+	done <<-EOF
+	2 SSH_AUTH_SOCK.is.not.set --ssh default
+	2 bad.--ssh --ssh =x
+	2 bad.--ssh --ssh k=
+	2 bad.--ssh --ssh k=$T/key,
+	1 --ssh.k:.$T/missing:.No.such.file --ssh k=$T/missing
+	2 neither.an.agent's.socket.nor.a.key.file --ssh k=$T
+	2 neither.an.agent's.socket.nor.a.key.file --ssh k=$T/fifo
+	2 not.a.private.key.ssh-add.takes.without.a.passphrase --ssh k=$T/key3
+	2 not.a.private.key --ssh k=$T/ctx-ssh/Containerfile
+	EOF
+	# no agent of nib's is left behind by the refusals
+	assert_eq "$(ls /tmp | grep -c '^nib-ssh\.' || true)" "$(ls /tmp | grep -c '^nib-ssh\.' || true)"
+fi
 
 t "malformed mount values: exit 2, one line with the position"
 B=$T/ctx-bad
