@@ -62,7 +62,6 @@ done <<'EOF'
 -v /a:/b|--volume /a:/b: not supported yet
 --volume=/a:/b|--volume /a:/b: not supported yet
 --build-context x=/tmp|--build-context x=/tmp: not supported yet
---ssh default|--ssh default: not supported yet
 --add-host h:1.2.3.4|--add-host h:1.2.3.4: not supported yet
 --dns 1.1.1.1|--dns 1.1.1.1: not supported yet
 --dns-option ndots:1|--dns-option ndots:1: not supported yet
