@@ -54,6 +54,11 @@ void bld_build_opts_free(struct bld_build_opts *o)
 		nib_strv_free(&o->ssh[i].paths);
 	}
 	free(o->ssh);
+	for (size_t i = 0; i < o->n_volumes; i++) {
+		free(o->volumes[i].src);
+		free(o->volumes[i].dst);
+	}
+	free(o->volumes);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -968,6 +973,10 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		if (o->secrets[i].src && access(o->secrets[i].src, R_OK) < 0)
 			return nib_err(err, NIB_ERR_NOT_FOUND, errno, "--secret id=%s: %s",
 				       o->secrets[i].id, o->secrets[i].src);
+	for (size_t i = 0; i < o->n_volumes; i++)
+		if (stat(o->volumes[i].src, &sb) < 0)
+			return nib_err(err, NIB_ERR_NOT_FOUND, errno, "--volume %s:%s: %s",
+				       o->volumes[i].src, o->volumes[i].dst, o->volumes[i].src);
 	if (stat(o->context, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR, "build context %s",
 			       o->context);

@@ -35,6 +35,15 @@ struct bld_secret {
 	char *env; /* or an environment variable */
 };
 
+/* A -v/--volume SRC:DST[:OPTIONS], bound into every RUN step. */
+struct bld_volume {
+	char *src, *dst; /* absolute host and container paths */
+	bool ro;
+	bool overlay; /* O: a throwaway copy, discarded after the step */
+	bool chown;   /* U: the source chowned to the step's user */
+	char relabel; /* 'z' (shared), 'Z' (private) or 0 */
+};
+
 /* An --ssh: the agent RUN --mount=type=ssh,id=ID forwards. */
 struct bld_ssh {
 	char *id;
@@ -73,6 +82,8 @@ struct bld_build_opts {
 	size_t n_secrets;
 	struct bld_ssh *ssh;
 	size_t n_ssh;
+	struct bld_volume *volumes;
+	size_t n_volumes;
 	struct nib_strv cache_from;
 	const char *cache_to;
 	int64_t cache_ttl; /* seconds; 0: no limit */

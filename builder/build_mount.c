@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <selinux/selinux.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -286,7 +287,20 @@ static int rw_copy_work(void *arg, struct nib_error *err)
 		co.from_rootfs = false;
 	}
 	co.chown_mode = BLD_COPY_CHOWN_AUTO;
-	return bld_copy_run(&co, dfd, NULL, err);
+	if (bld_copy_run(&co, dfd, NULL, err) < 0)
+		return -1;
+	/* the folder bound takes its source's mode (and owner, but a
+	 * context's): a private folder of nib/tmp would shut out a step's
+	 * other users */
+	struct stat st;
+	const char *rel = w->src[0] == '/' ? w->src + 1 : w->src;
+	if (w->is_dir && fstatat(w->src_fd, *rel ? rel : ".", &st, 0) == 0) {
+		if (fchmod(dfd, st.st_mode & 07777) < 0)
+			return nib_err(err, NIB_ERR_IO, errno, "chmod %s", w->dest_dir);
+		if (!w->ignore && fchown(dfd, st.st_uid, st.st_gid) < 0 && errno != EINVAL)
+			return nib_err(err, NIB_ERR_IO, errno, "chown %s", w->dest_dir);
+	}
+	return 0;
 }
 
 /* bind: the host path of the source (a throwaway copy with rw). */
@@ -419,6 +433,54 @@ static int secret_value(struct bld_stage *s, struct bld_run_mounts *rm,
 	return 0;
 }
 
+/* z/Z: where SELinux is enabled, the source would take the step's file
+ * label (shared, or with the step's own categories); nothing to do where
+ * it is not (the label is the SELinux code's: refused until it gives one,
+ * rather than bound unlabeled). */
+static int volume_relabel(const struct bld_volume *v, struct nib_error *err)
+{
+	if (!v->relabel || is_selinux_enabled() <= 0)
+		return 0;
+	return nib_err(err, NIB_ERR_ENV, 0,
+		       "--volume %s:%s:%c: SELinux is enabled and nib cannot relabel a volume yet",
+		       v->src, v->dst, v->relabel);
+}
+
+/* A volume's host side: its source, or with O a throwaway copy of it (the
+ * step's changes are discarded, as buildah's overlay does). */
+static char *volume_host(struct bld_build *b, struct bld_run_mounts *rm, const struct bld_volume *v,
+			 struct nib_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *d = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat sb;
+
+	if (stat(v->src, &sb) < 0) {
+		nib_err(err, NIB_ERR_NOT_FOUND, errno, "--volume %s:%s: %s", v->src, v->dst,
+			v->src);
+		return NULL;
+	}
+	if (volume_relabel(v, err) < 0)
+		return NULL;
+	if (!v->overlay)
+		return xstrdup(v->src);
+	bool is_dir = S_ISDIR(sb.st_mode);
+	size_t slash = (size_t)(strrchr(v->src, '/') - v->src);
+	dir = is_dir ? xstrdup(v->src) : slash ? xstrndup(v->src, slash) : xstrdup("/");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = tmp_dir(b, rm, "volume", err);
+	if (!d)
+		return NULL;
+	struct rw_copy_work w = {fd, is_dir ? "/" : strrchr(v->src, '/') + 1, d, is_dir, NULL};
+	if (fd < 0 || bld_ns_exec(&b->ns, NULL, rw_copy_work, &w, NULL, 0, err) < 0) {
+		if (fd < 0)
+			nib_err(err, NIB_ERR_IO, errno, "open %s", dir);
+		nib_err_wrap(err, "--volume %s:%s:O", v->src, v->dst);
+		return NULL;
+	}
+	return is_dir ? steal_pointer(&d) : xasprintf("%s/file", d);
+}
+
 int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct bld_run_mounts **rmp,
 		       const struct bld_mount **out, size_t *n, struct nib_error *err)
 {
@@ -426,12 +488,14 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 	struct bld_run_mounts *rm = xcalloc(1, sizeof(*rm));
 	int ssh_env = 0;
 
+	size_t total = run->n_mounts + s->b->o->n_volumes;
+
 	*rmp = rm;
 	*n = 0;
-	rm->bm = xcalloc(run->n_mounts + 1, sizeof(*rm->bm));
-	rm->targets = xcalloc(run->n_mounts + 1, sizeof(char *));
-	rm->hosts = xcalloc(run->n_mounts + 1, sizeof(char *));
-	rm->n = run->n_mounts;
+	rm->bm = xcalloc(total + 1, sizeof(*rm->bm));
+	rm->targets = xcalloc(total + 1, sizeof(char *));
+	rm->hosts = xcalloc(total + 1, sizeof(char *));
+	rm->n = total;
 	for (size_t i = 0; i < run->n_mounts; i++) {
 		const struct cf_mount *m = &run->mounts[i];
 		struct bld_mount *bm = &rm->bm[*n];
@@ -488,6 +552,20 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 		bm->src = rm->hosts[i];
 		bm->dst = rm->targets[i];
 		(*n)++;
+	}
+	/* -v/--volume: after the step's own mounts, in every RUN */
+	for (size_t i = run->n_mounts, k = 0; k < s->b->o->n_volumes; i++, k++) {
+		const struct bld_volume *v = &s->b->o->volumes[k];
+		struct bld_mount *bm = &rm->bm[(*n)++];
+		rm->targets[i] = xstrdup(v->dst);
+		rm->hosts[i] = volume_host(s->b, rm, v, err);
+		if (!rm->hosts[i])
+			return -1;
+		*bm = (struct bld_mount){.type = BLD_MOUNT_BIND,
+					 .src = rm->hosts[i],
+					 .dst = rm->targets[i],
+					 .ro = v->ro,
+					 .chown_user = v->chown};
 	}
 	*out = rm->bm;
 	return 0;

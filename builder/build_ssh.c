@@ -18,6 +18,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,12 +72,20 @@ static int wait_status(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static bool listening(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
 /* An ssh-agent of the build holding the keys `keys`. */
 static int agent_start(struct bld_ssh_agent *a, const struct nib_strv *keys, struct nib_error *err)
 {
 	const char *tmp = getenv("TMPDIR");
 	_cleanup_free_ char *env = NULL;
-	struct stat st;
 
 	/* a socket's path has at most 107 bytes */
 	if (!tmp || !*tmp || strlen(tmp) > 64)
@@ -91,8 +101,8 @@ static int agent_start(struct bld_ssh_agent *a, const struct nib_strv *keys, str
 	a->pid = spawn(agent, NULL, true, err);
 	if (a->pid < 0)
 		return -1;
-	/* the socket appears once the agent listens */
-	for (int i = 0; lstat(a->sock, &st) < 0; i++) {
+	/* the agent is ready once its socket takes a connection */
+	for (int i = 0; !listening(a->sock); i++) {
 		int status;
 		if (waitpid(a->pid, &status, WNOHANG) == a->pid || i == 1000) {
 			if (i == 1000)
@@ -114,10 +124,11 @@ static int agent_start(struct bld_ssh_agent *a, const struct nib_strv *keys, str
 			return -1;
 		int rc = wait_status(pid);
 		if (rc != 0)
-			return nib_err(err, NIB_ERR_USAGE, 0,
-				       "--ssh %s: %s: %s", a->id, keys->v[i],
-				       rc == 127 ? "ssh-add is not installed (Debian's openssh-client)"
-						 : "not a private key ssh-add takes without a passphrase");
+			return nib_err(
+			    err, NIB_ERR_USAGE, 0, "--ssh %s: %s: %s", a->id, keys->v[i],
+			    rc == 127 ? "ssh-add is not installed (Debian's openssh-client)"
+			    : rc == 2 ? "ssh-add cannot reach nib's ssh-agent"
+				      : "not a private key ssh-add takes without a passphrase");
 	}
 	return 0;
 }

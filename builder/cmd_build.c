@@ -53,6 +53,9 @@ static const char build_help[] =
     "  --ssh default|ID[=SOCKET|KEY[,KEY...]]  an SSH agent for RUN --mount=type=ssh:\n"
     "                             $SSH_AUTH_SOCK, a socket, or key files nib loads into\n"
     "                             an ssh-agent of the build (repeatable)\n"
+    "  -v, --volume SRC:DST[:OPTS]  bind the host's SRC at DST in every RUN step, not in\n"
+    "                             the image (OPTS: ro, rw, U: chown SRC to the step's\n"
+    "                             user, O: a throwaway copy, z, Z: SELinux relabel)\n"
     "  --ignorefile FILE          the ignore file instead of the context's .containerignore\n"
     "                             or .dockerignore\n"
     "  --label K=V                add a label to the image (repeatable)\n"
@@ -190,7 +193,6 @@ static const struct compat_opt compat_opts[] = {
     {"skip-unused-stages", optional_argument, 0, "true",
      SOON "building the stages the target does not need"},
     /* refused */
-    {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
     {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
     {"add-host", required_argument, 0, NULL, ETC_FILES},
     {"dns", required_argument, 0, NULL, ETC_FILES},
@@ -488,6 +490,55 @@ static int parse_secret(const struct bld_command *self, struct bld_build_opts *o
 	return 0;
 }
 
+/* -v/--volume SRC:DST[:OPTION,...] as buildah takes it: ro, rw, z, Z, U, O
+ * and the bind options that change nothing here (propagation, nosuid...) */
+static int parse_volume(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+			struct nib_error *err)
+{
+	static const char *const no_effect[] = {"private", "rprivate", "shared", "rshared", "slave",
+						"rslave",  "bind",     "rbind",	 "nosuid",  "suid",
+						"nodev",   "dev",      "noexec", "exec"};
+	_cleanup_free_ char *copy = xstrdup(s);
+	char *dst = strchr(copy, ':'), *opts = NULL, *save = NULL;
+	struct bld_volume v = {0};
+
+	if (dst) {
+		*dst++ = '\0';
+		opts = strchr(dst, ':');
+		if (opts)
+			*opts++ = '\0';
+	}
+	if (!dst || copy[0] != '/' || dst[0] != '/')
+		return bld_usage_error(self, err,
+				       "build: bad --volume \"%s\" (SRC:DST[:OPTIONS], both "
+				       "absolute paths)",
+				       s);
+	for (char *t = opts ? strtok_r(opts, ",", &save) : NULL; t;
+	     t = strtok_r(NULL, ",", &save)) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(no_effect); i++)
+			known = known || streq(t, no_effect[i]);
+		if (streq(t, "ro") || streq(t, "rw"))
+			v.ro = streq(t, "ro");
+		else if (streq(t, "z") || streq(t, "Z"))
+			v.relabel = t[0];
+		else if (streq(t, "U"))
+			v.chown = true;
+		else if (streq(t, "O"))
+			v.overlay = true;
+		else if (!known)
+			return bld_usage_error(self, err,
+					       "build: bad --volume \"%s\": unknown option \"%s\" "
+					       "(ro, rw, z, Z, U, O)",
+					       s, t);
+	}
+	v.src = xstrdup(copy);
+	v.dst = xstrdup(dst);
+	o->volumes = xrealloc(o->volumes, (o->n_volumes + 1) * sizeof(*o->volumes));
+	o->volumes[o->n_volumes++] = v;
+	return 0;
+}
+
 /* --ssh default|ID[=PATH[,PATH...]] (buildah's and docker's form) */
 static int parse_ssh(const struct bld_command *self, struct bld_build_opts *o, const char *s,
 		     struct nib_error *err)
@@ -700,6 +751,7 @@ static const struct option build_opts[] = {
     {"network", required_argument, NULL, OPT_NETWORK},
     {"secret", required_argument, NULL, OPT_SECRET},
     {"ssh", required_argument, NULL, OPT_SSH},
+    {"volume", required_argument, NULL, 'v'},
     {"label", required_argument, NULL, OPT_LABEL},
     {"annotation", required_argument, NULL, OPT_ANNOTATION},
     {"env", required_argument, NULL, OPT_ENV},
@@ -866,6 +918,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			break;
 		}
 		case 'v':
+			if (parse_volume(self, &o, optarg, err) < 0)
+				goto out;
+			break;
 		case 'c':
 		case 'D':
 			for (size_t i = 0; i < ARRAY_SIZE(compat_opts); i++)

@@ -90,6 +90,7 @@ struct bld_mount {
 	const char *src; /* host path (bind); the empty folder a data mount's tmpfs goes on */
 	const char *dst; /* path inside the container, resolved inside the rootfs */
 	bool ro;
+	bool chown_user;  /* bind: the source chowned (recursively) to the run's user */
 	uint64_t size;	  /* tmpfs: its size in bytes (0: the kernel's default) */
 	const char *data; /* data: the content and its length, mode and owner */
 	size_t len;

@@ -461,6 +461,63 @@ static void mount_extra(struct setup *s)
 	}
 }
 
+/* Everything below the folder `dfd` chowned to uid:gid (symlinks
+ * themselves); the caller chowned `dfd`. */
+static int chown_below(int dfd, uid_t uid, gid_t gid, int depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (depth > 256)
+		return errno = ELOOP, -1;
+	while ((e = readdir(d))) {
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		if (fchownat(dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return -1;
+		if (e->d_type == DT_DIR) {
+			_cleanup_close_ int sub = openat(
+			    dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0 || chown_below(sub, uid, gid, depth + 1) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* buildah's :U: a volume's source becomes the run user's (in the user
+ * namespace: the host sees that user's mapped ID, as with buildah).
+ * With a single UID the kernel refuses other IDs, and the step's users
+ * are one anyway: nothing to do. */
+static void chown_volumes(struct bld_rt *rt, uid_t uid, gid_t gid)
+{
+	for (size_t i = 0; i < rt->spec->n_mounts; i++) {
+		const struct bld_mount *m = &rt->spec->mounts[i];
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		if (!m->chown_user || rt->idmap.mode == BLD_IDMAP_SINGLE)
+			continue;
+		fd = open(m->dst, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			die(rt, "--volume %s:U: chown %u:%u: %s", m->dst, (unsigned)uid,
+			    (unsigned)gid, strerror(errno));
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int dfd = open(m->dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0 || chown_below(dfd, uid, gid, 0) < 0)
+				die(rt, "--volume %s:U: chown %u:%u: %s", m->dst, (unsigned)uid,
+				    (unsigned)gid, strerror(errno));
+		}
+	}
+}
+
 static void loopback_up(struct bld_rt *rt)
 {
 	struct ifreq ifr = {0};
@@ -624,6 +681,7 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 				groups[k++] = groups[i];
 		n_groups = k;
 	}
+	chown_volumes(rt, uid, gid);
 
 	{
 		const char *wd = spec->workdir && *spec->workdir ? spec->workdir : "/";

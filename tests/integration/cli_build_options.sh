@@ -59,8 +59,6 @@ while IFS='|' read -r args what; do
 	# shellcheck disable=SC2086
 	refused "$what" build $args "$T"
 done <<'EOF'
--v /a:/b|--volume /a:/b: not supported yet
---volume=/a:/b|--volume /a:/b: not supported yet
 --build-context x=/tmp|--build-context x=/tmp: not supported yet
 --add-host h:1.2.3.4|--add-host h:1.2.3.4: not supported yet
 --dns 1.1.1.1|--dns 1.1.1.1: not supported yet

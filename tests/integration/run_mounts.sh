@@ -16,6 +16,10 @@
 #     loads into an ssh-agent of its own, listed by Debian's ssh-add in the
 #     step (copied with its libraries onto the busybox base); the keys are
 #     in no file of the storage root; missing or wrong agents are one line;
+#   - -v/--volume binds a host folder into every RUN and not into the
+#     image: rw writes reach the host, ro refuses writes, O discards them,
+#     U chowns the source to the step's user (mapped: root, nibsub);
+#     volumes are no part of the cache key, as with buildah;
 #   - malformed values are refused with exit 2 and one line naming the
 #     Containerfile's line and column.
 . "$(dirname "$0")/../lib.sh"
@@ -99,7 +103,18 @@ if command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null && command -
 	ssh-keygen -q -t ed25519 -N 'pass phrase' -C nib-key-locked -f "$T/key3" </dev/null
 	KEYLINE=$(sed -n 3p "$T/key")
 fi
-chmod -R a+rX "$C" "$M" "$K" "$A" 2>/dev/null
+# build volumes
+V=$T/ctx-vol
+mkdir -p "$V"
+cat >"$V/Containerfile" <<'EOF'
+FROM localhost/busybox:latest
+RUN echo "VOL $(cat /v/f)"; echo written >/v/new; echo changed >/o/f; echo "O $(cat /o/f)"; \
+    touch /ro/x 2>/dev/null || echo RO-REFUSED
+USER 1234:1234
+RUN echo "U $(stat -c %u:%g /u /u/f | tr '\n' ' ')"
+EOF
+printf 'FROM localhost/vol\nRUN echo "ROOT $(ls / | tr "\\n" " ")"\n' >"$V/Containerfile.after"
+chmod -R a+rX "$C" "$M" "$K" "$A" "$V" 2>/dev/null
 
 as_who() { # WHO ROOT CMD...
 	local who=$1 root=$2
@@ -131,7 +146,7 @@ for who in $MODES; do
 		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
 			skip_cases "needs unshare, setpriv and the seccomp profile ${who#pod:}" \
 				"$who: binds of the context" "$who: tmpfs size" "$who: secret env=" \
-				"$who: a killed nib leaves no secret on disk" "$who: --ssh"
+				"$who: a killed nib leaves no secret on disk" "$who: --ssh" "$who: --volume"
 			continue
 		fi
 		;;
@@ -215,6 +230,41 @@ for who in $MODES; do
 	wait "$job" 2>/dev/null
 	assert_eq "$(holding "$root" "$SECRET")" "" "files holding the secret after SIGKILL"
 
+	t "$who: --volume"
+	vol=$root-vol
+	rm -rf "$vol"
+	mkdir -p "$vol/rw" "$vol/o" "$vol/u"
+	echo hostdata >"$vol/rw/f"
+	echo hostdata >"$vol/o/f"
+	echo hostdata >"$vol/u/f"
+	chown -R --reference="$root" "$vol"
+	vopts="-v $vol/rw:/v -v $vol/o:/o:O -v $vol/rw:/ro:ro,z -v $vol/u:/u:U"
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build $vopts -t localhost/vol '$V'"
+	assert_status 0
+	assert_match "$out" "^VOL hostdata" "the host's file"
+	assert_eq "$(cat "$vol/rw/new" 2>&1)" "written" "a write through a rw volume"
+	assert_match "$out" "^O changed" "a write in an O volume"
+	assert_eq "$(cat "$vol/o/f")" "hostdata" "an O volume's changes are discarded"
+	assert_match "$out" "RO-REFUSED" "a write in a ro volume"
+	case $who in
+	root)
+		assert_match "$out" "^U 1234:1234 1234:1234" "U: the step's user"
+		assert_eq "$(stat -c %u:%g "$vol/u" "$vol/u/f" | tr '\n' ' ')" "1234:1234 1234:1234 " "U on the host"
+		;;
+	nibsub)
+		assert_match "$out" "^U 1234:1234 1234:1234" "U: the step's user"
+		assert_ne "$(stat -c %u "$vol/u/f")" "$(id -u nibsub)" "U on the host: the user's mapped ID"
+		;;
+	esac
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build -f '$V/Containerfile.after' '$V'"
+	assert_status 0
+	assert_match "$out" "^ROOT bin .*etc .*tmp " "the image's root"
+	assert_no_match "$out" "^ROOT .* (v|o|ro|u) " "the volumes' targets in the image"
+	# buildah: volumes are no part of the cache key
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build -v $vol/rw:/other -t localhost/vol '$V'"
+	assert_status 0
+	assert_no_match "$out" "^(VOL|O|U) " "the steps ran again"
+
 	t "$who: --ssh"
 	if [ -z "$have_ssh" ]; then
 		skip "needs Debian's openssh-client (ssh-agent, ssh-add, ssh-keygen)"
@@ -264,6 +314,22 @@ else
 	# no agent of nib's is left behind by the refusals
 	assert_eq "$(ls /tmp | grep -c '^nib-ssh\.' || true)" "$(ls /tmp | grep -c '^nib-ssh\.' || true)"
 fi
+
+t "--volume refused: exit 2 or 1, one line"
+mkdir -p "$T/vsrc"
+while read -r want re args; do
+	run env NIB_ROOT="$T/r-root" "$NIB" build $args "$V"
+	assert_status "$want" "$args"
+	assert_lines "$(printf '%s\n' "$err" | grep '^nib: error')" 1
+	assert_match "$err" "^nib: error: .*$re" "$args"
+	assert_no_match "$out" "STEP 2" "$args: a step ran"
+done <<EOF
+2 bad.--volume.*both.absolute.paths -v $T/vsrc
+2 bad.--volume.*both.absolute.paths -v vsrc:/x
+2 bad.--volume.*both.absolute.paths -v $T/vsrc:x
+2 unknown.option."bogus" -v $T/vsrc:/x:ro,bogus
+1 --volume.$T/missing:/x:.$T/missing:.No.such.file -v $T/missing:/x
+EOF
 
 t "malformed mount values: exit 2, one line with the position"
 B=$T/ctx-bad
