@@ -59,6 +59,7 @@ void bld_build_opts_free(struct bld_build_opts *o)
 		free(o->volumes[i].dst);
 	}
 	free(o->volumes);
+	nib_strv_free(&o->build_contexts);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -164,6 +165,11 @@ static int base_image(struct bld_build *b, const char *name, const char *platfor
 {
 	_cleanup_(stg_platform_clear) struct stg_platform want = {0};
 	struct nib_error e = {0};
+	/* a --build-context of that name stands for its image */
+	_cleanup_free_ char *named = bld_named_image(b->o, name, err);
+	if (!named)
+		return -1;
+	name = named;
 	int kind = bld_transport_kind(name, err);
 
 	if (kind < 0 || bld_platform_want(platform, &want, err) < 0)
@@ -977,6 +983,8 @@ int bld_build_run(struct stg_store *st, const struct bld_build_opts *o,
 		if (stat(o->volumes[i].src, &sb) < 0)
 			return nib_err(err, NIB_ERR_NOT_FOUND, errno, "--volume %s:%s: %s",
 				       o->volumes[i].src, o->volumes[i].dst, o->volumes[i].src);
+	if (bld_named_open(o, err) < 0)
+		return -1;
 	if (stat(o->context, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR, "build context %s",
 			       o->context);

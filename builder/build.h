@@ -44,6 +44,10 @@ struct bld_volume {
 	char relabel; /* 'z' (shared), 'Z' (private) or 0 */
 };
 
+/* Whether a --build-context NAME=VALUE is well formed (a usage error
+ * otherwise; URLs are not supported yet). */
+int bld_named_check(const char *kv, struct nib_error *err);
+
 /* An --ssh: the agent RUN --mount=type=ssh,id=ID forwards. */
 struct bld_ssh {
 	char *id;
@@ -84,6 +88,7 @@ struct bld_build_opts {
 	size_t n_ssh;
 	struct bld_volume *volumes;
 	size_t n_volumes;
+	struct nib_strv build_contexts; /* --build-context NAME=VALUE */
 	struct nib_strv cache_from;
 	const char *cache_to;
 	int64_t cache_ttl; /* seconds; 0: no limit */

@@ -95,6 +95,18 @@ struct bld_build {
 	size_t n_ssh;
 };
 
+/* builder/build_named.c: --build-context */
+
+/* Each folder of a --build-context is one (before the first step). */
+int bld_named_open(const struct bld_build_opts *o, struct nib_error *err);
+/* The image `name` stands for: a docker-image:// or oci-layout:// build
+ * context's, else `name` itself; NULL (a usage error) when `name` is a
+ * folder's. */
+char *bld_named_image(const struct bld_build_opts *o, const char *name, struct nib_error *err);
+/* An fd of the folder of the build context `name`; -2 when `name` is no
+ * folder's build context; -1 with `err`. */
+int bld_named_dir(const struct bld_build_opts *o, const char *name, struct nib_error *err);
+
 /* builder/build_ssh.c */
 
 /* Check each --ssh and start an ssh-agent for those given key files. */

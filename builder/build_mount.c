@@ -138,7 +138,9 @@ const struct bld_secret *bld_secret_find(const struct bld_build_opts *o, const c
 }
 
 /* The content digest of a context path for the cache key. */
-static int bind_digest(struct bld_build *b, const char *src, char out[NIB_DIGEST_LEN + 1],
+/* The content digest of a path of the context (or of a folder's
+ * --build-context: `fd`, without an ignore file) for the cache key. */
+static int bind_digest(struct bld_build *b, int fd, const char *src, char out[NIB_DIGEST_LEN + 1],
 		       struct nib_error *err)
 {
 	struct bld_copy_opts co;
@@ -150,8 +152,8 @@ static int bind_digest(struct bld_build *b, const char *src, char out[NIB_DIGEST
 	co.srcs = srcs;
 	co.n_srcs = 1;
 	co.dest = "/x";
-	co.src_fd = b->ctx_fd;
-	if (b->ignore) {
+	co.src_fd = fd >= 0 ? fd : b->ctx_fd;
+	if (fd < 0 && b->ignore) {
 		bld_copy_matcher_cf(&mt, b->ignore);
 		co.ignore = &mt;
 	}
@@ -178,15 +180,22 @@ int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_b
 			nib_buf_printf(key, " size %" PRIu64, m->size);
 		if (m->type != CF_MOUNT_BIND)
 			continue;
-		if (!m->from) {
+		_cleanup_close_ int named = -2;
+		if (m->from && m->from_stage < 0 &&
+		    (named = bld_named_dir(b->o, m->from, err)) == -1)
+			return -1;
+		if (!m->from || named >= 0) {
 			char d[NIB_DIGEST_LEN + 1];
-			if (bind_digest(b, source_of(m), d, err) < 0)
+			if (bind_digest(b, named, source_of(m), d, err) < 0)
 				return nib_err_wrap(err, "RUN --mount source %s", source_of(m));
 			nib_buf_printf(key, " %s", d);
 		} else if (m->from_stage >= 0) {
 			nib_buf_printf(key, " stage %s", b->stages[m->from_stage].key);
 		} else {
-			nib_buf_printf(key, " image %s", m->from);
+			_cleanup_free_ char *img = bld_named_image(b->o, m->from, err);
+			if (!img)
+				return -1;
+			nib_buf_printf(key, " image %s", img);
 		}
 	}
 	return 0;
@@ -312,7 +321,11 @@ static char *bind_host(struct bld_stage *s, struct bld_run_mounts *rm, const str
 	_cleanup_close_ int rfd = -1;
 	struct stat sb;
 
-	if (m->from) {
+	if (m->from && m->from_stage < 0 && (rfd = bld_named_dir(b->o, m->from, err)) == -1)
+		return NULL;
+	if (rfd >= 0) {
+		/* a folder's --build-context, read as the context is */
+	} else if (m->from) {
 		int r = m->from_stage >= 0 ? bld_stage_rootfs(b, m->from_stage, &root, err)
 					   : bld_image_rootfs(b, m->from, &root, err);
 		if (r < 0)

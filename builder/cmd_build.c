@@ -53,6 +53,9 @@ static const char build_help[] =
     "  --ssh default|ID[=SOCKET|KEY[,KEY...]]  an SSH agent for RUN --mount=type=ssh:\n"
     "                             $SSH_AUTH_SOCK, a socket, or key files nib loads into\n"
     "                             an ssh-agent of the build (repeatable)\n"
+    "  --build-context NAME=DIR|docker-image://REF|oci-layout://DIR[:TAG]\n"
+    "                             what FROM, COPY --from and RUN --mount from= mean by\n"
+    "                             NAME (repeatable)\n"
     "  -v, --volume SRC:DST[:OPTS]  bind the host's SRC at DST in every RUN step, not in\n"
     "                             the image (OPTS: ro, rw, U: chown SRC to the step's\n"
     "                             user, O: a throwaway copy, z, Z: SELinux relabel)\n"
@@ -112,6 +115,7 @@ enum {
 	OPT_NETWORK,
 	OPT_SECRET,
 	OPT_SSH,
+	OPT_BUILD_CONTEXT,
 	OPT_LABEL,
 	OPT_ANNOTATION,
 	OPT_TIMESTAMP,
@@ -193,7 +197,6 @@ static const struct compat_opt compat_opts[] = {
     {"skip-unused-stages", optional_argument, 0, "true",
      SOON "building the stages the target does not need"},
     /* refused */
-    {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
     {"add-host", required_argument, 0, NULL, ETC_FILES},
     {"dns", required_argument, 0, NULL, ETC_FILES},
     {"dns-option", required_argument, 0, NULL, ETC_FILES},
@@ -751,6 +754,7 @@ static const struct option build_opts[] = {
     {"network", required_argument, NULL, OPT_NETWORK},
     {"secret", required_argument, NULL, OPT_SECRET},
     {"ssh", required_argument, NULL, OPT_SSH},
+    {"build-context", required_argument, NULL, OPT_BUILD_CONTEXT},
     {"volume", required_argument, NULL, 'v'},
     {"label", required_argument, NULL, OPT_LABEL},
     {"annotation", required_argument, NULL, OPT_ANNOTATION},
@@ -1020,6 +1024,13 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 						optarg);
 				goto out;
 			}
+			break;
+		case OPT_BUILD_CONTEXT:
+			if (bld_named_check(optarg, err) < 0) {
+				nib_err_wrap(err, "build");
+				goto out;
+			}
+			nib_strv_push(&o.build_contexts, optarg);
 			break;
 		case OPT_SSH:
 			if (parse_ssh(self, &o, optarg, err) < 0)

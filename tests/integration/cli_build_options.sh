@@ -59,7 +59,6 @@ while IFS='|' read -r args what; do
 	# shellcheck disable=SC2086
 	refused "$what" build $args "$T"
 done <<'EOF'
---build-context x=/tmp|--build-context x=/tmp: not supported yet
 --add-host h:1.2.3.4|--add-host h:1.2.3.4: not supported yet
 --dns 1.1.1.1|--dns 1.1.1.1: not supported yet
 --dns-option ndots:1|--dns-option ndots:1: not supported yet

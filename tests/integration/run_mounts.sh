@@ -20,6 +20,9 @@
 #     image: rw writes reach the host, ro refuses writes, O discards them,
 #     U chowns the source to the step's user (mapped: root, nibsub);
 #     volumes are no part of the cache key, as with buildah;
+#   - --build-context NAME=DIR|docker-image://REF|oci-layout://DIR:TAG is
+#     what FROM, COPY --from and RUN --mount from= mean by NAME, a folder
+#     confined like the context (a symlink out of it leads nowhere);
 #   - malformed values are refused with exit 2 and one line naming the
 #     Containerfile's line and column.
 . "$(dirname "$0")/../lib.sh"
@@ -114,7 +117,20 @@ USER 1234:1234
 RUN echo "U $(stat -c %u:%g /u /u/f | tr '\n' ' ')"
 EOF
 printf 'FROM localhost/vol\nRUN echo "ROOT $(ls / | tr "\\n" " ")"\n' >"$V/Containerfile.after"
-chmod -R a+rX "$C" "$M" "$K" "$A" "$V" 2>/dev/null
+# named build contexts: a folder with a symlink out of it
+N=$T/ctx-named
+X=$T/extra
+mkdir -p "$N" "$X/sub" "$T/outside"
+echo extrafile >"$X/sub/e"
+echo outside >"$T/outside/marker"
+ln -s "$T/outside" "$X/esc"
+cat >"$N/Containerfile" <<'EOF'
+FROM base
+COPY --from=extra sub/e /e
+RUN --mount=from=extra,target=/x echo "MNT $(cat /x/sub/e) $(cat /e)"
+EOF
+printf 'FROM base\nCOPY --from=extra esc/marker /m\n' >"$N/Containerfile.escape"
+chmod -R a+rX "$C" "$M" "$K" "$A" "$V" "$N" "$X" "$T/outside" 2>/dev/null
 
 as_who() { # WHO ROOT CMD...
 	local who=$1 root=$2
@@ -146,7 +162,8 @@ for who in $MODES; do
 		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
 			skip_cases "needs unshare, setpriv and the seccomp profile ${who#pod:}" \
 				"$who: binds of the context" "$who: tmpfs size" "$who: secret env=" \
-				"$who: a killed nib leaves no secret on disk" "$who: --ssh" "$who: --volume"
+				"$who: a killed nib leaves no secret on disk" "$who: --ssh" "$who: --volume" \
+				"$who: --build-context"
 			continue
 		fi
 		;;
@@ -265,6 +282,21 @@ for who in $MODES; do
 	assert_status 0
 	assert_no_match "$out" "^(VOL|O|U) " "the steps ran again"
 
+	t "$who: --build-context"
+	for base in docker-image://localhost/busybox:latest "oci-layout://$T/fixture:bb"; do
+		run as_who "$who" "$root" sh -c "\"\$NIB\" build --no-cache --build-context base=$base --build-context extra='$X' '$N'"
+		assert_status 0 "$base"
+		assert_match "$out" "^MNT extrafile extrafile" "COPY --from and RUN --mount from= a folder ($base)"
+	done
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build --build-context base=docker-image://localhost/busybox:latest --build-context extra='$X' -f '$N/Containerfile.escape' '$N'"
+	assert_status 1 "a symlink out of a build context"
+	assert_match "$err" "COPY source not found: esc/marker" "a symlink out of a build context"
+	printf 'FROM extra\n' >"$T/from-folder-$who"
+	chmod a+r "$T/from-folder-$who"
+	run as_who "$who" "$root" sh -c "\"\$NIB\" build --build-context extra='$X' -f '$T/from-folder-$who' '$N'"
+	assert_status 2 "FROM a folder"
+	assert_match "$err" "^nib: error: .*FROM extra: extra is the build context .*, a folder: an image is needed here"
+
 	t "$who: --ssh"
 	if [ -z "$have_ssh" ]; then
 		skip "needs Debian's openssh-client (ssh-agent, ssh-add, ssh-keygen)"
@@ -314,6 +346,22 @@ else
 	# no agent of nib's is left behind by the refusals
 	assert_eq "$(ls /tmp | grep -c '^nib-ssh\.' || true)" "$(ls /tmp | grep -c '^nib-ssh\.' || true)"
 fi
+
+t "--build-context refused: exit 2 or 1, one line"
+while read -r want re args; do
+	run env NIB_ROOT="$T/r-root" "$NIB" build $args "$N"
+	assert_status "$want" "$args"
+	assert_lines "$(printf '%s\n' "$err" | grep '^nib: error')" 1
+	assert_match "$err" "^nib: error: .*$re" "$args"
+	assert_no_match "$out" "STEP 2" "$args: a step ran"
+done <<EOF
+2 bad.--build-context."x" --build-context x
+2 bad.--build-context."=y" --build-context =y
+2 bad.--build-context."x=" --build-context x=
+2 bad.--build-context."x=docker-image://" --build-context x=docker-image://
+2 not.supported.yet:.URLs --build-context x=https://example.org/c.tar
+1 --build-context.x=$T/missing:.not.a.folder --build-context x=$T/missing
+EOF
 
 t "--volume refused: exit 2 or 1, one line"
 mkdir -p "$T/vsrc"
