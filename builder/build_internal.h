@@ -146,7 +146,8 @@ int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_b
  * `out` and `n` receive the runtime's mount list. */
 int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct bld_run_mounts **rm,
 		       const struct bld_mount **out, size_t *n, struct nib_error *err);
-/* The secrets' env= variables of a realised step ("NAME=value"). */
+/* The variables a realised step's mounts set ("NAME=value"): secrets'
+ * env=, SSH_AUTH_SOCK. */
 const struct nib_strv *bld_mounts_env(const struct bld_run_mounts *rm);
 /* Release locks, remove temporary folders, wipe secrets, free. */
 void bld_mounts_free(struct bld_run_mounts *rm);

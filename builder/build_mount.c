@@ -48,7 +48,7 @@ struct bld_run_mounts {
 		size_t len;
 	} * data; /* secrets' values, wiped after the step */
 	size_t n_data;
-	struct nib_strv env; /* secrets' env= variables, "NAME=value" */
+	struct nib_strv env; /* what the mounts set: secrets' env=, SSH_AUTH_SOCK */
 };
 
 void bld_mounts_free(struct bld_run_mounts *rm)
@@ -137,7 +137,6 @@ const struct bld_secret *bld_secret_find(const struct bld_build_opts *o, const c
 	return NULL;
 }
 
-/* The content digest of a context path for the cache key. */
 /* The content digest of a path of the context (or of a folder's
  * --build-context: `fd`, without an ignore file) for the cache key. */
 static int bind_digest(struct bld_build *b, int fd, const char *src, char out[NIB_DIGEST_LEN + 1],
@@ -499,9 +498,8 @@ int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct b
 {
 	const struct cf_run *run = &step->run;
 	struct bld_run_mounts *rm = xcalloc(1, sizeof(*rm));
-	int ssh_env = 0;
-
 	size_t total = run->n_mounts + s->b->o->n_volumes;
+	int ssh_env = 0;
 
 	*rmp = rm;
 	*n = 0;

@@ -85,9 +85,10 @@ static int make_targets(const struct stg_rootfs *r, struct nib_error *err)
 	return 0;
 }
 
-/* Secrets' env= variables, in place of those of the same name (BuildKit):
- * in the step's environment only, never in its config, history or key. */
-static void env_add_secrets(struct nib_strv *env, const struct nib_strv *secrets)
+/* The variables the mounts set (secrets' env=, SSH_AUTH_SOCK), in place
+ * of those of the same name (BuildKit): in the step's environment only,
+ * never in its config, history or key. */
+static void env_add_mounts(struct nib_strv *env, const struct nib_strv *secrets)
 {
 	for (size_t i = 0; i < secrets->len; i++) {
 		size_t k = (size_t)(strchr(secrets->v[i], '=') - secrets->v[i]) + 1, j = 0;
@@ -119,7 +120,7 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	spec.workdir = c->working_dir && *c->working_dir ? c->working_dir : NULL;
 	if (bld_mounts_realise(s, step, &rs->mounts, &spec.mounts, &spec.n_mounts, err) < 0)
 		return -1;
-	env_add_secrets(&rs->env, bld_mounts_env(rs->mounts));
+	env_add_mounts(&rs->env, bld_mounts_env(rs->mounts));
 	spec.env = rs->env.v;
 	spec.network = b->o->network;
 	if (step->run.network == CF_NETWORK_NONE)

@@ -347,6 +347,32 @@ else
 	assert_eq "$(ls /tmp | grep -c '^nib-ssh\.' || true)" "$(ls /tmp | grep -c '^nib-ssh\.' || true)"
 fi
 
+t "root: --volume and --build-context give what buildah 1.28 gives"
+if ! command -v buildah >/dev/null; then
+	skip "buildah is not installed (make deps installs it)"
+else
+	B="buildah --storage-driver vfs --root $T/bstore --runroot $T/brun"
+	# (buildah pull oci:DIR names the image after DIR, which may hold capitals)
+	skopeo copy --quiet "oci:$T/fixture:bb" "containers-storage:[vfs@$T/bstore+$T/brun]localhost/busybox:latest"
+	for who in buildah nib; do
+		vol=$T/cmp-$who
+		mkdir -p "$vol/rw" "$vol/o" "$vol/u"
+		for d in rw o u; do echo hostdata >"$vol/$d/f"; done
+		vopts="-v $vol/rw:/v -v $vol/o:/o:O -v $vol/rw:/ro:ro,z -v $vol/u:/u:U"
+		ctxs="--build-context base=docker-image://localhost/busybox:latest --build-context extra=$X"
+		if [ $who = buildah ]; then
+			b=$(timeout 300 $B bud --isolation chroot $vopts "$V" 2>&1; timeout 300 $B bud --isolation chroot $ctxs "$N" 2>&1)
+		else
+			b=$(NIB_ROOT=$T/r-root "$NIB" build --no-cache $vopts "$V" 2>&1; NIB_ROOT=$T/r-root "$NIB" build --no-cache $ctxs "$N" 2>&1)
+		fi
+		printf '%s\n' "$b" >"$T/cmp-$who.raw"
+		printf '%s\n' "$b" | grep -E '^(VOL |O |RO-REFUSED|U |MNT )' >"$T/cmp-$who.out"
+		{ cat "$vol/rw/new" "$vol/o/f"; stat -c %u:%g "$vol/u/f"; } >>"$T/cmp-$who.out" 2>&1
+	done
+	assert_match "$(cat "$T/cmp-buildah.out")" "^VOL hostdata" "buildah ran: $(tail -5 "$T/cmp-buildah.raw")"
+	assert_eq "$(cat "$T/cmp-nib.out")" "$(cat "$T/cmp-buildah.out")" "nib's and buildah's"
+fi
+
 t "--build-context refused: exit 2 or 1, one line"
 while read -r want re args; do
 	run env NIB_ROOT="$T/r-root" "$NIB" build $args "$N"
