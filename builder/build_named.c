@@ -58,8 +58,7 @@ int bld_named_open(const struct bld_build_opts *o, struct nib_error *err)
 			continue;
 		if (stat(v, &st) < 0 || !S_ISDIR(st.st_mode))
 			return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR,
-				       "--build-context %s: not a folder",
-				       o->build_contexts.v[i]);
+				       "--build-context %s: not a folder", o->build_contexts.v[i]);
 	}
 	return 0;
 }
