@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <selinux/selinux.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -311,6 +312,54 @@ static int rw_copy_work(void *arg, struct nib_error *err)
 	return 0;
 }
 
+/* Whether the ignore file leaves out anything of the context's folder
+ * `rel` ("" the root) or below it: a walk that stops at the first such
+ * entry. */
+static bool excludes_below(const struct cf_ignore *ig, int dfd, const char *rel, int depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *e;
+	int fd;
+
+	if (*rel && cf_ignore_match(ig, rel))
+		return true;
+	fd = openat(dfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return errno != ENOTDIR; /* unreadable: the copy says why */
+	}
+	if (depth > 256)
+		return true;
+	while ((e = readdir(d))) {
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *p =
+		    *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+		if (cf_ignore_match(ig, p) ||
+		    (e->d_type == DT_DIR && excludes_below(ig, dfd, p, depth + 1)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the context path `src` (or a folder above it) holds anything
+ * the ignore file excludes. */
+static bool excludes_in(const struct cf_ignore *ig, int ctx_fd, const char *src)
+{
+	_cleanup_free_ char *clean = nib_path_clean(src[0] == '/' ? src + 1 : src);
+	const char *rel = streq(clean, ".") || streq(clean, "/") ? "" : clean;
+
+	for (char *s = strchr(clean, '/'); *rel && s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		bool hit = cf_ignore_match(ig, clean);
+		*s = '/';
+		if (hit)
+			return true;
+	}
+	return excludes_below(ig, ctx_fd, rel, 0);
+}
+
 /* bind: the host path of the source (a throwaway copy with rw). */
 static char *bind_host(struct bld_stage *s, struct bld_run_mounts *rm, const struct cf_mount *m,
 		       struct nib_error *err)
@@ -343,8 +392,10 @@ static char *bind_host(struct bld_stage *s, struct bld_run_mounts *rm, const str
 		return NULL;
 	}
 	/* the context as the build sees it: without what the ignore file
-	 * excludes (a copy, as COPY takes it) */
-	const struct cf_ignore *ig = m->from ? NULL : b->ignore;
+	 * excludes (a copy, as COPY takes it, when there is any below) */
+	const struct cf_ignore *ig =
+	    !m->from && b->ignore && excludes_in(b->ignore, b->ctx_fd, source_of(m)) ? b->ignore
+										     : NULL;
 	if (!writable(m) && !ig)
 		return steal_pointer(&host);
 	/* a throwaway copy: the step's changes are discarded */

@@ -59,7 +59,11 @@ cat >"$C/Containerfile" <<'EOF'
 FROM localhost/busybox:latest
 RUN --mount=type=bind,target=/ctx cd /ctx && find . | sort | sed 's/^/SEEN /'
 RUN --mount=type=bind,source=sub,target=/sub,rw ls /sub | sed 's/^/SUB /'; touch /sub/new
+RUN --mount=type=bind,source=sub2,target=/sub2 ls /sub2 | sed 's/^/SUB2 /'
 EOF
+# a folder where the ignore file excludes nothing: bound as it is
+mkdir -p "$C/sub2"
+echo kept >"$C/sub2/all"
 # an excluded source is not found, as in Docker
 mkdir -p "$C/x"
 printf 'FROM localhost/busybox:latest\nRUN --mount=type=bind,source=secret.txt,target=/f cat /f\n' >"$C/x/Containerfile"
@@ -185,6 +189,7 @@ for who in $MODES; do
 	assert_no_match "$out" "SEEN .*(secret.txt|hidden|a.key)" "excluded files in a bind"
 	assert_match "$out" "SUB shown"
 	assert_no_match "$out" "SUB hidden" "excluded files in a rw bind"
+	assert_match "$out" "SUB2 all" "a folder with nothing excluded"
 	run as_who "$who" "$root" sh -c "\"\$NIB\" build -f '$C/x/Containerfile' '$C'"
 	assert_status 1 "a bind of an excluded file"
 	assert_match "$err" "Containerfile:2: RUN --mount source secret.txt: .*not found: secret.txt \\(excluded by the ignore file\\)"
@@ -194,7 +199,7 @@ for who in $MODES; do
 		echo "changed, still excluded" >"$C/secret.txt"
 		run as_who "$who" "$root" sh -c "\"\$NIB\" build --timestamp 1700000000 '$C'"
 		assert_status 0
-		assert_no_match "$out" "^(SEEN|SUB) " "every step cached"
+		assert_no_match "$out" "^(SEEN|SUB|SUB2) " "every step cached"
 		echo kept, changed >"$C/keep.txt"
 		run as_who "$who" "$root" sh -c "\"\$NIB\" build --timestamp 1700000000 '$C'"
 		assert_match "$out" "SEEN ./keep.txt" "a kept file's change runs the step again"
