@@ -45,8 +45,20 @@ struct bld_volume {
 };
 
 /* Whether a --build-context NAME=VALUE is well formed (a usage error
- * otherwise; URLs are not supported yet). */
+ * otherwise). */
 int bld_named_check(const char *kv, struct nib_error *err);
+/* Fetch the git and http(s) --build-context values into folders under
+ * `tmp_parent` (as builder/context.c fetches a build context) and make
+ * them NAME=FOLDER; `f` keeps the folders until bld_named_fetched_free. */
+struct bld_context;
+struct bld_build_opts;
+struct bld_named_fetched {
+	struct bld_context *ctx;
+	size_t n;
+};
+int bld_named_fetch(struct bld_build_opts *o, const char *tmp_parent, const struct reg_options *ro,
+		    struct bld_named_fetched *f, struct nib_error *err);
+void bld_named_fetched_free(struct bld_named_fetched *f);
 
 /* An --ssh: the agent RUN --mount=type=ssh,id=ID forwards. */
 struct bld_ssh {

@@ -53,9 +53,9 @@ static const char build_help[] =
     "  --ssh default|ID[=SOCKET|KEY[,KEY...]]  an SSH agent for RUN --mount=type=ssh:\n"
     "                             $SSH_AUTH_SOCK, a socket, or key files nib loads into\n"
     "                             an ssh-agent of the build (repeatable)\n"
-    "  --build-context NAME=DIR|docker-image://REF|oci-layout://DIR[:TAG]\n"
+    "  --build-context NAME=DIR|URL|docker-image://REF|oci-layout://DIR[:TAG]\n"
     "                             what FROM, COPY --from and RUN --mount from= mean by\n"
-    "                             NAME (repeatable)\n"
+    "                             NAME (a folder, git or http(s) tarball; repeatable)\n"
     "  -v, --volume SRC:DST[:OPTS]  bind the host's SRC at DST in every RUN step, not in\n"
     "                             the image (OPTS: ro, rw, U: chown SRC to the step's\n"
     "                             user, O: a throwaway copy, z, Z: SELinux relabel)\n"
@@ -857,6 +857,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_free_ char *example_dir = NULL, *stdin_dir = NULL, *stdin_file = NULL;
 	_cleanup_free_ char *tmp_parent = NULL, *ctx_file = NULL;
 	struct bld_context ctx = {0};
+	struct bld_named_fetched named = {0};
 	const char *context_arg = NULL;
 	_cleanup_free_ char *platform = NULL;
 	_cleanup_strv_ struct nib_strv platforms = {0};
@@ -1329,7 +1330,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	if (context_arg) {
 		tmp_parent = xasprintf("%s/nib/tmp", stg_store_path(st));
 		if (bld_context_open(context_arg, tmp_parent, keep_git_dir(&o), &o.reg, &ctx, err) <
-		    0)
+			0 ||
+		    bld_named_fetch(&o, tmp_parent, &o.reg, &named, err) < 0)
 			goto out;
 		o.context = ctx.dir;
 		if (ctx.file && o.file) {
@@ -1397,6 +1399,7 @@ out:
 	if (stdin_dir)
 		nib_rm_rf_at(AT_FDCWD, stdin_dir, NULL);
 	bld_context_close(&ctx);
+	bld_named_fetched_free(&named);
 	bld_build_opts_free(&o);
 	return ret;
 }

@@ -22,13 +22,15 @@
 #     volumes are no part of the cache key, as with buildah;
 #   - --build-context NAME=DIR|docker-image://REF|oci-layout://DIR:TAG is
 #     what FROM, COPY --from and RUN --mount from= mean by NAME, a folder
-#     confined like the context (a symlink out of it leads nowhere);
+#     confined like the context (a symlink out of it leads nowhere), also
+#     fetched from an http tarball or a git repository;
 #   - malformed values are refused with exit 2 and one line naming the
 #     Containerfile's line and column.
 . "$(dirname "$0")/../lib.sh"
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/users.sh"
 . "$NIB_SRC/tests/lib/podsim.sh"
+. "$NIB_SRC/tests/lib/registry.sh" # free_port
 
 MODES="root nibsub nibplain podsim pod:containerd"
 if ! have_static_busybox || ! command -v skopeo >/dev/null || ! users_setup; then
@@ -134,6 +136,26 @@ COPY --from=extra sub/e /e
 RUN --mount=from=extra,target=/x echo "MNT $(cat /x/sub/e) $(cat /e)"
 EOF
 printf 'FROM base\nCOPY --from=extra esc/marker /m\n' >"$N/Containerfile.escape"
+# the same folder as an http tarball and a git repository (dumb http)
+W=$T/www
+mkdir -p "$W"
+tar czf "$W/extra.tar.gz" -C "$X" sub
+have_url=""
+if command -v git >/dev/null; then
+	git init -q "$T/grepo"
+	cp -r "$X/sub" "$T/grepo/"
+	git -C "$T/grepo" add -A
+	git -C "$T/grepo" -c user.email=t@nib -c user.name=t commit -qm one
+	git clone -q --bare "$T/grepo" "$W/extra.git"
+	git -C "$W/extra.git" update-server-info
+	HTTP_PORT=$(free_port)
+	(cd "$W" && exec python3 -m http.server -b 127.0.0.1 "$HTTP_PORT") >"$T/http.log" 2>&1 &
+	at_exit "kill $! 2>/dev/null"
+	for _ in $(seq 50); do
+		curl -fs "http://127.0.0.1:$HTTP_PORT/extra.tar.gz" >/dev/null && have_url=1 && break
+		sleep 0.1
+	done
+fi
 chmod -R a+rX "$C" "$M" "$K" "$A" "$V" "$N" "$X" "$T/outside" 2>/dev/null
 
 as_who() { # WHO ROOT CMD...
@@ -309,6 +331,14 @@ for who in $MODES; do
 	run as_who "$who" "$root" sh -c "\"\$NIB\" build --build-context base=docker-image://localhost/busybox:latest --build-context extra='$X' -f '$N/Containerfile.escape' '$N'"
 	assert_status 1 "a symlink out of a build context"
 	assert_match "$err" "COPY source not found: esc/marker" "a symlink out of a build context"
+	command -v git >/dev/null && assert_ne "$have_url" "" "an http server for the URL contexts"
+	if [ -n "$have_url" ]; then
+		for url in "http://127.0.0.1:$HTTP_PORT/extra.tar.gz" "http://127.0.0.1:$HTTP_PORT/extra.git"; do
+			run as_who "$who" "$root" sh -c "\"\$NIB\" build --no-cache --build-context base=docker-image://localhost/busybox:latest --build-context extra=$url '$N'"
+			assert_status 0 "$url"
+			assert_match "$out" "^MNT extrafile extrafile" "a fetched build context ($url)"
+		done
+	fi
 	printf 'FROM extra\n' >"$T/from-folder-$who"
 	chmod a+r "$T/from-folder-$who"
 	run as_who "$who" "$root" sh -c "\"\$NIB\" build --build-context extra='$X' -f '$T/from-folder-$who' '$N'"
@@ -391,7 +421,7 @@ refusals "$N" <<EOF
 2 bad.--build-context."=y" --build-context =y
 2 bad.--build-context."x=" --build-context x=
 2 bad.--build-context."x=docker-image://" --build-context x=docker-image://
-2 not.supported.yet:.URLs --build-context x=https://example.org/c.tar
+2 unknown.scheme --build-context x=ftp://example.org/c.tar
 1 --build-context.x=$T/missing:.not.a.folder --build-context x=$T/missing
 EOF
 
