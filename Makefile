@@ -181,7 +181,7 @@ DEB_TEST_PODS := golang-github-containers-common golang-github-docker-docker-dev
 DEB_TEST := docker-registry apache2-utils skopeo umoci buildah fuse-overlayfs fuse3 uidmap \
 	busybox-static debootstrap openssl python3 jq attr acl util-linux iproute2 procps \
 	curl hyperfine file zstd xz-utils bzip2 gzip tar libcap2-bin time bc bsdutils slirp4netns \
-	qemu-user-static binfmt-support sqlite3 chromium
+	qemu-user-static binfmt-support sqlite3 chromium openssh-client
 # What `make` alone needs (no fuzzing or formatting tools): the build stage of
 # deploy/Containerfile installs `make -s print-deb-build-nib`.
 DEB_BUILD_NIB = $(filter-out clang clang-format libclang-rt-%,$(DEB_BUILD))

@@ -65,6 +65,17 @@ void bld_build_opts_free(struct bld_build_opts *o)
 		free(o->secrets[i].env);
 	}
 	free(o->secrets);
+	for (size_t i = 0; i < o->n_ssh; i++) {
+		free(o->ssh[i].id);
+		nib_strv_free(&o->ssh[i].paths);
+	}
+	free(o->ssh);
+	for (size_t i = 0; i < o->n_volumes; i++) {
+		free(o->volumes[i].src);
+		free(o->volumes[i].dst);
+	}
+	free(o->volumes);
+	nib_strv_free(&o->build_contexts);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -179,6 +190,11 @@ static int base_image(struct bld_build *b, const char *name, const char *platfor
 {
 	_cleanup_(stg_platform_clear) struct stg_platform want = {0};
 	struct nib_error e = {0};
+	/* a --build-context of that name stands for its image */
+	_cleanup_free_ char *named = bld_named_image(b->o, name, err);
+	if (!named)
+		return -1;
+	name = named;
 	int kind = bld_transport_kind(name, err);
 
 	if (kind < 0 || bld_platform_want(platform, &want, err) < 0)
@@ -889,9 +905,9 @@ int bld_build_env(struct bld_build *b, struct nib_error *err)
 }
 
 /* What the build cannot do, before its first step, from the plan of the
- * stages the target needs: RUN --mount=type=ssh (nib has no --ssh), a
- * required secret no --secret gives, and RUN where no user namespace can
- * be made (at its first RUN). */
+ * stages the target needs: a required secret or SSH agent no --secret or
+ * --ssh gives, and RUN where no user namespace can be made (at its first
+ * RUN). */
 static int check_plan(struct bld_build *b, struct nib_error *err)
 {
 	bool run_checked = false;
@@ -904,10 +920,14 @@ static int check_plan(struct bld_build *b, struct nib_error *err)
 				continue;
 			for (size_t k = 0; k < step->run.n_mounts; k++) {
 				const struct cf_mount *m = &step->run.mounts[k];
-				if (m->type == CF_MOUNT_SSH)
-					return cf_file_error(b->f, err, m->line, m->col,
-							     "RUN --mount type=ssh is not "
-							     "supported (nib has no --ssh)");
+				if (m->type == CF_MOUNT_SSH && m->required &&
+				    !bld_ssh_find(b->o, m->id ? m->id : "default"))
+					return nib_err(err, NIB_ERR_NOT_FOUND, 0,
+						       "%s:%d: SSH agent \"%s\" is required but no "
+						       "--ssh %s was given",
+						       b->f->path, step->in->line,
+						       m->id ? m->id : "default",
+						       m->id ? m->id : "default");
 				if (m->type == CF_MOUNT_SECRET && m->required &&
 				    !bld_secret_find(b->o, m->id))
 					return nib_err(err, NIB_ERR_NOT_FOUND, 0,
@@ -972,6 +992,7 @@ static void build_free(struct bld_build *b)
 	if (b->ctx_fd >= 0)
 		close(b->ctx_fd);
 	bld_ns_free(&b->ns);
+	bld_ssh_close(b);
 	reg_client_free(b->rc);
 	free(b->now);
 	nib_buf_free(&b->quiet_tail);
@@ -999,6 +1020,12 @@ static int build_run(struct stg_store *st, const struct bld_build_opts *o,
 		if (o->secrets[i].src && access(o->secrets[i].src, R_OK) < 0)
 			return nib_err(err, NIB_ERR_NOT_FOUND, errno, "--secret id=%s: %s",
 				       o->secrets[i].id, o->secrets[i].src);
+	for (size_t i = 0; i < o->n_volumes; i++)
+		if (stat(o->volumes[i].src, &sb) < 0)
+			return nib_err(err, NIB_ERR_NOT_FOUND, errno, "--volume %s:%s: %s",
+				       o->volumes[i].src, o->volumes[i].dst, o->volumes[i].src);
+	if (bld_named_open(o, err) < 0)
+		return -1;
 	if (stat(o->context, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return nib_err(err, NIB_ERR_NOT_FOUND, errno ? errno : ENOTDIR, "build context %s",
 			       o->context);
@@ -1042,7 +1069,7 @@ static int build_run(struct stg_store *st, const struct bld_build_opts *o,
 		b.stages[i].cs = &b.f->stages[i];
 	}
 	count_steps(&b);
-	if (check_plan(&b, err) < 0)
+	if (check_plan(&b, err) < 0 || bld_ssh_open(&b, err) < 0)
 		goto out;
 
 	prebuild_parallel(&b);

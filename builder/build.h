@@ -35,6 +35,37 @@ struct bld_secret {
 	char *env; /* or an environment variable */
 };
 
+/* A -v/--volume SRC:DST[:OPTIONS], bound into every RUN step. */
+struct bld_volume {
+	char *src, *dst; /* absolute host and container paths */
+	bool ro;
+	bool overlay; /* O: a throwaway copy, discarded after the step */
+	bool chown;   /* U: the source chowned to the step's user */
+	char relabel; /* 'z' (shared), 'Z' (private) or 0 */
+};
+
+/* Whether a --build-context NAME=VALUE is well formed (a usage error
+ * otherwise). */
+int bld_named_check(const char *kv, struct nib_error *err);
+/* Fetch the git and http(s) --build-context values into folders under
+ * `tmp_parent` (as builder/context.c fetches a build context) and make
+ * them NAME=FOLDER; `f` keeps the folders until bld_named_fetched_free. */
+struct bld_context;
+struct bld_build_opts;
+struct bld_named_fetched {
+	struct bld_context *ctx;
+	size_t n;
+};
+int bld_named_fetch(struct bld_build_opts *o, const char *tmp_parent, const struct reg_options *ro,
+		    struct bld_named_fetched *f, struct nib_error *err);
+void bld_named_fetched_free(struct bld_named_fetched *f);
+
+/* An --ssh: the agent RUN --mount=type=ssh,id=ID forwards. */
+struct bld_ssh {
+	char *id;
+	struct nib_strv paths; /* an agent's socket, or key files; none: $SSH_AUTH_SOCK */
+};
+
 /* What `nib build` was asked to do. */
 struct bld_build_opts {
 	const char *context;	    /* the context folder */
@@ -65,6 +96,11 @@ struct bld_build_opts {
 	size_t n_outputs;
 	struct bld_secret *secrets;
 	size_t n_secrets;
+	struct bld_ssh *ssh;
+	size_t n_ssh;
+	struct bld_volume *volumes;
+	size_t n_volumes;
+	struct nib_strv build_contexts; /* --build-context NAME=VALUE */
 	struct nib_strv cache_from;
 	const char *cache_to;
 	int64_t cache_ttl; /* seconds; 0: no limit */

@@ -268,10 +268,14 @@ int bld_step_copy(struct bld_stage *s, const struct cf_step *step, struct nib_er
 		    bld_build_client(b, &cs.co.client, err) < 0)
 			goto out;
 	if (c->from) {
-		if ((cs.from_fd = from_rootfs(s, c, err)) < 0)
+		/* a folder's --build-context: read as the context is */
+		int fd = c->from_stage < 0 ? bld_named_dir(b->o, c->from, err) : -2;
+		bool named = fd >= 0;
+		if (fd == -1 || (!named && (fd = from_rootfs(s, c, err)) < 0))
 			goto out;
-		cs.co.src_fd = cs.from_fd;
-		cs.co.from_rootfs = true;
+		cs.from_fd = fd;
+		cs.co.src_fd = fd;
+		cs.co.from_rootfs = !named;
 		cs.co.ignore = NULL;
 	}
 	/* the context is the caller's: read in this process; a stage's rootfs

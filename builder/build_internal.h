@@ -91,7 +91,32 @@ struct bld_build {
 	const char *pull_ref;	   /* the image being pulled (its progress events) */
 	bool silent;		   /* a --jobs child: no progress output */
 	struct nib_buf quiet_tail; /* -q, tty: the running step's last output lines */
+	struct bld_ssh_agent *ssh; /* --ssh's agents (builder/build_ssh.c) */
+	size_t n_ssh;
 };
+
+/* builder/build_named.c: --build-context */
+
+/* Each folder of a --build-context is one (before the first step). */
+int bld_named_open(const struct bld_build_opts *o, struct nib_error *err);
+/* The image `name` stands for: a docker-image:// or oci-layout:// build
+ * context's, else `name` itself; NULL (a usage error) when `name` is a
+ * folder's. */
+char *bld_named_image(const struct bld_build_opts *o, const char *name, struct nib_error *err);
+/* An fd of the folder of the build context `name`; -2 when `name` is no
+ * folder's build context; -1 with `err`. */
+int bld_named_dir(const struct bld_build_opts *o, const char *name, struct nib_error *err);
+
+/* builder/build_ssh.c */
+
+/* Check each --ssh and start an ssh-agent for those given key files. */
+int bld_ssh_open(struct bld_build *b, struct nib_error *err);
+/* The --ssh `id`, or NULL. */
+const struct bld_ssh *bld_ssh_find(const struct bld_build_opts *o, const char *id);
+/* The socket of the --ssh `id`, or NULL. */
+const char *bld_ssh_socket(const struct bld_build *b, const char *id);
+/* Stop the agents nib started; remove their folders. */
+void bld_ssh_close(struct bld_build *b);
 
 /* builder/build.c */
 
@@ -121,7 +146,10 @@ int bld_mounts_key(struct bld_stage *s, const struct cf_step *step, struct nib_b
  * `out` and `n` receive the runtime's mount list. */
 int bld_mounts_realise(struct bld_stage *s, const struct cf_step *step, struct bld_run_mounts **rm,
 		       const struct bld_mount **out, size_t *n, struct nib_error *err);
-/* Release locks, remove temporary folders (secrets included), free. */
+/* The variables a realised step's mounts set ("NAME=value"): secrets'
+ * env=, SSH_AUTH_SOCK. */
+const struct nib_strv *bld_mounts_env(const struct bld_run_mounts *rm);
+/* Release locks, remove temporary folders, wipe secrets, free. */
 void bld_mounts_free(struct bld_run_mounts *rm);
 /* The --secret a mount names, or NULL. */
 const struct bld_secret *bld_secret_find(const struct bld_build_opts *o, const char *id);

@@ -88,6 +88,24 @@ static int make_targets(const struct stg_rootfs *r, const struct bld_etc_opts *e
 	return 0;
 }
 
+/* The variables the mounts set (secrets' env=, SSH_AUTH_SOCK), in place
+ * of those of the same name (BuildKit): in the step's environment only,
+ * never in its config, history or key. */
+static void env_add_mounts(struct nib_strv *env, const struct nib_strv *secrets)
+{
+	for (size_t i = 0; i < secrets->len; i++) {
+		size_t k = (size_t)(strchr(secrets->v[i], '=') - secrets->v[i]) + 1, j = 0;
+		for (size_t n = 0; n < env->len; n++)
+			if (strncmp(env->v[n], secrets->v[i], k) == 0)
+				free(env->v[n]);
+			else
+				env->v[j++] = env->v[n];
+		env->len = j;
+		env->v[j] = NULL;
+		nib_strv_push(env, secrets->v[i]);
+	}
+}
+
 static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 {
 	struct run_step *rs = (struct run_step *)ls;
@@ -101,11 +119,12 @@ static int run_run(struct bld_layer_step *ls, struct nib_error *err)
 	bld_run_spec_init(&spec);
 	spec.rootfs = ls->r->target;
 	spec.argv = rs->argv.v;
-	spec.env = rs->env.v;
 	spec.user = c->user && *c->user ? c->user : NULL;
 	spec.workdir = c->working_dir && *c->working_dir ? c->working_dir : NULL;
 	if (bld_mounts_realise(s, step, &rs->mounts, &spec.mounts, &spec.n_mounts, err) < 0)
 		return -1;
+	env_add_mounts(&rs->env, bld_mounts_env(rs->mounts));
+	spec.env = rs->env.v;
 	spec.network = b->o->network;
 	if (step->run.network == CF_NETWORK_NONE)
 		spec.network = BLD_NET_NONE;
@@ -255,6 +274,8 @@ int bld_step_run(struct bld_stage *s, const struct cf_step *step, struct nib_err
 out:
 	bld_layer_step_free(&rs.ls);
 	nib_strv_free(&rs.argv);
+	for (size_t i = 0; i < rs.env.len; i++) /* a secret's env= among them */
+		explicit_bzero(rs.env.v[i], strlen(rs.env.v[i]));
 	nib_strv_free(&rs.env);
 	bld_mounts_free(rs.mounts);
 	return ret;

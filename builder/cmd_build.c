@@ -66,6 +66,15 @@ static const char build_help[] =
     "  --timeout DURATION         stop the whole build after this long\n"
     "  --http-proxy[=BOOL]        pass the host's *_proxy variables to RUN (default true)\n"
     "  --secret id=ID,src=FILE|env=VAR  a secret for RUN --mount=type=secret\n"
+    "  --ssh default|ID[=SOCKET|KEY[,KEY...]]  an SSH agent for RUN --mount=type=ssh:\n"
+    "                             $SSH_AUTH_SOCK, a socket, or key files nib loads into\n"
+    "                             an ssh-agent of the build (repeatable)\n"
+    "  --build-context NAME=DIR|URL|docker-image://REF|oci-layout://DIR[:TAG]\n"
+    "                             what FROM, COPY --from and RUN --mount from= mean by\n"
+    "                             NAME (a folder, git or http(s) tarball; repeatable)\n"
+    "  -v, --volume SRC:DST[:OPTS]  bind the host's SRC at DST in every RUN step, not in\n"
+    "                             the image (OPTS: ro, rw, U: chown SRC to the step's\n"
+    "                             user, O: a throwaway copy, z, Z: SELinux relabel)\n"
     "  --ignorefile FILE          the ignore file instead of the context's .containerignore\n"
     "                             or .dockerignore\n"
     "  --label K=V                add a label to the image (repeatable)\n"
@@ -129,6 +138,8 @@ enum {
 	OPT_IDMAP,
 	OPT_NETWORK,
 	OPT_SECRET,
+	OPT_SSH,
+	OPT_BUILD_CONTEXT,
 	OPT_LABEL,
 	OPT_ANNOTATION,
 	OPT_TIMESTAMP,
@@ -224,9 +235,6 @@ static const struct compat_opt compat_opts[] = {
     {"cgroupns", required_argument, 0, "private", OWN_NS},
     {"userns", required_argument, 0, "container", ID_MAP},
     /* refused */
-    {"volume", required_argument, 'v', NULL, SOON "build volumes (-v/--volume)"},
-    {"build-context", required_argument, 0, NULL, SOON "named build contexts"},
-    {"ssh", required_argument, 0, NULL, SOON "SSH agent forwarding"},
     {"cgroup-parent", required_argument, 0, NULL, NO_CGROUP},
     {"cpu-period", required_argument, 0, NULL, NO_CGROUP},
     {"cpu-quota", required_argument, 0, NULL, NO_CGROUP},
@@ -510,6 +518,82 @@ static int parse_secret(const struct bld_command *self, struct bld_build_opts *o
 	return 0;
 }
 
+/* -v/--volume SRC:DST[:OPTION,...] as buildah takes it: ro, rw, z, Z, U, O
+ * and the bind options that change nothing here (propagation, nosuid...) */
+static int parse_volume(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+			struct nib_error *err)
+{
+	static const char *const no_effect[] = {"private", "rprivate", "shared", "rshared", "slave",
+						"rslave",  "bind",     "rbind",	 "nosuid",  "suid",
+						"nodev",   "dev",      "noexec", "exec"};
+	_cleanup_free_ char *copy = xstrdup(s);
+	char *dst = strchr(copy, ':'), *opts = NULL, *save = NULL;
+	struct bld_volume v = {0};
+
+	if (dst) {
+		*dst++ = '\0';
+		opts = strchr(dst, ':');
+		if (opts)
+			*opts++ = '\0';
+	}
+	if (!dst || copy[0] != '/' || dst[0] != '/')
+		return bld_usage_error(self, err,
+				       "build: bad --volume \"%s\" (SRC:DST[:OPTIONS], both "
+				       "absolute paths)",
+				       s);
+	for (char *t = opts ? strtok_r(opts, ",", &save) : NULL; t;
+	     t = strtok_r(NULL, ",", &save)) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(no_effect); i++)
+			known = known || streq(t, no_effect[i]);
+		if (streq(t, "ro") || streq(t, "rw"))
+			v.ro = streq(t, "ro");
+		else if (streq(t, "z") || streq(t, "Z"))
+			v.relabel = t[0];
+		else if (streq(t, "U"))
+			v.chown = true;
+		else if (streq(t, "O"))
+			v.overlay = true;
+		else if (!known)
+			return bld_usage_error(self, err,
+					       "build: bad --volume \"%s\": unknown option \"%s\" "
+					       "(ro, rw, z, Z, U, O)",
+					       s, t);
+	}
+	v.src = xstrdup(copy);
+	v.dst = xstrdup(dst);
+	o->volumes = xrealloc(o->volumes, (o->n_volumes + 1) * sizeof(*o->volumes));
+	o->volumes[o->n_volumes++] = v;
+	return 0;
+}
+
+/* --ssh default|ID[=PATH[,PATH...]] (buildah's and docker's form) */
+static int parse_ssh(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+		     struct nib_error *err)
+{
+	const char *eq = strchr(s, '=');
+	struct bld_ssh ssh = {.id = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s)};
+	bool bad = !*ssh.id || strpbrk(ssh.id, ", \t");
+
+	for (const char *p = eq ? eq + 1 : NULL; p;
+	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		size_t n = strcspn(p, ",");
+		bad = bad || !n;
+		nib_strv_push_take(&ssh.paths, xstrndup(p, n));
+	}
+	if (bad) {
+		free(ssh.id);
+		nib_strv_free(&ssh.paths);
+		return bld_usage_error(self, err,
+				       "build: bad --ssh \"%s\" (default, ID, ID=SOCKET or "
+				       "ID=KEY[,KEY...])",
+				       s);
+	}
+	o->ssh = xrealloc(o->ssh, (o->n_ssh + 1) * sizeof(*o->ssh));
+	o->ssh[o->n_ssh++] = ssh;
+	return 0;
+}
+
 /* A Go duration ("168h", "30m", "1h30m") or plain seconds. */
 static int parse_ttl(const char *s, int64_t *out)
 {
@@ -722,6 +806,9 @@ static const struct option build_opts[] = {
     {"idmap", required_argument, NULL, OPT_IDMAP},
     {"network", required_argument, NULL, OPT_NETWORK},
     {"secret", required_argument, NULL, OPT_SECRET},
+    {"ssh", required_argument, NULL, OPT_SSH},
+    {"build-context", required_argument, NULL, OPT_BUILD_CONTEXT},
+    {"volume", required_argument, NULL, 'v'},
     {"label", required_argument, NULL, OPT_LABEL},
     {"annotation", required_argument, NULL, OPT_ANNOTATION},
     {"env", required_argument, NULL, OPT_ENV},
@@ -840,6 +927,7 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	_cleanup_free_ char *example_dir = NULL, *stdin_dir = NULL, *stdin_file = NULL;
 	_cleanup_free_ char *tmp_parent = NULL, *ctx_file = NULL;
 	struct bld_context ctx = {0}, file_ctx = {0};
+	struct bld_named_fetched named = {0};
 	const char *context_arg = NULL;
 	_cleanup_free_ char *platform = NULL;
 	_cleanup_strv_ struct nib_strv platforms = {0};
@@ -901,6 +989,9 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 			break;
 		}
 		case 'v':
+			if (parse_volume(self, &o, optarg, err) < 0)
+				goto out;
+			break;
 		case 'c':
 		case 'D':
 			for (size_t i = 0; i < ARRAY_SIZE(compat_opts); i++)
@@ -1000,6 +1091,17 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 						optarg);
 				goto out;
 			}
+			break;
+		case OPT_BUILD_CONTEXT:
+			if (bld_named_check(optarg, err) < 0) {
+				nib_err_wrap(err, "build");
+				goto out;
+			}
+			nib_strv_push(&o.build_contexts, optarg);
+			break;
+		case OPT_SSH:
+			if (parse_ssh(self, &o, optarg, err) < 0)
+				goto out;
 			break;
 		case OPT_SECRET:
 			if (parse_secret(self, &o, optarg, err) < 0)
@@ -1388,7 +1490,8 @@ int bld_cmd_build(const struct bld_command *self, int argc, char **argv, struct 
 	if (context_arg) {
 		struct bld_context_options co = {
 		    .tmp_parent = tmp_parent, .keep_git_dir = keep_git_dir(&o), .ro = &o.reg};
-		if (bld_context_open(context_arg, &co, &ctx, err) < 0)
+		if (bld_context_open(context_arg, &co, &ctx, err) < 0 ||
+		    bld_named_fetch(&o, tmp_parent, &o.reg, &named, err) < 0)
 			goto out;
 		o.context = ctx.dir;
 		if (ctx.file && o.file) {
@@ -1459,6 +1562,7 @@ out:
 		nib_rm_rf_at(AT_FDCWD, stdin_dir, NULL);
 	bld_context_close(&ctx);
 	bld_context_close(&file_ctx);
+	bld_named_fetched_free(&named);
 	bld_build_opts_free(&o);
 	return ret;
 }

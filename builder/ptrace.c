@@ -22,6 +22,7 @@
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 #include "builder/lines.h"
@@ -158,6 +160,14 @@ static int make_mounts(struct prun *p, struct nib_error *err)
 		if (m->type == BLD_MOUNT_TMPFS) {
 			host = xasprintf("%s/mnt%zu", p->tmp, i);
 			if (mkdir(host, 0755) < 0)
+				return nib_err(err, NIB_ERR_IO, errno, "mount %s", m->dst);
+		} else if (m->type == BLD_MOUNT_DATA) {
+			/* the private folder is on a tmpfs then (bld_ptrace_run) */
+			host = xasprintf("%s/data%zu", p->tmp, i);
+			_cleanup_close_ int fd =
+			    open(host, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, m->mode & 07777);
+			if (fd < 0 || nib_write_all(fd, m->data, m->len) < 0 ||
+			    fchmod(fd, m->mode & 07777) < 0)
 				return nib_err(err, NIB_ERR_IO, errno, "mount %s", m->dst);
 		} else {
 			host = realpath(m->src, NULL);
@@ -899,6 +909,21 @@ const char *bld_isolation_name(enum bld_isolation i)
 	}
 }
 
+static bool has_data(const struct bld_run_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (spec->mounts[i].type == BLD_MOUNT_DATA)
+			return true;
+	return false;
+}
+
+static bool on_tmpfs(const char *dir)
+{
+	struct statfs sf;
+
+	return statfs(dir, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
 int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 		   struct nib_error *err)
 {
@@ -943,9 +968,16 @@ int bld_ptrace_run(const struct bld_run_spec *spec, struct bld_run_result *res,
 	}
 	if (!p.emulate_owner)
 		find_closed(&p);
-	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is one */
-	if (!tmpdir || !*tmpdir)
+	/* $TMPDIR, else a tmpfs (as namespace mode's /dev is) when there is
+	 * one; always a tmpfs for a data mount (a secret never reaches a disk) */
+	if (!tmpdir || !*tmpdir || has_data(spec))
 		tmpdir = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+	if (has_data(spec) && !on_tmpfs(tmpdir)) {
+		nib_err(err, NIB_ERR_ENV, 0,
+			"a secret is kept in memory, and /dev/shm is no tmpfs nib can write "
+			"to: the ptrace isolation has no mount namespace to make one in");
+		goto out;
+	}
 	p.tmp = xasprintf("%s/nib-ptrace.XXXXXX", tmpdir);
 	if (!mkdtemp(p.tmp)) {
 		nib_err(err, NIB_ERR_IO, errno, "%s", p.tmp);

@@ -670,7 +670,9 @@ static unsigned resolve_flags(const struct stop *s, const struct pathspec *p)
 		f |= BLD_PTRACE_TYPE;
 	if (p->write == WR_YES || p->write == WR_NAMES ||
 	    (p->write == WR_OPEN &&
-	     ((fl & O_ACCMODE) != O_RDONLY || (fl & (O_CREAT | O_TRUNC | __O_TMPFILE)))))
+	     ((fl & O_ACCMODE) != O_RDONLY || (fl & (O_CREAT | O_TRUNC)) ||
+	      /* glibc's __O_TMPFILE holds O_DIRECTORY: opendir(3) is no write */
+	      (fl & O_TMPFILE) == O_TMPFILE)))
 		f |= BLD_PTRACE_WRITE;
 	return f;
 }

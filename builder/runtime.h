@@ -73,15 +73,30 @@ enum bld_isolation {
 int bld_isolation_parse(const char *s);
 const char *bld_isolation_name(enum bld_isolation i);
 
-enum bld_mount_type { BLD_MOUNT_BIND = 0, BLD_MOUNT_TMPFS };
+enum bld_mount_type {
+	BLD_MOUNT_BIND = 0,
+	BLD_MOUNT_TMPFS,
+	/* a file whose content (`data`) never reaches a disk: written into a
+	 * private tmpfs of the container's mount namespace (mounted on `src`,
+	 * an empty folder, and gone with the namespace), or a sealed memfd
+	 * under ptrace; read-only */
+	BLD_MOUNT_DATA,
+};
 
 /* One extra mount requested by the caller (nib run --mount, RUN --mount;
  * both parsed by containerfile's cf_mount_parse). */
 struct bld_mount {
 	enum bld_mount_type type;
-	const char *src; /* host path (bind only) */
+	const char *src; /* host path (bind); the empty folder a data mount's tmpfs goes on */
 	const char *dst; /* path inside the container, resolved inside the rootfs */
 	bool ro;
+	bool chown_user;  /* bind: the source chowned (recursively) to the run's user */
+	uint64_t size;	  /* tmpfs: its size in bytes (0: the kernel's default) */
+	const char *data; /* data: the content and its length, mode and owner */
+	size_t len;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 };
 
 enum bld_stream { BLD_STREAM_STDOUT = 1, BLD_STREAM_STDERR = 2 };

@@ -11,6 +11,7 @@
 #define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <linux/securebits.h>
 #include <limits.h>
 #include <net/if.h>
@@ -444,6 +445,27 @@ static void mask_paths(struct setup *s)
 	}
 }
 
+/* A data mount's file: a private tmpfs on the empty folder `m->src` (in
+ * this mount namespace only, so it goes with the namespace however nib
+ * ends), the content written there; returns the file's path. */
+static char *data_file(struct setup *s, const struct bld_mount *m)
+{
+	_cleanup_free_ char *opts = xasprintf("size=%zu,mode=700", m->len + 65536);
+	char *path = xasprintf("%s/data", m->src);
+	_cleanup_close_ int fd = -1;
+
+	if (mount("tmpfs", m->src, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+		die(s->rt, "mount %s: tmpfs on %s: %s", m->dst, m->src, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, m->mode & 07777);
+	if (fd < 0 || nib_write_all(fd, m->data, m->len) < 0)
+		die(s->rt, "mount %s: write %s: %s", m->dst, path, strerror(errno));
+	/* a single UID cannot give it away (EINVAL): the step's users are one */
+	if (fchmod(fd, m->mode & 07777) < 0 ||
+	    (fchown(fd, m->uid, m->gid) < 0 && errno != EINVAL && errno != EPERM))
+		die(s->rt, "mount %s: owner of %s: %s", m->dst, path, strerror(errno));
+	return path;
+}
+
 static void mount_extra(struct setup *s)
 {
 	const struct bld_run_spec *spec = s->rt->spec;
@@ -452,6 +474,8 @@ static void mount_extra(struct setup *s)
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct bld_mount *m = &spec->mounts[i];
 		_cleanup_close_ int fd = -1, top = -1;
+		_cleanup_free_ char *data = NULL, *opts = NULL;
+		const char *src = m->src;
 		struct stat st;
 
 		if (m->type == BLD_MOUNT_TMPFS) {
@@ -459,27 +483,88 @@ static void mount_extra(struct setup *s)
 			if (fd < 0)
 				die(s->rt, "mount %s: %s", m->dst, strerror(errno));
 			unsigned long fl = MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0);
+			opts = m->size ? xasprintf("mode=755,size=%" PRIu64, m->size)
+				       : xstrdup("mode=755");
 			_cleanup_free_ char *o =
 			    s->rt->selinux_mount
-				? xasprintf("mode=755,context=\"%s\"", s->rt->selinux_mount)
+				? xasprintf("%s,context=\"%s\"", opts, s->rt->selinux_mount)
 				: NULL;
 			if ((!o || mount("tmpfs", fdpath(fd, b), "tmpfs", fl, o) < 0) &&
-			    mount("tmpfs", fdpath(fd, b), "tmpfs", fl, "mode=755") < 0)
+			    mount("tmpfs", fdpath(fd, b), "tmpfs", fl, opts) < 0)
 				die(s->rt, "mount tmpfs on %s: %s", m->dst, strerror(errno));
 			continue;
 		}
-		if (stat(m->src, &st) < 0)
-			die(s->rt, "mount %s: %s: %s", m->dst, m->src, strerror(errno));
+		if (m->type == BLD_MOUNT_DATA)
+			src = data = data_file(s, m);
+		if (stat(src, &st) < 0)
+			die(s->rt, "mount %s: %s: %s", m->dst, src, strerror(errno));
 		fd = S_ISDIR(st.st_mode) ? ensure_dir(s, m->dst) : ensure_file(s, m->dst);
 		if (fd < 0)
 			die(s->rt, "mount %s: %s", m->dst, strerror(errno));
-		if (mount(m->src, fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
-			die(s->rt, "mount %s on %s: %s", m->src, m->dst, strerror(errno));
+		if (mount(src, fdpath(fd, b), NULL, MS_BIND | MS_REC, NULL) < 0)
+			die(s->rt, "mount %s on %s: %s", src, m->dst, strerror(errno));
 		if (m->ro) {
 			top = reopen(s, m->dst, O_PATH);
 			if (top < 0)
 				die(s->rt, "open %s: %s", m->dst, strerror(errno));
 			make_ro(s, top, true, m->dst);
+		}
+	}
+}
+
+/* Everything below the folder `dfd` chowned to uid:gid (symlinks
+ * themselves); the caller chowned `dfd`. */
+static int chown_below(int dfd, uid_t uid, gid_t gid, int depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (depth > 256)
+		return errno = ELOOP, -1;
+	while ((e = readdir(d))) {
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		if (fchownat(dirfd(d), e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return -1;
+		if (e->d_type == DT_DIR) {
+			_cleanup_close_ int sub = openat(
+			    dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0 || chown_below(sub, uid, gid, depth + 1) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* buildah's :U: a volume's source becomes the run user's (in the user
+ * namespace: the host sees that user's mapped ID, as with buildah).
+ * With a single UID the kernel refuses other IDs, and the step's users
+ * are one anyway: nothing to do. */
+static void chown_volumes(struct bld_rt *rt, uid_t uid, gid_t gid)
+{
+	for (size_t i = 0; i < rt->spec->n_mounts; i++) {
+		const struct bld_mount *m = &rt->spec->mounts[i];
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		if (!m->chown_user || rt->idmap.mode == BLD_IDMAP_SINGLE)
+			continue;
+		fd = open(m->dst, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			die(rt, "--volume %s:U: chown %u:%u: %s", m->dst, (unsigned)uid,
+			    (unsigned)gid, strerror(errno));
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int dfd = open(m->dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0 || chown_below(dfd, uid, gid, 0) < 0)
+				die(rt, "--volume %s:U: chown %u:%u: %s", m->dst, (unsigned)uid,
+				    (unsigned)gid, strerror(errno));
 		}
 	}
 }
@@ -690,6 +775,7 @@ _noreturn_ static void exec_command(struct bld_rt *rt)
 				groups[k++] = groups[i];
 		n_groups = k;
 	}
+	chown_volumes(rt, uid, gid);
 
 	{
 		const char *wd = spec->workdir && *spec->workdir ? spec->workdir : "/";

@@ -163,6 +163,8 @@ struct cf_mount {
 	bool rw;       /* rw/readwrite true */
 	bool required;
 	long uid, gid, mode; /* -1 when not given */
+	uint64_t size;	     /* tmpfs: size= or tmpfs-size= in bytes; 0 when not given */
+	char *env;	     /* secret: env=, the variable the RUN gets it in; NULL: none */
 	int line, col;	     /* where the --mount is written (set by the plan) */
 };
 /*

@@ -51,6 +51,8 @@ enum key {
 	K_UID,
 	K_GID,
 	K_REQUIRED,
+	K_SIZE,
+	K_ENV,
 	K_IGNORED, /* accepted, no effect */
 };
 
@@ -79,15 +81,15 @@ static const struct {
     {"uid", K_UID, false, false},
     {"gid", K_GID, false, false},
     {"required", K_REQUIRED, true, false},
-    {"size", K_IGNORED, false, false},
-    {"env", K_IGNORED, false, false},
+    {"size", K_SIZE, false, false},
+    {"env", K_ENV, false, false},
     {"z", K_IGNORED, true, false},
     {"Z", K_IGNORED, true, false},
     {"U", K_IGNORED, true, false},
     {"relabel", K_IGNORED, false, false},
     {"bind-propagation", K_IGNORED, false, false},
     {"bind-nonrecursive", K_IGNORED, true, false},
-    {"tmpfs-size", K_IGNORED, false, false},
+    {"tmpfs-size", K_SIZE, false, false},
     {"tmpfs-mode", K_IGNORED, false, false},
     {"tmpcopyup", K_IGNORED, true, false},
     {"notmpcopyup", K_IGNORED, true, false},
@@ -111,6 +113,7 @@ void cf_mount_clear(struct cf_mount *m)
 	free(m->source);
 	free(m->from);
 	free(m->id);
+	free(m->env);
 	*m = (struct cf_mount){.from_stage = -1, .uid = -1, .gid = -1, .mode = -1};
 }
 
@@ -128,6 +131,51 @@ static int parse_bool(const char *v)
 	if (strcasecmp(v, "false") == 0 || streq(v, "0"))
 		return 0;
 	return -1;
+}
+
+/* An environment variable's name: [A-Za-z_][A-Za-z0-9_]* */
+static bool env_name_valid(const char *v)
+{
+	if (!*v || (*v >= '0' && *v <= '9'))
+		return false;
+	for (; *v; v++)
+		if (!(*v == '_' || (*v >= '0' && *v <= '9') ||
+		      ((*v | 32) >= 'a' && (*v | 32) <= 'z')))
+			return false;
+	return true;
+}
+
+/* A size as BuildKit's units.RAMInBytes reads it: bytes, or a whole
+ * number with k, m, g or t (powers of 1024), optionally followed by b or
+ * ib, any case. */
+static int size_parse(const char *v, uint64_t *out)
+{
+	static const char units[] = "kmgt";
+	char *end;
+	unsigned long long n;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno)
+		return -1;
+	if (*end) {
+		const char *u = strchr(units, *end | 32);
+		if (!u || !*u)
+			return -1;
+		end++;
+		if (strcasecmp(end, "") != 0 && strcasecmp(end, "b") != 0 &&
+		    strcasecmp(end, "ib") != 0)
+			return -1;
+		for (const char *k = units; k <= u; k++) {
+			if (n > (~0ULL >> 10))
+				return -1;
+			n <<= 10;
+		}
+	}
+	*out = n;
+	return 0;
 }
 
 static int field(struct cf_mount *m, enum cf_mount_dialect d, char *kv, const char *spec,
@@ -176,6 +224,18 @@ static int field(struct cf_mount *m, enum cf_mount_dialect d, char *kv, const ch
 		return 0;
 	case K_ID:
 		set(&m->id, v);
+		return 0;
+	case K_ENV:
+		if (!env_name_valid(v))
+			return nib_err(err, NIB_ERR_SYNTAX, 0,
+				       "invalid variable name \"%s\" for env", v);
+		set(&m->env, v);
+		return 0;
+	case K_SIZE:
+		if (size_parse(v, &m->size) < 0 || !m->size)
+			return nib_err(err, NIB_ERR_SYNTAX, 0,
+				       "invalid size \"%s\" for %s (a size such as 64m or 1g)", v,
+				       kv);
 		return 0;
 	case K_SHARING:
 		if (streq(v, "shared"))
@@ -246,6 +306,13 @@ int cf_mount_parse(const char *spec, enum cf_mount_dialect d, struct cf_mount *m
 		enum cf_mount_type t = m->type;
 		cf_mount_clear(m);
 		return nib_err(err, NIB_ERR_SYNTAX, 0, "from= is not allowed for mount type %s",
+			       type_names[t]);
+	}
+	if ((m->size && m->type != CF_MOUNT_TMPFS) || (m->env && m->type != CF_MOUNT_SECRET)) {
+		const char *k = m->size && m->type != CF_MOUNT_TMPFS ? "size" : "env";
+		enum cf_mount_type t = m->type;
+		cf_mount_clear(m);
+		return nib_err(err, NIB_ERR_SYNTAX, 0, "unexpected key '%s' for mount type '%s'", k,
 			       type_names[t]);
 	}
 	if (d == CF_MOUNT_RUNTIME && m->target[0] != '/') {

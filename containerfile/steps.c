@@ -38,7 +38,14 @@ static int run_mount(struct cf_step *st, size_t i, cf_stage_ref_fn ref, void *ct
 	r->n_mounts++;
 	m->line = st->flags[i].line;
 	m->col = st->flags[i].col;
-	if (m->type == CF_MOUNT_SECRET && (!m->id || !*m->id))
+	/* BuildKit: the id defaults to the target's base name, else to env= */
+	if (m->type == CF_MOUNT_SECRET && (!m->id || !*m->id)) {
+		const char *base = m->target ? strrchr(m->target, '/') : NULL;
+		base = base ? base + 1 : m->target;
+		free(m->id);
+		m->id = base && *base ? xstrdup(base) : m->env ? xstrdup(m->env) : NULL;
+	}
+	if (m->type == CF_MOUNT_SECRET && !m->id)
 		return cf_instr_error(st->in, err, st->in->flags[i].off,
 				      "RUN --mount=type=secret needs id=ID");
 	if (m->from) {

@@ -74,6 +74,8 @@ static void add_kv(json_object *spec, const char *field, const struct nib_strv *
 static int refuse(const struct bld_build_opts *o, struct nib_error *err)
 {
 	const char *what = o->n_secrets			       ? "--secret"
+			   : o->n_ssh			       ? "--ssh"
+			   : o->n_volumes		       ? "--volume"
 			   : o->n_outputs		       ? "--output"
 			   : o->cache_from.len		       ? "--cache-from"
 			   : o->cache_to		       ? "--cache-to"

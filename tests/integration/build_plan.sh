@@ -1,7 +1,8 @@
 #!/bin/bash
 # nib build refuses what its plan can tell is wrong before the first step
-# runs: RUN --mount=type=ssh, a bad --chmod, --checksum or --exclude, a
-# secret mount without id or a required secret no --secret gives. Each
+# runs: a required SSH agent no --ssh gives, a bad --chmod, --checksum or
+# --exclude, a secret mount without id (nor target or env= to take it from)
+# or a required secret no --secret gives. Each
 # fails with one error line naming FILE:LINE(:COL), exit 2 for the
 # Containerfile's mistakes, and no step ran (no STEP line, no cache entry,
 # no new blob), as root and as a user without a subuid range.
@@ -9,7 +10,7 @@
 . "$NIB_SRC/tests/lib/image.sh"
 . "$NIB_SRC/tests/lib/users.sh"
 
-CASES=("ssh mount" "bad --chmod" "bad --checksum" "--checksum of a local file" "bad --exclude"
+CASES=("required ssh agent missing" "bad --chmod" "bad --checksum" "--checksum of a local file" "bad --exclude"
 	"secret mount without id" "required secret missing")
 if ! have_static_busybox || ! command -v skopeo >/dev/null || [ "$(id -u)" != 0 ] || ! users_setup; then
 	skip_cases "needs root (for the test users), a static busybox and skopeo" "${CASES[@]}"
@@ -49,8 +50,8 @@ for mode in root nibplain; do
 	root=$T/root-$mode
 	skopeo copy --quiet oci:"$T/fixture":bb oci:"$root":localhost/busybox:latest
 	[ "$mode" = root ] || chown -R "$(id -u "$mode"):$(id -g "$mode")" "$root"
-	refused "$mode" "${CASES[0]}" 2 '^nib: error: [^ ]*/Containerfile:3:5: RUN --mount type=ssh is not supported' \
-		'RUN --mount=type=ssh git ls-remote git@example.org:x'
+	refused "$mode" "${CASES[0]}" 1 '^nib: error: [^ ]*/Containerfile:3: SSH agent "default" is required but no --ssh default was given' \
+		'RUN --mount=type=ssh,required git ls-remote git@example.org:x'
 	refused "$mode" "${CASES[1]}" 2 '^nib: error: [^ ]*/Containerfile:3:6: COPY: invalid --chmod=rwx: not an octal or symbolic mode' \
 		'COPY --chmod=rwx f.txt /f'
 	refused "$mode" "${CASES[2]}" 2 '^nib: error: [^ ]*/Containerfile:3:5: ADD: invalid --checksum=sha256:abc: expected sha256:<64 hex digits>' \
@@ -60,7 +61,7 @@ for mode in root nibplain; do
 	refused "$mode" "${CASES[4]}" 2 '^nib: error: [^ ]*/Containerfile:3:6: COPY: --exclude=\[z-: ' \
 		'COPY --exclude=[z- f.txt /f'
 	refused "$mode" "${CASES[5]}" 2 '^nib: error: [^ ]*/Containerfile:3:5: RUN --mount=type=secret needs id=ID' \
-		'RUN --mount=type=secret,target=/s cat /s'
+		'RUN --mount=type=secret cat /run/secrets/s'
 	refused "$mode" "${CASES[6]}" 1 '^nib: error: [^ ]*/Containerfile:3: secret "tok" is required but no --secret id=tok was given' \
 		'RUN --mount=type=secret,id=tok,required cat /run/secrets/tok'
 done

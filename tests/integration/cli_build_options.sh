@@ -61,10 +61,6 @@ while IFS='|' read -r args what; do
 	# shellcheck disable=SC2086
 	refused "$what" build $args "$T"
 done <<'EOF'
--v /a:/b|--volume /a:/b: not supported yet
---volume=/a:/b|--volume /a:/b: not supported yet
---build-context x=/tmp|--build-context x=/tmp: not supported yet
---ssh default|--ssh default: not supported yet
 --security-opt apparmor=docker-default|--security-opt apparmor=docker-default: refused: nib loads no AppArmor profile
 --security-opt seccomp:/x.json|--security-opt seccomp:/x.json: expected KEY=VALUE
 --ulimit nofile|--ulimit nofile: expected NAME=SOFT\[:HARD\]

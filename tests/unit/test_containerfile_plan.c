@@ -210,6 +210,41 @@ static void test_mount_parse(void)
 	CHECK(err.msg && strstr(err.msg, "from= is not allowed for mount type tmpfs"));
 	CHECK_INTEQ(cf_mount_parse("type=cache,target=/x,uid=-1", CF_MOUNT_DOCKERFILE, &m, &err),
 		    -1);
+	/* tmpfs size= (BuildKit) and tmpfs-size= (buildah), in bytes or units */
+	CHECK_INTEQ(cf_mount_parse("type=tmpfs,target=/t,size=64m", CF_MOUNT_DOCKERFILE, &m, &err),
+		    0);
+	CHECK(m.size == 64u << 20);
+	cf_mount_clear(&m);
+	CHECK_INTEQ(
+	    cf_mount_parse("type=tmpfs,target=/t,tmpfs-size=1GiB", CF_MOUNT_DOCKERFILE, &m, &err),
+	    0);
+	CHECK(m.size == 1u << 30);
+	cf_mount_clear(&m);
+	CHECK_INTEQ(cf_mount_parse("type=tmpfs,target=/t,size=4096", CF_MOUNT_DOCKERFILE, &m, &err),
+		    0);
+	CHECK(m.size == 4096);
+	cf_mount_clear(&m);
+	static const char *const bad_sizes[] = {
+	    "", "0", "abc", "-1", "1x", "1mm", "99999999999999t"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_sizes); i++) {
+		char spec[64];
+		snprintf(spec, sizeof(spec), "type=tmpfs,target=/t,size=%s", bad_sizes[i]);
+		CHECK_INTEQ(cf_mount_parse(spec, CF_MOUNT_DOCKERFILE, &m, &err), -1);
+		CHECK(err.msg && strstr(err.msg, "invalid size"));
+	}
+	CHECK_INTEQ(cf_mount_parse("type=cache,target=/t,size=1m", CF_MOUNT_DOCKERFILE, &m, &err),
+		    -1);
+	CHECK(err.msg && strstr(err.msg, "unexpected key 'size' for mount type 'cache'"));
+	/* a secret's env= */
+	CHECK_INTEQ(cf_mount_parse("type=secret,id=t,env=API_KEY", CF_MOUNT_DOCKERFILE, &m, &err),
+		    0);
+	CHECK(m.env && streq(m.env, "API_KEY") && !m.target);
+	cf_mount_clear(&m);
+	CHECK_INTEQ(cf_mount_parse("type=secret,id=t,env=1X", CF_MOUNT_DOCKERFILE, &m, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "invalid variable name \"1X\""));
+	CHECK_INTEQ(cf_mount_parse("type=secret,id=t,env=A-B", CF_MOUNT_DOCKERFILE, &m, &err), -1);
+	CHECK_INTEQ(cf_mount_parse("type=bind,target=/t,env=A", CF_MOUNT_DOCKERFILE, &m, &err), -1);
+	CHECK(err.msg && strstr(err.msg, "unexpected key 'env' for mount type 'bind'"));
 	CHECK_INTEQ(cf_mount_parse("target=/x,\"open", CF_MOUNT_DOCKERFILE, &m, &err), -1);
 	CHECK(err.msg && strstr(err.msg, "unterminated quote"));
 	nib_err_clear(&err);
