@@ -143,7 +143,7 @@ static int fix_private_children(int rootfd, const char *sub, const char *root,
 static int make_private(int dirfd, const char *root, struct nib_error *err)
 {
 	static const char *const dirs[] = {"blobs/sha256", "nib/layers", "nib/cache", "nib/tmp",
-					   "nib/" STG_GCROOTS_DIR};
+					   ("nib/" STG_GCROOTS_DIR)};
 	static const char *const fixed[] = {"blobs", "blobs/sha256", "nib"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
