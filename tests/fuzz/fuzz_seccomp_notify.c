@@ -13,6 +13,8 @@
  *     page that fails with EIO), through bld_mem_read_string (the
  *     ptrace executor reads its paths with it too), and
  *     compared with the string the image holds there;
+ *   - the second argument as an execve's argv, read from the image as
+ *     the ptrace executor reads it (bld_ptrace_read_argv);
  *   - a security.capability value the caller sets (bld_seccomp_cap_value_root)
  *     and an override_stat record read back (stg_override_parse, which must
  *     format and parse again to the same record);
@@ -24,7 +26,7 @@
  *     (credentials(7)), and never more than 64 groups.
  *
  * Input (little-endian; missing bytes read as 0): FLAGS NR(2) ARGS(6x8)
- * STRSIZE(2) OFFSET(2) CHUNK(2) CAPLEN CAP RECLEN REC STATLEN(2) STAT
+ * STRSIZE(2) OFFSET(2) CHUNK(2) ARGVMAX(2) CAPLEN CAP RECLEN REC STATLEN(2) STAT
  * [NCREDS CREDS(NCREDS x 13: the call, three 32-bit arguments)] MEMORY.
  * FLAGS: bits 0-1 the architecture (native, i386, x32, native), 4 NR
  * picks a call the supervisor answers by name, 8 unmapped memory fails
@@ -34,6 +36,7 @@
  * + OFFSET % 8192; STRSIZE's bit 15 makes the first read 256 bytes at
  * most, as the ptrace executor's.
  */
+#define BLD_PTRACE_INTERNAL  1
 #define BLD_RUNTIME_INTERNAL 1
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builder/ptrace.h"
 #include "builder/runtime_internal.h"
 #include "storage/storage.h"
 
@@ -135,16 +139,76 @@ static void check_path(const struct mem *m, uint64_t addr, size_t size)
 
 	if (r != want)
 		__builtin_trap();
-	if (r == 0 && (strlen(out) >= size || memcmp(out, m->bytes + (addr - m->addr),
-						     strlen(out) + 1) != 0))
+	if (r == 0 &&
+	    (strlen(out) >= size || memcmp(out, m->bytes + (addr - m->addr), strlen(out) + 1) != 0))
+		__builtin_trap();
+	free(out);
+}
+
+/* The same memory as the kernel maps it, in whole pages: the bytes of the
+ * pages around the image that it does not cover read as 0. -1: not
+ * mapped (or the EIO page). */
+static int byte_at(const struct mem *m, uint64_t a)
+{
+	uint64_t lo = m->addr & ~4095ULL, hi = (m->addr + m->len + 4095) & ~4095ULL;
+
+	if (!m->len || a < lo || a >= hi || (m->eio_page && a / 4096 == m->eio_page))
+		return -1;
+	return a >= m->addr && a - m->addr < m->len ? m->bytes[a - m->addr] : 0;
+}
+
+static ssize_t page_read(void *ctx, uint64_t addr, void *p, size_t n)
+{
+	const struct mem *m = ctx;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int b = byte_at(m, addr + i);
+		if (b < 0)
+			break;
+		((uint8_t *)p)[i] = (uint8_t)b;
+	}
+	return i == 0 && m->efault ? -EFAULT : (ssize_t)i;
+}
+
+/* An execve's argv from index 1 (the ptrace executor's): the pointers up
+ * to the NULL, word by word as the image holds them. */
+static void check_argv(const struct mem *m, uint64_t argv, size_t max)
+{
+	uint64_t *out = xcalloc(max + 1, sizeof(*out));
+	ssize_t want = 0, r = bld_ptrace_read_argv(page_read, (void *)m, argv, out, max);
+
+	for (size_t i = 0; argv; i++) {
+		uint64_t w = 0;
+		int b = 0;
+		if (i == max) {
+			want = -E2BIG;
+			break;
+		}
+		for (int k = 0; k < 8 && b >= 0; k++) {
+			b = byte_at(m, argv + 8 * (i + 1) + (uint64_t)k);
+			w |= (uint64_t)(uint8_t)b << (8 * k);
+		}
+		if (b < 0) {
+			want = -EFAULT;
+			break;
+		}
+		if (w == 0) {
+			want = (ssize_t)i;
+			break;
+		}
+		if (r >= 0 && out[i] != w)
+			__builtin_trap();
+	}
+	if (r != want)
 		__builtin_trap();
 	free(out);
 }
 
 static const char *const file_calls[] = {
-    "fchown",	 "chown",    "lchown",	   "fchownat", "fchown32", "chown32", "lchown32",
-    "fchmod",	 "chmod",    "fchmodat",   "fchmodat2", "stat",	  "lstat",   "fstat",
-    "newfstatat", "statx",   "mknod",	   "mknodat",  "setxattr", "getuid",  "execve",
+    "fchown",	  "chown", "lchown",   "fchownat",  "fchown32", "chown32", "lchown32",
+    "fchmod",	  "chmod", "fchmodat", "fchmodat2", "stat",	"lstat",   "fstat",
+    "newfstatat", "statx", "mknod",    "mknodat",   "setxattr", "getuid",  "execve",
 };
 
 static bool is_at(const char *name)
@@ -256,12 +320,12 @@ static void check_stat(const uint8_t *v, size_t len)
 /* ---- credentials ----------------------------------------------------------- */
 
 static const char *const cred_calls[] = {
-    "setuid",	 "setgid",    "setreuid", "setregid",  "setresuid", "setresgid",
-    "setfsuid",	 "setfsgid",  "setgroups", "getuid",   "geteuid",   "getgid",
-    "getegid",	 "getresuid", "getresgid", "getgroups", "prctl",    "execve",
+    "setuid",	"setgid",    "setreuid",  "setregid",  "setresuid", "setresgid",
+    "setfsuid", "setfsgid",  "setgroups", "getuid",    "geteuid",   "getgid",
+    "getegid",	"getresuid", "getresgid", "getgroups", "prctl",	    "execve",
 };
 
-static uint32_t res[3];	  /* getresuid/getresgid answers */
+static uint32_t res[3];	    /* getresuid/getresgid answers */
 static uint32_t groups[96]; /* getgroups answers, setgroups requests */
 
 static uint64_t addr_of(const void *p)
@@ -316,7 +380,8 @@ static void check_creds(struct in *in, bool as_root)
 	bld_creds_reset();
 	for (unsigned i = 0; i < n; i++) {
 		const char *name = cred_calls[take(in, 1) % ARRAY_SIZE(cred_calls)];
-		uint64_t a[3] = {(uint32_t)take(in, 4), (uint32_t)take(in, 4), (uint32_t)take(in, 4)};
+		uint64_t a[3] = {(uint32_t)take(in, 4), (uint32_t)take(in, 4),
+				 (uint32_t)take(in, 4)};
 		uint32_t before_u[3], before_g[3], after[3];
 		struct seccomp_notif_resp resp;
 		bool have_u, have_g, priv;
@@ -364,7 +429,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mem m;
 	char *name;
 	uint32_t flags = (uint32_t)take(&in, 1), arch;
-	size_t strsize, len;
+	size_t strsize, argv_max, len;
 	const uint8_t *v;
 
 	memset(&req, 0, sizeof(req));
@@ -386,6 +451,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strsize = 1 + strsize % PATH_MAX;
 	m.addr = MEM_BASE + take(&in, 2) % 8192;
 	m.chunk = (size_t)take(&in, 2) % 5000;
+	argv_max = 1 + (size_t)take(&in, 2) % 1024;
 	m.efault = (flags & 8) != 0;
 
 	v = take_bytes(&in, (size_t)take(&in, 1) % (XATTR_CAPS_SZ_3 + 1), &len);
@@ -412,6 +478,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c.has_path)
 			check_path(&m, c.path, strsize);
 	}
+	check_argv(&m, req.data.args[1], argv_max);
 	/* and from every argument, as any call's path */
 	if (flags & 0x20)
 		for (int i = 0; i < 6; i++)

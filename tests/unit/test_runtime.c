@@ -338,13 +338,16 @@ static void test_seccomp_decode(void)
 	CHECK_INTEQ(bld_seccomp_cap_value_root(cap, &n), -EINVAL);
 
 	/* /proc/PID/stat: a command name with ")" in it; a text that ends
-	 * at the last ")" (read past its end before) */
+	 * at its last ")", whose NUL was skipped (the fields after it read) */
 	CHECK_INTEQ(bld_creds_stat_parse("12 (a) b) S 7 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 "
 					 "4242 1 2",
 					 &ppid),
 		    4242);
 	CHECK_INTEQ(ppid, 7);
-	CHECK_INTEQ(bld_creds_stat_parse("12 (a)", &ppid), 0);
+	CHECK_INTEQ(bld_creds_stat_parse("12 (a)\0S 7 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 "
+					 "4242 1 2",
+					 &ppid),
+		    0);
 	CHECK_INTEQ(bld_creds_stat_parse("12 (a", &ppid), 0);
 }
 
