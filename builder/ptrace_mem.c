@@ -103,9 +103,7 @@ int bld_ptrace_mem_read(const struct bld_ptrace_who *who, uint64_t addr, void *p
 	return mem_all(mem_io(who, false, addr, p, n), n);
 }
 
-/* bld_mem_read_fn of `ctx`, a struct bld_ptrace_who: every error is the
- * caller's EFAULT */
-static ssize_t who_read(void *ctx, uint64_t addr, void *p, size_t n)
+ssize_t bld_ptrace_who_read(void *ctx, uint64_t addr, void *p, size_t n)
 {
 	ssize_t done = mem_io(ctx, false, addr, p, n);
 
@@ -115,5 +113,5 @@ static ssize_t who_read(void *ctx, uint64_t addr, void *p, size_t n)
 int bld_ptrace_read_string(const struct bld_ptrace_who *who, uint64_t addr, char *out, size_t size)
 {
 	/* first a short piece: most paths are */
-	return bld_mem_read_string(who_read, (void *)who, addr, out, size, 256);
+	return bld_mem_read_string(bld_ptrace_who_read, (void *)who, addr, out, size, 256);
 }

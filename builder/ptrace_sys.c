@@ -929,13 +929,6 @@ ssize_t bld_ptrace_read_argv(ssize_t (*rd)(void *ctx, uint64_t addr, void *p, si
 	}
 }
 
-/* The reader of bld_ptrace_read_argv for `ctx`, a struct bld_ptrace_who:
- * all of it, or -EFAULT. */
-static ssize_t who_read(void *ctx, uint64_t addr, void *p, size_t n)
-{
-	return bld_ptrace_mem_read(ctx, addr, p, n) < 0 ? -EFAULT : (ssize_t)n;
-}
-
 /* The loader `loader` under the name of the program `exe`: a symlink in
  * the tracer's exec folder, or the loader itself. */
 static const char *loader_named(struct bld_ptrace_tracer *tr, const char *loader, const char *exe,
@@ -1026,8 +1019,9 @@ static int do_exec(struct stop *s)
 	maxptr = (BLD_PTRACE_EXEC_ROOM - off) / 8 - 1;
 	for (size_t i = 0; i < x.n_head; i++)
 		ptrs[nptr++] = x.head[i].ptr;
-	nargs =
-	    argv0 ? bld_ptrace_read_argv(who_read, &s->who, argv, ptrs + nptr, maxptr - nptr) : 0;
+	nargs = argv0 ? bld_ptrace_read_argv(bld_ptrace_who_read, &s->who, argv, ptrs + nptr,
+					     maxptr - nptr)
+		      : 0;
 	if (nargs < 0) {
 		bld_ptrace_exec_free(&x);
 		return skip(s, nargs);

@@ -128,6 +128,7 @@ struct bld_seccomp_call {
 	uint64_t buf;	      /* stat: the caller's address of its answer */
 	long long statx_mask; /* statx's mask, else -1 */
 };
+/* Decode `req`, whose call is named `name` (NULL: unknown), into *c. */
 void bld_seccomp_decode(const char *name, const struct seccomp_notif *req,
 			struct bld_seccomp_call *c);
 /* Reads `n` bytes of a caller's memory at `addr` into `p`: how many (0:
