@@ -153,7 +153,7 @@ asan:
 
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
-		SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+		SAN_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 		SAN_LDFLAGS="-fsanitize=address,undefined" fuzz-bins
 
 fuzz-bins: $(FUZZ_BINS)

@@ -352,6 +352,16 @@ int bld_ptrace_filter_export(bool emulate_owner, int fd, struct nib_error *err);
 int bld_ptrace_trace(struct bld_ptrace_tracer *tr, pid_t pid, int release_fd, int *status);
 void bld_ptrace_tracer_free(struct bld_ptrace_tracer *tr);
 
+/* The argv pointers of an execve from index 1 (`argv`: the caller's
+ * array), read through `rd` (the count it read, or -errno) into `out`
+ * (`max` entries at most): how many before the NULL, -E2BIG when `max`
+ * come first, -EFAULT when a read falls short. */
+ssize_t bld_ptrace_read_argv(ssize_t (*rd)(void *ctx, uint64_t addr, void *p, size_t n), void *ctx,
+			     uint64_t argv, uint64_t *out, size_t max);
+/* Read `n` bytes of `ctx`, a struct bld_ptrace_who, at `addr`: how many,
+ * or -EFAULT whatever the cause (the reader of bld_ptrace_read_argv and
+ * bld_mem_read_string). */
+ssize_t bld_ptrace_who_read(void *ctx, uint64_t addr, void *p, size_t n);
 /* Read a NUL-terminated string of `who` at `addr`: 0 or -errno. */
 int bld_ptrace_read_string(const struct bld_ptrace_who *who, uint64_t addr, char *out, size_t size);
 int bld_ptrace_mem_write(const struct bld_ptrace_who *who, uint64_t addr, const void *p, size_t n);

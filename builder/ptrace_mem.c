@@ -7,7 +7,8 @@
  * nib in only with that user's IDs: nib takes them as its file system IDs
  * for the moment it looks (bld_ptrace_who.look).
  */
-#define BLD_PTRACE_INTERNAL 1
+#define BLD_PTRACE_INTERNAL  1
+#define BLD_RUNTIME_INTERNAL 1
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "builder/ptrace.h"
+#include "builder/runtime_internal.h"
 
 void bld_ptrace_look_begin(const struct bld_ptrace_who *who, struct bld_ptrace_look *l)
 {
@@ -101,24 +103,15 @@ int bld_ptrace_mem_read(const struct bld_ptrace_who *who, uint64_t addr, void *p
 	return mem_all(mem_io(who, false, addr, p, n), n);
 }
 
+ssize_t bld_ptrace_who_read(void *ctx, uint64_t addr, void *p, size_t n)
+{
+	ssize_t done = mem_io(ctx, false, addr, p, n);
+
+	return done < 0 ? -EFAULT : done;
+}
+
 int bld_ptrace_read_string(const struct bld_ptrace_who *who, uint64_t addr, char *out, size_t size)
 {
-	size_t got = 0;
-
-	if (addr == 0)
-		return -EFAULT;
-	while (got < size) {
-		/* up to the end of the page (the next one may be unmapped),
-		 * and first a short piece: most paths are */
-		size_t want = MIN(MIN(4096 - ((addr + got) & 4095), size - got),
-				  got ? SIZE_MAX : (size_t)256);
-		ssize_t n = mem_io(who, false, addr + got, out + got, want);
-
-		if (n <= 0)
-			return -EFAULT;
-		if (memchr(out + got, '\0', (size_t)n))
-			return 0;
-		got += (size_t)n;
-	}
-	return -ENAMETOOLONG;
+	/* first a short piece: most paths are */
+	return bld_mem_read_string(bld_ptrace_who_read, (void *)who, addr, out, size, 256);
 }

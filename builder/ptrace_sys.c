@@ -907,9 +907,8 @@ static int do_readlink(struct stop *s)
 	return skip(s, r < 0 ? r : n);
 }
 
-/* The caller's argv pointers from index 1, appended to `out` (n entries
- * at most): the count, or -errno. */
-static ssize_t read_argv(const struct bld_ptrace_who *who, uint64_t argv, uint64_t *out, size_t max)
+ssize_t bld_ptrace_read_argv(ssize_t (*rd)(void *ctx, uint64_t addr, void *p, size_t n), void *ctx,
+			     uint64_t argv, uint64_t *out, size_t max)
 {
 	size_t n = 0;
 
@@ -923,7 +922,7 @@ static ssize_t read_argv(const struct bld_ptrace_who *who, uint64_t argv, uint64
 		room = MIN(room, max - n);
 		if (room == 0)
 			return -E2BIG;
-		if (bld_ptrace_mem_read(who, at, out + n, room * 8) < 0)
+		if (rd(ctx, at, out + n, room * 8) != (ssize_t)(room * 8))
 			return -EFAULT;
 		for (got = 0; got < room; got++)
 			if (out[n + got] == 0)
@@ -1022,7 +1021,9 @@ static int do_exec(struct stop *s)
 	maxptr = (BLD_PTRACE_EXEC_ROOM - off) / 8 - 1;
 	for (size_t i = 0; i < x.n_head; i++)
 		ptrs[nptr++] = x.head[i].ptr;
-	nargs = argv0 ? read_argv(&s->who, argv, ptrs + nptr, maxptr - nptr) : 0;
+	nargs = argv0 ? bld_ptrace_read_argv(bld_ptrace_who_read, &s->who, argv, ptrs + nptr,
+					     maxptr - nptr)
+		      : 0;
 	if (nargs < 0) {
 		bld_ptrace_exec_free(&x);
 		return skip(s, nargs);

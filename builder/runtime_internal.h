@@ -88,6 +88,10 @@ struct seccomp_notif_resp;
  * the emulated credentials in `resp`; 0 when `name` is not one. */
 int bld_creds_handle(const char *name, const struct seccomp_notif *req,
 		     struct seccomp_notif_resp *resp);
+/* The start time of the process whose /proc/PID/stat text is `stat`
+ * (NUL-terminated), and its parent in *ppid (may be NULL); 0 when the
+ * text is not one. */
+unsigned long long bld_creds_stat_parse(const char *stat, pid_t *ppid);
 /* Whether the kernel and libseccomp support user notification. */
 bool bld_seccomp_notify_supported(void);
 /* Ask the kernel to run the supervisor of `notify_fd` on the CPU of the
@@ -106,6 +110,48 @@ void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_re
 /* Whether `pid`'s emulated credentials left root (an effective UID other
  * than 0, capabilities not kept): false where they are the kernel's. */
 bool bld_creds_dropped(pid_t pid);
+/* What a trapped ownership call asks, decoded from its name (libseccomp's,
+ * for req->data.nr) and arguments alone: no memory or file of the caller
+ * is looked at. */
+enum bld_seccomp_op {
+	BLD_SC_ENOSYS = 0, /* not one the supervisor answers */
+	BLD_SC_KERNEL,	   /* the kernel answers (32-bit stat layouts) */
+	BLD_SC_CHOWN,
+	BLD_SC_CHMOD,
+	BLD_SC_STAT,
+	BLD_SC_MKNOD,
+};
+struct bld_seccomp_call {
+	enum bld_seccomp_op op;
+	int dirfd;	      /* AT_FDCWD, or the fd the call names */
+	bool has_path;	      /* else the call names `dirfd` alone */
+	uint64_t path;	      /* the caller's address of its path */
+	bool nofollow;	      /* the last symlink is not followed */
+	bool empty_path;      /* an empty path names `dirfd` (AT_EMPTY_PATH) */
+	uint32_t uid, gid;    /* chown: UINT32_MAX keeps one */
+	uint32_t mode;	      /* chmod, mknod (with the type) */
+	uint64_t dev;	      /* mknod */
+	uint64_t buf;	      /* stat: the caller's address of its answer */
+	long long statx_mask; /* statx's mask, else -1 */
+};
+/* Decode `req`, whose call is named `name` (NULL: unknown), into *c. */
+void bld_seccomp_decode(const char *name, const struct seccomp_notif *req,
+			struct bld_seccomp_call *c);
+/* Reads `n` bytes of a caller's memory at `addr` into `p`: how many (0:
+ * none there), or -errno. */
+typedef ssize_t (*bld_mem_read_fn)(void *ctx, uint64_t addr, void *p, size_t n);
+/* Read the NUL-terminated string at `addr` through `rd`, page by page (an
+ * unmapped page after a short string is no error), at most `first` bytes
+ * in the first read: 0, -EFAULT (address 0, nothing readable before the
+ * NUL), -ENAMETOOLONG (no NUL in `size` bytes), or `rd`'s error. */
+int bld_mem_read_string(bld_mem_read_fn rd, void *ctx, uint64_t addr, char *out, size_t size,
+			size_t first);
+/* A security.capability value (`*n` bytes at `v`) as root reads it back
+ * (capabilities(7), "File capability extended attribute versioning"):
+ * version 2, or version 3 with its root ID, which reads as version 2 when
+ * that ID is 0 (rewritten in place, *n shortened). -EINVAL for what the
+ * kernel refuses to set. */
+int bld_seccomp_cap_value_root(uint8_t *v, size_t *n);
 /* Start every process's credentials at root (0) rather than at what the
  * kernel reports: the ptrace executor's processes are not in a user
  * namespace. Takes effect at the next bld_creds_reset(). */

@@ -52,27 +52,17 @@ void bld_creds_start_as_root(bool yes)
 	start_as_root = yes;
 }
 
-/* starttime and parent of a process; 0 start when it is gone. */
-static unsigned long long proc_stat(pid_t pid, pid_t *ppid)
+unsigned long long bld_creds_stat_parse(const char *stat, pid_t *ppid)
 {
-	char path[64], buf[1024];
-	_cleanup_close_ int fd = -1;
 	unsigned long long start = 0;
-	ssize_t n;
-	char *p;
+	const char *p = strrchr(stat, ')'); /* the command name may hold anything */
+	int pp = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the command name may hold anything */
-	if (!p)
+	if (!p || p[1] != ' ')
 		return 0;
 	/* fields after ")": state ppid pgrp session tty tpgid flags minflt
 	 * cminflt majflt cmajflt utime stime cutime cstime priority nice
 	 * num_threads itrealvalue starttime */
-	int pp = 0;
 	if (sscanf(p + 2,
 		   "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
 		   "%*d %llu",
@@ -81,6 +71,21 @@ static unsigned long long proc_stat(pid_t pid, pid_t *ppid)
 	if (ppid)
 		*ppid = pp;
 	return start;
+}
+
+/* starttime and parent of a process; 0 start when it is gone. */
+static unsigned long long proc_stat(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	return bld_creds_stat_parse(buf, ppid);
 }
 
 static pid_t proc_tgid(pid_t pid)

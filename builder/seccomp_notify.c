@@ -150,8 +150,8 @@ static int mem_io(pid_t pid, bool wr, uint64_t addr, void *p, size_t n, ssize_t 
 	return -errno;
 }
 
-/* Read a NUL-terminated string of the notifying process at `addr`. */
-static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
+int bld_mem_read_string(bld_mem_read_fn rd, void *ctx, uint64_t addr, char *out, size_t size,
+			size_t first)
 {
 	size_t got = 0;
 
@@ -161,18 +161,32 @@ static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
 		/* read up to the end of the page so an unmapped next page does
 		 * not fail a short string */
 		size_t page = 4096 - ((addr + got) & 4095);
-		size_t want = MIN(page, size - got);
-		ssize_t n = 0;
-		int r = mem_io(pid, false, addr + got, out + got, want, &n);
-		if (r < 0)
-			return r;
-		if (n <= 0)
+		size_t want = MIN(MIN(page, size - got), got ? SIZE_MAX : first);
+		ssize_t n = rd(ctx, addr + got, out + got, want);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
 			return -EFAULT;
 		if (memchr(out + got, '\0', (size_t)n))
 			return 0;
 		got += (size_t)n;
 	}
 	return -ENAMETOOLONG;
+}
+
+/* bld_mem_read_fn of the notifying process (`ctx`: its pid_t). */
+static ssize_t pid_read(void *ctx, uint64_t addr, void *p, size_t n)
+{
+	ssize_t done = 0;
+	int r = mem_io(*(pid_t *)ctx, false, addr, p, n, &done);
+
+	return r < 0 ? r : done < 0 ? -EFAULT : done;
+}
+
+/* Read a NUL-terminated string of the notifying process at `addr`. */
+static int read_string(pid_t pid, uint64_t addr, char *out, size_t size)
+{
+	return bld_mem_read_string(pid_read, &pid, addr, out, size, SIZE_MAX);
 }
 
 /* The path of the notifying process's folder `link` ("cwd" or "fd/N"),
@@ -569,13 +583,7 @@ static int mem_put(pid_t pid, uint64_t addr, const void *data, size_t n)
 #define CAP_XATTR    "security.capability"
 #define CAP_OVERRIDE STG_XATTR_OVERRIDE_PREFIX CAP_XATTR
 
-/*
- * A security.capability value as root reads it back (capabilities(7),
- * "File capability extended attribute versioning"): version 2, or
- * version 3 with its root ID, which reads as version 2 when that ID is 0.
- * -EINVAL for what the kernel refuses to set.
- */
-static int cap_value_root(uint8_t *v, size_t *n)
+int bld_seccomp_cap_value_root(uint8_t *v, size_t *n)
 {
 	uint32_t magic, rootid, sans;
 
@@ -615,7 +623,7 @@ static int cap_set(pid_t pid, int fd, uint64_t addr, size_t size, int flags)
 		return r;
 	if (done != (ssize_t)size)
 		return -EFAULT;
-	r = cap_value_root(v, &n);
+	r = bld_seccomp_cap_value_root(v, &n);
 	if (r < 0)
 		return r;
 	if (fstat(fd, &st) < 0)
@@ -846,13 +854,100 @@ void bld_seccomp_answer(const struct seccomp_notif *req, struct seccomp_notif_re
 	answer(req, resp);
 }
 
+/* The call names the file behind fd `fd` alone. */
+static void by_fd(struct bld_seccomp_call *c, enum bld_seccomp_op op, uint64_t fd)
+{
+	c->op = op;
+	c->dirfd = (int)fd;
+	c->empty_path = true;
+}
+
+/* The call names the path at `addr`, from the cwd. */
+static void by_path(struct bld_seccomp_call *c, enum bld_seccomp_op op, uint64_t addr,
+		    bool nofollow)
+{
+	c->op = op;
+	c->has_path = true;
+	c->path = addr;
+	c->nofollow = nofollow;
+}
+
+/* The call names the path at `addr` from `dirfd`, with AT_* `flags`. */
+static void by_at(struct bld_seccomp_call *c, enum bld_seccomp_op op, uint64_t dirfd, uint64_t addr,
+		  uint64_t flags)
+{
+	by_path(c, op, addr, (flags & AT_SYMLINK_NOFOLLOW) != 0);
+	c->dirfd = (int)as_int(dirfd);
+	c->empty_path = (flags & AT_EMPTY_PATH) != 0;
+}
+
+void bld_seccomp_decode(const char *name, const struct seccomp_notif *req,
+			struct bld_seccomp_call *c)
+{
+	const __u64 *a = req->data.args;
+
+	*c = (struct bld_seccomp_call){.op = BLD_SC_ENOSYS, .dirfd = AT_FDCWD, .statx_mask = -1};
+	if (!name)
+		return;
+	if (streq(name, "fchown") || streq(name, "fchown32")) {
+		by_fd(c, BLD_SC_CHOWN, a[0]);
+		c->uid = (uint32_t)a[1];
+		c->gid = (uint32_t)a[2];
+	} else if (streq(name, "chown") || streq(name, "lchown") || streq(name, "chown32") ||
+		   streq(name, "lchown32")) {
+		by_path(c, BLD_SC_CHOWN, a[0], name[0] == 'l');
+		c->uid = (uint32_t)a[1];
+		c->gid = (uint32_t)a[2];
+	} else if (streq(name, "fchownat")) {
+		by_at(c, BLD_SC_CHOWN, a[0], a[1], a[4]);
+		c->uid = (uint32_t)a[2];
+		c->gid = (uint32_t)a[3];
+	} else if (streq(name, "fchmod")) {
+		by_fd(c, BLD_SC_CHMOD, a[0]);
+		c->mode = (uint32_t)a[1];
+	} else if (streq(name, "chmod")) {
+		by_path(c, BLD_SC_CHMOD, a[0], false);
+		c->mode = (uint32_t)a[1];
+	} else if (streq(name, "fchmodat") || streq(name, "fchmodat2")) {
+		/* fchmodat has no flags argument */
+		by_at(c, BLD_SC_CHMOD, a[0], a[1], streq(name, "fchmodat2") ? a[3] : 0);
+		c->mode = (uint32_t)a[2];
+	} else if (req->data.arch != seccomp_arch_native() &&
+		   (streq(name, "stat") || streq(name, "lstat") || streq(name, "fstat") ||
+		    streq(name, "statx"))) {
+		c->op = BLD_SC_KERNEL; /* 32-bit layouts: the kernel's answer */
+	} else if (streq(name, "fstat")) {
+		by_fd(c, BLD_SC_STAT, a[0]);
+		c->buf = a[1];
+	} else if (streq(name, "stat") || streq(name, "lstat")) {
+		by_path(c, BLD_SC_STAT, a[0], name[0] == 'l');
+		c->buf = a[1];
+	} else if (streq(name, "newfstatat")) {
+		by_at(c, BLD_SC_STAT, a[0], a[1], a[3]);
+		c->buf = a[2];
+	} else if (streq(name, "statx")) {
+		by_at(c, BLD_SC_STAT, a[0], a[1], a[2]);
+		c->buf = a[4];
+		c->statx_mask = (long long)(uint32_t)a[3];
+	} else if (streq(name, "mknod")) {
+		by_path(c, BLD_SC_MKNOD, a[0], false);
+		c->mode = (uint32_t)a[1];
+		c->dev = a[2];
+	} else if (streq(name, "mknodat")) {
+		by_at(c, BLD_SC_MKNOD, a[0], a[1], 0);
+		c->mode = (uint32_t)a[2];
+		c->dev = a[3];
+	}
+}
+
 /* Fill `resp` for `req` (cur.fd and cur.map_ids set by the caller). */
 static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
 	char path[PATH_MAX];
 	_cleanup_free_ char *name = NULL;
 	pid_t pid = (pid_t)req->pid;
-	const __u64 *a = req->data.args;
+	struct bld_seccomp_call c;
+	const char *p = NULL;
 	int r;
 
 	cur.id = req->id;
@@ -863,71 +958,32 @@ static void answer(const struct seccomp_notif *req, struct seccomp_notif_resp *r
 	resp->error = 0;
 	resp->flags = 0;
 
-	if (!name) {
-		r = -ENOSYS;
-	} else if (strstr(name, "xattr")) {
+	if (name && strstr(name, "xattr")) {
 		/* before the credentials: "setxattr" and "getxattr" are no
 		 * set*id or get*id */
-		r = do_xattr(pid, name, a, &resp->val);
-	} else if (bld_creds_handle(name, req, resp)) {
+		r = do_xattr(pid, name, req->data.args, &resp->val);
+	} else if (name && bld_creds_handle(name, req, resp)) {
 		r = 2; /* answered in resp */
-	} else if (streq(name, "fchown") || streq(name, "fchown32")) {
-		r = do_chown(pid, (int)a[0], NULL, (uint32_t)a[1], (uint32_t)a[2], false, true);
-	} else if (streq(name, "chown") || streq(name, "lchown") || streq(name, "chown32") ||
-		   streq(name, "lchown32")) {
-		r = read_string(pid, a[0], path, sizeof(path));
-		if (r == 0)
-			r = do_chown(pid, AT_FDCWD, path, (uint32_t)a[1], (uint32_t)a[2],
-				     name[0] == 'l', false);
-	} else if (streq(name, "fchownat")) {
-		r = read_string(pid, a[1], path, sizeof(path));
-		if (r == 0)
-			r = do_chown(pid, (int)as_int(a[0]), path, (uint32_t)a[2], (uint32_t)a[3],
-				     (a[4] & AT_SYMLINK_NOFOLLOW) != 0,
-				     (a[4] & AT_EMPTY_PATH) != 0);
-	} else if (streq(name, "fchmod")) {
-		r = do_chmod(pid, (int)a[0], NULL, (uint32_t)a[1], false, true);
-	} else if (streq(name, "chmod")) {
-		r = read_string(pid, a[0], path, sizeof(path));
-		r = r == 0 ? do_chmod(pid, AT_FDCWD, path, (uint32_t)a[1], false, false) : 1;
-	} else if (streq(name, "fchmodat") || streq(name, "fchmodat2")) {
-		bool two = streq(name, "fchmodat2");
-		r = read_string(pid, a[1], path, sizeof(path));
-		r = r == 0 ? do_chmod(pid, (int)as_int(a[0]), path, (uint32_t)a[2],
-				      two && (a[3] & AT_SYMLINK_NOFOLLOW),
-				      two && (a[3] & AT_EMPTY_PATH))
-			   : 1;
-	} else if (req->data.arch != seccomp_arch_native() &&
-		   (streq(name, "stat") || streq(name, "lstat") || streq(name, "fstat") ||
-		    streq(name, "statx"))) {
-		r = 1; /* 32-bit layouts: the kernel's answer */
-	} else if (streq(name, "fstat")) {
-		r = do_stat(pid, (int)a[0], NULL, false, true, a[1], -1);
-	} else if (streq(name, "stat") || streq(name, "lstat")) {
-		r = read_string(pid, a[0], path, sizeof(path));
-		r = r == 0 ? do_stat(pid, AT_FDCWD, path, name[0] == 'l', false, a[1], -1) : 1;
-	} else if (streq(name, "newfstatat")) {
-		r = read_string(pid, a[1], path, sizeof(path));
-		r = r == 0
-			? do_stat(pid, (int)as_int(a[0]), path, (a[3] & AT_SYMLINK_NOFOLLOW) != 0,
-				  (a[3] & AT_EMPTY_PATH) != 0, a[2], -1)
-			: 1;
-	} else if (streq(name, "statx")) {
-		r = read_string(pid, a[1], path, sizeof(path));
-		r = r == 0
-			? do_stat(pid, (int)as_int(a[0]), path, (a[2] & AT_SYMLINK_NOFOLLOW) != 0,
-				  (a[2] & AT_EMPTY_PATH) != 0, a[4], (long long)(uint32_t)a[3])
-			: 1;
-	} else if (streq(name, "mknod")) {
-		r = read_string(pid, a[0], path, sizeof(path));
-		if (r == 0)
-			r = do_mknod(pid, AT_FDCWD, path, (uint32_t)a[1], a[2]);
-	} else if (streq(name, "mknodat")) {
-		r = read_string(pid, a[1], path, sizeof(path));
-		if (r == 0)
-			r = do_mknod(pid, (int)as_int(a[0]), path, (uint32_t)a[2], a[3]);
 	} else {
-		r = -ENOSYS;
+		bld_seccomp_decode(name, req, &c);
+		r = c.has_path ? read_string(pid, c.path, path, sizeof(path)) : 0;
+		p = c.has_path ? path : NULL;
+		/* an unreadable path: the kernel reports it for a chmod or a
+		 * stat, nib for what it answers itself */
+		if (r < 0 && (c.op == BLD_SC_CHMOD || c.op == BLD_SC_STAT))
+			r = 1;
+		else if (r == 0 && c.op == BLD_SC_CHOWN)
+			r = do_chown(pid, c.dirfd, p, c.uid, c.gid, c.nofollow, c.empty_path);
+		else if (r == 0 && c.op == BLD_SC_CHMOD)
+			r = do_chmod(pid, c.dirfd, p, c.mode, c.nofollow, c.empty_path);
+		else if (r == 0 && c.op == BLD_SC_STAT)
+			r = do_stat(pid, c.dirfd, p, c.nofollow, c.empty_path, c.buf, c.statx_mask);
+		else if (r == 0 && c.op == BLD_SC_MKNOD)
+			r = do_mknod(pid, c.dirfd, p, c.mode, c.dev);
+		else if (r == 0 && c.op == BLD_SC_KERNEL)
+			r = 1;
+		else if (r == 0)
+			r = -ENOSYS;
 	}
 	/* with a subuid range, a process nib cannot read (one that left
 	 * container root) holds no CAP_MKNOD, and the kernel judges its

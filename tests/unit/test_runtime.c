@@ -12,7 +12,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
 #include <sys/xattr.h>
 
 #include "builder/runtime_internal.h"
@@ -281,6 +285,134 @@ static void test_etc_files(void)
 	}
 }
 
+/* A caller's memory for bld_mem_read_string: `len` bytes at `addr`,
+ * nothing past them. */
+struct fake_mem {
+	uint64_t addr;
+	const char *bytes;
+	size_t len;
+	size_t asked; /* the size of the last read */
+};
+
+static ssize_t fake_read(void *ctx, uint64_t addr, void *p, size_t n)
+{
+	struct fake_mem *m = ctx;
+
+	m->asked = n;
+	if (addr < m->addr || addr - m->addr >= m->len)
+		return 0;
+	n = MIN(n, m->len - (size_t)(addr - m->addr));
+	memcpy(p, m->bytes + (addr - m->addr), n);
+	return (ssize_t)n;
+}
+
+static struct seccomp_notif notif(const char *name, uint64_t a0, uint64_t a1, uint64_t a2,
+				  uint64_t a3, uint64_t a4)
+{
+	struct seccomp_notif req;
+
+	memset(&req, 0, sizeof(req));
+	req.data.arch = seccomp_arch_native();
+	req.data.nr = seccomp_syscall_resolve_name(name);
+	req.data.args[0] = a0;
+	req.data.args[1] = a1;
+	req.data.args[2] = a2;
+	req.data.args[3] = a3;
+	req.data.args[4] = a4;
+	return req;
+}
+
+/* What the single-UID supervisor decodes from a request, without a live
+ * caller (the fuzz target fuzz_seccomp_notify feeds these bytes). */
+static void test_seccomp_decode(void)
+{
+	struct seccomp_notif req;
+	struct bld_seccomp_call c;
+	char buf[8192], out[16];
+	struct fake_mem m = {0x1ff8, buf, sizeof(buf), 0};
+	uint8_t cap[XATTR_CAPS_SZ_3] = {0};
+	uint32_t magic = VFS_CAP_REVISION_3, rootid = 0;
+	size_t n;
+	pid_t ppid = 0;
+
+	req = notif("fchownat", (uint32_t)-100, 0x1000, 0, 42, AT_SYMLINK_NOFOLLOW);
+	bld_seccomp_decode("fchownat", &req, &c);
+	CHECK(c.op == BLD_SC_CHOWN && c.has_path && c.path == 0x1000 && c.dirfd == AT_FDCWD);
+	CHECK(c.nofollow && !c.empty_path && c.uid == 0 && c.gid == 42);
+	req = notif("fchmodat", 3, 0x1000, 04755, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH, 0);
+	bld_seccomp_decode("fchmodat", &req, &c);
+	CHECK(c.op == BLD_SC_CHMOD && c.dirfd == 3 && c.mode == 04755);
+	CHECK(!c.nofollow && !c.empty_path); /* fchmodat has no flags */
+	req = notif("fchmodat2", 3, 0x1000, 0644, AT_SYMLINK_NOFOLLOW, 0);
+	bld_seccomp_decode("fchmodat2", &req, &c);
+	CHECK(c.op == BLD_SC_CHMOD && c.nofollow);
+	req = notif("statx", 5, 0x1000, AT_EMPTY_PATH, 0xfff, 0x2000);
+	bld_seccomp_decode("statx", &req, &c);
+	CHECK(c.op == BLD_SC_STAT && c.dirfd == 5 && c.empty_path && c.buf == 0x2000);
+	CHECK_INTEQ(c.statx_mask, 0xfff);
+	req = notif("fstat", 7, 0x2000, 0, 0, 0);
+	bld_seccomp_decode("fstat", &req, &c);
+	CHECK(c.op == BLD_SC_STAT && !c.has_path && c.empty_path && c.dirfd == 7);
+	CHECK_INTEQ(c.statx_mask, -1);
+	req.data.arch = SCMP_ARCH_X86;
+	bld_seccomp_decode("fstat", &req, &c);
+	CHECK(c.op == BLD_SC_KERNEL); /* 32-bit layouts */
+	req = notif("mknodat", (uint32_t)-100, 0x1000, S_IFCHR | 0666, makedev(1, 3), 0);
+	bld_seccomp_decode("mknodat", &req, &c);
+	CHECK(c.op == BLD_SC_MKNOD && c.mode == (S_IFCHR | 0666) && c.dev == makedev(1, 3));
+	bld_seccomp_decode("getpid", &req, &c);
+	CHECK(c.op == BLD_SC_ENOSYS && !c.has_path);
+	bld_seccomp_decode(NULL, &req, &c);
+	CHECK(c.op == BLD_SC_ENOSYS);
+
+	/* a path across a page boundary, and too long for a buffer; a
+	 * short one before unmapped memory, and one cut by it; address 0 */
+	memset(buf, 'a', sizeof(buf));
+	buf[12] = '\0';
+	CHECK_INTEQ(bld_mem_read_string(fake_read, &m, 0x1ff8, out, sizeof(out), SIZE_MAX), 0);
+	CHECK_STREQ(out, "aaaaaaaaaaaa");
+	CHECK_INTEQ(bld_mem_read_string(fake_read, &m, 0x1ff8, out, 12, SIZE_MAX), -ENAMETOOLONG);
+	/* a short first piece (the ptrace executor's) */
+	CHECK_INTEQ(bld_mem_read_string(fake_read, &m, 0x1ff8 + 8, out, sizeof(out), 3), 0);
+	CHECK_STREQ(out, "aaaa");
+	CHECK_INTEQ(m.asked, 13); /* after 3, the rest of the buffer */
+	m.len = 13;
+	CHECK_INTEQ(bld_mem_read_string(fake_read, &m, 0x1ff8 + 10, out, sizeof(out), SIZE_MAX), 0);
+	CHECK_STREQ(out, "aa");
+	m.len = 12;
+	CHECK_INTEQ(bld_mem_read_string(fake_read, &m, 0x1ff8 + 10, out, sizeof(out), SIZE_MAX),
+		    -EFAULT);
+	CHECK_INTEQ(bld_mem_read_string(fake_read, &m, 0, out, sizeof(out), SIZE_MAX), -EFAULT);
+
+	/* security.capability: revision 3 with root ID 0 reads as 2 */
+	memcpy(cap, &magic, sizeof(magic));
+	n = XATTR_CAPS_SZ_3;
+	CHECK_INTEQ(bld_seccomp_cap_value_root(cap, &n), 0);
+	CHECK_INTEQ(n, XATTR_CAPS_SZ_2);
+	rootid = 1000;
+	magic = VFS_CAP_REVISION_3;
+	memcpy(cap, &magic, sizeof(magic));
+	memcpy(cap + XATTR_CAPS_SZ_2, &rootid, sizeof(rootid));
+	n = XATTR_CAPS_SZ_3;
+	CHECK_INTEQ(bld_seccomp_cap_value_root(cap, &n), 0);
+	CHECK_INTEQ(n, XATTR_CAPS_SZ_3);
+	n = XATTR_CAPS_SZ_2 - 1;
+	CHECK_INTEQ(bld_seccomp_cap_value_root(cap, &n), -EINVAL);
+
+	/* /proc/PID/stat: a command name with ")" in it; a text that ends
+	 * at its last ")", whose NUL was skipped (the fields after it read) */
+	CHECK_INTEQ(bld_creds_stat_parse("12 (a) b) S 7 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 "
+					 "4242 1 2",
+					 &ppid),
+		    4242);
+	CHECK_INTEQ(ppid, 7);
+	CHECK_INTEQ(bld_creds_stat_parse("12 (a)\0S 7 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 "
+					 "4242 1 2",
+					 &ppid),
+		    0);
+	CHECK_INTEQ(bld_creds_stat_parse("12 (a", &ppid), 0);
+}
+
 int main(void)
 {
 	make_rootfs();
@@ -290,6 +422,7 @@ int main(void)
 	RUN(test_mount_parse);
 	RUN(test_caps_and_idmap_names);
 	RUN(test_etc_files);
+	RUN(test_seccomp_decode);
 	if (*rootfs) {
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rootfs);
