@@ -166,4 +166,25 @@ int bld_build_platforms(struct stg_store *st, const struct bld_build_opts *o,
 			const struct nib_strv *platforms, bool all, const char *manifest,
 			struct bld_build_result *res, struct nib_error *err);
 
+/* ---- nib build's option values (builder/cmd_build_opts.c) ---- */
+struct bld_command;
+int bld_opt_build_arg(const struct bld_command *self, struct bld_build_opts *o, const char *a,
+		      struct nib_error *err);
+int bld_opt_build_arg_file(const struct bld_command *self, struct bld_build_opts *o,
+			   const char *path, struct nib_error *err);
+int bld_opt_output(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+		   struct nib_error *err);
+int bld_opt_env(struct bld_build_opts *o, const char *a, struct nib_error *err);
+void bld_opt_list(struct nib_strv *sv, const char *a);
+bool bld_opt_cap_known(const char *name);
+char *bld_opt_platform(const char *platform, const char *os, const char *arch, const char *variant);
+int bld_opt_file_stdin(char **dir, char **file, struct nib_error *err);
+int bld_opt_secret(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+		   struct nib_error *err);
+int bld_opt_volume(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+		   struct nib_error *err);
+int bld_opt_ssh(const struct bld_command *self, struct bld_build_opts *o, const char *s,
+		struct nib_error *err);
+int bld_opt_ttl(const char *s, int64_t *out);
+
 #endif

@@ -66,9 +66,10 @@ for who in $MODES; do
 		*) root=$(user_dir "$who" "r-$who") ;;
 		esac
 		# script: a pty as the controlling terminal of a new session,
-		# nib in it; what reaches the terminal is script's output
+		# nib in it; what reaches the terminal is script's output (plain
+		# lines: the live display drops a finished step's output)
 		run as_who "$who" "$root" sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest &&
-			script -qec '\"\$NIB\" build --no-cache $stdin \"$C\"' /dev/null"
+			script -qec '\"\$NIB\" build --progress plain --no-cache $stdin \"$C\"' /dev/null"
 		assert_status 0
 		assert_match "$out" 'ctty: no \(No such device or address\)'
 		assert_match "$out" 'inject /dev/tty: No such device or address'
