@@ -15,7 +15,7 @@
 #include "builder/builder.h"
 
 int bld_opt_build_arg(const struct bld_command *self, struct bld_build_opts *o, const char *a,
-			 struct nib_error *err)
+		      struct nib_error *err)
 {
 	const char *eq = strchr(a, '=');
 
@@ -32,7 +32,7 @@ int bld_opt_build_arg(const struct bld_command *self, struct bld_build_opts *o, 
 }
 
 int bld_opt_build_arg_file(const struct bld_command *self, struct bld_build_opts *o,
-			  const char *path, struct nib_error *err)
+			   const char *path, struct nib_error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	char *save = NULL;
@@ -54,7 +54,7 @@ int bld_opt_build_arg_file(const struct bld_command *self, struct bld_build_opts
 }
 
 int bld_opt_output(const struct bld_command *self, struct bld_build_opts *o, const char *s,
-			struct nib_error *err)
+		   struct nib_error *err)
 {
 	_cleanup_free_ char *copy = xstrdup(s);
 	char *save = NULL;
@@ -151,8 +151,7 @@ bool bld_opt_cap_known(const char *name)
 }
 
 /* --platform with --os/--arch/--variant over it (buildah). */
-char *bld_opt_platform(const char *platform, const char *os, const char *arch,
-			      const char *variant)
+char *bld_opt_platform(const char *platform, const char *os, const char *arch, const char *variant)
 {
 	const char *hos, *harch, *hvar;
 	_cleanup_free_ char *p = NULL, *po = NULL, *pa = NULL, *pv = NULL;
@@ -213,7 +212,7 @@ int bld_opt_file_stdin(char **dir, char **file, struct nib_error *err)
 }
 
 int bld_opt_secret(const struct bld_command *self, struct bld_build_opts *o, const char *s,
-			struct nib_error *err)
+		   struct nib_error *err)
 {
 	_cleanup_free_ char *copy = xstrdup(s);
 	char *save = NULL;
@@ -252,7 +251,7 @@ int bld_opt_secret(const struct bld_command *self, struct bld_build_opts *o, con
 /* -v/--volume SRC:DST[:OPTION,...] as buildah takes it: ro, rw, z, Z, U, O
  * and the bind options that change nothing here (propagation, nosuid...) */
 int bld_opt_volume(const struct bld_command *self, struct bld_build_opts *o, const char *s,
-			struct nib_error *err)
+		   struct nib_error *err)
 {
 	static const char *const no_effect[] = {"private", "rprivate", "shared", "rshared", "slave",
 						"rslave",  "bind",     "rbind",	 "nosuid",  "suid",
@@ -300,7 +299,7 @@ int bld_opt_volume(const struct bld_command *self, struct bld_build_opts *o, con
 
 /* --ssh default|ID[=PATH[,PATH...]] (buildah's and docker's form) */
 int bld_opt_ssh(const struct bld_command *self, struct bld_build_opts *o, const char *s,
-		     struct nib_error *err)
+		struct nib_error *err)
 {
 	const char *eq = strchr(s, '=');
 	struct bld_ssh ssh = {.id = eq ? xstrndup(s, (size_t)(eq - s)) : xstrdup(s)};
@@ -340,4 +339,3 @@ int bld_opt_ttl(const char *s, int64_t *out)
 	*out = ns / 1000000000;
 	return 0;
 }
-

@@ -49,40 +49,17 @@ section() {
 	printf '%s\n' "$out" | sed -n "/^==$1\$/,/^==/p" | sed '1d;$d'
 }
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
 
 NIB_HOSTS=$'127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tnib'
 ADDED=$'1.2.3.4\tfoo\nfe80::1\tbar\n10.0.0.9\tbaz'
 for who in $MODES; do
 	t "$who: RUN's /etc/hosts and /etc/resolv.conf, with and without the options"
-	case $who in
-	pod:*)
-		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
-			skip "needs unshare, setpriv and the seccomp profile ${who#pod:}"
-			continue
-		fi
-		;;
-	podsim)
-		if ! podsim_available; then
-			skip "needs unshare and setpriv for the restricted-pod simulation"
-			continue
-		fi
-		;;
-	esac
-	case $who in
-	root) root=$T/r-root ;;
-	pod*) root=$(podsim_dir "r-${who/:/-}") ;;
-	*) root=$(user_dir "$who" "r-$who") ;;
-	esac
+	why=$(mode_missing "$who")
+	if [ -n "$why" ]; then
+		skip "$why"
+		continue
+	fi
+	root=$(mode_root "$who" "r-${who/:/-}")
 	build() { run as_who "$who" "$root" sh -c "\"\$NIB\" build --no-cache $* '$C'"; }
 	run as_who "$who" "$root" sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest && \"\$NIB\" info"
 	assert_status 0

@@ -35,16 +35,6 @@ HOG=$(ctx hog 'head -c 300000000 /dev/zero | tail >/dev/null')
 SLEEP=$(ctx sleep 'sleep 300')
 OK=$(ctx ok 'echo fine > /fine')
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
 build() { # WHO ROOT ARGS...
 	local who=$1 root=$2
 	shift 2
@@ -70,25 +60,12 @@ assert_match "$err" 'bad --step-timeout "soon"'
 
 for who in $MODES; do
 	t "$who: a fork bomb, a memory hog and steps past their timeouts end with one line; the store stays"
-	case $who in
-	pod:*)
-		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
-			skip "needs unshare, setpriv and the seccomp profile ${who#pod:}"
-			continue
-		fi
-		;;
-	podsim)
-		if ! podsim_available; then
-			skip "needs unshare and setpriv for the restricted-pod simulation"
-			continue
-		fi
-		;;
-	esac
-	case $who in
-	root) root=$T/r-root ;;
-	pod*) root=$(podsim_dir "r-${who/:/-}") ;;
-	*) root=$(user_dir "$who" "r-$who") ;;
-	esac
+	why=$(mode_missing "$who")
+	if [ -n "$why" ]; then
+		skip "$why"
+		continue
+	fi
+	root=$(mode_root "$who" "r-${who/:/-}")
 	run as_who "$who" "$root" skopeo copy --quiet oci:"$T/fixture":bb oci:"$root":localhost/busybox:latest
 	assert_status 0
 	case $who in

@@ -158,16 +158,6 @@ if command -v git >/dev/null; then
 fi
 chmod -R a+rX "$C" "$M" "$K" "$A" "$V" "$N" "$X" "$T/outside" 2>/dev/null
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
 
 # refusals CONTEXT: for each line "STATUS ERE ARGS..." of stdin, `nib build
 # ARGS CONTEXT` exits STATUS with one error line matching ERE, no step run

@@ -66,38 +66,15 @@ RUN /p tcp 127.0.0.1 $LPORT; /p tcp 10.0.2.2 $LPORT; /p abstract $ABS; /p tcp ${
 EOF
 chmod -R a+rX "$C"
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
 
 for who in $MODES; do
 	t "$who: RUN's default network, and --network host"
-	case $who in
-	pod:*)
-		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
-			skip "needs unshare, setpriv and the seccomp profile ${who#pod:}"
-			continue
-		fi
-		;;
-	podsim)
-		if ! podsim_available; then
-			skip "needs unshare and setpriv for the restricted-pod simulation"
-			continue
-		fi
-		;;
-	esac
-	case $who in
-	root) root=$T/r-root ;;
-	pod*) root=$(podsim_dir "r-${who/:/-}") ;;
-	*) root=$(user_dir "$who" "r-$who") ;;
-	esac
+	why=$(mode_missing "$who")
+	if [ -n "$why" ]; then
+		skip "$why"
+		continue
+	fi
+	root=$(mode_root "$who" "r-${who/:/-}")
 	run as_who "$who" "$root" sh -c "skopeo copy --quiet oci:'$T/fixture':bb oci:'$root':localhost/busybox:latest && \"\$NIB\" info"
 	assert_status 0
 	info=$(printf '%s\n' "$out" | grep '^network ')

@@ -28,34 +28,15 @@ for m in proc dev sys; do
 done
 chmod -R a+rX "$T/fixture"
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
 
 for mode in $MODES; do
 	who=${mode%:*} drv=${mode##*:}
 	t "$who with $drv: a RUN over an image whose /proc, /dev or /sys is a symlink is refused"
-	case $who in
-	pod:*)
-		if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
-			skip "needs unshare, setpriv and the seccomp profile ${who#pod:}"
-			continue
-		fi
-		;;
-	podsim)
-		if ! podsim_available; then
-			skip "needs unshare and setpriv for the restricted-pod simulation"
-			continue
-		fi
-		;;
-	esac
+	why=$(mode_missing "$who")
+	if [ -n "$why" ]; then
+		skip "$why"
+		continue
+	fi
 	w=${mode//:/-}
 	case $who in
 	root) root=$T/r-$w ;;

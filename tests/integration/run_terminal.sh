@@ -32,39 +32,16 @@ RUN /nib-tiocsti "echo INJ""ECTED-BY-RUN"
 EOF
 chmod -R a+rX "$C"
 
-as_who() { # WHO ROOT CMD...
-	local who=$1 root=$2
-	shift 2
-	case $who in
-	root) NIB_ROOT=$root "$@" ;;
-	podsim) NIB_ROOT=$root podsim "$@" ;;
-	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
-	*) NIB_ROOT=$root as_user "$who" "$@" ;;
-	esac
-}
 
 for who in $MODES; do
 	for stdin in "" --stdin; do
 		t "$who${stdin:+ $stdin}: a RUN cannot reach the terminal nib runs in"
-		case $who in
-		pod:*)
-			if ! podsim_available || ! podsim_profiles | grep -qx "${who#pod:}"; then
-				skip "needs unshare, setpriv and the seccomp profile ${who#pod:}"
-				continue
-			fi
-			;;
-		podsim)
-			if ! podsim_available; then
-				skip "needs unshare and setpriv for the restricted-pod simulation"
-				continue
-			fi
-			;;
-		esac
-		case $who in
-		root) root=$T/r-root ;;
-		pod*) root=$(podsim_dir "r-${who/:/-}") ;;
-		*) root=$(user_dir "$who" "r-$who") ;;
-		esac
+		why=$(mode_missing "$who")
+		if [ -n "$why" ]; then
+			skip "$why"
+			continue
+		fi
+		root=$(mode_root "$who" "r-${who/:/-}")
 		# script: a pty as the controlling terminal of a new session,
 		# nib in it; what reaches the terminal is script's output (plain
 		# lines: the live display drops a finished step's output)

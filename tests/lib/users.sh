@@ -3,8 +3,11 @@
 #   users_setup || skip_cases "needs root to create test users" ...
 #   as_user nibsub  CMD...   # ordinary user with a subuid/subgid range
 #   as_user nibplain CMD...  # ordinary user without one
-#   as_who WHO ROOT CMD...   # CMD as root, nibsub, nibplain or podsim (the
-#                            # pod simulation: source tests/lib/podsim.sh)
+#   as_who WHO ROOT CMD...   # CMD as root, nibsub, nibplain, podsim or
+#                            # pod:PROFILE (the pod simulation, under that
+#                            # seccomp profile: source tests/lib/podsim.sh)
+#   mode_missing WHO         # why WHO cannot run here (nothing when it can)
+#   mode_root WHO NAME       # a storage root WHO owns ($T/NAME for root)
 #                            # with NIB_ROOT=ROOT
 #   nib_who WHO ROOT ARGS... # nib ARGS the same way
 #
@@ -69,12 +72,34 @@ as_user() { # USER CMD...
 		${NIB_ROOT:+NIB_ROOT="$NIB_ROOT"} "$@"
 }
 
+# The modes tests run in: root, nibsub, nibplain, podsim (the pod
+# simulation) and pod:PROFILE (the pod simulation under a real seccomp
+# profile; source tests/lib/podsim.sh).
+mode_missing() { # WHO: why WHO cannot run here (nothing when it can)
+	case $1 in
+	pod:*)
+		podsim_available && podsim_profiles | grep -qx "${1#pod:}" ||
+			echo "needs unshare, setpriv and the seccomp profile ${1#pod:}"
+		;;
+	podsim) podsim_available || echo "needs unshare and setpriv for the restricted-pod simulation" ;;
+	esac
+}
+
+mode_root() { # WHO NAME: a storage root WHO owns, $T/NAME for root
+	case $1 in
+	root) echo "$T/$2" ;;
+	pod*) podsim_dir "$2" ;;
+	*) user_dir "$1" "$2" ;;
+	esac
+}
+
 as_who() { # WHO ROOT CMD...
 	local who=$1 root=$2
 	shift 2
 	case $who in
 	root) NIB_ROOT=$root "$@" ;;
 	podsim) NIB_ROOT=$root podsim "$@" ;;
+	pod:*) NIB_ROOT=$root PODSIM_SECCOMP=${who#pod:} podsim "$@" ;;
 	*) NIB_ROOT=$root as_user "$who" "$@" ;;
 	esac
 }
