@@ -124,6 +124,8 @@ for mode in "${MODES[@]}"; do
 				op_prepare pull
 			fi
 			delay=$((RANDOM % (took > 50 ? took : 50)))
+			# none landed yet (the machine sped up): the last one early
+			[ "$i" = "$POINTS" ] && [ "$killed" = 0 ] && delay=$((took / 10))
 			# shellcheck disable=SC2046
 			nib_cmd $(op_args "$op" "$i") >"$T/kill.log" 2>&1 &
 			bg=$!
