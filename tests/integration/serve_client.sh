@@ -14,19 +14,7 @@ CASES=("the context goes without what .containerignore excludes; the digest is p
 	"a refused submission is one line: 2 for a bad spec, 1 for a refused token"
 	"options the service decides are refused before anything is sent")
 
-if [ "$(id -u)" != 0 ] || ! have_static_busybox || ! command -v docker-registry >/dev/null ||
-	! command -v skopeo >/dev/null || ! command -v jq >/dev/null; then
-	skip_cases "needs root, a static busybox, docker-registry, skopeo and jq" "${CASES[@]}"
-	finish
-	exit
-fi
-users_setup && registry_start plain || {
-	skip_cases "the test users or the registry could not be set up" "${CASES[@]}"
-	finish
-	exit
-}
-make_busybox_layout "$T/fixture" bb
-skopeo copy --quiet --dest-tls-verify=false oci:"$T/fixture":bb docker://"$REG"/base/busybox:latest
+serve_setup
 TOK=client-token-0123456789abcdef
 printf '{"tenants":[{"name":"dev","token":"%s","prefixes":["%s/dev"]}]}\n' "$TOK" "$REG" >"$T/tenants.json"
 chmod 0644 "$T/tenants.json"

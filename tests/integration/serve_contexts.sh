@@ -17,20 +17,7 @@ CASES=("a git context at a tag is fetched over https and built, without .git"
 	"a stalled fetch is cancelled at once"
 	"a stalled fetch ends at the build's time limit")
 
-if [ "$(id -u)" != 0 ] || ! have_static_busybox || ! command -v docker-registry >/dev/null ||
-	! command -v skopeo >/dev/null || ! command -v jq >/dev/null || ! command -v git >/dev/null ||
-	! command -v openssl >/dev/null; then
-	skip_cases "needs root (to make the test users), a static busybox, docker-registry, skopeo, jq, git and openssl" "${CASES[@]}"
-	finish
-	exit
-fi
-users_setup && registry_start plain || {
-	skip_cases "the test users or the registry could not be set up" "${CASES[@]}"
-	finish
-	exit
-}
-make_busybox_layout "$T/fixture" bb
-skopeo copy --quiet --dest-tls-verify=false oci:"$T/fixture":bb docker://"$REG"/base/busybox:latest
+serve_setup git openssl
 
 # ---- what the file server serves ----
 W=$T/www

@@ -18,19 +18,7 @@ CASES=("a build past its time limit fails with the reason; the service stays up"
 	"SIGTERM past the drain timeout: the build is interrupted, queued ones wait"
 	"a build fails when the state folder's disk has less free than --min-free-disk")
 
-if [ "$(id -u)" != 0 ] || ! have_static_busybox || ! command -v docker-registry >/dev/null ||
-	! command -v skopeo >/dev/null || ! command -v jq >/dev/null; then
-	skip_cases "needs root (to make the test users), a static busybox, docker-registry, skopeo and jq" "${CASES[@]}"
-	finish
-	exit
-fi
-users_setup && registry_start plain || {
-	skip_cases "the test users or the registry could not be set up" "${CASES[@]}"
-	finish
-	exit
-}
-make_busybox_layout "$T/fixture" bb
-skopeo copy --quiet --dest-tls-verify=false oci:"$T/fixture":bb docker://"$REG"/base/busybox:latest
+serve_setup
 export SERVE_AS=nibplain
 
 submit() { # CONTAINERFILE-LINES...: submit an inline Containerfile; sets $id

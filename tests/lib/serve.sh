@@ -1,6 +1,10 @@
 # nib serve fixtures for tests. Source after tests/lib.sh (and users.sh
 # when SERVE_AS is set).
 #
+#   serve_setup [COMMAND...]     root, a static busybox, docker-registry, skopeo,
+#       jq and each COMMAND, the test users, a plain registry ($REG) holding
+#       the busybox base as $REG/base/busybox:latest; else every case of
+#       "${CASES[@]}" skipped with the reason, and the test ends
 #   serve_start NAME [ARGS...]   start `nib serve` on a free loopback port with
 #       the state folder $T/NAME (kept across restarts of the same NAME);
 #       as user $SERVE_AS when set (through as_user), in the restricted-pod
@@ -19,6 +23,31 @@
 #       (tests/lib/https_files.py, a certificate of its own: a service with
 #       --tls-verify=false fetches from it); sets HTTPS_FILES_URL. Needs
 #       registry.sh.
+
+# serve_setup [COMMAND...]: what a service test needs (root for the test
+# users, a static busybox, docker-registry, skopeo, jq and each COMMAND), a
+# plain registry on loopback with the busybox base as $REG/base/busybox:latest;
+# else every case of "${CASES[@]}" is skipped with the reason and the test ends.
+serve_setup() {
+	local c missing=""
+	[ "$(id -u)" = 0 ] || missing="root"
+	have_static_busybox || missing="$missing a static busybox"
+	for c in docker-registry skopeo jq "$@"; do
+		command -v "$c" >/dev/null || missing="$missing $c"
+	done
+	if [ -n "$missing" ]; then
+		skip_cases "needs ${missing# }" "${CASES[@]}"
+		finish
+		exit
+	fi
+	if ! users_setup || ! registry_start plain; then
+		skip_cases "the test users or the registry could not be set up" "${CASES[@]}"
+		finish
+		exit
+	fi
+	make_busybox_layout "$T/fixture" bb
+	skopeo copy --quiet --dest-tls-verify=false oci:"$T/fixture":bb docker://"$REG"/base/busybox:latest
+}
 
 serve_start() { # NAME ARGS...
 	local name=$1 i
